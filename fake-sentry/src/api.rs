@@ -1,0 +1,532 @@
+//! The query side: Kent's API (exact shapes), the richer item API, long-poll waits, live
+//! streams, fault control and the Dockerflow endpoints.
+//!
+//! Handlers extract, call a plain function on a connection (in [`crate::store`]) and shape the
+//! answer; every error is an [`ApiError`].
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use base64::Engine;
+use futures::{Stream, StreamExt};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value, json};
+
+use crate::error::ApiError;
+use crate::faults::FaultRule;
+use crate::kent;
+use crate::server::AppState;
+use crate::store::{self, ItemFilter, Order};
+
+type AppRef = State<Arc<AppState>>;
+
+/// Most items one list or wait answer carries.
+const MAX_PAGE: usize = 1000;
+/// Longest a wait may block.
+const MAX_WAIT: Duration = Duration::from_secs(300);
+/// Envelopes or items a stream replays on connect.
+const STREAM_REPLAY: usize = 500;
+
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/", get(index))
+        .route("/api/eventlist/", get(kent_eventlist))
+        .route("/api/eventlist", get(|| async { Redirect::permanent("/api/eventlist/") }))
+        .route("/api/event/{id}", get(kent_event))
+        .route("/api/flush/", post(flush))
+        .route("/api/items/", get(list_items))
+        .route("/api/items/stream/", get(items_stream))
+        .route("/api/items/{id}", get(item_detail))
+        .route("/api/items/{id}/raw", get(item_raw))
+        .route("/api/envelopes/{id}", get(envelope_detail))
+        .route("/api/envelopes/{id}/raw", get(envelope_raw))
+        .route("/api/wait/", get(wait))
+        .route("/api/stats/", get(stats))
+        .route("/api/refusals/", get(refusals))
+        .route("/api/faults/", get(get_faults).put(put_faults).delete(clear_faults))
+        .route("/__heartbeat__", get(heartbeat))
+        .route("/__lbheartbeat__", get(|| async { axum::Json(json!({})) }))
+        .route("/__version__", get(version))
+}
+
+/// Parses the query string into `T`, answering 400 with a JSON error when it does not fit.
+fn query<T: DeserializeOwned>(uri: &Uri) -> Result<T, ApiError> {
+    Query::<T>::try_from_uri(uri)
+        .map(|Query(q)| q)
+        .map_err(|e| ApiError::BadRequest(format!("invalid query: {}", e.body_text())))
+}
+
+fn json_ok(value: Value) -> Response {
+    axum::Json(value).into_response()
+}
+
+async fn index(State(state): AppRef) -> Response {
+    json_ok(json!({
+        "service": "fake-sentry",
+        "version": env!("CARGO_PKG_VERSION"),
+        "dsn": state.dsn(1),
+        "ingest": ["/api/{project}/envelope/", "/api/{project}/store/", "/api/{project}/security/",
+                   "/api/{project}/csp-report/", "/api/{project}/minidump/", "/stream"],
+        "kent_api": ["GET /api/eventlist/", "GET /api/event/{id}", "POST /api/flush/"],
+        "api": ["GET /api/items/", "GET /api/items/{id}", "GET /api/items/{id}/raw",
+                "GET /api/envelopes/{id}", "GET /api/envelopes/{id}/raw", "GET /api/wait/",
+                "GET /api/items/stream/", "GET /stream", "GET /api/stats/", "GET /api/refusals/",
+                "GET|PUT|DELETE /api/faults/"],
+    }))
+}
+
+async fn kent_eventlist(State(state): AppRef) -> Result<Response, ApiError> {
+    let rows = state.store.read(store::kent_list).await?;
+    Ok(kent::json_response(StatusCode::OK, &kent::eventlist_json(&rows)))
+}
+
+async fn kent_event(State(state): AppRef, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let lookup = id.clone();
+    let found = state
+        .store
+        .read(move |conn| {
+            let Some(record) = store::get_item(conn, &lookup)? else {
+                return Ok(None);
+            };
+            let envelope = store::get_envelope(conn, record.summary.envelope_id)?;
+            Ok(Some((record, envelope.and_then(|e| e.header))))
+        })
+        .await?;
+    let (record, envelope_header) = found.ok_or_else(|| ApiError::NotFound(format!("Event {id} not found")))?;
+    Ok(kent::json_response(StatusCode::OK, &kent::event_json(&record, envelope_header)))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct FlushParams {
+    project: Option<u64>,
+}
+
+/// Kent's flush; `?project=N` flushes one project only.
+async fn flush(State(state): AppRef, uri: Uri) -> Result<Response, ApiError> {
+    let params: FlushParams = query(&uri)?;
+    state.store.flush(params.project).await?;
+    Ok(kent::json_response(StatusCode::OK, &json!({"success": true})))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct PageParams {
+    limit: Option<usize>,
+    order: Order,
+    /// The `next_cursor` of the previous page.
+    cursor: Option<i64>,
+}
+
+async fn list_items(State(state): AppRef, uri: Uri) -> Result<Response, ApiError> {
+    let mut filter: ItemFilter = query(&uri)?;
+    let page: PageParams = query(&uri)?;
+    filter.to_sql()?;
+    let limit = page.limit.unwrap_or(100).clamp(1, MAX_PAGE);
+    match (page.cursor, page.order) {
+        (Some(c), Order::Desc) => filter.before = Some(filter.before.map_or(c, |b| b.min(c))),
+        (Some(c), Order::Asc) => filter.after = Some(filter.after.map_or(c, |a| a.max(c))),
+        (None, _) => {}
+    }
+    let order = page.order;
+    let mut items = state
+        .store
+        .read(move |conn| store::list_items(conn, &filter, order, limit + 1))
+        .await?;
+    let next_cursor = (items.len() > limit).then(|| {
+        items.truncate(limit);
+        items.last().map(|i| i.seq.to_string())
+    });
+    Ok(json_ok(json!({"items": items, "next_cursor": next_cursor.flatten()})))
+}
+
+async fn item_detail(State(state): AppRef, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let lookup = id.clone();
+    let found = state
+        .store
+        .read(move |conn| {
+            let Some(record) = store::get_item(conn, &lookup)? else {
+                return Ok(None);
+            };
+            let envelope = store::get_envelope(conn, record.summary.envelope_id)?;
+            Ok(Some((record, envelope)))
+        })
+        .await?;
+    let (record, envelope) = found.ok_or_else(|| ApiError::NotFound(format!("Item {id} not found")))?;
+    let item_id = record.summary.id.clone();
+    Ok(json_ok(json!({
+        "item": record.summary,
+        "header": record.header,
+        "payload": kent::payload_value(&record),
+        "envelope": envelope,
+        "links": {
+            "raw": format!("/api/items/{item_id}/raw"),
+            "envelope": format!("/api/envelopes/{}", record.summary.envelope_id),
+            "envelope_raw": format!("/api/envelopes/{}/raw", record.summary.envelope_id),
+            "kent": format!("/api/event/{item_id}"),
+        },
+    })))
+}
+
+/// Characters safe inside a quoted `Content-Disposition` filename.
+fn safe_filename(name: &str) -> String {
+    name.chars()
+        .map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '_' })
+        .collect()
+}
+
+async fn item_raw(State(state): AppRef, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let lookup = id.clone();
+    let record = state
+        .store
+        .read(move |conn| store::get_item(conn, &lookup))
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("Item {id} not found")))?;
+    let content_type = match (&record.summary.content_type, record.is_json) {
+        (Some(ct), _) if HeaderValue::from_str(ct).is_ok() => ct.clone(),
+        (_, true) => "application/json".into(),
+        _ => "application/octet-stream".into(),
+    };
+    let filename = safe_filename(record.summary.filename.as_deref().unwrap_or(&record.summary.id));
+    let disposition = format!("attachment; filename=\"{filename}\"");
+    let mut response = record.payload.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_str(&content_type).unwrap_or(HeaderValue::from_static("application/octet-stream")));
+    if let Ok(v) = HeaderValue::from_str(&disposition) {
+        headers.insert(header::CONTENT_DISPOSITION, v);
+    }
+    headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    Ok(response)
+}
+
+fn envelope_id(id: &str) -> Result<i64, ApiError> {
+    id.parse().map_err(|_| ApiError::BadRequest(format!("invalid envelope id {id:?}")))
+}
+
+async fn envelope_detail(State(state): AppRef, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let key = envelope_id(&id)?;
+    let record = state
+        .store
+        .read(move |conn| store::get_envelope(conn, key))
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("Envelope {id} not found")))?;
+    Ok(json_ok(json!(record)))
+}
+
+async fn envelope_raw(State(state): AppRef, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let key = envelope_id(&id)?;
+    let raw = state
+        .store
+        .read(move |conn| store::get_envelope_raw(conn, key))
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("Envelope {id} not found")))?;
+    Ok(([(header::CONTENT_TYPE, "application/x-sentry-envelope"), (header::X_CONTENT_TYPE_OPTIONS, "nosniff")], raw).into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct WaitParams {
+    /// Items wanted (default 1).
+    count: Option<usize>,
+    /// Seconds to wait at most (default 10, at most 300).
+    timeout: Option<f64>,
+}
+
+/// The outcome of a wait.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct WaitOutcome {
+    pub satisfied: bool,
+    pub count: u64,
+    pub items: Vec<store::ItemSummary>,
+}
+
+/// Waits until at least `count` items match `filter`, or `timeout` passes. Returns the
+/// matching items oldest first. Never polls: it sleeps until the writer commits.
+pub async fn wait_for_items(state: &AppState, filter: ItemFilter, count: usize, timeout: Duration) -> Result<WaitOutcome, ApiError> {
+    filter.to_sql()?;
+    let deadline = tokio::time::Instant::now() + timeout.min(MAX_WAIT);
+    let mut changes = state.store.subscribe_changes();
+    loop {
+        changes.borrow_and_update();
+        let f = filter.clone();
+        let matched = state.store.read(move |conn| store::count_items(conn, &f)).await?;
+        let timed_out = tokio::time::Instant::now() >= deadline;
+        if matched as usize >= count || timed_out {
+            let f = filter.clone();
+            let limit = count.clamp(1, MAX_PAGE);
+            let items = state
+                .store
+                .read(move |conn| store::list_items(conn, &f, Order::Asc, limit))
+                .await?;
+            return Ok(WaitOutcome {
+                satisfied: matched as usize >= count,
+                count: matched,
+                items,
+            });
+        }
+        // Either a commit happens or the deadline passes; both lead to one more count.
+        let _ = tokio::time::timeout_at(deadline, changes.changed()).await;
+    }
+}
+
+async fn wait(State(state): AppRef, uri: Uri) -> Result<Response, ApiError> {
+    let filter: ItemFilter = query(&uri)?;
+    let params: WaitParams = query(&uri)?;
+    let timeout = params.timeout.unwrap_or(10.0);
+    if !timeout.is_finite() || timeout < 0.0 {
+        return Err(ApiError::BadRequest(format!("invalid timeout {timeout}")));
+    }
+    let outcome = wait_for_items(&state, filter, params.count.unwrap_or(1), Duration::from_secs_f64(timeout)).await?;
+    Ok(json_ok(json!(outcome)))
+}
+
+async fn stats(State(state): AppRef) -> Result<Response, ApiError> {
+    let (by_type, projects, refusals, last_seq) = state
+        .store
+        .read(|conn| {
+            Ok((
+                store::counts_by_type(conn, None)?,
+                store::projects(conn)?,
+                store::refusal_counts(conn)?,
+                store::last_item_seq(conn)?,
+            ))
+        })
+        .await?;
+    let total: u64 = by_type.iter().map(|(_, n)| n).sum();
+    let by_type: Map<String, Value> = by_type.into_iter().map(|(t, n)| (t, json!(n))).collect();
+    Ok(json_ok(json!({
+        "items": total,
+        "by_type": by_type,
+        "projects": projects,
+        "last_seq": last_seq,
+        "refusals": refusals.0,
+        "max_items": state.config.max_items,
+        "storage": match &state.config.storage {
+            crate::config::Storage::Memory => "memory".to_string(),
+            crate::config::Storage::File(p) => p.display().to_string(),
+        },
+        "uptime_secs": state.started.elapsed().as_secs(),
+    })))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct RefusalParams {
+    limit: Option<usize>,
+}
+
+async fn refusals(State(state): AppRef, uri: Uri) -> Result<Response, ApiError> {
+    let params: RefusalParams = query(&uri)?;
+    let limit = params.limit.unwrap_or(100).clamp(1, MAX_PAGE);
+    let (list, (total, by_status)) = state
+        .store
+        .read(move |conn| Ok((store::list_refusals(conn, limit)?, store::refusal_counts(conn)?)))
+        .await?;
+    let by_status: Map<String, Value> = by_status.into_iter().map(|(s, n)| (s.to_string(), json!(n))).collect();
+    Ok(json_ok(json!({"total": total, "by_status": by_status, "refusals": list})))
+}
+
+async fn get_faults(State(state): AppRef) -> Response {
+    json_ok(json!({"faults": state.faults.rules()}))
+}
+
+#[derive(Debug, Deserialize)]
+struct FaultsBody {
+    faults: Vec<FaultRule>,
+}
+
+async fn put_faults(State(state): AppRef, body: axum::body::Bytes) -> Result<Response, ApiError> {
+    let parsed: FaultsBody = serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(format!("invalid fault rules: {e}")))?;
+    if let Some(bad) = parsed.faults.iter().find(|r| !(0.0..=1.0).contains(&r.rate)) {
+        return Err(ApiError::BadRequest(format!("fault rate {} is outside 0.0..=1.0", bad.rate)));
+    }
+    state.faults.replace(parsed.faults);
+    Ok(get_faults(State(state)).await)
+}
+
+async fn clear_faults(State(state): AppRef) -> Response {
+    state.faults.replace(Vec::new());
+    get_faults(State(state)).await
+}
+
+async fn heartbeat(State(state): AppRef) -> Response {
+    let db = state.store.read(|conn| conn.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))).await;
+    match db {
+        Ok(_) => json_ok(json!({"status": "ok", "checks": {"database": "ok"}, "details": {}})),
+        Err(err) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            axum::Json(json!({"status": "error", "checks": {"database": "error"}, "details": {"database": err.to_string()}})),
+        )
+            .into_response(),
+    }
+}
+
+async fn version() -> Response {
+    json_ok(json!({
+        "source": "https://example.invalid/understudy",
+        "version": env!("CARGO_PKG_VERSION"),
+        "commit": option_env!("UNDERSTUDY_COMMIT").unwrap_or("unknown"),
+        "build": option_env!("UNDERSTUDY_BUILD").unwrap_or(""),
+    }))
+}
+
+/// The id a reconnecting `EventSource` resumes from.
+fn last_event_id(headers: &HeaderMap) -> Option<i64> {
+    headers.get("last-event-id")?.to_str().ok()?.trim().parse().ok()
+}
+
+/// Something a stream can send.
+trait IntoEvent {
+    fn into_event(self) -> Event;
+}
+
+/// Runs `fetch` from `cursor` now and again after every commit, sending what it returns;
+/// `fetch` returns the events and the cursor to continue from.
+fn live_stream<T, F>(state: Arc<AppState>, cursor: i64, fetch: F) -> impl Stream<Item = Result<Event, Infallible>>
+where
+    T: IntoEvent + Send + 'static,
+    F: Fn(&rusqlite::Connection, i64) -> rusqlite::Result<(Vec<T>, i64)> + Send + Sync + Clone + 'static,
+{
+    let changes = state.store.subscribe_changes();
+    futures::stream::unfold((state, changes, cursor, fetch), |(state, mut changes, mut cursor, fetch)| async move {
+        loop {
+            changes.borrow_and_update();
+            let f = fetch.clone();
+            let (batch, next) = match state.store.read(move |conn| f(conn, cursor)).await {
+                Ok(found) => found,
+                Err(err) => {
+                    tracing::warn!(%err, "stream query failed");
+                    (Vec::new(), cursor)
+                }
+            };
+            if !batch.is_empty() {
+                let events: Vec<Result<Event, Infallible>> = batch.into_iter().map(|t| Ok(t.into_event())).collect();
+                return Some((futures::stream::iter(events), (state, changes, next, fetch)));
+            }
+            cursor = next;
+            if changes.changed().await.is_err() {
+                return None;
+            }
+        }
+    })
+    .flatten()
+}
+
+struct ItemEvent(store::ItemSummary);
+
+impl IntoEvent for ItemEvent {
+    fn into_event(self) -> Event {
+        Event::default()
+            .event("item")
+            .id(self.0.seq.to_string())
+            .data(serde_json::to_string(&self.0).unwrap_or_default())
+    }
+}
+
+/// `GET /api/items/stream/`: item summaries as Server-Sent Events (`event: item`, `id: seq`),
+/// filtered like `/api/items/`, resuming after `Last-Event-ID` or `?after=`; without either it
+/// starts with what arrives next.
+async fn items_stream(State(state): AppRef, headers: HeaderMap, uri: Uri) -> Result<Response, ApiError> {
+    let filter: ItemFilter = query(&uri)?;
+    filter.to_sql()?;
+    let start = match last_event_id(&headers).or(filter.after) {
+        Some(seq) => seq,
+        None => state.store.read(store::last_item_seq).await?,
+    };
+    let stream = live_stream(state, start, move |conn, after| {
+        // Items the filter skips must still move the cursor, so the query is bounded by the
+        // newest item at the time it runs.
+        let newest = store::last_item_seq(conn)?;
+        let mut f = filter.clone();
+        f.after = Some(after);
+        f.before = Some(newest + 1);
+        let items = store::list_items(conn, &f, Order::Asc, STREAM_REPLAY)?;
+        let next = match items.last() {
+            Some(last) if items.len() == STREAM_REPLAY => last.seq,
+            _ => newest,
+        };
+        Ok((items.into_iter().map(ItemEvent).collect(), next))
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()).into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct SpotlightParams {
+    base64: Option<String>,
+}
+
+struct SpotlightEvent {
+    envelope: store::EnvelopeWithItems,
+    base64: bool,
+}
+
+impl IntoEvent for SpotlightEvent {
+    fn into_event(self) -> Event {
+        let content_type = self
+            .envelope
+            .content_type
+            .as_deref()
+            .and_then(|ct| ct.split(';').next())
+            .map(|ct| ct.trim().to_ascii_lowercase())
+            .filter(|ct| ct == "application/x-sentry-envelope")
+            .unwrap_or_else(|| "application/x-sentry-envelope".into());
+        let event = Event::default().id(self.envelope.id.to_string());
+        if self.base64 {
+            return event
+                .event(format!("{content_type};base64"))
+                .data(base64::engine::general_purpose::STANDARD.encode(&self.envelope.raw));
+        }
+        let items: Vec<Value> = self
+            .envelope
+            .items
+            .into_iter()
+            .map(|(header, payload, is_json)| {
+                let body = if is_json {
+                    serde_json::from_slice(&payload).unwrap_or(Value::Null)
+                } else {
+                    // Spotlight's raw types carry their bytes as text or base64 in `data`.
+                    match String::from_utf8(payload) {
+                        Ok(text) => json!({"data": text}),
+                        Err(e) => json!({"data": base64::engine::general_purpose::STANDARD.encode(e.as_bytes())}),
+                    }
+                };
+                json!([header.unwrap_or_else(|| json!({})), body])
+            })
+            .collect();
+        let data = json!([self.envelope.header.unwrap_or_else(|| json!({})), items]);
+        event.event(content_type).data(data.to_string())
+    }
+}
+
+/// `GET /stream`: Spotlight's sidecar stream. Replays the last envelopes (or those after
+/// `Last-Event-ID`), then streams new ones.
+pub async fn spotlight_stream(State(state): AppRef, headers: HeaderMap, uri: Uri) -> Result<Response, ApiError> {
+    let params: SpotlightParams = query(&uri)?;
+    let base64 = params.base64.is_some();
+    let start = match last_event_id(&headers) {
+        Some(id) => id,
+        None => {
+            let last = state.store.read(store::last_envelope_id).await?;
+            (last - STREAM_REPLAY as i64).max(0)
+        }
+    };
+    let stream = live_stream(state, start, move |conn, after| {
+        let envelopes = store::envelopes_after(conn, after, STREAM_REPLAY)?;
+        let next = envelopes.last().map_or(after, |e| e.id);
+        Ok((envelopes.into_iter().map(|envelope| SpotlightEvent { envelope, base64 }).collect(), next))
+    });
+    // Spotlight writes an empty comment first so that Firefox fires `open` at once.
+    let opening = futures::stream::once(async { Ok::<_, Infallible>(Event::default().comment("")) });
+    let mut response = Sse::new(opening.chain(stream)).keep_alive(KeepAlive::default()).into_response();
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    Ok(response)
+}

@@ -1,0 +1,164 @@
+//! Server configuration: where to listen, where to keep data, and every size limit.
+//!
+//! Limits are named values with Relay's documented defaults (develop-docs `envelopes.mdx`
+//! §Size Limits, Relay `limits.*` options) so that a payload the fake accepts is one real Sentry
+//! would accept too; every one of them is a command-line flag.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use crate::faults::FaultRule;
+
+const KIB: usize = 1024;
+const MIB: usize = 1024 * 1024;
+
+/// Size limits applied to every ingest request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Bytes read off the wire, before decompression (Relay `max_envelope_size`, older default).
+    pub max_request_body: usize,
+    /// Bytes after decompression (develop-docs: 200 MiB per envelope).
+    pub max_decompressed: usize,
+    /// One event, transaction, span, log or metric item (1 MiB).
+    pub max_event_item: usize,
+    /// One attachment item (Relay `max_attachment_size`, 100 MiB).
+    pub max_attachment: usize,
+    /// One check-in item (100 KiB).
+    pub max_check_in: usize,
+    /// One client report (4 KiB).
+    pub max_client_report: usize,
+    /// One profile or profile chunk (50 MiB).
+    pub max_profile: usize,
+    /// One replay recording or video (100 MiB decompressed).
+    pub max_replay: usize,
+    /// Items in one envelope.
+    pub max_items_per_envelope: usize,
+    /// Sessions in one envelope (Relay `max_session_count`).
+    pub max_sessions: usize,
+    /// Any other item type.
+    pub max_other_item: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_request_body: 100 * MIB,
+            max_decompressed: 200 * MIB,
+            max_event_item: MIB,
+            max_attachment: 100 * MIB,
+            max_check_in: 100 * KIB,
+            max_client_report: 4 * KIB,
+            max_profile: 50 * MIB,
+            max_replay: 100 * MIB,
+            max_items_per_envelope: 1000,
+            max_sessions: 100,
+            max_other_item: MIB,
+        }
+    }
+}
+
+impl Limits {
+    /// The size limit for one item of `item_type`, as Relay applies it.
+    pub fn for_item_type(&self, item_type: &str) -> usize {
+        match item_type {
+            "event" | "transaction" | "span" | "log" | "trace_metric" | "feedback"
+            | "user_report" | "replay_event" | "security" | "nel" => self.max_event_item,
+            "attachment" => self.max_attachment,
+            "check_in" => self.max_check_in,
+            "client_report" => self.max_client_report,
+            "profile" | "profile_chunk" => self.max_profile,
+            "replay_recording" | "replay_video" => self.max_replay,
+            _ => self.max_other_item,
+        }
+    }
+}
+
+/// Where items are kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Storage {
+    /// SQLite in memory: fast, gone when the process exits.
+    Memory,
+    /// SQLite file in WAL mode: survives restarts and `kill -9` after a 200.
+    File(PathBuf),
+}
+
+/// Everything a running fake-sentry needs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub storage: Storage,
+    /// Items kept before the oldest are evicted.
+    pub max_items: usize,
+    /// Refused requests kept for the refusals API.
+    pub max_refusals: usize,
+    pub limits: Limits,
+    /// Public keys accepted; empty accepts any key (and requests with none).
+    pub required_keys: Vec<String>,
+    pub faults: Vec<FaultRule>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8000)),
+            storage: Storage::Memory,
+            max_items: 200_000,
+            max_refusals: 10_000,
+            limits: Limits::default(),
+            required_keys: Vec::new(),
+            faults: Vec::new(),
+        }
+    }
+}
+
+impl Config {
+    /// A configuration for tests: in memory, ephemeral port on loopback.
+    pub fn ephemeral() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            ..Self::default()
+        }
+    }
+}
+
+/// Parses a byte size: a plain number, or one with a `K`, `KiB`, `M`, `MiB`, `G`, `GiB` suffix
+/// (binary multiples; case-insensitive).
+pub fn parse_size(text: &str) -> Result<usize, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: usize = number.parse().map_err(|_| format!("invalid size {text:?}"))?;
+    let multiplier = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => KIB,
+        "m" | "mb" | "mib" => MIB,
+        "g" | "gb" | "gib" => 1024 * MIB,
+        _ => return Err(format!("invalid size unit in {text:?}")),
+    };
+    number
+        .checked_mul(multiplier)
+        .ok_or_else(|| format!("size {text:?} is too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_with_binary_units() {
+        assert_eq!(parse_size("512"), Ok(512));
+        assert_eq!(parse_size("4KiB"), Ok(4096));
+        assert_eq!(parse_size("2m"), Ok(2 * MIB));
+        assert!(parse_size("1.5M").is_err());
+        assert!(parse_size("7 parsecs").is_err());
+    }
+
+    #[test]
+    fn item_limits_follow_relay() {
+        let limits = Limits::default();
+        assert_eq!(limits.for_item_type("event"), MIB);
+        assert_eq!(limits.for_item_type("client_report"), 4 * KIB);
+        assert_eq!(limits.for_item_type("check_in"), 100 * KIB);
+        assert_eq!(limits.for_item_type("attachment"), 100 * MIB);
+    }
+}

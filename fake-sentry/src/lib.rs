@@ -1,0 +1,50 @@
+//! `fake-sentry`: a fake Sentry server for tests and local development.
+//!
+//! Point any Sentry SDK's DSN at it (`http://public@127.0.0.1:8000/1`) and it keeps everything
+//! the SDK sends, so tests can assert on it and developers can inspect it. It is a drop-in
+//! replacement for Kent (same API shapes on the same paths) that also speaks what Kent does not:
+//! brotli and zstd bodies, form-encoded envelopes, minidump uploads, Spotlight's `/stream`, CORS.
+//!
+//! How the parts fit:
+//! - [`server`] builds the axum router and runs it; ingest handlers read the body under the
+//!   configured [`config::Limits`], then hand it to [`ingest`].
+//! - [`ingest`] turns each endpoint's body into one [`store::NewEnvelope`]: [`decode`] undoes
+//!   the content encoding (with a cap, so bombs cost nothing), [`envelope`] frames envelopes
+//!   the way real SDKs write them, [`auth`] finds the key and client, and [`item`] decodes each
+//!   item and summarises it.
+//! - [`store`] keeps envelopes and items in SQLite through one batching writer; a request is
+//!   acknowledged only after its commit.
+//! - [`api`] answers queries: Kent's exact shapes, a filterable item API, long-poll waits and
+//!   Server-Sent Event streams. [`kent`] holds the Kent encodings.
+//! - [`faults`] makes ingest answer 429/413/500/503 or slowly, for testing SDK back-off.
+//! - [`testing`] starts an in-process server for Rust tests, in the spirit of wiremock.
+//! - [`bench`] measures ingest throughput and latency over loopback.
+//!
+//! ```no_run
+//! # async fn demo() -> anyhow::Result<()> {
+//! use fake_sentry::testing::FakeSentry;
+//! use fake_sentry::store::ItemFilter;
+//! let sentry = FakeSentry::start().await?;
+//! // ... run the code under test with `sentry.dsn(1)` ...
+//! let events = sentry.wait_for(ItemFilter { item_type: Some("event".into()), ..Default::default() }, 1).await?;
+//! assert_eq!(events.len(), 1);
+//! # Ok(()) }
+//! ```
+
+pub mod api;
+pub mod auth;
+pub mod bench;
+pub mod config;
+pub mod decode;
+pub mod envelope;
+pub mod error;
+pub mod faults;
+pub mod ingest;
+pub mod item;
+pub mod kent;
+pub mod server;
+pub mod store;
+pub mod testing;
+
+pub use config::{Config, Limits, Storage};
+pub use server::{AppState, Server, router};

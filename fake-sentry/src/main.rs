@@ -1,0 +1,203 @@
+//! The `fake-sentry` command: serve (the default) or benchmark.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use fake_sentry::bench;
+use fake_sentry::config::{Config, Limits, Storage, parse_size};
+use fake_sentry::faults::FaultRule;
+use fake_sentry::server::Server;
+
+#[derive(Parser)]
+#[command(name = "fake-sentry", version, about = "A fake Sentry server that keeps everything SDKs send")]
+#[command(args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve (the default when no subcommand is given).
+    Serve(ServeArgs),
+    /// Measure ingest throughput and latency over loopback.
+    Bench(BenchArgs),
+}
+
+#[derive(Args, Clone)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "FAKE_SENTRY_HOST", default_value = "127.0.0.1")]
+    host: IpAddr,
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, env = "FAKE_SENTRY_PORT", default_value_t = 8000)]
+    port: u16,
+    /// SQLite file to keep data in (WAL mode); in memory when absent.
+    #[arg(long, env = "FAKE_SENTRY_DB")]
+    db: Option<PathBuf>,
+    /// Items kept before the oldest are evicted.
+    #[arg(long, env = "FAKE_SENTRY_MAX_EVENTS", default_value_t = 200_000)]
+    max_events: usize,
+    /// Refused requests kept for /api/refusals/.
+    #[arg(long, env = "FAKE_SENTRY_MAX_REFUSALS", default_value_t = 10_000)]
+    max_refusals: usize,
+    /// Accept only this public key (repeat for several); any key when absent.
+    #[arg(long = "require-key", env = "FAKE_SENTRY_REQUIRE_KEY", value_delimiter = ',')]
+    require_key: Vec<String>,
+    /// Inject a fault: KIND[:RATE][@PROJECT], KIND one of 429[=SECS], 413, 500, 503, delay=MS.
+    #[arg(long = "fault", env = "FAKE_SENTRY_FAULTS", value_delimiter = ',')]
+    faults: Vec<FaultRule>,
+    /// Largest request body on the wire (e.g. 100MiB).
+    #[arg(long, env = "FAKE_SENTRY_MAX_REQUEST_BODY", value_parser = parse_size, default_value = "100MiB")]
+    max_request_body: usize,
+    /// Largest body after decompression.
+    #[arg(long, env = "FAKE_SENTRY_MAX_DECOMPRESSED", value_parser = parse_size, default_value = "200MiB")]
+    max_decompressed: usize,
+    /// Largest event, transaction, span, log or metric item.
+    #[arg(long, env = "FAKE_SENTRY_MAX_EVENT_ITEM", value_parser = parse_size, default_value = "1MiB")]
+    max_event_item: usize,
+    /// Largest attachment (and minidump).
+    #[arg(long, env = "FAKE_SENTRY_MAX_ATTACHMENT", value_parser = parse_size, default_value = "100MiB")]
+    max_attachment: usize,
+    /// Most items in one envelope.
+    #[arg(long, env = "FAKE_SENTRY_MAX_ITEMS_PER_ENVELOPE", default_value_t = 1000)]
+    max_items_per_envelope: usize,
+    /// Most sessions in one envelope.
+    #[arg(long, env = "FAKE_SENTRY_MAX_SESSIONS", default_value_t = 100)]
+    max_sessions: usize,
+}
+
+impl ServeArgs {
+    fn config(&self) -> Config {
+        let defaults = Limits::default();
+        Config {
+            listen: SocketAddr::new(self.host, self.port),
+            storage: self.db.clone().map_or(Storage::Memory, Storage::File),
+            max_items: self.max_events,
+            max_refusals: self.max_refusals,
+            limits: Limits {
+                max_request_body: self.max_request_body,
+                max_decompressed: self.max_decompressed,
+                max_event_item: self.max_event_item,
+                max_attachment: self.max_attachment,
+                max_items_per_envelope: self.max_items_per_envelope,
+                max_sessions: self.max_sessions,
+                ..defaults
+            },
+            required_keys: self.require_key.clone(),
+            faults: self.faults.clone(),
+        }
+    }
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    /// Concurrent keep-alive connections.
+    #[arg(long, default_value_t = 16)]
+    connections: usize,
+    /// Seconds per target.
+    #[arg(long, default_value_t = 10.0)]
+    duration: f64,
+    /// Also measure a peer (e.g. Kent) at this base URL with the same load.
+    #[arg(long)]
+    peer: Option<String>,
+    /// Directory for the file-backed database (a temporary one when absent).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let server = Server::bind(args.config()).await.context("cannot start fake-sentry")?;
+    let state = server.state();
+    println!("fake-sentry {} listening on http://{}", env!("CARGO_PKG_VERSION"), server.local_addr());
+    println!("DSN: {}", state.dsn(1));
+    server.run(shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+async fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
+    let duration = Duration::from_secs_f64(args.duration);
+    let temp;
+    let dir = match &args.dir {
+        Some(dir) => dir.clone(),
+        None => {
+            temp = std::env::temp_dir().join(format!("fake-sentry-bench-{}", std::process::id()));
+            std::fs::create_dir_all(&temp)?;
+            temp.clone()
+        }
+    };
+    let db = dir.join("bench.sqlite");
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+    println!(
+        "{} connections, {:.1}s per target, payload: sentry-sdk 2.75.0 error envelope, gzip ({} bytes)",
+        args.connections,
+        args.duration,
+        bench::PYTHON_ERROR_ENVELOPE_GZ.len()
+    );
+    println!("{}", bench::header_row());
+    let memory = bench::bench_in_process("fake-sentry (memory)", Storage::Memory, args.connections, duration).await?;
+    println!("{}", bench::format_row(&memory));
+    let file = bench::bench_in_process("fake-sentry (file, WAL)", Storage::File(db), args.connections, duration).await?;
+    println!("{}", bench::format_row(&file));
+    if let Some(peer) = &args.peer {
+        let peer = bench::drive(&format!("peer {peer}"), peer, args.connections, duration).await?;
+        println!("{}", bench::format_row(&peer));
+        println!(
+            "ratio vs peer: memory {:.1}x, file {:.1}x",
+            memory.per_second() / peer.per_second().max(1e-9),
+            file.per_second() / peer.per_second().max(1e-9)
+        );
+    }
+    if args.dir.is_none() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    // A per-request log line would dominate what the benchmark measures.
+    let default_filter = match cli.command {
+        Some(Command::Bench(_)) => "warn",
+        _ => "fake_sentry=info",
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default_filter.into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match cli.command {
+        Some(Command::Bench(args)) => run_bench(args).await,
+        Some(Command::Serve(args)) => serve(args).await,
+        None => serve(cli.serve).await,
+    }
+}

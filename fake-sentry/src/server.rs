@@ -1,0 +1,319 @@
+//! The HTTP service: one router with the ingest endpoints, Kent's API, the richer API and the
+//! live streams, plus binding and graceful shutdown.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+use crate::api;
+use crate::auth;
+use crate::config::Config;
+use crate::error::IngestError;
+use crate::faults::{FaultDecision, FaultPlan};
+use crate::ingest::{self, Endpoint, IngestRequest, Ingested};
+use crate::store::{NewRefusal, Store, StoreError};
+
+/// How much of a refused body is kept for the refusals API.
+const REFUSED_BODY_PREFIX: usize = 4096;
+
+/// Shared state of one running server.
+pub struct AppState {
+    pub config: Config,
+    pub store: Arc<Store>,
+    pub faults: FaultPlan,
+    pub started: Instant,
+    /// The address clients reach us at, for DSNs.
+    pub public_addr: SocketAddr,
+}
+
+impl AppState {
+    pub fn new(config: Config, public_addr: SocketAddr) -> Result<Arc<Self>, StoreError> {
+        let store = Store::open(&config.storage, config.max_items, config.max_refusals)?;
+        Ok(Arc::new(Self {
+            faults: FaultPlan::new(config.faults.clone()),
+            store,
+            config,
+            started: Instant::now(),
+            public_addr,
+        }))
+    }
+
+    /// The DSN of `project` on this server. Any key is accepted unless `--require-key` is set;
+    /// Kent's convention is `public`.
+    pub fn dsn(&self, project: u64) -> String {
+        dsn_for(self.public_addr, self.config.required_keys.first().map_or("public", String::as_str), project)
+    }
+}
+
+/// `http://KEY@HOST:PORT/PROJECT`, with an unspecified bind address shown as loopback.
+pub fn dsn_for(addr: SocketAddr, key: &str, project: u64) -> String {
+    let host = match addr.ip() {
+        ip if ip.is_unspecified() && ip.is_ipv4() => "127.0.0.1".to_string(),
+        ip if ip.is_unspecified() => "[::1]".to_string(),
+        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+        std::net::IpAddr::V4(ip) => ip.to_string(),
+    };
+    format!("http://{key}@{host}:{}/{project}", addr.port())
+}
+
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Relay's CORS policy for ingest: any origin, the SDK headers, the rate-limit headers exposed.
+fn cors() -> CorsLayer {
+    const ALLOWED: [&str; 13] = [
+        "x-sentry-auth",
+        "x-requested-with",
+        "x-forwarded-for",
+        "origin",
+        "referer",
+        "accept",
+        "content-type",
+        "authentication",
+        "authorization",
+        "content-encoding",
+        "transfer-encoding",
+        "sentry-trace",
+        "baggage",
+    ];
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::any())
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE, Method::OPTIONS])
+        .allow_headers(ALLOWED.map(header::HeaderName::from_static))
+        .expose_headers(["x-sentry-error", "x-sentry-rate-limits", "retry-after"].map(header::HeaderName::from_static))
+        .max_age(std::time::Duration::from_secs(3600))
+}
+
+/// The whole service.
+pub fn router(state: Arc<AppState>) -> Router {
+    let ingest_routes = Router::new()
+        .route("/api/{project}/envelope/", post(envelope))
+        .route("/api/{project}/envelope", post(envelope))
+        .route("/api/{project}/store/", post(store).get(store_get))
+        .route("/api/{project}/store", post(store).get(store_get))
+        .route("/api/{project}/security/", post(security))
+        .route("/api/{project}/security", post(security))
+        .route("/api/{project}/csp-report/", post(security))
+        .route("/api/{project}/csp-report", post(security))
+        .route("/api/{project}/minidump/", post(minidump))
+        .route("/api/{project}/minidump", post(minidump))
+        .route("/stream", post(stream).get(api::spotlight_stream));
+    ingest_routes
+        .merge(api::routes())
+        // Bodies are read by the ingest handlers with the configured limit, so that an
+        // oversized body is refused (and recorded) with a Sentry-style error.
+        .layer(DefaultBodyLimit::disable())
+        .layer(cors())
+        .with_state(state)
+}
+
+async fn envelope(State(state): State<Arc<AppState>>, Path(project): Path<String>, request: Request) -> Response {
+    handle(state, Endpoint::Envelope, Some(project), request).await
+}
+
+async fn store(State(state): State<Arc<AppState>>, Path(project): Path<String>, request: Request) -> Response {
+    handle(state, Endpoint::Store, Some(project), request).await
+}
+
+async fn store_get(State(state): State<Arc<AppState>>, Path(project): Path<String>, request: Request) -> Response {
+    handle(state, Endpoint::Store, Some(project), request).await
+}
+
+async fn security(State(state): State<Arc<AppState>>, Path(project): Path<String>, request: Request) -> Response {
+    handle(state, Endpoint::Security, Some(project), request).await
+}
+
+async fn minidump(State(state): State<Arc<AppState>>, Path(project): Path<String>, request: Request) -> Response {
+    handle(state, Endpoint::Minidump, Some(project), request).await
+}
+
+async fn stream(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    handle(state, Endpoint::Stream, None, request).await
+}
+
+/// Reads the body up to `limit` bytes; `Err` when it is longer (or the connection failed).
+async fn read_body(body: Body, limit: usize) -> Result<Bytes, IngestError> {
+    match http_body_util::Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(err) if err.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+            Err(IngestError::TooLarge(format!("request body exceeds the limit of {limit} bytes")))
+        }
+        Err(err) => Err(IngestError::bad_request(format!("could not read the request body: {err}"))),
+    }
+}
+
+/// Runs one ingest request end to end: faults, body, parse, store, answer; every refusal is
+/// recorded before it is answered.
+async fn handle(state: Arc<AppState>, endpoint: Endpoint, project: Option<String>, request: Request) -> Response {
+    let received_at_ms = now_ms();
+    let (parts, body) = request.into_parts();
+    let path = parts.uri.path().to_string();
+    let query = auth::parse_query(parts.uri.query());
+    let project_id = match project.as_deref().map(str::parse::<u64>) {
+        None => Some(0),
+        Some(Ok(p)) => Some(p),
+        Some(Err(_)) => None,
+    };
+    let mut refusal = NewRefusal {
+        received_at_ms,
+        method: parts.method.to_string(),
+        path: path.clone(),
+        project_id,
+        status: 0,
+        reason: String::new(),
+        client: None,
+        public_key: None,
+        content_type: parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string),
+        content_encoding: parts.headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).map(str::to_string),
+        body_size: 0,
+        body_prefix: Vec::new(),
+    };
+    let header_auth = auth::extract(&parts.headers, &query, None);
+    refusal.client = header_auth.client.clone();
+    refusal.public_key = header_auth.public_key.clone();
+
+    let outcome = async {
+        let Some(project_id) = project_id else {
+            return Err(IngestError::bad_request(format!(
+                "invalid project id {:?}: project ids are numeric",
+                project.unwrap_or_default()
+            )));
+        };
+        match state.faults.decide(project_id) {
+            FaultDecision::Pass => {}
+            FaultDecision::Delay(delay) => tokio::time::sleep(delay).await,
+            FaultDecision::Fail(kind) => return Err(IngestError::Fault(kind)),
+        }
+        Ok(project_id)
+    }
+    .await;
+    let body = match outcome {
+        Ok(_) => read_body(body, state.config.limits.max_request_body).await,
+        Err(err) => Err(err),
+    };
+    let result = match (body, project_id) {
+        (Ok(body), Some(project_id)) => {
+            refusal.body_size = body.len();
+            refusal.body_prefix = body.slice(..body.len().min(REFUSED_BODY_PREFIX)).to_vec();
+            let req = IngestRequest {
+                endpoint,
+                project_id,
+                headers: parts.headers.clone(),
+                query,
+                body,
+                received_at_ms,
+            };
+            accept(&state, &parts.method, req).await
+        }
+        (Err(err), _) => Err(err),
+        (Ok(_), None) => Err(IngestError::bad_request("invalid project id")),
+    };
+    match result {
+        Ok(response) => response,
+        Err(err) => {
+            refusal.status = err.status().as_u16();
+            refusal.reason = match &err {
+                IngestError::BadRequest { detail, causes } if !causes.is_empty() => format!("{detail}: {}", causes.join("; ")),
+                other => other.to_string(),
+            };
+            tracing::info!(status = refusal.status, reason = %refusal.reason, path = %refusal.path, "refused");
+            if let Err(store_err) = state.store.refuse(refusal).await {
+                tracing::error!(%store_err, "could not record a refusal");
+            }
+            err.into_response()
+        }
+    }
+}
+
+async fn accept(state: &AppState, method: &Method, req: IngestRequest) -> Result<Response, IngestError> {
+    let limits = &state.config.limits;
+    let keys = &state.config.required_keys;
+    let ingested: Ingested = match (req.endpoint, method == Method::GET) {
+        (Endpoint::Envelope | Endpoint::Stream, _) => ingest::ingest_envelope(&req, limits, keys)?,
+        (Endpoint::Store, true) => ingest::ingest_store_get(&req, limits, keys)?,
+        (Endpoint::Store, false) => ingest::ingest_store(&req, limits, keys)?,
+        (Endpoint::Security, _) => ingest::ingest_security(&req, limits, keys)?,
+        (Endpoint::Minidump, _) => ingest::ingest_minidump(&req, limits, keys).await?,
+    };
+    let summary = ingested.envelope.items.first().map(|i| i.meta.summary.clone()).unwrap_or_default();
+    let stored = state.store.insert(ingested.envelope).await?;
+    tracing::info!(
+        endpoint = req.endpoint.as_str(),
+        project = req.project_id,
+        items = stored.item_ids.len(),
+        %summary,
+        "captured"
+    );
+    Ok(respond(req.endpoint, method, ingested.event_id))
+}
+
+/// The success answer each endpoint gives in Relay (and Spotlight for `/stream`).
+fn respond(endpoint: Endpoint, method: &Method, event_id: Option<String>) -> Response {
+    if endpoint == Endpoint::Store && method == Method::GET {
+        // The image-beacon form answers with a 1x1 transparent GIF.
+        const PIXEL: &[u8] = b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\x00\x00\x00!\xf9\x04\x01\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;";
+        return ([(header::CONTENT_TYPE, HeaderValue::from_static("image/gif"))], PIXEL).into_response();
+    }
+    match endpoint {
+        Endpoint::Envelope | Endpoint::Store => {
+            let body = match event_id {
+                Some(id) => serde_json::json!({ "id": id }),
+                None => serde_json::json!({}),
+            };
+            (StatusCode::OK, axum::Json(body)).into_response()
+        }
+        Endpoint::Minidump => {
+            let id = event_id
+                .and_then(|id| uuid::Uuid::parse_str(&id).ok())
+                .map(|u| u.hyphenated().to_string())
+                .unwrap_or_default();
+            ([(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"))], id).into_response()
+        }
+        Endpoint::Security => StatusCode::OK.into_response(),
+        Endpoint::Stream => ([(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"))], "").into_response(),
+    }
+}
+
+/// A bound, not yet serving server.
+pub struct Server {
+    listener: tokio::net::TcpListener,
+    state: Arc<AppState>,
+}
+
+impl Server {
+    /// Binds the listener and opens the storage.
+    pub async fn bind(config: Config) -> anyhow::Result<Self> {
+        let listener = tokio::net::TcpListener::bind(config.listen).await?;
+        let addr = listener.local_addr()?;
+        let state = AppState::new(config, addr)?;
+        Ok(Self { listener, state })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.state.public_addr
+    }
+
+    pub fn state(&self) -> Arc<AppState> {
+        self.state.clone()
+    }
+
+    /// Serves until `shutdown` resolves, then finishes in-flight requests.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let app = router(self.state);
+        axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await
+    }
+}

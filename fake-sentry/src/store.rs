@@ -1,0 +1,1002 @@
+//! SQLite storage of everything fake-sentry captured.
+//!
+//! One writer thread owns the write connection and commits whatever requests have queued up in
+//! one transaction (batching is what makes thousands of envelopes per second possible on a file
+//! with WAL); a request is answered only after its transaction committed, so an acknowledged
+//! envelope survives `kill -9`. Reads run on their own connections when the database is a file
+//! (WAL lets them proceed while the writer works) and share the writer's connection when it is
+//! in memory. After each commit the writer bumps a watch counter, which long-poll waits and
+//! Server-Sent Event streams listen to before they query for what is new.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params, params_from_iter};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::auth::Auth;
+use crate::config::Storage;
+use crate::item::ItemMeta;
+
+/// How many queued writes one transaction takes at most.
+const MAX_BATCH: usize = 512;
+/// Pending writes before ingest waits for the writer (backpressure).
+const QUEUE_DEPTH: usize = 8192;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("the storage writer has stopped")]
+    WriterGone,
+    #[error("storage task failed: {0}")]
+    Task(String),
+}
+
+/// One item of an envelope about to be stored.
+#[derive(Debug, Clone)]
+pub struct NewItem {
+    pub item_type: String,
+    /// The item header; `None` for bodies that had none (store, security, minidump).
+    pub header: Option<Map<String, Value>>,
+    pub payload: Vec<u8>,
+    pub meta: ItemMeta,
+}
+
+/// One accepted request about to be stored.
+#[derive(Debug, Clone)]
+pub struct NewEnvelope {
+    pub project_id: u64,
+    /// The ingest endpoint: `envelope`, `store`, `security`, `minidump` or `stream`.
+    pub endpoint: &'static str,
+    pub received_at_ms: i64,
+    pub auth: Auth,
+    pub user_agent: Option<String>,
+    pub content_type: Option<String>,
+    pub content_encoding: Option<String>,
+    /// The envelope header; `None` for bodies that had none.
+    pub header: Option<Map<String, Value>>,
+    /// The request body after decompression.
+    pub raw: Vec<u8>,
+    /// The request body size as sent.
+    pub wire_size: usize,
+    pub items: Vec<NewItem>,
+}
+
+/// A refused ingest request, kept so tests can see what was refused and why.
+#[derive(Debug, Clone)]
+pub struct NewRefusal {
+    pub received_at_ms: i64,
+    pub method: String,
+    pub path: String,
+    pub project_id: Option<u64>,
+    pub status: u16,
+    pub reason: String,
+    pub client: Option<String>,
+    pub public_key: Option<String>,
+    pub content_type: Option<String>,
+    pub content_encoding: Option<String>,
+    pub body_size: usize,
+    pub body_prefix: Vec<u8>,
+}
+
+/// What the writer reports back for a stored envelope.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    pub envelope_id: i64,
+    pub item_ids: Vec<String>,
+}
+
+enum WriteOp {
+    Insert(Box<NewEnvelope>, oneshot::Sender<Result<Stored, StoreError>>),
+    Refuse(Box<NewRefusal>, oneshot::Sender<Result<(), StoreError>>),
+    Flush(Option<u64>, oneshot::Sender<Result<u64, StoreError>>),
+}
+
+enum Readers {
+    /// In memory: one database, one connection, shared with the writer.
+    Shared(Arc<Mutex<Connection>>),
+    /// File: a pool of read connections.
+    Pool { path: PathBuf, idle: Mutex<Vec<Connection>> },
+}
+
+/// Handle to the storage; cheap to share behind an `Arc`.
+pub struct Store {
+    queue: mpsc::Sender<WriteOp>,
+    readers: Readers,
+    changes: watch::Sender<u64>,
+}
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS envelopes (
+    id INTEGER PRIMARY KEY,
+    project_id INTEGER NOT NULL,
+    endpoint TEXT NOT NULL,
+    received_at INTEGER NOT NULL,
+    auth_source TEXT NOT NULL,
+    public_key TEXT,
+    client TEXT,
+    user_agent TEXT,
+    content_type TEXT,
+    content_encoding TEXT,
+    header TEXT,
+    raw BLOB NOT NULL,
+    wire_size INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS items (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    envelope_id INTEGER NOT NULL REFERENCES envelopes(id) ON DELETE CASCADE,
+    idx INTEGER NOT NULL,
+    project_id INTEGER NOT NULL,
+    item_type TEXT NOT NULL,
+    event_id TEXT,
+    level TEXT,
+    platform TEXT,
+    release TEXT,
+    environment TEXT,
+    sdk_name TEXT,
+    sdk_version TEXT,
+    summary TEXT NOT NULL,
+    timestamp REAL,
+    received_at INTEGER NOT NULL,
+    header TEXT,
+    payload BLOB NOT NULL,
+    is_json INTEGER NOT NULL,
+    filename TEXT,
+    content_type TEXT,
+    decode_error TEXT,
+    schema_note TEXT
+);
+CREATE INDEX IF NOT EXISTS items_event_id ON items(event_id);
+CREATE INDEX IF NOT EXISTS items_envelope ON items(envelope_id);
+CREATE INDEX IF NOT EXISTS items_project ON items(project_id, seq);
+CREATE INDEX IF NOT EXISTS items_type ON items(item_type, seq);
+CREATE TABLE IF NOT EXISTS refusals (
+    id INTEGER PRIMARY KEY,
+    received_at INTEGER NOT NULL,
+    method TEXT NOT NULL,
+    path TEXT NOT NULL,
+    project_id INTEGER,
+    status INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    client TEXT,
+    public_key TEXT,
+    content_type TEXT,
+    content_encoding TEXT,
+    body_size INTEGER NOT NULL,
+    body_prefix BLOB NOT NULL
+);
+"#;
+
+fn configure(conn: &Connection, file: bool) -> rusqlite::Result<()> {
+    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    if file {
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        // With WAL, NORMAL loses nothing on a process crash (only on power loss).
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Opens (or creates) the database and starts the writer thread.
+    pub fn open(storage: &Storage, max_items: usize, max_refusals: usize) -> Result<Arc<Self>, StoreError> {
+        let (conn, file_path) = match storage {
+            Storage::Memory => (Connection::open_in_memory()?, None),
+            Storage::File(path) => (Connection::open(path)?, Some(path.clone())),
+        };
+        configure(&conn, file_path.is_some())?;
+        conn.execute_batch(SCHEMA)?;
+        let item_count: i64 = conn.query_row("SELECT COUNT(*) FROM items", [], |r| r.get(0))?;
+        let last_seq: i64 = conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM items", [], |r| r.get(0))?;
+        let conn = Arc::new(Mutex::new(conn));
+        let readers = match file_path {
+            None => Readers::Shared(conn.clone()),
+            Some(path) => Readers::Pool {
+                path,
+                idle: Mutex::new(Vec::new()),
+            },
+        };
+        let (queue, rx) = mpsc::channel(QUEUE_DEPTH);
+        let (changes, _) = watch::channel(last_seq as u64);
+        let store = Arc::new(Self {
+            queue,
+            readers,
+            changes,
+        });
+        let writer = Writer {
+            conn,
+            max_items: max_items.max(1) as i64,
+            max_refusals: max_refusals.max(1) as i64,
+            item_count,
+            store: Arc::downgrade(&store),
+        };
+        std::thread::Builder::new()
+            .name("fake-sentry-writer".into())
+            .spawn(move || writer.run(rx))
+            .map_err(|e| StoreError::Task(e.to_string()))?;
+        Ok(store)
+    }
+
+    /// Stores an envelope; returns once it is committed.
+    pub async fn insert(&self, envelope: NewEnvelope) -> Result<Stored, StoreError> {
+        let (tx, rx) = oneshot::channel();
+        self.queue
+            .send(WriteOp::Insert(Box::new(envelope), tx))
+            .await
+            .map_err(|_| StoreError::WriterGone)?;
+        rx.await.map_err(|_| StoreError::WriterGone)?
+    }
+
+    /// Records a refused request; returns once it is committed.
+    pub async fn refuse(&self, refusal: NewRefusal) -> Result<(), StoreError> {
+        let (tx, rx) = oneshot::channel();
+        self.queue
+            .send(WriteOp::Refuse(Box::new(refusal), tx))
+            .await
+            .map_err(|_| StoreError::WriterGone)?;
+        rx.await.map_err(|_| StoreError::WriterGone)?
+    }
+
+    /// Deletes everything (or one project's envelopes); returns how many items went.
+    pub async fn flush(&self, project: Option<u64>) -> Result<u64, StoreError> {
+        let (tx, rx) = oneshot::channel();
+        self.queue
+            .send(WriteOp::Flush(project, tx))
+            .await
+            .map_err(|_| StoreError::WriterGone)?;
+        rx.await.map_err(|_| StoreError::WriterGone)?
+    }
+
+    /// A receiver that changes after every commit that added items.
+    pub fn subscribe_changes(&self) -> watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    /// Runs a read on a connection of the pool, off the async runtime.
+    pub async fn read<T, F>(self: &Arc<Self>, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || store.read_blocking(f))
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))?
+    }
+
+    /// Runs a read on the calling thread.
+    pub fn read_blocking<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, StoreError> {
+        match &self.readers {
+            Readers::Shared(conn) => {
+                let guard = conn.lock().unwrap_or_else(|e| e.into_inner());
+                Ok(f(&guard)?)
+            }
+            Readers::Pool { path, idle } => {
+                let pooled = idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+                let conn = match pooled {
+                    Some(conn) => conn,
+                    None => {
+                        let conn = Connection::open_with_flags(
+                            path,
+                            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                        )?;
+                        conn.busy_timeout(Duration::from_secs(10))?;
+                        conn
+                    }
+                };
+                let result = f(&conn);
+                idle.lock().unwrap_or_else(|e| e.into_inner()).push(conn);
+                Ok(result?)
+            }
+        }
+    }
+}
+
+struct Writer {
+    conn: Arc<Mutex<Connection>>,
+    max_items: i64,
+    max_refusals: i64,
+    item_count: i64,
+    store: std::sync::Weak<Store>,
+}
+
+enum Done {
+    Insert(oneshot::Sender<Result<Stored, StoreError>>, Result<Stored, String>),
+    Refuse(oneshot::Sender<Result<(), StoreError>>, Result<(), String>),
+    Flush(oneshot::Sender<Result<u64, StoreError>>, Result<u64, String>),
+}
+
+impl Writer {
+    fn run(mut self, mut rx: mpsc::Receiver<WriteOp>) {
+        while let Some(first) = rx.blocking_recv() {
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(op) => batch.push(op),
+                    Err(_) => break,
+                }
+            }
+            self.apply(batch);
+        }
+    }
+
+    fn apply(&mut self, batch: Vec<WriteOp>) {
+        let Some(store) = self.store.upgrade() else {
+            return;
+        };
+        let conn = self.conn.clone();
+        let mut guard = conn.lock().unwrap_or_else(|e| e.into_inner());
+        let mut done = Vec::with_capacity(batch.len());
+        let outcome = (|| -> rusqlite::Result<()> {
+            let tx = guard.transaction()?;
+            for op in batch {
+                match op {
+                    WriteOp::Insert(envelope, reply) => {
+                        let result = insert_envelope(&tx, &envelope);
+                        if let Ok(stored) = &result {
+                            self.item_count += stored.item_ids.len() as i64;
+                        }
+                        done.push(Done::Insert(reply, result.map_err(|e| e.to_string())));
+                    }
+                    WriteOp::Refuse(refusal, reply) => {
+                        let result = insert_refusal(&tx, &refusal, self.max_refusals).map_err(|e| e.to_string());
+                        done.push(Done::Refuse(reply, result));
+                    }
+                    WriteOp::Flush(project, reply) => {
+                        let result = flush(&tx, project);
+                        if result.is_ok() {
+                            self.item_count = tx.query_row("SELECT COUNT(*) FROM items", [], |r| r.get(0))?;
+                        }
+                        done.push(Done::Flush(reply, result.map_err(|e| e.to_string())));
+                    }
+                }
+            }
+            if self.item_count > self.max_items {
+                let excess = self.item_count - self.max_items;
+                evict_oldest(&tx, excess)?;
+                self.item_count = self.max_items;
+            }
+            tx.commit()
+        })();
+        drop(guard);
+        if let Err(err) = &outcome {
+            tracing::error!(%err, "storage commit failed");
+            if let Ok(count) = self
+                .conn
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .query_row("SELECT COUNT(*) FROM items", [], |r| r.get(0))
+            {
+                self.item_count = count;
+            }
+        }
+        let commit_error = outcome.err().map(|e| e.to_string());
+        for item in done {
+            match item {
+                Done::Insert(reply, result) => {
+                    let _ = reply.send(settle(&commit_error, result));
+                }
+                Done::Refuse(reply, result) => {
+                    let _ = reply.send(settle(&commit_error, result));
+                }
+                Done::Flush(reply, result) => {
+                    let _ = reply.send(settle(&commit_error, result));
+                }
+            }
+        }
+        if commit_error.is_none() {
+            store.changes.send_modify(|n| *n += 1);
+        }
+    }
+}
+
+/// One operation's result once the transaction it was part of has (or has not) committed.
+fn settle<T>(commit_error: &Option<String>, result: Result<T, String>) -> Result<T, StoreError> {
+    match (commit_error, result) {
+        (Some(err), _) => Err(StoreError::Task(err.clone())),
+        (None, Err(err)) => Err(StoreError::Task(err)),
+        (None, Ok(value)) => Ok(value),
+    }
+}
+
+fn json_text(map: &Option<Map<String, Value>>) -> Option<String> {
+    map.as_ref().map(|m| Value::Object(m.clone()).to_string())
+}
+
+fn insert_envelope(conn: &Connection, env: &NewEnvelope) -> rusqlite::Result<Stored> {
+    conn.prepare_cached(
+        "INSERT INTO envelopes (project_id, endpoint, received_at, auth_source, public_key, client,
+         user_agent, content_type, content_encoding, header, raw, wire_size)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    )?
+    .execute(params![
+        env.project_id as i64,
+        env.endpoint,
+        env.received_at_ms,
+        env.auth.source.as_str(),
+        env.auth.public_key,
+        env.auth.client,
+        env.user_agent,
+        env.content_type,
+        env.content_encoding,
+        json_text(&env.header),
+        env.raw,
+        env.wire_size as i64,
+    ])?;
+    let envelope_id = conn.last_insert_rowid();
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO items (id, envelope_id, idx, project_id, item_type, event_id, level, platform,
+         release, environment, sdk_name, sdk_version, summary, timestamp, received_at, header,
+         payload, is_json, filename, content_type, decode_error, schema_note)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
+         ?19, ?20, ?21, ?22)",
+    )?;
+    let mut item_ids = Vec::with_capacity(env.items.len());
+    for (idx, item) in env.items.iter().enumerate() {
+        let id = uuid::Uuid::new_v4().hyphenated().to_string();
+        let header_str = |key: &str| {
+            item.header
+                .as_ref()
+                .and_then(|h| h.get(key))
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        };
+        let m = &item.meta;
+        stmt.execute(params![
+            id,
+            envelope_id,
+            idx as i64,
+            env.project_id as i64,
+            item.item_type,
+            m.event_id,
+            m.level,
+            m.platform,
+            m.release,
+            m.environment,
+            m.sdk_name,
+            m.sdk_version,
+            m.summary,
+            m.timestamp,
+            env.received_at_ms,
+            json_text(&item.header),
+            item.payload,
+            m.json.is_some(),
+            header_str("filename"),
+            header_str("content_type"),
+            m.decode_error,
+            m.schema_note,
+        ])?;
+        item_ids.push(id);
+    }
+    Ok(Stored { envelope_id, item_ids })
+}
+
+fn insert_refusal(conn: &Connection, r: &NewRefusal, max_refusals: i64) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO refusals (received_at, method, path, project_id, status, reason, client,
+         public_key, content_type, content_encoding, body_size, body_prefix)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    )?
+    .execute(params![
+        r.received_at_ms,
+        r.method,
+        r.path,
+        r.project_id.map(|p| p as i64),
+        r.status,
+        r.reason,
+        r.client,
+        r.public_key,
+        r.content_type,
+        r.content_encoding,
+        r.body_size as i64,
+        r.body_prefix,
+    ])?;
+    conn.execute(
+        "DELETE FROM refusals WHERE id <= (SELECT MAX(id) FROM refusals) - ?1",
+        [max_refusals],
+    )?;
+    Ok(())
+}
+
+fn flush(conn: &Connection, project: Option<u64>) -> rusqlite::Result<u64> {
+    let removed = match project {
+        Some(p) => {
+            let n: i64 = conn.query_row("SELECT COUNT(*) FROM items WHERE project_id = ?1", [p as i64], |r| r.get(0))?;
+            conn.execute("DELETE FROM items WHERE project_id = ?1", [p as i64])?;
+            conn.execute("DELETE FROM envelopes WHERE project_id = ?1", [p as i64])?;
+            n
+        }
+        None => {
+            let n = conn.execute("DELETE FROM items", [])? as i64;
+            conn.execute("DELETE FROM envelopes", [])?;
+            conn.execute("DELETE FROM refusals", [])?;
+            n
+        }
+    };
+    Ok(removed as u64)
+}
+
+fn evict_oldest(conn: &Connection, excess: i64) -> rusqlite::Result<()> {
+    conn.execute(
+        "DELETE FROM items WHERE seq IN (SELECT seq FROM items ORDER BY seq LIMIT ?1)",
+        [excess],
+    )?;
+    // Envelopes older than the oldest surviving item have nothing left worth keeping.
+    conn.execute(
+        "DELETE FROM envelopes WHERE id < (SELECT COALESCE(MIN(envelope_id), 9223372036854775807) FROM items)",
+        [],
+    )?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Queries
+
+/// Which items a query wants. Every field narrows the result; `None` means any.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct ItemFilter {
+    pub project: Option<u64>,
+    /// Item type, or several separated by commas.
+    #[serde(rename = "type")]
+    pub item_type: Option<String>,
+    pub level: Option<String>,
+    pub release: Option<String>,
+    pub environment: Option<String>,
+    /// SDK name; a prefix matches (`sentry.python` matches `sentry.python.django`).
+    pub sdk: Option<String>,
+    pub platform: Option<String>,
+    /// Text that must appear in the summary or the payload.
+    pub q: Option<String>,
+    /// The Sentry event id (with or without dashes).
+    pub event_id: Option<String>,
+    /// Received at or after this time (RFC 3339 or Unix seconds).
+    pub since: Option<String>,
+    /// Received before this time (RFC 3339 or Unix seconds).
+    pub until: Option<String>,
+    /// Only items stored after this sequence number.
+    pub after: Option<i64>,
+    /// Only items stored before this sequence number (the pagination cursor).
+    pub before: Option<i64>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[error("invalid time {0:?}: expected RFC 3339 or Unix seconds")]
+pub struct BadTime(pub String);
+
+fn parse_time_ms(text: &str) -> Result<i64, BadTime> {
+    if let Ok(secs) = text.parse::<f64>() {
+        return Ok((secs * 1000.0) as i64);
+    }
+    crate::item::parse_rfc3339(text)
+        .map(|secs| (secs * 1000.0) as i64)
+        .ok_or_else(|| BadTime(text.to_string()))
+}
+
+/// Accumulates a `WHERE` clause and its numbered parameters.
+#[derive(Default)]
+struct SqlWhere {
+    clauses: Vec<String>,
+    params: Vec<SqlValue>,
+}
+
+impl SqlWhere {
+    /// Binds a parameter and returns its placeholder.
+    fn bind(&mut self, value: SqlValue) -> String {
+        self.params.push(value);
+        format!("?{}", self.params.len())
+    }
+
+    fn equals(&mut self, column: &str, value: SqlValue) {
+        let p = self.bind(value);
+        self.clauses.push(format!("{column} = {p}"));
+    }
+}
+
+fn like_pattern(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+impl ItemFilter {
+    /// The SQL `WHERE` clause (without the keyword) and its parameters.
+    pub fn to_sql(&self) -> Result<(String, Vec<SqlValue>), BadTime> {
+        let mut w = SqlWhere::default();
+        if let Some(p) = self.project {
+            w.equals("project_id", SqlValue::Integer(p as i64));
+        }
+        if let Some(types) = &self.item_type {
+            let placeholders: Vec<String> = types
+                .split(',')
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(|t| w.bind(SqlValue::Text(t.to_string())))
+                .collect();
+            if !placeholders.is_empty() {
+                w.clauses.push(format!("item_type IN ({})", placeholders.join(", ")));
+            }
+        }
+        for (column, value) in [
+            ("level", &self.level),
+            ("release", &self.release),
+            ("environment", &self.environment),
+            ("platform", &self.platform),
+        ] {
+            if let Some(v) = value {
+                w.equals(column, SqlValue::Text(v.clone()));
+            }
+        }
+        if let Some(sdk) = &self.sdk {
+            let exact = w.bind(SqlValue::Text(sdk.clone()));
+            let prefix = w.bind(SqlValue::Text(format!("{}.%", like_pattern(sdk))));
+            w.clauses.push(format!("(sdk_name = {exact} OR sdk_name LIKE {prefix} ESCAPE '\\')"));
+        }
+        if let Some(id) = &self.event_id {
+            w.equals("event_id", SqlValue::Text(crate::item::normalize_event_id(id.clone())));
+        }
+        if let Some(q) = &self.q {
+            let p = w.bind(SqlValue::Text(format!("%{}%", like_pattern(q))));
+            w.clauses.push(format!(
+                "(summary LIKE {p} ESCAPE '\\' OR CAST(payload AS TEXT) LIKE {p} ESCAPE '\\')"
+            ));
+        }
+        if let Some(since) = &self.since {
+            let p = w.bind(SqlValue::Integer(parse_time_ms(since)?));
+            w.clauses.push(format!("received_at >= {p}"));
+        }
+        if let Some(until) = &self.until {
+            let p = w.bind(SqlValue::Integer(parse_time_ms(until)?));
+            w.clauses.push(format!("received_at < {p}"));
+        }
+        if let Some(after) = self.after {
+            let p = w.bind(SqlValue::Integer(after));
+            w.clauses.push(format!("seq > {p}"));
+        }
+        if let Some(before) = self.before {
+            let p = w.bind(SqlValue::Integer(before));
+            w.clauses.push(format!("seq < {p}"));
+        }
+        if w.clauses.is_empty() {
+            w.clauses.push("1 = 1".into());
+        }
+        Ok((w.clauses.join(" AND "), w.params))
+    }
+}
+
+/// One item as the list API shows it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ItemSummary {
+    /// fake-sentry's id of the item (a UUID, as Kent's `event_id`).
+    pub id: String,
+    /// Storage order; use as a cursor.
+    pub seq: i64,
+    pub envelope_id: i64,
+    pub project_id: u64,
+    #[serde(rename = "type")]
+    pub item_type: String,
+    /// The Sentry event id, when the item has one.
+    pub event_id: Option<String>,
+    pub level: Option<String>,
+    pub platform: Option<String>,
+    pub release: Option<String>,
+    pub environment: Option<String>,
+    pub sdk: Option<SdkInfo>,
+    pub summary: String,
+    /// Event time from the payload (RFC 3339).
+    pub timestamp: Option<String>,
+    pub received_at: String,
+    pub size: i64,
+    pub filename: Option<String>,
+    pub content_type: Option<String>,
+    pub decode_error: Option<String>,
+    pub schema_note: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SdkInfo {
+    pub name: String,
+    pub version: Option<String>,
+}
+
+/// Formats epoch milliseconds as RFC 3339 UTC.
+pub fn format_ms(ms: i64) -> String {
+    format_secs(ms as f64 / 1000.0)
+}
+
+fn format_secs(secs: f64) -> String {
+    use time::format_description::well_known::Rfc3339;
+    let nanos = (secs * 1e9) as i128;
+    time::OffsetDateTime::from_unix_timestamp_nanos(nanos - nanos % 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+const SUMMARY_COLUMNS: &str = "seq, id, envelope_id, project_id, item_type, event_id, level, platform, release,
+    environment, sdk_name, sdk_version, summary, timestamp, received_at, LENGTH(payload), filename,
+    content_type, decode_error, schema_note";
+
+fn summary_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ItemSummary> {
+    let sdk_name: Option<String> = row.get(10)?;
+    let timestamp: Option<f64> = row.get(13)?;
+    Ok(ItemSummary {
+        seq: row.get(0)?,
+        id: row.get(1)?,
+        envelope_id: row.get(2)?,
+        project_id: row.get::<_, i64>(3)? as u64,
+        item_type: row.get(4)?,
+        event_id: row.get(5)?,
+        level: row.get(6)?,
+        platform: row.get(7)?,
+        release: row.get(8)?,
+        environment: row.get(9)?,
+        sdk: sdk_name.map(|name| SdkInfo {
+            name,
+            version: row.get(11).ok().flatten(),
+        }),
+        summary: row.get(12)?,
+        timestamp: timestamp.map(format_secs),
+        received_at: format_ms(row.get(14)?),
+        size: row.get(15)?,
+        filename: row.get(16)?,
+        content_type: row.get(17)?,
+        decode_error: row.get(18)?,
+        schema_note: row.get(19)?,
+    })
+}
+
+/// Sort order of a listing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Order {
+    #[default]
+    Desc,
+    Asc,
+}
+
+/// Items matching `filter`, `limit` at most, in `order` of storage.
+pub fn list_items(conn: &Connection, filter: &ItemFilter, order: Order, limit: usize) -> rusqlite::Result<Vec<ItemSummary>> {
+    let (clause, params) = filter.to_sql().map_err(|e| rusqlite::Error::InvalidParameterName(e.to_string()))?;
+    let dir = match order {
+        Order::Desc => "DESC",
+        Order::Asc => "ASC",
+    };
+    let sql = format!("SELECT {SUMMARY_COLUMNS} FROM items WHERE {clause} ORDER BY seq {dir} LIMIT {limit}");
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(params_from_iter(params), summary_from_row)?;
+    rows.collect()
+}
+
+/// How many items match `filter`.
+pub fn count_items(conn: &Connection, filter: &ItemFilter) -> rusqlite::Result<u64> {
+    let (clause, params) = filter.to_sql().map_err(|e| rusqlite::Error::InvalidParameterName(e.to_string()))?;
+    let sql = format!("SELECT COUNT(*) FROM items WHERE {clause}");
+    conn.prepare_cached(&sql)?
+        .query_row(params_from_iter(params), |r| r.get::<_, i64>(0))
+        .map(|n| n as u64)
+}
+
+/// Item counts per type (for the UI and `/api/stats/`).
+pub fn counts_by_type(conn: &Connection, project: Option<u64>) -> rusqlite::Result<Vec<(String, u64)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT item_type, COUNT(*) FROM items WHERE ?1 IS NULL OR project_id = ?1 GROUP BY item_type ORDER BY item_type",
+    )?;
+    let rows = stmt.query_map([project.map(|p| p as i64)], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?;
+    rows.collect()
+}
+
+/// One item with everything about it.
+#[derive(Debug, Clone)]
+pub struct ItemRecord {
+    pub summary: ItemSummary,
+    pub header: Option<Value>,
+    pub payload: Vec<u8>,
+    pub is_json: bool,
+}
+
+/// Looks an item up by fake-sentry id or Sentry event id (the newest item with that event id,
+/// preferring events and transactions over their attachments).
+pub fn get_item(conn: &Connection, id: &str) -> rusqlite::Result<Option<ItemRecord>> {
+    let sql = format!(
+        "SELECT {SUMMARY_COLUMNS}, header, payload, is_json FROM items WHERE id = ?1
+         UNION ALL
+         SELECT * FROM (SELECT {SUMMARY_COLUMNS}, header, payload, is_json FROM items WHERE event_id = ?2
+           ORDER BY item_type NOT IN ('event', 'transaction'), seq DESC LIMIT 1)
+         LIMIT 1"
+    );
+    conn.prepare_cached(&sql)?
+        .query_row(params![id, crate::item::normalize_event_id(id.to_string())], |row| {
+            let header: Option<String> = row.get(20)?;
+            Ok(ItemRecord {
+                summary: summary_from_row(row)?,
+                header: header.and_then(|h| serde_json::from_str(&h).ok()),
+                payload: row.get(21)?,
+                is_json: row.get(22)?,
+            })
+        })
+        .optional()
+}
+
+/// One stored envelope.
+#[derive(Debug, Clone, Serialize)]
+pub struct EnvelopeRecord {
+    pub id: i64,
+    pub project_id: u64,
+    pub endpoint: String,
+    pub received_at: String,
+    pub auth_source: String,
+    pub public_key: Option<String>,
+    pub client: Option<String>,
+    pub user_agent: Option<String>,
+    pub content_type: Option<String>,
+    pub content_encoding: Option<String>,
+    pub header: Option<Value>,
+    pub size: i64,
+    pub wire_size: i64,
+    pub item_ids: Vec<String>,
+}
+
+pub fn get_envelope(conn: &Connection, id: i64) -> rusqlite::Result<Option<EnvelopeRecord>> {
+    let record = conn
+        .prepare_cached(
+            "SELECT id, project_id, endpoint, received_at, auth_source, public_key, client, user_agent,
+             content_type, content_encoding, header, LENGTH(raw), wire_size FROM envelopes WHERE id = ?1",
+        )?
+        .query_row([id], |row| {
+            let header: Option<String> = row.get(10)?;
+            Ok(EnvelopeRecord {
+                id: row.get(0)?,
+                project_id: row.get::<_, i64>(1)? as u64,
+                endpoint: row.get(2)?,
+                received_at: format_ms(row.get(3)?),
+                auth_source: row.get(4)?,
+                public_key: row.get(5)?,
+                client: row.get(6)?,
+                user_agent: row.get(7)?,
+                content_type: row.get(8)?,
+                content_encoding: row.get(9)?,
+                header: header.and_then(|h| serde_json::from_str(&h).ok()),
+                size: row.get(11)?,
+                wire_size: row.get(12)?,
+                item_ids: Vec::new(),
+            })
+        })
+        .optional()?;
+    let Some(mut record) = record else {
+        return Ok(None);
+    };
+    let mut stmt = conn.prepare_cached("SELECT id FROM items WHERE envelope_id = ?1 ORDER BY idx")?;
+    record.item_ids = stmt.query_map([id], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+    Ok(Some(record))
+}
+
+pub fn get_envelope_raw(conn: &Connection, id: i64) -> rusqlite::Result<Option<Vec<u8>>> {
+    conn.prepare_cached("SELECT raw FROM envelopes WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))
+        .optional()
+}
+
+/// Items in the order Kent lists them: oldest first.
+pub fn kent_list(conn: &Connection) -> rusqlite::Result<Vec<(String, u64, String)>> {
+    let mut stmt = conn.prepare_cached("SELECT id, project_id, summary FROM items ORDER BY seq")?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64, r.get(2)?)))?;
+    rows.collect()
+}
+
+/// One refused request as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RefusalRecord {
+    pub id: i64,
+    pub received_at: String,
+    pub method: String,
+    pub path: String,
+    pub project_id: Option<u64>,
+    pub status: u16,
+    pub reason: String,
+    pub client: Option<String>,
+    pub public_key: Option<String>,
+    pub content_type: Option<String>,
+    pub content_encoding: Option<String>,
+    pub body_size: i64,
+    /// The start of the body as sent (lossy UTF-8).
+    pub body_prefix: String,
+}
+
+pub fn list_refusals(conn: &Connection, limit: usize) -> rusqlite::Result<Vec<RefusalRecord>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, received_at, method, path, project_id, status, reason, client, public_key,
+         content_type, content_encoding, body_size, body_prefix FROM refusals ORDER BY id DESC LIMIT ?1",
+    )?;
+    let rows = stmt.query_map([limit as i64], |r| {
+        let prefix: Vec<u8> = r.get(12)?;
+        Ok(RefusalRecord {
+            id: r.get(0)?,
+            received_at: format_ms(r.get(1)?),
+            method: r.get(2)?,
+            path: r.get(3)?,
+            project_id: r.get::<_, Option<i64>>(4)?.map(|p| p as u64),
+            status: r.get(5)?,
+            reason: r.get(6)?,
+            client: r.get(7)?,
+            public_key: r.get(8)?,
+            content_type: r.get(9)?,
+            content_encoding: r.get(10)?,
+            body_size: r.get(11)?,
+            body_prefix: String::from_utf8_lossy(&prefix).into_owned(),
+        })
+    })?;
+    rows.collect()
+}
+
+/// Refusal counts: total and per status.
+pub fn refusal_counts(conn: &Connection) -> rusqlite::Result<(u64, Vec<(u16, u64)>)> {
+    let total: i64 = conn.query_row("SELECT COUNT(*) FROM refusals", [], |r| r.get(0))?;
+    let mut stmt = conn.prepare_cached("SELECT status, COUNT(*) FROM refusals GROUP BY status ORDER BY status")?;
+    let by_status = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok((total as u64, by_status))
+}
+
+/// Distinct project ids seen.
+pub fn projects(conn: &Connection) -> rusqlite::Result<Vec<u64>> {
+    let mut stmt = conn.prepare_cached("SELECT DISTINCT project_id FROM envelopes ORDER BY project_id")?;
+    let rows = stmt.query_map([], |r| Ok(r.get::<_, i64>(0)? as u64))?;
+    rows.collect()
+}
+
+/// An envelope with its items, as live streams send it.
+#[derive(Debug, Clone)]
+pub struct EnvelopeWithItems {
+    pub id: i64,
+    pub content_type: Option<String>,
+    pub header: Option<Value>,
+    pub raw: Vec<u8>,
+    /// Item header, payload, and whether the payload is JSON.
+    pub items: Vec<(Option<Value>, Vec<u8>, bool)>,
+}
+
+/// Envelopes stored after `after` (oldest first), `limit` at most.
+pub fn envelopes_after(conn: &Connection, after: i64, limit: usize) -> rusqlite::Result<Vec<EnvelopeWithItems>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, content_type, header, raw FROM envelopes WHERE id > ?1 ORDER BY id LIMIT ?2",
+    )?;
+    let mut envelopes: Vec<EnvelopeWithItems> = stmt
+        .query_map(params![after, limit as i64], |r| {
+            let header: Option<String> = r.get(2)?;
+            Ok(EnvelopeWithItems {
+                id: r.get(0)?,
+                content_type: r.get(1)?,
+                header: header.and_then(|h| serde_json::from_str(&h).ok()),
+                raw: r.get(3)?,
+                items: Vec::new(),
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut items = conn.prepare_cached("SELECT header, payload, is_json FROM items WHERE envelope_id = ?1 ORDER BY idx")?;
+    for envelope in &mut envelopes {
+        envelope.items = items
+            .query_map([envelope.id], |r| {
+                let header: Option<String> = r.get(0)?;
+                Ok((header.and_then(|h| serde_json::from_str(&h).ok()), r.get(1)?, r.get(2)?))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+    }
+    Ok(envelopes)
+}
+
+/// The newest envelope id, 0 when there is none.
+pub fn last_envelope_id(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row("SELECT COALESCE(MAX(id), 0) FROM envelopes", [], |r| r.get(0))
+}
+
+/// The newest item sequence number, 0 when there is none.
+pub fn last_item_seq(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM items", [], |r| r.get(0))
+}
