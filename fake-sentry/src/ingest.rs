@@ -91,10 +91,20 @@ pub fn authorize(auth: &Auth, required: &[String]) -> Result<(), IngestError> {
 
 fn decoded_body(req: &IngestRequest, limits: &Limits) -> Result<Vec<u8>, IngestError> {
     let encodings = decode::parse_content_encoding(req.header(http::header::CONTENT_ENCODING))?;
-    Ok(decode::decode_body(&req.body, &encodings, limits.max_decompressed)?)
+    Ok(decode::decode_body(
+        &req.body,
+        &encodings,
+        limits.max_decompressed,
+    )?)
 }
 
-fn new_envelope(req: &IngestRequest, auth: Auth, header: Option<Map<String, Value>>, raw: Vec<u8>, items: Vec<NewItem>) -> NewEnvelope {
+fn new_envelope(
+    req: &IngestRequest,
+    auth: Auth,
+    header: Option<Map<String, Value>>,
+    raw: Vec<u8>,
+    items: Vec<NewItem>,
+) -> NewEnvelope {
     NewEnvelope {
         project_id: req.project_id,
         endpoint: req.endpoint.as_str(),
@@ -102,7 +112,9 @@ fn new_envelope(req: &IngestRequest, auth: Auth, header: Option<Map<String, Valu
         auth,
         user_agent: req.header(http::header::USER_AGENT).map(str::to_string),
         content_type: req.content_type(),
-        content_encoding: req.header(http::header::CONTENT_ENCODING).map(str::to_string),
+        content_encoding: req
+            .header(http::header::CONTENT_ENCODING)
+            .map(str::to_string),
         header,
         raw,
         wire_size: req.body.len(),
@@ -123,7 +135,11 @@ fn check_item_size(limits: &Limits, item_type: &str, size: usize) -> Result<(), 
 /// `POST /api/{project}/envelope/` and Spotlight's `POST /stream`. The content type is not
 /// consulted: Relay treats text/plain, form-urlencoded and multipart bodies as envelopes too
 /// (browsers use them to skip the CORS preflight).
-pub fn ingest_envelope(req: &IngestRequest, limits: &Limits, required_keys: &[String]) -> Result<Ingested, IngestError> {
+pub fn ingest_envelope(
+    req: &IngestRequest,
+    limits: &Limits,
+    required_keys: &[String],
+) -> Result<Ingested, IngestError> {
     let raw = decoded_body(req, limits)?;
     let parsed = envelope::parse(&raw)?;
     let auth = auth::extract(&req.headers, &req.query, parsed.dsn());
@@ -261,7 +277,11 @@ fn json_kind(value: &Value) -> &'static str {
 
 /// `POST /api/{project}/store/`: one JSON event, possibly in a legacy base64/zlib wrapping, or
 /// an envelope when the content type says so.
-pub fn ingest_store(req: &IngestRequest, limits: &Limits, required_keys: &[String]) -> Result<Ingested, IngestError> {
+pub fn ingest_store(
+    req: &IngestRequest,
+    limits: &Limits,
+    required_keys: &[String],
+) -> Result<Ingested, IngestError> {
     if req.media_type() == "application/x-sentry-envelope" {
         return ingest_envelope(req, limits, required_keys);
     }
@@ -271,14 +291,32 @@ pub fn ingest_store(req: &IngestRequest, limits: &Limits, required_keys: &[Strin
     if decoded.iter().all(u8::is_ascii_whitespace) {
         return Err(IngestError::bad_request("empty event payload"));
     }
-    let json_bytes = decode::decode_legacy_store_body(&decoded, limits.max_decompressed).map_err(|err| IngestError::BadRequest {
-        detail: "invalid event payload".into(),
-        causes: vec![err.to_string()],
-    })?;
+    // JSON that is not an object (`[…]`, `42`, `"…"`) is no legacy encoding either: say what
+    // it is instead of reporting that base64 and zlib decoding failed.
+    if let Ok(other) = serde_json::from_slice::<Value>(&decoded)
+        && !other.is_object()
+    {
+        return Err(IngestError::BadRequest {
+            detail: "invalid event payload".into(),
+            causes: vec![format!("expected a JSON object, got {}", json_kind(&other))],
+        });
+    }
+    let json_bytes =
+        decode::decode_legacy_store_body(&decoded, limits.max_decompressed).map_err(|err| {
+            IngestError::BadRequest {
+                detail: "invalid event payload".into(),
+                causes: vec![err.to_string()],
+            }
+        })?;
     store_event(req, auth, json_bytes, limits)
 }
 
-fn store_event(req: &IngestRequest, auth: Auth, json_bytes: Vec<u8>, limits: &Limits) -> Result<Ingested, IngestError> {
+fn store_event(
+    req: &IngestRequest,
+    auth: Auth,
+    json_bytes: Vec<u8>,
+    limits: &Limits,
+) -> Result<Ingested, IngestError> {
     let mut event = parse_json_object(&json_bytes, "event payload")?;
     let item_type = match event.get("type").and_then(Value::as_str) {
         Some("transaction") => "transaction",
@@ -312,7 +350,11 @@ fn store_event(req: &IngestRequest, auth: Auth, json_bytes: Vec<u8>, limits: &Li
 }
 
 /// `GET /api/{project}/store/?sentry_data=…`: the image-beacon form of store.
-pub fn ingest_store_get(req: &IngestRequest, limits: &Limits, required_keys: &[String]) -> Result<Ingested, IngestError> {
+pub fn ingest_store_get(
+    req: &IngestRequest,
+    limits: &Limits,
+    required_keys: &[String],
+) -> Result<Ingested, IngestError> {
     let auth = auth::extract(&req.headers, &req.query, None);
     authorize(&auth, required_keys)?;
     let data = req
@@ -329,7 +371,11 @@ pub fn ingest_store_get(req: &IngestRequest, limits: &Limits, required_keys: &[S
 
 /// `POST /api/{project}/security/` and `/csp-report/`: a legacy `{"csp-report": …}` object (or
 /// Expect-CT, Expect-Staple, HPKP report), or a Reporting API list with one report per element.
-pub fn ingest_security(req: &IngestRequest, limits: &Limits, required_keys: &[String]) -> Result<Ingested, IngestError> {
+pub fn ingest_security(
+    req: &IngestRequest,
+    limits: &Limits,
+    required_keys: &[String],
+) -> Result<Ingested, IngestError> {
     let auth = auth::extract(&req.headers, &req.query, None);
     authorize(&auth, required_keys)?;
     let decoded = decoded_body(req, limits)?;
@@ -346,13 +392,19 @@ pub fn ingest_security(req: &IngestRequest, limits: &Limits, required_keys: &[St
         other => {
             return Err(IngestError::BadRequest {
                 detail: "invalid security report".into(),
-                causes: vec![format!("expected a JSON object or array, got {}", json_kind(&other))],
+                causes: vec![format!(
+                    "expected a JSON object or array, got {}",
+                    json_kind(&other)
+                )],
             });
         }
     };
     let mut header = Map::new();
     header.insert("type".into(), json!("security"));
-    for (query_key, header_key) in [("sentry_release", "sentry_release"), ("sentry_environment", "sentry_environment")] {
+    for (query_key, header_key) in [
+        ("sentry_release", "sentry_release"),
+        ("sentry_environment", "sentry_environment"),
+    ] {
         if let Some(v) = req.query.get(query_key) {
             header.insert(header_key.into(), json!(v));
         }
@@ -413,13 +465,19 @@ fn unwrap_minidump(bytes: Vec<u8>, limits: &Limits) -> Result<Vec<u8>, IngestErr
 
 /// Sets `event[a][b]…` from a form field named `sentry[a][b]`.
 fn set_bracket_path(event: &mut Map<String, Value>, path: &str, value: &str) {
-    let keys: Vec<&str> = path.split('[').map(|k| k.trim_end_matches(']')).filter(|k| !k.is_empty()).collect();
+    let keys: Vec<&str> = path
+        .split('[')
+        .map(|k| k.trim_end_matches(']'))
+        .filter(|k| !k.is_empty())
+        .collect();
     let Some((last, parents)) = keys.split_last() else {
         return;
     };
     let mut current = event;
     for key in parents {
-        let entry = current.entry(key.to_string()).or_insert_with(|| Value::Object(Map::new()));
+        let entry = current
+            .entry(key.to_string())
+            .or_insert_with(|| Value::Object(Map::new()));
         if !entry.is_object() {
             *entry = Value::Object(Map::new());
         }
@@ -438,7 +496,11 @@ struct FormPart {
     data: Bytes,
 }
 
-async fn read_multipart(body: Vec<u8>, boundary: &str, limits: &Limits) -> Result<Vec<FormPart>, IngestError> {
+async fn read_multipart(
+    body: Vec<u8>,
+    boundary: &str,
+    limits: &Limits,
+) -> Result<Vec<FormPart>, IngestError> {
     let stream = futures::stream::once(async move { Ok::<_, std::io::Error>(Bytes::from(body)) });
     let constraints = multer::Constraints::new().size_limit(
         multer::SizeLimit::new()
@@ -469,7 +531,11 @@ async fn read_multipart(body: Vec<u8>, boundary: &str, limits: &Limits) -> Resul
 /// `POST /api/{project}/minidump/`: a multipart upload with `upload_file_minidump` and Sentry
 /// event fields (`sentry` JSON or `sentry[...]` fields), or a raw minidump body. Other files
 /// become attachments and other fields land in the event's `extra`, as in Relay.
-pub async fn ingest_minidump(req: &IngestRequest, limits: &Limits, required_keys: &[String]) -> Result<Ingested, IngestError> {
+pub async fn ingest_minidump(
+    req: &IngestRequest,
+    limits: &Limits,
+    required_keys: &[String],
+) -> Result<Ingested, IngestError> {
     let auth = auth::extract(&req.headers, &req.query, None);
     authorize(&auth, required_keys)?;
     let decoded = decoded_body(req, limits)?;
@@ -486,7 +552,10 @@ pub async fn ingest_minidump(req: &IngestRequest, limits: &Limits, required_keys
         for part in read_multipart(decoded.clone(), &boundary, limits).await? {
             match (part.name.as_str(), &part.filename) {
                 ("upload_file_minidump", _) => {
-                    let name = part.filename.clone().unwrap_or_else(|| "minidump.dmp".into());
+                    let name = part
+                        .filename
+                        .clone()
+                        .unwrap_or_else(|| "minidump.dmp".into());
                     minidump = Some((name, unwrap_minidump(part.data.to_vec(), limits)?));
                 }
                 ("sentry", None) => {
@@ -494,22 +563,42 @@ pub async fn ingest_minidump(req: &IngestRequest, limits: &Limits, required_keys
                     event.extend(fields);
                 }
                 (name, None) if name.starts_with("sentry[") => {
-                    set_bracket_path(&mut event, &name["sentry".len()..], &String::from_utf8_lossy(&part.data));
+                    set_bracket_path(
+                        &mut event,
+                        &name["sentry".len()..],
+                        &String::from_utf8_lossy(&part.data),
+                    );
                 }
                 (_, Some(filename)) => {
                     check_item_size(limits, "attachment", part.data.len())?;
-                    attachments.push((filename.clone(), part.content_type, "event.attachment", part.data.to_vec()));
+                    attachments.push((
+                        filename.clone(),
+                        part.content_type,
+                        "event.attachment",
+                        part.data.to_vec(),
+                    ));
                 }
                 (name, None) if name.starts_with("__sentry") => {
-                    attachments.push((name.to_string(), part.content_type, "event.attachment", part.data.to_vec()));
+                    attachments.push((
+                        name.to_string(),
+                        part.content_type,
+                        "event.attachment",
+                        part.data.to_vec(),
+                    ));
                 }
                 (name, None) => {
-                    extra.insert(name.to_string(), Value::String(String::from_utf8_lossy(&part.data).into_owned()));
+                    extra.insert(
+                        name.to_string(),
+                        Value::String(String::from_utf8_lossy(&part.data).into_owned()),
+                    );
                 }
             }
         }
     } else {
-        minidump = Some(("minidump.dmp".into(), unwrap_minidump(decoded.clone(), limits)?));
+        minidump = Some((
+            "minidump.dmp".into(),
+            unwrap_minidump(decoded.clone(), limits)?,
+        ));
     }
     let (dump_name, dump) = minidump.ok_or_else(|| IngestError::BadRequest {
         detail: "invalid minidump".into(),
@@ -517,7 +606,9 @@ pub async fn ingest_minidump(req: &IngestRequest, limits: &Limits, required_keys
     })?;
     check_item_size(limits, "attachment", dump.len())?;
     if !extra.is_empty() {
-        let target = event.entry("extra").or_insert_with(|| Value::Object(Map::new()));
+        let target = event
+            .entry("extra")
+            .or_insert_with(|| Value::Object(Map::new()));
         if let Value::Object(map) = target {
             map.extend(extra);
         }
@@ -540,11 +631,24 @@ pub async fn ingest_minidump(req: &IngestRequest, limits: &Limits, required_keys
     }
     let mut items = vec![NewItem {
         item_type: "event".into(),
-        header: Some(json!({"type": "event"}).as_object().cloned().unwrap_or_default()),
+        header: Some(
+            json!({"type": "event"})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+        ),
         payload,
         meta,
     }];
-    attachments.insert(0, (dump_name, Some("application/x-dmp".into()), "event.minidump", dump));
+    attachments.insert(
+        0,
+        (
+            dump_name,
+            Some("application/x-dmp".into()),
+            "event.minidump",
+            dump,
+        ),
+    );
     for (filename, content_type, attachment_type, data) in attachments {
         let mut header = Map::new();
         header.insert("type".into(), json!("attachment"));
@@ -575,7 +679,9 @@ mod tests {
 
     #[test]
     fn non_finite_numbers_become_null_outside_strings() {
-        let fixed = fix_non_finite_json(br#"{"a": NaN, "b": "NaN \" Infinity", "c": [-Infinity, Infinity]}"#);
+        let fixed = fix_non_finite_json(
+            br#"{"a": NaN, "b": "NaN \" Infinity", "c": [-Infinity, Infinity]}"#,
+        );
         assert_eq!(
             String::from_utf8(fixed).unwrap(),
             r#"{"a": null, "b": "NaN \" Infinity", "c": [null, null]}"#
@@ -587,7 +693,10 @@ mod tests {
         let mut event = Map::new();
         set_bracket_path(&mut event, "[tags][build]", "42");
         set_bracket_path(&mut event, "[release]", "1.0");
-        assert_eq!(Value::Object(event), json!({"tags": {"build": "42"}, "release": "1.0"}));
+        assert_eq!(
+            Value::Object(event),
+            json!({"tags": {"build": "42"}, "release": "1.0"})
+        );
     }
 
     #[test]

@@ -34,7 +34,8 @@ struct Reply {
 
 impl Reply {
     fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
     }
 }
 
@@ -44,7 +45,10 @@ async fn post(url: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Reply {
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
-    let response = request.send().await.unwrap_or_else(|e| panic!("POST {url}: {e}"));
+    let response = request
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("POST {url}: {e}"));
     Reply {
         status: response.status().as_u16(),
         headers: response.headers().clone(),
@@ -93,10 +97,22 @@ async fn form_urlencoded_text_plain_multipart_and_missing_content_types_are_all_
     ];
     for (i, content_type) in cases.iter().enumerate() {
         let id = format!("{:032x}", i + 1);
-        let headers: Vec<(&str, &str)> = content_type.iter().map(|ct| ("content-type", *ct)).collect();
+        let headers: Vec<(&str, &str)> = content_type
+            .iter()
+            .map(|ct| ("content-type", *ct))
+            .collect();
         let reply = post(&url, &headers, envelope(&id, &format!("case {i}"))).await;
-        assert_eq!(reply.status, 200, "{content_type:?}: {}", String::from_utf8_lossy(&reply.body));
-        assert_eq!(reply.json(), json!({"id": id}), "Relay's answer for {content_type:?}");
+        assert_eq!(
+            reply.status,
+            200,
+            "{content_type:?}: {}",
+            String::from_utf8_lossy(&reply.body)
+        );
+        assert_eq!(
+            reply.json(),
+            json!({"id": id}),
+            "Relay's answer for {content_type:?}"
+        );
         let item = support::item_by_event_id(&sentry.url(), &id, "event").await;
         assert_eq!(item["item"]["summary"], format!("case {i}"));
         assert_eq!(item["envelope"]["content_type"], json!(content_type));
@@ -119,8 +135,18 @@ async fn every_content_encoding_is_decoded() {
     ];
     for (i, (encoding, encode)) in cases.iter().enumerate() {
         let id = format!("{:032x}", 100 + i);
-        let reply = post(&url, &[("content-encoding", encoding)], encode(&envelope(&id, encoding))).await;
-        assert_eq!(reply.status, 200, "{encoding}: {}", String::from_utf8_lossy(&reply.body));
+        let reply = post(
+            &url,
+            &[("content-encoding", encoding)],
+            encode(&envelope(&id, encoding)),
+        )
+        .await;
+        assert_eq!(
+            reply.status,
+            200,
+            "{encoding}: {}",
+            String::from_utf8_lossy(&reply.body)
+        );
         let item = support::item_by_event_id(&sentry.url(), &id, "event").await;
         assert_eq!(item["item"]["project_id"], 7);
         assert_eq!(item["envelope"]["content_encoding"], *encoding);
@@ -129,7 +155,12 @@ async fn every_content_encoding_is_decoded() {
     let id = format!("{:032x}", 200);
     let body = gzip(&brotli(&envelope(&id, "br then gzip")));
     let reply = post(&url, &[("content-encoding", "br, gzip")], body).await;
-    assert_eq!(reply.status, 200, "{}", String::from_utf8_lossy(&reply.body));
+    assert_eq!(
+        reply.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
     support::item_by_event_id(&sentry.url(), &id, "event").await;
 }
 
@@ -137,27 +168,61 @@ async fn every_content_encoding_is_decoded() {
 async fn store_endpoint_accepts_plain_legacy_and_non_finite_json() {
     let sentry = FakeSentry::start().await.expect("start");
     let url = format!("{}/api/3/store/", sentry.url());
-    let auth = ("x-sentry-auth", "Sentry sentry_key=abc, sentry_version=7, sentry_client=raven-python/6.10.0");
-    let event = |id: &str, msg: &str| json!({"event_id": id, "message": msg}).to_string().into_bytes();
+    let auth = (
+        "x-sentry-auth",
+        "Sentry sentry_key=abc, sentry_version=7, sentry_client=raven-python/6.10.0",
+    );
+    let event = |id: &str, msg: &str| {
+        json!({"event_id": id, "message": msg})
+            .to_string()
+            .into_bytes()
+    };
 
-    let plain = post(&url, &[auth, ("content-type", "application/json")], event(&format!("{:032x}", 1), "plain")).await;
+    let plain = post(
+        &url,
+        &[auth, ("content-type", "application/json")],
+        event(&format!("{:032x}", 1), "plain"),
+    )
+    .await;
     assert_eq!(plain.json(), json!({"id": format!("{:032x}", 1)}));
 
     // raven-python: base64 of zlib of JSON.
-    let legacy = base64::engine::general_purpose::STANDARD.encode(zlib(&event(&format!("{:032x}", 2), "legacy")));
-    let reply = post(&url, &[auth, ("content-type", "application/octet-stream")], legacy.into_bytes()).await;
-    assert_eq!(reply.status, 200, "{}", String::from_utf8_lossy(&reply.body));
+    let legacy = base64::engine::general_purpose::STANDARD
+        .encode(zlib(&event(&format!("{:032x}", 2), "legacy")));
+    let reply = post(
+        &url,
+        &[auth, ("content-type", "application/octet-stream")],
+        legacy.into_bytes(),
+    )
+    .await;
+    assert_eq!(
+        reply.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
 
     // Python's json writes NaN; Relay turns it into null.
-    let nan = format!(r#"{{"event_id":"{:032x}","message":"nan","extra":{{"x":NaN}}}}"#, 3).into_bytes();
+    let nan = format!(
+        r#"{{"event_id":"{:032x}","message":"nan","extra":{{"x":NaN}}}}"#,
+        3
+    )
+    .into_bytes();
     assert_eq!(post(&url, &[auth], nan).await.status, 200);
 
     // No event_id: one is assigned and answered.
     let reply = post(&url, &[auth], br#"{"message":"no id"}"#.to_vec()).await;
-    let assigned = reply.json()["id"].as_str().expect("assigned id").to_string();
+    let assigned = reply.json()["id"]
+        .as_str()
+        .expect("assigned id")
+        .to_string();
     assert_eq!(assigned.len(), 32);
 
-    for (id, summary) in [(format!("{:032x}", 2), "legacy"), (format!("{:032x}", 3), "nan"), (assigned, "no id")] {
+    for (id, summary) in [
+        (format!("{:032x}", 2), "legacy"),
+        (format!("{:032x}", 3), "nan"),
+        (assigned, "no id"),
+    ] {
         let item = support::item_by_event_id(&sentry.url(), &id, "event").await;
         assert_eq!(item["item"]["summary"], summary);
         assert_eq!(item["envelope"]["endpoint"], "store");
@@ -170,7 +235,11 @@ async fn store_endpoint_accepts_plain_legacy_and_non_finite_json() {
     let data = json!({"event_id": format!("{:032x}", 4), "message": "beacon"}).to_string();
     let beacon = reqwest::Client::new()
         .get(format!("{}/api/3/store/", sentry.url()))
-        .query(&[("sentry_key", "abc"), ("sentry_version", "7"), ("sentry_data", data.as_str())])
+        .query(&[
+            ("sentry_key", "abc"),
+            ("sentry_version", "7"),
+            ("sentry_data", data.as_str()),
+        ])
         .send()
         .await
         .expect("beacon");
@@ -185,7 +254,10 @@ async fn security_reports_in_both_formats() {
     let legacy = json!({"csp-report": {"document-uri": "https://example.com/", "violated-directive": "script-src 'self'",
                                        "blocked-uri": "https://evil.example/x.js"}});
     let reply = post(
-        &format!("{}/api/2/security/?sentry_key=k&sentry_release=web%401.2&sentry_environment=prod", sentry.url()),
+        &format!(
+            "{}/api/2/security/?sentry_key=k&sentry_release=web%401.2&sentry_environment=prod",
+            sentry.url()
+        ),
         &[("content-type", "application/csp-report")],
         legacy.to_string().into_bytes(),
     )
@@ -203,9 +275,19 @@ async fn security_reports_in_both_formats() {
     .await;
     assert_eq!(reply.status, 200);
 
-    let items = sentry.wait_for(of_type("security"), 3).await.expect("three reports");
+    let items = sentry
+        .wait_for(of_type("security"), 3)
+        .await
+        .expect("three reports");
     let summaries: Vec<&str> = items.iter().map(|i| i.summary.as_str()).collect();
-    assert_eq!(summaries, ["csp-report: script-src 'self'", "csp-report: img-src", "csp-report: style-src"]);
+    assert_eq!(
+        summaries,
+        [
+            "csp-report: script-src 'self'",
+            "csp-report: img-src",
+            "csp-report: style-src"
+        ]
+    );
     assert_eq!(items[0].release.as_deref(), Some("web@1.2"));
     assert_eq!(items[0].environment.as_deref(), Some("prod"));
     // Kent gives every report of a list the same id; here each is its own item and event.
@@ -234,7 +316,11 @@ fn multipart(boundary: &str, parts: &[(&str, Option<&str>, &[u8])]) -> Vec<u8> {
 async fn minidump_uploads_multipart_and_gzipped_like_antenna() {
     let sentry = FakeSentry::start().await.expect("start");
     let url = format!("{}/api/4/minidump/?sentry_key=k", sentry.url());
-    let dump: Vec<u8> = b"MDMP\x93\xa7\x00\x00".iter().copied().chain(std::iter::repeat_n(0u8, 256)).collect();
+    let dump: Vec<u8> = b"MDMP\x93\xa7\x00\x00"
+        .iter()
+        .copied()
+        .chain(std::iter::repeat_n(0u8, 256))
+        .collect();
     let boundary = "----understudy";
     let sentry_json = json!({"release": "app@2.0", "tags": {"channel": "nightly"}}).to_string();
     let body = multipart(
@@ -244,15 +330,40 @@ async fn minidump_uploads_multipart_and_gzipped_like_antenna() {
             ("sentry", None, sentry_json.as_bytes()),
             ("sentry[environment]", None, b"staging"),
             ("ProductName", None, b"Firefox"),
-            ("memory_report", Some("memory.json.gz"), b"\x1f\x8bnot really"),
+            (
+                "memory_report",
+                Some("memory.json.gz"),
+                b"\x1f\x8bnot really",
+            ),
         ],
     );
     let content_type = format!("multipart/form-data; boundary={boundary}");
-    let reply = post(&url, &[("content-type", &content_type), ("content-encoding", "gzip")], gzip(&body)).await;
-    assert_eq!(reply.status, 200, "{}", String::from_utf8_lossy(&reply.body));
-    assert!(reply.headers["content-type"].to_str().unwrap_or_default().starts_with("text/plain"));
+    let reply = post(
+        &url,
+        &[
+            ("content-type", &content_type),
+            ("content-encoding", "gzip"),
+        ],
+        gzip(&body),
+    )
+    .await;
+    assert_eq!(
+        reply.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    assert!(
+        reply.headers["content-type"]
+            .to_str()
+            .unwrap_or_default()
+            .starts_with("text/plain")
+    );
     let answered = String::from_utf8(reply.body.clone()).expect("utf-8 id");
-    let event_id = uuid::Uuid::parse_str(answered.trim()).expect("a hyphenated UUID").simple().to_string();
+    let event_id = uuid::Uuid::parse_str(answered.trim())
+        .expect("a hyphenated UUID")
+        .simple()
+        .to_string();
     assert_eq!(answered.trim().len(), 36);
 
     let event = support::item_by_event_id(&sentry.url(), &event_id, "event").await;
@@ -261,23 +372,39 @@ async fn minidump_uploads_multipart_and_gzipped_like_antenna() {
     assert_eq!(event["payload"]["tags"]["channel"], "nightly");
     assert_eq!(event["payload"]["extra"]["ProductName"], "Firefox");
     assert_eq!(event["payload"]["platform"], "native");
-    let attachments = get_json(&format!("{}/api/items/?type=attachment&event_id={event_id}&order=asc", sentry.url())).await;
+    let attachments = get_json(&format!(
+        "{}/api/items/?type=attachment&event_id={event_id}&order=asc",
+        sentry.url()
+    ))
+    .await;
     let attachments = attachments["items"].as_array().expect("items");
     assert_eq!(attachments.len(), 2, "{attachments:?}");
     assert_eq!(attachments[0]["filename"], "crash.dmp");
-    let raw = reqwest::get(format!("{}/api/items/{}/raw", sentry.url(), attachments[0]["id"].as_str().unwrap_or_default()))
-        .await
-        .expect("raw")
-        .bytes()
-        .await
-        .expect("bytes");
+    let raw = reqwest::get(format!(
+        "{}/api/items/{}/raw",
+        sentry.url(),
+        attachments[0]["id"].as_str().unwrap_or_default()
+    ))
+    .await
+    .expect("raw")
+    .bytes()
+    .await
+    .expect("bytes");
     assert_eq!(&raw[..], &dump[..], "the minidump bytes are kept exactly");
     assert_eq!(attachments[1]["filename"], "memory.json.gz");
 
     // A raw minidump body works too; something that is not a minidump is refused.
-    let raw_reply = post(&url, &[("content-type", "application/octet-stream")], dump.clone()).await;
+    let raw_reply = post(
+        &url,
+        &[("content-type", "application/octet-stream")],
+        dump.clone(),
+    )
+    .await;
     assert_eq!(raw_reply.status, 200);
-    let bad = multipart(boundary, &[("upload_file_minidump", Some("x.dmp"), b"not a dump")]);
+    let bad = multipart(
+        boundary,
+        &[("upload_file_minidump", Some("x.dmp"), b"not a dump")],
+    );
     let bad_reply = post(&url, &[("content-type", &content_type)], bad).await;
     assert_eq!(bad_reply.status, 400);
     assert_eq!(bad_reply.json()["detail"], "invalid minidump");
@@ -288,47 +415,128 @@ async fn every_item_type_is_kept_including_unknown_and_binary() {
     let sentry = FakeSentry::start().await.expect("start");
     let binary: &[u8] = &[0, 159, 146, 150, b'\n', 255];
     let items: Vec<(Value, Vec<u8>)> = vec![
-        (json!({"type": "event"}), json!({"message": "with friends", "event_id": EVENT_ID}).to_string().into_bytes()),
-        (json!({"type": "attachment", "filename": "a.txt", "length": 5}), b"hello".to_vec()),
-        (json!({"type": "session"}), json!({"sid": "s", "status": "ok", "attrs": {"release": "r"}}).to_string().into_bytes()),
-        (json!({"type": "client_report"}), json!({"discarded_events": [{"reason": "x", "category": "error", "quantity": 3}]}).to_string().into_bytes()),
-        (json!({"type": "log", "item_count": 1, "content_type": "application/vnd.sentry.items.log+json"}),
-         json!({"items": [{"level": "info", "body": "logged"}]}).to_string().into_bytes()),
-        (json!({"type": "check_in"}), json!({"monitor_slug": "nightly", "status": "ok"}).to_string().into_bytes()),
-        (json!({"type": "replay_recording", "length": binary.len()}), binary.to_vec()),
-        (json!({"type": "statsd", "length": 13}), b"metric:1|c|#a".to_vec()),
-        (json!({"type": "profile_chunk"}), json!({"chunk_id": "c"}).to_string().into_bytes()),
-        (json!({"type": "feedback"}), json!({"contexts": {"feedback": {"message": "nice"}}}).to_string().into_bytes()),
-        (json!({"type": "something_new", "length": 4}), b"\x01\x02\x03\x04".to_vec()),
+        (
+            json!({"type": "event"}),
+            json!({"message": "with friends", "event_id": EVENT_ID})
+                .to_string()
+                .into_bytes(),
+        ),
+        (
+            json!({"type": "attachment", "filename": "a.txt", "length": 5}),
+            b"hello".to_vec(),
+        ),
+        (
+            json!({"type": "session"}),
+            json!({"sid": "s", "status": "ok", "attrs": {"release": "r"}})
+                .to_string()
+                .into_bytes(),
+        ),
+        (
+            json!({"type": "client_report"}),
+            json!({"discarded_events": [{"reason": "x", "category": "error", "quantity": 3}]})
+                .to_string()
+                .into_bytes(),
+        ),
+        (
+            json!({"type": "log", "item_count": 1, "content_type": "application/vnd.sentry.items.log+json"}),
+            json!({"items": [{"level": "info", "body": "logged"}]})
+                .to_string()
+                .into_bytes(),
+        ),
+        (
+            json!({"type": "check_in"}),
+            json!({"monitor_slug": "nightly", "status": "ok"})
+                .to_string()
+                .into_bytes(),
+        ),
+        (
+            json!({"type": "replay_recording", "length": binary.len()}),
+            binary.to_vec(),
+        ),
+        (
+            json!({"type": "statsd", "length": 13}),
+            b"metric:1|c|#a".to_vec(),
+        ),
+        (
+            json!({"type": "profile_chunk"}),
+            json!({"chunk_id": "c"}).to_string().into_bytes(),
+        ),
+        (
+            json!({"type": "feedback"}),
+            json!({"contexts": {"feedback": {"message": "nice"}}})
+                .to_string()
+                .into_bytes(),
+        ),
+        (
+            json!({"type": "something_new", "length": 4}),
+            b"\x01\x02\x03\x04".to_vec(),
+        ),
     ];
-    let mut body = format!("{{\"event_id\":\"{EVENT_ID}\",\"sdk\":{{\"name\":\"sentry.test\",\"version\":\"9\"}}}}\n").into_bytes();
+    let mut body = format!(
+        "{{\"event_id\":\"{EVENT_ID}\",\"sdk\":{{\"name\":\"sentry.test\",\"version\":\"9\"}}}}\n"
+    )
+    .into_bytes();
     for (header, payload) in &items {
         body.extend_from_slice(header.to_string().as_bytes());
         body.push(b'\n');
         body.extend_from_slice(payload);
         body.push(b'\n');
     }
-    let reply = post(&format!("{}/api/1/envelope/", sentry.url()), &[], body.clone()).await;
-    assert_eq!(reply.status, 200, "{}", String::from_utf8_lossy(&reply.body));
+    let reply = post(
+        &format!("{}/api/1/envelope/", sentry.url()),
+        &[],
+        body.clone(),
+    )
+    .await;
+    assert_eq!(
+        reply.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
     let stored = sentry.items(Default::default()).await.expect("items");
     let types: Vec<&str> = stored.iter().map(|i| i.item_type.as_str()).collect();
     assert_eq!(
         types,
-        ["event", "attachment", "session", "client_report", "log", "check_in", "replay_recording", "statsd", "profile_chunk", "feedback", "something_new"]
+        [
+            "event",
+            "attachment",
+            "session",
+            "client_report",
+            "log",
+            "check_in",
+            "replay_recording",
+            "statsd",
+            "profile_chunk",
+            "feedback",
+            "something_new"
+        ]
     );
-    assert!(stored.iter().all(|i| i.decode_error.is_none()), "{stored:?}");
+    assert!(
+        stored.iter().all(|i| i.decode_error.is_none()),
+        "{stored:?}"
+    );
     assert_eq!(stored[3].summary, "client report: 3 discarded");
     assert_eq!(stored[4].summary, "log: info logged");
     assert_eq!(stored[9].summary, "feedback: nice");
     // Binary payloads come back byte for byte, and so does the whole envelope.
-    let raw = reqwest::get(format!("{}/api/items/{}/raw", sentry.url(), stored[6].id)).await.expect("raw").bytes().await.expect("bytes");
-    assert_eq!(&raw[..], binary);
-    let envelope_raw = reqwest::get(format!("{}/api/envelopes/{}/raw", sentry.url(), stored[0].envelope_id))
+    let raw = reqwest::get(format!("{}/api/items/{}/raw", sentry.url(), stored[6].id))
         .await
-        .expect("raw envelope")
+        .expect("raw")
         .bytes()
         .await
         .expect("bytes");
+    assert_eq!(&raw[..], binary);
+    let envelope_raw = reqwest::get(format!(
+        "{}/api/envelopes/{}/raw",
+        sentry.url(),
+        stored[0].envelope_id
+    ))
+    .await
+    .expect("raw envelope")
+    .bytes()
+    .await
+    .expect("bytes");
     assert_eq!(&envelope_raw[..], &body[..]);
     // Kent's API shows binary items instead of failing with 500.
     let kent = get_json(&format!("{}/api/event/{}", sentry.url(), stored[6].id)).await;
@@ -341,15 +549,43 @@ async fn auth_is_read_from_every_location() {
     let sentry = FakeSentry::start().await.expect("start");
     let base = format!("{}/api/1/envelope/", sentry.url());
     let dsn_envelope = |id: &str| {
-        let mut body = format!("{{\"event_id\":\"{id}\",\"dsn\":\"http://fromdsn@localhost/1\"}}\n").into_bytes();
+        let mut body =
+            format!("{{\"event_id\":\"{id}\",\"dsn\":\"http://fromdsn@localhost/1\"}}\n")
+                .into_bytes();
         body.extend_from_slice(b"{\"type\":\"event\"}\n{\"message\":\"dsn\"}\n");
         body
     };
-    let cases: Vec<(String, Vec<(&str, &str)>, Vec<u8>, &str, &str)> = vec![
-        (base.clone(), vec![("x-sentry-auth", "Sentry sentry_key=hdr, sentry_version=7")], envelope(&format!("{:032x}", 1), "a"), "x_sentry_auth", "hdr"),
-        (base.clone(), vec![("authorization", "Sentry sentry_key=authz, sentry_version=7")], envelope(&format!("{:032x}", 2), "b"), "authorization", "authz"),
-        (format!("{base}?sentry_key=qry&sentry_version=7"), vec![], envelope(&format!("{:032x}", 3), "c"), "query", "qry"),
-        (base.clone(), vec![], dsn_envelope(&format!("{:032x}", 4)), "envelope_dsn", "fromdsn"),
+    // (url, headers, body, expected auth source, expected key)
+    type AuthCase<'a> = (String, Vec<(&'a str, &'a str)>, Vec<u8>, &'a str, &'a str);
+    let cases: Vec<AuthCase> = vec![
+        (
+            base.clone(),
+            vec![("x-sentry-auth", "Sentry sentry_key=hdr, sentry_version=7")],
+            envelope(&format!("{:032x}", 1), "a"),
+            "x_sentry_auth",
+            "hdr",
+        ),
+        (
+            base.clone(),
+            vec![("authorization", "Sentry sentry_key=authz, sentry_version=7")],
+            envelope(&format!("{:032x}", 2), "b"),
+            "authorization",
+            "authz",
+        ),
+        (
+            format!("{base}?sentry_key=qry&sentry_version=7"),
+            vec![],
+            envelope(&format!("{:032x}", 3), "c"),
+            "query",
+            "qry",
+        ),
+        (
+            base.clone(),
+            vec![],
+            dsn_envelope(&format!("{:032x}", 4)),
+            "envelope_dsn",
+            "fromdsn",
+        ),
     ];
     for (url, headers, body, source, key) in cases {
         let reply = post(&url, &headers, body).await;
@@ -370,18 +606,35 @@ async fn cors_preflight_and_exposed_headers() {
         .request(reqwest::Method::OPTIONS, &url)
         .header("origin", "http://localhost:3000")
         .header("access-control-request-method", "POST")
-        .header("access-control-request-headers", "x-sentry-auth,content-type,sentry-trace,baggage")
+        .header(
+            "access-control-request-headers",
+            "x-sentry-auth,content-type,sentry-trace,baggage",
+        )
         .send()
         .await
         .expect("preflight");
     assert!(preflight.status().is_success(), "{}", preflight.status());
     let h = preflight.headers();
     assert_eq!(h["access-control-allow-origin"], "*");
-    let allowed = h["access-control-allow-headers"].to_str().unwrap_or_default().to_ascii_lowercase();
-    for needed in ["x-sentry-auth", "content-type", "sentry-trace", "baggage", "content-encoding"] {
+    let allowed = h["access-control-allow-headers"]
+        .to_str()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    for needed in [
+        "x-sentry-auth",
+        "content-type",
+        "sentry-trace",
+        "baggage",
+        "content-encoding",
+    ] {
         assert!(allowed.contains(needed), "{needed} not allowed: {allowed}");
     }
-    assert!(h["access-control-allow-methods"].to_str().unwrap_or_default().contains("POST"));
+    assert!(
+        h["access-control-allow-methods"]
+            .to_str()
+            .unwrap_or_default()
+            .contains("POST")
+    );
     assert_eq!(h["access-control-max-age"], "3600");
     let reply = client
         .post(&url)
@@ -393,8 +646,14 @@ async fn cors_preflight_and_exposed_headers() {
         .expect("post");
     assert_eq!(reply.status(), 200);
     assert_eq!(reply.headers()["access-control-allow-origin"], "*");
-    let exposed = reply.headers()["access-control-expose-headers"].to_str().unwrap_or_default().to_ascii_lowercase();
-    assert!(exposed.contains("x-sentry-rate-limits") && exposed.contains("retry-after"), "{exposed}");
+    let exposed = reply.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    assert!(
+        exposed.contains("x-sentry-rate-limits") && exposed.contains("retry-after"),
+        "{exposed}"
+    );
 }
 
 #[tokio::test]
@@ -404,7 +663,12 @@ async fn relay_answers_and_sessions_only_envelopes() {
     let reply = post(&format!("{}/api/1/envelope/", sentry.url()), &[], body).await;
     assert_eq!(reply.status, 200);
     assert_eq!(reply.json(), json!({}), "no event, no id");
-    let reply = post(&format!("{}/api/1/envelope/", sentry.url()), &[], envelope(EVENT_ID, "x")).await;
+    let reply = post(
+        &format!("{}/api/1/envelope/", sentry.url()),
+        &[],
+        envelope(EVENT_ID, "x"),
+    )
+    .await;
     assert_eq!(reply.json(), json!({"id": EVENT_ID}));
 }
 
@@ -417,27 +681,52 @@ async fn filters_and_cursor_pagination() {
         let release = format!("r{}", i % 2);
         let event = json!({"event_id": format!("{i:032x}"), "message": format!("needle-{i}"), "level": level,
                            "release": release, "environment": "qa", "sdk": {"name": "sentry.python.django", "version": "2"}});
-        assert_eq!(post(&url(1 + i % 3), &[], event.to_string().into_bytes()).await.status, 200);
+        assert_eq!(
+            post(&url(1 + i % 3), &[], event.to_string().into_bytes())
+                .await
+                .status,
+            200
+        );
     }
     let base = sentry.url();
     let count = |q: &str| {
         let url = format!("{base}/api/items/?limit=1000&{q}");
-        async move { get_json(&url).await["items"].as_array().expect("items").len() }
+        async move {
+            get_json(&url).await["items"]
+                .as_array()
+                .expect("items")
+                .len()
+        }
     };
     assert_eq!(count("").await, 25);
     assert_eq!(count("level=fatal").await, 5);
     assert_eq!(count("release=r1").await, 12);
     assert_eq!(count("project=2").await, 8);
-    assert_eq!(count("sdk=sentry.python").await, 25, "an SDK name prefix matches");
-    assert_eq!(count("sdk=sentry.pyth").await, 0, "but only at a dot boundary");
+    assert_eq!(
+        count("sdk=sentry.python").await,
+        25,
+        "an SDK name prefix matches"
+    );
+    assert_eq!(
+        count("sdk=sentry.pyth").await,
+        0,
+        "but only at a dot boundary"
+    );
     assert_eq!(count("q=needle-1").await, 11, "needle-1 and needle-10..19");
     assert_eq!(count("q=needle-1&level=error&project=3").await, 3);
     assert_eq!(count(&format!("event_id={:032x}", 7)).await, 1);
-    assert_eq!(count("since=2000-01-01T00:00:00Z&until=2999-01-01T00:00:00Z").await, 25);
+    assert_eq!(
+        count("since=2000-01-01T00:00:00Z&until=2999-01-01T00:00:00Z").await,
+        25
+    );
     assert_eq!(count("until=2000-01-01T00:00:00Z").await, 0);
-    let bad = reqwest::get(format!("{base}/api/items/?since=yesterday")).await.expect("bad time");
+    let bad = reqwest::get(format!("{base}/api/items/?since=yesterday"))
+        .await
+        .expect("bad time");
     assert_eq!(bad.status(), 400);
-    let bad = reqwest::get(format!("{base}/api/items/?project=x")).await.expect("bad project");
+    let bad = reqwest::get(format!("{base}/api/items/?project=x"))
+        .await
+        .expect("bad project");
     assert_eq!(bad.status(), 400);
 
     // Cursor pagination visits every item once, newest first.
@@ -449,7 +738,13 @@ async fn filters_and_cursor_pagination() {
             None => format!("{base}/api/items/?limit=7"),
         };
         let page = get_json(&page_url).await;
-        seen.extend(page["items"].as_array().expect("items").iter().map(|i| i["seq"].as_i64().expect("seq")));
+        seen.extend(
+            page["items"]
+                .as_array()
+                .expect("items")
+                .iter()
+                .map(|i| i["seq"].as_i64().expect("seq")),
+        );
         match page["next_cursor"].as_str() {
             Some(next) => cursor = Some(next.to_string()),
             None => break,
@@ -473,16 +768,27 @@ async fn wait_returns_as_soon_as_items_arrive_and_reports_timeouts() {
     // The waiter blocks until the second matching item; a non-matching one does not count.
     let started = std::time::Instant::now();
     for (project, id) in [(5, 1), (6, 2), (5, 3)] {
-        let reply = post(&format!("{base}/api/{project}/envelope/"), &[], envelope(&format!("{id:032x}"), "w")).await;
+        let reply = post(
+            &format!("{base}/api/{project}/envelope/"),
+            &[],
+            envelope(&format!("{id:032x}"), "w"),
+        )
+        .await;
         assert_eq!(reply.status, 200);
     }
     let outcome = waiter.await.expect("waiter");
     assert_eq!(outcome["satisfied"], true);
     assert_eq!(outcome["count"], 2);
     assert_eq!(outcome["items"].as_array().expect("items").len(), 2);
-    assert!(started.elapsed() < Duration::from_secs(30), "the wait returned on arrival, not at its timeout");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "the wait returned on arrival, not at its timeout"
+    );
 
-    let timed_out = get_json(&format!("{base}/api/wait/?type=transaction&count=1&timeout=0.2")).await;
+    let timed_out = get_json(&format!(
+        "{base}/api/wait/?type=transaction&count=1&timeout=0.2"
+    ))
+    .await;
     assert_eq!(timed_out["satisfied"], false);
     assert_eq!(timed_out["count"], 0);
 }
@@ -495,7 +801,10 @@ async fn read_sse_until(response: reqwest::Response, needle: &str) -> String {
     while !text.contains(needle) {
         match tokio::time::timeout_at(deadline, stream.next()).await {
             Ok(Some(Ok(chunk))) => text.push_str(&String::from_utf8_lossy(&chunk)),
-            other => panic!("stream ended or timed out before {needle:?} ({:?}); got:\n{text}", other.map(|o| o.is_some())),
+            other => panic!(
+                "stream ended or timed out before {needle:?} ({:?}); got:\n{text}",
+                other.map(|o| o.is_some())
+            ),
         }
     }
     text
@@ -505,18 +814,42 @@ async fn read_sse_until(response: reqwest::Response, needle: &str) -> String {
 async fn live_streams_spotlight_and_items() {
     let sentry = FakeSentry::start().await.expect("start");
     let base = sentry.url();
-    let items = reqwest::get(format!("{base}/api/items/stream/?type=event")).await.expect("items stream");
+    let items = reqwest::get(format!("{base}/api/items/stream/?type=event"))
+        .await
+        .expect("items stream");
     assert_eq!(items.headers()["content-type"], "text/event-stream");
-    let spotlight = reqwest::get(format!("{base}/stream")).await.expect("spotlight stream");
+    let spotlight = reqwest::get(format!("{base}/stream"))
+        .await
+        .expect("spotlight stream");
 
     // Spotlight's SDK transport posts uncompressed envelopes to /stream.
-    let reply = post(&format!("{base}/stream"), &[("content-type", "application/x-sentry-envelope")], envelope(EVENT_ID, "via spotlight")).await;
+    let reply = post(
+        &format!("{base}/stream"),
+        &[("content-type", "application/x-sentry-envelope")],
+        envelope(EVENT_ID, "via spotlight"),
+    )
+    .await;
     assert_eq!(reply.status, 200);
     assert!(reply.body.is_empty());
     // A transaction the item stream's filter excludes, then an event it includes.
-    let tx = b"{}\n{\"type\":\"transaction\"}\n{\"transaction\":\"skip me\",\"spans\":[]}\n".to_vec();
-    assert_eq!(post(&format!("{base}/api/1/envelope/"), &[], tx).await.status, 200);
-    assert_eq!(post(&format!("{base}/api/1/envelope/"), &[], envelope(&format!("{:032x}", 9), "second")).await.status, 200);
+    let tx =
+        b"{}\n{\"type\":\"transaction\"}\n{\"transaction\":\"skip me\",\"spans\":[]}\n".to_vec();
+    assert_eq!(
+        post(&format!("{base}/api/1/envelope/"), &[], tx)
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        post(
+            &format!("{base}/api/1/envelope/"),
+            &[],
+            envelope(&format!("{:032x}", 9), "second")
+        )
+        .await
+        .status,
+        200
+    );
 
     let text = read_sse_until(items, "second").await;
     assert!(text.contains("event: item"), "{text}");
@@ -524,9 +857,16 @@ async fn live_streams_spotlight_and_items() {
     assert!(!text.contains("skip me"), "the type filter applies: {text}");
 
     let text = read_sse_until(spotlight, "via spotlight").await;
-    assert!(text.contains("event: application/x-sentry-envelope"), "{text}");
-    let data = text.lines().find(|l| l.starts_with("data:") && l.contains("via spotlight")).expect("data line");
-    let parsed: Value = serde_json::from_str(data.trim_start_matches("data:").trim()).expect("JSON data");
+    assert!(
+        text.contains("event: application/x-sentry-envelope"),
+        "{text}"
+    );
+    let data = text
+        .lines()
+        .find(|l| l.starts_with("data:") && l.contains("via spotlight"))
+        .expect("data line");
+    let parsed: Value =
+        serde_json::from_str(data.trim_start_matches("data:").trim()).expect("JSON data");
     assert_eq!(parsed[0]["event_id"], EVENT_ID);
     assert_eq!(parsed[1][0][0]["type"], "event");
     assert_eq!(parsed[1][0][1]["message"], "via spotlight");
@@ -536,7 +876,10 @@ async fn live_streams_spotlight_and_items() {
 async fn dockerflow_endpoints() {
     let sentry = FakeSentry::start().await.expect("start");
     let base = sentry.url();
-    assert_eq!(get_json(&format!("{base}/__heartbeat__")).await["status"], "ok");
+    assert_eq!(
+        get_json(&format!("{base}/__heartbeat__")).await["status"],
+        "ok"
+    );
     get_json(&format!("{base}/__lbheartbeat__")).await;
     let version = get_json(&format!("{base}/__version__")).await;
     assert_eq!(version["version"], env!("CARGO_PKG_VERSION"));

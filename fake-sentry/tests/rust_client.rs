@@ -35,8 +35,10 @@ async fn rust_sentry_crate() {
         });
         assert!(panicked.is_err());
         let error_id = sentry::last_event_id().expect("the panic was captured");
-        let message_id = sentry::capture_message("rust message understudy-marker", sentry::Level::Warning);
-        let transaction = sentry::start_transaction(sentry::TransactionContext::new("rust-transaction", "test"));
+        let message_id =
+            sentry::capture_message("rust message understudy-marker", sentry::Level::Warning);
+        let transaction =
+            sentry::start_transaction(sentry::TransactionContext::new("rust-transaction", "test"));
         transaction.start_child("db", "select 1").finish();
         transaction.finish();
         let attachment_id = sentry::with_scope(
@@ -49,7 +51,10 @@ async fn rust_sentry_crate() {
             },
             || sentry::capture_message("rust message with attachment", sentry::Level::Info),
         );
-        assert!(guard.flush(Some(Duration::from_secs(10))), "the sentry client could not flush");
+        assert!(
+            guard.flush(Some(Duration::from_secs(10))),
+            "the sentry client could not flush"
+        );
         drop(guard);
         (error_id, message_id, attachment_id)
     })
@@ -64,9 +69,13 @@ async fn rust_sentry_crate() {
     let exception = raised_exception(&error["payload"]);
     assert_eq!(exception["type"], "panic");
     assert_eq!(exception["value"], "rust error understudy-marker");
-    let frames = exception["stacktrace"]["frames"].as_array().expect("frames");
+    let frames = exception["stacktrace"]["frames"]
+        .as_array()
+        .expect("frames");
     assert!(
-        frames.iter().any(|f| f["function"].as_str().unwrap_or_default().contains("inner")),
+        frames
+            .iter()
+            .any(|f| f["function"].as_str().unwrap_or_default().contains("inner")),
         "no inner frame: {frames:?}"
     );
 
@@ -74,18 +83,40 @@ async fn rust_sentry_crate() {
     assert_eq!(message["item"]["level"], "warning");
     assert_eq!(message["item"]["summary"], "rust message understudy-marker");
 
-    let transactions = sentry.wait_for(of_type("transaction"), 1).await.expect("transaction");
-    assert_eq!(transactions[0].summary, "transaction: rust-transaction (1 spans)");
-    assert_eq!(transactions[0].sdk.as_ref().map(|s| s.name.as_str()), Some("sentry.rust"));
+    let transactions = sentry
+        .wait_for(of_type("transaction"), 1)
+        .await
+        .expect("transaction");
+    assert_eq!(
+        transactions[0].summary,
+        "transaction: rust-transaction (1 spans)"
+    );
+    assert_eq!(
+        transactions[0].sdk.as_ref().map(|s| s.name.as_str()),
+        Some("sentry.rust")
+    );
 
     let attachment = item_by_event_id(&base, &simple(attachment_id), "attachment").await;
     assert_eq!(attachment["item"]["filename"], "rust-attachment.bin");
 
     // The Rust transport sends no content type, no compression, auth in X-Sentry-Auth.
-    let envelope = get_json(&format!("{base}/api/envelopes/{}", error["item"]["envelope_id"])).await;
+    let envelope = get_json(&format!(
+        "{base}/api/envelopes/{}",
+        error["item"]["envelope_id"]
+    ))
+    .await;
     assert_eq!(envelope["auth_source"], "x_sentry_auth");
     assert_eq!(envelope["content_encoding"], serde_json::Value::Null);
-    assert!(envelope["client"].as_str().unwrap_or_default().starts_with("sentry.rust/"), "{envelope}");
+    assert!(
+        envelope["client"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("sentry.rust/"),
+        "{envelope}"
+    );
     let all = sentry.items(ItemFilter::default()).await.expect("items");
-    assert!(all.iter().all(|i| i.decode_error.is_none()), "decode errors: {all:?}");
+    assert!(
+        all.iter().all(|i| i.decode_error.is_none()),
+        "decode errors: {all:?}"
+    );
 }

@@ -16,7 +16,9 @@ pub fn repo_root() -> PathBuf {
 
 /// GETs `url` and parses JSON, asserting a 200.
 pub async fn get_json(url: &str) -> Value {
-    let response = reqwest::get(url).await.unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    let response = reqwest::get(url)
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
     let status = response.status();
     let body = response.text().await.expect("body");
     assert_eq!(status, 200, "GET {url} answered {status}: {body}");
@@ -25,27 +27,48 @@ pub async fn get_json(url: &str) -> Value {
 
 /// The one item whose Sentry event id is `event_id` and type is `item_type`, in full.
 pub async fn item_by_event_id(base: &str, event_id: &str, item_type: &str) -> Value {
-    let list = get_json(&format!("{base}/api/items/?event_id={event_id}&type={item_type}")).await;
+    let list = get_json(&format!(
+        "{base}/api/items/?event_id={event_id}&type={item_type}"
+    ))
+    .await;
     let items = list["items"].as_array().expect("items array");
-    assert_eq!(items.len(), 1, "expected one {item_type} with event id {event_id}: {list}");
+    assert_eq!(
+        items.len(),
+        1,
+        "expected one {item_type} with event id {event_id}: {list}"
+    );
     let id = items[0]["id"].as_str().expect("item id");
     get_json(&format!("{base}/api/items/{id}")).await
 }
 
 /// Runs a real SDK client script and parses the JSON it prints.
 pub fn run_client(mut command: Command) -> Value {
-    let output = command.output().unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
+    let output = command
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{command:?} failed ({}):\n{stdout}\n{stderr}", output.status);
-    let line = stdout.lines().rev().find(|l| l.trim_start().starts_with('{')).unwrap_or_else(|| panic!("no JSON from {command:?}:\n{stdout}\n{stderr}"));
+    assert!(
+        output.status.success(),
+        "{command:?} failed ({}):\n{stdout}\n{stderr}",
+        output.status
+    );
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with('{'))
+        .unwrap_or_else(|| panic!("no JSON from {command:?}:\n{stdout}\n{stderr}"));
     serde_json::from_str(line).unwrap_or_else(|e| panic!("bad JSON from {command:?} ({e}): {line}"))
 }
 
 /// The Python interpreter of the test venv.
 pub fn python() -> PathBuf {
     let python = repo_root().join(".clients/venv/bin/python");
-    assert!(python.exists(), "{} is missing: run scripts/setup-test-clients first", python.display());
+    assert!(
+        python.exists(),
+        "{} is missing: run scripts/setup-test-clients first",
+        python.display()
+    );
     python
 }
 
@@ -62,5 +85,8 @@ pub fn node_modules() -> PathBuf {
 
 /// The exception that was raised (the last of the chain) of an event payload.
 pub fn raised_exception(payload: &Value) -> &Value {
-    payload["exception"]["values"].as_array().and_then(|v| v.last()).unwrap_or_else(|| panic!("no exception in {payload}"))
+    payload["exception"]["values"]
+        .as_array()
+        .and_then(|v| v.last())
+        .unwrap_or_else(|| panic!("no exception in {payload}"))
 }

@@ -1,0 +1,1083 @@
+//! Bad input: every malformed, oversized, unauthorised or fault-injected ingest request gets the
+//! exact status with a Relay-style JSON error, is recorded under `/api/refusals/`, and leaves the
+//! server serving with everything stored before it intact. One bad item inside an otherwise fine
+//! envelope is stored with a `decode_error` instead of failing the envelope.
+//!
+//! Requests go over real sockets with a minimal HTTP/1.1 client (below), so that bodies can be
+//! as broken as a test needs and a server that answers before reading the whole body is fine.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use fake_sentry::testing::FakeSentry;
+use fake_sentry::{Config, Limits};
+use serde_json::{Value, json};
+
+/// A minimal HTTP/1.1 client over `tokio::net::TcpStream`: one request per connection
+/// (`Connection: close`), the body written while the answer is read.
+mod http {
+    use std::net::SocketAddr;
+    use std::time::Duration;
+
+    use serde_json::Value;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    /// Longest any single request may take.
+    const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+    pub struct Reply {
+        pub status: u16,
+        pub headers: Vec<(String, String)>,
+        pub body: Vec<u8>,
+    }
+
+    impl Reply {
+        pub fn header(&self, name: &str) -> Option<&str> {
+            self.headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.as_str())
+        }
+
+        pub fn text(&self) -> String {
+            String::from_utf8_lossy(&self.body).into_owned()
+        }
+
+        pub fn json(&self) -> Value {
+            serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+                panic!(
+                    "answer (status {}) is not JSON ({e}): {:?}",
+                    self.status,
+                    self.text()
+                )
+            })
+        }
+    }
+
+    /// Sends one request and returns the answer; panics (with the request named) on I/O
+    /// failure or after [`REQUEST_TIMEOUT`].
+    pub async fn send(
+        addr: SocketAddr,
+        method: &str,
+        target: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Reply {
+        tokio::time::timeout(
+            REQUEST_TIMEOUT,
+            exchange(addr, method, target, headers, body),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("{method} {target}: no answer within {REQUEST_TIMEOUT:?}"))
+        .unwrap_or_else(|e| panic!("{method} {target}: {e}"))
+    }
+
+    async fn exchange(
+        addr: SocketAddr,
+        method: &str,
+        target: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Result<Reply, String> {
+        let mut stream = TcpStream::connect(addr)
+            .await
+            .map_err(|e| format!("connect to {addr}: {e}"))?;
+        let mut head =
+            format!("{method} {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+        if !body.is_empty() || !matches!(method, "GET" | "HEAD" | "DELETE") {
+            head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+        }
+        for (name, value) in headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str("\r\n");
+        let (mut reader, mut writer) = stream.split();
+        // A server may answer (413, 401, …) and close before it has read the whole body; the
+        // write then fails, which is fine as long as the answer arrived.
+        let write = async {
+            writer.write_all(head.as_bytes()).await?;
+            writer.write_all(body).await?;
+            writer.flush().await
+        };
+        let read = async {
+            let mut buf = Vec::new();
+            let result = reader.read_to_end(&mut buf).await;
+            (buf, result)
+        };
+        let (written, (buf, read_result)) = tokio::join!(write, read);
+        match parse(&buf) {
+            Some(reply) => Ok(reply),
+            None => Err(format!(
+                "incomplete answer ({} bytes: {:?}); write: {written:?}; read: {read_result:?}",
+                buf.len(),
+                String::from_utf8_lossy(&buf[..buf.len().min(500)])
+            )),
+        }
+    }
+
+    /// Parses a complete response; `None` if it is cut short.
+    fn parse(buf: &[u8]) -> Option<Reply> {
+        let end = buf.windows(4).position(|w| w == b"\r\n\r\n")?;
+        let head = std::str::from_utf8(&buf[..end]).ok()?;
+        let mut lines = head.split("\r\n");
+        let status = lines.next()?.split(' ').nth(1)?.parse().ok()?;
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+            .collect();
+        let rest = &buf[end + 4..];
+        let get = |name: &str| {
+            headers
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        };
+        let body = if get("transfer-encoding").is_some_and(|te| te.eq_ignore_ascii_case("chunked"))
+        {
+            dechunk(rest)?
+        } else if let Some(len) = get("content-length") {
+            rest.get(..len.parse::<usize>().ok()?)?.to_vec()
+        } else {
+            rest.to_vec()
+        };
+        Some(Reply {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    fn dechunk(mut rest: &[u8]) -> Option<Vec<u8>> {
+        let mut body = Vec::new();
+        loop {
+            let line_end = rest.windows(2).position(|w| w == b"\r\n")?;
+            let size_text = std::str::from_utf8(&rest[..line_end]).ok()?;
+            let size = usize::from_str_radix(size_text.split(';').next()?.trim(), 16).ok()?;
+            rest = &rest[line_end + 2..];
+            if size == 0 {
+                return Some(body);
+            }
+            body.extend_from_slice(rest.get(..size)?);
+            rest = rest.get(size + 2..)?;
+        }
+    }
+}
+
+use http::{Reply, send};
+
+fn new_event_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// An envelope with one event item carrying `message`.
+fn event_envelope(event_id: &str, message: &str) -> Vec<u8> {
+    let payload = json!({"event_id": event_id, "message": message, "level": "error"}).to_string();
+    format!(
+        "{}\n{{\"type\":\"event\",\"length\":{}}}\n{payload}\n",
+        json!({"event_id": event_id}),
+        payload.len()
+    )
+    .into_bytes()
+}
+
+async fn post(addr: SocketAddr, target: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
+    send(addr, "POST", target, headers, body).await
+}
+
+const ENVELOPE_CT: (&str, &str) = ("Content-Type", "application/x-sentry-envelope");
+
+async fn post_envelope(addr: SocketAddr, body: &[u8]) -> Reply {
+    post(addr, "/api/1/envelope/", &[ENVELOPE_CT], body).await
+}
+
+async fn get_json(addr: SocketAddr, target: &str) -> Value {
+    let reply = send(addr, "GET", target, &[], b"").await;
+    assert_eq!(reply.status, 200, "GET {target}: {}", reply.text());
+    reply.json()
+}
+
+/// Items stored for one Sentry event id.
+async fn items_with_event_id(addr: SocketAddr, event_id: &str) -> Vec<Value> {
+    let list = get_json(addr, &format!("/api/items/?event_id={event_id}")).await;
+    list["items"].as_array().cloned().unwrap_or_default()
+}
+
+async fn stored_item_count(addr: SocketAddr) -> u64 {
+    let stats = get_json(addr, "/api/stats/").await;
+    stats["items"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("stats without an item count: {stats}"))
+}
+
+/// Stores two envelopes and one store event, each checked to be acknowledged, and returns
+/// their event ids.
+async fn seed(addr: SocketAddr) -> Vec<String> {
+    let mut ids = Vec::new();
+    for n in 0..2 {
+        let id = new_event_id();
+        let reply = post_envelope(addr, &event_envelope(&id, &format!("seed envelope {n}"))).await;
+        assert_eq!(reply.status, 200, "seed envelope {n}: {}", reply.text());
+        ids.push(id);
+    }
+    let id = new_event_id();
+    let body = json!({"event_id": id, "message": "seed store event"}).to_string();
+    let reply = post(
+        addr,
+        "/api/1/store/",
+        &[("Content-Type", "application/json")],
+        body.as_bytes(),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "seed store event: {}", reply.text());
+    assert_eq!(
+        reply.json(),
+        json!({"id": id}),
+        "store answers with the event id"
+    );
+    ids.push(id);
+    ids
+}
+
+/// Asserts everything a refused request must leave behind: the `status`, a Relay-style error
+/// body, the newest refusal with that status and a reason containing every one of
+/// `reason_parts` (case-insensitive), a server that still stores a good envelope (posted with
+/// `good_headers`, whose event id is added to `stored`), and every `stored` event still there
+/// (and nothing else added by the refused request).
+async fn assert_refused(
+    addr: SocketAddr,
+    reply: &Reply,
+    status: u16,
+    reason_parts: &[&str],
+    stored: &mut Vec<String>,
+    good_headers: &[(&str, &str)],
+) {
+    assert_eq!(reply.status, status, "answer: {}", reply.text());
+    let body = reply.json();
+    let detail = body["detail"].as_str().unwrap_or_default();
+    assert!(!detail.is_empty(), "error body without a detail: {body}");
+    assert!(
+        body["causes"].is_array(),
+        "error body without causes: {body}"
+    );
+    assert!(
+        reply
+            .header("x-sentry-error")
+            .is_some_and(|v| !v.is_empty()),
+        "no X-Sentry-Error header on a {status}"
+    );
+    assert_eq!(
+        reply.header("content-type"),
+        Some("application/json"),
+        "error bodies are JSON"
+    );
+
+    let refusals = get_json(addr, "/api/refusals/").await;
+    let newest = &refusals["refusals"][0];
+    assert_eq!(
+        newest["status"],
+        json!(status),
+        "newest refusal: {refusals}"
+    );
+    let reason = newest["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    for part in reason_parts {
+        assert!(
+            reason.contains(&part.to_ascii_lowercase()),
+            "refusal reason {reason:?} does not mention {part:?}"
+        );
+    }
+    assert!(
+        refusals["by_status"][status.to_string()].as_u64() >= Some(1),
+        "refusal counts miss {status}: {refusals}"
+    );
+
+    let after = new_event_id();
+    let good = post(
+        addr,
+        "/api/1/envelope/",
+        good_headers,
+        &event_envelope(&after, "after the bad request"),
+    )
+    .await;
+    assert_eq!(
+        good.status,
+        200,
+        "server refuses a good envelope after a bad request: {}",
+        good.text()
+    );
+    assert_eq!(
+        items_with_event_id(addr, &after).await.len(),
+        1,
+        "good envelope after the bad request not stored"
+    );
+
+    for id in stored.iter() {
+        assert_eq!(
+            items_with_event_id(addr, id).await.len(),
+            1,
+            "item {id} stored before the bad request is gone"
+        );
+    }
+    stored.push(after);
+    assert_eq!(
+        stored_item_count(addr).await,
+        stored.len() as u64,
+        "the refused request must store nothing"
+    );
+}
+
+/// Starts a server, seeds it, sends the bad request `send_bad` builds, and checks the refusal.
+async fn refused_case<F, Fut>(config: Config, status: u16, reason_parts: &[&str], send_bad: F)
+where
+    F: FnOnce(SocketAddr) -> Fut,
+    Fut: Future<Output = Reply>,
+{
+    let sentry = FakeSentry::start_with(config)
+        .await
+        .expect("start fake-sentry");
+    let addr = sentry.addr();
+    let mut stored = seed(addr).await;
+    let reply = send_bad(addr).await;
+    assert_refused(
+        addr,
+        &reply,
+        status,
+        reason_parts,
+        &mut stored,
+        &[ENVELOPE_CT],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn store_with_invalid_json_is_400() {
+    refused_case(
+        Config::ephemeral(),
+        400,
+        &["invalid event payload", "invalid json"],
+        |addr| async move {
+            post(
+                addr,
+                "/api/1/store/",
+                &[("Content-Type", "application/json")],
+                br#"{"message": "unterminated"#,
+            )
+            .await
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn store_with_json_that_is_not_an_object_is_400() {
+    for body in [&b"[1, 2, 3]"[..], b"42", b"\"just a string\""] {
+        let what = String::from_utf8_lossy(body).into_owned();
+        refused_case(
+            Config::ephemeral(),
+            400,
+            &["expected a json object"],
+            |addr| async move {
+                post(
+                    addr,
+                    "/api/1/store/",
+                    &[("Content-Type", "application/json")],
+                    body,
+                )
+                .await
+            },
+        )
+        .await;
+        eprintln!("store body {what} refused as expected");
+    }
+}
+
+#[tokio::test]
+async fn truncated_envelope_is_400() {
+    let id = new_event_id();
+    let body = format!(
+        "{{\"event_id\":\"{id}\"}}\n{{\"type\":\"event\",\"length\":500}}\n{{\"message\":\"short\"}}\n"
+    );
+    refused_case(
+        Config::ephemeral(),
+        400,
+        &["invalid event envelope", "declared length 500"],
+        |addr| async move { post_envelope(addr, body.as_bytes()).await },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn item_length_not_followed_by_newline_is_400() {
+    let id = new_event_id();
+    // The declared length ends inside the payload.
+    let body = format!(
+        "{{\"event_id\":\"{id}\"}}\n{{\"type\":\"event\",\"length\":5}}\n{{\"message\":\"hello\"}}\n"
+    );
+    refused_case(
+        Config::ephemeral(),
+        400,
+        &["invalid event envelope", "not followed by a newline"],
+        |addr| async move { post_envelope(addr, body.as_bytes()).await },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn envelope_header_that_is_not_json_is_400() {
+    let body = b"this is not json\n{\"type\":\"event\"}\n{\"message\":\"x\"}\n";
+    refused_case(
+        Config::ephemeral(),
+        400,
+        &["invalid event envelope", "envelope header"],
+        |addr| async move { post_envelope(addr, body).await },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn item_header_that_is_not_json_is_400() {
+    let id = new_event_id();
+    let body = format!("{{\"event_id\":\"{id}\"}}\nnot an item header\n");
+    refused_case(
+        Config::ephemeral(),
+        400,
+        &["invalid event envelope", "item header"],
+        |addr| async move { post_envelope(addr, body.as_bytes()).await },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn unknown_content_encoding_is_415() {
+    let body = event_envelope(&new_event_id(), "compressed with compress(1)");
+    refused_case(Config::ephemeral(), 415, &["compress"], |addr| async move {
+        post(
+            addr,
+            "/api/1/envelope/",
+            &[
+                ("Content-Type", "application/x-sentry-envelope"),
+                ("Content-Encoding", "compress"),
+            ],
+            &body,
+        )
+        .await
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn corrupt_gzip_is_400() {
+    // A gzip header followed by bytes that are not a deflate stream.
+    let mut body = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
+    body.extend_from_slice(&[0xff; 64]);
+    refused_case(
+        Config::ephemeral(),
+        400,
+        &["compression", "gzip"],
+        |addr| async move {
+            post(
+                addr,
+                "/api/1/envelope/",
+                &[
+                    ("Content-Type", "application/x-sentry-envelope"),
+                    ("Content-Encoding", "gzip"),
+                ],
+                &body,
+            )
+            .await
+        },
+    )
+    .await;
+}
+
+/// A single-member gzip of `total` zero bytes, built without ever holding (or compressing) more
+/// than one chunk: after a full flush the deflate encoder starts afresh, so the compressed form
+/// of one chunk of zeros, repeated, is the deflate stream of all of them.
+fn gzip_of_zeros(total: usize) -> Vec<u8> {
+    use flate2::{Compress, Compression, Crc, FlushCompress};
+    const CHUNK: usize = 1 << 20;
+    assert_eq!(total % CHUNK, 0, "total must be a whole number of chunks");
+    let zeros = vec![0u8; CHUNK];
+    let mut deflate = Compress::new(Compression::best(), false);
+    let mut chunk = Vec::with_capacity(CHUNK);
+    deflate
+        .compress_vec(&zeros, &mut chunk, FlushCompress::Full)
+        .expect("compress the first chunk");
+    assert_eq!(
+        deflate.total_in(),
+        CHUNK as u64,
+        "the first chunk is consumed in one call"
+    );
+    let mut again = Vec::with_capacity(CHUNK);
+    deflate
+        .compress_vec(&zeros, &mut again, FlushCompress::Full)
+        .expect("compress the second chunk");
+    assert_eq!(
+        chunk, again,
+        "a full flush must reset the encoder for the chunks to repeat"
+    );
+    let mut tail = Vec::with_capacity(64);
+    deflate
+        .compress_vec(&[], &mut tail, FlushCompress::Finish)
+        .expect("finish the deflate stream");
+    let mut crc = Crc::new();
+    let mut out = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
+    for _ in 0..total / CHUNK {
+        crc.update(&zeros);
+        out.extend_from_slice(&chunk);
+    }
+    out.extend_from_slice(&tail);
+    out.extend_from_slice(&crc.sum().to_le_bytes());
+    out.extend_from_slice(&(total as u32).to_le_bytes());
+    out
+}
+
+#[test]
+fn the_bomb_really_inflates_to_its_size() {
+    // Checks the test's own bomb builder on a smaller size: it must be one valid gzip member.
+    use std::io::Read as _;
+    let bomb = gzip_of_zeros(16 << 20);
+    let mut decoder = flate2::read::GzDecoder::new(&bomb[..]);
+    let mut inflated = Vec::new();
+    decoder
+        .read_to_end(&mut inflated)
+        .expect("the bomb is valid gzip");
+    assert_eq!(inflated.len(), 16 << 20);
+    assert!(inflated.iter().all(|&b| b == 0));
+    let mut rest = Vec::new();
+    decoder
+        .into_inner()
+        .read_to_end(&mut rest)
+        .expect("read past the member");
+    assert!(rest.is_empty(), "one gzip member and nothing after it");
+}
+
+#[tokio::test]
+async fn decompression_bomb_is_413_and_fast() {
+    let bomb = gzip_of_zeros(1 << 30);
+    assert!(
+        bomb.len() < 2 << 20,
+        "1 GiB of zeros should gzip to about 1 MB, got {}",
+        bomb.len()
+    );
+    let limit = Limits::default().max_decompressed;
+    let limit_text = limit.to_string();
+    refused_case(
+        Config::ephemeral(),
+        413,
+        &["after decompression", &limit_text],
+        |addr| async move {
+            let started = Instant::now();
+            let reply = post(
+                addr,
+                "/api/1/envelope/",
+                &[
+                    ("Content-Type", "application/x-sentry-envelope"),
+                    ("Content-Encoding", "gzip"),
+                ],
+                &bomb,
+            )
+            .await;
+            let took = started.elapsed();
+            assert!(
+                took < Duration::from_secs(15),
+                "refusing a bomb took {took:?}"
+            );
+            reply
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn body_over_max_request_body_is_413() {
+    let config = Config {
+        limits: Limits {
+            max_request_body: 64 * 1024,
+            ..Default::default()
+        },
+        ..Config::ephemeral()
+    };
+    let id = new_event_id();
+    let filler = "x".repeat(1024 * 1024);
+    let body = event_envelope(&id, &filler);
+    assert!(body.len() > 1024 * 1024);
+    refused_case(
+        config,
+        413,
+        &["exceeds the limit of 65536"],
+        |addr| async move { post_envelope(addr, &body).await },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn event_item_over_max_event_item_is_413() {
+    let limit = Limits::default().max_event_item;
+    let id = new_event_id();
+    let body = event_envelope(&id, &"y".repeat(limit));
+    refused_case(
+        Config::ephemeral(),
+        413,
+        &["size limits for type 'event'"],
+        |addr| async move { post_envelope(addr, &body).await },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn empty_envelope_body_is_400() {
+    refused_case(
+        Config::ephemeral(),
+        400,
+        &["empty envelope"],
+        |addr| async move { post_envelope(addr, b"").await },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn empty_store_body_is_400() {
+    refused_case(
+        Config::ephemeral(),
+        400,
+        &["empty event payload"],
+        |addr| async move {
+            post(
+                addr,
+                "/api/1/store/",
+                &[("Content-Type", "application/json")],
+                b"",
+            )
+            .await
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn non_numeric_project_is_400_and_recorded() {
+    let body = event_envelope(&new_event_id(), "to project abc");
+    let sentry = FakeSentry::start().await.expect("start fake-sentry");
+    let addr = sentry.addr();
+    let seeded = seed(addr).await;
+    let reply = post(
+        addr,
+        "/api/abc/envelope/",
+        &[("Content-Type", "application/x-sentry-envelope")],
+        &body,
+    )
+    .await;
+    let mut stored = seeded;
+    assert_refused(
+        addr,
+        &reply,
+        400,
+        &["invalid project id", "abc"],
+        &mut stored,
+        &[ENVELOPE_CT],
+    )
+    .await;
+    let refusals = get_json(addr, "/api/refusals/").await;
+    let newest = &refusals["refusals"][0];
+    assert_eq!(newest["path"], json!("/api/abc/envelope/"), "{refusals}");
+    assert_eq!(newest["project_id"], Value::Null, "{refusals}");
+}
+
+#[tokio::test]
+async fn an_event_item_with_invalid_json_is_stored_with_a_decode_error() {
+    let sentry = FakeSentry::start().await.expect("start fake-sentry");
+    let addr = sentry.addr();
+    let seeded = seed(addr).await;
+    let id = new_event_id();
+    let bad_event = br#"{"message": "cut off"#;
+    let attachment = b"line one\nline two";
+    let session =
+        br#"{"sid":"7b0e6ae6a3d74d0f9a4e1b9c6d1e2f3a","status":"ok","attrs":{"release":"1.0"}}"#;
+    let mut body = format!("{{\"event_id\":\"{id}\"}}\n").into_bytes();
+    body.extend_from_slice(
+        format!("{{\"type\":\"event\",\"length\":{}}}\n", bad_event.len()).as_bytes(),
+    );
+    body.extend_from_slice(bad_event);
+    body.extend_from_slice(
+        format!(
+            "\n{{\"type\":\"attachment\",\"filename\":\"a.txt\",\"length\":{}}}\n",
+            attachment.len()
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(attachment);
+    body.extend_from_slice(
+        format!("\n{{\"type\":\"session\",\"length\":{}}}\n", session.len()).as_bytes(),
+    );
+    body.extend_from_slice(session);
+    body.push(b'\n');
+
+    let reply = post_envelope(addr, &body).await;
+    assert_eq!(
+        reply.status,
+        200,
+        "one bad item must not fail the envelope: {}",
+        reply.text()
+    );
+    assert_eq!(reply.json(), json!({"id": id}));
+
+    let list = get_json(addr, "/api/items/?order=asc&limit=1000").await;
+    let items = list["items"].as_array().expect("items list");
+    assert_eq!(
+        items.len(),
+        seeded.len() + 3,
+        "all three items are stored: {list}"
+    );
+    let new: Vec<&Value> = items[seeded.len()..].iter().collect();
+    let types: Vec<&str> = new
+        .iter()
+        .map(|i| i["type"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(types, ["event", "attachment", "session"]);
+    assert!(
+        new.iter()
+            .all(|i| i["envelope_id"] == new[0]["envelope_id"]),
+        "one envelope: {list}"
+    );
+
+    let event = new[0];
+    let error = event["decode_error"].as_str().unwrap_or_default();
+    assert!(
+        error.starts_with("invalid JSON"),
+        "event decode_error: {event}"
+    );
+    assert!(
+        event["summary"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("could not decode"),
+        "summary names the problem: {event}"
+    );
+    assert_eq!(
+        event["event_id"],
+        json!(id),
+        "the envelope's event id is kept on the bad item"
+    );
+    for other in &new[1..] {
+        assert_eq!(other["decode_error"], Value::Null, "{other}");
+    }
+    assert_eq!(new[2]["summary"], json!("session ok 1.0"));
+
+    let raw = send(
+        addr,
+        "GET",
+        &format!(
+            "/api/items/{}/raw",
+            event["id"].as_str().unwrap_or_default()
+        ),
+        &[],
+        b"",
+    )
+    .await;
+    assert_eq!(raw.status, 200);
+    assert_eq!(raw.body, bad_event, "the bad payload is kept byte for byte");
+    let raw = send(
+        addr,
+        "GET",
+        &format!(
+            "/api/items/{}/raw",
+            new[1]["id"].as_str().unwrap_or_default()
+        ),
+        &[],
+        b"",
+    )
+    .await;
+    assert_eq!(raw.body, attachment);
+
+    let refusals = get_json(addr, "/api/refusals/").await;
+    assert_eq!(
+        refusals["total"],
+        json!(0),
+        "nothing was refused: {refusals}"
+    );
+    for id in &seeded {
+        assert_eq!(
+            items_with_event_id(addr, id).await.len(),
+            1,
+            "seeded item {id} is gone"
+        );
+    }
+}
+
+#[tokio::test]
+async fn required_keys_are_checked_wherever_the_key_is() {
+    let config = Config {
+        required_keys: vec!["good".into()],
+        ..Config::ephemeral()
+    };
+    let sentry = FakeSentry::start_with(config)
+        .await
+        .expect("start fake-sentry");
+    let addr = sentry.addr();
+    let envelope_ct = ("Content-Type", "application/x-sentry-envelope");
+    let good_auth = (
+        "X-Sentry-Auth",
+        "Sentry sentry_key=good, sentry_version=7, sentry_client=test/1.0",
+    );
+
+    // Accepted: the key in X-Sentry-Auth, in the query string, and in the envelope's dsn.
+    let by_header = new_event_id();
+    let reply = post(
+        addr,
+        "/api/1/envelope/",
+        &[envelope_ct, good_auth],
+        &event_envelope(&by_header, "header"),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "key in X-Sentry-Auth: {}", reply.text());
+    let by_query = new_event_id();
+    let reply = post(
+        addr,
+        "/api/1/envelope/?sentry_key=good&sentry_version=7",
+        &[envelope_ct],
+        &event_envelope(&by_query, "query"),
+    )
+    .await;
+    assert_eq!(
+        reply.status,
+        200,
+        "key in the query string: {}",
+        reply.text()
+    );
+    let by_dsn = new_event_id();
+    let payload = json!({"event_id": by_dsn, "message": "dsn"}).to_string();
+    let body = format!(
+        "{}\n{{\"type\":\"event\",\"length\":{}}}\n{payload}\n",
+        json!({"event_id": by_dsn, "dsn": sentry.dsn(1)}),
+        payload.len()
+    );
+    assert!(
+        sentry.dsn(1).contains("://good@"),
+        "the DSN carries the required key: {}",
+        sentry.dsn(1)
+    );
+    let reply = post(addr, "/api/1/envelope/", &[envelope_ct], body.as_bytes()).await;
+    assert_eq!(
+        reply.status,
+        200,
+        "key in the envelope dsn: {}",
+        reply.text()
+    );
+    let by_store = new_event_id();
+    let reply = post(
+        addr,
+        "/api/1/store/",
+        &[("Content-Type", "application/json"), good_auth],
+        json!({"event_id": by_store, "message": "store"})
+            .to_string()
+            .as_bytes(),
+    )
+    .await;
+    assert_eq!(
+        reply.status,
+        200,
+        "key in X-Sentry-Auth on store: {}",
+        reply.text()
+    );
+
+    let seeded = vec![
+        by_header.clone(),
+        by_query.clone(),
+        by_dsn.clone(),
+        by_store,
+    ];
+    for (id, source) in [
+        (&by_header, "x_sentry_auth"),
+        (&by_query, "query"),
+        (&by_dsn, "envelope_dsn"),
+    ] {
+        let items = items_with_event_id(addr, id).await;
+        assert_eq!(items.len(), 1, "event {id} stored");
+        let envelope = get_json(addr, &format!("/api/envelopes/{}", items[0]["envelope_id"])).await;
+        assert_eq!(envelope["auth_source"], json!(source), "{envelope}");
+        assert_eq!(envelope["public_key"], json!("good"), "{envelope}");
+    }
+
+    // Refused: a wrong key (in each place) and no key at all.
+    let bad_dsn = format!(
+        "{}\n{{\"type\":\"event\"}}\n{{}}\n",
+        json!({"dsn": format!("http://bad@{addr}/1")})
+    );
+    let cases = [
+        BadAuth {
+            target: "/api/1/envelope/",
+            headers: vec![
+                envelope_ct,
+                ("X-Sentry-Auth", "Sentry sentry_key=bad, sentry_version=7"),
+            ],
+            body: event_envelope(&new_event_id(), "bad header"),
+            reason: &["unknown public key", "bad"],
+        },
+        BadAuth {
+            target: "/api/1/envelope/?sentry_key=bad",
+            headers: vec![envelope_ct],
+            body: event_envelope(&new_event_id(), "bad query"),
+            reason: &["unknown public key", "bad"],
+        },
+        BadAuth {
+            target: "/api/1/envelope/",
+            headers: vec![envelope_ct],
+            body: bad_dsn.into_bytes(),
+            reason: &["unknown public key", "bad"],
+        },
+        BadAuth {
+            target: "/api/1/envelope/",
+            headers: vec![envelope_ct],
+            body: event_envelope(&new_event_id(), "no key"),
+            reason: &["missing authorization"],
+        },
+        BadAuth {
+            target: "/api/1/store/",
+            headers: vec![
+                ("Content-Type", "application/json"),
+                ("X-Sentry-Auth", "Sentry sentry_key=bad"),
+            ],
+            body: br#"{"message":"bad store"}"#.to_vec(),
+            reason: &["unknown public key"],
+        },
+    ];
+    let mut stored = seeded;
+    for case in cases {
+        let reply = post(addr, case.target, &case.headers, &case.body).await;
+        eprintln!("{} {:?} -> {}", case.target, case.headers, reply.status);
+        assert_refused(
+            addr,
+            &reply,
+            401,
+            case.reason,
+            &mut stored,
+            &[envelope_ct, good_auth],
+        )
+        .await;
+    }
+}
+
+/// A request that must be refused with 401.
+struct BadAuth {
+    target: &'static str,
+    headers: Vec<(&'static str, &'static str)>,
+    body: Vec<u8>,
+    reason: &'static [&'static str],
+}
+
+#[tokio::test]
+async fn injected_rate_limit_and_server_errors() {
+    let sentry = FakeSentry::start().await.expect("start fake-sentry");
+    let addr = sentry.addr();
+    let mut stored = seed(addr).await;
+
+    let rules = json!({"faults": [{"kind": "rate_limit", "retry_after_secs": 7, "categories": ["error"], "rate": 1.0}]});
+    let reply = send(
+        addr,
+        "PUT",
+        "/api/faults/",
+        &[("Content-Type", "application/json")],
+        rules.to_string().as_bytes(),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "PUT /api/faults/: {}", reply.text());
+    assert_eq!(reply.json()["faults"][0]["kind"], json!("rate_limit"));
+    for attempt in 0..2 {
+        let reply = post_envelope(addr, &event_envelope(&new_event_id(), "rate limited")).await;
+        assert_eq!(reply.status, 429, "attempt {attempt}: {}", reply.text());
+        assert_eq!(reply.header("retry-after"), Some("7"));
+        let limits = reply.header("x-sentry-rate-limits").unwrap_or_default();
+        assert!(
+            limits.starts_with("7:error:"),
+            "X-Sentry-Rate-Limits {limits:?}"
+        );
+        assert!(
+            !reply.json()["detail"]
+                .as_str()
+                .unwrap_or_default()
+                .is_empty()
+        );
+    }
+    let refusals = get_json(addr, "/api/refusals/").await;
+    assert_eq!(refusals["by_status"]["429"], json!(2), "{refusals}");
+    assert!(
+        refusals["refusals"][0]["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("429")
+    );
+
+    let reply = send(addr, "DELETE", "/api/faults/", &[], b"").await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.json(), json!({"faults": []}));
+    let id = new_event_id();
+    let reply = post_envelope(addr, &event_envelope(&id, "after the rate limit")).await;
+    assert_eq!(reply.status, 200, "faults cleared: {}", reply.text());
+    stored.push(id);
+
+    let rules = json!({"faults": [{"kind": "server_error", "rate": 0.5}]});
+    let reply = send(
+        addr,
+        "PUT",
+        "/api/faults/",
+        &[("Content-Type", "application/json")],
+        rules.to_string().as_bytes(),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "PUT /api/faults/: {}", reply.text());
+    let mut statuses = Vec::new();
+    for n in 0..8 {
+        let id = new_event_id();
+        let reply = post_envelope(addr, &event_envelope(&id, &format!("half fail {n}"))).await;
+        if reply.status == 200 {
+            stored.push(id);
+        }
+        statuses.push(reply.status);
+    }
+    assert_eq!(
+        statuses,
+        [200, 500, 200, 500, 200, 500, 200, 500],
+        "rate 0.5 fails every second request"
+    );
+    let refusals = get_json(addr, "/api/refusals/").await;
+    assert_eq!(refusals["by_status"]["500"], json!(4), "{refusals}");
+
+    for id in &stored {
+        assert_eq!(
+            items_with_event_id(addr, id).await.len(),
+            1,
+            "item {id} is gone"
+        );
+    }
+    assert_eq!(
+        stored_item_count(addr).await,
+        stored.len() as u64,
+        "faulted requests store nothing"
+    );
+
+    let rules = json!({"faults": [{"kind": "server_error", "rate": 1.5}]});
+    let reply = send(
+        addr,
+        "PUT",
+        "/api/faults/",
+        &[],
+        rules.to_string().as_bytes(),
+    )
+    .await;
+    assert_eq!(
+        reply.status,
+        400,
+        "a rate above 1 is refused: {}",
+        reply.text()
+    );
+    assert!(
+        reply.json()["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("rate")
+    );
+}
