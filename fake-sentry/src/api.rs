@@ -39,7 +39,10 @@ pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/", get(index))
         .route("/api/eventlist/", get(kent_eventlist))
-        .route("/api/eventlist", get(|| async { Redirect::permanent("/api/eventlist/") }))
+        .route(
+            "/api/eventlist",
+            get(|| async { Redirect::permanent("/api/eventlist/") }),
+        )
         .route("/api/event/{id}", get(kent_event))
         .route("/api/flush/", post(flush))
         .route("/api/items/", get(list_items))
@@ -51,7 +54,10 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/wait/", get(wait))
         .route("/api/stats/", get(stats))
         .route("/api/refusals/", get(refusals))
-        .route("/api/faults/", get(get_faults).put(put_faults).delete(clear_faults))
+        .route(
+            "/api/faults/",
+            get(get_faults).put(put_faults).delete(clear_faults),
+        )
         .route("/__heartbeat__", get(heartbeat))
         .route("/__lbheartbeat__", get(|| async { axum::Json(json!({})) }))
         .route("/__version__", get(version))
@@ -85,7 +91,10 @@ async fn index(State(state): AppRef) -> Response {
 
 async fn kent_eventlist(State(state): AppRef) -> Result<Response, ApiError> {
     let rows = state.store.read(store::kent_list).await?;
-    Ok(kent::json_response(StatusCode::OK, &kent::eventlist_json(&rows)))
+    Ok(kent::json_response(
+        StatusCode::OK,
+        &kent::eventlist_json(&rows),
+    ))
 }
 
 async fn kent_event(State(state): AppRef, Path(id): Path<String>) -> Result<Response, ApiError> {
@@ -100,8 +109,12 @@ async fn kent_event(State(state): AppRef, Path(id): Path<String>) -> Result<Resp
             Ok(Some((record, envelope.and_then(|e| e.header))))
         })
         .await?;
-    let (record, envelope_header) = found.ok_or_else(|| ApiError::NotFound(format!("Event {id} not found")))?;
-    Ok(kent::json_response(StatusCode::OK, &kent::event_json(&record, envelope_header)))
+    let (record, envelope_header) =
+        found.ok_or_else(|| ApiError::NotFound(format!("Event {id} not found")))?;
+    Ok(kent::json_response(
+        StatusCode::OK,
+        &kent::event_json(&record, envelope_header),
+    ))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -114,7 +127,10 @@ struct FlushParams {
 async fn flush(State(state): AppRef, uri: Uri) -> Result<Response, ApiError> {
     let params: FlushParams = query(&uri)?;
     state.store.flush(params.project).await?;
-    Ok(kent::json_response(StatusCode::OK, &json!({"success": true})))
+    Ok(kent::json_response(
+        StatusCode::OK,
+        &json!({"success": true}),
+    ))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -145,7 +161,9 @@ async fn list_items(State(state): AppRef, uri: Uri) -> Result<Response, ApiError
         items.truncate(limit);
         items.last().map(|i| i.seq.to_string())
     });
-    Ok(json_ok(json!({"items": items, "next_cursor": next_cursor.flatten()})))
+    Ok(json_ok(
+        json!({"items": items, "next_cursor": next_cursor.flatten()}),
+    ))
 }
 
 async fn item_detail(State(state): AppRef, Path(id): Path<String>) -> Result<Response, ApiError> {
@@ -160,7 +178,8 @@ async fn item_detail(State(state): AppRef, Path(id): Path<String>) -> Result<Res
             Ok(Some((record, envelope)))
         })
         .await?;
-    let (record, envelope) = found.ok_or_else(|| ApiError::NotFound(format!("Item {id} not found")))?;
+    let (record, envelope) =
+        found.ok_or_else(|| ApiError::NotFound(format!("Item {id} not found")))?;
     let item_id = record.summary.id.clone();
     Ok(json_ok(json!({
         "item": record.summary,
@@ -179,7 +198,13 @@ async fn item_detail(State(state): AppRef, Path(id): Path<String>) -> Result<Res
 /// Characters safe inside a quoted `Content-Disposition` filename.
 fn safe_filename(name: &str) -> String {
     name.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -195,23 +220,40 @@ async fn item_raw(State(state): AppRef, Path(id): Path<String>) -> Result<Respon
         (_, true) => "application/json".into(),
         _ => "application/octet-stream".into(),
     };
-    let filename = safe_filename(record.summary.filename.as_deref().unwrap_or(&record.summary.id));
+    let filename = safe_filename(
+        record
+            .summary
+            .filename
+            .as_deref()
+            .unwrap_or(&record.summary.id),
+    );
     let disposition = format!("attachment; filename=\"{filename}\"");
     let mut response = record.payload.into_response();
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_str(&content_type).unwrap_or(HeaderValue::from_static("application/octet-stream")));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(&content_type)
+            .unwrap_or(HeaderValue::from_static("application/octet-stream")),
+    );
     if let Ok(v) = HeaderValue::from_str(&disposition) {
         headers.insert(header::CONTENT_DISPOSITION, v);
     }
-    headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    headers.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
     Ok(response)
 }
 
 fn envelope_id(id: &str) -> Result<i64, ApiError> {
-    id.parse().map_err(|_| ApiError::BadRequest(format!("invalid envelope id {id:?}")))
+    id.parse()
+        .map_err(|_| ApiError::BadRequest(format!("invalid envelope id {id:?}")))
 }
 
-async fn envelope_detail(State(state): AppRef, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn envelope_detail(
+    State(state): AppRef,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let key = envelope_id(&id)?;
     let record = state
         .store
@@ -228,7 +270,14 @@ async fn envelope_raw(State(state): AppRef, Path(id): Path<String>) -> Result<Re
         .read(move |conn| store::get_envelope_raw(conn, key))
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("Envelope {id} not found")))?;
-    Ok(([(header::CONTENT_TYPE, "application/x-sentry-envelope"), (header::X_CONTENT_TYPE_OPTIONS, "nosniff")], raw).into_response())
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/x-sentry-envelope"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        raw,
+    )
+        .into_response())
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -250,14 +299,22 @@ pub struct WaitOutcome {
 
 /// Waits until at least `count` items match `filter`, or `timeout` passes. Returns the
 /// matching items oldest first. Never polls: it sleeps until the writer commits.
-pub async fn wait_for_items(state: &AppState, filter: ItemFilter, count: usize, timeout: Duration) -> Result<WaitOutcome, ApiError> {
+pub async fn wait_for_items(
+    state: &AppState,
+    filter: ItemFilter,
+    count: usize,
+    timeout: Duration,
+) -> Result<WaitOutcome, ApiError> {
     filter.to_sql()?;
     let deadline = tokio::time::Instant::now() + timeout.min(MAX_WAIT);
     let mut changes = state.store.subscribe_changes();
     loop {
         changes.borrow_and_update();
         let f = filter.clone();
-        let matched = state.store.read(move |conn| store::count_items(conn, &f)).await?;
+        let matched = state
+            .store
+            .read(move |conn| store::count_items(conn, &f))
+            .await?;
         let timed_out = tokio::time::Instant::now() >= deadline;
         if matched as usize >= count || timed_out {
             let f = filter.clone();
@@ -284,7 +341,13 @@ async fn wait(State(state): AppRef, uri: Uri) -> Result<Response, ApiError> {
     if !timeout.is_finite() || timeout < 0.0 {
         return Err(ApiError::BadRequest(format!("invalid timeout {timeout}")));
     }
-    let outcome = wait_for_items(&state, filter, params.count.unwrap_or(1), Duration::from_secs_f64(timeout)).await?;
+    let outcome = wait_for_items(
+        &state,
+        filter,
+        params.count.unwrap_or(1),
+        Duration::from_secs_f64(timeout),
+    )
+    .await?;
     Ok(json_ok(json!(outcome)))
 }
 
@@ -328,10 +391,20 @@ async fn refusals(State(state): AppRef, uri: Uri) -> Result<Response, ApiError> 
     let limit = params.limit.unwrap_or(100).clamp(1, MAX_PAGE);
     let (list, (total, by_status)) = state
         .store
-        .read(move |conn| Ok((store::list_refusals(conn, limit)?, store::refusal_counts(conn)?)))
+        .read(move |conn| {
+            Ok((
+                store::list_refusals(conn, limit)?,
+                store::refusal_counts(conn)?,
+            ))
+        })
         .await?;
-    let by_status: Map<String, Value> = by_status.into_iter().map(|(s, n)| (s.to_string(), json!(n))).collect();
-    Ok(json_ok(json!({"total": total, "by_status": by_status, "refusals": list})))
+    let by_status: Map<String, Value> = by_status
+        .into_iter()
+        .map(|(s, n)| (s.to_string(), json!(n)))
+        .collect();
+    Ok(json_ok(
+        json!({"total": total, "by_status": by_status, "refusals": list}),
+    ))
 }
 
 async fn get_faults(State(state): AppRef) -> Response {
@@ -344,9 +417,17 @@ struct FaultsBody {
 }
 
 async fn put_faults(State(state): AppRef, body: axum::body::Bytes) -> Result<Response, ApiError> {
-    let parsed: FaultsBody = serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(format!("invalid fault rules: {e}")))?;
-    if let Some(bad) = parsed.faults.iter().find(|r| !(0.0..=1.0).contains(&r.rate)) {
-        return Err(ApiError::BadRequest(format!("fault rate {} is outside 0.0..=1.0", bad.rate)));
+    let parsed: FaultsBody = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::BadRequest(format!("invalid fault rules: {e}")))?;
+    if let Some(bad) = parsed
+        .faults
+        .iter()
+        .find(|r| !(0.0..=1.0).contains(&r.rate))
+    {
+        return Err(ApiError::BadRequest(format!(
+            "fault rate {} is outside 0.0..=1.0",
+            bad.rate
+        )));
     }
     state.faults.replace(parsed.faults);
     Ok(get_faults(State(state)).await)
@@ -358,7 +439,10 @@ async fn clear_faults(State(state): AppRef) -> Response {
 }
 
 async fn heartbeat(State(state): AppRef) -> Response {
-    let db = state.store.read(|conn| conn.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))).await;
+    let db = state
+        .store
+        .read(|conn| conn.query_row("SELECT 1", [], |r| r.get::<_, i64>(0)))
+        .await;
     match db {
         Ok(_) => json_ok(json!({"status": "ok", "checks": {"database": "ok"}, "details": {}})),
         Err(err) => (
@@ -380,7 +464,13 @@ async fn version() -> Response {
 
 /// The id a reconnecting `EventSource` resumes from.
 fn last_event_id(headers: &HeaderMap) -> Option<i64> {
-    headers.get("last-event-id")?.to_str().ok()?.trim().parse().ok()
+    headers
+        .get("last-event-id")?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// Something a stream can send.
@@ -390,33 +480,45 @@ trait IntoEvent {
 
 /// Runs `fetch` from `cursor` now and again after every commit, sending what it returns;
 /// `fetch` returns the events and the cursor to continue from.
-fn live_stream<T, F>(state: Arc<AppState>, cursor: i64, fetch: F) -> impl Stream<Item = Result<Event, Infallible>>
+fn live_stream<T, F>(
+    state: Arc<AppState>,
+    cursor: i64,
+    fetch: F,
+) -> impl Stream<Item = Result<Event, Infallible>>
 where
     T: IntoEvent + Send + 'static,
-    F: Fn(&rusqlite::Connection, i64) -> rusqlite::Result<(Vec<T>, i64)> + Send + Sync + Clone + 'static,
+    F: Fn(&rusqlite::Connection, i64) -> rusqlite::Result<(Vec<T>, i64)>
+        + Send
+        + Sync
+        + Clone
+        + 'static,
 {
     let changes = state.store.subscribe_changes();
-    futures::stream::unfold((state, changes, cursor, fetch), |(state, mut changes, mut cursor, fetch)| async move {
-        loop {
-            changes.borrow_and_update();
-            let f = fetch.clone();
-            let (batch, next) = match state.store.read(move |conn| f(conn, cursor)).await {
-                Ok(found) => found,
-                Err(err) => {
-                    tracing::warn!(%err, "stream query failed");
-                    (Vec::new(), cursor)
+    futures::stream::unfold(
+        (state, changes, cursor, fetch),
+        |(state, mut changes, mut cursor, fetch)| async move {
+            loop {
+                changes.borrow_and_update();
+                let f = fetch.clone();
+                let (batch, next) = match state.store.read(move |conn| f(conn, cursor)).await {
+                    Ok(found) => found,
+                    Err(err) => {
+                        tracing::warn!(%err, "stream query failed");
+                        (Vec::new(), cursor)
+                    }
+                };
+                if !batch.is_empty() {
+                    let events: Vec<Result<Event, Infallible>> =
+                        batch.into_iter().map(|t| Ok(t.into_event())).collect();
+                    return Some((futures::stream::iter(events), (state, changes, next, fetch)));
                 }
-            };
-            if !batch.is_empty() {
-                let events: Vec<Result<Event, Infallible>> = batch.into_iter().map(|t| Ok(t.into_event())).collect();
-                return Some((futures::stream::iter(events), (state, changes, next, fetch)));
+                cursor = next;
+                if changes.changed().await.is_err() {
+                    return None;
+                }
             }
-            cursor = next;
-            if changes.changed().await.is_err() {
-                return None;
-            }
-        }
-    })
+        },
+    )
     .flatten()
 }
 
@@ -434,7 +536,11 @@ impl IntoEvent for ItemEvent {
 /// `GET /api/items/stream/`: item summaries as Server-Sent Events (`event: item`, `id: seq`),
 /// filtered like `/api/items/`, resuming after `Last-Event-ID` or `?after=`; without either it
 /// starts with what arrives next.
-async fn items_stream(State(state): AppRef, headers: HeaderMap, uri: Uri) -> Result<Response, ApiError> {
+async fn items_stream(
+    State(state): AppRef,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response, ApiError> {
     let filter: ItemFilter = query(&uri)?;
     filter.to_sql()?;
     let start = match last_event_id(&headers).or(filter.after) {
@@ -455,7 +561,9 @@ async fn items_stream(State(state): AppRef, headers: HeaderMap, uri: Uri) -> Res
         };
         Ok((items.into_iter().map(ItemEvent).collect(), next))
     });
-    Ok(Sse::new(stream).keep_alive(KeepAlive::default()).into_response())
+    Ok(Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response())
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -509,7 +617,11 @@ impl IntoEvent for SpotlightEvent {
 
 /// `GET /stream`: Spotlight's sidecar stream. Replays the last envelopes (or those after
 /// `Last-Event-ID`), then streams new ones.
-pub async fn spotlight_stream(State(state): AppRef, headers: HeaderMap, uri: Uri) -> Result<Response, ApiError> {
+pub async fn spotlight_stream(
+    State(state): AppRef,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response, ApiError> {
     let params: SpotlightParams = query(&uri)?;
     let base64 = params.base64.is_some();
     let start = match last_event_id(&headers) {
@@ -522,11 +634,22 @@ pub async fn spotlight_stream(State(state): AppRef, headers: HeaderMap, uri: Uri
     let stream = live_stream(state, start, move |conn, after| {
         let envelopes = store::envelopes_after(conn, after, STREAM_REPLAY)?;
         let next = envelopes.last().map_or(after, |e| e.id);
-        Ok((envelopes.into_iter().map(|envelope| SpotlightEvent { envelope, base64 }).collect(), next))
+        Ok((
+            envelopes
+                .into_iter()
+                .map(|envelope| SpotlightEvent { envelope, base64 })
+                .collect(),
+            next,
+        ))
     });
     // Spotlight writes an empty comment first so that Firefox fires `open` at once.
-    let opening = futures::stream::once(async { Ok::<_, Infallible>(Event::default().comment("")) });
-    let mut response = Sse::new(opening.chain(stream)).keep_alive(KeepAlive::default()).into_response();
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    let opening =
+        futures::stream::once(async { Ok::<_, Infallible>(Event::default().comment("")) });
+    let mut response = Sse::new(opening.chain(stream))
+        .keep_alive(KeepAlive::default())
+        .into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     Ok(response)
 }

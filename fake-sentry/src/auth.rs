@@ -65,7 +65,10 @@ pub fn parse_auth_header(value: &str) -> Option<HashMap<String, String>> {
         .split(',')
         .filter_map(|pair| {
             let (key, val) = pair.split_once('=')?;
-            Some((key.trim().to_string(), val.trim().trim_matches('"').to_string()))
+            Some((
+                key.trim().to_string(),
+                val.trim().trim_matches('"').to_string(),
+            ))
         })
         .collect();
     Some(pairs)
@@ -134,7 +137,11 @@ pub fn key_from_dsn(dsn: &str) -> Option<String> {
 
 /// Reads the credentials of a request from its headers and query string, falling back to the
 /// envelope's `dsn` header when neither carries any.
-pub fn extract(headers: &HeaderMap, query: &HashMap<String, String>, envelope_dsn: Option<&str>) -> Auth {
+pub fn extract(
+    headers: &HeaderMap,
+    query: &HashMap<String, String>,
+    envelope_dsn: Option<&str>,
+) -> Auth {
     let header_auth = |name: &str, source| {
         headers
             .get(name)
@@ -216,13 +223,20 @@ mod tests {
         let auth = extract(&HeaderMap::new(), &q, None);
         assert_eq!(auth.source, AuthSource::Query);
         assert_eq!(auth.public_key.as_deref(), Some("pub"));
-        assert_eq!(auth.client.as_deref(), Some("sentry.javascript.node/10.78.0"));
+        assert_eq!(
+            auth.client.as_deref(),
+            Some("sentry.javascript.node/10.78.0")
+        );
     }
 
     #[test]
     fn falls_back_to_envelope_dsn_and_user_agent() {
         let h = headers(&[("user-agent", "curl/8")]);
-        let auth = extract(&h, &HashMap::new(), Some("http://key:secret@localhost:8000/3"));
+        let auth = extract(
+            &h,
+            &HashMap::new(),
+            Some("http://key:secret@localhost:8000/3"),
+        );
         assert_eq!(auth.source, AuthSource::EnvelopeDsn);
         assert_eq!(auth.public_key.as_deref(), Some("key"));
         assert_eq!(auth.client.as_deref(), Some("curl/8"));

@@ -14,7 +14,8 @@ use crate::config::{Config, Storage};
 use crate::testing::FakeSentry;
 
 /// The wire body of a real `sentry-sdk` 2.75.0 error envelope (see `testdata/captures`).
-pub const PYTHON_ERROR_ENVELOPE_GZ: &[u8] = include_bytes!("../testdata/captures/python-error-gzip.envelope.gz");
+pub const PYTHON_ERROR_ENVELOPE_GZ: &[u8] =
+    include_bytes!("../testdata/captures/python-error-gzip.envelope.gz");
 
 /// One measured target.
 #[derive(Debug, Clone)]
@@ -45,16 +46,27 @@ pub enum BenchError {
 
 /// `host:port` of an `http://` URL.
 fn authority(url: &str) -> Result<String, BenchError> {
-    let rest = url.strip_prefix("http://").ok_or_else(|| BenchError::Url(url.into()))?;
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| BenchError::Url(url.into()))?;
     let host = rest.split('/').next().unwrap_or_default();
     if host.is_empty() {
         return Err(BenchError::Url(url.into()));
     }
-    Ok(if host.contains(':') { host.to_string() } else { format!("{host}:80") })
+    Ok(if host.contains(':') {
+        host.to_string()
+    } else {
+        format!("{host}:80")
+    })
 }
 
 /// Drives `base_url` with `connections` connections for `duration`.
-pub async fn drive(label: &str, base_url: &str, connections: usize, duration: Duration) -> Result<BenchResult, BenchError> {
+pub async fn drive(
+    label: &str,
+    base_url: &str,
+    connections: usize,
+    duration: Duration,
+) -> Result<BenchResult, BenchError> {
     let authority = authority(base_url)?;
     let start = Instant::now();
     let deadline = start + duration;
@@ -65,7 +77,9 @@ pub async fn drive(label: &str, base_url: &str, connections: usize, duration: Du
             .map_err(|e| BenchError::Connect(authority.clone(), e))?;
         stream.set_nodelay(true).ok();
         let authority = authority.clone();
-        tasks.push(tokio::spawn(async move { connection_loop(stream, authority, deadline).await }));
+        tasks.push(tokio::spawn(async move {
+            connection_loop(stream, authority, deadline).await
+        }));
     }
     let mut latencies = Vec::new();
     let mut errors = 0;
@@ -91,10 +105,15 @@ pub async fn drive(label: &str, base_url: &str, connections: usize, duration: Du
     })
 }
 
-async fn connection_loop(stream: tokio::net::TcpStream, authority: String, deadline: Instant) -> (Vec<Duration>, u64) {
+async fn connection_loop(
+    stream: tokio::net::TcpStream,
+    authority: String,
+    deadline: Instant,
+) -> (Vec<Duration>, u64) {
     let mut latencies = Vec::new();
     let mut errors = 0;
-    let Ok((mut sender, conn)) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await else {
+    let Ok((mut sender, conn)) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await
+    else {
         return (latencies, 1);
     };
     tokio::spawn(conn);
@@ -134,7 +153,12 @@ async fn connection_loop(stream: tokio::net::TcpStream, authority: String, deadl
 }
 
 /// Starts an in-process server on `storage` and measures it.
-pub async fn bench_in_process(label: &str, storage: Storage, connections: usize, duration: Duration) -> anyhow::Result<BenchResult> {
+pub async fn bench_in_process(
+    label: &str,
+    storage: Storage,
+    connections: usize,
+    duration: Duration,
+) -> anyhow::Result<BenchResult> {
     let config = Config {
         storage,
         // Keep everything the run sends: eviction is not what is being measured.

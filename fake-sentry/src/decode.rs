@@ -20,7 +20,7 @@ use base64::Engine as _;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 
 /// Bytes pulled from the decoder pipeline per read.
-const CHUNK: usize = 64 * 1024;
+const CHUNK: usize = 16 * 1024;
 
 /// One `Content-Encoding` coding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

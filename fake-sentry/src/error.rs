@@ -84,7 +84,8 @@ impl IntoResponse for IngestError {
             Self::BadRequest { detail, causes } => (detail.clone(), causes.clone()),
             other => (other.to_string(), Vec::new()),
         };
-        let mut response = (status, Json(json!({"detail": detail, "causes": causes}))).into_response();
+        let mut response =
+            (status, Json(json!({"detail": detail, "causes": causes}))).into_response();
         if let Self::Fault(FaultKind::RateLimit {
             retry_after_secs,
             categories,
@@ -94,7 +95,8 @@ impl IntoResponse for IngestError {
             if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
                 headers.insert(header::RETRY_AFTER, v);
             }
-            if let Ok(v) = HeaderValue::from_str(&rate_limits_header(*retry_after_secs, categories)) {
+            if let Ok(v) = HeaderValue::from_str(&rate_limits_header(*retry_after_secs, categories))
+            {
                 headers.insert("x-sentry-rate-limits", v);
             }
         }

@@ -170,7 +170,8 @@ impl FaultPlan {
             }
             *seen += 1;
             // Request n is hit when the running total of `rate` crosses an integer.
-            let hit = ((*seen as f64) * rule.rate).floor() > ((*seen - 1) as f64 * rule.rate).floor();
+            let hit =
+                ((*seen as f64) * rule.rate).floor() > ((*seen - 1) as f64 * rule.rate).floor();
             if !hit {
                 continue;
             }
@@ -228,7 +229,8 @@ mod tests {
 
     #[test]
     fn rules_round_trip_through_json() {
-        let rules: Vec<FaultRule> = vec!["429=5".parse().unwrap(), "delay=10:0.5@3".parse().unwrap()];
+        let rules: Vec<FaultRule> =
+            vec!["429=5".parse().unwrap(), "delay=10:0.5@3".parse().unwrap()];
         let json = serde_json::to_string(&rules).unwrap();
         let back: Vec<FaultRule> = serde_json::from_str(&json).unwrap();
         assert_eq!(rules, back);

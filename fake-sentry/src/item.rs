@@ -40,8 +40,8 @@ pub struct ItemMeta {
     pub summary: String,
     /// Event time, seconds since the Unix epoch.
     pub timestamp: Option<f64>,
-    /// The payload as JSON when it is JSON.
-    pub json: Option<Value>,
+    /// Whether the payload is JSON (it was parsed as such).
+    pub is_json: bool,
     /// Why the payload could not be decoded, when it should have been.
     pub decode_error: Option<String>,
     /// Where `sentry-types` disagrees with the payload (informational).
@@ -68,7 +68,11 @@ pub fn describe(
     envelope: EnvelopeContext<'_>,
 ) -> ItemMeta {
     let mut meta = ItemMeta::default();
-    let looks_json = matches!(payload.iter().find(|b| !b.is_ascii_whitespace()), Some(b'{' | b'['));
+    let mut json = None;
+    let looks_json = matches!(
+        payload.iter().find(|b| !b.is_ascii_whitespace()),
+        Some(b'{' | b'[')
+    );
     let wants_json = is_json_type(item_type)
         || item_header
             .get("content_type")
@@ -76,21 +80,27 @@ pub fn describe(
             .is_some_and(|ct| ct.contains("json"));
     if wants_json || (item_type != "attachment" && looks_json) {
         match serde_json::from_slice::<Value>(payload) {
-            Ok(value) => meta.json = Some(value),
+            Ok(value) => json = Some(value),
             Err(err) if wants_json => meta.decode_error = Some(format!("invalid JSON: {err}")),
             Err(_) => {}
         }
     }
-    let body = meta.json.as_ref().and_then(Value::as_object);
+    meta.is_json = json.is_some();
+    let body = json.as_ref().and_then(Value::as_object);
     let env_header = envelope.header;
-    let trace = env_header.and_then(|h| h.get("trace")).and_then(Value::as_object);
+    let trace = env_header
+        .and_then(|h| h.get("trace"))
+        .and_then(Value::as_object);
 
     meta.event_id = body
         .and_then(|b| str_at(b, &["event_id"]))
         .or_else(|| {
-            matches!(item_type, "event" | "transaction" | "attachment" | "feedback")
-                .then(|| env_header.and_then(|h| str_at(h, &["event_id"])))
-                .flatten()
+            matches!(
+                item_type,
+                "event" | "transaction" | "attachment" | "feedback"
+            )
+            .then(|| env_header.and_then(|h| str_at(h, &["event_id"])))
+            .flatten()
         })
         .map(normalize_event_id);
     meta.level = body.and_then(|b| str_at(b, &["level"]));
@@ -116,14 +126,16 @@ pub fn describe(
         meta.sdk_name = Some(name.to_string());
         meta.sdk_version = (!version.is_empty()).then(|| version.to_string());
     }
-    meta.timestamp = body.and_then(|b| b.get("timestamp")).and_then(parse_timestamp);
+    meta.timestamp = body
+        .and_then(|b| b.get("timestamp"))
+        .and_then(parse_timestamp);
     if item_type == "event"
-        && let Some(value) = &meta.json
-        && let Err(err) = serde_json::from_value::<sentry_types::protocol::v7::Event<'static>>(value.clone())
+        && meta.is_json
+        && let Err(err) = serde_json::from_slice::<sentry_types::protocol::v7::Event<'_>>(payload)
     {
         meta.schema_note = Some(format!("sentry-types cannot read this event: {err}"));
     }
-    meta.summary = summarize(item_type, item_header, payload.len(), &meta);
+    meta.summary = summarize(item_type, item_header, payload.len(), json.as_ref(), &meta);
     meta
 }
 
@@ -178,18 +190,26 @@ fn first_line(text: &str, max_chars: usize) -> String {
 
 /// A one-line human summary. Events follow Kent's rules (exception, then message, then CSP
 /// directive); other types get a summary of their own where Kent says "no summary".
-fn summarize(item_type: &str, header: &Map<String, Value>, size: usize, meta: &ItemMeta) -> String {
+fn summarize(
+    item_type: &str,
+    header: &Map<String, Value>,
+    size: usize,
+    body: Option<&Value>,
+    meta: &ItemMeta,
+) -> String {
     if let Some(err) = &meta.decode_error {
         return first_line(&format!("{item_type}: could not decode: {err}"), 200);
     }
-    let body = meta.json.as_ref();
     let obj = body.and_then(Value::as_object);
     let text = match item_type {
         "event" | "transaction" if obj.is_some() => obj.and_then(|o| event_summary(item_type, o)),
         "security" | "raw_security" | "nel" => body.and_then(security_summary),
         "attachment" => Some(format!(
             "attachment {} ({size} bytes)",
-            header.get("filename").and_then(Value::as_str).unwrap_or("(unnamed)")
+            header
+                .get("filename")
+                .and_then(Value::as_str)
+                .unwrap_or("(unnamed)")
         )),
         "session" => obj.map(|o| {
             format!(
@@ -199,7 +219,10 @@ fn summarize(item_type: &str, header: &Map<String, Value>, size: usize, meta: &I
             )
         }),
         "sessions" => obj.map(|o| {
-            let n = o.get("aggregates").and_then(Value::as_array).map_or(0, Vec::len);
+            let n = o
+                .get("aggregates")
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len);
             format!("sessions: {n} aggregates")
         }),
         "client_report" => obj.map(|o| {
@@ -218,12 +241,15 @@ fn summarize(item_type: &str, header: &Map<String, Value>, size: usize, meta: &I
             )
         }),
         "log" | "span" | "trace_metric" => obj.map(|o| container_summary(item_type, o)),
-        "feedback" => obj.and_then(|o| str_at(o, &["contexts", "feedback", "message"]))
+        "feedback" => obj
+            .and_then(|o| str_at(o, &["contexts", "feedback", "message"]))
             .map(|m| format!("feedback: {m}")),
-        "user_report" => obj.and_then(|o| str_at(o, &["comments"])).map(|m| format!("user report: {m}")),
+        "user_report" => obj
+            .and_then(|o| str_at(o, &["comments"]))
+            .map(|m| format!("user report: {m}")),
         _ => None,
     };
-    let text = text.unwrap_or_else(|| match &meta.json {
+    let text = text.unwrap_or_else(|| match body {
         Some(_) => item_type.to_string(),
         None => format!("{item_type} ({size} bytes)"),
     });
@@ -233,7 +259,10 @@ fn summarize(item_type: &str, header: &Map<String, Value>, size: usize, meta: &I
 fn event_summary(item_type: &str, event: &Map<String, Value>) -> Option<String> {
     if item_type == "transaction" {
         let name = str_at(event, &["transaction"]).unwrap_or_else(|| "(unnamed)".into());
-        let spans = event.get("spans").and_then(Value::as_array).map_or(0, Vec::len);
+        let spans = event
+            .get("spans")
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len);
         return Some(format!("transaction: {name} ({spans} spans)"));
     }
     if let Some(error) = str_at(event, &["error"]) {
@@ -267,7 +296,10 @@ fn event_summary(item_type: &str, event: &Map<String, Value>) -> Option<String> 
 }
 
 fn security_summary(body: &Value) -> Option<String> {
-    let report = body.get("csp-report").or_else(|| body.get("body")).unwrap_or(body);
+    let report = body
+        .get("csp-report")
+        .or_else(|| body.get("body"))
+        .unwrap_or(body);
     let directive = report
         .get("violated-directive")
         .or_else(|| report.get("effectiveDirective"))
@@ -283,7 +315,11 @@ fn container_summary(item_type: &str, container: &Map<String, Value>) -> String 
     let label = match item_type {
         "log" => first.and_then(|l| {
             let level = str_at(l, &["level"]).unwrap_or_default();
-            Some(format!("{level} {}", str_at(l, &["body"])?).trim().to_string())
+            Some(
+                format!("{level} {}", str_at(l, &["body"])?)
+                    .trim()
+                    .to_string(),
+            )
         }),
         "span" => first.and_then(|s| str_at(s, &["name"])),
         _ => first.and_then(|m| str_at(m, &["name"])),
@@ -306,7 +342,12 @@ mod tests {
     use serde_json::json;
 
     fn describe_json(item_type: &str, body: Value) -> ItemMeta {
-        describe(item_type, &Map::new(), body.to_string().as_bytes(), EnvelopeContext::default())
+        describe(
+            item_type,
+            &Map::new(),
+            body.to_string().as_bytes(),
+            EnvelopeContext::default(),
+        )
     }
 
     #[test]
@@ -320,10 +361,16 @@ mod tests {
                    "timestamp": "2026-11-26T00:00:00Z"}),
         );
         assert_eq!(meta.summary, "ValueError: boom");
-        assert_eq!(meta.event_id.as_deref(), Some("ab12cd34000000000000000000000000"));
+        assert_eq!(
+            meta.event_id.as_deref(),
+            Some("ab12cd34000000000000000000000000")
+        );
         assert_eq!(meta.sdk_name.as_deref(), Some("sentry.python"));
         assert_eq!(meta.timestamp, Some(1_795_651_200.0));
-        assert_eq!(describe_json("event", json!({"message": "hello"})).summary, "hello");
+        assert_eq!(
+            describe_json("event", json!({"message": "hello"})).summary,
+            "hello"
+        );
         assert_eq!(
             describe_json("event", json!({"logentry": {"formatted": "fmt"}})).summary,
             "fmt"
@@ -333,33 +380,59 @@ mod tests {
     #[test]
     fn other_types_get_real_summaries() {
         assert_eq!(
-            describe_json("transaction", json!({"transaction": "GET /", "spans": [{}, {}]})).summary,
+            describe_json(
+                "transaction",
+                json!({"transaction": "GET /", "spans": [{}, {}]})
+            )
+            .summary,
             "transaction: GET / (2 spans)"
         );
         assert_eq!(
-            describe_json("security", json!({"csp-report": {"violated-directive": "script-src"}})).summary,
+            describe_json(
+                "security",
+                json!({"csp-report": {"violated-directive": "script-src"}})
+            )
+            .summary,
             "csp-report: script-src"
         );
         assert_eq!(
-            describe_json("log", json!({"items": [{"level": "info", "body": "hi"}, {}]})).summary,
+            describe_json(
+                "log",
+                json!({"items": [{"level": "info", "body": "hi"}, {}]})
+            )
+            .summary,
             "log: info hi (+1 more)"
         );
         assert_eq!(
-            describe_json("check_in", json!({"monitor_slug": "nightly", "status": "ok"})).summary,
+            describe_json(
+                "check_in",
+                json!({"monitor_slug": "nightly", "status": "ok"})
+            )
+            .summary,
             "check-in nightly: ok"
         );
     }
 
     #[test]
     fn invalid_json_is_a_decode_error_not_a_failure() {
-        let meta = describe("event", &Map::new(), b"{not json", EnvelopeContext::default());
+        let meta = describe(
+            "event",
+            &Map::new(),
+            b"{not json",
+            EnvelopeContext::default(),
+        );
         assert!(meta.decode_error.unwrap().starts_with("invalid JSON"));
         assert!(meta.summary.starts_with("event: could not decode"));
     }
 
     #[test]
     fn binary_items_are_described_by_size() {
-        let meta = describe("replay_recording", &Map::new(), &[0, 159, 146, 150], EnvelopeContext::default());
+        let meta = describe(
+            "replay_recording",
+            &Map::new(),
+            &[0, 159, 146, 150],
+            EnvelopeContext::default(),
+        );
         assert_eq!(meta.summary, "replay_recording (4 bytes)");
         assert!(meta.decode_error.is_none());
     }
@@ -371,9 +444,15 @@ mod tests {
             "trace": {"release": "r1", "environment": "prod"}
         }))
         .unwrap();
-        let ctx = EnvelopeContext { header: Some(&header), client: Some("sentry.rust/0.49.5") };
+        let ctx = EnvelopeContext {
+            header: Some(&header),
+            client: Some("sentry.rust/0.49.5"),
+        };
         let meta = describe("attachment", &Map::new(), b"raw", ctx);
-        assert_eq!(meta.event_id.as_deref(), Some("0123456789abcdef0123456789abcdef"));
+        assert_eq!(
+            meta.event_id.as_deref(),
+            Some("0123456789abcdef0123456789abcdef")
+        );
         assert_eq!(meta.release.as_deref(), Some("r1"));
         assert_eq!(meta.environment.as_deref(), Some("prod"));
         assert_eq!(meta.sdk_name.as_deref(), Some("sentry.rust"));

@@ -36,7 +36,12 @@ fn sorted(value: &Value) -> Value {
         Value::Object(map) => {
             let mut entries: Vec<(&String, &Value)> = map.iter().collect();
             entries.sort_by(|a, b| a.0.cmp(b.0));
-            Value::Object(entries.into_iter().map(|(k, v)| (k.clone(), sorted(v))).collect::<Map<_, _>>())
+            Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k.clone(), sorted(v)))
+                    .collect::<Map<_, _>>(),
+            )
         }
         Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
         other => other.clone(),
@@ -46,9 +51,10 @@ fn sorted(value: &Value) -> Value {
 /// A response with Kent's JSON encoding.
 pub fn json_response(status: StatusCode, value: &Value) -> Response {
     let mut response = (status, to_kent_json(value)).into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     response
 }
 
@@ -62,7 +68,10 @@ pub fn payload_value(record: &ItemRecord) -> Value {
     }
     let (encoding, data) = match std::str::from_utf8(&record.payload) {
         Ok(text) => ("utf-8", text.to_string()),
-        Err(_) => ("base64", base64::engine::general_purpose::STANDARD.encode(&record.payload)),
+        Err(_) => (
+            "base64",
+            base64::engine::general_purpose::STANDARD.encode(&record.payload),
+        ),
     };
     json!({
         "content_type": record.summary.content_type,

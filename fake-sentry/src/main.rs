@@ -11,8 +11,17 @@ use fake_sentry::config::{Config, Limits, Storage, parse_size};
 use fake_sentry::faults::FaultRule;
 use fake_sentry::server::Server;
 
+// Ingest allocates and frees many small buffers across threads (request tasks and the storage
+// writer); mimalloc handles that pattern far better than glibc malloc.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
-#[command(name = "fake-sentry", version, about = "A fake Sentry server that keeps everything SDKs send")]
+#[command(
+    name = "fake-sentry",
+    version,
+    about = "A fake Sentry server that keeps everything SDKs send"
+)]
 #[command(args_conflicts_with_subcommands = true)]
 struct Cli {
     #[command(subcommand)]
@@ -47,7 +56,11 @@ struct ServeArgs {
     #[arg(long, env = "FAKE_SENTRY_MAX_REFUSALS", default_value_t = 10_000)]
     max_refusals: usize,
     /// Accept only this public key (repeat for several); any key when absent.
-    #[arg(long = "require-key", env = "FAKE_SENTRY_REQUIRE_KEY", value_delimiter = ',')]
+    #[arg(
+        long = "require-key",
+        env = "FAKE_SENTRY_REQUIRE_KEY",
+        value_delimiter = ','
+    )]
     require_key: Vec<String>,
     /// Inject a fault: KIND[:RATE][@PROJECT], KIND one of 429[=SECS], 413, 500, 503, delay=MS.
     #[arg(long = "fault", env = "FAKE_SENTRY_FAULTS", value_delimiter = ',')]
@@ -65,7 +78,11 @@ struct ServeArgs {
     #[arg(long, env = "FAKE_SENTRY_MAX_ATTACHMENT", value_parser = parse_size, default_value = "100MiB")]
     max_attachment: usize,
     /// Most items in one envelope.
-    #[arg(long, env = "FAKE_SENTRY_MAX_ITEMS_PER_ENVELOPE", default_value_t = 1000)]
+    #[arg(
+        long,
+        env = "FAKE_SENTRY_MAX_ITEMS_PER_ENVELOPE",
+        default_value_t = 1000
+    )]
     max_items_per_envelope: usize,
     /// Most sessions in one envelope.
     #[arg(long, env = "FAKE_SENTRY_MAX_SESSIONS", default_value_t = 100)]
@@ -112,9 +129,15 @@ struct BenchArgs {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let server = Server::bind(args.config()).await.context("cannot start fake-sentry")?;
+    let server = Server::bind(args.config())
+        .await
+        .context("cannot start fake-sentry")?;
     let state = server.state();
-    println!("fake-sentry {} listening on http://{}", env!("CARGO_PKG_VERSION"), server.local_addr());
+    println!(
+        "fake-sentry {} listening on http://{}",
+        env!("CARGO_PKG_VERSION"),
+        server.local_addr()
+    );
     println!("DSN: {}", state.dsn(1));
     server.run(shutdown_signal()).await?;
     Ok(())
@@ -124,13 +147,14 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(term) => term,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}
@@ -162,9 +186,21 @@ async fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
         bench::PYTHON_ERROR_ENVELOPE_GZ.len()
     );
     println!("{}", bench::header_row());
-    let memory = bench::bench_in_process("fake-sentry (memory)", Storage::Memory, args.connections, duration).await?;
+    let memory = bench::bench_in_process(
+        "fake-sentry (memory)",
+        Storage::Memory,
+        args.connections,
+        duration,
+    )
+    .await?;
     println!("{}", bench::format_row(&memory));
-    let file = bench::bench_in_process("fake-sentry (file, WAL)", Storage::File(db), args.connections, duration).await?;
+    let file = bench::bench_in_process(
+        "fake-sentry (file, WAL)",
+        Storage::File(db),
+        args.connections,
+        duration,
+    )
+    .await?;
     println!("{}", bench::format_row(&file));
     if let Some(peer) = &args.peer {
         let peer = bench::drive(&format!("peer {peer}"), peer, args.connections, duration).await?;
@@ -191,7 +227,8 @@ async fn main() -> anyhow::Result<()> {
     };
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default_filter.into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| default_filter.into()),
         )
         .with_writer(std::io::stderr)
         .init();

@@ -51,7 +51,14 @@ impl AppState {
     /// The DSN of `project` on this server. Any key is accepted unless `--require-key` is set;
     /// Kent's convention is `public`.
     pub fn dsn(&self, project: u64) -> String {
-        dsn_for(self.public_addr, self.config.required_keys.first().map_or("public", String::as_str), project)
+        dsn_for(
+            self.public_addr,
+            self.config
+                .required_keys
+                .first()
+                .map_or("public", String::as_str),
+            project,
+        )
     }
 }
 
@@ -92,9 +99,18 @@ fn cors() -> CorsLayer {
     ];
     CorsLayer::new()
         .allow_origin(AllowOrigin::any())
-        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE, Method::OPTIONS])
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
         .allow_headers(ALLOWED.map(header::HeaderName::from_static))
-        .expose_headers(["x-sentry-error", "x-sentry-rate-limits", "retry-after"].map(header::HeaderName::from_static))
+        .expose_headers(
+            ["x-sentry-error", "x-sentry-rate-limits", "retry-after"]
+                .map(header::HeaderName::from_static),
+        )
         .max_age(std::time::Duration::from_secs(3600))
 }
 
@@ -121,23 +137,43 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-async fn envelope(State(state): State<Arc<AppState>>, Path(project): Path<String>, request: Request) -> Response {
+async fn envelope(
+    State(state): State<Arc<AppState>>,
+    Path(project): Path<String>,
+    request: Request,
+) -> Response {
     handle(state, Endpoint::Envelope, Some(project), request).await
 }
 
-async fn store(State(state): State<Arc<AppState>>, Path(project): Path<String>, request: Request) -> Response {
+async fn store(
+    State(state): State<Arc<AppState>>,
+    Path(project): Path<String>,
+    request: Request,
+) -> Response {
     handle(state, Endpoint::Store, Some(project), request).await
 }
 
-async fn store_get(State(state): State<Arc<AppState>>, Path(project): Path<String>, request: Request) -> Response {
+async fn store_get(
+    State(state): State<Arc<AppState>>,
+    Path(project): Path<String>,
+    request: Request,
+) -> Response {
     handle(state, Endpoint::Store, Some(project), request).await
 }
 
-async fn security(State(state): State<Arc<AppState>>, Path(project): Path<String>, request: Request) -> Response {
+async fn security(
+    State(state): State<Arc<AppState>>,
+    Path(project): Path<String>,
+    request: Request,
+) -> Response {
     handle(state, Endpoint::Security, Some(project), request).await
 }
 
-async fn minidump(State(state): State<Arc<AppState>>, Path(project): Path<String>, request: Request) -> Response {
+async fn minidump(
+    State(state): State<Arc<AppState>>,
+    Path(project): Path<String>,
+    request: Request,
+) -> Response {
     handle(state, Endpoint::Minidump, Some(project), request).await
 }
 
@@ -149,16 +185,29 @@ async fn stream(State(state): State<Arc<AppState>>, request: Request) -> Respons
 async fn read_body(body: Body, limit: usize) -> Result<Bytes, IngestError> {
     match http_body_util::Limited::new(body, limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
-        Err(err) if err.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
-            Err(IngestError::TooLarge(format!("request body exceeds the limit of {limit} bytes")))
+        Err(err)
+            if err
+                .downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            Err(IngestError::TooLarge(format!(
+                "request body exceeds the limit of {limit} bytes"
+            )))
         }
-        Err(err) => Err(IngestError::bad_request(format!("could not read the request body: {err}"))),
+        Err(err) => Err(IngestError::bad_request(format!(
+            "could not read the request body: {err}"
+        ))),
     }
 }
 
 /// Runs one ingest request end to end: faults, body, parse, store, answer; every refusal is
 /// recorded before it is answered.
-async fn handle(state: Arc<AppState>, endpoint: Endpoint, project: Option<String>, request: Request) -> Response {
+async fn handle(
+    state: Arc<AppState>,
+    endpoint: Endpoint,
+    project: Option<String>,
+    request: Request,
+) -> Response {
     let received_at_ms = now_ms();
     let (parts, body) = request.into_parts();
     let path = parts.uri.path().to_string();
@@ -177,8 +226,16 @@ async fn handle(state: Arc<AppState>, endpoint: Endpoint, project: Option<String
         reason: String::new(),
         client: None,
         public_key: None,
-        content_type: parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string),
-        content_encoding: parts.headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).map(str::to_string),
+        content_type: parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
+        content_encoding: parts
+            .headers
+            .get(header::CONTENT_ENCODING)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
         body_size: 0,
         body_prefix: Vec::new(),
     };
@@ -227,7 +284,9 @@ async fn handle(state: Arc<AppState>, endpoint: Endpoint, project: Option<String
         Err(err) => {
             refusal.status = err.status().as_u16();
             refusal.reason = match &err {
-                IngestError::BadRequest { detail, causes } if !causes.is_empty() => format!("{detail}: {}", causes.join("; ")),
+                IngestError::BadRequest { detail, causes } if !causes.is_empty() => {
+                    format!("{detail}: {}", causes.join("; "))
+                }
                 other => other.to_string(),
             };
             tracing::info!(status = refusal.status, reason = %refusal.reason, path = %refusal.path, "refused");
@@ -239,7 +298,11 @@ async fn handle(state: Arc<AppState>, endpoint: Endpoint, project: Option<String
     }
 }
 
-async fn accept(state: &AppState, method: &Method, req: IngestRequest) -> Result<Response, IngestError> {
+async fn accept(
+    state: &AppState,
+    method: &Method,
+    req: IngestRequest,
+) -> Result<Response, IngestError> {
     let limits = &state.config.limits;
     let keys = &state.config.required_keys;
     let ingested: Ingested = match (req.endpoint, method == Method::GET) {
@@ -249,7 +312,12 @@ async fn accept(state: &AppState, method: &Method, req: IngestRequest) -> Result
         (Endpoint::Security, _) => ingest::ingest_security(&req, limits, keys)?,
         (Endpoint::Minidump, _) => ingest::ingest_minidump(&req, limits, keys).await?,
     };
-    let summary = ingested.envelope.items.first().map(|i| i.meta.summary.clone()).unwrap_or_default();
+    let summary = ingested
+        .envelope
+        .items
+        .first()
+        .map(|i| i.meta.summary.clone())
+        .unwrap_or_default();
     let stored = state.store.insert(ingested.envelope).await?;
     tracing::info!(
         endpoint = req.endpoint.as_str(),
@@ -266,7 +334,11 @@ fn respond(endpoint: Endpoint, method: &Method, event_id: Option<String>) -> Res
     if endpoint == Endpoint::Store && method == Method::GET {
         // The image-beacon form answers with a 1x1 transparent GIF.
         const PIXEL: &[u8] = b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\x00\x00\x00!\xf9\x04\x01\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;";
-        return ([(header::CONTENT_TYPE, HeaderValue::from_static("image/gif"))], PIXEL).into_response();
+        return (
+            [(header::CONTENT_TYPE, HeaderValue::from_static("image/gif"))],
+            PIXEL,
+        )
+            .into_response();
     }
     match endpoint {
         Endpoint::Envelope | Endpoint::Store => {
@@ -281,10 +353,21 @@ fn respond(endpoint: Endpoint, method: &Method, event_id: Option<String>) -> Res
                 .and_then(|id| uuid::Uuid::parse_str(&id).ok())
                 .map(|u| u.hyphenated().to_string())
                 .unwrap_or_default();
-            ([(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"))], id).into_response()
+            (
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/plain; charset=utf-8"),
+                )],
+                id,
+            )
+                .into_response()
         }
         Endpoint::Security => StatusCode::OK.into_response(),
-        Endpoint::Stream => ([(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"))], "").into_response(),
+        Endpoint::Stream => (
+            [(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"))],
+            "",
+        )
+            .into_response(),
     }
 }
 
@@ -312,8 +395,13 @@ impl Server {
     }
 
     /// Serves until `shutdown` resolves, then finishes in-flight requests.
-    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         let app = router(self.state);
-        axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await
+        axum::serve(self.listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
     }
 }

@@ -91,8 +91,43 @@ pub struct Stored {
     pub item_ids: Vec<String>,
 }
 
+/// An envelope with everything the writer needs precomputed, so the single writer thread only
+/// binds values: ids, header texts, and no JSON trees to drop.
+struct PreparedEnvelope {
+    envelope: NewEnvelope,
+    header_text: Option<String>,
+    item_ids: Vec<String>,
+    item_header_texts: Vec<Option<String>>,
+}
+
+impl PreparedEnvelope {
+    fn new(envelope: NewEnvelope) -> Self {
+        let item_ids = envelope
+            .items
+            .iter()
+            // Time-ordered UUIDs keep the id index append-only; Kent's clients only need a UUID.
+            .map(|_| uuid::Uuid::now_v7().hyphenated().to_string())
+            .collect();
+        let item_header_texts = envelope
+            .items
+            .iter()
+            .map(|i| json_text(&i.header))
+            .collect();
+        Self {
+            header_text: json_text(&envelope.header),
+            item_ids,
+            item_header_texts,
+            envelope,
+        }
+    }
+}
+
+type InsertReply = (Result<Stored, StoreError>, Box<PreparedEnvelope>);
+
 enum WriteOp {
-    Insert(Box<NewEnvelope>, oneshot::Sender<Result<Stored, StoreError>>),
+    /// The envelope travels back with the answer: dropping its buffers on the requesting
+    /// task instead of the writer thread keeps the one serial stage short.
+    Insert(Box<PreparedEnvelope>, oneshot::Sender<InsertReply>),
     Refuse(Box<NewRefusal>, oneshot::Sender<Result<(), StoreError>>),
     Flush(Option<u64>, oneshot::Sender<Result<u64, StoreError>>),
 }
@@ -101,7 +136,10 @@ enum Readers {
     /// In memory: one database, one connection, shared with the writer.
     Shared(Arc<Mutex<Connection>>),
     /// File: a pool of read connections.
-    Pool { path: PathBuf, idle: Mutex<Vec<Connection>> },
+    Pool {
+        path: PathBuf,
+        idle: Mutex<Vec<Connection>>,
+    },
 }
 
 /// Handle to the storage; cheap to share behind an `Arc`.
@@ -186,7 +224,11 @@ fn configure(conn: &Connection, file: bool) -> rusqlite::Result<()> {
 
 impl Store {
     /// Opens (or creates) the database and starts the writer thread.
-    pub fn open(storage: &Storage, max_items: usize, max_refusals: usize) -> Result<Arc<Self>, StoreError> {
+    pub fn open(
+        storage: &Storage,
+        max_items: usize,
+        max_refusals: usize,
+    ) -> Result<Arc<Self>, StoreError> {
         let (conn, file_path) = match storage {
             Storage::Memory => (Connection::open_in_memory()?, None),
             Storage::File(path) => (Connection::open(path)?, Some(path.clone())),
@@ -194,7 +236,8 @@ impl Store {
         configure(&conn, file_path.is_some())?;
         conn.execute_batch(SCHEMA)?;
         let item_count: i64 = conn.query_row("SELECT COUNT(*) FROM items", [], |r| r.get(0))?;
-        let last_seq: i64 = conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM items", [], |r| r.get(0))?;
+        let last_seq: i64 =
+            conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM items", [], |r| r.get(0))?;
         let conn = Arc::new(Mutex::new(conn));
         let readers = match file_path {
             None => Readers::Shared(conn.clone()),
@@ -228,10 +271,15 @@ impl Store {
     pub async fn insert(&self, envelope: NewEnvelope) -> Result<Stored, StoreError> {
         let (tx, rx) = oneshot::channel();
         self.queue
-            .send(WriteOp::Insert(Box::new(envelope), tx))
+            .send(WriteOp::Insert(
+                Box::new(PreparedEnvelope::new(envelope)),
+                tx,
+            ))
             .await
             .map_err(|_| StoreError::WriterGone)?;
-        rx.await.map_err(|_| StoreError::WriterGone)?
+        let (result, prepared) = rx.await.map_err(|_| StoreError::WriterGone)?;
+        drop(prepared);
+        result
     }
 
     /// Records a refused request; returns once it is committed.
@@ -272,7 +320,10 @@ impl Store {
     }
 
     /// Runs a read on the calling thread.
-    pub fn read_blocking<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, StoreError> {
+    pub fn read_blocking<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
         match &self.readers {
             Readers::Shared(conn) => {
                 let guard = conn.lock().unwrap_or_else(|e| e.into_inner());
@@ -308,9 +359,16 @@ struct Writer {
 }
 
 enum Done {
-    Insert(oneshot::Sender<Result<Stored, StoreError>>, Result<Stored, String>),
+    Insert(
+        oneshot::Sender<InsertReply>,
+        Result<Stored, String>,
+        Box<PreparedEnvelope>,
+    ),
     Refuse(oneshot::Sender<Result<(), StoreError>>, Result<(), String>),
-    Flush(oneshot::Sender<Result<u64, StoreError>>, Result<u64, String>),
+    Flush(
+        oneshot::Sender<Result<u64, StoreError>>,
+        Result<u64, String>,
+    ),
 }
 
 impl Writer {
@@ -343,16 +401,22 @@ impl Writer {
                         if let Ok(stored) = &result {
                             self.item_count += stored.item_ids.len() as i64;
                         }
-                        done.push(Done::Insert(reply, result.map_err(|e| e.to_string())));
+                        done.push(Done::Insert(
+                            reply,
+                            result.map_err(|e| e.to_string()),
+                            envelope,
+                        ));
                     }
                     WriteOp::Refuse(refusal, reply) => {
-                        let result = insert_refusal(&tx, &refusal, self.max_refusals).map_err(|e| e.to_string());
+                        let result = insert_refusal(&tx, &refusal, self.max_refusals)
+                            .map_err(|e| e.to_string());
                         done.push(Done::Refuse(reply, result));
                     }
                     WriteOp::Flush(project, reply) => {
                         let result = flush(&tx, project);
                         if result.is_ok() {
-                            self.item_count = tx.query_row("SELECT COUNT(*) FROM items", [], |r| r.get(0))?;
+                            self.item_count =
+                                tx.query_row("SELECT COUNT(*) FROM items", [], |r| r.get(0))?;
                         }
                         done.push(Done::Flush(reply, result.map_err(|e| e.to_string())));
                     }
@@ -380,8 +444,8 @@ impl Writer {
         let commit_error = outcome.err().map(|e| e.to_string());
         for item in done {
             match item {
-                Done::Insert(reply, result) => {
-                    let _ = reply.send(settle(&commit_error, result));
+                Done::Insert(reply, result, envelope) => {
+                    let _ = reply.send((settle(&commit_error, result), envelope));
                 }
                 Done::Refuse(reply, result) => {
                     let _ = reply.send(settle(&commit_error, result));
@@ -410,7 +474,8 @@ fn json_text(map: &Option<Map<String, Value>>) -> Option<String> {
     map.as_ref().map(|m| Value::Object(m.clone()).to_string())
 }
 
-fn insert_envelope(conn: &Connection, env: &NewEnvelope) -> rusqlite::Result<Stored> {
+fn insert_envelope(conn: &Connection, prepared: &PreparedEnvelope) -> rusqlite::Result<Stored> {
+    let env = &prepared.envelope;
     conn.prepare_cached(
         "INSERT INTO envelopes (project_id, endpoint, received_at, auth_source, public_key, client,
          user_agent, content_type, content_encoding, header, raw, wire_size)
@@ -426,7 +491,7 @@ fn insert_envelope(conn: &Connection, env: &NewEnvelope) -> rusqlite::Result<Sto
         env.user_agent,
         env.content_type,
         env.content_encoding,
-        json_text(&env.header),
+        prepared.header_text,
         env.raw,
         env.wire_size as i64,
     ])?;
@@ -438,9 +503,13 @@ fn insert_envelope(conn: &Connection, env: &NewEnvelope) -> rusqlite::Result<Sto
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
          ?19, ?20, ?21, ?22)",
     )?;
-    let mut item_ids = Vec::with_capacity(env.items.len());
-    for (idx, item) in env.items.iter().enumerate() {
-        let id = uuid::Uuid::new_v4().hyphenated().to_string();
+    for (idx, ((item, id), header_text)) in env
+        .items
+        .iter()
+        .zip(&prepared.item_ids)
+        .zip(&prepared.item_header_texts)
+        .enumerate()
+    {
         let header_str = |key: &str| {
             item.header
                 .as_ref()
@@ -465,17 +534,19 @@ fn insert_envelope(conn: &Connection, env: &NewEnvelope) -> rusqlite::Result<Sto
             m.summary,
             m.timestamp,
             env.received_at_ms,
-            json_text(&item.header),
+            header_text,
             item.payload,
-            m.json.is_some(),
+            m.is_json,
             header_str("filename"),
             header_str("content_type"),
             m.decode_error,
             m.schema_note,
         ])?;
-        item_ids.push(id);
     }
-    Ok(Stored { envelope_id, item_ids })
+    Ok(Stored {
+        envelope_id,
+        item_ids: prepared.item_ids.clone(),
+    })
 }
 
 fn insert_refusal(conn: &Connection, r: &NewRefusal, max_refusals: i64) -> rusqlite::Result<()> {
@@ -508,7 +579,11 @@ fn insert_refusal(conn: &Connection, r: &NewRefusal, max_refusals: i64) -> rusql
 fn flush(conn: &Connection, project: Option<u64>) -> rusqlite::Result<u64> {
     let removed = match project {
         Some(p) => {
-            let n: i64 = conn.query_row("SELECT COUNT(*) FROM items WHERE project_id = ?1", [p as i64], |r| r.get(0))?;
+            let n: i64 = conn.query_row(
+                "SELECT COUNT(*) FROM items WHERE project_id = ?1",
+                [p as i64],
+                |r| r.get(0),
+            )?;
             conn.execute("DELETE FROM items WHERE project_id = ?1", [p as i64])?;
             conn.execute("DELETE FROM envelopes WHERE project_id = ?1", [p as i64])?;
             n
@@ -601,7 +676,9 @@ impl SqlWhere {
 }
 
 fn like_pattern(text: &str) -> String {
-    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
 }
 
 impl ItemFilter {
@@ -619,7 +696,8 @@ impl ItemFilter {
                 .map(|t| w.bind(SqlValue::Text(t.to_string())))
                 .collect();
             if !placeholders.is_empty() {
-                w.clauses.push(format!("item_type IN ({})", placeholders.join(", ")));
+                w.clauses
+                    .push(format!("item_type IN ({})", placeholders.join(", ")));
             }
         }
         for (column, value) in [
@@ -635,10 +713,15 @@ impl ItemFilter {
         if let Some(sdk) = &self.sdk {
             let exact = w.bind(SqlValue::Text(sdk.clone()));
             let prefix = w.bind(SqlValue::Text(format!("{}.%", like_pattern(sdk))));
-            w.clauses.push(format!("(sdk_name = {exact} OR sdk_name LIKE {prefix} ESCAPE '\\')"));
+            w.clauses.push(format!(
+                "(sdk_name = {exact} OR sdk_name LIKE {prefix} ESCAPE '\\')"
+            ));
         }
         if let Some(id) = &self.event_id {
-            w.equals("event_id", SqlValue::Text(crate::item::normalize_event_id(id.clone())));
+            w.equals(
+                "event_id",
+                SqlValue::Text(crate::item::normalize_event_id(id.clone())),
+            );
         }
         if let Some(q) = &self.q {
             let p = w.bind(SqlValue::Text(format!("%{}%", like_pattern(q))));
@@ -718,7 +801,8 @@ fn format_secs(secs: f64) -> String {
         .unwrap_or_default()
 }
 
-const SUMMARY_COLUMNS: &str = "seq, id, envelope_id, project_id, item_type, event_id, level, platform, release,
+const SUMMARY_COLUMNS: &str =
+    "seq, id, envelope_id, project_id, item_type, event_id, level, platform, release,
     environment, sdk_name, sdk_version, summary, timestamp, received_at, LENGTH(payload), filename,
     content_type, decode_error, schema_note";
 
@@ -761,13 +845,22 @@ pub enum Order {
 }
 
 /// Items matching `filter`, `limit` at most, in `order` of storage.
-pub fn list_items(conn: &Connection, filter: &ItemFilter, order: Order, limit: usize) -> rusqlite::Result<Vec<ItemSummary>> {
-    let (clause, params) = filter.to_sql().map_err(|e| rusqlite::Error::InvalidParameterName(e.to_string()))?;
+pub fn list_items(
+    conn: &Connection,
+    filter: &ItemFilter,
+    order: Order,
+    limit: usize,
+) -> rusqlite::Result<Vec<ItemSummary>> {
+    let (clause, params) = filter
+        .to_sql()
+        .map_err(|e| rusqlite::Error::InvalidParameterName(e.to_string()))?;
     let dir = match order {
         Order::Desc => "DESC",
         Order::Asc => "ASC",
     };
-    let sql = format!("SELECT {SUMMARY_COLUMNS} FROM items WHERE {clause} ORDER BY seq {dir} LIMIT {limit}");
+    let sql = format!(
+        "SELECT {SUMMARY_COLUMNS} FROM items WHERE {clause} ORDER BY seq {dir} LIMIT {limit}"
+    );
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(params_from_iter(params), summary_from_row)?;
     rows.collect()
@@ -775,7 +868,9 @@ pub fn list_items(conn: &Connection, filter: &ItemFilter, order: Order, limit: u
 
 /// How many items match `filter`.
 pub fn count_items(conn: &Connection, filter: &ItemFilter) -> rusqlite::Result<u64> {
-    let (clause, params) = filter.to_sql().map_err(|e| rusqlite::Error::InvalidParameterName(e.to_string()))?;
+    let (clause, params) = filter
+        .to_sql()
+        .map_err(|e| rusqlite::Error::InvalidParameterName(e.to_string()))?;
     let sql = format!("SELECT COUNT(*) FROM items WHERE {clause}");
     conn.prepare_cached(&sql)?
         .query_row(params_from_iter(params), |r| r.get::<_, i64>(0))
@@ -783,11 +878,16 @@ pub fn count_items(conn: &Connection, filter: &ItemFilter) -> rusqlite::Result<u
 }
 
 /// Item counts per type (for the UI and `/api/stats/`).
-pub fn counts_by_type(conn: &Connection, project: Option<u64>) -> rusqlite::Result<Vec<(String, u64)>> {
+pub fn counts_by_type(
+    conn: &Connection,
+    project: Option<u64>,
+) -> rusqlite::Result<Vec<(String, u64)>> {
     let mut stmt = conn.prepare_cached(
         "SELECT item_type, COUNT(*) FROM items WHERE ?1 IS NULL OR project_id = ?1 GROUP BY item_type ORDER BY item_type",
     )?;
-    let rows = stmt.query_map([project.map(|p| p as i64)], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?;
+    let rows = stmt.query_map([project.map(|p| p as i64)], |r| {
+        Ok((r.get(0)?, r.get::<_, i64>(1)? as u64))
+    })?;
     rows.collect()
 }
 
@@ -811,15 +911,18 @@ pub fn get_item(conn: &Connection, id: &str) -> rusqlite::Result<Option<ItemReco
          LIMIT 1"
     );
     conn.prepare_cached(&sql)?
-        .query_row(params![id, crate::item::normalize_event_id(id.to_string())], |row| {
-            let header: Option<String> = row.get(20)?;
-            Ok(ItemRecord {
-                summary: summary_from_row(row)?,
-                header: header.and_then(|h| serde_json::from_str(&h).ok()),
-                payload: row.get(21)?,
-                is_json: row.get(22)?,
-            })
-        })
+        .query_row(
+            params![id, crate::item::normalize_event_id(id.to_string())],
+            |row| {
+                let header: Option<String> = row.get(20)?;
+                Ok(ItemRecord {
+                    summary: summary_from_row(row)?,
+                    header: header.and_then(|h| serde_json::from_str(&h).ok()),
+                    payload: row.get(21)?,
+                    is_json: row.get(22)?,
+                })
+            },
+        )
         .optional()
 }
 
@@ -871,8 +974,11 @@ pub fn get_envelope(conn: &Connection, id: i64) -> rusqlite::Result<Option<Envel
     let Some(mut record) = record else {
         return Ok(None);
     };
-    let mut stmt = conn.prepare_cached("SELECT id FROM items WHERE envelope_id = ?1 ORDER BY idx")?;
-    record.item_ids = stmt.query_map([id], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+    let mut stmt =
+        conn.prepare_cached("SELECT id FROM items WHERE envelope_id = ?1 ORDER BY idx")?;
+    record.item_ids = stmt
+        .query_map([id], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
     Ok(Some(record))
 }
 
@@ -885,7 +991,9 @@ pub fn get_envelope_raw(conn: &Connection, id: i64) -> rusqlite::Result<Option<V
 /// Items in the order Kent lists them: oldest first.
 pub fn kent_list(conn: &Connection) -> rusqlite::Result<Vec<(String, u64, String)>> {
     let mut stmt = conn.prepare_cached("SELECT id, project_id, summary FROM items ORDER BY seq")?;
-    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64, r.get(2)?)))?;
+    let rows = stmt.query_map([], |r| {
+        Ok((r.get(0)?, r.get::<_, i64>(1)? as u64, r.get(2)?))
+    })?;
     rows.collect()
 }
 
@@ -937,7 +1045,8 @@ pub fn list_refusals(conn: &Connection, limit: usize) -> rusqlite::Result<Vec<Re
 /// Refusal counts: total and per status.
 pub fn refusal_counts(conn: &Connection) -> rusqlite::Result<(u64, Vec<(u16, u64)>)> {
     let total: i64 = conn.query_row("SELECT COUNT(*) FROM refusals", [], |r| r.get(0))?;
-    let mut stmt = conn.prepare_cached("SELECT status, COUNT(*) FROM refusals GROUP BY status ORDER BY status")?;
+    let mut stmt = conn
+        .prepare_cached("SELECT status, COUNT(*) FROM refusals GROUP BY status ORDER BY status")?;
     let by_status = stmt
         .query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?
         .collect::<rusqlite::Result<_>>()?;
@@ -946,7 +1055,8 @@ pub fn refusal_counts(conn: &Connection) -> rusqlite::Result<(u64, Vec<(u16, u64
 
 /// Distinct project ids seen.
 pub fn projects(conn: &Connection) -> rusqlite::Result<Vec<u64>> {
-    let mut stmt = conn.prepare_cached("SELECT DISTINCT project_id FROM envelopes ORDER BY project_id")?;
+    let mut stmt =
+        conn.prepare_cached("SELECT DISTINCT project_id FROM envelopes ORDER BY project_id")?;
     let rows = stmt.query_map([], |r| Ok(r.get::<_, i64>(0)? as u64))?;
     rows.collect()
 }
@@ -963,7 +1073,11 @@ pub struct EnvelopeWithItems {
 }
 
 /// Envelopes stored after `after` (oldest first), `limit` at most.
-pub fn envelopes_after(conn: &Connection, after: i64, limit: usize) -> rusqlite::Result<Vec<EnvelopeWithItems>> {
+pub fn envelopes_after(
+    conn: &Connection,
+    after: i64,
+    limit: usize,
+) -> rusqlite::Result<Vec<EnvelopeWithItems>> {
     let mut stmt = conn.prepare_cached(
         "SELECT id, content_type, header, raw FROM envelopes WHERE id > ?1 ORDER BY id LIMIT ?2",
     )?;
@@ -979,12 +1093,18 @@ pub fn envelopes_after(conn: &Connection, after: i64, limit: usize) -> rusqlite:
             })
         })?
         .collect::<rusqlite::Result<_>>()?;
-    let mut items = conn.prepare_cached("SELECT header, payload, is_json FROM items WHERE envelope_id = ?1 ORDER BY idx")?;
+    let mut items = conn.prepare_cached(
+        "SELECT header, payload, is_json FROM items WHERE envelope_id = ?1 ORDER BY idx",
+    )?;
     for envelope in &mut envelopes {
         envelope.items = items
             .query_map([envelope.id], |r| {
                 let header: Option<String> = r.get(0)?;
-                Ok((header.and_then(|h| serde_json::from_str(&h).ok()), r.get(1)?, r.get(2)?))
+                Ok((
+                    header.and_then(|h| serde_json::from_str(&h).ok()),
+                    r.get(1)?,
+                    r.get(2)?,
+                ))
             })?
             .collect::<rusqlite::Result<_>>()?;
     }
@@ -993,7 +1113,9 @@ pub fn envelopes_after(conn: &Connection, after: i64, limit: usize) -> rusqlite:
 
 /// The newest envelope id, 0 when there is none.
 pub fn last_envelope_id(conn: &Connection) -> rusqlite::Result<i64> {
-    conn.query_row("SELECT COALESCE(MAX(id), 0) FROM envelopes", [], |r| r.get(0))
+    conn.query_row("SELECT COALESCE(MAX(id), 0) FROM envelopes", [], |r| {
+        r.get(0)
+    })
 }
 
 /// The newest item sequence number, 0 when there is none.

@@ -32,7 +32,11 @@ pub enum TestingError {
     #[error(transparent)]
     Api(#[from] ApiError),
     #[error("timed out after {waited:?} with {found} of {wanted} matching items")]
-    Timeout { waited: Duration, found: u64, wanted: usize },
+    Timeout {
+        waited: Duration,
+        found: u64,
+        wanted: usize,
+    },
 }
 
 /// A fake-sentry serving on an ephemeral loopback port until dropped.
@@ -86,12 +90,21 @@ impl FakeSentry {
 
     /// Waits until `count` items match `filter` (at most [`DEFAULT_WAIT`]) and returns them,
     /// oldest first.
-    pub async fn wait_for(&self, filter: ItemFilter, count: usize) -> Result<Vec<ItemSummary>, TestingError> {
+    pub async fn wait_for(
+        &self,
+        filter: ItemFilter,
+        count: usize,
+    ) -> Result<Vec<ItemSummary>, TestingError> {
         self.wait_for_within(filter, count, DEFAULT_WAIT).await
     }
 
     /// Like [`Self::wait_for`] with an explicit timeout.
-    pub async fn wait_for_within(&self, filter: ItemFilter, count: usize, timeout: Duration) -> Result<Vec<ItemSummary>, TestingError> {
+    pub async fn wait_for_within(
+        &self,
+        filter: ItemFilter,
+        count: usize,
+        timeout: Duration,
+    ) -> Result<Vec<ItemSummary>, TestingError> {
         let WaitOutcome {
             satisfied,
             count: found,
@@ -122,7 +135,12 @@ impl FakeSentry {
     /// One item by fake-sentry id or Sentry event id.
     pub async fn item(&self, id: &str) -> Result<Option<ItemRecord>, TestingError> {
         let id = id.to_string();
-        let record = self.state.store.read(move |conn| store::get_item(conn, &id)).await.map_err(ApiError::from)?;
+        let record = self
+            .state
+            .store
+            .read(move |conn| store::get_item(conn, &id))
+            .await
+            .map_err(ApiError::from)?;
         Ok(record)
     }
 
