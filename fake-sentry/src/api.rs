@@ -185,6 +185,7 @@ async fn item_detail(State(state): AppRef, Path(id): Path<String>) -> Result<Res
         "item": record.summary,
         "header": record.header,
         "payload": kent::payload_value(&record),
+        "schema_note": crate::item::schema_note(&record.summary.item_type, &record.payload),
         "envelope": envelope,
         "links": {
             "raw": format!("/api/items/{item_id}/raw"),

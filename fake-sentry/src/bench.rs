@@ -10,7 +10,9 @@ use http_body_util::{BodyExt, Full};
 use hyper::Request;
 use hyper_util::rt::TokioIo;
 
-use crate::config::{Config, Storage};
+use crate::config::{Config, Limits, Storage};
+use crate::ingest::{self, Endpoint, IngestRequest};
+use crate::store::{NewEnvelope, Store};
 use crate::testing::FakeSentry;
 
 /// The wire body of a real `sentry-sdk` 2.75.0 error envelope (see `testdata/captures`).
@@ -71,15 +73,14 @@ pub async fn drive(
     let start = Instant::now();
     let deadline = start + duration;
     let mut tasks = Vec::with_capacity(connections);
-    for _ in 0..connections.max(1) {
-        let stream = tokio::net::TcpStream::connect(&authority)
+    // Fail early, with a clear error, when nothing listens there.
+    drop(
+        tokio::net::TcpStream::connect(&authority)
             .await
-            .map_err(|e| BenchError::Connect(authority.clone(), e))?;
-        stream.set_nodelay(true).ok();
-        let authority = authority.clone();
-        tasks.push(tokio::spawn(async move {
-            connection_loop(stream, authority, deadline).await
-        }));
+            .map_err(|e| BenchError::Connect(authority.clone(), e))?,
+    );
+    for _ in 0..connections.max(1) {
+        tasks.push(tokio::spawn(connection_loop(authority.clone(), deadline)));
     }
     let mut latencies = Vec::new();
     let mut errors = 0;
@@ -89,36 +90,41 @@ pub async fn drive(
             errors += err;
         }
     }
-    let elapsed = start.elapsed();
-    if latencies.is_empty() {
-        return Err(BenchError::AllFailed(errors));
-    }
-    latencies.sort_unstable();
-    let pick = |q: f64| latencies[((latencies.len() - 1) as f64 * q).round() as usize];
-    Ok(BenchResult {
-        label: label.to_string(),
-        requests: latencies.len() as u64,
-        errors,
-        elapsed,
-        p50: pick(0.50),
-        p99: pick(0.99),
-    })
+    summarize(label, start.elapsed(), latencies, errors)
 }
 
-async fn connection_loop(
-    stream: tokio::net::TcpStream,
-    authority: String,
-    deadline: Instant,
-) -> (Vec<Duration>, u64) {
+type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
+
+async fn connect(authority: &str) -> std::io::Result<Sender> {
+    let stream = tokio::net::TcpStream::connect(authority).await?;
+    stream.set_nodelay(true)?;
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(std::io::Error::other)?;
+    tokio::spawn(conn);
+    Ok(sender)
+}
+
+/// Posts the fixture back to back on one connection until `deadline`, reconnecting when the
+/// server closes it (Werkzeug, which Kent runs on, closes after every response); a reconnect
+/// counts in that request's latency, as it would for a real SDK.
+async fn connection_loop(authority: String, deadline: Instant) -> (Vec<Duration>, u64) {
     let mut latencies = Vec::new();
     let mut errors = 0;
-    let Ok((mut sender, conn)) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await
-    else {
-        return (latencies, 1);
-    };
-    tokio::spawn(conn);
+    let mut sender: Option<Sender> = None;
     let body = Bytes::from_static(PYTHON_ERROR_ENVELOPE_GZ);
     while Instant::now() < deadline {
+        let sent = Instant::now();
+        let mut current = match sender.take() {
+            Some(s) if !s.is_closed() => s,
+            _ => match connect(&authority).await {
+                Ok(s) => s,
+                Err(_) => return (latencies, errors + 1),
+            },
+        };
+        if current.ready().await.is_err() {
+            continue;
+        }
         let request = Request::post("/api/1/envelope/")
             .header("host", &authority)
             .header("content-type", "application/x-sentry-envelope")
@@ -132,8 +138,7 @@ async fn connection_loop(
         let Ok(request) = request else {
             return (latencies, errors + 1);
         };
-        let sent = Instant::now();
-        match sender.send_request(request).await {
+        match current.send_request(request).await {
             Ok(response) => {
                 let ok = response.status().is_success();
                 let _ = response.into_body().collect().await;
@@ -142,11 +147,9 @@ async fn connection_loop(
                 } else {
                     errors += 1;
                 }
+                sender = Some(current);
             }
-            Err(_) => {
-                errors += 1;
-                break;
-            }
+            Err(_) => errors += 1,
         }
     }
     (latencies, errors)
@@ -169,6 +172,83 @@ pub async fn bench_in_process(
     let result = drive(label, &server.url(), connections, duration).await?;
     server.shutdown().await;
     Ok(result)
+}
+
+/// The fixture envelope as ingest turns it into a storage record.
+fn fixture_envelope() -> anyhow::Result<NewEnvelope> {
+    let mut headers = http::HeaderMap::new();
+    headers.insert("content-encoding", http::HeaderValue::from_static("gzip"));
+    let request = IngestRequest {
+        endpoint: Endpoint::Envelope,
+        project_id: 1,
+        headers,
+        query: Default::default(),
+        body: Bytes::from_static(PYTHON_ERROR_ENVELOPE_GZ),
+        received_at_ms: crate::server::now_ms(),
+    };
+    Ok(ingest::ingest_envelope(&request, &Limits::default(), &[])?.envelope)
+}
+
+/// Measures the storage stage alone: `concurrency` tasks insert the fixture envelope directly,
+/// without HTTP, decoding or parsing. Shows how much of the end-to-end cost is the single
+/// writer.
+pub async fn bench_storage(
+    label: &str,
+    storage: Storage,
+    concurrency: usize,
+    duration: Duration,
+) -> anyhow::Result<BenchResult> {
+    let store = Store::open(&storage, usize::MAX >> 2, 16)?;
+    let template = fixture_envelope()?;
+    let start = Instant::now();
+    let deadline = start + duration;
+    let tasks: Vec<_> = (0..concurrency.max(1))
+        .map(|_| {
+            let store = store.clone();
+            let template = template.clone();
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                let mut errors = 0;
+                while Instant::now() < deadline {
+                    let sent = Instant::now();
+                    match store.insert(template.clone()).await {
+                        Ok(_) => latencies.push(sent.elapsed()),
+                        Err(_) => errors += 1,
+                    }
+                }
+                (latencies, errors)
+            })
+        })
+        .collect();
+    let mut latencies = Vec::new();
+    let mut errors = 0;
+    for task in tasks {
+        let (lat, err) = task.await?;
+        latencies.extend(lat);
+        errors += err;
+    }
+    Ok(summarize(label, start.elapsed(), latencies, errors)?)
+}
+
+fn summarize(
+    label: &str,
+    elapsed: Duration,
+    mut latencies: Vec<Duration>,
+    errors: u64,
+) -> Result<BenchResult, BenchError> {
+    if latencies.is_empty() {
+        return Err(BenchError::AllFailed(errors));
+    }
+    latencies.sort_unstable();
+    let pick = |q: f64| latencies[((latencies.len() - 1) as f64 * q).round() as usize];
+    Ok(BenchResult {
+        label: label.to_string(),
+        requests: latencies.len() as u64,
+        errors,
+        elapsed,
+        p50: pick(0.50),
+        p99: pick(0.99),
+    })
 }
 
 /// A table row.

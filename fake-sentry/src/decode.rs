@@ -231,7 +231,8 @@ enum CapError {
 /// limit even when the limit is not a power of two (which `read_to_end` would not guarantee).
 fn read_capped(mut reader: impl Read, limit: usize) -> Result<Vec<u8>, CapError> {
     let mut out: Vec<u8> = Vec::new();
-    let mut chunk = vec![0u8; CHUNK];
+    // Most bodies are a few KiB: start with a small buffer and only grow it for big ones.
+    let mut chunk = vec![0u8; CHUNK / 4];
     loop {
         let n = match reader.read(&mut chunk) {
             Ok(0) => return Ok(out),
@@ -249,6 +250,9 @@ fn read_capped(mut reader: impl Read, limit: usize) -> Result<Vec<u8>, CapError>
             out.reserve_exact(target.saturating_sub(out.len()));
         }
         out.extend_from_slice(data);
+        if n == chunk.len() && chunk.len() < CHUNK {
+            chunk.resize(CHUNK, 0);
+        }
     }
 }
 

@@ -169,32 +169,33 @@ pub fn ingest_envelope(
             limits.max_sessions
         )));
     }
+    let envelope_event_id = parsed
+        .event_id()
+        .map(|id| item::normalize_event_id(id.to_string()));
+    let envelope::Envelope {
+        header,
+        items: parsed_items,
+    } = parsed;
     let context = EnvelopeContext {
-        header: Some(&parsed.header),
+        header: Some(&header),
         client: auth.client.as_deref(),
     };
-    let items: Vec<NewItem> = parsed
-        .items
-        .iter()
+    let items: Vec<NewItem> = parsed_items
+        .into_iter()
         .map(|it| NewItem {
             meta: item::describe(&it.item_type, &it.header, &it.payload, context),
-            item_type: it.item_type.clone(),
-            header: Some(it.header.clone()),
-            payload: it.payload.clone(),
+            item_type: it.item_type,
+            header: Some(it.header),
+            payload: it.payload,
         })
         .collect();
-    let event_id = parsed
-        .event_id()
-        .map(|id| item::normalize_event_id(id.to_string()))
-        .or_else(|| {
-            items
-                .iter()
-                .find(|i| matches!(i.item_type.as_str(), "event" | "transaction"))
-                .and_then(|i| i.meta.event_id.clone())
-        });
-    let header = parsed.header.clone();
-    let mut envelope = new_envelope(req, auth, Some(header), Vec::new(), items);
-    envelope.raw = raw;
+    let event_id = envelope_event_id.or_else(|| {
+        items
+            .iter()
+            .find(|i| matches!(i.item_type.as_str(), "event" | "transaction"))
+            .and_then(|i| i.meta.event_id.clone())
+    });
+    let mut envelope = new_envelope(req, auth, Some(header), raw, items);
     if req.endpoint == Endpoint::Stream {
         envelope.project_id = stream_project(envelope.header.as_ref());
     }

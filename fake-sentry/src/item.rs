@@ -6,6 +6,8 @@
 
 use serde_json::{Map, Value};
 
+use crate::prune::{self, Spec};
+
 /// Item types whose payload is JSON.
 const JSON_TYPES: &[&str] = &[
     "event",
@@ -27,6 +29,47 @@ const JSON_TYPES: &[&str] = &[
     "metric_buckets",
 ];
 
+/// The parts of an event or transaction that [`describe`] reads.
+static EVENT_FIELDS: Spec = Spec::Keys(&[
+    ("event_id", Spec::All),
+    ("level", Spec::All),
+    ("platform", Spec::All),
+    ("release", Spec::All),
+    ("environment", Spec::All),
+    (
+        "sdk",
+        Spec::Keys(&[("name", Spec::All), ("version", Spec::All)]),
+    ),
+    ("timestamp", Spec::All),
+    ("transaction", Spec::All),
+    // Each span pruned to `{}`: only their count is shown.
+    ("spans", Spec::Keys(&[])),
+    ("error", Spec::All),
+    (
+        "exception",
+        Spec::Keys(&[
+            (
+                "values",
+                Spec::Keys(&[("type", Spec::All), ("value", Spec::All)]),
+            ),
+            // The legacy list form.
+            ("type", Spec::All),
+            ("value", Spec::All),
+        ]),
+    ),
+    (
+        "message",
+        Spec::Keys(&[("formatted", Spec::All), ("message", Spec::All)]),
+    ),
+    (
+        "logentry",
+        Spec::Keys(&[("formatted", Spec::All), ("message", Spec::All)]),
+    ),
+    ("csp-report", Spec::All),
+    ("effectiveDirective", Spec::All),
+    ("violated-directive", Spec::All),
+]);
+
 /// Decoded view of one item, ready to be stored.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ItemMeta {
@@ -44,8 +87,18 @@ pub struct ItemMeta {
     pub is_json: bool,
     /// Why the payload could not be decoded, when it should have been.
     pub decode_error: Option<String>,
-    /// Where `sentry-types` disagrees with the payload (informational).
-    pub schema_note: Option<String>,
+}
+
+/// Where `sentry-types` cannot read an event (informational: real SDKs send shapes that crate
+/// rejects, such as JavaScript's float span timestamps). Computed when an item is shown, not at
+/// ingest, because it is a second full parse.
+pub fn schema_note(item_type: &str, payload: &[u8]) -> Option<String> {
+    if !matches!(item_type, "event" | "transaction") {
+        return None;
+    }
+    serde_json::from_slice::<sentry_types::protocol::v7::Event<'_>>(payload)
+        .err()
+        .map(|err| format!("sentry-types cannot read this {item_type}: {err}"))
 }
 
 /// Whether items of this type are expected to carry JSON.
@@ -79,7 +132,12 @@ pub fn describe(
             .and_then(Value::as_str)
             .is_some_and(|ct| ct.contains("json"));
     if wants_json || (item_type != "attachment" && looks_json) {
-        match serde_json::from_slice::<Value>(payload) {
+        let parsed = match item_type {
+            // The hot path: keep only what the listing needs, not the stack frames.
+            "event" | "transaction" => prune::parse(payload, &EVENT_FIELDS),
+            _ => serde_json::from_slice::<Value>(payload),
+        };
+        match parsed {
             Ok(value) => json = Some(value),
             Err(err) if wants_json => meta.decode_error = Some(format!("invalid JSON: {err}")),
             Err(_) => {}
@@ -129,12 +187,6 @@ pub fn describe(
     meta.timestamp = body
         .and_then(|b| b.get("timestamp"))
         .and_then(parse_timestamp);
-    if item_type == "event"
-        && meta.is_json
-        && let Err(err) = serde_json::from_slice::<sentry_types::protocol::v7::Event<'_>>(payload)
-    {
-        meta.schema_note = Some(format!("sentry-types cannot read this event: {err}"));
-    }
     meta.summary = summarize(item_type, item_header, payload.len(), json.as_ref(), &meta);
     meta
 }

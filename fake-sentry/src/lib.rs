@@ -11,7 +11,7 @@
 //! - [`ingest`] turns each endpoint's body into one [`store::NewEnvelope`]: [`decode`] undoes
 //!   the content encoding (with a cap, so bombs cost nothing), [`envelope`] frames envelopes
 //!   the way real SDKs write them, [`auth`] finds the key and client, and [`item`] decodes each
-//!   item and summarises it.
+//!   item and summarises it ([`prune`] parses only the fields a listing needs).
 //! - [`store`] keeps envelopes and items in SQLite through one batching writer; a request is
 //!   acknowledged only after its commit.
 //! - [`api`] answers queries: Kent's exact shapes, a filterable item API, long-poll waits and
@@ -42,6 +42,7 @@ pub mod faults;
 pub mod ingest;
 pub mod item;
 pub mod kent;
+pub mod prune;
 pub mod server;
 pub mod store;
 pub mod testing;

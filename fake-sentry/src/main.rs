@@ -126,6 +126,9 @@ struct BenchArgs {
     /// Directory for the file-backed database (a temporary one when absent).
     #[arg(long)]
     dir: Option<PathBuf>,
+    /// Also measure the storage stage alone (no HTTP, no parsing).
+    #[arg(long)]
+    storage_only: bool,
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
@@ -202,6 +205,16 @@ async fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
     )
     .await?;
     println!("{}", bench::format_row(&file));
+    if args.storage_only {
+        let fresh = dir.join("storage-only.sqlite");
+        for (label, storage) in [
+            ("storage only (memory)", Storage::Memory),
+            ("storage only (file, WAL)", Storage::File(fresh)),
+        ] {
+            let result = bench::bench_storage(label, storage, args.connections, duration).await?;
+            println!("{}", bench::format_row(&result));
+        }
+    }
     if let Some(peer) = &args.peer {
         let peer = bench::drive(&format!("peer {peer}"), peer, args.connections, duration).await?;
         println!("{}", bench::format_row(&peer));

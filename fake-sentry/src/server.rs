@@ -210,91 +210,85 @@ async fn handle(
 ) -> Response {
     let received_at_ms = now_ms();
     let (parts, body) = request.into_parts();
-    let path = parts.uri.path().to_string();
-    let query = auth::parse_query(parts.uri.query());
     let project_id = match project.as_deref().map(str::parse::<u64>) {
         None => Some(0),
         Some(Ok(p)) => Some(p),
         Some(Err(_)) => None,
     };
-    let mut refusal = NewRefusal {
-        received_at_ms,
-        method: parts.method.to_string(),
-        path: path.clone(),
-        project_id,
-        status: 0,
-        reason: String::new(),
-        client: None,
-        public_key: None,
-        content_type: parts
-            .headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string),
-        content_encoding: parts
-            .headers
-            .get(header::CONTENT_ENCODING)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string),
-        body_size: 0,
-        body_prefix: Vec::new(),
-    };
-    let header_auth = auth::extract(&parts.headers, &query, None);
-    refusal.client = header_auth.client.clone();
-    refusal.public_key = header_auth.public_key.clone();
-
-    let outcome = async {
-        let Some(project_id) = project_id else {
-            return Err(IngestError::bad_request(format!(
+    // The body as sent, kept (a cheap reference) only to describe a refusal.
+    let mut wire_body = Bytes::new();
+    let result = async {
+        let project_id = project_id.ok_or_else(|| {
+            IngestError::bad_request(format!(
                 "invalid project id {:?}: project ids are numeric",
                 project.unwrap_or_default()
-            )));
-        };
+            ))
+        })?;
         match state.faults.decide(project_id) {
             FaultDecision::Pass => {}
             FaultDecision::Delay(delay) => tokio::time::sleep(delay).await,
             FaultDecision::Fail(kind) => return Err(IngestError::Fault(kind)),
         }
-        Ok(project_id)
+        let body = read_body(body, state.config.limits.max_request_body).await?;
+        wire_body = body.clone();
+        let req = IngestRequest {
+            endpoint,
+            project_id,
+            headers: parts.headers.clone(),
+            query: auth::parse_query(parts.uri.query()),
+            body,
+            received_at_ms,
+        };
+        accept(&state, &parts.method, req).await
     }
     .await;
-    let body = match outcome {
-        Ok(_) => read_body(body, state.config.limits.max_request_body).await,
-        Err(err) => Err(err),
-    };
-    let result = match (body, project_id) {
-        (Ok(body), Some(project_id)) => {
-            refusal.body_size = body.len();
-            refusal.body_prefix = body.slice(..body.len().min(REFUSED_BODY_PREFIX)).to_vec();
-            let req = IngestRequest {
-                endpoint,
-                project_id,
-                headers: parts.headers.clone(),
-                query,
-                body,
-                received_at_ms,
-            };
-            accept(&state, &parts.method, req).await
-        }
-        (Err(err), _) => Err(err),
-        (Ok(_), None) => Err(IngestError::bad_request("invalid project id")),
-    };
     match result {
         Ok(response) => response,
         Err(err) => {
-            refusal.status = err.status().as_u16();
-            refusal.reason = match &err {
-                IngestError::BadRequest { detail, causes } if !causes.is_empty() => {
-                    format!("{detail}: {}", causes.join("; "))
-                }
-                other => other.to_string(),
-            };
+            let refusal = refusal_record(&parts, project_id, received_at_ms, &wire_body, &err);
             tracing::info!(status = refusal.status, reason = %refusal.reason, path = %refusal.path, "refused");
             if let Err(store_err) = state.store.refuse(refusal).await {
                 tracing::error!(%store_err, "could not record a refusal");
             }
             err.into_response()
         }
+    }
+}
+
+/// What the refusals API shows about a refused request.
+fn refusal_record(
+    parts: &http::request::Parts,
+    project_id: Option<u64>,
+    received_at_ms: i64,
+    body: &Bytes,
+    err: &IngestError,
+) -> NewRefusal {
+    let header = |name| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let auth = auth::extract(&parts.headers, &auth::parse_query(parts.uri.query()), None);
+    NewRefusal {
+        received_at_ms,
+        method: parts.method.to_string(),
+        path: parts.uri.path().to_string(),
+        project_id,
+        status: err.status().as_u16(),
+        reason: match err {
+            IngestError::BadRequest { detail, causes } if !causes.is_empty() => {
+                format!("{detail}: {}", causes.join("; "))
+            }
+            other => other.to_string(),
+        },
+        client: auth.client,
+        public_key: auth.public_key,
+        content_type: header(header::CONTENT_TYPE),
+        content_encoding: header(header::CONTENT_ENCODING),
+        body_size: body.len(),
+        body_prefix: body.slice(..body.len().min(REFUSED_BODY_PREFIX)).to_vec(),
     }
 }
 

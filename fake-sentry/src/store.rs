@@ -187,8 +187,7 @@ CREATE TABLE IF NOT EXISTS items (
     is_json INTEGER NOT NULL,
     filename TEXT,
     content_type TEXT,
-    decode_error TEXT,
-    schema_note TEXT
+    decode_error TEXT
 );
 CREATE INDEX IF NOT EXISTS items_event_id ON items(event_id);
 CREATE INDEX IF NOT EXISTS items_envelope ON items(envelope_id);
@@ -218,6 +217,9 @@ fn configure(conn: &Connection, file: bool) -> rusqlite::Result<()> {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         // With WAL, NORMAL loses nothing on a process crash (only on power loss).
         conn.pragma_update(None, "synchronous", "NORMAL")?;
+        // Checkpoints (which fsync the database) run on their own thread, see
+        // `run_checkpointer`, so the writer never stalls behind one.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
     }
     Ok(())
 }
@@ -264,6 +266,15 @@ impl Store {
             .name("fake-sentry-writer".into())
             .spawn(move || writer.run(rx))
             .map_err(|e| StoreError::Task(e.to_string()))?;
+        if let Storage::File(path) = storage {
+            let conn = Connection::open(path)?;
+            configure(&conn, true)?;
+            let weak = Arc::downgrade(&store);
+            std::thread::Builder::new()
+                .name("fake-sentry-checkpoint".into())
+                .spawn(move || run_checkpointer(conn, weak))
+                .map_err(|e| StoreError::Task(e.to_string()))?;
+        }
         Ok(store)
     }
 
@@ -347,6 +358,27 @@ impl Store {
                 Ok(result?)
             }
         }
+    }
+}
+
+/// How often the WAL is copied back into the database file.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(250);
+
+/// Copies committed WAL frames into the database file while the writer keeps appending
+/// (a PASSIVE checkpoint never blocks it); SQLite rewinds the WAL once all frames are copied.
+/// Stops when the store is dropped.
+fn run_checkpointer(conn: Connection, store: std::sync::Weak<Store>) {
+    let mut last_seen = u64::MAX;
+    while let Some(store) = store.upgrade() {
+        let version = *store.changes.borrow();
+        drop(store);
+        if version != last_seen {
+            last_seen = version;
+            if let Err(err) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                tracing::warn!(%err, "WAL checkpoint failed");
+            }
+        }
+        std::thread::sleep(CHECKPOINT_INTERVAL);
     }
 }
 
@@ -499,9 +531,9 @@ fn insert_envelope(conn: &Connection, prepared: &PreparedEnvelope) -> rusqlite::
     let mut stmt = conn.prepare_cached(
         "INSERT INTO items (id, envelope_id, idx, project_id, item_type, event_id, level, platform,
          release, environment, sdk_name, sdk_version, summary, timestamp, received_at, header,
-         payload, is_json, filename, content_type, decode_error, schema_note)
+         payload, is_json, filename, content_type, decode_error)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
-         ?19, ?20, ?21, ?22)",
+         ?19, ?20, ?21)",
     )?;
     for (idx, ((item, id), header_text)) in env
         .items
@@ -540,7 +572,6 @@ fn insert_envelope(conn: &Connection, prepared: &PreparedEnvelope) -> rusqlite::
             header_str("filename"),
             header_str("content_type"),
             m.decode_error,
-            m.schema_note,
         ])?;
     }
     Ok(Stored {
@@ -778,7 +809,6 @@ pub struct ItemSummary {
     pub filename: Option<String>,
     pub content_type: Option<String>,
     pub decode_error: Option<String>,
-    pub schema_note: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -804,7 +834,7 @@ fn format_secs(secs: f64) -> String {
 const SUMMARY_COLUMNS: &str =
     "seq, id, envelope_id, project_id, item_type, event_id, level, platform, release,
     environment, sdk_name, sdk_version, summary, timestamp, received_at, LENGTH(payload), filename,
-    content_type, decode_error, schema_note";
+    content_type, decode_error";
 
 fn summary_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ItemSummary> {
     let sdk_name: Option<String> = row.get(10)?;
@@ -831,7 +861,6 @@ fn summary_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ItemSummary> {
         filename: row.get(16)?,
         content_type: row.get(17)?,
         decode_error: row.get(18)?,
-        schema_note: row.get(19)?,
     })
 }
 
@@ -914,12 +943,12 @@ pub fn get_item(conn: &Connection, id: &str) -> rusqlite::Result<Option<ItemReco
         .query_row(
             params![id, crate::item::normalize_event_id(id.to_string())],
             |row| {
-                let header: Option<String> = row.get(20)?;
+                let header: Option<String> = row.get(19)?;
                 Ok(ItemRecord {
                     summary: summary_from_row(row)?,
                     header: header.and_then(|h| serde_json::from_str(&h).ok()),
-                    payload: row.get(21)?,
-                    is_json: row.get(22)?,
+                    payload: row.get(20)?,
+                    is_json: row.get(21)?,
                 })
             },
         )

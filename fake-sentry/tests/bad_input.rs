@@ -3,8 +3,11 @@
 //! server serving with everything stored before it intact. One bad item inside an otherwise fine
 //! envelope is stored with a `decode_error` instead of failing the envelope.
 //!
-//! Requests go over real sockets with a minimal HTTP/1.1 client (below), so that bodies can be
-//! as broken as a test needs and a server that answers before reading the whole body is fine.
+//! Requests go over real sockets with a minimal HTTP/1.1 client (`support::http`), so that
+//! bodies can be as broken as a test needs and a server that answers before reading the whole
+//! body is fine.
+
+mod support;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -12,174 +15,9 @@ use std::time::{Duration, Instant};
 use fake_sentry::testing::FakeSentry;
 use fake_sentry::{Config, Limits};
 use serde_json::{Value, json};
-
-/// A minimal HTTP/1.1 client over `tokio::net::TcpStream`: one request per connection
-/// (`Connection: close`), the body written while the answer is read.
-mod http {
-    use std::net::SocketAddr;
-    use std::time::Duration;
-
-    use serde_json::Value;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio::net::TcpStream;
-
-    /// Longest any single request may take.
-    const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
-
-    pub struct Reply {
-        pub status: u16,
-        pub headers: Vec<(String, String)>,
-        pub body: Vec<u8>,
-    }
-
-    impl Reply {
-        pub fn header(&self, name: &str) -> Option<&str> {
-            self.headers
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v.as_str())
-        }
-
-        pub fn text(&self) -> String {
-            String::from_utf8_lossy(&self.body).into_owned()
-        }
-
-        pub fn json(&self) -> Value {
-            serde_json::from_slice(&self.body).unwrap_or_else(|e| {
-                panic!(
-                    "answer (status {}) is not JSON ({e}): {:?}",
-                    self.status,
-                    self.text()
-                )
-            })
-        }
-    }
-
-    /// Sends one request and returns the answer; panics (with the request named) on I/O
-    /// failure or after [`REQUEST_TIMEOUT`].
-    pub async fn send(
-        addr: SocketAddr,
-        method: &str,
-        target: &str,
-        headers: &[(&str, &str)],
-        body: &[u8],
-    ) -> Reply {
-        tokio::time::timeout(
-            REQUEST_TIMEOUT,
-            exchange(addr, method, target, headers, body),
-        )
-        .await
-        .unwrap_or_else(|_| panic!("{method} {target}: no answer within {REQUEST_TIMEOUT:?}"))
-        .unwrap_or_else(|e| panic!("{method} {target}: {e}"))
-    }
-
-    async fn exchange(
-        addr: SocketAddr,
-        method: &str,
-        target: &str,
-        headers: &[(&str, &str)],
-        body: &[u8],
-    ) -> Result<Reply, String> {
-        let mut stream = TcpStream::connect(addr)
-            .await
-            .map_err(|e| format!("connect to {addr}: {e}"))?;
-        let mut head =
-            format!("{method} {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-        if !body.is_empty() || !matches!(method, "GET" | "HEAD" | "DELETE") {
-            head.push_str(&format!("Content-Length: {}\r\n", body.len()));
-        }
-        for (name, value) in headers {
-            head.push_str(&format!("{name}: {value}\r\n"));
-        }
-        head.push_str("\r\n");
-        let (mut reader, mut writer) = stream.split();
-        // A server may answer (413, 401, …) and close before it has read the whole body; the
-        // write then fails, which is fine as long as the answer arrived.
-        let write = async {
-            writer.write_all(head.as_bytes()).await?;
-            writer.write_all(body).await?;
-            writer.flush().await
-        };
-        let read = async {
-            let mut buf = Vec::new();
-            let result = reader.read_to_end(&mut buf).await;
-            (buf, result)
-        };
-        let (written, (buf, read_result)) = tokio::join!(write, read);
-        match parse(&buf) {
-            Some(reply) => Ok(reply),
-            None => Err(format!(
-                "incomplete answer ({} bytes: {:?}); write: {written:?}; read: {read_result:?}",
-                buf.len(),
-                String::from_utf8_lossy(&buf[..buf.len().min(500)])
-            )),
-        }
-    }
-
-    /// Parses a complete response; `None` if it is cut short.
-    fn parse(buf: &[u8]) -> Option<Reply> {
-        let end = buf.windows(4).position(|w| w == b"\r\n\r\n")?;
-        let head = std::str::from_utf8(&buf[..end]).ok()?;
-        let mut lines = head.split("\r\n");
-        let status = lines.next()?.split(' ').nth(1)?.parse().ok()?;
-        let headers: Vec<(String, String)> = lines
-            .filter_map(|l| l.split_once(':'))
-            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-            .collect();
-        let rest = &buf[end + 4..];
-        let get = |name: &str| {
-            headers
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.as_str())
-        };
-        let body = if get("transfer-encoding").is_some_and(|te| te.eq_ignore_ascii_case("chunked"))
-        {
-            dechunk(rest)?
-        } else if let Some(len) = get("content-length") {
-            rest.get(..len.parse::<usize>().ok()?)?.to_vec()
-        } else {
-            rest.to_vec()
-        };
-        Some(Reply {
-            status,
-            headers,
-            body,
-        })
-    }
-
-    fn dechunk(mut rest: &[u8]) -> Option<Vec<u8>> {
-        let mut body = Vec::new();
-        loop {
-            let line_end = rest.windows(2).position(|w| w == b"\r\n")?;
-            let size_text = std::str::from_utf8(&rest[..line_end]).ok()?;
-            let size = usize::from_str_radix(size_text.split(';').next()?.trim(), 16).ok()?;
-            rest = &rest[line_end + 2..];
-            if size == 0 {
-                return Some(body);
-            }
-            body.extend_from_slice(rest.get(..size)?);
-            rest = rest.get(size + 2..)?;
-        }
-    }
-}
-
-use http::{Reply, send};
-
-fn new_event_id() -> String {
-    uuid::Uuid::new_v4().simple().to_string()
-}
-
-/// An envelope with one event item carrying `message`.
-fn event_envelope(event_id: &str, message: &str) -> Vec<u8> {
-    let payload = json!({"event_id": event_id, "message": message, "level": "error"}).to_string();
-    format!(
-        "{}\n{{\"type\":\"event\",\"length\":{}}}\n{payload}\n",
-        json!({"event_id": event_id}),
-        payload.len()
-    )
-    .into_bytes()
-}
+use support::binary::Binary;
+use support::http::{Reply, get_json, items_with_event_id, send};
+use support::{event_envelope, new_event_id};
 
 async fn post(addr: SocketAddr, target: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
     send(addr, "POST", target, headers, body).await
@@ -188,19 +26,17 @@ async fn post(addr: SocketAddr, target: &str, headers: &[(&str, &str)], body: &[
 const ENVELOPE_CT: (&str, &str) = ("Content-Type", "application/x-sentry-envelope");
 
 async fn post_envelope(addr: SocketAddr, body: &[u8]) -> Reply {
-    post(addr, "/api/1/envelope/", &[ENVELOPE_CT], body).await
+    post_envelope_to(addr, 1, body).await
 }
 
-async fn get_json(addr: SocketAddr, target: &str) -> Value {
-    let reply = send(addr, "GET", target, &[], b"").await;
-    assert_eq!(reply.status, 200, "GET {target}: {}", reply.text());
-    reply.json()
-}
-
-/// Items stored for one Sentry event id.
-async fn items_with_event_id(addr: SocketAddr, event_id: &str) -> Vec<Value> {
-    let list = get_json(addr, &format!("/api/items/?event_id={event_id}")).await;
-    list["items"].as_array().cloned().unwrap_or_default()
+async fn post_envelope_to(addr: SocketAddr, project: u64, body: &[u8]) -> Reply {
+    post(
+        addr,
+        &format!("/api/{project}/envelope/"),
+        &[ENVELOPE_CT],
+        body,
+    )
+    .await
 }
 
 async fn stored_item_count(addr: SocketAddr) -> u64 {
@@ -314,23 +150,30 @@ async fn assert_refused(
         "good envelope after the bad request not stored"
     );
 
-    for id in stored.iter() {
+    stored.push(after);
+    assert_stored_exactly(addr, stored, "the refused request must store nothing").await;
+}
+
+/// Asserts that every one of `ids` is still stored, once, and that nothing else is.
+async fn assert_stored_exactly(addr: SocketAddr, ids: &[String], context: &str) {
+    for id in ids {
         assert_eq!(
             items_with_event_id(addr, id).await.len(),
             1,
-            "item {id} stored before the bad request is gone"
+            "item {id} is gone ({context})"
         );
     }
-    stored.push(after);
-    assert_eq!(
-        stored_item_count(addr).await,
-        stored.len() as u64,
-        "the refused request must store nothing"
-    );
+    assert_eq!(stored_item_count(addr).await, ids.len() as u64, "{context}");
 }
 
-/// Starts a server, seeds it, sends the bad request `send_bad` builds, and checks the refusal.
-async fn refused_case<F, Fut>(config: Config, status: u16, reason_parts: &[&str], send_bad: F)
+/// Starts a server, seeds it, sends the bad request `send_bad` builds, checks the refusal, and
+/// returns the answer for any further checks.
+async fn refused_case<F, Fut>(
+    config: Config,
+    status: u16,
+    reason_parts: &[&str],
+    send_bad: F,
+) -> Reply
 where
     F: FnOnce(SocketAddr) -> Fut,
     Fut: Future<Output = Reply>,
@@ -350,6 +193,49 @@ where
         &[ENVELOPE_CT],
     )
     .await;
+    reply
+}
+
+/// An envelope with `header` and one item per `(item header, payload)`; each item header gets
+/// its payload's `length`.
+fn envelope(header: Value, items: &[(Value, Vec<u8>)]) -> Vec<u8> {
+    let mut body = format!("{header}\n").into_bytes();
+    for (item_header, payload) in items {
+        let mut item_header = item_header.clone();
+        item_header["length"] = json!(payload.len());
+        body.extend_from_slice(format!("{item_header}\n").as_bytes());
+        body.extend_from_slice(payload);
+        body.push(b'\n');
+    }
+    body
+}
+
+/// A session update item for a new session.
+fn session_item() -> (Value, Vec<u8>) {
+    let payload = json!({"sid": new_event_id(), "status": "ok", "attrs": {"release": "1.0"}});
+    (json!({"type": "session"}), payload.to_string().into_bytes())
+}
+
+/// Replaces the fault rules through `PUT /api/faults/` and returns the rules it answers with.
+async fn put_faults(addr: SocketAddr, rules: Value) -> Value {
+    let body = json!({ "faults": rules }).to_string();
+    let reply = send(
+        addr,
+        "PUT",
+        "/api/faults/",
+        &[("Content-Type", "application/json")],
+        body.as_bytes(),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "PUT /api/faults/: {}", reply.text());
+    reply.json()
+}
+
+/// Removes every fault rule through `DELETE /api/faults/`.
+async fn clear_faults(addr: SocketAddr) {
+    let reply = send(addr, "DELETE", "/api/faults/", &[], b"").await;
+    assert_eq!(reply.status, 200, "DELETE /api/faults/: {}", reply.text());
+    assert_eq!(reply.json(), json!({"faults": []}));
 }
 
 #[tokio::test]
@@ -824,7 +710,8 @@ async fn required_keys_are_checked_wherever_the_key_is() {
         "Sentry sentry_key=good, sentry_version=7, sentry_client=test/1.0",
     );
 
-    // Accepted: the key in X-Sentry-Auth, in the query string, and in the envelope's dsn.
+    // Accepted: the key in X-Sentry-Auth, in the query string, in the envelope's dsn, and in
+    // Authorization.
     let by_header = new_event_id();
     let reply = post(
         addr,
@@ -867,6 +754,18 @@ async fn required_keys_are_checked_wherever_the_key_is() {
         "key in the envelope dsn: {}",
         reply.text()
     );
+    let by_authorization = new_event_id();
+    let reply = post(
+        addr,
+        "/api/1/envelope/",
+        &[
+            envelope_ct,
+            ("Authorization", "Sentry sentry_key=good, sentry_version=7"),
+        ],
+        &event_envelope(&by_authorization, "authorization"),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "key in Authorization: {}", reply.text());
     let by_store = new_event_id();
     let reply = post(
         addr,
@@ -888,12 +787,14 @@ async fn required_keys_are_checked_wherever_the_key_is() {
         by_header.clone(),
         by_query.clone(),
         by_dsn.clone(),
+        by_authorization.clone(),
         by_store,
     ];
     for (id, source) in [
         (&by_header, "x_sentry_auth"),
         (&by_query, "query"),
         (&by_dsn, "envelope_dsn"),
+        (&by_authorization, "authorization"),
     ] {
         let items = items_with_event_id(addr, id).await;
         assert_eq!(items.len(), 1, "event {id} stored");
@@ -915,6 +816,15 @@ async fn required_keys_are_checked_wherever_the_key_is() {
                 ("X-Sentry-Auth", "Sentry sentry_key=bad, sentry_version=7"),
             ],
             body: event_envelope(&new_event_id(), "bad header"),
+            reason: &["unknown public key", "bad"],
+        },
+        BadAuth {
+            target: "/api/1/envelope/",
+            headers: vec![
+                envelope_ct,
+                ("Authorization", "Sentry sentry_key=bad, sentry_version=7"),
+            ],
+            body: event_envelope(&new_event_id(), "bad authorization"),
             reason: &["unknown public key", "bad"],
         },
         BadAuth {
@@ -975,17 +885,12 @@ async fn injected_rate_limit_and_server_errors() {
     let addr = sentry.addr();
     let mut stored = seed(addr).await;
 
-    let rules = json!({"faults": [{"kind": "rate_limit", "retry_after_secs": 7, "categories": ["error"], "rate": 1.0}]});
-    let reply = send(
+    let rules = put_faults(
         addr,
-        "PUT",
-        "/api/faults/",
-        &[("Content-Type", "application/json")],
-        rules.to_string().as_bytes(),
+        json!([{"kind": "rate_limit", "retry_after_secs": 7, "categories": ["error"], "rate": 1.0}]),
     )
     .await;
-    assert_eq!(reply.status, 200, "PUT /api/faults/: {}", reply.text());
-    assert_eq!(reply.json()["faults"][0]["kind"], json!("rate_limit"));
+    assert_eq!(rules["faults"][0]["kind"], json!("rate_limit"));
     for attempt in 0..2 {
         let reply = post_envelope(addr, &event_envelope(&new_event_id(), "rate limited")).await;
         assert_eq!(reply.status, 429, "attempt {attempt}: {}", reply.text());
@@ -1011,24 +916,13 @@ async fn injected_rate_limit_and_server_errors() {
             .contains("429")
     );
 
-    let reply = send(addr, "DELETE", "/api/faults/", &[], b"").await;
-    assert_eq!(reply.status, 200);
-    assert_eq!(reply.json(), json!({"faults": []}));
+    clear_faults(addr).await;
     let id = new_event_id();
     let reply = post_envelope(addr, &event_envelope(&id, "after the rate limit")).await;
     assert_eq!(reply.status, 200, "faults cleared: {}", reply.text());
     stored.push(id);
 
-    let rules = json!({"faults": [{"kind": "server_error", "rate": 0.5}]});
-    let reply = send(
-        addr,
-        "PUT",
-        "/api/faults/",
-        &[("Content-Type", "application/json")],
-        rules.to_string().as_bytes(),
-    )
-    .await;
-    assert_eq!(reply.status, 200, "PUT /api/faults/: {}", reply.text());
+    put_faults(addr, json!([{"kind": "server_error", "rate": 0.5}])).await;
     let mut statuses = Vec::new();
     for n in 0..8 {
         let id = new_event_id();
@@ -1046,18 +940,7 @@ async fn injected_rate_limit_and_server_errors() {
     let refusals = get_json(addr, "/api/refusals/").await;
     assert_eq!(refusals["by_status"]["500"], json!(4), "{refusals}");
 
-    for id in &stored {
-        assert_eq!(
-            items_with_event_id(addr, id).await.len(),
-            1,
-            "item {id} is gone"
-        );
-    }
-    assert_eq!(
-        stored_item_count(addr).await,
-        stored.len() as u64,
-        "faulted requests store nothing"
-    );
+    assert_stored_exactly(addr, &stored, "faulted requests store nothing").await;
 
     let rules = json!({"faults": [{"kind": "server_error", "rate": 1.5}]});
     let reply = send(
@@ -1079,5 +962,244 @@ async fn injected_rate_limit_and_server_errors() {
             .as_str()
             .unwrap_or_default()
             .contains("rate")
+    );
+}
+
+/// Sets `rule` through `PUT /api/faults/`, sends one envelope, clears the rule (so that the good
+/// envelope `assert_refused` posts is not faulted too), and checks the refusal names the fault.
+async fn injected_fault_case(rule: Value, status: u16, fault: &str) {
+    let reply = refused_case(
+        Config::ephemeral(),
+        status,
+        &["injected fault", fault],
+        |addr| async move {
+            put_faults(addr, json!([rule])).await;
+            let reply = post_envelope(addr, &event_envelope(&new_event_id(), "faulted")).await;
+            clear_faults(addr).await;
+            reply
+        },
+    )
+    .await;
+    assert_eq!(
+        reply.json()["detail"],
+        json!(format!("injected fault: {fault}"))
+    );
+}
+
+#[tokio::test]
+async fn injected_too_large_is_413() {
+    injected_fault_case(json!({"kind": "too_large"}), 413, "413 too large").await;
+}
+
+#[tokio::test]
+async fn injected_unavailable_is_503() {
+    injected_fault_case(json!({"kind": "unavailable"}), 503, "503 unavailable").await;
+}
+
+#[tokio::test]
+async fn injected_delay_answers_normally_but_late() {
+    const DELAY: Duration = Duration::from_millis(300);
+    let sentry = FakeSentry::start().await.expect("start fake-sentry");
+    let addr = sentry.addr();
+    let mut stored = seed(addr).await;
+    let rules = put_faults(addr, json!([{"kind": "delay", "millis": 300}])).await;
+    assert_eq!(
+        rules,
+        json!({"faults": [{"kind": "delay", "millis": 300, "rate": 1.0, "project": null}]})
+    );
+    for n in 0..2 {
+        let id = new_event_id();
+        let started = Instant::now();
+        let reply = post_envelope(addr, &event_envelope(&id, &format!("delayed {n}"))).await;
+        let took = started.elapsed();
+        assert_eq!(reply.status, 200, "delayed {n}: {}", reply.text());
+        assert_eq!(reply.json(), json!({"id": id}));
+        assert!(took >= DELAY, "delayed {n} answered after only {took:?}");
+        stored.push(id);
+    }
+    clear_faults(addr).await;
+    let id = new_event_id();
+    let reply = post_envelope(addr, &event_envelope(&id, "after the delay")).await;
+    assert_eq!(reply.status, 200, "after the delay: {}", reply.text());
+    stored.push(id);
+
+    let refusals = get_json(addr, "/api/refusals/").await;
+    assert_eq!(
+        refusals["total"],
+        json!(0),
+        "a delay refuses nothing: {refusals}"
+    );
+    assert_stored_exactly(addr, &stored, "a delay drops nothing").await;
+}
+
+#[tokio::test]
+async fn a_project_fault_rule_hits_only_that_project() {
+    let sentry = FakeSentry::start().await.expect("start fake-sentry");
+    let addr = sentry.addr();
+    let mut stored = seed(addr).await;
+    put_faults(addr, json!([{"kind": "server_error", "project": 2}])).await;
+
+    let reply = post_envelope_to(addr, 2, &event_envelope(&new_event_id(), "to project 2")).await;
+    // The good envelope assert_refused sends goes to project 1, with the rule still in place.
+    assert_refused(
+        addr,
+        &reply,
+        500,
+        &["injected fault", "500 server error"],
+        &mut stored,
+        &[ENVELOPE_CT],
+    )
+    .await;
+    assert_eq!(
+        reply.json()["detail"],
+        json!("injected fault: 500 server error")
+    );
+    let refusals = get_json(addr, "/api/refusals/").await;
+    let newest = &refusals["refusals"][0];
+    assert_eq!(newest["project_id"], json!(2), "{refusals}");
+    assert_eq!(newest["path"], json!("/api/2/envelope/"), "{refusals}");
+
+    let id = new_event_id();
+    let reply = post_envelope_to(addr, 3, &event_envelope(&id, "to project 3")).await;
+    assert_eq!(reply.status, 200, "project 3: {}", reply.text());
+    let items = items_with_event_id(addr, &id).await;
+    assert_eq!(items.len(), 1, "project 3 event stored");
+    assert_eq!(items[0]["project_id"], json!(3), "{items:?}");
+    stored.push(id);
+
+    let reply = post_envelope_to(
+        addr,
+        2,
+        &event_envelope(&new_event_id(), "to project 2 again"),
+    )
+    .await;
+    assert_eq!(reply.status, 500, "project 2 again: {}", reply.text());
+    let refusals = get_json(addr, "/api/refusals/").await;
+    assert_eq!(refusals["by_status"]["500"], json!(2), "{refusals}");
+    assert_stored_exactly(addr, &stored, "project 2 requests store nothing").await;
+}
+
+#[tokio::test]
+async fn fault_flag_of_the_binary_hits_its_project() {
+    let binary = Binary::start(["--fault", "500:1.0@3"]).await;
+    let addr = binary.addr;
+    let faults = get_json(addr, "/api/faults/").await;
+    assert_eq!(
+        faults,
+        json!({"faults": [{"kind": "server_error", "rate": 1.0, "project": 3}]}),
+        "--fault 500:1.0@3 parsed"
+    );
+
+    let faulted = new_event_id();
+    let reply = post_envelope_to(addr, 3, &event_envelope(&faulted, "to project 3")).await;
+    assert_eq!(
+        reply.status,
+        500,
+        "project 3: {}; stderr: {}",
+        reply.text(),
+        binary.stderr()
+    );
+    assert_eq!(
+        reply.json()["detail"],
+        json!("injected fault: 500 server error")
+    );
+    let id = new_event_id();
+    let reply = post_envelope(addr, &event_envelope(&id, "to project 1")).await;
+    assert_eq!(
+        reply.status,
+        200,
+        "project 1: {}; stderr: {}",
+        reply.text(),
+        binary.stderr()
+    );
+    assert_eq!(reply.json(), json!({"id": id}));
+
+    assert_eq!(items_with_event_id(addr, &id).await.len(), 1);
+    assert!(items_with_event_id(addr, &faulted).await.is_empty());
+    let refusals = get_json(addr, "/api/refusals/").await;
+    assert_eq!(refusals["total"], json!(1), "{refusals}");
+    let newest = &refusals["refusals"][0];
+    assert_eq!(newest["status"], json!(500), "{refusals}");
+    assert_eq!(newest["project_id"], json!(3), "{refusals}");
+    assert!(
+        newest["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("500 server error"),
+        "{refusals}"
+    );
+    binary.kill_9().await;
+}
+
+#[tokio::test]
+async fn more_items_than_max_items_per_envelope_is_413() {
+    let config = Config {
+        limits: Limits {
+            max_items_per_envelope: 3,
+            ..Default::default()
+        },
+        ..Config::ephemeral()
+    };
+    let items: Vec<(Value, Vec<u8>)> = (0..4)
+        .map(|n| {
+            (
+                json!({"type": "attachment", "filename": format!("{n}.txt")}),
+                format!("attachment {n}").into_bytes(),
+            )
+        })
+        .collect();
+    let body = envelope(json!({"event_id": new_event_id()}), &items);
+    refused_case(config, 413, &["4 items", "limit of 3"], |addr| async move {
+        post_envelope(addr, &body).await
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn more_sessions_than_max_sessions_is_413() {
+    let config = Config {
+        limits: Limits {
+            max_sessions: 2,
+            ..Default::default()
+        },
+        ..Config::ephemeral()
+    };
+    let sessions: Vec<(Value, Vec<u8>)> = (0..3).map(|_| session_item()).collect();
+    let body = envelope(json!({}), &sessions);
+    refused_case(
+        config,
+        413,
+        &["3 sessions", "limit of 2"],
+        |addr| async move { post_envelope(addr, &body).await },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn client_report_over_max_client_report_is_413() {
+    let limit = Limits::default().max_client_report;
+    let discarded: Vec<Value> = (0..200)
+        .map(|n| json!({"reason": "queue_overflow", "category": "error", "quantity": n}))
+        .collect();
+    let payload = json!({"timestamp": 1_700_000_000, "discarded_events": discarded})
+        .to_string()
+        .into_bytes();
+    assert!(payload.len() > limit, "{} bytes", payload.len());
+    let body = envelope(json!({}), &[(json!({"type": "client_report"}), payload)]);
+    let limit_text = limit.to_string();
+    let reply = refused_case(
+        Config::ephemeral(),
+        413,
+        &["size limits for type 'client_report'", &limit_text],
+        |addr| async move { post_envelope(addr, &body).await },
+    )
+    .await;
+    let detail = reply.json()["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        detail.contains("client_report"),
+        "detail names the item type: {detail}"
     );
 }

@@ -1,11 +1,15 @@
-//! Helpers shared by the integration tests: an HTTP client for the API and the real SDK
-//! clients installed by `scripts/setup-test-clients`.
+//! Helpers shared by the integration tests: an HTTP client for the API, a raw HTTP/1.1 client
+//! ([`http`]), the real binary ([`binary`]), envelope builders, and the real SDK clients installed
+//! by `scripts/setup-test-clients`.
 #![allow(dead_code)]
+
+pub mod binary;
+pub mod http;
 
 use std::path::PathBuf;
 use std::process::Command;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -89,4 +93,20 @@ pub fn raised_exception(payload: &Value) -> &Value {
         .as_array()
         .and_then(|v| v.last())
         .unwrap_or_else(|| panic!("no exception in {payload}"))
+}
+
+/// A fresh Sentry event id (32 lower-case hex digits).
+pub fn new_event_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// An envelope with one event item carrying `message`.
+pub fn event_envelope(event_id: &str, message: &str) -> Vec<u8> {
+    let payload = json!({"event_id": event_id, "message": message, "level": "error"}).to_string();
+    format!(
+        "{}\n{{\"type\":\"event\",\"length\":{}}}\n{payload}\n",
+        json!({"event_id": event_id}),
+        payload.len()
+    )
+    .into_bytes()
 }

@@ -1,0 +1,116 @@
+//! The real `fake-sentry` binary, spawned on an ephemeral port.
+
+use std::ffi::OsStr;
+use std::net::SocketAddr;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// How long the binary may take to print its address.
+const STARTUP: Duration = Duration::from_secs(30);
+
+/// The `fake-sentry` binary, serving on an ephemeral port.
+pub struct Binary {
+    child: Child,
+    pub addr: SocketAddr,
+    /// Everything it wrote to stderr so far, for failure messages.
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Binary {
+    /// Spawns the binary with `--host 127.0.0.1 --port 0` and then `args`, and waits for the
+    /// banner that names its address.
+    pub async fn start<I, S>(args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_fake-sentry"))
+            .args(["--host", "127.0.0.1", "--port", "0"])
+            .args(args)
+            // Only the flags count: no FAKE_SENTRY_* from the environment running the tests.
+            .env_clear()
+            .env("RUST_LOG", "fake_sentry=warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn the fake-sentry binary");
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let mut err_pipe = child.stderr.take().expect("stderr is piped");
+        let sink = stderr.clone();
+        tokio::spawn(async move {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = err_pipe.read(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
+                sink.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        let mut lines = BufReader::new(child.stdout.take().expect("stdout is piped")).lines();
+        let banner = tokio::time::timeout(STARTUP, async {
+            while let Some(line) = lines.next_line().await.expect("read the binary's stdout") {
+                if line.contains(" listening on http://") {
+                    return Some(line);
+                }
+            }
+            None
+        })
+        .await;
+        let banner = match banner {
+            Ok(Some(line)) => line,
+            other => panic!(
+                "fake-sentry did not print its address ({}); stderr: {}",
+                if other.is_err() {
+                    "timed out"
+                } else {
+                    "stdout closed"
+                },
+                stderr.lock().unwrap_or_else(|e| e.into_inner())
+            ),
+        };
+        // Keep draining stdout so the pipe never fills.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let addr = banner
+            .rsplit("http://")
+            .next()
+            .and_then(|a| a.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no address in {banner:?}"));
+        Self {
+            child,
+            addr,
+            stderr,
+        }
+    }
+
+    pub fn stderr(&self) -> String {
+        self.stderr
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// SIGKILL (on Unix): no flush, no graceful shutdown.
+    pub async fn kill_9(mut self) {
+        self.child.kill().await.expect("kill the binary");
+        let status = self.child.wait().await.expect("reap the binary");
+        #[cfg(unix)]
+        {
+            use std::os::unix::process::ExitStatusExt as _;
+            assert_eq!(
+                status.signal(),
+                Some(9),
+                "the binary was still running and died of SIGKILL: {status}"
+            );
+        }
+        #[cfg(not(unix))]
+        assert!(!status.success(), "killed, not exited: {status}");
+    }
+}
