@@ -97,8 +97,12 @@ async fn kent_eventlist(State(state): AppRef) -> Result<Response, ApiError> {
     ))
 }
 
-async fn kent_event(State(state): AppRef, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let lookup = id.clone();
+/// An item (by fake-sentry id or Sentry event id) with the envelope it came in.
+async fn item_with_envelope(
+    state: &Arc<AppState>,
+    id: &str,
+) -> Result<Option<(store::ItemRecord, Option<store::EnvelopeRecord>)>, ApiError> {
+    let lookup = id.to_string();
     let found = state
         .store
         .read(move |conn| {
@@ -106,14 +110,19 @@ async fn kent_event(State(state): AppRef, Path(id): Path<String>) -> Result<Resp
                 return Ok(None);
             };
             let envelope = store::get_envelope(conn, record.summary.envelope_id)?;
-            Ok(Some((record, envelope.and_then(|e| e.header))))
+            Ok(Some((record, envelope)))
         })
         .await?;
-    let (record, envelope_header) =
-        found.ok_or_else(|| ApiError::NotFound(format!("Event {id} not found")))?;
+    Ok(found)
+}
+
+async fn kent_event(State(state): AppRef, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let (record, envelope) = item_with_envelope(&state, &id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("Event {id} not found")))?;
     Ok(kent::json_response(
         StatusCode::OK,
-        &kent::event_json(&record, envelope_header),
+        &kent::event_json(&record, envelope.and_then(|e| e.header)),
     ))
 }
 
@@ -167,19 +176,9 @@ async fn list_items(State(state): AppRef, uri: Uri) -> Result<Response, ApiError
 }
 
 async fn item_detail(State(state): AppRef, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let lookup = id.clone();
-    let found = state
-        .store
-        .read(move |conn| {
-            let Some(record) = store::get_item(conn, &lookup)? else {
-                return Ok(None);
-            };
-            let envelope = store::get_envelope(conn, record.summary.envelope_id)?;
-            Ok(Some((record, envelope)))
-        })
-        .await?;
-    let (record, envelope) =
-        found.ok_or_else(|| ApiError::NotFound(format!("Item {id} not found")))?;
+    let (record, envelope) = item_with_envelope(&state, &id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("Item {id} not found")))?;
     let item_id = record.summary.id.clone();
     Ok(json_ok(json!({
         "item": record.summary,

@@ -118,8 +118,27 @@ fn new_envelope(
         header,
         raw,
         wire_size: req.body.len(),
+        http_headers: headers_json(&req.headers),
         items,
     }
+}
+
+/// The request headers as a JSON object; a header sent several times is joined with `, `.
+fn headers_json(headers: &HeaderMap) -> String {
+    let mut map = Map::new();
+    for (name, value) in headers {
+        let value = String::from_utf8_lossy(value.as_bytes());
+        match map.get_mut(name.as_str()) {
+            Some(Value::String(existing)) => {
+                existing.push_str(", ");
+                existing.push_str(&value);
+            }
+            _ => {
+                map.insert(name.as_str().to_string(), Value::String(value.into_owned()));
+            }
+        }
+    }
+    Value::Object(map).to_string()
 }
 
 fn check_item_size(limits: &Limits, item_type: &str, size: usize) -> Result<(), IngestError> {
@@ -302,14 +321,18 @@ pub fn ingest_store(
             causes: vec![format!("expected a JSON object, got {}", json_kind(&other))],
         });
     }
-    let json_bytes =
-        decode::decode_legacy_store_body(&decoded, limits.max_decompressed).map_err(|err| {
-            IngestError::BadRequest {
-                detail: "invalid event payload".into(),
-                causes: vec![err.to_string()],
-            }
-        })?;
+    let json_bytes = legacy_event_json(&decoded, limits)?;
     store_event(req, auth, json_bytes, limits)
+}
+
+/// Undoes the base64 and zlib wrappings old raven clients put around store bodies.
+fn legacy_event_json(body: &[u8], limits: &Limits) -> Result<Vec<u8>, IngestError> {
+    decode::decode_legacy_store_body(body, limits.max_decompressed).map_err(|err| {
+        IngestError::BadRequest {
+            detail: "invalid event payload".into(),
+            causes: vec![err.to_string()],
+        }
+    })
 }
 
 fn store_event(
@@ -362,11 +385,7 @@ pub fn ingest_store_get(
         .query
         .get("sentry_data")
         .ok_or_else(|| IngestError::bad_request("missing sentry_data query parameter"))?;
-    let json_bytes = decode::decode_legacy_store_body(data.as_bytes(), limits.max_decompressed)
-        .map_err(|err| IngestError::BadRequest {
-            detail: "invalid event payload".into(),
-            causes: vec![err.to_string()],
-        })?;
+    let json_bytes = legacy_event_json(data.as_bytes(), limits)?;
     store_event(req, auth, json_bytes, limits)
 }
 

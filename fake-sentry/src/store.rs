@@ -64,6 +64,9 @@ pub struct NewEnvelope {
     pub raw: Vec<u8>,
     /// The request body size as sent.
     pub wire_size: usize,
+    /// The HTTP request headers, as a JSON object of name to value (repeated headers joined
+    /// with `, `), so what a client sent can be audited.
+    pub http_headers: String,
     pub items: Vec<NewItem>,
 }
 
@@ -163,7 +166,8 @@ CREATE TABLE IF NOT EXISTS envelopes (
     content_encoding TEXT,
     header TEXT,
     raw BLOB NOT NULL,
-    wire_size INTEGER NOT NULL
+    wire_size INTEGER NOT NULL,
+    http_headers TEXT
 );
 CREATE TABLE IF NOT EXISTS items (
     seq INTEGER PRIMARY KEY,
@@ -210,6 +214,19 @@ CREATE TABLE IF NOT EXISTS refusals (
 );
 "#;
 
+/// Brings a database written by an older version up to the current schema.
+fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    let has_http_headers: bool = conn.query_row(
+        "SELECT COUNT(*) FROM pragma_table_info('envelopes') WHERE name = 'http_headers'",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has_http_headers {
+        conn.execute("ALTER TABLE envelopes ADD COLUMN http_headers TEXT", [])?;
+    }
+    Ok(())
+}
+
 fn configure(conn: &Connection, file: bool) -> rusqlite::Result<()> {
     conn.busy_timeout(Duration::from_secs(10))?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
@@ -237,6 +254,7 @@ impl Store {
         };
         configure(&conn, file_path.is_some())?;
         conn.execute_batch(SCHEMA)?;
+        migrate(&conn)?;
         let item_count: i64 = conn.query_row("SELECT COUNT(*) FROM items", [], |r| r.get(0))?;
         let last_seq: i64 =
             conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM items", [], |r| r.get(0))?;
@@ -510,8 +528,8 @@ fn insert_envelope(conn: &Connection, prepared: &PreparedEnvelope) -> rusqlite::
     let env = &prepared.envelope;
     conn.prepare_cached(
         "INSERT INTO envelopes (project_id, endpoint, received_at, auth_source, public_key, client,
-         user_agent, content_type, content_encoding, header, raw, wire_size)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+         user_agent, content_type, content_encoding, header, raw, wire_size, http_headers)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     )?
     .execute(params![
         env.project_id as i64,
@@ -526,6 +544,7 @@ fn insert_envelope(conn: &Connection, prepared: &PreparedEnvelope) -> rusqlite::
         prepared.header_text,
         env.raw,
         env.wire_size as i64,
+        env.http_headers,
     ])?;
     let envelope_id = conn.last_insert_rowid();
     let mut stmt = conn.prepare_cached(
@@ -971,6 +990,8 @@ pub struct EnvelopeRecord {
     pub header: Option<Value>,
     pub size: i64,
     pub wire_size: i64,
+    /// The HTTP request headers as sent.
+    pub http_headers: Option<Value>,
     pub item_ids: Vec<String>,
 }
 
@@ -978,7 +999,8 @@ pub fn get_envelope(conn: &Connection, id: i64) -> rusqlite::Result<Option<Envel
     let record = conn
         .prepare_cached(
             "SELECT id, project_id, endpoint, received_at, auth_source, public_key, client, user_agent,
-             content_type, content_encoding, header, LENGTH(raw), wire_size FROM envelopes WHERE id = ?1",
+             content_type, content_encoding, header, LENGTH(raw), wire_size, http_headers
+             FROM envelopes WHERE id = ?1",
         )?
         .query_row([id], |row| {
             let header: Option<String> = row.get(10)?;
@@ -996,6 +1018,9 @@ pub fn get_envelope(conn: &Connection, id: i64) -> rusqlite::Result<Option<Envel
                 header: header.and_then(|h| serde_json::from_str(&h).ok()),
                 size: row.get(11)?,
                 wire_size: row.get(12)?,
+                http_headers: row
+                    .get::<_, Option<String>>(13)?
+                    .and_then(|h| serde_json::from_str(&h).ok()),
                 item_ids: Vec::new(),
             })
         })

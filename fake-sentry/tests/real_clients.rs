@@ -166,6 +166,19 @@ async fn python_run(no_brotli: bool) {
     assert_eq!(envelope["content_type"], "application/x-sentry-envelope");
     assert_eq!(envelope["auth_source"], "x_sentry_auth");
     assert_eq!(envelope["public_key"], "public");
+    // Every request header is kept for auditing.
+    let headers = &envelope["http_headers"];
+    assert!(
+        headers["x-sentry-auth"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("sentry_key=public"),
+        "{headers}"
+    );
+    assert_eq!(
+        headers["content-encoding"],
+        if no_brotli { "gzip" } else { "br" }
+    );
     assert!(
         envelope["client"]
             .as_str()
@@ -213,6 +226,7 @@ async fn node_sdk() {
     let envelope = envelope_of(&sentry.url(), &error).await;
     assert_eq!(envelope["auth_source"], "query");
     assert_eq!(envelope["content_type"], Value::Null);
+    assert_eq!(envelope["http_headers"]["transfer-encoding"], "chunked");
     assert!(
         envelope["client"]
             .as_str()
