@@ -329,8 +329,11 @@ pub async fn wait_for_items(
                 items,
             });
         }
-        // Either a commit happens or the deadline passes; both lead to one more count.
-        let _ = tokio::time::timeout_at(deadline, changes.changed()).await;
+        // A commit or the deadline leads to one more count; shutdown ends the wait.
+        tokio::select! {
+            _ = tokio::time::timeout_at(deadline, changes.changed()) => {}
+            _ = state.closed() => return Err(ApiError::ShuttingDown),
+        }
     }
 }
 
@@ -513,8 +516,13 @@ where
                     return Some((futures::stream::iter(events), (state, changes, next, fetch)));
                 }
                 cursor = next;
-                if changes.changed().await.is_err() {
-                    return None;
+                tokio::select! {
+                    changed = changes.changed() => {
+                        if changed.is_err() {
+                            return None;
+                        }
+                    }
+                    _ = state.closed() => return None,
                 }
             }
         },

@@ -116,6 +116,8 @@ pub enum ApiError {
     BadRequest(String),
     #[error("{0}")]
     Storage(#[from] StoreError),
+    #[error("the server is shutting down")]
+    ShuttingDown,
 }
 
 impl From<BadTime> for ApiError {
@@ -130,6 +132,7 @@ impl IntoResponse for ApiError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
         };
         crate::kent::json_response(status, &json!({"error": self.to_string()}))
     }

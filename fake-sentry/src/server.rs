@@ -34,6 +34,9 @@ pub struct AppState {
     pub started: Instant,
     /// The address clients reach us at, for DSNs.
     pub public_addr: SocketAddr,
+    /// Becomes true when the server begins to shut down, so that requests that would otherwise
+    /// run on (event streams, long-poll waits) end and graceful shutdown can finish.
+    closing: tokio::sync::watch::Sender<bool>,
 }
 
 impl AppState {
@@ -45,7 +48,18 @@ impl AppState {
             config,
             started: Instant::now(),
             public_addr,
+            closing: tokio::sync::watch::channel(false).0,
         }))
+    }
+
+    /// Resolves once the server has begun shutting down.
+    pub async fn closed(&self) {
+        let mut closing = self.closing.subscribe();
+        let _ = closing.wait_for(|closing| *closing).await;
+    }
+
+    fn begin_shutdown(&self) {
+        self.closing.send_replace(true);
     }
 
     /// The DSN of `project` on this server. Any key is accepted unless `--require-key` is set;
@@ -393,9 +407,13 @@ impl Server {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let app = router(self.state);
-        axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown)
+        let state = self.state.clone();
+        let signal = async move {
+            shutdown.await;
+            state.begin_shutdown();
+        };
+        axum::serve(self.listener, router(self.state))
+            .with_graceful_shutdown(signal)
             .await
     }
 }

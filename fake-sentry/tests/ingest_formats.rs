@@ -886,3 +886,45 @@ async fn dockerflow_endpoints() {
     let index = get_json(&format!("{base}/")).await;
     assert_eq!(index["dsn"], sentry.dsn(1));
 }
+
+#[tokio::test]
+async fn shutdown_ends_open_streams_and_waits() {
+    let sentry = FakeSentry::start().await.expect("start");
+    let base = sentry.url();
+    let spotlight = reqwest::get(format!("{base}/stream"))
+        .await
+        .expect("spotlight stream");
+    let items = reqwest::get(format!("{base}/api/items/stream/"))
+        .await
+        .expect("items stream");
+    let waiter = tokio::spawn(reqwest::get(format!(
+        "{base}/api/wait/?count=1&timeout=300"
+    )));
+    // The wait is registered once it has counted; a committed item elsewhere is not needed.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    tokio::time::timeout_at(deadline, sentry.shutdown())
+        .await
+        .expect("graceful shutdown must not hang on open streams or waits");
+    for stream in [spotlight, items] {
+        let mut body = stream.bytes_stream();
+        while let Some(chunk) = tokio::time::timeout_at(deadline, body.next())
+            .await
+            .expect("stream ends")
+        {
+            if chunk.is_err() {
+                break;
+            }
+        }
+    }
+    let answer = tokio::time::timeout_at(deadline, waiter)
+        .await
+        .expect("wait answered")
+        .expect("task");
+    if let Ok(response) = answer {
+        assert_eq!(
+            response.status(),
+            503,
+            "a wait cut short by shutdown says so"
+        );
+    }
+}
