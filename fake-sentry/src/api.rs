@@ -263,21 +263,48 @@ async fn envelope_detail(
     Ok(json_ok(json!(record)))
 }
 
-async fn envelope_raw(State(state): AppRef, Path(id): Path<String>) -> Result<Response, ApiError> {
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct RawParams {
+    /// Present: the body exactly as sent (still compressed); absent: decoded.
+    as_sent: Option<String>,
+}
+
+async fn envelope_raw(
+    State(state): AppRef,
+    Path(id): Path<String>,
+    uri: Uri,
+) -> Result<Response, ApiError> {
     let key = envelope_id(&id)?;
-    let raw = state
+    let params: RawParams = query(&uri)?;
+    let body = state
         .store
         .read(move |conn| store::get_envelope_raw(conn, key))
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("Envelope {id} not found")))?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "application/x-sentry-envelope"),
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        ],
-        raw,
-    )
-        .into_response())
+    let (content_type, bytes) = if params.as_sent.is_some() {
+        ("application/octet-stream".to_string(), body.bytes)
+    } else {
+        let content_type = body
+            .content_type
+            .clone()
+            .filter(|ct| HeaderValue::from_str(ct).is_ok())
+            .unwrap_or_else(|| "application/x-sentry-envelope".into());
+        let decoded = body
+            .decoded(store::StoredBody::DECODE_LIMIT)
+            .map_err(|e| ApiError::Storage(store::StoreError::Task(e.to_string())))?;
+        (content_type, decoded)
+    };
+    let mut response = bytes.into_response();
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&content_type) {
+        headers.insert(header::CONTENT_TYPE, value);
+    }
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    Ok(response)
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -597,9 +624,14 @@ impl IntoEvent for SpotlightEvent {
             .unwrap_or_else(|| "application/x-sentry-envelope".into());
         let event = Event::default().id(self.envelope.id.to_string());
         if self.base64 {
-            return event
-                .event(format!("{content_type};base64"))
-                .data(base64::engine::general_purpose::STANDARD.encode(&self.envelope.raw));
+            return event.event(format!("{content_type};base64")).data(
+                base64::engine::general_purpose::STANDARD.encode(
+                    self.envelope
+                        .body
+                        .decoded(store::StoredBody::DECODE_LIMIT)
+                        .unwrap_or_default(),
+                ),
+            );
         }
         let items: Vec<Value> = self
             .envelope

@@ -102,7 +102,7 @@ fn new_envelope(
     req: &IngestRequest,
     auth: Auth,
     header: Option<Map<String, Value>>,
-    raw: Vec<u8>,
+    decoded_size: usize,
     items: Vec<NewItem>,
 ) -> NewEnvelope {
     NewEnvelope {
@@ -116,8 +116,8 @@ fn new_envelope(
             .header(http::header::CONTENT_ENCODING)
             .map(str::to_string),
         header,
-        raw,
-        wire_size: req.body.len(),
+        body: req.body.clone(),
+        decoded_size,
         http_headers: headers_json(&req.headers),
         items,
     }
@@ -214,7 +214,7 @@ pub fn ingest_envelope(
             .find(|i| matches!(i.item_type.as_str(), "event" | "transaction"))
             .and_then(|i| i.meta.event_id.clone())
     });
-    let mut envelope = new_envelope(req, auth, Some(header), raw, items);
+    let mut envelope = new_envelope(req, auth, Some(header), raw.len(), items);
     if req.endpoint == Endpoint::Stream {
         envelope.project_id = stream_project(envelope.header.as_ref());
     }
@@ -368,7 +368,7 @@ fn store_event(
         meta,
     }];
     Ok(Ingested {
-        envelope: new_envelope(req, auth, None, json_bytes, items),
+        envelope: new_envelope(req, auth, None, json_bytes.len(), items),
         event_id: Some(event_id),
     })
 }
@@ -452,7 +452,7 @@ pub fn ingest_security(
     }
     let event_id = items.first().and_then(|i| i.meta.event_id.clone());
     Ok(Ingested {
-        envelope: new_envelope(req, auth, None, decoded, items),
+        envelope: new_envelope(req, auth, None, decoded.len(), items),
         event_id,
     })
 }
@@ -688,7 +688,7 @@ pub async fn ingest_minidump(
         });
     }
     Ok(Ingested {
-        envelope: new_envelope(req, auth, None, decoded, items),
+        envelope: new_envelope(req, auth, None, decoded.len(), items),
         event_id: Some(event_id),
     })
 }

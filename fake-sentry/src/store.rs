@@ -60,10 +60,12 @@ pub struct NewEnvelope {
     pub content_encoding: Option<String>,
     /// The envelope header; `None` for bodies that had none.
     pub header: Option<Map<String, Value>>,
-    /// The request body after decompression.
-    pub raw: Vec<u8>,
-    /// The request body size as sent.
-    pub wire_size: usize,
+    /// The request body exactly as sent (still compressed when it was); `content_encoding`
+    /// says how to decode it. Kept as sent because it is the truest record and, for the
+    /// compressed bodies most SDKs send, a fraction of the decoded size.
+    pub body: bytes::Bytes,
+    /// The body size after decompression.
+    pub decoded_size: usize,
     /// The HTTP request headers, as a JSON object of name to value (repeated headers joined
     /// with `, `), so what a client sent can be audited.
     pub http_headers: String,
@@ -167,7 +169,9 @@ CREATE TABLE IF NOT EXISTS envelopes (
     header TEXT,
     raw BLOB NOT NULL,
     wire_size INTEGER NOT NULL,
-    http_headers TEXT
+    http_headers TEXT,
+    decoded_size INTEGER,
+    raw_is_wire INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS items (
     seq INTEGER PRIMARY KEY,
@@ -223,6 +227,18 @@ fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     )?;
     if !has_http_headers {
         conn.execute("ALTER TABLE envelopes ADD COLUMN http_headers TEXT", [])?;
+    }
+    // Older files kept the decoded body in `raw`; newer ones keep it as sent.
+    let has_raw_is_wire: bool = conn.query_row(
+        "SELECT COUNT(*) FROM pragma_table_info('envelopes') WHERE name = 'raw_is_wire'",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has_raw_is_wire {
+        conn.execute_batch(
+            "ALTER TABLE envelopes ADD COLUMN decoded_size INTEGER;
+             ALTER TABLE envelopes ADD COLUMN raw_is_wire INTEGER NOT NULL DEFAULT 0;",
+        )?;
     }
     Ok(())
 }
@@ -528,8 +544,9 @@ fn insert_envelope(conn: &Connection, prepared: &PreparedEnvelope) -> rusqlite::
     let env = &prepared.envelope;
     conn.prepare_cached(
         "INSERT INTO envelopes (project_id, endpoint, received_at, auth_source, public_key, client,
-         user_agent, content_type, content_encoding, header, raw, wire_size, http_headers)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+         user_agent, content_type, content_encoding, header, raw, wire_size, http_headers,
+         decoded_size, raw_is_wire)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 1)",
     )?
     .execute(params![
         env.project_id as i64,
@@ -542,9 +559,10 @@ fn insert_envelope(conn: &Connection, prepared: &PreparedEnvelope) -> rusqlite::
         env.content_type,
         env.content_encoding,
         prepared.header_text,
-        env.raw,
-        env.wire_size as i64,
+        &env.body[..],
+        env.body.len() as i64,
         env.http_headers,
+        env.decoded_size as i64,
     ])?;
     let envelope_id = conn.last_insert_rowid();
     let mut stmt = conn.prepare_cached(
@@ -999,8 +1017,8 @@ pub fn get_envelope(conn: &Connection, id: i64) -> rusqlite::Result<Option<Envel
     let record = conn
         .prepare_cached(
             "SELECT id, project_id, endpoint, received_at, auth_source, public_key, client, user_agent,
-             content_type, content_encoding, header, LENGTH(raw), wire_size, http_headers
-             FROM envelopes WHERE id = ?1",
+             content_type, content_encoding, header, COALESCE(decoded_size, LENGTH(raw)), wire_size,
+             http_headers FROM envelopes WHERE id = ?1",
         )?
         .query_row([id], |row| {
             let header: Option<String> = row.get(10)?;
@@ -1036,10 +1054,51 @@ pub fn get_envelope(conn: &Connection, id: i64) -> rusqlite::Result<Option<Envel
     Ok(Some(record))
 }
 
-pub fn get_envelope_raw(conn: &Connection, id: i64) -> rusqlite::Result<Option<Vec<u8>>> {
-    conn.prepare_cached("SELECT raw FROM envelopes WHERE id = ?1")?
-        .query_row([id], |r| r.get(0))
-        .optional()
+/// A stored request body and how to read it.
+#[derive(Debug, Clone)]
+pub struct StoredBody {
+    pub bytes: Vec<u8>,
+    /// The `Content-Type` it was sent with.
+    pub content_type: Option<String>,
+    /// The `Content-Encoding` it was sent with, when `bytes` are as sent.
+    pub content_encoding: Option<String>,
+    /// Whether `bytes` are as sent (still encoded) rather than already decoded.
+    pub is_wire: bool,
+}
+
+impl StoredBody {
+    /// Bodies were within the decompression limit when they were accepted, so decoding one
+    /// again is bounded by that; this cap only guards against a database edited by hand.
+    pub const DECODE_LIMIT: usize = 1 << 30;
+
+    /// The body after undoing its content encoding (at most `limit` bytes).
+    pub fn decoded(self, limit: usize) -> Result<Vec<u8>, crate::decode::DecodeError> {
+        if !self.is_wire {
+            return Ok(self.bytes);
+        }
+        let encodings = crate::decode::parse_content_encoding(self.content_encoding.as_deref())?;
+        if encodings.is_empty() {
+            return Ok(self.bytes);
+        }
+        crate::decode::decode_body(&self.bytes, &encodings, limit)
+    }
+}
+
+fn stored_body(row: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<StoredBody> {
+    Ok(StoredBody {
+        bytes: row.get(first)?,
+        content_type: row.get(first + 1)?,
+        content_encoding: row.get(first + 2)?,
+        is_wire: row.get(first + 3)?,
+    })
+}
+
+pub fn get_envelope_raw(conn: &Connection, id: i64) -> rusqlite::Result<Option<StoredBody>> {
+    conn.prepare_cached(
+        "SELECT raw, content_type, content_encoding, raw_is_wire FROM envelopes WHERE id = ?1",
+    )?
+    .query_row([id], |r| stored_body(r, 0))
+    .optional()
 }
 
 /// Items in the order Kent lists them: oldest first.
@@ -1121,7 +1180,7 @@ pub struct EnvelopeWithItems {
     pub id: i64,
     pub content_type: Option<String>,
     pub header: Option<Value>,
-    pub raw: Vec<u8>,
+    pub body: StoredBody,
     /// Item header, payload, and whether the payload is JSON.
     pub items: Vec<(Option<Value>, Vec<u8>, bool)>,
 }
@@ -1133,7 +1192,8 @@ pub fn envelopes_after(
     limit: usize,
 ) -> rusqlite::Result<Vec<EnvelopeWithItems>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT id, content_type, header, raw FROM envelopes WHERE id > ?1 ORDER BY id LIMIT ?2",
+        "SELECT id, content_type, header, raw, content_type, content_encoding, raw_is_wire
+         FROM envelopes WHERE id > ?1 ORDER BY id LIMIT ?2",
     )?;
     let mut envelopes: Vec<EnvelopeWithItems> = stmt
         .query_map(params![after, limit as i64], |r| {
@@ -1142,7 +1202,7 @@ pub fn envelopes_after(
                 id: r.get(0)?,
                 content_type: r.get(1)?,
                 header: header.and_then(|h| serde_json::from_str(&h).ok()),
-                raw: r.get(3)?,
+                body: stored_body(r, 3)?,
                 items: Vec::new(),
             })
         })?

@@ -150,6 +150,33 @@ async fn every_content_encoding_is_decoded() {
         let item = support::item_by_event_id(&sentry.url(), &id, "event").await;
         assert_eq!(item["item"]["project_id"], 7);
         assert_eq!(item["envelope"]["content_encoding"], *encoding);
+        // The body is kept as sent and served decoded, or as sent on request.
+        let plain = envelope(&id, encoding);
+        let raw_url = format!(
+            "{}/api/envelopes/{}/raw",
+            sentry.url(),
+            item["envelope"]["id"]
+        );
+        let decoded = reqwest::get(&raw_url)
+            .await
+            .expect("raw")
+            .bytes()
+            .await
+            .expect("bytes");
+        assert_eq!(&decoded[..], &plain[..], "{encoding}: decoded body");
+        let as_sent = reqwest::get(format!("{raw_url}?as_sent=1"))
+            .await
+            .expect("raw")
+            .bytes()
+            .await
+            .expect("bytes");
+        assert_eq!(
+            &as_sent[..],
+            &encode(&plain)[..],
+            "{encoding}: body as sent"
+        );
+        assert_eq!(item["envelope"]["size"], plain.len());
+        assert_eq!(item["envelope"]["wire_size"], as_sent.len());
     }
     // Two codings applied in order are undone in reverse.
     let id = format!("{:032x}", 200);
