@@ -412,7 +412,14 @@ impl Server {
             shutdown.await;
             state.begin_shutdown();
         };
-        axum::serve(self.listener, router(self.state))
+        use axum::serve::ListenerExt;
+        // Answers are small and written at once: no reason to let Nagle hold them back.
+        let listener = self.listener.tap_io(|stream| {
+            if let Err(err) = stream.set_nodelay(true) {
+                tracing::debug!(%err, "could not set TCP_NODELAY");
+            }
+        });
+        axum::serve(listener, router(self.state))
             .with_graceful_shutdown(signal)
             .await
     }
