@@ -36,7 +36,6 @@ pub mod auth;
 pub mod bench;
 pub mod config;
 pub mod decode;
-pub mod envelope;
 pub mod error;
 pub mod faults;
 pub mod ingest;
@@ -46,6 +45,9 @@ pub mod prune;
 pub mod server;
 pub mod store;
 pub mod testing;
+
+/// Envelope framing lives in its own crate so that `event-filter` reads envelopes the same way.
+pub use sentry_envelope as envelope;
 
 pub use config::{Config, Limits, Storage};
 pub use server::{AppState, Server, router};

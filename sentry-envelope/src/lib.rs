@@ -1,9 +1,12 @@
-//! Sentry envelope framing, written by hand instead of using `sentry-types`.
+//! `sentry-envelope`: Sentry envelope framing, written by hand instead of using `sentry-types`.
+//!
+//! The one place the suite parses and writes envelopes: `fake-sentry` ingests with it and
+//! `event-filter` scrubs and audits envelope files with it.
 //!
 //! `sentry_types::protocol::envelope::Envelope::from_slice` rejects a whole envelope as soon as one
 //! item has a type it does not know (`profile`, `feedback`, ...) or a payload it cannot type-check
 //! (float timestamps from JavaScript), which real SDKs send all the time. A fake server must instead
-//! keep everything it was sent. This module therefore only does the framing: it splits the body into
+//! keep everything it was sent. This crate therefore only does the framing: it splits the body into
 //! an envelope header and items, keeps every payload byte-for-byte, and leaves payload decoding to
 //! the caller, per item type.
 //!
