@@ -1,6 +1,40 @@
-//! `event-filter`: the event scrubber and auditor of the Understudy suite.
+//! `event-filter`: keeps forbidden data out of what a service sends to Sentry, and proves it.
 //!
-//! It will apply one declarative data policy (paths with globs, actions, PII and secret
-//! detectors) to outbound Sentry events: as a `before_send` hook for the `sentry` crate, as a
-//! CLI over JSON and envelopes, and inside `fake-sentry` to audit what arrives. The crate is
-//! filled in by its own issue; for now it only reserves its place in the workspace.
+//! One declarative [`policy::Policy`] (TOML, or a built-in [`presets`] preset) drives both
+//! halves:
+//! - the [`scrub::Scrubber`] changes events before they leave (as the `sentry` crate's
+//!   `before_send`, or over JSON files with the CLI) and reports every change;
+//! - the [`audit::Auditor`] checks events without changing them and reports findings with
+//!   redacted excerpts, for CI.
+//!
+//! The building blocks: [`path`] selects places in an event (`exception.values.*.stacktrace.
+//! frames.*.vars.password`, `**` for any depth, HTTP headers compared case-insensitively),
+//! [`action`] says what to do there (remove, mask, keyed hash, query-string and cookie
+//! scrubbing, ...), and [`detect`] finds values anywhere (emails, IPs, card numbers, tokens,
+//! keys) whatever key they sit under.
+//!
+//! ```
+//! use event_filter::{policy::Policy, scrub::Scrubber};
+//! let policy = Policy::from_toml(r#"
+//!     [[rule]]
+//!     path = "extra.password"
+//!     action = "mask"
+//! "#, "example").unwrap();
+//! let mut event = serde_json::json!({"extra": {"password": "hunter2"}});
+//! let report = Scrubber::new(policy).scrub(&mut event);
+//! assert_eq!(event["extra"]["password"], "[Filtered]");
+//! assert_eq!(report.changes.len(), 1);
+//! ```
+
+pub mod action;
+pub mod audit;
+pub mod detect;
+pub mod document;
+pub mod path;
+pub mod policy;
+pub mod presets;
+pub mod scrub;
+
+pub use audit::{Auditor, Finding};
+pub use policy::{Policy, PolicyError};
+pub use scrub::{ScrubReport, Scrubber};

@@ -1,0 +1,236 @@
+//! The `event-filter` command: scrub, audit and check policies from the shell or CI.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use event_filter::audit::Finding;
+use event_filter::document::Document;
+use event_filter::{Auditor, Policy, Scrubber};
+
+#[derive(Parser)]
+#[command(
+    name = "event-filter",
+    version,
+    about = "Scrub Sentry events and audit them against a data policy"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Scrub a JSON event or an envelope; writes the same kind to stdout, the report to stderr.
+    Scrub {
+        #[command(flatten)]
+        policy: PolicyArgs,
+        /// The file to scrub (`-` or nothing for stdin).
+        file: Option<PathBuf>,
+    },
+    /// Audit events or envelopes; exits 1 when there are findings.
+    Audit {
+        #[command(flatten)]
+        policy: PolicyArgs,
+        #[arg(long, value_enum, default_value = "human")]
+        format: Format,
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Validate a policy file; errors name the line and column.
+    CheckPolicy { policy: PathBuf },
+}
+
+#[derive(Args)]
+#[group(required = true, multiple = false)]
+struct PolicyArgs {
+    /// A policy file (TOML).
+    #[arg(long)]
+    policy: Option<PathBuf>,
+    /// A built-in policy: python-sdk, fillmore or strict.
+    #[arg(long)]
+    preset: Option<String>,
+}
+
+impl PolicyArgs {
+    fn load(&self) -> anyhow::Result<Policy> {
+        match (&self.policy, &self.preset) {
+            (Some(path), _) => Ok(Policy::from_file(path)?),
+            (None, Some(name)) => Ok(Policy::preset(name)?),
+            (None, None) => bail!("give --policy FILE or --preset NAME"),
+        }
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Human,
+    Json,
+    Junit,
+}
+
+fn read_input(file: Option<&Path>) -> anyhow::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    match file {
+        None => std::io::stdin().read_to_end(&mut bytes).map(|_| ())?,
+        Some(p) if p == Path::new("-") => std::io::stdin().read_to_end(&mut bytes).map(|_| ())?,
+        Some(p) => {
+            bytes = std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?
+        }
+    }
+    Ok(bytes)
+}
+
+fn scrub(policy: Policy, file: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let scrubber = Scrubber::new(policy);
+    let mut document = Document::parse(&read_input(file)?)?;
+    let mut stderr = std::io::stderr().lock();
+    document.for_each_payload(&mut |label, value| {
+        let report = scrubber.scrub(value);
+        for change in &report.changes {
+            let detector = change
+                .detector
+                .as_deref()
+                .map(|d| format!(" ({d})"))
+                .unwrap_or_default();
+            let _ = writeln!(
+                stderr,
+                "{label}: {} {} by {:?}{detector}",
+                change.path, change.action, change.rule
+            );
+        }
+        for diagnostic in &report.diagnostics {
+            let _ = writeln!(
+                stderr,
+                "{label}: rule {:?} failed at {}: {}",
+                diagnostic.rule, diagnostic.path, diagnostic.message
+            );
+        }
+    });
+    std::io::stdout().lock().write_all(&document.to_bytes())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Findings of one payload of one file.
+struct Audited {
+    file: String,
+    payload: String,
+    findings: Vec<Finding>,
+}
+
+fn xml_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn audit(policy: Policy, files: &[PathBuf], format: Format) -> anyhow::Result<ExitCode> {
+    let auditor = Auditor::new(policy);
+    let mut results = Vec::new();
+    for file in files {
+        let mut document = Document::parse(&read_input(Some(file))?)
+            .with_context(|| format!("{}", file.display()))?;
+        document.for_each_payload(&mut |label, value| {
+            results.push(Audited {
+                file: file.display().to_string(),
+                payload: label.to_string(),
+                findings: auditor.audit(value),
+            });
+        });
+    }
+    let total: usize = results.iter().map(|r| r.findings.len()).sum();
+    let mut out = std::io::stdout().lock();
+    match format {
+        Format::Human => {
+            for r in &results {
+                for f in &r.findings {
+                    writeln!(
+                        out,
+                        "{}: {}: {} [{:?} {}] {}",
+                        r.file, r.payload, f.path, f.kind, f.name, f.excerpt
+                    )?;
+                }
+            }
+            writeln!(
+                out,
+                "{total} findings in {} payloads of {} files",
+                results.len(),
+                files.len()
+            )?;
+        }
+        Format::Json => {
+            let json: Vec<_> = results
+                .iter()
+                .map(|r| serde_json::json!({"file": r.file, "payload": r.payload, "findings": r.findings}))
+                .collect();
+            serde_json::to_writer_pretty(&mut out, &json)?;
+            writeln!(out)?;
+        }
+        Format::Junit => {
+            let failures = results.iter().filter(|r| !r.findings.is_empty()).count();
+            writeln!(out, r#"<?xml version="1.0" encoding="UTF-8"?>"#)?;
+            writeln!(
+                out,
+                r#"<testsuite name="event-filter audit" tests="{}" failures="{failures}">"#,
+                results.len()
+            )?;
+            for r in &results {
+                let name = xml_escape(&format!("{}: {}", r.file, r.payload));
+                if r.findings.is_empty() {
+                    writeln!(
+                        out,
+                        r#"  <testcase classname="event-filter" name="{name}"/>"#
+                    )?;
+                    continue;
+                }
+                writeln!(
+                    out,
+                    r#"  <testcase classname="event-filter" name="{name}">"#
+                )?;
+                let lines: Vec<String> = r
+                    .findings
+                    .iter()
+                    .map(|f| format!("{} [{:?} {}] {}", f.path, f.kind, f.name, f.excerpt))
+                    .collect();
+                writeln!(
+                    out,
+                    r#"    <failure message="{} findings">{}</failure>"#,
+                    r.findings.len(),
+                    xml_escape(&lines.join("\n"))
+                )?;
+                writeln!(out, "  </testcase>")?;
+            }
+            writeln!(out, "</testsuite>")?;
+        }
+    }
+    Ok(if total == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Scrub { policy, file } => policy.load().and_then(|p| scrub(p, file.as_deref())),
+        Command::Audit {
+            policy,
+            format,
+            files,
+        } => policy.load().and_then(|p| audit(p, &files, format)),
+        Command::CheckPolicy { policy } => Policy::from_file(&policy)
+            .map(|p| {
+                println!("{}: ok, {} rules", policy.display(), p.rules.len());
+                ExitCode::SUCCESS
+            })
+            .map_err(anyhow::Error::from),
+    };
+    result.unwrap_or_else(|err| {
+        eprintln!("event-filter: {err:#}");
+        ExitCode::from(2)
+    })
+}

@@ -1,0 +1,257 @@
+//! Applying a policy to an event: the `before_send` half of event-filter.
+//!
+//! Rules run in policy order. A rule with a path acts on what the path selects; a rule with
+//! detectors acts only on what they find inside strings (under its path, or anywhere). Every
+//! change is reported (path, rule, action, detector). A rule that fails never costs the event:
+//! the failure becomes a diagnostic, the value it was working on becomes [`ERROR_MARKER`], and
+//! the remaining rules still run, as Fillmore does.
+
+use std::ops::Range;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::action::{Action, Outcome};
+use crate::detect::find_all;
+use crate::path::{JsonPath, walk_strings_mut};
+use crate::policy::{Policy, Rule};
+
+/// What a value becomes when the rule working on it fails.
+pub const ERROR_MARKER: &str = "[event-filter: scrub error]";
+
+/// One change the scrubber made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Change {
+    pub path: String,
+    pub rule: String,
+    pub action: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detector: Option<String>,
+    /// What was there before, redacted (see [`redact`]).
+    pub excerpt: String,
+}
+
+/// A value shown without revealing it: two characters, an ellipsis and the length.
+pub fn redact(text: &str) -> String {
+    let count = text.chars().count();
+    if count <= 4 {
+        return format!("[{count} chars]");
+    }
+    let head: String = text.chars().take(2).collect();
+    format!("{head}… [{count} chars]")
+}
+
+/// A redacted description of any JSON value.
+pub fn excerpt_of(value: &Value) -> String {
+    match value {
+        Value::String(s) => redact(s),
+        Value::Null => "null".into(),
+        Value::Bool(_) => "[boolean]".into(),
+        Value::Number(n) => redact(&n.to_string()),
+        Value::Array(a) => format!("[array of {}]", a.len()),
+        Value::Object(o) => format!("[object with {} keys]", o.len()),
+    }
+}
+
+/// A rule that failed, and where.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Diagnostic {
+    pub rule: String,
+    pub path: String,
+    pub message: String,
+}
+
+/// Everything one scrub did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ScrubReport {
+    pub changes: Vec<Change>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Applies a [`Policy`] to events.
+#[derive(Debug, Clone)]
+pub struct Scrubber {
+    policy: Policy,
+}
+
+impl Scrubber {
+    pub fn new(policy: Policy) -> Self {
+        Self { policy }
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Scrubs `event` in place.
+    pub fn scrub(&self, event: &mut Value) -> ScrubReport {
+        let mut report = ScrubReport::default();
+        for rule in &self.policy.rules {
+            let outcome = catch_unwind(AssertUnwindSafe(|| apply_rule(rule, event, &mut report)));
+            if outcome.is_err() {
+                // Actions are written not to panic; this keeps a bug in one from losing events.
+                report.diagnostics.push(Diagnostic {
+                    rule: rule.name.clone(),
+                    path: String::new(),
+                    message: "the rule panicked; later rules still ran".into(),
+                });
+            }
+        }
+        report
+    }
+
+    /// A `before_send` callback for the `sentry` crate:
+    /// `ClientOptions::new().before_send(scrubber.before_send())`.
+    pub fn before_send(
+        self: Arc<Self>,
+    ) -> impl Fn(
+        sentry_types::protocol::v7::Event<'static>,
+    ) -> Option<sentry_types::protocol::v7::Event<'static>>
+    + Send
+    + Sync
+    + 'static {
+        move |event| Some(self.scrub_sentry_event(event).0)
+    }
+
+    /// Scrubs a typed `sentry` event through its JSON form. If the scrubbed JSON no longer
+    /// fits the event schema (a rule replaced a number with text, say), the event is not
+    /// dropped: a minimal event that says so is returned instead of anything unscrubbed.
+    pub fn scrub_sentry_event(
+        &self,
+        event: sentry_types::protocol::v7::Event<'static>,
+    ) -> (sentry_types::protocol::v7::Event<'static>, ScrubReport) {
+        use sentry_types::protocol::v7::Event;
+        let Ok(mut value) = serde_json::to_value(&event) else {
+            return (event, ScrubReport::default());
+        };
+        let mut report = self.scrub(&mut value);
+        match serde_json::from_value::<Event<'static>>(value) {
+            Ok(scrubbed) => (scrubbed, report),
+            Err(err) => {
+                report.diagnostics.push(Diagnostic {
+                    rule: String::new(),
+                    path: String::new(),
+                    message: format!("the scrubbed event no longer fits the Sentry schema: {err}"),
+                });
+                let minimal = Event {
+                    event_id: event.event_id,
+                    level: event.level,
+                    timestamp: event.timestamp,
+                    platform: event.platform,
+                    release: event.release,
+                    environment: event.environment,
+                    message: Some(format!(
+                        "event-filter could not rebuild this event after scrubbing: {err}"
+                    )),
+                    ..Default::default()
+                };
+                (minimal, report)
+            }
+        }
+    }
+}
+
+fn apply_rule(rule: &Rule, event: &mut Value, report: &mut ScrubReport) {
+    if rule.detectors.is_empty() {
+        let Some(path) = &rule.path else {
+            return;
+        };
+        if matches!(rule.action, Action::Remove) {
+            let mut excerpts = Vec::new();
+            path.for_each_match_ref(event, &mut |_, value| excerpts.push(excerpt_of(value)));
+            for (removed, excerpt) in path.remove_matches(event).iter().zip(excerpts) {
+                report.changes.push(change(rule, removed, None, excerpt));
+            }
+            return;
+        }
+        path.for_each_match(event, &mut |at, value| apply_whole(rule, at, value, report));
+        return;
+    }
+    let mut visit = |base: &JsonPath, value: &mut Value| {
+        walk_strings_mut(value, &mut |sub, text| {
+            apply_detected(rule, &joined(base, sub), text, report);
+        });
+    };
+    match &rule.path {
+        Some(path) => path.for_each_match(event, &mut visit),
+        None => visit(&JsonPath::default(), event),
+    }
+}
+
+fn joined(base: &JsonPath, sub: &JsonPath) -> JsonPath {
+    JsonPath(base.0.iter().chain(sub.0.iter()).cloned().collect())
+}
+
+fn change(rule: &Rule, at: &JsonPath, detector: Option<String>, excerpt: String) -> Change {
+    Change {
+        path: at.to_string(),
+        rule: rule.name.clone(),
+        action: rule.action.name(),
+        detector,
+        excerpt,
+    }
+}
+
+fn apply_whole(rule: &Rule, at: &JsonPath, value: &mut Value, report: &mut ScrubReport) {
+    let before = excerpt_of(value);
+    match rule.action.apply(value) {
+        Ok(Outcome::Changed) => report.changes.push(change(rule, at, None, before)),
+        Ok(Outcome::Unchanged) => {}
+        Ok(Outcome::Remove) => {
+            // Only `remove` asks for removal, and it is handled by `remove_matches`.
+            *value = Value::Null;
+            report.changes.push(change(rule, at, None, before));
+        }
+        Err(err) => {
+            *value = Value::String(ERROR_MARKER.into());
+            report.diagnostics.push(Diagnostic {
+                rule: rule.name.clone(),
+                path: at.to_string(),
+                message: err.to_string(),
+            });
+        }
+    }
+}
+
+fn apply_detected(rule: &Rule, at: &JsonPath, text: &mut String, report: &mut ScrubReport) {
+    let hits = find_all(&rule.detectors, text);
+    if hits.is_empty() {
+        return;
+    }
+    // Hits of different detectors may overlap; the action gets disjoint ranges.
+    let mut ranges: Vec<Range<usize>> = Vec::with_capacity(hits.len());
+    // One change per detector, with the first text it matched (redacted).
+    let mut names: Vec<(String, String)> = Vec::new();
+    for (index, hit) in &hits {
+        if let Some(name) = rule.detectors.get(*index).map(|d| d.name().to_string())
+            && !names.iter().any(|(n, _)| *n == name)
+        {
+            names.push((
+                name,
+                redact(text.get(hit.start..hit.end).unwrap_or_default()),
+            ));
+        }
+        match ranges.last_mut() {
+            Some(last) if hit.start <= last.end => last.end = last.end.max(hit.end),
+            _ => ranges.push(hit.start..hit.end),
+        }
+    }
+    match rule.action.apply_ranges(text, &ranges) {
+        Ok(Outcome::Unchanged) => {}
+        Ok(_) => {
+            for (name, excerpt) in names {
+                report.changes.push(change(rule, at, Some(name), excerpt));
+            }
+        }
+        Err(err) => {
+            *text = ERROR_MARKER.into();
+            report.diagnostics.push(Diagnostic {
+                rule: rule.name.clone(),
+                path: at.to_string(),
+                message: err.to_string(),
+            });
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! The `event-filter` command: scrub and audit JSON events and envelopes, check policies.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+fn event_filter(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_event-filter"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run event-filter");
+    let mut input = child.stdin.take().expect("stdin");
+    input
+        .write_all(stdin.unwrap_or_default())
+        .expect("write stdin");
+    drop(input);
+    child.wait_with_output().expect("wait")
+}
+
+fn temp_file(name: &str, contents: &[u8]) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("event-filter-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join(name);
+    std::fs::write(&path, contents).expect("write");
+    path
+}
+
+const EVENT: &str = r#"{"message": "mail jane.doe@example.com", "extra": {"password": "hunter2"}, "level": "error"}"#;
+
+#[test]
+fn scrub_reads_stdin_and_writes_the_scrubbed_event() {
+    let out = event_filter(&["scrub", "--preset", "strict"], Some(EVENT.as_bytes()));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let scrubbed: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON out");
+    assert_eq!(scrubbed["extra"]["password"], "[Filtered]");
+    assert_eq!(scrubbed["message"], "mail [Filtered]");
+    let report = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        report.contains("extra.password"),
+        "the report names the path: {report}"
+    );
+    assert!(
+        !report.contains("hunter2"),
+        "the report does not leak the value: {report}"
+    );
+}
+
+#[test]
+fn scrub_and_audit_whole_envelopes() {
+    let envelope = b"{\"event_id\":\"0123456789abcdef0123456789abcdef\"}\n{\"type\":\"event\"}\n{\"message\":\"from jane.doe@example.com\"}\n{\"type\":\"attachment\",\"length\":3,\"filename\":\"a\"}\nabc\n";
+    let file = temp_file("envelope.bin", envelope);
+    let out = event_filter(
+        &["scrub", "--preset", "strict", file.to_str().expect("path")],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("jane.doe@example.com"), "{text}");
+    assert!(
+        text.contains("\"type\":\"attachment\""),
+        "other items pass through: {text}"
+    );
+    let scrubbed = temp_file("scrubbed.bin", &out.stdout);
+    let audit = event_filter(
+        &[
+            "audit",
+            "--preset",
+            "strict",
+            scrubbed.to_str().expect("path"),
+        ],
+        None,
+    );
+    assert!(
+        audit.status.success(),
+        "the scrubbed envelope audits clean: {}",
+        String::from_utf8_lossy(&audit.stdout)
+    );
+    let audit = event_filter(
+        &["audit", "--preset", "strict", file.to_str().expect("path")],
+        None,
+    );
+    assert_eq!(audit.status.code(), Some(1), "findings exit 1");
+}
+
+#[test]
+fn audit_formats() {
+    let file = temp_file("event.json", EVENT.as_bytes());
+    let path = file.to_str().expect("path");
+    let human = event_filter(&["audit", "--preset", "strict", path], None);
+    assert_eq!(human.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&human.stdout);
+    assert!(
+        text.contains("extra.password") && !text.contains("hunter2"),
+        "{text}"
+    );
+    let json = event_filter(
+        &["audit", "--preset", "strict", "--format", "json", path],
+        None,
+    );
+    let parsed: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON report");
+    assert!(
+        !parsed[0]["findings"]
+            .as_array()
+            .expect("findings")
+            .is_empty()
+    );
+    let junit = event_filter(
+        &["audit", "--preset", "strict", "--format", "junit", path],
+        None,
+    );
+    let xml = String::from_utf8_lossy(&junit.stdout);
+    assert!(
+        xml.contains("<testsuite") && xml.contains("<failure"),
+        "{xml}"
+    );
+    let clean = temp_file("clean.json", br#"{"message": "all fine", "level": "info"}"#);
+    let ok = event_filter(
+        &[
+            "audit",
+            "--preset",
+            "strict",
+            "--format",
+            "junit",
+            clean.to_str().expect("path"),
+        ],
+        None,
+    );
+    assert!(ok.status.success());
+    assert!(!String::from_utf8_lossy(&ok.stdout).contains("<failure"));
+}
+
+#[test]
+fn check_policy_reports_line_and_column() {
+    let good = temp_file("good.toml", b"extends = \"strict\"\n");
+    let out = event_filter(&["check-policy", good.to_str().expect("path")], None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bad = temp_file("bad.toml", b"[[rule]]\npath = \"a\"\naction = \"nuke\"\n");
+    let out = event_filter(&["check-policy", bad.to_str().expect("path")], None);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("bad.toml:3:10: unknown action \"nuke\""),
+        "{err}"
+    );
+}

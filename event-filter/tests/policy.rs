@@ -1,0 +1,102 @@
+//! Policies parse from TOML, extend presets, and every mistake is reported at its line and
+//! column.
+
+use event_filter::{Policy, PolicyError};
+
+fn error(source: &str) -> PolicyError {
+    Policy::from_toml(source, "test.toml").expect_err("the policy must be refused")
+}
+
+#[test]
+fn every_preset_parses() {
+    for name in event_filter::presets::NAMES {
+        let policy = Policy::preset(name).unwrap_or_else(|e| panic!("preset {name}: {e}"));
+        assert!(!policy.rules.is_empty(), "preset {name} has rules");
+    }
+    assert!(Policy::preset("nope").is_err());
+}
+
+#[test]
+fn a_policy_extends_a_preset() {
+    let base = Policy::preset("python-sdk").expect("preset").rules.len();
+    let policy = Policy::from_toml(
+        "extends = \"python-sdk\"\n[[rule]]\npath = \"extra.card\"\naction = \"mask_keep\"\nkeep = 4\nfrom_end = true\n",
+        "test.toml",
+    )
+    .expect("valid");
+    assert_eq!(policy.rules.len(), base + 1);
+    assert_eq!(policy.rules[base].name, "rule 1");
+}
+
+#[test]
+fn unknown_action_points_at_its_value() {
+    let err = error("[[rule]]\npath = \"extra.x\"\naction = \"obliterate\"\n");
+    assert_eq!((err.line, err.column), (3, 10), "{err}");
+    assert!(
+        err.message.contains("unknown action \"obliterate\""),
+        "{err}"
+    );
+    assert!(err.to_string().starts_with("test.toml:3:10: "), "{err}");
+}
+
+#[test]
+fn bad_path_points_inside_the_path() {
+    let err = error("[[rule]]\naction = \"mask\"\npath = \"extra..x\"\n");
+    assert_eq!(err.line, 3, "{err}");
+    assert!(
+        err.column > 8,
+        "the column is inside the path string: {err}"
+    );
+    assert!(err.message.starts_with("invalid path"), "{err}");
+}
+
+#[test]
+fn unknown_keys_and_detectors_and_presets_are_located() {
+    let err = error("[[rule]]\npath = \"a\"\naction = \"mask\"\nkeap = 4\n");
+    assert_eq!(err.line, 4, "a typo in a key name: {err}");
+    let err = error("[[rule]]\ndetectors = [\"email\", \"emial\"]\naction = \"mask\"\n");
+    assert_eq!((err.line, err.column), (2, 23), "{err}");
+    assert!(err.message.contains("unknown detector \"emial\""), "{err}");
+    let err = error("extends = \"lenient\"\n");
+    assert_eq!(err.line, 1, "{err}");
+    assert!(
+        err.message.contains("python-sdk"),
+        "lists the known presets: {err}"
+    );
+}
+
+#[test]
+fn rules_need_somewhere_to_act_and_complete_settings() {
+    let err = error("[[rule]]\naction = \"mask\"\n");
+    assert!(
+        err.message.contains("needs a path, detectors, or both"),
+        "{err}"
+    );
+    let err = error("[[rule]]\npath = \"a\"\naction = \"hash\"\n");
+    assert!(err.message.contains("key"), "{err}");
+    let err = error("[[rule]]\npath = \"a\"\naction = \"replace\"\npattern = \"(\"\n");
+    assert_eq!(err.line, 4, "{err}");
+    let err = error("[[detector]]\nname = \"email\"\npattern = \"x\"\n");
+    assert!(err.message.contains("built-in"), "{err}");
+}
+
+#[test]
+fn toml_syntax_errors_are_located_too() {
+    let err = error("[[rule]]\npath = \"a\"\naction = mask\n");
+    assert_eq!(err.line, 3, "{err}");
+}
+
+#[test]
+fn custom_detectors_and_audit_settings() {
+    let policy = Policy::from_toml(
+        "[[detector]]\nname = \"order_id\"\npattern = \"ORD-[0-9]{8}\"\n\n[[rule]]\ndetectors = [\"order_id\"]\naction = \"mask\"\n\n[audit]\ndetectors = [\"all\", \"order_id\"]\nallow = [\"exception.**\", \"level\"]\n",
+        "test.toml",
+    )
+    .expect("valid");
+    assert_eq!(policy.rules[0].detectors[0].name(), "order_id");
+    assert_eq!(
+        policy.audit.detectors.len(),
+        event_filter::detect::builtin_detectors().len() + 1
+    );
+    assert_eq!(policy.audit.allow.as_ref().map(Vec::len), Some(2));
+}
