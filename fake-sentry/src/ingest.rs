@@ -89,6 +89,13 @@ pub fn authorize(auth: &Auth, required: &[String]) -> Result<(), IngestError> {
     }
 }
 
+/// The credentials of a request that has no envelope header, checked against `--require-key`.
+fn authenticated(req: &IngestRequest, required_keys: &[String]) -> Result<Auth, IngestError> {
+    let auth = auth::extract(&req.headers, &req.query, None);
+    authorize(&auth, required_keys)?;
+    Ok(auth)
+}
+
 fn decoded_body(req: &IngestRequest, limits: &Limits) -> Result<Vec<u8>, IngestError> {
     let encodings = decode::parse_content_encoding(req.header(http::header::CONTENT_ENCODING))?;
     Ok(decode::decode_body(
@@ -305,8 +312,7 @@ pub fn ingest_store(
     if req.media_type() == "application/x-sentry-envelope" {
         return ingest_envelope(req, limits, required_keys);
     }
-    let auth = auth::extract(&req.headers, &req.query, None);
-    authorize(&auth, required_keys)?;
+    let auth = authenticated(req, required_keys)?;
     let decoded = decoded_body(req, limits)?;
     if decoded.iter().all(u8::is_ascii_whitespace) {
         return Err(IngestError::bad_request("empty event payload"));
@@ -379,8 +385,7 @@ pub fn ingest_store_get(
     limits: &Limits,
     required_keys: &[String],
 ) -> Result<Ingested, IngestError> {
-    let auth = auth::extract(&req.headers, &req.query, None);
-    authorize(&auth, required_keys)?;
+    let auth = authenticated(req, required_keys)?;
     let data = req
         .query
         .get("sentry_data")
@@ -396,8 +401,7 @@ pub fn ingest_security(
     limits: &Limits,
     required_keys: &[String],
 ) -> Result<Ingested, IngestError> {
-    let auth = auth::extract(&req.headers, &req.query, None);
-    authorize(&auth, required_keys)?;
+    let auth = authenticated(req, required_keys)?;
     let decoded = decoded_body(req, limits)?;
     if decoded.iter().all(u8::is_ascii_whitespace) {
         return Err(IngestError::bad_request("empty security report"));
@@ -556,8 +560,7 @@ pub async fn ingest_minidump(
     limits: &Limits,
     required_keys: &[String],
 ) -> Result<Ingested, IngestError> {
-    let auth = auth::extract(&req.headers, &req.query, None);
-    authorize(&auth, required_keys)?;
+    let auth = authenticated(req, required_keys)?;
     let decoded = decoded_body(req, limits)?;
     let media_type = req.media_type();
     let mut event = Map::new();
