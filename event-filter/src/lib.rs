@@ -11,7 +11,8 @@
 //! frames.*.vars.password`, `**` for any depth, HTTP headers compared case-insensitively),
 //! [`action`] says what to do there (remove, mask, keyed hash, query-string and cookie
 //! scrubbing, ...), and [`detect`] finds values anywhere (emails, IPs, card numbers, tokens,
-//! keys) whatever key they sit under.
+//! keys) whatever key they sit under. [`shape`] snapshots and diffs event shapes, for the
+//! "did this SDK upgrade change what we send?" check.
 //!
 //! ```
 //! use event_filter::{policy::Policy, scrub::Scrubber};
@@ -28,12 +29,14 @@
 
 pub mod action;
 pub mod audit;
+pub mod bench;
 pub mod detect;
 pub mod document;
 pub mod path;
 pub mod policy;
 pub mod presets;
 pub mod scrub;
+pub mod shape;
 
 pub use audit::{Auditor, Finding};
 pub use policy::{Policy, PolicyError};

@@ -8,6 +8,7 @@ use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use event_filter::audit::Finding;
 use event_filter::document::Document;
+use event_filter::shape::{Shape, diff_shapes, diff_values, volatile_paths};
 use event_filter::{Auditor, Policy, Scrubber};
 
 #[derive(Parser)]
@@ -41,6 +42,29 @@ enum Command {
     },
     /// Validate a policy file; errors name the line and column.
     CheckPolicy { policy: PathBuf },
+    /// Print the shape of events (paths and value kinds, no values) as a snapshot.
+    Shape {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Compare two events (values, ignoring volatile fields) or two shape snapshots; exits 1
+    /// when they differ.
+    Diff {
+        before: PathBuf,
+        after: PathBuf,
+        /// Also report fields that change on every event (ids, timestamps).
+        #[arg(long)]
+        all: bool,
+    },
+    /// Measure scrubbing speed on one core (and Fillmore's, with `--fillmore-python`).
+    Bench {
+        /// Seconds per measurement.
+        #[arg(long, default_value_t = 3.0)]
+        seconds: f64,
+        /// A Python with `fillmore` installed: also run testdata/bench/fillmore_bench.py.
+        #[arg(long)]
+        fillmore_python: Option<PathBuf>,
+    },
 }
 
 #[derive(Args)]
@@ -213,6 +237,107 @@ fn audit(policy: Policy, files: &[PathBuf], format: Format) -> anyhow::Result<Ex
     })
 }
 
+fn shape(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
+    let mut merged = Shape::default();
+    for file in files {
+        let mut document = Document::parse(&read_input(Some(file))?)
+            .with_context(|| format!("{}", file.display()))?;
+        document.for_each_payload(&mut |_, value| merged.merge(&Shape::of(value)));
+    }
+    print!("{}", merged.to_snapshot());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn diff(before: &Path, after: &Path, all: bool) -> anyhow::Result<ExitCode> {
+    let (a, b) = (read_input(Some(before))?, read_input(Some(after))?);
+    let shapes = std::str::from_utf8(&a)
+        .ok()
+        .zip(std::str::from_utf8(&b).ok())
+        .and_then(|(a, b)| {
+            Shape::from_snapshot(a)
+                .ok()
+                .zip(Shape::from_snapshot(b).ok())
+        });
+    let mut out = std::io::stdout().lock();
+    let differences = match shapes {
+        Some((a, b)) => {
+            let changes = diff_shapes(&a, &b);
+            for change in &changes {
+                writeln!(out, "{}", serde_json::to_string(change)?)?;
+            }
+            changes.len()
+        }
+        None => {
+            let parse = |bytes: &[u8], path: &Path| -> anyhow::Result<serde_json::Value> {
+                serde_json::from_slice(bytes).with_context(|| {
+                    format!(
+                        "{} is neither an event nor a shape snapshot",
+                        path.display()
+                    )
+                })
+            };
+            let ignore = if all { Vec::new() } else { volatile_paths() };
+            let changes = diff_values(&parse(&a, before)?, &parse(&b, after)?, &ignore);
+            for change in &changes {
+                writeln!(out, "{}", serde_json::to_string(change)?)?;
+            }
+            changes.len()
+        }
+    };
+    writeln!(out, "{differences} differences")?;
+    Ok(if differences == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn bench(seconds: f64, fillmore_python: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let duration = std::time::Duration::from_secs_f64(seconds);
+    println!(
+        "event: {} bytes of a real sentry-sdk 2.75.0 error event; {seconds:.1}s per figure, one core",
+        event_filter::bench::EVENT.len()
+    );
+    let figures = event_filter::bench::run(duration)?;
+    for figure in &figures {
+        println!("{:<42} {:>12.0} events/s", figure.label, figure.per_second);
+    }
+    if let Some(python) = fillmore_python {
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let event =
+            std::env::temp_dir().join(format!("event-filter-bench-{}.json", std::process::id()));
+        std::fs::write(&event, event_filter::bench::EVENT)?;
+        let output = std::process::Command::new(python)
+            .arg(manifest.join("testdata/bench/fillmore_bench.py"))
+            .arg(&event)
+            .arg(seconds.to_string())
+            .output()
+            .with_context(|| format!("cannot run {}", python.display()))?;
+        let _ = std::fs::remove_file(&event);
+        if !output.status.success() {
+            bail!(
+                "fillmore_bench.py failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        let fillmore: f64 = String::from_utf8_lossy(&output.stdout)
+            .trim()
+            .parse()
+            .context("fillmore_bench.py output")?;
+        println!(
+            "{:<42} {:>12.0} events/s",
+            "Fillmore 2.2, same 7 rules, parsed event", fillmore
+        );
+        if let Some(paths) = figures.first() {
+            println!(
+                "ratio, 7 path rules: {:.1}x Fillmore",
+                paths.per_second / fillmore.max(1e-9)
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -222,6 +347,12 @@ fn main() -> ExitCode {
             format,
             files,
         } => policy.load().and_then(|p| audit(p, &files, format)),
+        Command::Shape { files } => shape(&files),
+        Command::Diff { before, after, all } => diff(&before, &after, all),
+        Command::Bench {
+            seconds,
+            fillmore_python,
+        } => bench(seconds, fillmore_python.as_deref()),
         Command::CheckPolicy { policy } => Policy::from_file(&policy)
             .map(|p| {
                 println!("{}: ok, {} rules", policy.display(), p.rules.len());

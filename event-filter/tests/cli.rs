@@ -158,3 +158,73 @@ fn check_policy_reports_line_and_column() {
         "{err}"
     );
 }
+
+#[test]
+fn bench_prints_every_figure() {
+    let out = event_filter(&["bench", "--seconds", "0.05"], None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    for label in [
+        "7 path rules",
+        "every built-in detector",
+        "parse + 7 path rules + serialise",
+    ] {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(label))
+            .unwrap_or_else(|| panic!("no {label:?} in {text}"));
+        let rate: f64 = line
+            .split_whitespace()
+            .rev()
+            .nth(1)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0.0);
+        assert!(rate > 0.0, "{line}");
+    }
+}
+
+#[test]
+fn shape_snapshots_and_diffs_across_an_sdk_upgrade() {
+    let old = temp_file("old.json", br#"{"event_id": "a", "level": "error", "contexts": {"runtime": {"name": "CPython"}}, "timestamp": 1}"#);
+    let new = temp_file("new.json", br#"{"event_id": "b", "level": "error", "contexts": {"runtime": {"name": "CPython", "build": "3.12"}}, "timestamp": 2}"#);
+    let (old, new) = (old.to_str().expect("path"), new.to_str().expect("path"));
+    // Only volatile fields differ in these two: no difference.
+    let same = temp_file("same.json", br#"{"event_id": "c", "level": "error", "contexts": {"runtime": {"name": "CPython"}}, "timestamp": 3}"#);
+    let out = event_filter(&["diff", old, same.to_str().expect("path")], None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let out = event_filter(&["diff", old, new], None);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("contexts.runtime.build") && !text.contains("event_id"),
+        "{text}"
+    );
+
+    let shape_old = event_filter(&["shape", old], None);
+    let shape_new = event_filter(&["shape", new], None);
+    assert!(shape_old.status.success());
+    let snapshot_old = temp_file("old.shape.json", &shape_old.stdout);
+    let snapshot_new = temp_file("new.shape.json", &shape_new.stdout);
+    let out = event_filter(
+        &[
+            "diff",
+            snapshot_old.to_str().expect("path"),
+            snapshot_new.to_str().expect("path"),
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("\"added\"") && text.contains("contexts.runtime.build"),
+        "{text}"
+    );
+}
