@@ -55,6 +55,43 @@ pub fn excerpt_of(value: &Value) -> String {
     }
 }
 
+/// What [`excerpt_of`] needs of a string, taken without allocating, so that the excerpt is
+/// only formatted for values a rule actually changes.
+enum Preview {
+    Text {
+        head: [Option<char>; 2],
+        chars: usize,
+    },
+    Other(String),
+}
+
+impl Preview {
+    fn of(value: &Value) -> Self {
+        match value {
+            Value::String(s) => {
+                let mut it = s.chars();
+                let head = [it.next(), it.next()];
+                let chars = head.iter().flatten().count() + it.count();
+                Self::Text { head, chars }
+            }
+            // Other kinds are rare targets; their excerpt is cheap enough to build now.
+            other => Self::Other(excerpt_of(other)),
+        }
+    }
+
+    /// The same text [`excerpt_of`] gives.
+    fn finish(self) -> String {
+        match self {
+            Self::Text { chars, .. } if chars <= 4 => format!("[{chars} chars]"),
+            Self::Text { head, chars } => {
+                let head: String = head.iter().flatten().collect();
+                format!("{head}… [{chars} chars]")
+            }
+            Self::Other(text) => text,
+        }
+    }
+}
+
 /// A rule that failed, and where.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Diagnostic {
@@ -171,7 +208,7 @@ fn apply_rule(rule: &Rule, event: &mut Value, report: &mut ScrubReport) {
     }
     let mut visit = |base: &JsonPath, value: &mut Value| {
         walk_strings_mut(value, &mut |sub, text| {
-            apply_detected(rule, &joined(base, sub), text, report);
+            apply_detected(rule, base, sub, text, report);
         });
     };
     match &rule.path {
@@ -195,14 +232,14 @@ fn change(rule: &Rule, at: &JsonPath, detector: Option<String>, excerpt: String)
 }
 
 fn apply_whole(rule: &Rule, at: &JsonPath, value: &mut Value, report: &mut ScrubReport) {
-    let before = excerpt_of(value);
+    let before = Preview::of(value);
     match rule.action.apply(value) {
-        Ok(Outcome::Changed) => report.changes.push(change(rule, at, None, before)),
+        Ok(Outcome::Changed) => report.changes.push(change(rule, at, None, before.finish())),
         Ok(Outcome::Unchanged) => {}
         Ok(Outcome::Remove) => {
             // Only `remove` asks for removal, and it is handled by `remove_matches`.
             *value = Value::Null;
-            report.changes.push(change(rule, at, None, before));
+            report.changes.push(change(rule, at, None, before.finish()));
         }
         Err(err) => {
             *value = Value::String(ERROR_MARKER.into());
@@ -215,11 +252,19 @@ fn apply_whole(rule: &Rule, at: &JsonPath, value: &mut Value, report: &mut Scrub
     }
 }
 
-fn apply_detected(rule: &Rule, at: &JsonPath, text: &mut String, report: &mut ScrubReport) {
+fn apply_detected(
+    rule: &Rule,
+    base: &JsonPath,
+    sub: &JsonPath,
+    text: &mut String,
+    report: &mut ScrubReport,
+) {
     let hits = find_all(&rule.detectors, text);
     if hits.is_empty() {
         return;
     }
+    // Most strings have no hit: the full path is only built for those that do.
+    let at = &joined(base, sub);
     // Hits of different detectors may overlap; the action gets disjoint ranges.
     let mut ranges: Vec<Range<usize>> = Vec::with_capacity(hits.len());
     // One change per detector, with the first text it matched (redacted).
