@@ -614,17 +614,12 @@ struct SpotlightEvent {
 
 impl IntoEvent for SpotlightEvent {
     fn into_event(self) -> Event {
-        let content_type = self
-            .envelope
-            .content_type
-            .as_deref()
-            .and_then(|ct| ct.split(';').next())
-            .map(|ct| ct.trim().to_ascii_lowercase())
-            .filter(|ct| ct == "application/x-sentry-envelope")
-            .unwrap_or_else(|| "application/x-sentry-envelope".into());
+        // Spotlight names events by content type; every stored body is sent as an envelope
+        // (store, security and minidump bodies as the items they became).
+        const CONTENT_TYPE: &str = "application/x-sentry-envelope";
         let event = Event::default().id(self.envelope.id.to_string());
         if self.base64 {
-            return event.event(format!("{content_type};base64")).data(
+            return event.event(format!("{CONTENT_TYPE};base64")).data(
                 base64::engine::general_purpose::STANDARD.encode(
                     self.envelope
                         .body
@@ -651,7 +646,7 @@ impl IntoEvent for SpotlightEvent {
             })
             .collect();
         let data = json!([self.envelope.header.unwrap_or_else(|| json!({})), items]);
-        event.event(content_type).data(data.to_string())
+        event.event(CONTENT_TYPE).data(data.to_string())
     }
 }
 

@@ -1178,7 +1178,6 @@ pub fn projects(conn: &Connection) -> rusqlite::Result<Vec<u64>> {
 #[derive(Debug, Clone)]
 pub struct EnvelopeWithItems {
     pub id: i64,
-    pub content_type: Option<String>,
     pub header: Option<Value>,
     pub body: StoredBody,
     /// Item header, payload, and whether the payload is JSON.
@@ -1192,17 +1191,16 @@ pub fn envelopes_after(
     limit: usize,
 ) -> rusqlite::Result<Vec<EnvelopeWithItems>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT id, content_type, header, raw, content_type, content_encoding, raw_is_wire
+        "SELECT id, header, raw, content_type, content_encoding, raw_is_wire
          FROM envelopes WHERE id > ?1 ORDER BY id LIMIT ?2",
     )?;
     let mut envelopes: Vec<EnvelopeWithItems> = stmt
         .query_map(params![after, limit as i64], |r| {
-            let header: Option<String> = r.get(2)?;
+            let header: Option<String> = r.get(1)?;
             Ok(EnvelopeWithItems {
                 id: r.get(0)?,
-                content_type: r.get(1)?,
                 header: header.and_then(|h| serde_json::from_str(&h).ok()),
-                body: stored_body(r, 3)?,
+                body: stored_body(r, 2)?,
                 items: Vec::new(),
             })
         })?
