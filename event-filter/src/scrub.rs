@@ -35,12 +35,18 @@ pub struct Change {
 
 /// A value shown without revealing it: two characters, an ellipsis and the length.
 pub fn redact(text: &str) -> String {
-    let count = text.chars().count();
-    if count <= 4 {
-        return format!("[{count} chars]");
+    let mut chars = text.chars();
+    let head = [chars.next(), chars.next()];
+    redacted(head, head.iter().flatten().count() + chars.count())
+}
+
+/// The redacted form, from a text's first two characters and its length in characters.
+fn redacted(head: [Option<char>; 2], chars: usize) -> String {
+    if chars <= 4 {
+        return format!("[{chars} chars]");
     }
-    let head: String = text.chars().take(2).collect();
-    format!("{head}… [{count} chars]")
+    let head: String = head.iter().flatten().collect();
+    format!("{head}… [{chars} chars]")
 }
 
 /// A redacted description of any JSON value.
@@ -82,11 +88,7 @@ impl Preview {
     /// The same text [`excerpt_of`] gives.
     fn finish(self) -> String {
         match self {
-            Self::Text { chars, .. } if chars <= 4 => format!("[{chars} chars]"),
-            Self::Text { head, chars } => {
-                let head: String = head.iter().flatten().collect();
-                format!("{head}… [{chars} chars]")
-            }
+            Self::Text { head, chars } => redacted(head, chars),
             Self::Other(text) => text,
         }
     }
