@@ -257,8 +257,16 @@ proptest! {
             let mut scrubbed = event.clone();
             let source = format!("[[rule]]\nname = \"r\"\npath = \"**\"\naction = \"{}", action.replacen('\n', "\"\n", 1) + if action.contains('\n') { "" } else { "\"" });
             let report = Scrubber::new(policy(&source)).scrub(&mut scrubbed);
-            // Failures are diagnostics, never a lost event.
-            prop_assert!(report.diagnostics.iter().all(|d| d.rule == "r"));
+            // The event survives: the root keeps its kind, and a rule that failed left its
+            // marker exactly where its diagnostic says, not a hole or the original value.
+            prop_assert_eq!(std::mem::discriminant(&scrubbed), std::mem::discriminant(&event));
+            for diagnostic in &report.diagnostics {
+                prop_assert_eq!(&diagnostic.rule, "r");
+                let at: event_filter::path::PathSelector = diagnostic.path.parse().expect("diagnostic paths parse");
+                let mut found = Vec::new();
+                at.for_each_match_ref(&scrubbed, &mut |_, v| found.push(v.clone()));
+                prop_assert_eq!(found, vec![Value::String(event_filter::scrub::ERROR_MARKER.into())], "{:?}", diagnostic);
+            }
         }
     }
 }
