@@ -35,6 +35,7 @@ pub mod document;
 pub mod path;
 pub mod policy;
 pub mod presets;
+pub mod relay;
 pub mod scrub;
 pub mod shape;
 

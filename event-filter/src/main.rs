@@ -40,7 +40,8 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
-    /// Validate a policy file; errors name the line and column.
+    /// Validate a policy file (TOML, or a Relay PII config as `.json`); errors name the line
+    /// and column, and a Relay import lists what it could not map.
     CheckPolicy { policy: PathBuf },
     /// Print the shape of events (paths and value kinds, no values) as a snapshot.
     Shape {
@@ -353,15 +354,27 @@ fn main() -> ExitCode {
             seconds,
             fillmore_python,
         } => bench(seconds, fillmore_python.as_deref()),
-        Command::CheckPolicy { policy } => Policy::from_file(&policy)
-            .map(|p| {
-                println!("{}: ok, {} rules", policy.display(), p.rules.len());
-                ExitCode::SUCCESS
-            })
-            .map_err(anyhow::Error::from),
+        Command::CheckPolicy { policy } => check_policy(&policy),
     };
     result.unwrap_or_else(|err| {
         eprintln!("event-filter: {err:#}");
         ExitCode::from(2)
     })
+}
+
+/// Validates a policy file; for a Relay PII config, also lists what could not be imported.
+fn check_policy(path: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let policy = Policy::from_file(path)?;
+    println!("{}: ok, {} rules", path.display(), policy.rules.len());
+    if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+    {
+        let source = std::fs::read_to_string(path)?;
+        let import = event_filter::relay::import(&source, &path.display().to_string())?;
+        for note in &import.notes {
+            println!("note: {note}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -247,7 +247,8 @@ impl Policy {
         Ok(policy)
     }
 
-    /// Reads and parses a policy file.
+    /// Reads and parses a policy file: TOML, or a Relay PII config when the name ends in
+    /// `.json` (see [`crate::relay`]; use [`crate::relay::import`] to see what did not map).
     pub fn from_file(path: &std::path::Path) -> Result<Self, PolicyError> {
         let origin = path.display().to_string();
         let source = std::fs::read_to_string(path).map_err(|e| PolicyError {
@@ -256,6 +257,12 @@ impl Policy {
             column: 0,
             message: format!("cannot read the policy: {e}"),
         })?;
+        if path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+        {
+            return crate::relay::import(&source, &origin).map(|import| import.policy);
+        }
         Self::from_toml(&source, &origin)
     }
 

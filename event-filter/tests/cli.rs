@@ -160,6 +160,51 @@ fn check_policy_reports_line_and_column() {
 }
 
 #[test]
+fn relay_pii_configs_are_policies_too() {
+    let relay = temp_file(
+        "relay.json",
+        br#"{"rules": {"order": {"type": "pattern", "pattern": "ORD-[0-9]{6}",
+                                "redaction": {"method": "replace", "text": "[order]"}}},
+            "applications": {"$string": ["@email", "order"], "!extra.safe": ["@ip"]}}"#,
+    );
+    let path = relay.to_str().expect("path");
+    let out = event_filter(&["check-policy", path], None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("ok, 2 rules"), "{text}");
+    assert!(
+        text.contains("note: selector \"!extra.safe\": negation"),
+        "{text}"
+    );
+
+    let event = br#"{"message": "ORD-123456 for bob@example.com"}"#;
+    let out = event_filter(&["scrub", "--policy", path, "-"], Some(event));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let scrubbed: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON out");
+    assert_eq!(scrubbed["message"], "[order] for [email]");
+
+    let broken = temp_file(
+        "broken.json",
+        b"{\n  \"applications\": {\"$string\": [\"@nope\"]}\n}",
+    );
+    let out = event_filter(&["check-policy", broken.to_str().expect("path")], None);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("broken.json:2:32: unknown built-in rule"),
+        "{err}"
+    );
+}
+
+#[test]
 fn bench_prints_every_figure() {
     let out = event_filter(&["bench", "--seconds", "0.05"], None);
     assert!(

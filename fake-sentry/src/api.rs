@@ -54,6 +54,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/wait/", get(wait))
         .route("/api/stats/", get(stats))
         .route("/api/refusals/", get(refusals))
+        .route("/api/forwarded/", get(forwarded))
         .route(
             "/api/faults/",
             get(get_faults).put(put_faults).delete(clear_faults),
@@ -180,8 +181,14 @@ async fn item_detail(State(state): AppRef, Path(id): Path<String>) -> Result<Res
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("Item {id} not found")))?;
     let item_id = record.summary.id.clone();
+    let lookup = item_id.clone();
+    let audit = state
+        .store
+        .read(move |conn| store::get_item_audit(conn, &lookup))
+        .await?;
     Ok(json_ok(json!({
         "item": record.summary,
+        "audit": audit_json(&state, audit),
         "header": record.header,
         "payload": kent::payload_value(&record),
         "schema_note": crate::item::schema_note(&record.summary.item_type, &record.payload),
@@ -193,6 +200,32 @@ async fn item_detail(State(state): AppRef, Path(id): Path<String>) -> Result<Res
             "kent": format!("/api/event/{item_id}"),
         },
     })))
+}
+
+/// The data-policy part of an item's detail: `null` when the item was not audited.
+fn audit_json(state: &AppState, audit: store::ItemAuditRecord) -> Value {
+    let Some(findings) = audit.findings else {
+        return Value::Null;
+    };
+    // A scrubbed item whose scrub changed nothing has no copy: its scrubbed form is itself.
+    let scrubbed = audit
+        .scrubbed
+        .as_deref()
+        .and_then(|bytes| serde_json::from_slice::<Value>(bytes).ok());
+    json!({
+        "policy": state.config.policy.as_ref().map(|p| p.origin.as_str()),
+        "findings": findings,
+        "scrubbed": audit.scrub_report.is_some(),
+        "scrubbed_payload": scrubbed,
+        "scrub_report": audit.scrub_report,
+    })
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct ItemRawParams {
+    /// Serve the scrubbed copy instead of what was sent (`?scrubbed=1`).
+    scrubbed: Option<String>,
 }
 
 /// Characters safe inside a quoted `Content-Disposition` filename.
@@ -208,13 +241,37 @@ fn safe_filename(name: &str) -> String {
         .collect()
 }
 
-async fn item_raw(State(state): AppRef, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn item_raw(
+    State(state): AppRef,
+    Path(id): Path<String>,
+    uri: Uri,
+) -> Result<Response, ApiError> {
+    let params: ItemRawParams = query(&uri)?;
+    let want_scrubbed = params
+        .scrubbed
+        .is_some_and(|v| !matches!(v.as_str(), "0" | "false" | ""));
     let lookup = id.clone();
-    let record = state
+    let (mut record, audit) = state
         .store
-        .read(move |conn| store::get_item(conn, &lookup))
+        .read(move |conn| {
+            let Some(record) = store::get_item(conn, &lookup)? else {
+                return Ok(None);
+            };
+            let audit = store::get_item_audit(conn, &record.summary.id)?;
+            Ok(Some((record, audit)))
+        })
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("Item {id} not found")))?;
+    if want_scrubbed {
+        if audit.scrub_report.is_none() {
+            return Err(ApiError::NotFound(format!(
+                "Item {id} has no scrubbed copy (fake-sentry scrubs JSON items with --scrub)"
+            )));
+        }
+        if let Some(scrubbed) = audit.scrubbed {
+            record.payload = scrubbed;
+        }
+    }
     let content_type = match (&record.summary.content_type, record.is_json) {
         (Some(ct), _) if HeaderValue::from_str(ct).is_ok() => ct.clone(),
         (_, true) => "application/json".into(),
@@ -393,6 +450,7 @@ async fn stats(State(state): AppRef) -> Result<Response, ApiError> {
             ))
         })
         .await?;
+    let (items_with_findings, findings) = state.store.read(store::finding_totals).await?;
     let total: u64 = by_type.iter().map(|(_, n)| n).sum();
     let by_type: Map<String, Value> = by_type.into_iter().map(|(t, n)| (t, json!(n))).collect();
     Ok(json_ok(json!({
@@ -407,7 +465,24 @@ async fn stats(State(state): AppRef) -> Result<Response, ApiError> {
             crate::config::Storage::File(p) => p.display().to_string(),
         },
         "uptime_secs": state.started.elapsed().as_secs(),
+        "policy": state.config.policy.as_ref().map(|p| json!({
+            "origin": p.origin,
+            "scrub": p.scrub,
+            "items_with_findings": items_with_findings,
+            "findings": findings,
+        })),
+        "forwarding": state.forwarder.as_ref().map(|f| f.stats_json()),
     })))
+}
+
+/// What forwarding did with each envelope, oldest first (404 without `--forward`).
+async fn forwarded(State(state): AppRef) -> Result<Response, ApiError> {
+    let forwarder = state.forwarder.as_ref().ok_or_else(|| {
+        ApiError::NotFound("forwarding is off (start fake-sentry with --forward DSN)".into())
+    })?;
+    let mut body = forwarder.stats_json();
+    body["outcomes"] = json!(forwarder.outcomes());
+    Ok(json_ok(body))
 }
 
 #[derive(Debug, Default, Deserialize)]

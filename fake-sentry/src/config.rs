@@ -7,7 +7,9 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use crate::data_policy::DataPolicy;
 use crate::faults::FaultRule;
+use crate::forward::ForwardConfig;
 
 const KIB: usize = 1024;
 const MIB: usize = 1024 * 1024;
@@ -95,6 +97,10 @@ pub struct Config {
     /// Public keys accepted; empty accepts any key (and requests with none).
     pub required_keys: Vec<String>,
     pub faults: Vec<FaultRule>,
+    /// The data policy every JSON item is audited (and optionally scrubbed) against.
+    pub policy: Option<DataPolicy>,
+    /// Send everything captured on to a real Sentry.
+    pub forward: Option<ForwardConfig>,
 }
 
 impl Default for Config {
@@ -107,6 +113,8 @@ impl Default for Config {
             limits: Limits::default(),
             required_keys: Vec::new(),
             faults: Vec::new(),
+            policy: None,
+            forward: None,
         }
     }
 }

@@ -213,6 +213,7 @@ pub fn ingest_envelope(
             item_type: it.item_type,
             header: Some(it.header),
             payload: it.payload,
+            audit: None,
         })
         .collect();
     let event_id = envelope_event_id.or_else(|| {
@@ -372,6 +373,7 @@ fn store_event(
         header: None,
         payload,
         meta,
+        audit: None,
     }];
     Ok(Ingested {
         envelope: new_envelope(req, auth, None, json_bytes.len(), items),
@@ -449,6 +451,7 @@ pub fn ingest_security(
             header: Some(header.clone()),
             payload,
             meta,
+            audit: None,
         });
     }
     if items.is_empty() {
@@ -662,6 +665,7 @@ pub async fn ingest_minidump(
         ),
         payload,
         meta,
+        audit: None,
     }];
     attachments.insert(
         0,
@@ -688,6 +692,7 @@ pub async fn ingest_minidump(
             header: Some(header),
             payload: data,
             meta,
+            audit: None,
         });
     }
     Ok(Ingested {

@@ -16,6 +16,9 @@
 //!   acknowledged only after its commit.
 //! - [`api`] answers queries: Kent's exact shapes, a filterable item API, long-poll waits and
 //!   Server-Sent Event streams. [`kent`] holds the Kent encodings.
+//! - [`data_policy`] applies an `event-filter` policy to every JSON item as it arrives
+//!   (findings, and scrubbed copies with `--scrub`); [`forward`] sends what was captured on to
+//!   a real Sentry, scrubbed: fake-sentry as a scrubbing proxy.
 //! - [`faults`] makes ingest answer 429/413/500/503 or slowly, for testing SDK back-off.
 //! - [`testing`] starts an in-process server for Rust tests, in the spirit of wiremock.
 //! - [`bench`] measures ingest throughput and latency over loopback.
@@ -35,9 +38,11 @@ pub mod api;
 pub mod auth;
 pub mod bench;
 pub mod config;
+pub mod data_policy;
 pub mod decode;
 pub mod error;
 pub mod faults;
+pub mod forward;
 pub mod ingest;
 pub mod item;
 pub mod kent;

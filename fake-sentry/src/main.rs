@@ -4,11 +4,14 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
+use event_filter::Policy;
 use fake_sentry::bench;
 use fake_sentry::config::{Config, Limits, Storage, parse_size};
+use fake_sentry::data_policy::DataPolicy;
 use fake_sentry::faults::FaultRule;
+use fake_sentry::forward::{ForwardConfig, Upstream};
 use fake_sentry::server::Server;
 
 // Ingest allocates and frees many small buffers across threads (request tasks and the storage
@@ -33,7 +36,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve (the default when no subcommand is given).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Measure ingest throughput and latency over loopback.
     Bench(BenchArgs),
 }
@@ -87,12 +90,41 @@ struct ServeArgs {
     /// Most sessions in one envelope.
     #[arg(long, env = "FAKE_SENTRY_MAX_SESSIONS", default_value_t = 100)]
     max_sessions: usize,
+    /// Audit every JSON item against this data policy (event-filter TOML, or a Relay PII
+    /// config as .json); findings show in the API and UI.
+    #[arg(long, env = "FAKE_SENTRY_POLICY", conflicts_with = "preset")]
+    policy: Option<PathBuf>,
+    /// Audit against a built-in policy: python-sdk, fillmore or strict.
+    #[arg(long, env = "FAKE_SENTRY_PRESET")]
+    preset: Option<String>,
+    /// Also keep the scrubbed version of every audited item (and forward that one).
+    #[arg(long, env = "FAKE_SENTRY_SCRUB")]
+    scrub: bool,
+    /// Forward everything captured to this DSN (scrubbed with --scrub): a scrubbing proxy.
+    #[arg(long, env = "FAKE_SENTRY_FORWARD")]
+    forward: Option<Upstream>,
+    /// Envelopes waiting to be forwarded before new ones are dropped.
+    #[arg(long, env = "FAKE_SENTRY_FORWARD_QUEUE", default_value_t = 1000)]
+    forward_queue: usize,
+    /// Seconds before a forwarding request is abandoned.
+    #[arg(long, env = "FAKE_SENTRY_FORWARD_TIMEOUT", default_value_t = 30.0)]
+    forward_timeout: f64,
 }
 
 impl ServeArgs {
-    fn config(&self) -> Config {
+    fn data_policy(&self) -> anyhow::Result<Option<DataPolicy>> {
+        let (policy, origin) = match (&self.policy, &self.preset) {
+            (Some(path), _) => (Policy::from_file(path)?, path.display().to_string()),
+            (None, Some(name)) => (Policy::preset(name)?, format!("preset:{name}")),
+            (None, None) if self.scrub => bail!("--scrub needs --policy FILE or --preset NAME"),
+            (None, None) => return Ok(None),
+        };
+        Ok(Some(DataPolicy::new(policy, origin, self.scrub)))
+    }
+
+    fn config(&self) -> anyhow::Result<Config> {
         let defaults = Limits::default();
-        Config {
+        Ok(Config {
             listen: SocketAddr::new(self.host, self.port),
             storage: self.db.clone().map_or(Storage::Memory, Storage::File),
             max_items: self.max_events,
@@ -108,7 +140,13 @@ impl ServeArgs {
             },
             required_keys: self.require_key.clone(),
             faults: self.faults.clone(),
-        }
+            policy: self.data_policy()?,
+            forward: self.forward.clone().map(|upstream| ForwardConfig {
+                queue: self.forward_queue,
+                timeout: Duration::from_secs_f64(self.forward_timeout.max(0.001)),
+                ..ForwardConfig::new(upstream)
+            }),
+        })
     }
 }
 
@@ -132,7 +170,7 @@ struct BenchArgs {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let server = Server::bind(args.config())
+    let server = Server::bind(args.config()?)
         .await
         .context("cannot start fake-sentry")?;
     let state = server.state();
@@ -142,6 +180,17 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         server.local_addr()
     );
     println!("DSN: {}", state.dsn(1));
+    if let Some(policy) = &state.config.policy {
+        let mode = if policy.scrub {
+            "audit and scrub"
+        } else {
+            "audit"
+        };
+        println!("data policy: {} ({mode})", policy.origin);
+    }
+    if let Some(forwarder) = &state.forwarder {
+        println!("forwarding to {}", forwarder.upstream().envelope_url);
+    }
     server.run(shutdown_signal()).await?;
     Ok(())
 }
@@ -247,7 +296,7 @@ async fn main() -> anyhow::Result<()> {
         .init();
     match cli.command {
         Some(Command::Bench(args)) => run_bench(args).await,
-        Some(Command::Serve(args)) => serve(args).await,
+        Some(Command::Serve(args)) => serve(*args).await,
         None => serve(cli.serve).await,
     }
 }

@@ -20,6 +20,7 @@ use crate::auth;
 use crate::config::Config;
 use crate::error::IngestError;
 use crate::faults::{FaultDecision, FaultPlan};
+use crate::forward::{self, Forwarder};
 use crate::ingest::{self, Endpoint, IngestRequest, Ingested};
 use crate::store::{NewRefusal, Store, StoreError};
 
@@ -34,6 +35,8 @@ pub struct AppState {
     pub started: Instant,
     /// The address clients reach us at, for DSNs.
     pub public_addr: SocketAddr,
+    /// The forwarding queue, with `--forward`.
+    pub forwarder: Option<Arc<Forwarder>>,
     /// Becomes true when the server begins to shut down, so that requests that would otherwise
     /// run on (event streams, long-poll waits) end and graceful shutdown can finish.
     closing: tokio::sync::watch::Sender<bool>,
@@ -44,6 +47,7 @@ impl AppState {
         let store = Store::open(&config.storage, config.max_items, config.max_refusals)?;
         Ok(Arc::new(Self {
             faults: FaultPlan::new(config.faults.clone()),
+            forwarder: config.forward.clone().map(Forwarder::start),
             store,
             config,
             started: Instant::now(),
@@ -320,6 +324,14 @@ async fn accept(
         (Endpoint::Security, _) => ingest::ingest_security(&req, limits, keys)?,
         (Endpoint::Minidump, _) => ingest::ingest_minidump(&req, limits, keys).await?,
     };
+    let mut ingested = ingested;
+    if let Some(policy) = &state.config.policy {
+        policy.check_items(&mut ingested.envelope.items);
+    }
+    let forward_body = state
+        .forwarder
+        .as_ref()
+        .map(|f| forward::upstream_envelope(&ingested.envelope, f.upstream()));
     let summary = ingested
         .envelope
         .items
@@ -327,6 +339,9 @@ async fn accept(
         .map(|i| i.meta.summary.clone())
         .unwrap_or_default();
     let stored = state.store.insert(ingested.envelope).await?;
+    if let (Some(forwarder), Some(body)) = (&state.forwarder, forward_body) {
+        forwarder.submit(stored.envelope_id, body);
+    }
     tracing::info!(
         endpoint = req.endpoint.as_str(),
         project = req.project_id,

@@ -20,6 +20,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::auth::Auth;
 use crate::config::Storage;
+use crate::data_policy::ItemAudit;
 use crate::item::ItemMeta;
 
 /// How many queued writes one transaction takes at most.
@@ -45,6 +46,8 @@ pub struct NewItem {
     pub header: Option<Map<String, Value>>,
     pub payload: Vec<u8>,
     pub meta: ItemMeta,
+    /// What the data policy found (and scrubbed), when fake-sentry runs with one.
+    pub audit: Option<ItemAudit>,
 }
 
 /// One accepted request about to be stored.
@@ -195,7 +198,11 @@ CREATE TABLE IF NOT EXISTS items (
     is_json INTEGER NOT NULL,
     filename TEXT,
     content_type TEXT,
-    decode_error TEXT
+    decode_error TEXT,
+    findings TEXT,
+    finding_count INTEGER,
+    scrubbed BLOB,
+    scrub_report TEXT
 );
 CREATE INDEX IF NOT EXISTS items_event_id ON items(event_id);
 CREATE INDEX IF NOT EXISTS items_envelope ON items(envelope_id);
@@ -240,6 +247,24 @@ fn migrate(conn: &Connection) -> rusqlite::Result<()> {
              ALTER TABLE envelopes ADD COLUMN raw_is_wire INTEGER NOT NULL DEFAULT 0;",
         )?;
     }
+    let has_findings: bool = conn.query_row(
+        "SELECT COUNT(*) FROM pragma_table_info('items') WHERE name = 'findings'",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has_findings {
+        conn.execute_batch(
+            "ALTER TABLE items ADD COLUMN findings TEXT;
+             ALTER TABLE items ADD COLUMN finding_count INTEGER;
+             ALTER TABLE items ADD COLUMN scrubbed BLOB;
+             ALTER TABLE items ADD COLUMN scrub_report TEXT;",
+        )?;
+    }
+    // Most items have no findings; a partial index keeps `?findings=true` cheap.
+    conn.execute(
+        "CREATE INDEX IF NOT EXISTS items_with_findings ON items(seq) WHERE finding_count > 0",
+        [],
+    )?;
     Ok(())
 }
 
@@ -568,9 +593,10 @@ fn insert_envelope(conn: &Connection, prepared: &PreparedEnvelope) -> rusqlite::
     let mut stmt = conn.prepare_cached(
         "INSERT INTO items (id, envelope_id, idx, project_id, item_type, event_id, level, platform,
          release, environment, sdk_name, sdk_version, summary, timestamp, received_at, header,
-         payload, is_json, filename, content_type, decode_error)
+         payload, is_json, filename, content_type, decode_error, findings, finding_count,
+         scrubbed, scrub_report)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
-         ?19, ?20, ?21)",
+         ?19, ?20, ?21, ?22, ?23, ?24, ?25)",
     )?;
     for (idx, ((item, id), header_text)) in env
         .items
@@ -609,6 +635,12 @@ fn insert_envelope(conn: &Connection, prepared: &PreparedEnvelope) -> rusqlite::
             header_str("filename"),
             header_str("content_type"),
             m.decode_error,
+            item.audit.as_ref().map(|a| a.findings_json.as_str()),
+            item.audit.as_ref().map(|a| a.finding_count as i64),
+            item.audit.as_ref().and_then(|a| a.scrubbed.as_deref()),
+            item.audit
+                .as_ref()
+                .and_then(|a| a.scrub_report_json.as_deref()),
         ])?;
     }
     Ok(Stored {
@@ -708,6 +740,9 @@ pub struct ItemFilter {
     pub after: Option<i64>,
     /// Only items stored before this sequence number (the pagination cursor).
     pub before: Option<i64>,
+    /// `true`: only items the data policy found something in; `false`: only audited items
+    /// with no findings.
+    pub findings: Option<bool>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -813,6 +848,11 @@ impl ItemFilter {
             let p = w.bind(SqlValue::Integer(before));
             w.clauses.push(format!("seq < {p}"));
         }
+        match self.findings {
+            Some(true) => w.clauses.push("finding_count > 0".into()),
+            Some(false) => w.clauses.push("finding_count = 0".into()),
+            None => {}
+        }
         if w.clauses.is_empty() {
             w.clauses.push("1 = 1".into());
         }
@@ -846,6 +886,9 @@ pub struct ItemSummary {
     pub filename: Option<String>,
     pub content_type: Option<String>,
     pub decode_error: Option<String>,
+    /// How many data-policy findings the item has; `None` when it was not audited (no policy,
+    /// or not a JSON item).
+    pub findings: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -871,7 +914,7 @@ fn format_secs(secs: f64) -> String {
 const SUMMARY_COLUMNS: &str =
     "seq, id, envelope_id, project_id, item_type, event_id, level, platform, release,
     environment, sdk_name, sdk_version, summary, timestamp, received_at, LENGTH(payload), filename,
-    content_type, decode_error";
+    content_type, decode_error, finding_count";
 
 fn summary_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ItemSummary> {
     let sdk_name: Option<String> = row.get(10)?;
@@ -898,6 +941,7 @@ fn summary_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ItemSummary> {
         filename: row.get(16)?,
         content_type: row.get(17)?,
         decode_error: row.get(18)?,
+        findings: row.get::<_, Option<i64>>(19)?.map(|n| n as u64),
     })
 }
 
@@ -980,16 +1024,53 @@ pub fn get_item(conn: &Connection, id: &str) -> rusqlite::Result<Option<ItemReco
         .query_row(
             params![id, crate::item::normalize_event_id(id.to_string())],
             |row| {
-                let header: Option<String> = row.get(19)?;
+                let header: Option<String> = row.get(20)?;
                 Ok(ItemRecord {
                     summary: summary_from_row(row)?,
                     header: header.and_then(|h| serde_json::from_str(&h).ok()),
-                    payload: row.get(20)?,
-                    is_json: row.get(21)?,
+                    payload: row.get(21)?,
+                    is_json: row.get(22)?,
                 })
             },
         )
         .optional()
+}
+
+/// What the data policy recorded for one item.
+#[derive(Debug, Clone, Default)]
+pub struct ItemAuditRecord {
+    /// The findings (a JSON array); `None` when the item was not audited.
+    pub findings: Option<Value>,
+    /// The scrubbed payload when scrubbing changed it.
+    pub scrubbed: Option<Vec<u8>>,
+    /// What scrubbing did (`{"changes": [...], "diagnostics": [...]}`); `None` when the item
+    /// was not scrubbed.
+    pub scrub_report: Option<Value>,
+}
+
+/// The data-policy record of the item with fake-sentry id `id`.
+pub fn get_item_audit(conn: &Connection, id: &str) -> rusqlite::Result<ItemAuditRecord> {
+    conn.prepare_cached("SELECT findings, scrubbed, scrub_report FROM items WHERE id = ?1")?
+        .query_row([id], |row| {
+            let json = |text: Option<String>| text.and_then(|t| serde_json::from_str(&t).ok());
+            Ok(ItemAuditRecord {
+                findings: json(row.get(0)?),
+                scrubbed: row.get(1)?,
+                scrub_report: json(row.get(2)?),
+            })
+        })
+        .optional()
+        .map(Option::unwrap_or_default)
+}
+
+/// How many audited items have findings, and how many findings they have in all.
+pub fn finding_totals(conn: &Connection) -> rusqlite::Result<(u64, u64)> {
+    conn.prepare_cached(
+        "SELECT COUNT(*), COALESCE(SUM(finding_count), 0) FROM items WHERE finding_count > 0",
+    )?
+    .query_row([], |r| {
+        Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64))
+    })
 }
 
 /// One stored envelope.

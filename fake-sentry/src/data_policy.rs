@@ -1,0 +1,142 @@
+//! The data policy (from `event-filter`) applied to what fake-sentry captures.
+//!
+//! With `--policy FILE` or `--preset NAME`, every JSON item (events, transactions, logs,
+//! feedback, check-ins, ...) is audited as it arrives and its findings are stored with it, so
+//! the API and the UI show what a service sent that it should not have. With `--scrub`, the
+//! scrubbed version of each item is stored as well (the original stays, as sent), and the
+//! forwarder (see [`crate::forward`]) sends the scrubbed version upstream.
+//!
+//! The work runs on the request task, before the envelope reaches the storage writer, and only
+//! what the writer binds (JSON texts, bytes) travels on.
+
+use event_filter::audit::Finding;
+use event_filter::scrub::{Change, Diagnostic};
+use event_filter::{Auditor, Policy, Scrubber};
+use serde_json::Value;
+
+use crate::store::NewItem;
+
+/// A policy as fake-sentry applies it.
+#[derive(Debug, Clone)]
+pub struct DataPolicy {
+    /// Where the policy came from: a file path or `preset:NAME`, shown by the API.
+    pub origin: String,
+    auditor: Auditor,
+    scrubber: Scrubber,
+    /// Whether scrubbed copies are kept.
+    pub scrub: bool,
+}
+
+/// What the policy said about one item, serialised for storage.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ItemAudit {
+    /// The findings as a JSON array.
+    pub findings_json: String,
+    pub finding_count: usize,
+    /// The scrubbed payload, when scrubbing is on and it changed something.
+    pub scrubbed: Option<Vec<u8>>,
+    /// What scrubbing changed (and rules that failed), as a JSON object; `None` when scrubbing
+    /// is off.
+    pub scrub_report_json: Option<String>,
+}
+
+/// The scrub report as stored: changes plus rule failures.
+#[derive(serde::Serialize)]
+struct StoredScrubReport<'a> {
+    changes: &'a [Change],
+    diagnostics: &'a [Diagnostic],
+}
+
+impl DataPolicy {
+    pub fn new(policy: Policy, origin: impl Into<String>, scrub: bool) -> Self {
+        Self {
+            origin: origin.into(),
+            auditor: Auditor::new(policy.clone()),
+            scrubber: Scrubber::new(policy),
+            scrub,
+        }
+    }
+
+    /// Audits (and with scrubbing on, scrubs) one JSON object payload.
+    pub fn check_payload(&self, payload: &[u8]) -> Option<ItemAudit> {
+        let Ok(mut value @ Value::Object(_)) = serde_json::from_slice::<Value>(payload) else {
+            return None;
+        };
+        let findings: Vec<Finding> = self.auditor.audit(&value);
+        let mut audit = ItemAudit {
+            findings_json: serde_json::to_string(&findings).unwrap_or_else(|_| "[]".into()),
+            finding_count: findings.len(),
+            ..ItemAudit::default()
+        };
+        if self.scrub {
+            let report = self.scrubber.scrub(&mut value);
+            if !report.changes.is_empty() || !report.diagnostics.is_empty() {
+                audit.scrubbed = serde_json::to_vec(&value).ok();
+            }
+            audit.scrub_report_json = serde_json::to_string(&StoredScrubReport {
+                changes: &report.changes,
+                diagnostics: &report.diagnostics,
+            })
+            .ok();
+        }
+        Some(audit)
+    }
+
+    /// Checks every JSON item of a captured envelope in place.
+    pub fn check_items(&self, items: &mut [NewItem]) {
+        for item in items.iter_mut().filter(|i| i.meta.is_json) {
+            item.audit = self.check_payload(&item.payload);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strict(scrub: bool) -> DataPolicy {
+        DataPolicy::new(Policy::preset("strict").unwrap(), "preset:strict", scrub)
+    }
+
+    #[test]
+    fn findings_name_the_path_without_the_value() {
+        let audit = strict(false)
+            .check_payload(br#"{"user":{"email":"alice@example.com"},"level":"error"}"#)
+            .unwrap();
+        assert!(audit.finding_count >= 1);
+        assert!(audit.findings_json.contains("user.email"));
+        assert!(!audit.findings_json.contains("alice@example.com"));
+        assert_eq!(audit.scrubbed, None);
+        assert_eq!(audit.scrub_report_json, None);
+    }
+
+    #[test]
+    fn scrubbing_keeps_a_changed_copy_and_its_report() {
+        let audit = strict(true)
+            .check_payload(br#"{"message":"mail alice@example.com now"}"#)
+            .unwrap();
+        let scrubbed: Value = serde_json::from_slice(audit.scrubbed.as_ref().unwrap()).unwrap();
+        assert!(!scrubbed["message"].as_str().unwrap().contains("alice@"));
+        assert!(
+            audit
+                .scrub_report_json
+                .unwrap()
+                .contains("\"path\":\"message\"")
+        );
+    }
+
+    #[test]
+    fn a_clean_item_has_no_findings_and_no_copy() {
+        let audit = strict(true).check_payload(br#"{"level":"info"}"#).unwrap();
+        assert_eq!(audit.finding_count, 0);
+        assert_eq!(audit.findings_json, "[]");
+        assert_eq!(audit.scrubbed, None);
+        assert!(audit.scrub_report_json.is_some());
+    }
+
+    #[test]
+    fn non_objects_are_not_audited() {
+        assert_eq!(strict(true).check_payload(b"[1,2]"), None);
+        assert_eq!(strict(true).check_payload(b"not json"), None);
+    }
+}

@@ -1,0 +1,376 @@
+//! Forwarding: fake-sentry as a scrubbing proxy in front of a real Sentry.
+//!
+//! With `--forward DSN`, every envelope fake-sentry captured is sent on to that DSN's envelope
+//! endpoint after it is stored: with a data policy and `--scrub`, JSON items go out in their
+//! scrubbed form, everything else as received. The client gets its answer from fake-sentry at
+//! once, as from Relay; forwarding runs on a bounded queue in the background, honours the
+//! upstream's rate limits (`Retry-After`, `X-Sentry-Rate-Limits`) by dropping while they last, as
+//! an SDK does, and records every outcome for `/api/forwarded/`.
+
+use std::collections::VecDeque;
+use std::str::FromStr;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+use tokio::sync::mpsc;
+
+use crate::store::NewEnvelope;
+
+/// Outcomes kept for the API.
+const OUTCOME_LOG: usize = 1000;
+
+/// Where forwarded envelopes go, from a DSN `SCHEME://KEY@HOST[:PORT][/PATH]/PROJECT`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upstream {
+    pub dsn: String,
+    pub public_key: String,
+    /// `SCHEME://HOST[:PORT][/PATH]/api/PROJECT/envelope/`.
+    pub envelope_url: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid upstream DSN {dsn:?}: {reason}")]
+pub struct BadDsn {
+    pub dsn: String,
+    pub reason: &'static str,
+}
+
+impl FromStr for Upstream {
+    type Err = BadDsn;
+
+    fn from_str(dsn: &str) -> Result<Self, BadDsn> {
+        let bad = |reason| BadDsn {
+            dsn: dsn.to_string(),
+            reason,
+        };
+        let (scheme, rest) = dsn
+            .split_once("://")
+            .ok_or_else(|| bad("no scheme (expected http:// or https://)"))?;
+        if scheme != "http" && scheme != "https" {
+            return Err(bad("the scheme must be http or https"));
+        }
+        let (key, host_and_path) = rest
+            .split_once('@')
+            .ok_or_else(|| bad("no public key (expected KEY@HOST)"))?;
+        // A DSN key may carry a deprecated secret after a colon; only the public part is sent.
+        let public_key = key.split(':').next().unwrap_or_default();
+        if public_key.is_empty() {
+            return Err(bad("the public key is empty"));
+        }
+        let host_and_path = host_and_path.trim_end_matches('/');
+        let (base, project) = host_and_path
+            .rsplit_once('/')
+            .ok_or_else(|| bad("no project id (expected HOST/PROJECT)"))?;
+        if base.is_empty() {
+            return Err(bad("the host is empty"));
+        }
+        if project.is_empty() || !project.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad("the project id must be numeric"));
+        }
+        Ok(Self {
+            dsn: dsn.to_string(),
+            public_key: public_key.to_string(),
+            envelope_url: format!("{scheme}://{base}/api/{project}/envelope/"),
+        })
+    }
+}
+
+/// Forwarding settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForwardConfig {
+    pub upstream: Upstream,
+    /// Envelopes waiting to be sent before new ones are dropped.
+    pub queue: usize,
+    /// Per-request timeout.
+    pub timeout: Duration,
+}
+
+impl ForwardConfig {
+    pub fn new(upstream: Upstream) -> Self {
+        Self {
+            upstream,
+            queue: 1000,
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What happened to one forwarded envelope.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ForwardOutcome {
+    /// fake-sentry's id of the envelope.
+    pub envelope_id: i64,
+    /// `sent`, `failed` (transport error or upstream non-2xx), `rate_limited` (dropped while a
+    /// rate limit lasts) or `dropped` (queue full).
+    pub outcome: &'static str,
+    /// The upstream's HTTP status, when it answered.
+    pub status: Option<u16>,
+    pub error: Option<String>,
+    pub bytes: usize,
+    pub at: String,
+}
+
+struct Job {
+    envelope_id: i64,
+    body: Vec<u8>,
+}
+
+/// The forwarding queue and its record.
+pub struct Forwarder {
+    config: ForwardConfig,
+    queue: mpsc::Sender<Job>,
+    outcomes: Mutex<VecDeque<ForwardOutcome>>,
+    sent: AtomicU64,
+    failed: AtomicU64,
+    dropped: AtomicU64,
+}
+
+impl std::fmt::Debug for Forwarder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Forwarder")
+            .field("upstream", &self.config.upstream.envelope_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The envelope to send upstream: the captured header (its `dsn` pointing at the upstream) and
+/// every item, JSON items in their scrubbed form when there is one.
+pub fn upstream_envelope(envelope: &NewEnvelope, upstream: &Upstream) -> Vec<u8> {
+    let mut header = envelope.header.clone().unwrap_or_default();
+    if header.contains_key("dsn") {
+        header.insert("dsn".into(), Value::from(upstream.dsn.as_str()));
+    }
+    let mut out = sentry_envelope::Envelope::new(header);
+    for item in &envelope.items {
+        let payload = item
+            .audit
+            .as_ref()
+            .and_then(|a| a.scrubbed.clone())
+            .unwrap_or_else(|| item.payload.clone());
+        let mut forwarded = sentry_envelope::EnvelopeItem::new(item.item_type.as_str(), payload);
+        forwarded.header = item.header.clone().unwrap_or_else(Map::new);
+        out.items.push(forwarded);
+    }
+    out.to_bytes()
+}
+
+/// When a rate-limited upstream may be asked again: `Retry-After` seconds, or the longest
+/// limit in `X-Sentry-Rate-Limits` (`SECS:CATEGORIES:SCOPE...`, comma-separated).
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Duration {
+    let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
+    let from_limits = header("x-sentry-rate-limits").and_then(|limits| {
+        limits
+            .split(',')
+            .filter_map(|limit| limit.trim().split(':').next()?.parse::<f64>().ok())
+            .reduce(f64::max)
+    });
+    let secs = from_limits
+        .or_else(|| header("retry-after").and_then(|v| v.trim().parse::<f64>().ok()))
+        .unwrap_or(60.0);
+    Duration::from_secs_f64(secs.clamp(0.0, 86_400.0))
+}
+
+impl Forwarder {
+    /// Starts the background sender (needs a tokio runtime).
+    pub fn start(config: ForwardConfig) -> std::sync::Arc<Self> {
+        let (queue, jobs) = mpsc::channel(config.queue.max(1));
+        let forwarder = std::sync::Arc::new(Self {
+            config,
+            queue,
+            outcomes: Mutex::new(VecDeque::new()),
+            sent: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+        });
+        tokio::spawn(Self::run(std::sync::Arc::downgrade(&forwarder), jobs));
+        forwarder
+    }
+
+    pub fn upstream(&self) -> &Upstream {
+        &self.config.upstream
+    }
+
+    /// Queues an envelope; when the queue is full it is dropped and the drop recorded.
+    pub fn submit(&self, envelope_id: i64, body: Vec<u8>) {
+        let bytes = body.len();
+        if self.queue.try_send(Job { envelope_id, body }).is_err() {
+            self.record(
+                envelope_id,
+                "dropped",
+                None,
+                Some("queue full".into()),
+                bytes,
+            );
+        }
+    }
+
+    fn record(
+        &self,
+        envelope_id: i64,
+        outcome: &'static str,
+        status: Option<u16>,
+        error: Option<String>,
+        bytes: usize,
+    ) {
+        let counter = match outcome {
+            "sent" => &self.sent,
+            "failed" => &self.failed,
+            _ => &self.dropped,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        if let Some(error) = &error {
+            tracing::warn!(envelope_id, outcome, status, %error, "forwarding");
+        }
+        let mut outcomes = self.outcomes.lock().unwrap_or_else(|e| e.into_inner());
+        if outcomes.len() == OUTCOME_LOG {
+            outcomes.pop_front();
+        }
+        outcomes.push_back(ForwardOutcome {
+            envelope_id,
+            outcome,
+            status,
+            error,
+            bytes,
+            at: crate::store::format_ms(crate::server::now_ms()),
+        });
+    }
+
+    /// The most recent outcomes, oldest first.
+    pub fn outcomes(&self) -> Vec<ForwardOutcome> {
+        let outcomes = self.outcomes.lock().unwrap_or_else(|e| e.into_inner());
+        outcomes.iter().cloned().collect()
+    }
+
+    pub fn stats_json(&self) -> Value {
+        json!({
+            "upstream": self.config.upstream.envelope_url,
+            "sent": self.sent.load(Ordering::Relaxed),
+            "failed": self.failed.load(Ordering::Relaxed),
+            "dropped": self.dropped.load(Ordering::Relaxed),
+        })
+    }
+
+    async fn run(forwarder: std::sync::Weak<Self>, mut jobs: mpsc::Receiver<Job>) {
+        let client = match reqwest::Client::builder()
+            .user_agent(concat!("fake-sentry-forwarder/", env!("CARGO_PKG_VERSION")))
+            .build()
+        {
+            Ok(client) => client,
+            Err(err) => {
+                tracing::error!(%err, "could not build the forwarding HTTP client");
+                return;
+            }
+        };
+        let mut limited_until: Option<Instant> = None;
+        while let Some(job) = jobs.recv().await {
+            let Some(this) = forwarder.upgrade() else {
+                return;
+            };
+            let bytes = job.body.len();
+            if limited_until.is_some_and(|until| Instant::now() < until) {
+                this.record(
+                    job.envelope_id,
+                    "rate_limited",
+                    None,
+                    Some("upstream rate limit in force".into()),
+                    bytes,
+                );
+                continue;
+            }
+            let upstream = &this.config.upstream;
+            let auth = format!(
+                "Sentry sentry_version=7, sentry_key={}, sentry_client=fake-sentry-forwarder/{}",
+                upstream.public_key,
+                env!("CARGO_PKG_VERSION")
+            );
+            let result = client
+                .post(&upstream.envelope_url)
+                .header("content-type", "application/x-sentry-envelope")
+                .header("x-sentry-auth", auth)
+                .timeout(this.config.timeout)
+                .body(job.body)
+                .send()
+                .await;
+            match result {
+                Ok(response) if response.status().is_success() => {
+                    let status = response.status().as_u16();
+                    this.record(job.envelope_id, "sent", Some(status), None, bytes);
+                }
+                Ok(response) => {
+                    let status = response.status();
+                    if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+                        limited_until = Some(Instant::now() + retry_after(response.headers()));
+                    }
+                    let body = response.text().await.unwrap_or_default();
+                    let error = format!("upstream answered {status}: {}", body.trim());
+                    this.record(
+                        job.envelope_id,
+                        "failed",
+                        Some(status.as_u16()),
+                        Some(error.chars().take(500).collect()),
+                        bytes,
+                    );
+                }
+                Err(err) => {
+                    this.record(
+                        job.envelope_id,
+                        "failed",
+                        None,
+                        Some(err.to_string()),
+                        bytes,
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dsns_become_envelope_urls() {
+        let up: Upstream = "https://abc@o1.ingest.sentry.io/42".parse().unwrap();
+        assert_eq!(up.public_key, "abc");
+        assert_eq!(
+            up.envelope_url,
+            "https://o1.ingest.sentry.io/api/42/envelope/"
+        );
+        let up: Upstream = "http://k:secret@127.0.0.1:9000/sentry/7/".parse().unwrap();
+        assert_eq!(up.public_key, "k");
+        assert_eq!(
+            up.envelope_url,
+            "http://127.0.0.1:9000/sentry/api/7/envelope/"
+        );
+    }
+
+    #[test]
+    fn bad_dsns_say_why() {
+        for (dsn, why) in [
+            ("o1.ingest.sentry.io/42", "no scheme"),
+            ("ftp://k@h/1", "http or https"),
+            ("https://h/1", "no public key"),
+            ("https://k@h", "no project id"),
+            ("https://k@h/abc", "numeric"),
+        ] {
+            let err = dsn.parse::<Upstream>().unwrap_err();
+            assert!(err.to_string().contains(why), "{dsn}: {err}");
+        }
+    }
+
+    #[test]
+    fn rate_limit_headers_set_the_pause() {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("retry-after", "7".parse().unwrap());
+        assert_eq!(retry_after(&headers), Duration::from_secs(7));
+        headers.insert(
+            "x-sentry-rate-limits",
+            "60:error:organization, 2::key".parse().unwrap(),
+        );
+        assert_eq!(retry_after(&headers), Duration::from_secs(60));
+    }
+}

@@ -1,0 +1,320 @@
+//! fake-sentry with a data policy: findings per item, scrubbed copies, and forwarding scrubbed
+//! envelopes to an upstream Sentry (a wiremock server standing in for sentry.io).
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use event_filter::Policy;
+use fake_sentry::config::Config;
+use fake_sentry::data_policy::DataPolicy;
+use fake_sentry::forward::ForwardConfig;
+use fake_sentry::store::ItemFilter;
+use fake_sentry::testing::FakeSentry;
+use serde_json::{Value, json};
+use support::binary::Binary;
+use support::{get_json, new_event_id, repo_root};
+use wiremock::matchers::{header_regex, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+/// A real event the Python SDK sent with `send_default_pii=True` and local variables on.
+fn python_pii_event() -> Value {
+    let path = repo_root().join("event-filter/testdata/events/python-pii.json");
+    serde_json::from_slice(&std::fs::read(&path).expect("read the captured event"))
+        .expect("captured event is JSON")
+}
+
+fn envelope_of(event: &Value) -> Vec<u8> {
+    let payload = event.to_string();
+    format!(
+        "{}\n{{\"type\":\"event\",\"length\":{}}}\n{payload}\n",
+        json!({"event_id": event["event_id"], "dsn": "http://public@127.0.0.1:1/1"}),
+        payload.len()
+    )
+    .into_bytes()
+}
+
+async fn post_envelope(sentry: &FakeSentry, project: u64, body: Vec<u8>) {
+    let response = reqwest::Client::new()
+        .post(format!("{}/api/{project}/envelope/", sentry.url()))
+        .header(
+            "x-sentry-auth",
+            "Sentry sentry_key=public, sentry_version=7",
+        )
+        .body(body)
+        .send()
+        .await
+        .expect("post envelope");
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+}
+
+fn with_policy(scrub: bool) -> Config {
+    Config {
+        policy: Some(DataPolicy::new(
+            Policy::preset("strict").expect("strict preset"),
+            "preset:strict",
+            scrub,
+        )),
+        ..Config::ephemeral()
+    }
+}
+
+fn clean_event(event_id: &str) -> Value {
+    json!({"event_id": event_id, "level": "info", "message": "nothing to see", "platform": "python"})
+}
+
+#[tokio::test]
+async fn audited_items_carry_findings_that_the_api_filters_on() {
+    let sentry = FakeSentry::start_with(with_policy(false))
+        .await
+        .expect("start");
+    let leaky = python_pii_event();
+    let clean_id = new_event_id();
+    post_envelope(&sentry, 1, envelope_of(&leaky)).await;
+    post_envelope(&sentry, 1, envelope_of(&clean_event(&clean_id))).await;
+    sentry
+        .wait_for(ItemFilter::default(), 2)
+        .await
+        .expect("both stored");
+
+    let base = sentry.url();
+    let list = get_json(&format!("{base}/api/items/?findings=true")).await;
+    let items = list["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{list}");
+    assert_eq!(items[0]["event_id"], leaky["event_id"]);
+    let count = items[0]["findings"].as_u64().unwrap();
+    assert!(count > 0);
+
+    let clean = get_json(&format!("{base}/api/items/?findings=false")).await;
+    assert_eq!(clean["items"][0]["event_id"], clean_id.as_str(), "{clean}");
+    assert_eq!(clean["items"][0]["findings"], 0);
+
+    let detail = get_json(&format!(
+        "{base}/api/items/{}",
+        items[0]["id"].as_str().unwrap()
+    ))
+    .await;
+    let audit = &detail["audit"];
+    assert_eq!(audit["policy"], "preset:strict");
+    assert_eq!(audit["scrubbed"], false);
+    let findings = audit["findings"].as_array().unwrap();
+    assert_eq!(findings.len() as u64, count);
+    let paths: Vec<&str> = findings.iter().filter_map(|f| f["path"].as_str()).collect();
+    assert!(paths.contains(&"user.email"), "{paths:?}");
+    // Findings show a redacted excerpt, never the value.
+    let text = audit.to_string();
+    assert!(!text.contains("jane.doe@example.com"), "{text}");
+
+    let stats = get_json(&format!("{base}/api/stats/")).await;
+    assert_eq!(stats["policy"]["origin"], "preset:strict");
+    assert_eq!(stats["policy"]["items_with_findings"], 1);
+    assert_eq!(stats["policy"]["findings"].as_u64(), Some(count));
+
+    // Without --scrub there is no scrubbed copy to serve.
+    let id = items[0]["id"].as_str().unwrap();
+    let raw = reqwest::get(format!("{base}/api/items/{id}/raw?scrubbed=1"))
+        .await
+        .unwrap();
+    assert_eq!(raw.status(), 404);
+    sentry.shutdown().await;
+}
+
+#[tokio::test]
+async fn scrub_mode_keeps_the_original_and_a_scrubbed_copy() {
+    let sentry = FakeSentry::start_with(with_policy(true))
+        .await
+        .expect("start");
+    let leaky = python_pii_event();
+    post_envelope(&sentry, 1, envelope_of(&leaky)).await;
+    let stored = sentry
+        .wait_for(ItemFilter::default(), 1)
+        .await
+        .expect("stored");
+    let base = sentry.url();
+    let id = &stored[0].id;
+
+    let original = reqwest::get(format!("{base}/api/items/{id}/raw"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(original.contains("jane.doe@example.com"));
+    let scrubbed = reqwest::get(format!("{base}/api/items/{id}/raw?scrubbed=1"))
+        .await
+        .unwrap();
+    assert_eq!(scrubbed.status(), 200);
+    let scrubbed: Value = scrubbed.json().await.unwrap();
+    let scrubbed_text = scrubbed.to_string();
+    assert!(!scrubbed_text.contains("jane.doe@example.com"));
+    // The strict preset keeps what a developer needs to debug.
+    assert_eq!(
+        scrubbed["exception"]["values"][0]["type"],
+        leaky["exception"]["values"][0]["type"]
+    );
+
+    let detail = get_json(&format!("{base}/api/items/{id}")).await;
+    assert_eq!(detail["audit"]["scrubbed"], true);
+    assert_eq!(detail["audit"]["scrubbed_payload"], scrubbed);
+    let changes = detail["audit"]["scrub_report"]["changes"]
+        .as_array()
+        .unwrap();
+    assert!(
+        changes.iter().any(|c| c["path"] == "user.email"),
+        "{changes:?}"
+    );
+    // The stored item itself is what was sent: the Kent view is unchanged.
+    let kent = get_json(&format!("{base}/api/event/{id}")).await;
+    assert_eq!(
+        kent["payload"]["body"]["user"]["email"],
+        "jane.doe@example.com"
+    );
+    sentry.shutdown().await;
+}
+
+async fn wait_for_outcomes(base: &str, n: usize) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let forwarded = get_json(&format!("{base}/api/forwarded/")).await;
+        if forwarded["outcomes"]
+            .as_array()
+            .is_some_and(|o| o.len() >= n)
+        {
+            return forwarded;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "fewer than {n} forwarding outcomes: {forwarded}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn forwarding_sends_scrubbed_envelopes_upstream() {
+    let upstream = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/42/envelope/"))
+        .and(header_regex("x-sentry-auth", "sentry_key=upstreamkey"))
+        .and(header_regex(
+            "content-type",
+            "^application/x-sentry-envelope$",
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "x"})))
+        .expect(1)
+        .mount(&upstream)
+        .await;
+    let dsn = format!("http://upstreamkey@{}/42", upstream.address());
+    let sentry = FakeSentry::start_with(Config {
+        forward: Some(ForwardConfig::new(dsn.parse().unwrap())),
+        ..with_policy(true)
+    })
+    .await
+    .expect("start");
+
+    let leaky = python_pii_event();
+    post_envelope(&sentry, 1, envelope_of(&leaky)).await;
+    let forwarded = wait_for_outcomes(&sentry.url(), 1).await;
+    assert_eq!(forwarded["sent"], 1, "{forwarded}");
+    assert_eq!(forwarded["outcomes"][0]["outcome"], "sent");
+    assert_eq!(forwarded["outcomes"][0]["status"], 200);
+
+    let requests = upstream.received_requests().await.unwrap();
+    assert_eq!(requests.len(), 1);
+    let body = &requests[0].body;
+    let envelope = sentry_envelope::parse(body).expect("upstream got a valid envelope");
+    assert!(envelope.framing_errors().is_empty());
+    // The envelope's DSN names the upstream, not fake-sentry.
+    assert_eq!(envelope.dsn(), Some(dsn.as_str()));
+    let event: Value = serde_json::from_slice(&envelope.items[0].payload).unwrap();
+    assert_eq!(event["event_id"], leaky["event_id"]);
+    let text = String::from_utf8_lossy(body);
+    assert!(
+        !text.contains("jane.doe@example.com"),
+        "email leaked upstream"
+    );
+    assert_eq!(
+        event["exception"]["values"][0]["type"],
+        leaky["exception"]["values"][0]["type"]
+    );
+    sentry.shutdown().await;
+    upstream.verify().await;
+}
+
+#[tokio::test]
+async fn upstream_failures_and_rate_limits_are_recorded_not_retried_into_a_storm() {
+    let upstream = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .insert_header("retry-after", "60")
+                .set_body_string("slow down"),
+        )
+        .mount(&upstream)
+        .await;
+    let dsn = format!("http://k@{}/7", upstream.address());
+    let sentry = FakeSentry::start_with(Config {
+        forward: Some(ForwardConfig::new(dsn.parse().unwrap())),
+        ..Config::ephemeral()
+    })
+    .await
+    .expect("start");
+    for _ in 0..3 {
+        post_envelope(&sentry, 1, envelope_of(&clean_event(&new_event_id()))).await;
+    }
+    let forwarded = wait_for_outcomes(&sentry.url(), 3).await;
+    let outcomes: Vec<&str> = forwarded["outcomes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(outcomes, ["failed", "rate_limited", "rate_limited"]);
+    assert_eq!(forwarded["outcomes"][0]["status"], 429);
+    assert!(
+        forwarded["outcomes"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("slow down")
+    );
+    // Only the first reached the upstream; the rest waited out its Retry-After.
+    assert_eq!(upstream.received_requests().await.unwrap().len(), 1);
+    // Everything was still captured locally.
+    assert_eq!(sentry.items(ItemFilter::default()).await.unwrap().len(), 3);
+    sentry.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_binary_takes_policy_scrub_and_forward_flags() {
+    let dir = std::env::temp_dir().join(format!("fake-sentry-policy-{}", new_event_id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let policy = dir.join("policy.toml");
+    std::fs::write(
+        &policy,
+        "[[rule]]\npath = \"user.email\"\naction = \"remove\"\n",
+    )
+    .unwrap();
+    let server = Binary::start(["--policy".as_ref(), policy.as_os_str(), "--scrub".as_ref()]).await;
+    let stats = get_json(&format!("http://{}/api/stats/", server.addr)).await;
+    assert_eq!(stats["policy"]["origin"], policy.display().to_string());
+    assert_eq!(stats["policy"]["scrub"], true);
+    drop(server);
+
+    // Misconfiguration is refused at start with a clear message.
+    for (args, expected) in [
+        (vec!["--scrub"], "--scrub needs --policy"),
+        (vec!["--preset", "nope"], "nope"),
+        (vec!["--forward", "sentry.io/1"], "invalid upstream DSN"),
+    ] {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_fake-sentry"))
+            .args(["--port", "0"])
+            .args(&args)
+            .env_clear()
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{args:?} started");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
