@@ -3,6 +3,7 @@
 //!
 //! ```toml
 //! extends = "python-sdk"            # start from a preset (optional)
+//! meta_remarks = true               # note each change in the event's `_meta`, as Sentry does
 //!
 //! [[rule]]
 //! name = "frame passwords"
@@ -74,12 +75,16 @@ pub struct AuditSettings {
 pub struct Policy {
     pub rules: Vec<Rule>,
     pub audit: AuditSettings,
+    /// Record every change in the event's `_meta` as Sentry does (`meta_remarks = true`), so
+    /// Sentry's UI shows which rule removed or replaced a value.
+    pub meta_remarks: bool,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawPolicy {
     extends: Option<Spanned<String>>,
+    meta_remarks: Option<bool>,
     #[serde(default, rename = "rule")]
     rules: Vec<RawRule>,
     #[serde(default, rename = "detector")]
@@ -169,6 +174,9 @@ impl Policy {
                 .map_err(|e| at.error(name.span(), format!("preset {:?}: {e}", name.get_ref())))?,
             None => Policy::default(),
         };
+        if let Some(meta_remarks) = raw.meta_remarks {
+            policy.meta_remarks = meta_remarks;
+        }
         let mut custom = Vec::new();
         for d in &raw.detectors {
             if builtin_kind(d.name.get_ref()).is_some() {

@@ -18,6 +18,54 @@ use crate::detect::find_all;
 use crate::path::{JsonPath, walk_strings_mut};
 use crate::policy::{Policy, Rule};
 
+/// Where Sentry events keep metadata about their values.
+const META_KEY: &str = "_meta";
+
+/// Sentry's remark type for what an action did: `x` removed, `s` substituted, `m` masked,
+/// `p` pseudonymised.
+fn remark_type(action: &str) -> &'static str {
+    match action {
+        "remove" => "x",
+        "mask_keep" => "m",
+        "hash" => "p",
+        _ => "s",
+    }
+}
+
+/// Adds `[rule, type]` to the remarks of `at` in a `_meta` tree (`{"a": {"b": {"": {"rem":
+/// [...]}}}}`, array indexes as string keys), once.
+fn add_remark(meta: &mut Value, at: &JsonPath, rule: &str, action: &str) {
+    let mut node = meta;
+    for elem in at.iter() {
+        let key = match elem {
+            crate::path::PathElem::Key(k) => k.clone(),
+            crate::path::PathElem::Index(i) => i.to_string(),
+        };
+        let Some(map) = node.as_object_mut() else {
+            return;
+        };
+        node = map
+            .entry(key)
+            .or_insert_with(|| Value::Object(Default::default()));
+    }
+    let Some(map) = node.as_object_mut() else {
+        return;
+    };
+    let own = map
+        .entry(String::new())
+        .or_insert_with(|| Value::Object(Default::default()));
+    let Some(own) = own.as_object_mut() else {
+        return;
+    };
+    let remarks = own.entry("rem").or_insert_with(|| Value::Array(Vec::new()));
+    let remark = serde_json::json!([rule, remark_type(action)]);
+    if let Some(list) = remarks.as_array_mut()
+        && !list.contains(&remark)
+    {
+        list.push(remark);
+    }
+}
+
 /// What a value becomes when the rule working on it fails.
 pub const ERROR_MARKER: &str = "[event-filter: scrub error]";
 
@@ -25,6 +73,9 @@ pub const ERROR_MARKER: &str = "[event-filter: scrub error]";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Change {
     pub path: String,
+    /// The same place as a path value (for `_meta` remarks).
+    #[serde(skip)]
+    pub location: JsonPath,
     pub rule: String,
     pub action: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -127,6 +178,12 @@ impl Scrubber {
     /// Scrubs `event` in place.
     pub fn scrub(&self, event: &mut Value) -> ScrubReport {
         let mut report = ScrubReport::default();
+        // With remarks on, rules never see `_meta`: a rule on `**.password` must not blank
+        // the remark recorded under `_meta...password`.
+        let existing_meta = match (self.policy.meta_remarks, event.as_object_mut()) {
+            (true, Some(map)) => map.remove(META_KEY),
+            _ => None,
+        };
         for rule in &self.policy.rules {
             let outcome = catch_unwind(AssertUnwindSafe(|| apply_rule(rule, event, &mut report)));
             if outcome.is_err() {
@@ -136,6 +193,17 @@ impl Scrubber {
                     path: String::new(),
                     message: "the rule panicked; later rules still ran".into(),
                 });
+            }
+        }
+        if self.policy.meta_remarks
+            && let Some(map) = event.as_object_mut()
+        {
+            let mut meta = existing_meta.unwrap_or_else(|| Value::Object(Default::default()));
+            for change in &report.changes {
+                add_remark(&mut meta, &change.location, &change.rule, change.action);
+            }
+            if meta.as_object().is_some_and(|m| !m.is_empty()) {
+                map.insert(META_KEY.into(), meta);
             }
         }
         report
@@ -226,6 +294,7 @@ fn joined(base: &JsonPath, sub: &JsonPath) -> JsonPath {
 fn change(rule: &Rule, at: &JsonPath, detector: Option<String>, excerpt: String) -> Change {
     Change {
         path: at.to_string(),
+        location: at.clone(),
         rule: rule.name.clone(),
         action: rule.action.name(),
         detector,

@@ -90,6 +90,46 @@ fn detectors_replace_only_what_they_find() {
 }
 
 #[test]
+fn meta_remarks_record_each_change_where_sentry_looks_for_them() {
+    let scrubber = Scrubber::new(policy(
+        r#"
+        meta_remarks = true
+        [[rule]]
+        name = "frame passwords"
+        path = "**.password"
+        action = "remove"
+        [[rule]]
+        name = "emails"
+        detectors = ["email"]
+        action = "hash"
+        key = "k"
+        "#,
+    ));
+    let mut event = python_like_event();
+    event["_meta"] = json!({"extra": {"x": {"": {"len": 9}}}});
+    let report = scrubber.scrub(&mut event);
+    assert!(!report.changes.is_empty());
+    let meta = &event["_meta"];
+    assert_eq!(
+        meta["exception"]["values"]["0"]["stacktrace"]["frames"]["0"]["vars"]["password"][""]["rem"],
+        json!([["frame passwords", "x"]])
+    );
+    assert_eq!(meta["message"][""]["rem"], json!([["emails", "p"]]));
+    // What the SDK already recorded is kept, and the `**.password` rule left `_meta` alone.
+    assert_eq!(meta["extra"]["x"][""]["len"], 9);
+    // Scrubbing again changes nothing, remarks included.
+    let once = event.clone();
+    let again = scrubber.scrub(&mut event);
+    assert!(again.changes.is_empty(), "{again:?}");
+    assert_eq!(event, once);
+
+    // Off by default: no `_meta` appears.
+    let mut plain = python_like_event();
+    Scrubber::new(policy("[[rule]]\npath = \"message\"\naction = \"mask\"\n")).scrub(&mut plain);
+    assert!(plain.get("_meta").is_none());
+}
+
+#[test]
 fn remove_deletes_keys_and_array_elements() {
     let mut event = python_like_event();
     Scrubber::new(policy("[[rule]]\npath = \"exception.values.*.stacktrace.frames.*.vars\"\naction = \"remove\"\n\n[[rule]]\npath = \"request.cookies\"\naction = \"remove\"\n")).scrub(&mut event);
