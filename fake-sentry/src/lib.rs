@@ -19,6 +19,8 @@
 //! - [`data_policy`] applies an `event-filter` policy to every JSON item as it arrives
 //!   (findings, and scrubbed copies with `--scrub`); [`forward`] sends what was captured on to
 //!   a real Sentry, scrubbed: fake-sentry as a scrubbing proxy.
+//! - [`ui`] is the web UI at `/`: event list, detail pages, compare, flush and refusals,
+//!   rendered with `askama` (the JSON index is at `/api/`).
 //! - [`faults`] makes ingest answer 429/413/500/503 or slowly, for testing SDK back-off.
 //! - [`testing`] starts an in-process server for Rust tests, in the spirit of wiremock.
 //! - [`bench`] measures ingest throughput and latency over loopback.
@@ -50,6 +52,7 @@ pub mod prune;
 pub mod server;
 pub mod store;
 pub mod testing;
+pub mod ui;
 
 /// Envelope framing lives in its own crate so that `event-filter` reads envelopes the same way.
 pub use sentry_envelope as envelope;
