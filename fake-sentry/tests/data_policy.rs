@@ -318,3 +318,61 @@ async fn the_binary_takes_policy_scrub_and_forward_flags() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn the_ui_shows_findings_and_the_scrubbed_version() {
+    let sentry = FakeSentry::start_with(with_policy(true))
+        .await
+        .expect("start");
+    let leaky = python_pii_event();
+    post_envelope(&sentry, 1, envelope_of(&leaky)).await;
+    post_envelope(&sentry, 1, envelope_of(&clean_event(&new_event_id()))).await;
+    let stored = sentry
+        .wait_for(ItemFilter::default(), 2)
+        .await
+        .expect("stored");
+    let base = sentry.url();
+    let leaky_id = &stored
+        .iter()
+        .find(|i| i.findings.is_some_and(|n| n > 0))
+        .expect("an item with findings")
+        .id;
+
+    let page = reqwest::get(format!("{base}/items/{leaky_id}"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let section = page
+        .split("id=\"data-policy\"")
+        .nth(1)
+        .and_then(|rest| rest.split("</section>").next())
+        .expect("a data-policy section");
+    assert!(section.contains("preset:strict"), "{section}");
+    assert!(section.contains("<code>user.email</code>"), "{section}");
+    assert!(section.contains(&format!("/api/items/{leaky_id}/raw?scrubbed=1")));
+    // The findings table shows excerpts only; the scrubbed copy has no email either.
+    assert!(!section.contains("jane.doe@example.com"), "{section}");
+
+    let with = reqwest::get(format!("{base}/?findings=with"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(with.matches("class=\"badge warn findings\"").count(), 1);
+    assert!(with.contains(&format!("/items/{leaky_id}")));
+    let without = reqwest::get(format!("{base}/?findings=without"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!without.contains(&format!("/items/{leaky_id}\"")));
+    let bad = reqwest::get(format!("{base}/?findings=maybe"))
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    sentry.shutdown().await;
+}

@@ -26,6 +26,7 @@ pub struct DetailData {
     pub siblings: Vec<ItemSummary>,
     pub older: Option<ItemSummary>,
     pub newer: Option<ItemSummary>,
+    pub audit: store::ItemAuditRecord,
 }
 
 /// Loads item `id` (fake-sentry id or Sentry event id) and its surroundings.
@@ -40,7 +41,9 @@ pub fn load(conn: &rusqlite::Connection, id: &str) -> rusqlite::Result<Option<De
             .filter(|s| s.id != record.summary.id)
             .collect();
     let (older, newer) = queries::neighbours(conn, record.summary.seq)?;
+    let audit = store::get_item_audit(conn, &record.summary.id)?;
     Ok(Some(DetailData {
+        audit,
         record,
         envelope,
         siblings,
@@ -50,6 +53,59 @@ pub fn load(conn: &rusqlite::Connection, id: &str) -> rusqlite::Result<Option<De
 }
 
 /// The envelope facts a detail page shows.
+/// What the data policy said about the item (fake-sentry started with `--policy`/`--preset`).
+pub struct AuditView {
+    pub policy: String,
+    /// (path, found by, redacted excerpt)
+    pub findings: Vec<(String, String, String)>,
+    /// The scrubbed payload, pretty, when `--scrub` changed it.
+    pub scrubbed_json: Option<String>,
+    /// (path, rule, action) of each scrub change.
+    pub changes: Vec<(String, String, String)>,
+    pub scrubbed: bool,
+}
+
+fn audit_view(audit: store::ItemAuditRecord, policy: &str) -> Option<AuditView> {
+    let text = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).unwrap_or("").to_string();
+    let findings = audit
+        .findings?
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .map(|f| {
+                    let found_by = match text(f, "kind").as_str() {
+                        "not_allowed" => "not on the allowlist".to_string(),
+                        kind => format!("{kind} {}", text(f, "name")),
+                    };
+                    (text(f, "path"), found_by, text(f, "excerpt"))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let changes = audit
+        .scrub_report
+        .as_ref()
+        .and_then(|r| r.get("changes"))
+        .and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .map(|c| (text(c, "path"), text(c, "rule"), text(c, "action")))
+                .collect()
+        })
+        .unwrap_or_default();
+    Some(AuditView {
+        policy: policy.to_string(),
+        findings,
+        scrubbed_json: audit
+            .scrubbed
+            .as_deref()
+            .and_then(|b| serde_json::from_slice::<Value>(b).ok())
+            .map(|v| pretty_json(&v)),
+        changes,
+        scrubbed: audit.scrub_report.is_some(),
+    })
+}
+
 pub struct EnvelopeFacts {
     pub id: i64,
     pub rows: Vec<(String, String)>,
@@ -106,11 +162,14 @@ pub struct DetailPage {
     pub siblings: Vec<Row>,
     pub older: Option<String>,
     pub newer: Option<String>,
+    pub audit: Option<AuditView>,
 }
 
 impl DetailPage {
-    pub fn new(data: DetailData) -> Self {
+    /// `policy` names the data policy fake-sentry runs with, for the audit section.
+    pub fn new(data: DetailData, policy: &str) -> Self {
         let DetailData {
+            audit,
             record,
             envelope,
             siblings,
@@ -148,6 +207,7 @@ impl DetailPage {
             siblings: siblings.iter().map(Row::new).collect(),
             older: older.map(|i| i.id),
             newer: newer.map(|i| i.id),
+            audit: audit_view(audit, policy),
         };
         let Some(payload) = payload else {
             page.preview = Some(binary_preview(&record.payload));
@@ -210,5 +270,10 @@ pub async fn page(
         .read(move |conn| load(conn, &lookup))
         .await?
         .ok_or_else(|| UiError::NotFound(format!("no item {id:?}: it may have been flushed")))?;
-    render(&DetailPage::new(data))
+    let policy = state
+        .config
+        .policy
+        .as_ref()
+        .map_or("", |p| p.origin.as_str());
+    render(&DetailPage::new(data, policy))
 }

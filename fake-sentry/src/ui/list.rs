@@ -39,6 +39,8 @@ pub struct ListQuery {
     /// The cursor: show items stored before this sequence number.
     pub before: String,
     pub limit: String,
+    /// `with` or `without` data-policy findings; empty for any.
+    pub findings: String,
     /// Set after a flush, to say how many items went.
     pub flushed: String,
 }
@@ -71,6 +73,16 @@ impl ListQuery {
             since: non_empty(&self.since),
             until: non_empty(&self.until),
             before: number("before", &self.before)?,
+            findings: match self.findings.trim() {
+                "" | "any" => None,
+                "with" | "true" | "1" => Some(true),
+                "without" | "false" | "0" => Some(false),
+                other => {
+                    return Err(UiError::BadRequest(format!(
+                        "findings must be with or without, not {other:?}"
+                    )));
+                }
+            },
             ..Default::default()
         };
         filter.to_sql()?;
@@ -141,6 +153,8 @@ pub struct Row {
     pub release: String,
     pub environment: String,
     pub decode_error: bool,
+    /// Data-policy findings, when the item was audited.
+    pub findings: u64,
 }
 
 impl Row {
@@ -165,6 +179,7 @@ impl Row {
             release: item.release.clone().unwrap_or_default(),
             environment: item.environment.clone().unwrap_or_default(),
             decode_error: item.decode_error.is_some(),
+            findings: item.findings.unwrap_or(0),
         }
     }
 }
