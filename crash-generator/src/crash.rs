@@ -333,7 +333,10 @@ impl Crash {
             .collect();
         w = w.crashpad_info(self.report_id, client_id, &annotations);
         if os == OsFlavor::Linux {
+            // Breakpad's handler thread wrote the dump; it is not in the thread list.
+            let handler_tid = self.threads.iter().map(|t| t.tid).max().unwrap_or(self.pid) + 1;
             w = w
+                .breakpad_info(handler_tid, crashing.tid)
                 .linux_lsb_release(
                     "DISTRIB_ID=Debian\nDISTRIB_RELEASE=12\nDISTRIB_CODENAME=bookworm\nDISTRIB_DESCRIPTION=\"Debian GNU/Linux 12\"\n",
                 )

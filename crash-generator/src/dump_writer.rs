@@ -242,6 +242,21 @@ impl DumpWriter {
         self.map(|d| d.add_crashpad_info(info))
     }
 
+    /// Breakpad's info stream (hand-written; minidump-synth has no helper): the id of the thread
+    /// that wrote the dump (Breakpad's handler thread, not in the thread list) and of the thread
+    /// that requested it.
+    pub fn breakpad_info(self, dump_thread_id: u32, requesting_thread_id: u32) -> Self {
+        const BOTH_IDS_VALID: u32 = 0b11;
+        let stream = SimpleStream {
+            stream_type: md::MINIDUMP_STREAM_TYPE::BreakpadInfoStream as u32,
+            section: Section::with_endian(LE)
+                .D32(BOTH_IDS_VALID)
+                .D32(dump_thread_id)
+                .D32(requesting_thread_id),
+        };
+        self.map(|d| d.add_stream(stream))
+    }
+
     pub fn linux_lsb_release(self, text: &str) -> Self {
         self.map(|d| d.set_linux_lsb_release(text.as_bytes()))
     }

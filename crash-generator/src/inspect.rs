@@ -3,9 +3,9 @@
 use std::fmt::Write as _;
 
 use minidump::{
-    Minidump, MinidumpCrashpadInfo, MinidumpException, MinidumpMiscInfo, MinidumpModuleList,
-    MinidumpSystemInfo, MinidumpThreadList, MinidumpThreadNames, MinidumpUnloadedModuleList,
-    Module as _,
+    Minidump, MinidumpBreakpadInfo, MinidumpCrashpadInfo, MinidumpException, MinidumpMiscInfo,
+    MinidumpModuleList, MinidumpSystemInfo, MinidumpThreadList, MinidumpThreadNames,
+    MinidumpUnloadedModuleList, Module as _,
 };
 
 /// Describes the streams of a minidump; fails only when the dump cannot be opened at all.
@@ -116,6 +116,13 @@ pub fn describe(bytes: &[u8]) -> Result<String, minidump::Error> {
                 m.code_file()
             );
         }
+    }
+    if let Ok(info) = dump.get_stream::<MinidumpBreakpadInfo>() {
+        let _ = writeln!(
+            out,
+            "breakpad info: dump thread {:?}, requesting thread {:?}",
+            info.dump_thread_id, info.requesting_thread_id
+        );
     }
     if let Ok(crashpad) = dump.get_stream::<MinidumpCrashpadInfo>() {
         let _ = writeln!(out, "crashpad annotations:");

@@ -161,7 +161,8 @@ fn submit(
             }
             (None, Some(url)) => {
                 let response = runtime.block_on(submission::post(&client, url, &encoded))?;
-                if response.status != 200 {
+                // Antenna answers 200 even when its throttler discards (`Discarded=rule_...`).
+                if response.status != 200 || response.crash_id().is_none() {
                     rejected += 1;
                     bar.println(format!(
                         "{}: HTTP {} {}",
@@ -176,9 +177,16 @@ fn submit(
         bar.inc(1);
     }
     bar.finish_and_clear();
-    println!("submitted {} crashes, {} rejected", args.count, rejected);
+    match out {
+        Some(dir) => println!(
+            "wrote {} submission bodies to {}",
+            args.count,
+            dir.display()
+        ),
+        None => println!("submitted {} crashes, {rejected} rejected", args.count),
+    }
     if rejected > 0 {
-        bail!("{rejected} submissions were rejected");
+        bail!("{rejected} submissions were rejected or discarded");
     }
     Ok(())
 }

@@ -230,3 +230,21 @@ async fn post_reaches_a_collector_over_a_socket() {
     .unwrap();
     assert_eq!(parsed.dumps[MINIDUMP_FIELD], crash.minidump_bytes());
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+    /// Untrusted bodies never panic the parser: they parse or get a reason.
+    #[test]
+    fn arbitrary_bodies_get_a_verdict(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512), gzip in proptest::prelude::any::<bool>()) {
+        let result = submission::parse_request(
+            Some("multipart/form-data; boundary=XyZ"),
+            gzip.then_some("gzip"),
+            &body,
+            ParseLimits::default(),
+        );
+        if let Err(e) = result {
+            proptest::prop_assert!(!e.reason().is_empty());
+        }
+    }
+}
