@@ -196,6 +196,48 @@ impl Profile {
         }
     }
 
+    /// Builder-style: the OS flavour.
+    pub fn with_os(mut self, os: OsFlavor) -> Self {
+        self.os = os;
+        self
+    }
+
+    /// Builder-style: modules per program.
+    pub fn with_modules(mut self, min: u32, max: u32) -> Self {
+        self.modules = Span(min, max);
+        self
+    }
+
+    /// Builder-style: threads per crash.
+    pub fn with_threads(mut self, min: u32, max: u32) -> Self {
+        self.threads = Span(min, max);
+        self
+    }
+
+    /// Builder-style: frames per thread.
+    pub fn with_frames(mut self, min: u32, max: u32) -> Self {
+        self.frames_per_thread = Span(min, max);
+        self
+    }
+
+    /// Builder-style: a deliberate defect.
+    pub fn with_edge_case(mut self, edge_case: EdgeCase) -> Self {
+        self.edge_case = Some(edge_case);
+        self
+    }
+
+    /// Builder-style: crash the main thread by runaway recursion.
+    pub fn with_stack_overflow(mut self) -> Self {
+        self.stack_overflow = true;
+        self
+    }
+
+    /// Builder-style: one crash annotation.
+    pub fn with_annotation(mut self, key: &str, value: &str) -> Self {
+        self.annotations.insert(key.to_string(), value.to_string());
+        self
+    }
+
     /// Parses a TOML profile; missing keys take their defaults.
     pub fn from_toml(text: &str) -> Result<Self, ProfileError> {
         let profile: Profile = toml::from_str(text)?;

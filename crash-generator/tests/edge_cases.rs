@@ -32,10 +32,7 @@ fn assert_matches_truth(crash: &Crash) {
 }
 
 fn edge_profile(os: OsFlavor, edge: EdgeCase) -> Profile {
-    Profile {
-        edge_case: Some(edge),
-        ..Profile::for_os(os)
-    }
+    Profile::default().with_os(os).with_edge_case(edge)
 }
 
 #[test]
@@ -96,10 +93,7 @@ fn main_debug_leaf(module: &crash_generator::program::Module) -> String {
 #[test]
 fn stack_overflow_gives_a_deep_recursive_crashing_thread() {
     for os in OsFlavor::ALL {
-        let profile = Profile {
-            stack_overflow: true,
-            ..Profile::for_os(os)
-        };
+        let profile = Profile::default().with_os(os).with_stack_overflow();
         let crash = Crash::generate(&profile, 11);
         let thread = &crash.truth().threads[crash.truth().crashing_thread.unwrap()];
         assert!(thread.frames.len() > 300, "{} frames", thread.frames.len());
