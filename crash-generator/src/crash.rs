@@ -146,7 +146,7 @@ impl Crash {
             };
             let is_crashing = index == crashing_thread;
             let frames = if is_crashing && profile.stack_overflow {
-                plan_recursion(&program, &symbol_states, &mut rng)
+                plan_recursion(profile, &program, &symbol_states, &mut rng)
             } else {
                 plan_frames(profile, &program, &symbol_states, &mut rng, is_crashing)
             };
@@ -647,18 +647,18 @@ fn plan_frames(
 
 /// A runaway recursion through one to three functions, under a few ordinary outer frames.
 fn plan_recursion(
+    profile: &Profile,
     program: &Program,
     states: &[SymbolState],
     rng: &mut ChaCha8Rng,
 ) -> Vec<FrameSite> {
-    let profile = Profile::default();
     let cycle: Vec<FrameSite> = (0..rng.random_range(1usize..=3))
-        .map(|_| pick_code_site(&profile, program, states, rng))
+        .map(|_| pick_code_site(profile, program, states, rng))
         .collect();
     let depth = rng.random_range(300usize..=1200);
     let mut frames: Vec<FrameSite> = (0..depth).map(|i| cycle[i % cycle.len()].clone()).collect();
     for _ in 0..rng.random_range(1..=4) {
-        frames.push(pick_code_site(&profile, program, states, rng));
+        frames.push(pick_code_site(profile, program, states, rng));
     }
     frames
 }
