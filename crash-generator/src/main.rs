@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use crash_generator::submission::{self, AnnotationEncoding, Submission};
-use crash_generator::{Crash, OsFlavor, Profile, bench, inspect, output};
+use crash_generator::{Crash, GroundTruth, OsFlavor, Profile, bench, inspect, output};
 
 #[derive(Parser)]
 #[command(
@@ -78,6 +78,16 @@ enum Command {
     },
     /// Print what a minidump contains.
     Inspect { file: PathBuf },
+    /// Compare a processor's JSON output (`minidump-stackwalk --json`) with a truth file; exits
+    /// non-zero and lists every mismatch when they differ.
+    Check {
+        /// A truth file written by `generate` (DIR/truth/<name>.json).
+        #[arg(long)]
+        truth: PathBuf,
+        /// The processor's JSON output.
+        #[arg(long)]
+        processed: PathBuf,
+    },
     /// Generate crashes in memory on one thread and print crashes/s and MB/s.
     Bench {
         #[command(flatten)]
@@ -117,6 +127,7 @@ fn main() -> Result<()> {
                 .map_err(|e| anyhow::anyhow!("{}: {} ({e})", file.display(), e.name()))?;
             print!("{text}");
         }
+        Command::Check { truth, processed } => check(&truth, &processed)?,
         Command::Bench { profile } => {
             let count = if profile.count == 1 {
                 10_000
@@ -126,6 +137,25 @@ fn main() -> Result<()> {
             println!("{}", bench::run(&profile.profile()?, count));
         }
     }
+    Ok(())
+}
+
+fn check(truth: &std::path::Path, processed: &std::path::Path) -> Result<()> {
+    let read = |path: &std::path::Path| {
+        std::fs::read(path).with_context(|| format!("reading {}", path.display()))
+    };
+    let truth: GroundTruth = serde_json::from_slice(&read(truth)?)
+        .with_context(|| format!("{} is not a truth file", truth.display()))?;
+    let processed: serde_json::Value = serde_json::from_slice(&read(processed)?)
+        .with_context(|| format!("{} is not JSON", processed.display()))?;
+    let mismatches = truth.compare_json(&processed);
+    for m in &mismatches {
+        println!("{m}");
+    }
+    if !mismatches.is_empty() {
+        bail!("{} mismatches", mismatches.len());
+    }
+    println!("processed output matches the truth");
     Ok(())
 }
 

@@ -138,3 +138,48 @@ fn submit_can_write_bodies_that_parse() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn check_compares_processor_json_with_a_truth_file() {
+    use crash_generator::{Crash, Profile, processing};
+    let dir = temp_dir("check");
+    std::fs::create_dir_all(&dir).unwrap();
+    let crash = Crash::generate(&Profile::default(), 21);
+    let state = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(processing::process(&crash))
+        .unwrap();
+    let mut json = Vec::new();
+    state.print_json(&mut json, true).unwrap();
+    let truth = dir.join("truth.json");
+    let processed = dir.join("processed.json");
+    std::fs::write(&truth, crash.truth().to_json_pretty()).unwrap();
+    std::fs::write(&processed, &json).unwrap();
+    let ok = cli()
+        .args(["check", "--truth"])
+        .arg(&truth)
+        .arg("--processed")
+        .arg(&processed)
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stdout)
+    );
+
+    // Another seed's output must not pass.
+    let other = Crash::generate(&Profile::default(), 22);
+    std::fs::write(&truth, other.truth().to_json_pretty()).unwrap();
+    let bad = cli()
+        .args(["check", "--truth"])
+        .arg(&truth)
+        .arg("--processed")
+        .arg(&processed)
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stdout).contains("expected"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
