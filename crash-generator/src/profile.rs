@@ -173,6 +173,9 @@ impl Default for Profile {
     }
 }
 
+/// Upper bound on `threads.max * frames_per_thread.max`, which keeps a dump under ~256 MB.
+pub const MAX_TOTAL_FRAMES: u64 = 1_000_000;
+
 /// Why a profile could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ProfileError {
@@ -274,6 +277,13 @@ impl Profile {
                 )));
             }
         }
+        // Each frame takes up to 256 bytes of stack memory; bound the whole dump.
+        let total_frames = u64::from(self.threads.max()) * u64::from(self.frames_per_thread.max());
+        if total_frames > MAX_TOTAL_FRAMES {
+            return Err(ProfileError::Invalid(format!(
+                "threads.max x frames_per_thread.max = {total_frames} exceeds {MAX_TOTAL_FRAMES} frames"
+            )));
+        }
         let probabilities = [
             ("inline_probability", self.inline_probability),
             ("cfi_probability", self.cfi_probability),
@@ -299,5 +309,28 @@ impl Profile {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn toml_overrides_defaults_and_bad_values_are_refused() {
+        let p = Profile::from_toml("os = \"mac\"\nthreads = [2, 3]\n").unwrap();
+        assert_eq!(p.os, OsFlavor::Mac);
+        assert_eq!(p.threads, Span(2, 3));
+        assert_eq!(p.modules, Profile::default().modules);
+        for bad in [
+            "threads = [3, 2]",
+            "cfi_probability = 1.5",
+            "modules = [0, 1]",
+            "threads = [1, 1000]\nframes_per_thread = [1, 100000]",
+            "no_such_key = 1",
+            "os = \"beos\"",
+        ] {
+            assert!(Profile::from_toml(bad).is_err(), "{bad} must be refused");
+        }
     }
 }
