@@ -53,6 +53,50 @@ impl GroundTruth {
     }
 }
 
+/// Why [`check_files`] could not compare.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    #[error("reading {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path} is not a truth file: {source}")]
+    Truth {
+        path: String,
+        source: serde_json::Error,
+    },
+    #[error("{path} is not JSON: {source}")]
+    Processed {
+        path: String,
+        source: serde_json::Error,
+    },
+}
+
+/// Compares a processor's JSON output file with a truth file written by `generate`.
+pub fn check_files(
+    truth: &std::path::Path,
+    processed: &std::path::Path,
+) -> Result<Vec<Mismatch>, CheckError> {
+    let read = |path: &std::path::Path| {
+        std::fs::read(path).map_err(|source| CheckError::Read {
+            path: path.display().to_string(),
+            source,
+        })
+    };
+    let expected: GroundTruth =
+        serde_json::from_slice(&read(truth)?).map_err(|source| CheckError::Truth {
+            path: truth.display().to_string(),
+            source,
+        })?;
+    let actual: Value =
+        serde_json::from_slice(&read(processed)?).map_err(|source| CheckError::Processed {
+            path: processed.display().to_string(),
+            source,
+        })?;
+    Ok(expected.compare_json(&actual))
+}
+
 /// Reads a native result into the truth's shape.
 pub fn observe_state(state: &ProcessState) -> GroundTruth {
     let threads = state

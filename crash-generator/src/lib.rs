@@ -53,3 +53,4 @@ pub mod output;
 pub mod processing;
 pub mod strategies;
 pub mod submission;
+pub mod submit_batch;

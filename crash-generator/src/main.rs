@@ -5,8 +5,9 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
-use crash_generator::submission::{self, AnnotationEncoding, Submission};
-use crash_generator::{Crash, GroundTruth, OsFlavor, Profile, bench, inspect, output};
+use crash_generator::submission::AnnotationEncoding;
+use crash_generator::submit_batch::{Destination, Encoding, submit_batch};
+use crash_generator::{OsFlavor, Profile, bench, compare, inspect, output};
 
 #[derive(Parser)]
 #[command(
@@ -127,7 +128,16 @@ fn main() -> Result<()> {
                 .map_err(|e| anyhow::anyhow!("{}: {} ({e})", file.display(), e.name()))?;
             print!("{text}");
         }
-        Command::Check { truth, processed } => check(&truth, &processed)?,
+        Command::Check { truth, processed } => {
+            let mismatches = compare::check_files(&truth, &processed)?;
+            for m in &mismatches {
+                println!("{m}");
+            }
+            if !mismatches.is_empty() {
+                bail!("{} mismatches", mismatches.len());
+            }
+            println!("processed output matches the truth");
+        }
         Command::Bench { profile } => {
             let count = if profile.count == 1 {
                 10_000
@@ -140,25 +150,6 @@ fn main() -> Result<()> {
     Ok(())
 }
 
-fn check(truth: &std::path::Path, processed: &std::path::Path) -> Result<()> {
-    let read = |path: &std::path::Path| {
-        std::fs::read(path).with_context(|| format!("reading {}", path.display()))
-    };
-    let truth: GroundTruth = serde_json::from_slice(&read(truth)?)
-        .with_context(|| format!("{} is not a truth file", truth.display()))?;
-    let processed: serde_json::Value = serde_json::from_slice(&read(processed)?)
-        .with_context(|| format!("{} is not JSON", processed.display()))?;
-    let mismatches = truth.compare_json(&processed);
-    for m in &mismatches {
-        println!("{m}");
-    }
-    if !mismatches.is_empty() {
-        bail!("{} mismatches", mismatches.len());
-    }
-    println!("processed output matches the truth");
-    Ok(())
-}
-
 fn submit(
     args: ProfileArgs,
     url: Option<String>,
@@ -166,57 +157,45 @@ fn submit(
     json_annotations: bool,
     gzip: bool,
 ) -> Result<()> {
-    let profile = args.profile()?;
-    let bar = output::progress_bar(args.count, "submitting");
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let client = reqwest::Client::new();
-    let mut rejected = 0u64;
-    for seed in args.seed..args.seed + args.count {
-        let crash = Crash::generate(&profile, seed);
-        let mut sub = Submission::for_crash(&crash);
-        sub.gzip = gzip;
-        if json_annotations {
-            sub.annotation_encoding = AnnotationEncoding::ExtraJson;
+    let destination = match (out, url) {
+        (Some(dir), _) => Destination::Directory(dir),
+        (None, Some(url)) => Destination::Collector(url),
+        (None, None) => bail!("give --url or --out"),
+    };
+    let encoding = Encoding {
+        annotations: if json_annotations {
+            AnnotationEncoding::ExtraJson
+        } else {
+            AnnotationEncoding::FormFields
+        },
+        gzip,
+    };
+    let outcome = submit_batch(
+        &args.profile()?,
+        args.seed,
+        args.count,
+        encoding,
+        &destination,
+    )?;
+    match &destination {
+        Destination::Directory(dir) => {
+            println!(
+                "wrote {} submission bodies to {}",
+                outcome.sent,
+                dir.display()
+            )
         }
-        let encoded = submission::build(&sub, &submission::boundary_for(seed));
-        match (&out, &url) {
-            (Some(dir), _) => {
-                std::fs::create_dir_all(dir)?;
-                std::fs::write(
-                    dir.join(format!("{}.multipart", crash.name())),
-                    &encoded.body,
-                )?;
-            }
-            (None, Some(url)) => {
-                let response = runtime.block_on(submission::post(&client, url, &encoded))?;
-                // Antenna answers 200 even when its throttler discards (`Discarded=rule_...`).
-                if response.status != 200 || response.crash_id().is_none() {
-                    rejected += 1;
-                    bar.println(format!(
-                        "{}: HTTP {} {}",
-                        crash.name(),
-                        response.status,
-                        response.body.trim_end()
-                    ));
-                }
-            }
-            (None, None) => bail!("give --url or --out"),
-        }
-        bar.inc(1);
-    }
-    bar.finish_and_clear();
-    match out {
-        Some(dir) => println!(
-            "wrote {} submission bodies to {}",
-            args.count,
-            dir.display()
+        Destination::Collector(_) => println!(
+            "submitted {} crashes, {} rejected or discarded",
+            outcome.sent,
+            outcome.rejected.len()
         ),
-        None => println!("submitted {} crashes, {rejected} rejected", args.count),
     }
-    if rejected > 0 {
-        bail!("{rejected} submissions were rejected or discarded");
+    if !outcome.rejected.is_empty() {
+        bail!(
+            "{} submissions were rejected or discarded",
+            outcome.rejected.len()
+        );
     }
     Ok(())
 }

@@ -248,3 +248,86 @@ proptest::proptest! {
         }
     }
 }
+
+/// A blocking collector on 127.0.0.1:0 answering each of `replies` in turn, returning bodies.
+fn blocking_collector(
+    replies: Vec<&'static str>,
+) -> (String, std::thread::JoinHandle<Vec<(String, Vec<u8>)>>) {
+    use std::io::Read;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/submit", listener.local_addr().unwrap());
+    let handle = std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        for reply in replies {
+            let (mut socket, _) = listener.accept().unwrap();
+            let mut data = Vec::new();
+            let mut buf = [0u8; 65536];
+            loop {
+                let n = socket.read(&mut buf).unwrap();
+                assert!(n > 0, "client closed early");
+                data.extend_from_slice(&buf[..n]);
+                let Some(at) = data.windows(4).position(|w| w == b"\r\n\r\n") else {
+                    continue;
+                };
+                let head = String::from_utf8_lossy(&data[..at]).to_string();
+                let length: usize = head
+                    .lines()
+                    .find_map(|l| {
+                        let (k, v) = l.split_once(':')?;
+                        k.eq_ignore_ascii_case("content-length")
+                            .then(|| v.trim().parse().ok())?
+                    })
+                    .unwrap();
+                if data.len() >= at + 4 + length {
+                    seen.push((head, data[at + 4..at + 4 + length].to_vec()));
+                    break;
+                }
+            }
+            write!(
+                socket,
+                "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}",
+                reply.len()
+            )
+            .unwrap();
+        }
+        seen
+    });
+    (url, handle)
+}
+
+#[test]
+fn batches_count_throttled_crashes_as_rejected() {
+    use crash_generator::submit_batch::{Destination, Encoding, submit_batch};
+    let (url, server) = blocking_collector(vec![
+        "CrashID=bp-de1bb258-cbbf-4589-a673-34f800260101\n",
+        "Discarded=rule_has_old_buildid",
+    ]);
+    let outcome = submit_batch(
+        &Profile::default(),
+        40,
+        2,
+        Encoding {
+            annotations: AnnotationEncoding::ExtraJson,
+            gzip: false,
+        },
+        &Destination::Collector(url),
+    )
+    .unwrap();
+    assert_eq!(outcome.sent, 2);
+    assert_eq!(outcome.rejected.len(), 1);
+    assert_eq!(outcome.rejected[0].0, "linux-41");
+    let seen = server.join().unwrap();
+    assert_eq!(seen.len(), 2);
+    for (seed, (head, body)) in (40..).zip(&seen) {
+        assert!(head.starts_with("POST /submit "), "{head}");
+        let content_type = format!(
+            "multipart/form-data; boundary={}",
+            submission::boundary_for(seed)
+        );
+        let parsed = submission::parse(&content_type, body).unwrap();
+        assert_eq!(
+            parsed.dumps[MINIDUMP_FIELD],
+            Crash::generate(&Profile::default(), seed).minidump_bytes()
+        );
+    }
+}
