@@ -249,10 +249,13 @@ proptest::proptest! {
     }
 }
 
+/// `(request head, body)` of each request a collector saw.
+type SeenRequests = Vec<(String, Vec<u8>)>;
+
 /// A blocking collector on 127.0.0.1:0 answering each of `replies` in turn, returning bodies.
 fn blocking_collector(
     replies: Vec<&'static str>,
-) -> (String, std::thread::JoinHandle<Vec<(String, Vec<u8>)>>) {
+) -> (String, std::thread::JoinHandle<SeenRequests>) {
     use std::io::Read;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/submit", listener.local_addr().unwrap());
