@@ -13,8 +13,11 @@
 //! * the [`GroundTruth`] ([`Crash::truth`]): what `minidump-processor` must report, which
 //!   [`GroundTruth::compare`] and [`GroundTruth::compare_json`] check against a real result.
 //!
-//! [`submission`] builds and parses Antenna-style crash report submissions, [`strategies`] has
-//! proptest strategies, [`edge`] the deliberate malformations, and [`inspect`] describes a dump.
+//! [`processing`] runs the real processor over a crash with its symbols served from memory.
+//! [`submission`] builds and parses Antenna-style crash report submissions ([`submit_batch`]
+//! sends many), [`strategies`] has proptest strategies, [`edge`] the deliberate malformations,
+//! [`inspect`] describes a dump, [`output`] writes crashes to disk and [`bench`] measures
+//! generation speed. [`stack`] explains how each frame's trust is forced.
 //!
 //! ```
 //! use crash_generator::{Crash, Profile};
