@@ -16,7 +16,7 @@
 //! [`processing`] runs the real processor over a crash with its symbols served from memory.
 //! [`submission`] builds and parses Antenna-style crash report submissions ([`submit_batch`]
 //! sends many), [`strategies`] has proptest strategies, [`edge`] the deliberate malformations,
-//! [`inspect`] describes a dump, [`output`] writes crashes to disk and [`bench`] measures
+//! [`inspect`] describes a dump, [`output`] writes crashes to disk and [`bench`](mod@bench) measures
 //! generation speed. [`stack`] explains how each frame's trust is forced.
 //!
 //! ```
