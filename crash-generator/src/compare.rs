@@ -34,6 +34,48 @@ impl fmt::Display for Mismatch {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mismatches_read_plainly() {
+        let mut out = Vec::new();
+        cmp(
+            &mut out,
+            "threads[0].frames[1].function",
+            &Some("a::b"),
+            &None,
+        );
+        cmp(
+            &mut out,
+            "threads[0].frames[1].line",
+            &Some(12u32),
+            &Some(13),
+        );
+        cmp_hex(&mut out, "crash_info.address", Some(0x10), None);
+        let text: Vec<String> = out.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            text,
+            [
+                r#"threads[0].frames[1].function: expected "a::b", got none"#,
+                "threads[0].frames[1].line: expected 12, got 13",
+                "crash_info.address: expected 0x10, got none",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_different_crash_is_reported_field_by_field() {
+        use crate::{Crash, Profile};
+        let a = Crash::generate(&Profile::default(), 1);
+        let b = Crash::generate(&Profile::default(), 2);
+        let mismatches = diff(a.truth(), b.truth());
+        assert!(mismatches.iter().any(|m| m.path == "pid"));
+        assert!(diff(a.truth(), a.truth()).is_empty());
+    }
+}
+
 impl GroundTruth {
     /// Differences between this truth and a native processing result (empty when they agree).
     pub fn compare(&self, state: &ProcessState) -> Vec<Mismatch> {
@@ -298,8 +340,14 @@ fn trust_from_str(s: &str) -> Trust {
     }
 }
 
+/// Debug text without the `Some(..)` wrapper, `none` for absent values.
 fn show<T: fmt::Debug>(v: &T) -> String {
-    format!("{v:?}")
+    let text = format!("{v:?}");
+    match text.strip_prefix("Some(").and_then(|t| t.strip_suffix(')')) {
+        Some(inner) => inner.to_string(),
+        None if text == "None" => "none".to_string(),
+        None => text,
+    }
 }
 
 fn cmp<T: PartialEq + fmt::Debug>(out: &mut Vec<Mismatch>, path: &str, expected: &T, actual: &T) {
