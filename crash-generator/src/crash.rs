@@ -350,8 +350,10 @@ impl Crash {
                 .linux_environ("LANG=C.UTF-8\0HOME=/home/user\0");
         }
         let mut bytes = w.finish();
-        if edge == Some(EdgeCase::BadHeader) {
-            bytes[0..4].copy_from_slice(b"XDMP");
+        match edge {
+            Some(EdgeCase::BadHeader) => bytes[0..4].copy_from_slice(b"XDMP"),
+            Some(EdgeCase::TruncatedDump) => bytes.truncate(bytes.len() / 2),
+            _ => {}
         }
         bytes
     }

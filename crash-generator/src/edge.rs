@@ -11,6 +11,7 @@ pub fn expected_status(edge: EdgeCase) -> &'static str {
     match edge {
         EdgeCase::EmptyDump => "MissingHeader",
         EdgeCase::BadHeader => "HeaderMismatch",
+        EdgeCase::TruncatedDump => "MissingDirectory",
         EdgeCase::MissingThreadList => "MissingThreadList",
         EdgeCase::MissingSystemInfo => "MissingSystemInfo",
         // Malformed syms leave the dump processable.
@@ -48,6 +49,7 @@ pub fn malform_sym(os: OsFlavor, module: &Module, edge: EdgeCase) -> String {
         }
         EdgeCase::EmptyDump
         | EdgeCase::BadHeader
+        | EdgeCase::TruncatedDump
         | EdgeCase::MissingThreadList
         | EdgeCase::MissingSystemInfo => {}
     }

@@ -63,7 +63,9 @@ pub fn write_batch(
     let mut summary = BatchSummary::default();
     for seed in first_seed..first_seed + count {
         let crash = Crash::generate(profile, seed);
-        summary.bytes += write_crash(dir, &crash, zip)?;
+        let written = write_crash(dir, &crash, zip)?;
+        tracing::debug!(crash = %crash.name(), bytes = written, "wrote crash");
+        summary.bytes += written;
         summary.crashes += 1;
         summary.sym_files += crash.sym_files().len();
         bar.inc(1);

@@ -68,6 +68,9 @@ pub enum EdgeCase {
     EmptyDump,
     /// The minidump's signature is overwritten.
     BadHeader,
+    /// The minidump is cut in half (an interrupted upload or write); the stream directory,
+    /// written last, is lost.
+    TruncatedDump,
     /// The thread list stream is left out.
     MissingThreadList,
     /// The system info stream is left out.
@@ -81,9 +84,10 @@ pub enum EdgeCase {
 }
 
 impl EdgeCase {
-    pub const ALL: [EdgeCase; 7] = [
+    pub const ALL: [EdgeCase; 8] = [
         EdgeCase::EmptyDump,
         EdgeCase::BadHeader,
+        EdgeCase::TruncatedDump,
         EdgeCase::MissingThreadList,
         EdgeCase::MissingSystemInfo,
         EdgeCase::NamelessInlineOrigin,
@@ -97,6 +101,7 @@ impl EdgeCase {
             self,
             EdgeCase::EmptyDump
                 | EdgeCase::BadHeader
+                | EdgeCase::TruncatedDump
                 | EdgeCase::MissingThreadList
                 | EdgeCase::MissingSystemInfo
         )

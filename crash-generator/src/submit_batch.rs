@@ -83,6 +83,7 @@ pub fn submit_batch(
                         url: url.clone(),
                         source,
                     })?;
+                tracing::debug!(crash = %crash.name(), status = response.status, body = %response.body.trim_end(), "collector answered");
                 if response.status != 200 || response.crash_id().is_none() {
                     bar.println(format!(
                         "{}: HTTP {} {}",

@@ -40,6 +40,7 @@ fn corrupt_dumps_fail_with_the_documented_error() {
     let expected = [
         (EdgeCase::EmptyDump, "MissingHeader"),
         (EdgeCase::BadHeader, "HeaderMismatch"),
+        (EdgeCase::TruncatedDump, "MissingDirectory"),
         (EdgeCase::MissingThreadList, "MissingThreadList"),
         (EdgeCase::MissingSystemInfo, "MissingSystemInfo"),
     ];
