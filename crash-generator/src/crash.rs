@@ -347,7 +347,8 @@ impl Crash {
                     self.pid,
                     self.threads.len()
                 ))
-                .linux_environ("LANG=C.UTF-8\0HOME=/home/user\0");
+                .linux_environ("LANG=C.UTF-8\0HOME=/home/user\0")
+                .linux_maps(&self.linux_maps());
         }
         let mut bytes = w.finish();
         match edge {
@@ -356,6 +357,44 @@ impl Crash {
             _ => {}
         }
         bytes
+    }
+
+    /// `/proc/self/maps` for the Linux flavour: each module's text mapping and each stack.
+    fn linux_maps(&self) -> String {
+        let mut lines: Vec<(u64, String)> = Vec::new();
+        for (inode, m) in self.program.modules.iter().enumerate() {
+            lines.push((
+                m.base,
+                format!(
+                    "{:x}-{:x} r-xp 00000000 08:01 {} {}",
+                    m.base,
+                    m.end(),
+                    1000 + inode,
+                    m.code_file
+                ),
+            ));
+        }
+        for (index, t) in self.threads.iter().enumerate() {
+            let end = t.stack.memory_base + t.stack.memory.len() as u64;
+            let end = (end + 0xfff) & !0xfff;
+            let label = if index == 0 { "[stack]" } else { "" };
+            lines.push((
+                t.stack.memory_base,
+                // The kernel pads the path column with spaces, also for anonymous mappings,
+                // and the procfs parser the processor uses relies on that.
+                format!(
+                    "{:x}-{end:x} rw-p 00000000 00:00 0                          {label}",
+                    t.stack.memory_base
+                ),
+            ));
+        }
+        lines.sort();
+        let mut out = String::new();
+        for (_, line) in lines {
+            out.push_str(&line);
+            out.push('\n');
+        }
+        out
     }
 
     fn build_sym_files(&self) -> Vec<(String, Vec<u8>)> {

@@ -261,6 +261,11 @@ impl DumpWriter {
         self.map(|d| d.set_linux_lsb_release(text.as_bytes()))
     }
 
+    /// `/proc/self/maps` text.
+    pub fn linux_maps(self, text: &str) -> Self {
+        self.map(|d| d.set_linux_maps(text.as_bytes()))
+    }
+
     pub fn linux_cpu_info(self, text: &str) -> Self {
         self.map(|d| d.set_linux_cpu_info(text.as_bytes()))
     }

@@ -110,3 +110,21 @@ fn generated_crashes_cover_every_feature() {
         );
     }
 }
+
+/// The Linux streams are read back: /proc/self/maps (one mapping per module and stack),
+/// lsb-release and the process id.
+#[test]
+fn linux_streams_are_read_by_the_processor() {
+    let crash = Crash::generate(&Profile::default(), 3);
+    let state = runtime().block_on(processing::process(&crash)).unwrap();
+    assert_eq!(
+        state.linux_memory_map_count,
+        Some(crash.program.modules.len() + crash.threads.len())
+    );
+    let lsb = state
+        .linux_standard_base
+        .as_ref()
+        .expect("lsb-release read");
+    assert_eq!(lsb.id, "Debian");
+    assert_eq!(state.process_id, Some(crash.pid));
+}
