@@ -37,7 +37,7 @@ const STREAM_REPLAY: usize = 500;
 
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
-        .route("/", get(index))
+        .route("/api/", get(index))
         .route("/api/eventlist/", get(kent_eventlist))
         .route(
             "/api/eventlist",

@@ -16,6 +16,8 @@
 //!   acknowledged only after its commit.
 //! - [`api`] answers queries: Kent's exact shapes, a filterable item API, long-poll waits and
 //!   Server-Sent Event streams. [`kent`] holds the Kent encodings.
+//! - [`ui`] is the web UI at `/`: event list, detail pages, compare, flush and refusals,
+//!   rendered with `askama` (the JSON index is at `/api/`).
 //! - [`faults`] makes ingest answer 429/413/500/503 or slowly, for testing SDK back-off.
 //! - [`testing`] starts an in-process server for Rust tests, in the spirit of wiremock.
 //! - [`bench`] measures ingest throughput and latency over loopback.
@@ -45,6 +47,7 @@ pub mod prune;
 pub mod server;
 pub mod store;
 pub mod testing;
+pub mod ui;
 
 /// Envelope framing lives in its own crate so that `event-filter` reads envelopes the same way.
 pub use sentry_envelope as envelope;

@@ -129,6 +129,15 @@ struct BenchArgs {
     /// Also measure the storage stage alone (no HTTP, no parsing).
     #[arg(long)]
     storage_only: bool,
+    /// Measure the web UI instead: page rendering with `--ui-items` stored events.
+    #[arg(long)]
+    ui: bool,
+    /// Events stored before the UI pages are timed.
+    #[arg(long, default_value_t = 100_000)]
+    ui_items: usize,
+    /// Renders per UI page.
+    #[arg(long, default_value_t = 200)]
+    ui_runs: usize,
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
@@ -178,6 +187,13 @@ async fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
             temp.clone()
         }
     };
+    if args.ui {
+        let result = run_ui_bench(&dir, &args).await;
+        if args.dir.is_none() {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+        return result;
+    }
     let db = dir.join("bench.sqlite");
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
@@ -226,6 +242,19 @@ async fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
     }
     if args.dir.is_none() {
         let _ = std::fs::remove_dir_all(&dir);
+    }
+    Ok(())
+}
+
+async fn run_ui_bench(dir: &std::path::Path, args: &BenchArgs) -> anyhow::Result<()> {
+    println!(
+        "web UI: {} stored sentry-sdk 2.75.0 error events (file, WAL); query + template, no HTTP",
+        args.ui_items
+    );
+    let timings = fake_sentry::ui::bench::run(dir, args.ui_items, args.ui_runs).await?;
+    println!("{}", fake_sentry::ui::bench::header_row());
+    for timing in &timings {
+        println!("{}", fake_sentry::ui::bench::format_row(timing));
     }
     Ok(())
 }

@@ -148,7 +148,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         // oversized body is refused (and recorded) with a Sentry-style error.
         .layer(DefaultBodyLimit::disable())
         .layer(cors())
-        .with_state(state)
+        .with_state(state.clone())
+        .merge(crate::ui::router(state))
 }
 
 async fn envelope(
