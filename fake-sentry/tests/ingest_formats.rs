@@ -910,7 +910,8 @@ async fn dockerflow_endpoints() {
     get_json(&format!("{base}/__lbheartbeat__")).await;
     let version = get_json(&format!("{base}/__version__")).await;
     assert_eq!(version["version"], env!("CARGO_PKG_VERSION"));
-    let index = get_json(&format!("{base}/")).await;
+    // The JSON index lives at /api/ (the web UI has /).
+    let index = get_json(&format!("{base}/api/")).await;
     assert_eq!(index["dsn"], sentry.dsn(1));
 }
 

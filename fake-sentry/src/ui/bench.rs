@@ -96,8 +96,13 @@ pub async fn run(
     items: usize,
     runs: usize,
 ) -> anyhow::Result<Vec<PageTiming>> {
+    let db = dir.join("ui-bench.sqlite");
+    // A database left by an earlier run would add its items to this one's.
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
     let config = Config {
-        storage: Storage::File(dir.join("ui-bench.sqlite")),
+        storage: Storage::File(db),
         max_items: usize::MAX >> 2,
         ..Config::ephemeral()
     };

@@ -9,7 +9,9 @@ use crate::store::{self, ItemFilter, ItemSummary, Order};
 
 /// How many of the newest items the filter suggestions are taken from (bounded, so the list
 /// page costs the same at 100 or 100,000 stored items).
-const SUGGESTION_WINDOW: i64 = 2000;
+const SUGGESTION_WINDOW: i64 = 500;
+/// Most projects or item types the side panels list.
+const MAX_DISTINCT: usize = 1000;
 /// Most suggestions per column.
 const MAX_SUGGESTIONS: usize = 50;
 
@@ -51,19 +53,63 @@ pub fn list_page(
     Ok(ListData {
         items,
         next_cursor,
-        counts_by_type: store::counts_by_type(conn, filter.project)?,
+        counts_by_type: counts_by_type(conn, filter.project)?,
         projects: projects(conn)?,
         suggestions: suggestions(conn)?,
         newest_seq: store::last_item_seq(conn)?,
     })
 }
 
-/// Projects that have items (read from the project index, not a table scan).
+/// Projects that have items. A skip scan: one index seek per project, whatever the number of
+/// items.
 pub fn projects(conn: &Connection) -> rusqlite::Result<Vec<u64>> {
     let mut stmt =
-        conn.prepare_cached("SELECT DISTINCT project_id FROM items ORDER BY project_id")?;
-    let rows = stmt.query_map([], |r| Ok(r.get::<_, i64>(0)? as u64))?;
-    rows.collect()
+        conn.prepare_cached("SELECT MIN(project_id) FROM items WHERE project_id > ?1")?;
+    let mut projects = Vec::new();
+    let mut last = -1i64;
+    while projects.len() < MAX_DISTINCT {
+        match stmt.query_row([last], |r| r.get::<_, Option<i64>>(0))? {
+            Some(p) => {
+                projects.push(p as u64);
+                last = p;
+            }
+            None => break,
+        }
+    }
+    Ok(projects)
+}
+
+/// Item counts per type, optionally of one project. Without a project every count is read
+/// from the type index alone (the rows, with their payloads, are never touched).
+pub fn counts_by_type(
+    conn: &Connection,
+    project: Option<u64>,
+) -> rusqlite::Result<Vec<(String, u64)>> {
+    if let Some(project) = project {
+        let mut stmt = conn.prepare_cached(
+            "SELECT item_type, COUNT(*) FROM items WHERE project_id = ?1
+             GROUP BY item_type ORDER BY item_type",
+        )?;
+        let rows = stmt.query_map([project as i64], |r| {
+            Ok((r.get(0)?, r.get::<_, i64>(1)? as u64))
+        })?;
+        return rows.collect();
+    }
+    let mut next_type =
+        conn.prepare_cached("SELECT MIN(item_type) FROM items WHERE item_type > ?1")?;
+    let mut count = conn.prepare_cached("SELECT COUNT(*) FROM items WHERE item_type = ?1")?;
+    let mut counts = Vec::new();
+    let mut last = String::new();
+    while counts.len() < MAX_DISTINCT {
+        let Some(item_type) = next_type.query_row([&last], |r| r.get::<_, Option<String>>(0))?
+        else {
+            break;
+        };
+        let n: i64 = count.query_row([&item_type], |r| r.get(0))?;
+        last.clone_from(&item_type);
+        counts.push((item_type, n as u64));
+    }
+    Ok(counts)
 }
 
 /// Distinct levels, releases, environments and SDKs among the newest items.
@@ -144,4 +190,46 @@ pub fn counts_by_project(conn: &Connection) -> rusqlite::Result<Vec<(u64, u64)>>
         Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64))
     })?;
     rows.collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store_with(rows: &[(i64, &str)]) -> Connection {
+        let conn = Connection::open_in_memory().expect("db");
+        conn.execute_batch(
+            "CREATE TABLE items (seq INTEGER PRIMARY KEY, project_id INTEGER, item_type TEXT);
+             CREATE INDEX items_project ON items(project_id, seq);
+             CREATE INDEX items_type ON items(item_type, seq);",
+        )
+        .expect("schema");
+        for (project, item_type) in rows {
+            conn.execute(
+                "INSERT INTO items (project_id, item_type) VALUES (?1, ?2)",
+                rusqlite::params![project, item_type],
+            )
+            .expect("insert");
+        }
+        conn
+    }
+
+    #[test]
+    fn skip_scans_find_every_project_and_type() {
+        let conn = store_with(&[(3, "event"), (1, "log"), (3, "event"), (7, "attachment")]);
+        assert_eq!(projects(&conn).expect("projects"), [1, 3, 7]);
+        assert_eq!(
+            counts_by_type(&conn, None).expect("counts"),
+            [
+                ("attachment".into(), 1),
+                ("event".into(), 2),
+                ("log".into(), 1)
+            ]
+        );
+        assert_eq!(
+            counts_by_type(&conn, Some(3)).expect("counts"),
+            [("event".into(), 2)]
+        );
+        assert!(projects(&store_with(&[])).expect("none").is_empty());
+    }
 }

@@ -1,0 +1,378 @@
+//! The web UI in a real browser: each test starts fake-sentry on an ephemeral port, sends events
+//! (with the real Python SDK, recorded real envelopes, or hand-made hostile ones), then runs one
+//! scenario script from `tests/browser/` that drives Debian's headless Chromium through
+//! playwright-core and prints what it saw; the assertions are here.
+//!
+//! Needs `/usr/bin/chromium` (`.ci/run` installs Debian's `chromium`) and `scripts/setup-test-clients`
+//! (sentry-sdk, playwright-core). Screenshots go to a temporary directory, or to
+//! `docs/screenshots/` when `FAKE_SENTRY_UPDATE_SCREENSHOTS=1`.
+
+mod support;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use fake_sentry::testing::FakeSentry;
+use serde_json::{Value, json};
+use support::{new_event_id, python, repo_root, run_client};
+
+/// One browser at a time: the CI machine has two cores.
+static BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn chromium() -> PathBuf {
+    let path = PathBuf::from(
+        std::env::var("CHROMIUM_PATH").unwrap_or_else(|_| "/usr/bin/chromium".into()),
+    );
+    assert!(
+        path.exists(),
+        "{} is missing: install Debian's chromium (.ci/run does)",
+        path.display()
+    );
+    path
+}
+
+fn playwright_installed() {
+    let module = repo_root().join(".clients/node/node_modules/playwright-core");
+    assert!(
+        module.exists(),
+        "{} is missing: run scripts/setup-test-clients first",
+        module.display()
+    );
+}
+
+/// Runs `tests/browser/<name>.mjs` with `args` and returns the JSON it printed.
+async fn scenario(name: &str, args: &[&str]) -> Value {
+    chromium();
+    playwright_installed();
+    let _one_at_a_time = BROWSER.lock().await;
+    let mut command = Command::new("node");
+    command
+        .arg(repo_root().join(format!("fake-sentry/tests/browser/{name}.mjs")))
+        .args(args);
+    let result = tokio::task::spawn_blocking(move || run_client(command))
+        .await
+        .expect("scenario thread");
+    let watch = &result["watch"];
+    assert_eq!(watch["dialogs"], json!([]), "a dialog opened: {result}");
+    assert_eq!(watch["pageErrors"], json!([]), "script errors: {result}");
+    assert_eq!(
+        watch["consoleErrors"],
+        json!([]),
+        "console errors (CSP violations are reported there): {result}"
+    );
+    result
+}
+
+/// An envelope with one event item.
+fn envelope(event: &Value) -> Vec<u8> {
+    let payload = event.to_string();
+    format!(
+        "{}\n{}\n{payload}\n",
+        json!({"event_id": event["event_id"]}),
+        json!({"type": "event", "length": payload.len()})
+    )
+    .into_bytes()
+}
+
+async fn post(sentry: &FakeSentry, project: u64, body: Vec<u8>, content_encoding: Option<&str>) {
+    let mut request = reqwest::Client::new()
+        .post(format!("{}/api/{project}/envelope/", sentry.url()))
+        .header("content-type", "application/x-sentry-envelope")
+        .header(
+            "x-sentry-auth",
+            "Sentry sentry_key=public, sentry_version=7, sentry_client=ui-test/1.0",
+        );
+    if let Some(encoding) = content_encoding {
+        request = request.header("content-encoding", encoding);
+    }
+    let response = request.body(body).send().await.expect("post envelope");
+    assert_eq!(response.status(), 200, "{:?}", response.text().await);
+}
+
+fn strings(value: &Value) -> Vec<String> {
+    value
+        .as_array()
+        .unwrap_or_else(|| panic!("not a list: {value}"))
+        .iter()
+        .map(|v| v.as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_sdk_event_shows_exception_and_frames() {
+    let sentry = FakeSentry::start().await.expect("start");
+    let mut command = Command::new(python());
+    command
+        .arg(repo_root().join("fake-sentry/tests/clients/send_python.py"))
+        .arg(sentry.dsn(1));
+    let sent = tokio::task::spawn_blocking(move || run_client(command))
+        .await
+        .expect("client thread");
+    let event_id = sent["error_event_id"].as_str().expect("event id");
+    // What the SDK sent, from the API: the page must show exactly these frames.
+    let item = support::item_by_event_id(&sentry.url(), event_id, "event").await;
+    let exception = support::raised_exception(&item["payload"]);
+    let sent_functions: Vec<String> = exception["stacktrace"]["frames"]
+        .as_array()
+        .expect("frames")
+        .iter()
+        .rev()
+        .map(|f| f["function"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert!(
+        sent_functions.contains(&"inner".to_string()),
+        "{sent_functions:?}"
+    );
+
+    let seen = scenario("python_event", &[&sentry.url(), "python error"]).await;
+    assert!(
+        strings(&seen["summaries"])
+            .iter()
+            .any(|s| s.starts_with("ValueError: python error understudy-marker")),
+        "{seen}"
+    );
+    assert!(
+        seen["url"].as_str().unwrap_or_default().contains("/items/"),
+        "{seen}"
+    );
+    let shown = &seen["exceptions"][0];
+    assert_eq!(shown["type"], "ValueError", "{seen}");
+    assert_eq!(shown["value"], "python error understudy-marker-7f3c");
+    assert_eq!(strings(&shown["functions"]), sent_functions);
+    // The SDK marks the test's own frames in-app; those are emphasised.
+    assert!(
+        strings(&shown["in_app"]).contains(&"inner".to_string()),
+        "{seen}"
+    );
+}
+
+/// Payloads that run script if a page ever parses them as HTML.
+const SCRIPT: &str = "<script>window.__xss='script'</script>";
+const IMG: &str = "<img src=x onerror=\"window.__xss='img'\">";
+const SVG: &str = "\"'><svg onload=\"window.__xss='svg'\">";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn script_payloads_render_as_text_and_run_nothing() {
+    let sentry = FakeSentry::start().await.expect("start");
+    let event_id = new_event_id();
+    let event = json!({
+        "event_id": event_id,
+        "level": "error",
+        "platform": "python",
+        "message": format!("{SCRIPT} {IMG}"),
+        "tags": {"payload": IMG, SVG: SCRIPT},
+        "breadcrumbs": {"values": [
+            {"timestamp": 1.7e9, "category": SVG, "message": IMG, "level": "error"}
+        ]},
+        "exception": {"values": [{
+            "type": SCRIPT,
+            "value": IMG,
+            "stacktrace": {"frames": [{
+                "function": SVG, "filename": IMG, "lineno": 1, "in_app": true,
+                "context_line": SCRIPT,
+                "vars": {"html": SCRIPT, "attr": SVG}
+            }]}
+        }]},
+        "user": {"username": IMG},
+        "request": {"url": format!("javascript:window.__xss='url'//{IMG}"), "headers": {"X": SCRIPT}}
+    });
+    post(&sentry, 1, envelope(&event), None).await;
+    let items = sentry
+        .wait_for(Default::default(), 1)
+        .await
+        .expect("stored");
+
+    let seen = scenario("xss", &[&sentry.url(), &items[0].id]).await;
+    assert_eq!(seen["list_executed"], Value::Null, "{seen}");
+    assert_eq!(seen["detail_executed"], Value::Null, "{seen}");
+    assert_eq!(seen["injected_elements"], 0, "{seen}");
+    assert_eq!(
+        strings(&seen["scripts"]),
+        ["/static/app.js"],
+        "only the UI's own script is on the page"
+    );
+    // The payloads are there, as text.
+    assert_eq!(
+        strings(&seen["list_summaries"]),
+        [format!("{SCRIPT}: {IMG}")]
+    );
+    assert_eq!(seen["title"], format!("{SCRIPT}: {IMG}"));
+    assert_eq!(seen["message"], format!("{SCRIPT} {IMG}"));
+    assert!(
+        seen["tags"]
+            .as_array()
+            .expect("tags")
+            .contains(&json!([SVG, SCRIPT])),
+        "{seen}"
+    );
+    assert_eq!(strings(&seen["breadcrumbs"]), [IMG]);
+    assert!(
+        strings(&seen["vars"]).contains(&SCRIPT.to_string()),
+        "{seen}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_event_appears_without_reload_and_waits_while_paused() {
+    let sentry = FakeSentry::start().await.expect("start");
+    post(
+        &sentry,
+        1,
+        envelope(&json!({"event_id": new_event_id(), "message": "already here"})),
+        None,
+    )
+    .await;
+    sentry
+        .wait_for(Default::default(), 1)
+        .await
+        .expect("stored");
+
+    let seen = scenario("live", &[&sentry.url()]).await;
+    assert_eq!(strings(&seen["before"]), ["already here"]);
+    assert_eq!(
+        strings(&seen["after_first"]),
+        ["live arrival one", "already here"]
+    );
+    assert_eq!(
+        strings(&seen["while_paused"]),
+        ["live arrival one", "already here"],
+        "a paused list must not change"
+    );
+    assert_eq!(seen["paused_status"], "paused: 1 new");
+    assert_eq!(
+        strings(&seen["after_resume"]),
+        ["live arrival two", "live arrival one", "already here"]
+    );
+    assert_eq!(seen["total"], "3");
+    assert_eq!(seen["same_document"], true, "the page reloaded: {seen}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filters_and_search_narrow_the_list() {
+    let sentry = FakeSentry::start().await.expect("start");
+    let events = [
+        (1, "error", "production", "checkout failed"),
+        (1, "warning", "staging", "cache miss"),
+        (1, "error", "staging", "payment declined"),
+        (2, "info", "production", "project two hello"),
+    ];
+    for (project, level, environment, message) in events {
+        let event = json!({"event_id": new_event_id(), "level": level,
+            "environment": environment, "message": message, "release": "shop@1.0"});
+        post(&sentry, project, envelope(&event), None).await;
+    }
+    let tx_id = new_event_id();
+    let transaction = json!({"event_id": tx_id, "type": "transaction",
+        "transaction": "GET /checkout", "start_timestamp": 1.7e9, "timestamp": 1.7e9 + 0.25,
+        "environment": "production", "contexts": {"trace": {"trace_id": "a".repeat(32), "span_id": "b".repeat(16), "op": "http.server"}},
+        "spans": []});
+    let payload = transaction.to_string();
+    post(
+        &sentry,
+        1,
+        format!(
+            "{}\n{}\n{payload}\n",
+            json!({"event_id": tx_id}),
+            json!({"type": "transaction", "length": payload.len()})
+        )
+        .into_bytes(),
+        None,
+    )
+    .await;
+    sentry
+        .wait_for(Default::default(), 5)
+        .await
+        .expect("stored");
+
+    // How the list summarises that transaction.
+    const TX: &str = "transaction: GET /checkout (0 spans)";
+    let seen = scenario("filters", &[&sentry.url()]).await;
+    assert_eq!(
+        strings(&seen["all"]),
+        [
+            TX,
+            "project two hello",
+            "payment declined",
+            "cache miss",
+            "checkout failed"
+        ]
+    );
+    assert_eq!(strings(&seen["search"]), [TX, "checkout failed"]);
+    assert_eq!(
+        strings(&seen["level"]),
+        ["payment declined", "checkout failed"]
+    );
+    assert_eq!(
+        strings(&seen["level_and_environment"]),
+        ["payment declined"]
+    );
+    let url = seen["level_and_environment_url"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        url.contains("level=error") && url.contains("environment=staging"),
+        "{url}"
+    );
+    assert_eq!(strings(&seen["project"]), ["project two hello"]);
+    assert_eq!(strings(&seen["type_chip"]), [TX]);
+    assert_eq!(strings(&seen["first_page"]), [TX, "project two hello"]);
+    assert_eq!(
+        strings(&seen["second_page"]),
+        ["payment declined", "cache miss"]
+    );
+}
+
+/// The recorded sentry-sdk 2.75.0 error envelope (gzip), as the SDK sent it.
+const PYTHON_ERROR_GZ: &[u8] = include_bytes!("../testdata/captures/python-error-gzip.envelope.gz");
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn screenshots_of_list_and_detail() {
+    let sentry = FakeSentry::start().await.expect("start");
+    let samples = [
+        (
+            "warning",
+            "production",
+            "Slow query on /api/orders took 2.4 s",
+        ),
+        ("info", "staging", "User signed up"),
+        (
+            "error",
+            "production",
+            "ConnectionResetError: [Errno 104] Connection reset by peer",
+        ),
+    ];
+    for (level, environment, message) in samples {
+        let event = json!({"event_id": new_event_id(), "level": level, "environment": environment,
+            "message": message, "release": "shop@2.3.1", "platform": "python",
+            "sdk": {"name": "sentry.python.django", "version": "2.75.0"}});
+        post(&sentry, 1, envelope(&event), None).await;
+    }
+    post(&sentry, 1, PYTHON_ERROR_GZ.to_vec(), Some("gzip")).await;
+    let items = sentry
+        .wait_for(Default::default(), 4)
+        .await
+        .expect("stored");
+    let detail = &items[3].id;
+
+    let out = if std::env::var_os("FAKE_SENTRY_UPDATE_SCREENSHOTS").is_some() {
+        repo_root().join("docs/screenshots")
+    } else {
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("ui-screenshots")
+    };
+    std::fs::create_dir_all(&out).expect("screenshot dir");
+    let seen = scenario(
+        "screenshots",
+        &[&sentry.url(), detail, out.to_str().expect("utf-8 path")],
+    )
+    .await;
+    let shots = strings(&seen["shots"]);
+    assert_eq!(shots.len(), 4, "{seen}");
+    for shot in shots {
+        let bytes = std::fs::read(&shot).unwrap_or_else(|e| panic!("{shot}: {e}"));
+        assert!(
+            bytes.starts_with(b"\x89PNG\r\n\x1a\n"),
+            "{shot} is not a PNG"
+        );
+        assert!(bytes.len() > 10_000, "{shot} is suspiciously small");
+    }
+}
