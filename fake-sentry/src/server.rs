@@ -35,6 +35,8 @@ pub struct AppState {
     pub started: Instant,
     /// The address clients reach us at, for DSNs.
     pub public_addr: SocketAddr,
+    /// The web UI's per-type counts, valid until the next commit.
+    pub ui_counts: crate::ui::queries::CountsCache,
     /// The forwarding queue, with `--forward`.
     pub forwarder: Option<Arc<Forwarder>>,
     /// Becomes true when the server begins to shut down, so that requests that would otherwise
@@ -48,6 +50,7 @@ impl AppState {
         Ok(Arc::new(Self {
             faults: FaultPlan::new(config.faults.clone()),
             forwarder: config.forward.clone().map(Forwarder::start),
+            ui_counts: Default::default(),
             store,
             config,
             started: Instant::now(),

@@ -295,9 +295,11 @@ pub async fn page(State(state): State<Arc<AppState>>, uri: Uri) -> Result<Respon
         .map_err(|e| UiError::BadRequest(format!("invalid query: {}", e.body_text())))?;
     let filter = query.filter()?;
     let limit = query.limit()?;
+    let version = *state.store.subscribe_changes().borrow();
+    let reader = state.clone();
     let data = state
         .store
-        .read(move |conn| queries::list_page(conn, &filter, limit))
+        .read(move |conn| queries::list_page(conn, &filter, limit, (&reader.ui_counts, version)))
         .await?;
     render(&ListPage::new(&state, query, data))
 }
@@ -306,8 +308,9 @@ pub async fn page(State(state): State<Arc<AppState>>, uri: Uri) -> Result<Respon
 pub fn render_blocking(state: &AppState, query: ListQuery) -> Result<String, UiError> {
     let filter = query.filter()?;
     let limit = query.limit()?;
-    let data = state
-        .store
-        .read_blocking(|conn| queries::list_page(conn, &filter, limit))?;
+    let data = state.store.read_blocking(|conn| {
+        let version = *state.store.subscribe_changes().borrow();
+        queries::list_page(conn, &filter, limit, (&state.ui_counts, version))
+    })?;
     Ok(ListPage::new(state, query, data).render()?)
 }

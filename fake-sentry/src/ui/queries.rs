@@ -2,6 +2,7 @@
 //! the storage layer stays about ingest and the API; everything here reuses its filters.
 
 use std::collections::BTreeSet;
+use std::sync::Mutex;
 
 use rusqlite::Connection;
 
@@ -37,11 +38,45 @@ pub struct ListData {
     pub newest_seq: i64,
 }
 
-/// One page of items matching `filter` (newest first), with the page's side panels.
+/// The per-type counts the list page shows, kept until the next commit. At 100,000 items they
+/// are most of a list page's cost, and between two commits they cannot change.
+#[derive(Debug, Default)]
+pub struct CountsCache {
+    entry: Mutex<Option<CachedCounts>>,
+}
+
+/// Counts per type as of a store version, for one project or all.
+type CachedCounts = (u64, Option<u64>, Vec<(String, u64)>);
+
+impl CountsCache {
+    /// The counts at store `version` (read before querying, so that a commit racing the query
+    /// can only make the cached counts newer than their version, never older).
+    pub fn get(
+        &self,
+        conn: &Connection,
+        version: u64,
+        project: Option<u64>,
+    ) -> rusqlite::Result<Vec<(String, u64)>> {
+        if let Some((v, p, counts)) = &*self.entry.lock().unwrap_or_else(|e| e.into_inner())
+            && *v == version
+            && *p == project
+        {
+            return Ok(counts.clone());
+        }
+        let counts = counts_by_type(conn, project)?;
+        *self.entry.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((version, project, counts.clone()));
+        Ok(counts)
+    }
+}
+
+/// One page of items matching `filter` (newest first), with the page's side panels; the
+/// per-type counts come from `counts` when the store has not changed since they were read.
 pub fn list_page(
     conn: &Connection,
     filter: &ItemFilter,
     limit: usize,
+    counts: (&CountsCache, u64),
 ) -> rusqlite::Result<ListData> {
     let mut items = store::list_items(conn, filter, Order::Desc, limit + 1)?;
     let next_cursor = if items.len() > limit {
@@ -53,7 +88,7 @@ pub fn list_page(
     Ok(ListData {
         items,
         next_cursor,
-        counts_by_type: counts_by_type(conn, filter.project)?,
+        counts_by_type: counts.0.get(conn, counts.1, filter.project)?,
         projects: projects(conn)?,
         suggestions: suggestions(conn)?,
         newest_seq: store::last_item_seq(conn)?,
@@ -231,5 +266,24 @@ mod tests {
             [("event".into(), 2)]
         );
         assert!(projects(&store_with(&[])).expect("none").is_empty());
+    }
+
+    #[test]
+    fn cached_counts_last_until_the_store_version_or_project_changes() {
+        let conn = store_with(&[(1, "event")]);
+        let cache = CountsCache::default();
+        assert_eq!(cache.get(&conn, 7, None).unwrap(), [("event".into(), 1)]);
+        conn.execute(
+            "INSERT INTO items (project_id, item_type) VALUES (2, 'log')",
+            [],
+        )
+        .unwrap();
+        // Same version: no query (the writer bumps the version with every commit).
+        assert_eq!(cache.get(&conn, 7, None).unwrap(), [("event".into(), 1)]);
+        assert_eq!(cache.get(&conn, 7, Some(2)).unwrap(), [("log".into(), 1)]);
+        assert_eq!(
+            cache.get(&conn, 8, None).unwrap(),
+            [("event".into(), 1), ("log".into(), 1)]
+        );
     }
 }
