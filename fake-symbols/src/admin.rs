@@ -69,7 +69,7 @@ async fn clear_requests(State(state): State<Arc<AppState>>) -> Response {
 }
 
 async fn heartbeat(State(state): State<Arc<AppState>>) -> Response {
-    match state.store.list() {
+    match state.store.count() {
         Ok(_) => axum::Json(json!({"status": "ok", "checks": {}, "details": {}})).into_response(),
         Err(e) => (
             StatusCode::INTERNAL_SERVER_ERROR,

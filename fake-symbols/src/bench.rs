@@ -33,6 +33,8 @@ const TOKEN: &str = "benchtoken";
 struct ServerProcess {
     child: Child,
     url: String,
+    /// Kept open: the server writes more lines, and a closed pipe would kill it.
+    _stdout: BufReader<std::process::ChildStdout>,
 }
 
 impl ServerProcess {
@@ -50,13 +52,18 @@ impl ServerProcess {
             .context("cannot start the server process")?;
         let stdout = child.stdout.take().context("no stdout")?;
         let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line)?;
+        let mut stdout = BufReader::new(stdout);
+        stdout.read_line(&mut line)?;
         let url = line
             .split_whitespace()
             .find(|w| w.starts_with("http://"))
             .map(str::to_string);
         match url {
-            Some(url) => Ok(Self { child, url }),
+            Some(url) => Ok(Self {
+                child,
+                url,
+                _stdout: stdout,
+            }),
             None => {
                 let _ = child.kill();
                 bail!("the server did not print its URL: {line:?}")

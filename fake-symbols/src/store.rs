@@ -317,6 +317,14 @@ impl SymbolStore {
         Ok(rows)
     }
 
+    /// How many files are stored (a cheap health check).
+    pub fn count(&self) -> Result<u64, StoreError> {
+        let n: i64 = self
+            .conn()
+            .query_row("SELECT count(*) FROM symbols", [], |row| row.get(0))?;
+        Ok(n as u64)
+    }
+
     /// A `.sym` whose header names this code file and code id (case-insensitive id).
     pub fn find_by_code(
         &self,
@@ -448,11 +456,28 @@ mod tests {
         fs::write(&seeded, b"MODULE Linux x86_64 DEF0 libc.so\n").unwrap();
         let store = SymbolStore::open(dir.path()).unwrap();
         assert_eq!(store.list().unwrap().len(), 2);
+        assert_eq!(store.count().unwrap(), 2);
         let try_key = SymbolKey::from_path("t.pdb/AA/t.sym").unwrap();
         store
             .put(&try_key, true, b"MODULE windows x86 AA t.pdb\n")
             .unwrap();
         assert!(store.get(&try_key, false).unwrap().is_none());
         assert!(store.get(&try_key, true).unwrap().unwrap().try_symbols);
+    }
+
+    #[test]
+    fn sizes_beyond_32_bits_round_trip() {
+        // The 2022 Tecken upload of 2,644,960,066 bytes overflowed a 32-bit column.
+        let dir = tempfile::tempdir().unwrap();
+        let store = SymbolStore::open(dir.path()).unwrap();
+        let key = SymbolKey::from_path("big.zip.sym/AB/big.sym").unwrap();
+        let staged = store.staging_dir().join("big");
+        fs::write(&staged, b"MODULE Linux x86_64 AB big\n").unwrap();
+        let fp = Fingerprint {
+            size: 2_644_960_066,
+            md5: "0".repeat(32),
+        };
+        store.put_file(&key, false, &staged, &fp).unwrap();
+        assert_eq!(store.get(&key, false).unwrap().unwrap().size, 2_644_960_066);
     }
 }

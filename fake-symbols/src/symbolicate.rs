@@ -59,9 +59,13 @@ pub struct FrameInfo {
     pub inlines: Vec<(String, Option<String>, Option<u32>)>,
 }
 
+/// A cached module: its key, its cost (sym size) and its symbols.
+type CacheEntry = (ModuleRef, u64, Arc<SymbolFile>);
+
 /// Parsed modules kept between requests, bounded by the size of their sym files.
 pub struct ModuleCache {
-    entries: Mutex<(VecDeque<(ModuleRef, u64, Arc<SymbolFile>)>, u64)>,
+    /// Least recently used first, plus the total cost.
+    entries: Mutex<(VecDeque<CacheEntry>, u64)>,
     capacity: u64,
 }
 

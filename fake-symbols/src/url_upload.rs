@@ -66,7 +66,7 @@ pub async fn fetch(state: &AppState, url: &str) -> Result<StagedZip, UploadError
             return Err(UploadError::InsecureUrl);
         }
         let domain = netloc(&parsed);
-        if !rules.allowed_domains.iter().any(|d| *d == domain) {
+        if !rules.allowed_domains.contains(&domain) {
             return Err(UploadError::Domain(domain));
         }
     }

@@ -248,3 +248,36 @@ async fn storage_redirect_mode_is_followed() {
         ]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn module_without_debug_id_is_found_through_the_code_id_redirect() {
+    let symbols = FakeSymbols::start().await.unwrap();
+    let key =
+        fake_symbols::keys::SymbolKey::parse("kernel32.pdb", KERNEL32_DEBUG_ID, "kernel32.sym")
+            .unwrap();
+    symbols
+        .store()
+        .put(&key, false, KERNEL32_SYM.as_bytes())
+        .unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let function = process_frame0(&kernel32_minidump(), &symbols.url(), cache.path()).await;
+    assert_eq!(function.as_deref(), Some("BaseThreadInitThunk"));
+    let seen: Vec<(String, u16)> = symbols
+        .requests()
+        .into_iter()
+        .map(|r| (r.path, r.status))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (
+                format!("/kernel32.dll/{KERNEL32_CODE_ID}/kernel32.sym"),
+                302
+            ),
+            (
+                format!("/kernel32.pdb/{KERNEL32_DEBUG_ID}/kernel32.sym"),
+                200
+            )
+        ]
+    );
+}

@@ -170,3 +170,60 @@ pub fn zip_of(members: &[(&str, &[u8])]) -> Vec<u8> {
     }
     zip.finish().unwrap().into_inner()
 }
+
+/// kernel32.dll as a Windows module without a CodeView record: the processor must find its
+/// debug file and id through a code-id lookup.
+pub const KERNEL32_CODE_ID: &str = "1234567820000";
+pub const KERNEL32_DEBUG_ID: &str = "0B6D1B1B8D2E4BF4A2C8B4C9F2D5E6A71";
+pub const KERNEL32_SYM: &str =
+    "MODULE windows x86_64 0B6D1B1B8D2E4BF4A2C8B4C9F2D5E6A71 kernel32.pdb
+INFO CODE_ID 1234567820000 kernel32.dll
+FILE 0 thunk.c
+FUNC 1000 40 0 BaseThreadInitThunk
+1000 40 5 0
+";
+
+/// A Windows/amd64 minidump whose only thread is at kernel32+0x1010.
+pub fn kernel32_minidump() -> Vec<u8> {
+    let le = Endian::Little;
+    let base = 0x7ff8_0000_0000u64;
+    let mut system_info = SystemInfo::new(le);
+    system_info.processor_architecture =
+        md::ProcessorArchitecture::PROCESSOR_ARCHITECTURE_AMD64 as u16;
+    system_info.platform_id = md::PlatformId::VER_PLATFORM_WIN32_NT as u32;
+    let name = DumpString::new("C:\\Windows\\System32\\kernel32.dll", le);
+    let module = Module::new(le, base, 0x20000, &name, 0x1234_5678, 0, None);
+    let stack = Memory::with_section(
+        Section::with_endian(le).append_repeated(0, 0x1000),
+        0x7ffe_0000_0000,
+    );
+    let context = amd64_context(le, base + 0x1010, 0x7ffe_0000_0100);
+    let thread = Thread::new(le, 1, &stack, &context);
+    SynthMinidump::with_endian(le)
+        .add_system_info(system_info)
+        .add_module(module)
+        .add(name)
+        .add_thread(thread)
+        .add(context)
+        .add_memory(stack)
+        .finish()
+        .expect("minidump labels resolve")
+}
+
+/// Processes `dump` against `url` and returns frame 0's function.
+pub async fn process_frame0(dump: &[u8], url: &str, cache_root: &Path) -> Option<String> {
+    let provider = Symbolizer::new(http_symbol_supplier(
+        vec![],
+        vec![url.to_string()],
+        cache_root.join("cache"),
+        cache_root.join("tmp"),
+        Duration::from_secs(20),
+    ));
+    std::fs::create_dir_all(cache_root.join("cache")).unwrap();
+    std::fs::create_dir_all(cache_root.join("tmp")).unwrap();
+    let dump = minidump::Minidump::read(dump).unwrap();
+    let state = minidump_processor::process_minidump(&dump, &provider)
+        .await
+        .unwrap();
+    state.threads[0].frames[0].function_name.clone()
+}
