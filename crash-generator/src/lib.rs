@@ -1,5 +1,55 @@
-//! `crash-generator`: deterministic synthetic crashes with matching symbols and ground truth.
+//! `crash-generator`: deterministic synthetic crashes whose correct processing result is known.
 //!
-//! From a seed and a profile it will write a minidump, the Breakpad `.sym` files of its modules
-//! and a ground-truth JSON of what the real processor must report. The crate is filled in by its
-//! own issue; for now it only reserves its place in the workspace.
+//! From a [`Profile`] and a seed, [`Program::generate`] builds a synthetic program (modules with
+//! Linux/Windows/macOS identities, source files, functions with line tables and inline chains,
+//! STACK CFI, PUBLIC-only regions) and [`Crash::generate`] crashes it: threads with call chains
+//! laid out on their stacks so that each frame is found by a known unwinding method. From a crash
+//! come three artefacts that agree with each other:
+//!
+//! * the minidump ([`Crash::minidump_bytes`], written by [`dump_writer`] on top of
+//!   `minidump-synth`),
+//! * the Breakpad `.sym` files ([`Crash::sym_files`], written by [`sym_writer`], the only `.sym`
+//!   writer in the workspace; [`Crash::symbols_zip`] packs them like a Firefox upload),
+//! * the [`GroundTruth`] ([`Crash::truth`]): what `minidump-processor` must report, which
+//!   [`GroundTruth::compare`] and [`GroundTruth::compare_json`] check against a real result.
+//!
+//! [`submission`] builds and parses Antenna-style crash report submissions, [`strategies`] has
+//! proptest strategies, [`edge`] the deliberate malformations, and [`inspect`] describes a dump.
+//!
+//! ```
+//! use crash_generator::{Crash, Profile};
+//! let crash = Crash::generate(&Profile::default(), 42);
+//! assert_eq!(crash.minidump_bytes(), Crash::generate(&Profile::default(), 42).minidump_bytes());
+//! assert_eq!(crash.truth().status, "OK");
+//! for (path, sym) in crash.sym_files() {
+//!     assert_eq!(path.split('/').count(), 3);
+//!     assert!(sym.starts_with(b"MODULE "));
+//! }
+//! ```
+
+pub mod compare;
+pub mod crash;
+pub mod dump_writer;
+pub mod edge;
+pub mod exception;
+pub mod ids;
+mod names;
+pub mod profile;
+pub mod program;
+pub mod stack;
+pub mod sym_writer;
+pub mod truth;
+
+pub use compare::Mismatch;
+pub(crate) use crash::rng_for;
+pub use crash::{Crash, symbols_zip};
+pub use profile::{EdgeCase, OsFlavor, Profile, ProfileError, Span};
+pub use program::Program;
+pub use stack::Trust;
+pub use truth::GroundTruth;
+pub mod bench;
+pub mod inspect;
+pub mod output;
+pub mod processing;
+pub mod strategies;
+pub mod submission;

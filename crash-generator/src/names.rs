@@ -1,0 +1,159 @@
+//! Plausible names for modules, source files and functions, per OS flavour. Names never contain
+//! `#` or `?` (they would break symbol-server URLs) and module basenames are unique in a program
+//! (the processor keys symbol statistics by basename).
+
+use rand::RngExt;
+use rand_chacha::ChaCha8Rng;
+
+use crate::profile::OsFlavor;
+
+const WORDS: &[&str] = &[
+    "render", "layout", "net", "http", "cache", "store", "dom", "style", "gfx", "font", "audio",
+    "video", "codec", "ipc", "event", "timer", "task", "thread", "pool", "alloc", "string",
+    "parser", "lexer", "token", "frame", "image", "decode", "encode", "crypto", "hash", "socket",
+    "stream", "buffer", "queue", "worker", "script", "compile", "shader", "texture", "widget",
+];
+
+const TYPES: &[&str] = &[
+    "Manager",
+    "Context",
+    "Handler",
+    "Builder",
+    "Reader",
+    "Writer",
+    "Client",
+    "Server",
+    "Engine",
+    "Loader",
+    "Scheduler",
+    "Dispatcher",
+    "Channel",
+    "Session",
+    "Registry",
+];
+
+const VERBS: &[&str] = &[
+    "run", "process", "dispatch", "handle", "flush", "poll", "read", "write", "open", "close",
+    "update", "resolve", "visit", "apply", "drain", "lookup", "insert", "remove", "notify",
+];
+
+const ARGS: &[&str] = &[
+    "int",
+    "char const*",
+    "unsigned long",
+    "void*",
+    "bool",
+    "double",
+];
+
+/// Generates names for one program.
+pub struct NameGen {
+    os: OsFlavor,
+    counter: u32,
+}
+
+fn pick<'a>(rng: &mut ChaCha8Rng, list: &[&'a str]) -> &'a str {
+    list[rng.random_range(0..list.len())]
+}
+
+impl NameGen {
+    pub fn new(os: OsFlavor) -> Self {
+        NameGen { os, counter: 0 }
+    }
+
+    fn next_id(&mut self) -> u32 {
+        self.counter += 1;
+        self.counter
+    }
+
+    /// Full path of loaded module `index` (0 is the main executable).
+    pub fn module_path(&mut self, rng: &mut ChaCha8Rng, index: usize) -> String {
+        let word = pick(rng, WORDS);
+        match (self.os, index) {
+            (OsFlavor::Linux, 0) => format!("/usr/bin/{word}-app"),
+            (OsFlavor::Linux, _) => format!("/usr/lib/x86_64-linux-gnu/lib{word}{index}.so"),
+            (OsFlavor::Windows, 0) => format!(r"C:\Program Files\Synth\{word}app.exe"),
+            (OsFlavor::Windows, _) => format!(r"C:\Program Files\Synth\{word}{index}.dll"),
+            (OsFlavor::Mac, 0) => format!("/Applications/Synth.app/Contents/MacOS/{word}app"),
+            (OsFlavor::Mac, _) => format!("/usr/lib/lib{word}{index}.dylib"),
+        }
+    }
+
+    /// Name of unloaded module `index`; distinct from every loaded module.
+    pub fn unloaded_module_path(&mut self, rng: &mut ChaCha8Rng, index: usize) -> String {
+        let word = pick(rng, WORDS);
+        match self.os {
+            OsFlavor::Linux => format!("/usr/lib/x86_64-linux-gnu/libgone{word}{index}.so"),
+            OsFlavor::Windows => format!(r"C:\Windows\System32\gone{word}{index}.dll"),
+            OsFlavor::Mac => format!("/usr/lib/libgone{word}{index}.dylib"),
+        }
+    }
+
+    /// The PDB name recorded for a Windows module (`foo.dll` -> `foo.pdb`).
+    pub fn pdb_name(&self, code_file: &str) -> String {
+        let leaf = crate::ids::basename(code_file);
+        let stem = leaf.rsplit_once('.').map_or(leaf, |(stem, _)| stem);
+        format!("{stem}.pdb")
+    }
+
+    /// A namespace shared by one module's functions.
+    pub fn namespace(&mut self, rng: &mut ChaCha8Rng) -> String {
+        format!("{}::{}", pick(rng, WORDS), pick(rng, WORDS))
+    }
+
+    /// A source file path for a module.
+    pub fn source_file(&mut self, rng: &mut ChaCha8Rng, code_file: &str) -> String {
+        let module = crate::ids::basename(code_file)
+            .split('.')
+            .next()
+            .unwrap_or("module")
+            .to_string();
+        let id = self.next_id();
+        let word = pick(rng, WORDS);
+        let ext = if rng.random_bool(0.5) { "rs" } else { "cpp" };
+        match self.os {
+            OsFlavor::Windows => format!(r"c:\build\src\{module}\{word}_{id}.{ext}"),
+            _ => format!("/build/src/{module}/{word}_{id}.{ext}"),
+        }
+    }
+
+    /// A function name: C++ with an argument list, or a Rust path.
+    pub fn function(&mut self, rng: &mut ChaCha8Rng, namespace: &str) -> String {
+        let id = self.next_id();
+        let ty = pick(rng, TYPES);
+        let verb = pick(rng, VERBS);
+        if rng.random_bool(0.5) {
+            let args: Vec<&str> = (0..rng.random_range(0..3))
+                .map(|_| pick(rng, ARGS))
+                .collect();
+            format!("{namespace}::{ty}::{verb}_{id}({})", args.join(", "))
+        } else {
+            format!("{namespace}::{ty}::{verb}_{id}")
+        }
+    }
+
+    /// A PUBLIC symbol name (a mangled-looking or plain C export).
+    pub fn public_symbol(&mut self, rng: &mut ChaCha8Rng) -> String {
+        let id = self.next_id();
+        let word = pick(rng, WORDS);
+        if rng.random_bool(0.5) {
+            format!("_ZN{}{word}{id}Ev", word.len())
+        } else {
+            format!("{word}_export_{id}")
+        }
+    }
+
+    /// A thread name.
+    pub fn thread_name(&mut self, rng: &mut ChaCha8Rng, index: usize) -> String {
+        if index == 0 {
+            return "main".to_string();
+        }
+        format!(
+            "{} #{index}",
+            pick(
+                rng,
+                &["Worker", "IPC I/O", "Timer", "DOM Worker", "Compositor"]
+            )
+        )
+    }
+}

@@ -1,0 +1,250 @@
+//! Submissions round-trip through the Antenna-rules parser in every encoding, malformed requests
+//! get Antenna's reasons, and a real HTTP POST reaches a collector over a socket.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use crash_generator::submission::{
+    self, AnnotationEncoding, MINIDUMP_FIELD, ParseLimits, Submission, SubmissionError,
+};
+use crash_generator::{Crash, Profile};
+
+fn sample() -> (Crash, Submission) {
+    let crash = Crash::generate(&Profile::default(), 3);
+    let sub = Submission::for_crash(&crash);
+    (crash, sub)
+}
+
+#[test]
+fn every_encoding_round_trips() {
+    let (crash, base) = sample();
+    for encoding in [
+        AnnotationEncoding::FormFields,
+        AnnotationEncoding::ExtraJson,
+    ] {
+        for gzip in [false, true] {
+            let sub = Submission {
+                annotation_encoding: encoding,
+                gzip,
+                ..base.clone()
+            };
+            let built = submission::build(&sub, &submission::boundary_for(9));
+            assert!(
+                built
+                    .content_type
+                    .starts_with("multipart/form-data; boundary=")
+            );
+            assert_eq!(built.content_encoding.is_some(), gzip);
+            let parsed = submission::parse_request(
+                Some(&built.content_type),
+                built.content_encoding,
+                &built.body,
+                ParseLimits::default(),
+            )
+            .unwrap();
+            assert_eq!(parsed.annotations, crash.profile.annotations);
+            assert_eq!(parsed.dumps[MINIDUMP_FIELD], crash.minidump_bytes());
+            assert_eq!(parsed.payload_compressed, gzip);
+            assert_eq!(
+                parsed.payload,
+                if encoding == AnnotationEncoding::ExtraJson {
+                    "json"
+                } else {
+                    "multipart"
+                }
+            );
+        }
+    }
+}
+
+#[test]
+fn malformed_requests_get_antennas_reasons() {
+    let (_, sub) = sample();
+    let built = submission::build(&sub, "XyZ");
+    let limits = ParseLimits::default();
+    let reason = |ct: Option<&str>, ce: Option<&str>, body: &[u8]| {
+        submission::parse_request(ct, ce, body, limits)
+            .unwrap_err()
+            .reason()
+    };
+    assert_eq!(reason(None, None, &built.body), "no_content_type");
+    assert_eq!(
+        reason(Some("application/json"), None, &built.body),
+        "wrong_content_type"
+    );
+    assert_eq!(
+        reason(Some("multipart/form-data"), None, &built.body),
+        "no_boundary"
+    );
+    assert_eq!(
+        reason(Some(&built.content_type), None, b""),
+        "no_content_length"
+    );
+    assert_eq!(
+        reason(Some(&built.content_type), Some("gzip"), &built.body),
+        "bad_gzip"
+    );
+    assert_eq!(
+        reason(
+            Some("multipart/form-data; boundary=other"),
+            None,
+            &built.body
+        ),
+        "invalid_payload_structure"
+    );
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&built.body).unwrap();
+    assert_eq!(
+        reason(Some(&built.content_type), None, &gz.finish().unwrap()),
+        "invalid_payload_structure",
+        "a gzipped body without Content-Encoding is junk"
+    );
+
+    let no_annotations = Submission {
+        annotations: BTreeMap::new(),
+        ..sub.clone()
+    };
+    let b = submission::build(&no_annotations, "XyZ");
+    assert_eq!(
+        reason(Some(&b.content_type), None, &b.body),
+        "no_annotations"
+    );
+
+    let reserved = Submission {
+        dumps: vec![("raw_crash".into(), vec![1, 2, 3])],
+        ..sub.clone()
+    };
+    let b = submission::build(&reserved, "XyZ");
+    assert_eq!(
+        reason(Some(&b.content_type), None, &b.body),
+        "invalid_dump_name"
+    );
+
+    let bad_json = b"--XyZ\r\nContent-Disposition: form-data; name=\"extra\"\r\nContent-Type: application/json\r\n\r\n{not json\r\n--XyZ--\r\n";
+    assert_eq!(
+        reason(Some("multipart/form-data; boundary=XyZ"), None, bad_json),
+        "invalid_json"
+    );
+    let list_json = b"--XyZ\r\nContent-Disposition: form-data; name=\"extra\"\r\nContent-Type: application/json\r\n\r\n[1]\r\n--XyZ--\r\n";
+    assert_eq!(
+        reason(Some("multipart/form-data; boundary=XyZ"), None, list_json),
+        "invalid_json_value"
+    );
+
+    let tight = ParseLimits { max_body_size: 100 };
+    let err =
+        submission::parse_request(Some(&built.content_type), None, &built.body, tight).unwrap_err();
+    assert_eq!(err.status(), 413);
+    assert!(matches!(err, SubmissionError::TooLarge { .. }));
+}
+
+#[test]
+fn dump_names_are_sanitized_and_mixed_annotations_are_noted() {
+    let body = b"--B\r\nContent-Disposition: form-data; name=\"ProductName\"\r\n\r\nFirefox\r\n\
+--B\r\nContent-Disposition: form-data; name=\"extra\"\r\nContent-Type: application/json\r\n\r\n{\"Version\":\"1\",\"Nested\":{\"a\":1}}\r\n\
+--B\r\nContent-Disposition: form-data; name=\"upload_file_minidump-browser!\"; filename=\"x.dmp\"\r\nContent-Type: application/octet-stream\r\n\r\nMDMP\r\n--B--\r\n";
+    let parsed = submission::parse("multipart/form-data; boundary=B", body).unwrap();
+    assert_eq!(parsed.annotations["ProductName"], "Firefox");
+    assert_eq!(parsed.annotations["Nested"], r#"{"a":1}"#);
+    assert_eq!(parsed.dumps["upload_file_minidumpbrowser"], b"MDMP");
+    assert_eq!(parsed.notes.len(), 1);
+}
+
+/// A one-shot collector on 127.0.0.1:0 that records the request and answers like Antenna.
+async fn collector() -> (String, tokio::task::JoinHandle<(String, Vec<u8>)>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/submit", listener.local_addr().unwrap());
+    let handle = tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut data = Vec::new();
+        let mut buf = [0u8; 65536];
+        let (head, body_start, length) = loop {
+            let n = socket.read(&mut buf).await.unwrap();
+            assert!(n > 0, "client closed early");
+            data.extend_from_slice(&buf[..n]);
+            if let Some(at) = data.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&data[..at]).to_string();
+                let length: usize = head
+                    .lines()
+                    .find_map(|l| {
+                        let (k, v) = l.split_once(':')?;
+                        k.eq_ignore_ascii_case("content-length")
+                            .then(|| v.trim().parse().ok())?
+                    })
+                    .expect("content-length");
+                break (head, at + 4, length);
+            }
+        };
+        while data.len() < body_start + length {
+            let n = socket.read(&mut buf).await.unwrap();
+            assert!(n > 0, "client closed early");
+            data.extend_from_slice(&buf[..n]);
+        }
+        let reply = "CrashID=bp-de1bb258-cbbf-4589-a673-34f800260101\n";
+        socket
+            .write_all(
+                format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}",
+                    reply.len()
+                )
+                .as_bytes(),
+            )
+            .await
+            .unwrap();
+        (head, data[body_start..body_start + length].to_vec())
+    });
+    (url, handle)
+}
+
+#[tokio::test]
+async fn post_reaches_a_collector_over_a_socket() {
+    let (crash, mut sub) = sample();
+    sub.gzip = true;
+    let built = submission::build(&sub, &submission::boundary_for(1));
+    let (url, server) = collector().await;
+    let response = submission::post(&reqwest::Client::new(), &url, &built)
+        .await
+        .unwrap();
+    assert_eq!(response.status, 200);
+    assert_eq!(
+        response.crash_id(),
+        Some("de1bb258-cbbf-4589-a673-34f800260101")
+    );
+    let (head, body) = server.await.unwrap();
+    let header = |name: &str| {
+        head.lines()
+            .find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(header("content-encoding"), "gzip");
+    let parsed = submission::parse_request(
+        Some(&header("content-type")),
+        Some(&header("content-encoding")),
+        &body,
+        ParseLimits::default(),
+    )
+    .unwrap();
+    assert_eq!(parsed.dumps[MINIDUMP_FIELD], crash.minidump_bytes());
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+    /// Untrusted bodies never panic the parser: they parse or get a reason.
+    #[test]
+    fn arbitrary_bodies_get_a_verdict(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512), gzip in proptest::prelude::any::<bool>()) {
+        let result = submission::parse_request(
+            Some("multipart/form-data; boundary=XyZ"),
+            gzip.then_some("gzip"),
+            &body,
+            ParseLimits::default(),
+        );
+        if let Err(e) = result {
+            proptest::prop_assert!(!e.reason().is_empty());
+        }
+    }
+}
