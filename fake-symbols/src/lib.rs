@@ -1,6 +1,60 @@
-//! `fake-symbols`: a Tecken- and Eliot-compatible symbols server with fault injection.
+//! `fake-symbols`: a Tecken- and Eliot-compatible symbols server for tests, with fault
+//! injection.
 //!
-//! It will serve Breakpad `.sym` files in the standard `<debug_file>/<debug_id>/<sym_file>`
-//! layout, accept Tecken-style zip uploads, answer symbolication requests, and inject the
-//! failures a production symbols service has. The crate is filled in by its own issue; for now
-//! it only reserves its place in the workspace.
+//! Point rust-minidump's HTTP symbol supplier (`minidump-stackwalk --symbols-url`), Firefox's
+//! `upload_symbols.py` or a symbolication client at it and they work unchanged; then make it
+//! fail the way a production symbols service fails.
+//!
+//! How the parts fit:
+//! - [`store`] keeps symbol files on disk in the `<debug_file>/<DEBUG_ID>/<sym_file>` layout
+//!   with a SQLite index of their headers ([`sym_header`]); [`keys`] holds Tecken's rules for
+//!   valid keys.
+//! - [`download`] answers Tecken's download API; [`sym_body`] turns a stored or
+//!   [`synthetic`] sym file into a streamed body, through the rewrites of [`sym_rewrite`].
+//! - [`upload`] answers Tecken's upload API: [`auth`] checks tokens, [`archive`] validates
+//!   and extracts zips member by member, [`url_upload`] downloads `url=` uploads.
+//! - [`symbolicate`] answers Eliot's v4/v5 API with breakpad-symbols, one module at a time.
+//! - [`faults`] decides which injected faults fire for a request; [`request_log`] records
+//!   every request; [`admin`] exposes both (`/__fault__`, `/__requests__`).
+//! - [`server`] wires it into one axum router; [`testing`] starts it in-process for tests;
+//!   [`bench`] measures it.
+//!
+//! ```no_run
+//! # async fn demo() -> anyhow::Result<()> {
+//! use fake_symbols::testing::FakeSymbols;
+//! let symbols = FakeSymbols::start().await?;
+//! symbols.store().put(
+//!     &fake_symbols::keys::SymbolKey::from_path("libfoo.so/ABCD0/libfoo.so.sym").unwrap(),
+//!     false,
+//!     b"MODULE Linux x86_64 ABCD0 libfoo.so\nFUNC 1000 10 0 foo\n",
+//! )?;
+//! // ... run the stackwalker with `--symbols-url symbols.url()` ...
+//! let asked: Vec<String> = symbols.requests().into_iter().map(|r| r.path).collect();
+//! # Ok(()) }
+//! ```
+
+pub mod admin;
+pub mod archive;
+pub mod auth;
+pub mod bench;
+pub mod config;
+pub mod download;
+pub mod error;
+pub mod faults;
+pub mod keys;
+pub mod request_log;
+pub mod server;
+pub mod store;
+pub mod sym_body;
+pub mod sym_header;
+pub mod sym_rewrite;
+pub mod symbolicate;
+pub mod synthetic;
+pub mod testing;
+pub mod upload;
+pub mod url_upload;
+
+pub use config::Config;
+pub use faults::{FaultAction, FaultRule, FaultSpec};
+pub use server::Server;
+pub use store::SymbolStore;

@@ -1,0 +1,90 @@
+//! Control endpoints: `/__fault__` (the fault spec), `/__requests__` (the request log) and
+//! Dockerflow's `/__heartbeat__`, `/__lbheartbeat__`, `/__version__`.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::json;
+
+use crate::error::AdminError;
+use crate::faults::FaultSpec;
+use crate::server::AppState;
+
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route(
+            "/__fault__",
+            get(get_faults)
+                .put(set_faults)
+                .post(set_faults)
+                .delete(clear_faults),
+        )
+        .route("/__requests__", get(list_requests).delete(clear_requests))
+        .route("/__heartbeat__", get(heartbeat))
+        .route("/__lbheartbeat__", get(|| async { StatusCode::OK }))
+        .route("/__version__", get(version))
+}
+
+async fn get_faults(State(state): State<Arc<AppState>>) -> Response {
+    axum::Json(state.faults.spec()).into_response()
+}
+
+/// Replaces the fault spec (JSON body) and resets the rule counters.
+async fn set_faults(
+    State(state): State<Arc<AppState>>,
+    body: Bytes,
+) -> Result<Response, AdminError> {
+    if body.len() > state.config.limits.max_admin_body {
+        return Err(AdminError::Spec(format!(
+            "body exceeds {} bytes",
+            state.config.limits.max_admin_body
+        )));
+    }
+    let spec: FaultSpec =
+        serde_json::from_slice(&body).map_err(|e| AdminError::Spec(e.to_string()))?;
+    state
+        .faults
+        .set(spec)
+        .map_err(|e| AdminError::Spec(e.to_string()))?;
+    Ok(axum::Json(state.faults.spec()).into_response())
+}
+
+async fn clear_faults(State(state): State<Arc<AppState>>) -> Response {
+    let _ = state.faults.set(FaultSpec::default());
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn list_requests(State(state): State<Arc<AppState>>) -> Response {
+    axum::Json(json!({ "requests": state.requests.list() })).into_response()
+}
+
+async fn clear_requests(State(state): State<Arc<AppState>>) -> Response {
+    state.requests.clear();
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn heartbeat(State(state): State<Arc<AppState>>) -> Response {
+    match state.store.list() {
+        Ok(_) => axum::Json(json!({"status": "ok", "checks": {}, "details": {}})).into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            axum::Json(json!({"status": "error", "checks": {"store": "error"}, "details": {"store": e.to_string()}})),
+        )
+            .into_response(),
+    }
+}
+
+async fn version() -> Response {
+    axum::Json(json!({
+        "source": "https://example.invalid/understudy",
+        "version": env!("CARGO_PKG_VERSION"),
+        "commit": "",
+        "build": "fake-symbols",
+    }))
+    .into_response()
+}

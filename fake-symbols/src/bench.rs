@@ -1,0 +1,287 @@
+//! `fake-symbols bench`: download, upload and symbolication figures over loopback, with the
+//! peak RSS of the server measured in a separate server process (`VmHWM` from `/proc`).
+//!
+//! 1. Download: a synthetic sym of `download_bytes` is written to a fresh symbols directory,
+//!    a server is started on it, and the file is fetched without and with gzip.
+//! 2. Upload: a stored (uncompressed) zip of `upload_bytes` is streamed to `/upload/`.
+//! 3. Symbolication: a second, fresh server symbolicates a stack in a synthetic module of
+//!    `symbolicate_bytes` generated on the fly by a fault rule.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use futures::StreamExt;
+use indicatif::{ProgressBar, ProgressStyle};
+use reqwest_012 as reqwest;
+use serde_json::json;
+
+use crate::synthetic::{self, SyntheticSym};
+
+pub struct BenchOptions {
+    pub download_bytes: u64,
+    pub upload_bytes: u64,
+    pub symbolicate_bytes: u64,
+    pub dir: Option<PathBuf>,
+}
+
+const TOKEN: &str = "benchtoken";
+
+/// A server running as a child process, killed on drop.
+struct ServerProcess {
+    child: Child,
+    url: String,
+}
+
+impl ServerProcess {
+    fn start(symbols_dir: &Path, extra: &[&str]) -> anyhow::Result<Self> {
+        let exe = std::env::current_exe()?;
+        let mut child = Command::new(exe)
+            .args(["serve", "--port", "0", "--token"])
+            .arg(format!("{TOKEN}:upload"))
+            .arg("--symbols-dir")
+            .arg(symbols_dir)
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("cannot start the server process")?;
+        let stdout = child.stdout.take().context("no stdout")?;
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line)?;
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .map(str::to_string);
+        match url {
+            Some(url) => Ok(Self { child, url }),
+            None => {
+                let _ = child.kill();
+                bail!("the server did not print its URL: {line:?}")
+            }
+        }
+    }
+
+    /// Peak resident set size so far, in bytes.
+    fn peak_rss(&self) -> anyhow::Result<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
+        let kb = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse::<u64>().ok())
+            .context("no VmHWM")?;
+        Ok(kb * 1024)
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn bar(len: u64, label: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    bar.set_style(
+        ProgressStyle::with_template("{msg:>12} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.set_message(label.to_string());
+    bar
+}
+
+fn mb(bytes: u64) -> f64 {
+    bytes as f64 / 1e6
+}
+
+/// Writes a synthetic sym of `size` bytes at `path`.
+fn write_sym(path: &Path, debug_file: &str, debug_id: &str, size: u64) -> anyhow::Result<u64> {
+    std::fs::create_dir_all(path.parent().context("no parent")?)?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
+    let written = std::io::copy(&mut SyntheticSym::new(debug_file, debug_id, size), &mut out)?;
+    out.flush()?;
+    Ok(written)
+}
+
+/// Writes a stored zip of about `size` bytes made of 256 MB synthetic members.
+fn write_zip(path: &Path, size: u64) -> anyhow::Result<u64> {
+    let file = std::fs::File::create(path)?;
+    let mut zip = zip::ZipWriter::new(std::io::BufWriter::with_capacity(1 << 20, file));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Stored)
+        .large_file(true);
+    let member = 256_000_000u64.min(size);
+    let mut total = 0u64;
+    let mut i = 0u32;
+    while total < size {
+        let id = format!("{:032X}0", 0xB0000 + i);
+        let name = format!("bench{i}.so/{id}/bench{i}.so.sym");
+        zip.start_file(name, options)?;
+        total += std::io::copy(
+            &mut SyntheticSym::new(&format!("bench{i}.so"), &id, member.min(size - total)),
+            &mut zip,
+        )?;
+        i += 1;
+    }
+    zip.finish()?.flush()?;
+    Ok(std::fs::metadata(path)?.len())
+}
+
+async fn download(
+    client: &reqwest::Client,
+    url: &str,
+    gzip: bool,
+    expected: u64,
+) -> anyhow::Result<(u64, Duration)> {
+    let label = if gzip { "download gz" } else { "download" };
+    let progress = bar(expected, label);
+    let mut request = client.get(url);
+    if gzip {
+        request = request.header("accept-encoding", "gzip");
+    }
+    let started = Instant::now();
+    let response = request.send().await?.error_for_status()?;
+    let mut stream = response.bytes_stream();
+    let mut total = 0u64;
+    while let Some(chunk) = stream.next().await {
+        total += chunk?.len() as u64;
+        progress.set_position(total.min(expected));
+    }
+    let took = started.elapsed();
+    progress.finish_and_clear();
+    Ok((total, took))
+}
+
+pub async fn run(options: BenchOptions) -> anyhow::Result<()> {
+    let temp;
+    let dir = match &options.dir {
+        Some(dir) => dir.clone(),
+        None => {
+            temp = tempfile::Builder::new()
+                .prefix("fake-symbols-bench-")
+                .tempdir()?;
+            temp.path().to_path_buf()
+        }
+    };
+    let symbols_dir = dir.join("symbols");
+    // A plain client: the bench measures the server, so no transparent decompression.
+    let client = reqwest::Client::builder().no_gzip().build()?;
+
+    println!(
+        "preparing a {:.0} MB sym file ...",
+        mb(options.download_bytes)
+    );
+    let debug_id = "0123456789ABCDEF0123456789ABCDEF0";
+    let sym_path = symbols_dir.join("xul.pdb").join(debug_id).join("xul.sym");
+    let size = write_sym(&sym_path, "xul.pdb", debug_id, options.download_bytes)?;
+    let server = ServerProcess::start(&symbols_dir, &[])?;
+    let url = format!("{}/xul.pdb/{debug_id}/xul.sym", server.url);
+    let (plain, plain_time) = download(&client, &url, false, size).await?;
+    let (gz, gz_time) = download(&client, &url, true, size).await?;
+    let rss_download = server.peak_rss()?;
+    println!(
+        "download {:.0} MB: {:.0} MB/s plain ({:.2} s), gzip on the fly {:.0} MB/s of sym ({:.0} MB on the wire, {:.2} s); server peak RSS {:.1} MB",
+        mb(plain),
+        mb(plain) / plain_time.as_secs_f64(),
+        plain_time.as_secs_f64(),
+        mb(size) / gz_time.as_secs_f64(),
+        mb(gz),
+        gz_time.as_secs_f64(),
+        mb(rss_download)
+    );
+    std::fs::remove_file(&sym_path)?;
+
+    println!("preparing a {:.0} MB zip ...", mb(options.upload_bytes));
+    let zip_path = dir.join("upload.zip");
+    let zip_size = write_zip(&zip_path, options.upload_bytes)?;
+    let progress = bar(zip_size, "upload");
+    let file = tokio::fs::File::open(&zip_path).await?;
+    let progress_in_stream = progress.clone();
+    let stream = tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024).inspect(move |c| {
+        if let Ok(c) = c {
+            progress_in_stream.inc(c.len() as u64);
+        }
+    });
+    let part =
+        reqwest::multipart::Part::stream_with_length(reqwest::Body::wrap_stream(stream), zip_size)
+            .file_name("symbols.zip");
+    let form = reqwest::multipart::Form::new().part("symbols.zip", part);
+    let started = Instant::now();
+    let response = client
+        .post(format!("{}/upload/", server.url))
+        .header("auth-token", TOKEN)
+        .multipart(form)
+        .send()
+        .await?;
+    let took = started.elapsed();
+    progress.finish_and_clear();
+    let status = response.status();
+    if status.as_u16() != 201 {
+        bail!(
+            "upload answered {status}: {}",
+            response.text().await.unwrap_or_default()
+        );
+    }
+    let rss_upload = server.peak_rss()?;
+    println!(
+        "upload {:.0} MB zip (stored, extracted and md5-checked): {:.0} MB/s ({:.2} s); server peak RSS {:.1} MB",
+        mb(zip_size),
+        mb(zip_size) / took.as_secs_f64(),
+        took.as_secs_f64(),
+        mb(rss_upload)
+    );
+    std::fs::remove_file(&zip_path)?;
+    drop(server);
+
+    // A fresh server, so its peak RSS is the symbolication's alone.
+    let server = ServerProcess::start(&dir.join("symbols-empty"), &[])?;
+    let spec = json!({"seed": 0, "rules": [{"module": "xul.pdb",
+        "action": {"kind": "synthetic", "size": options.symbolicate_bytes}}]});
+    client
+        .put(format!("{}/__fault__", server.url))
+        .json(&spec)
+        .send()
+        .await?
+        .error_for_status()?;
+    let baseline = server.peak_rss()?;
+    let frames: Vec<_> = [0u64, 1000, 100_000, 1_000_000]
+        .iter()
+        .map(|i| json!([0, synthetic::function_address(*i) + 0x50]))
+        .collect();
+    let request =
+        json!({"jobs": [{"memoryMap": [["xul.pdb", debug_id]], "stacks": [frames]}], "version": 5});
+    let spinner = ProgressBar::new_spinner();
+    spinner.set_message(format!(
+        "symbolicating against a {:.0} MB module",
+        mb(options.symbolicate_bytes)
+    ));
+    spinner.enable_steady_tick(Duration::from_millis(200));
+    let started = Instant::now();
+    let response: serde_json::Value = client
+        .post(format!("{}/symbolicate/v5", server.url))
+        .json(&request)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let took = started.elapsed();
+    spinner.finish_and_clear();
+    let found = &response["results"][0]["found_modules"][format!("xul.pdb/{debug_id}")];
+    if found != &json!(true) {
+        bail!("the synthetic module was not symbolicated: {response}");
+    }
+    let rss = server.peak_rss()?;
+    println!(
+        "symbolicate 4 frames in a {:.0} MB synthetic module: {:.2} s; server peak RSS {:.1} MB (idle {:.1} MB)",
+        mb(options.symbolicate_bytes),
+        took.as_secs_f64(),
+        mb(rss),
+        mb(baseline)
+    );
+    Ok(())
+}

@@ -1,0 +1,248 @@
+//! Configuration: where symbols live, who may upload, the limits, and the faults at start.
+//! Every size has a named limit with a documented default.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::faults::FaultSpec;
+
+/// Tecken's default `ALLOW_UPLOAD_BY_DOWNLOAD_DOMAINS`.
+pub const TECKEN_DOWNLOAD_DOMAINS: [&str; 4] = [
+    "queue.taskcluster.net",
+    "firefox-ci-tc.services.mozilla.com",
+    "stage.taskcluster.nonprod.cloudops.mozgcp.net",
+    "tecken-system-tests.symbols.nonprod.webservices.mozgcp.net",
+];
+
+/// What an upload token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Permission {
+    /// `upload.upload_symbols`: regular uploads.
+    Upload,
+    /// `upload.upload_try_symbols`: try uploads only.
+    UploadTry,
+    /// `upload.view_all_uploads`: no upload permission (uploads are `Forbidden`).
+    ViewAllUploads,
+}
+
+/// An API token (`Auth-Token` header value, without any `-comment`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Token {
+    pub key: String,
+    pub permission: Permission,
+    #[serde(default = "default_email")]
+    pub email: String,
+    /// Unix seconds; the token is refused after it (`API Token found but expired`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
+    /// An inactive user's token is refused (`API Token matched but user not active`).
+    #[serde(default = "yes")]
+    pub active: bool,
+}
+
+fn default_email() -> String {
+    "uploader@example.com".to_string()
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The tokens file (TOML): `[[tokens]]` tables with `key`, `permission`, optional `email`,
+/// `expires_at`, `active`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokensFile {
+    #[serde(default)]
+    pub tokens: Vec<Token>,
+}
+
+impl Token {
+    /// `KEY:upload|upload_try[:EMAIL]`, the command-line form.
+    pub fn parse_flag(spec: &str) -> Result<Self, String> {
+        let mut parts = spec.splitn(3, ':');
+        let key = parts.next().unwrap_or_default();
+        let permission = match parts.next() {
+            Some("upload") | None => Permission::Upload,
+            Some("upload_try") => Permission::UploadTry,
+            Some("view_all_uploads") => Permission::ViewAllUploads,
+            Some(other) => {
+                return Err(format!(
+                    "unknown permission {other:?} (expected upload or upload_try)"
+                ));
+            }
+        };
+        if key.is_empty() || key.contains('-') {
+            return Err("a token key must be non-empty and contain no '-'".to_string());
+        }
+        Ok(Self {
+            key: key.to_string(),
+            permission,
+            email: parts.next().map_or_else(default_email, str::to_string),
+            expires_at: None,
+            active: true,
+        })
+    }
+}
+
+/// Upload-by-download (`url=`) rules.
+#[derive(Debug, Clone)]
+pub struct UrlUploads {
+    /// Hosts (with port when not the default) that may be downloaded from.
+    pub allowed_domains: Vec<String>,
+    /// Tecken's `ALLOW_UPLOAD_BY_ANY_DOMAIN`: skips both the https and the domain checks.
+    pub allow_any_domain: bool,
+    /// Require `https` (Tecken always does unless any domain is allowed).
+    pub require_https: bool,
+    /// Redirects followed by the HEAD probe (Tecken: 5).
+    pub max_redirects: usize,
+    /// Timeout of the whole download.
+    pub timeout: Duration,
+}
+
+impl Default for UrlUploads {
+    fn default() -> Self {
+        Self {
+            allowed_domains: TECKEN_DOWNLOAD_DOMAINS.map(str::to_string).to_vec(),
+            allow_any_domain: false,
+            require_https: true,
+            max_redirects: 5,
+            timeout: Duration::from_secs(300),
+        }
+    }
+}
+
+/// Size and count limits.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest upload body (zip) accepted; 413 above. Default 4 GiB (Tecken's LB allows 2 GB;
+    /// the 2022 upload that broke it was 2,644,960,066 bytes).
+    pub max_upload_bytes: u64,
+    /// Largest single extracted member. Default 4 GiB.
+    pub max_member_bytes: u64,
+    /// Most members in one zip. Default 100,000.
+    pub max_members: usize,
+    /// Largest synthetic sym a fault may generate. Default 4 GiB.
+    pub max_synthetic_bytes: u64,
+    /// Jobs per symbolication request (Eliot's `MAX_JOBS`). Default 10.
+    pub max_jobs: usize,
+    /// Frames per symbolication request. Default 100,000.
+    pub max_frames: usize,
+    /// Largest symbolication request body. Default 10 MiB.
+    pub max_symbolicate_body: usize,
+    /// Parsed modules kept by symbolication, by their sym file size. Default 256 MiB.
+    pub symbol_cache_bytes: u64,
+    /// Largest fault spec or admin body. Default 1 MiB.
+    pub max_admin_body: usize,
+    /// Requests kept in the request log. Default 100,000.
+    pub request_log_capacity: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_upload_bytes: 4 << 30,
+            max_member_bytes: 4 << 30,
+            max_members: 100_000,
+            max_synthetic_bytes: 4 << 30,
+            max_jobs: 10,
+            max_frames: 100_000,
+            max_symbolicate_body: 10 << 20,
+            symbol_cache_bytes: 256 << 20,
+            max_admin_body: 1 << 20,
+            request_log_capacity: 100_000,
+        }
+    }
+}
+
+/// Everything a server needs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    /// Symbols directory (pre-seeded or empty); a temporary directory when `None`.
+    pub symbols_dir: Option<PathBuf>,
+    /// Base URL clients reach this server at (for redirects and download URLs); the bound
+    /// address when `None`.
+    pub public_url: Option<String>,
+    /// Answer found files with a 302 to a storage URL served by this process, like Tecken in
+    /// production (HEAD still answers 200).
+    pub redirect_to_storage: bool,
+    pub tokens: Vec<Token>,
+    /// Names containing one of these are refused in uploads (`DISALLOWED_SYMBOLS_SNIPPETS`).
+    pub disallowed_snippets: Vec<String>,
+    pub url_uploads: UrlUploads,
+    pub limits: Limits,
+    pub faults: FaultSpec,
+}
+
+impl Config {
+    /// A server on `127.0.0.1:0` with a temporary symbols directory: what tests use.
+    pub fn ephemeral() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            symbols_dir: None,
+            public_url: None,
+            redirect_to_storage: false,
+            tokens: Vec::new(),
+            disallowed_snippets: vec!["qcom/proprietary".to_string()],
+            url_uploads: UrlUploads::default(),
+            limits: Limits::default(),
+            faults: FaultSpec::default(),
+        }
+    }
+}
+
+/// Parses a size like `700MB`, `4GiB`, `65536` (decimal and binary suffixes).
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("invalid size {text:?}"))?;
+    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" => 1_000,
+        "kib" => 1 << 10,
+        "m" | "mb" => 1_000_000,
+        "mib" => 1 << 20,
+        "g" | "gb" => 1_000_000_000,
+        "gib" => 1 << 30,
+        other => return Err(format!("unknown size unit {other:?} in {text:?}")),
+    };
+    number
+        .checked_mul(factor)
+        .ok_or_else(|| format!("size {text:?} overflows 64 bits"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_are_64_bit() {
+        assert_eq!(parse_size("2644960066").unwrap(), 2_644_960_066);
+        assert_eq!(parse_size("4GiB").unwrap(), 4 << 30);
+        assert_eq!(parse_size("700MB").unwrap(), 700_000_000);
+        assert!(parse_size("12XB").is_err());
+    }
+
+    #[test]
+    fn token_flags() {
+        let t = Token::parse_flag("abc:upload_try:me@example.com").unwrap();
+        assert_eq!(t.permission, Permission::UploadTry);
+        assert_eq!(t.email, "me@example.com");
+        assert!(Token::parse_flag("a-b:upload").is_err());
+        let file: TokensFile =
+            toml::from_str("[[tokens]]\nkey = \"k1\"\npermission = \"upload\"\nexpires_at = 5\n")
+                .unwrap();
+        assert_eq!(file.tokens[0].expires_at, Some(5));
+    }
+}

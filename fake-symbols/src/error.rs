@@ -1,0 +1,192 @@
+//! HTTP errors. Every error that clients parse is JSON `{"error": "..."}` with Tecken's exact
+//! text; Tecken's two plain-text download misses keep their text bodies.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+/// A JSON error answer.
+pub fn json_error(status: StatusCode, message: &str) -> Response {
+    (status, axum::Json(json!({ "error": message }))).into_response()
+}
+
+/// Download API errors.
+#[derive(Debug, thiserror::Error)]
+pub enum DownloadError {
+    /// The path does not match Tecken's URL patterns: Django's JSON 404.
+    #[error("Not Found")]
+    BadPath { path: String },
+    #[error("Symbol Not Found (and ignored)")]
+    Ignored,
+    #[error("Symbol Not Found")]
+    NotFound,
+    #[error("Method Not Allowed ({method}): {path}")]
+    MethodNotAllowed { method: String, path: String },
+    #[error("Internal Server Error")]
+    Internal(String),
+}
+
+impl IntoResponse for DownloadError {
+    fn into_response(self) -> Response {
+        match &self {
+            Self::BadPath { path } => (
+                StatusCode::NOT_FOUND,
+                axum::Json(json!({"error": "Not Found", "path": path})),
+            )
+                .into_response(),
+            Self::Ignored | Self::NotFound => (
+                StatusCode::NOT_FOUND,
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/html; charset=utf-8"),
+                )],
+                self.to_string(),
+            )
+                .into_response(),
+            Self::MethodNotAllowed { .. } => {
+                let mut response = json_error(StatusCode::METHOD_NOT_ALLOWED, &self.to_string());
+                response
+                    .headers_mut()
+                    .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+                response
+            }
+            Self::Internal(detail) => {
+                tracing::error!(%detail, "download failed");
+                json_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
+            }
+        }
+    }
+}
+
+/// Upload API errors, with Tecken's messages.
+#[derive(Debug, thiserror::Error)]
+pub enum UploadError {
+    #[error("This requires an Auth-Token to authenticate the request")]
+    NoToken,
+    #[error("API Token not matched")]
+    TokenNotMatched,
+    #[error("API Token found but expired")]
+    TokenExpired,
+    #[error("API Token matched but user not active")]
+    UserNotActive,
+    #[error("Forbidden")]
+    Forbidden,
+    #[error("Must be multipart form data with at least one file")]
+    NoFile,
+    #[error("Unrecognized archive file extension \"{0}\"")]
+    Extension(String),
+    #[error("File is not a zip file")]
+    NotAZip,
+    #[error(
+        "The zipfile buffer contains two files both called {name} and they have difference sizes ({first} != {second})"
+    )]
+    DuplicateSizes {
+        name: String,
+        first: u64,
+        second: u64,
+    },
+    #[error("Content of archive file contains the snippet '{0}' which is not allowed")]
+    Snippet(String),
+    #[error(
+        "Unrecognized file pattern. Should only be <module>/<hex>/<file> or <name>-symbols.txt and nothing else. (First unrecognized pattern was '{0}')"
+    )]
+    Pattern(String),
+    #[error("Insecure URL")]
+    InsecureUrl,
+    #[error("Not an allowed domain ('{0}') to download from.")]
+    Domain(String),
+    #[error("Too many redirects trying to open {0}")]
+    TooManyRedirects(String),
+    #[error("{url} can't be found ({code})")]
+    UrlNotFound { url: String, code: u16 },
+    #[error("{url} errored ({code})")]
+    UrlErrored { url: String, code: String },
+    #[error("non-200 status code when retrieving {0}")]
+    UrlNon200(String),
+    #[error("upload is too large (limit {0} bytes)")]
+    TooLarge(u64),
+    #[error("zip archive has more than {0} members")]
+    TooManyMembers(usize),
+    #[error("{0}")]
+    BadForm(String),
+    #[error("Method Not Allowed ({method}): {path}")]
+    MethodNotAllowed { method: String, path: String },
+    #[error("Internal Server Error")]
+    Internal(String),
+}
+
+impl UploadError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::NoToken
+            | Self::TokenNotMatched
+            | Self::TokenExpired
+            | Self::UserNotActive
+            | Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::UrlErrored { .. } | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+}
+
+impl From<std::io::Error> for UploadError {
+    fn from(err: std::io::Error) -> Self {
+        Self::Internal(err.to_string())
+    }
+}
+
+impl From<crate::store::StoreError> for UploadError {
+    fn from(err: crate::store::StoreError) -> Self {
+        Self::Internal(err.to_string())
+    }
+}
+
+impl IntoResponse for UploadError {
+    fn into_response(self) -> Response {
+        if let Self::Internal(detail) = &self {
+            tracing::error!(%detail, "upload failed");
+        }
+        json_error(self.status(), &self.to_string())
+    }
+}
+
+/// Symbolication API errors (Eliot answers falcon `HTTPBadRequest` with a title).
+#[derive(Debug, thiserror::Error)]
+pub enum SymbolicateError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("request body exceeds the limit of {0} bytes")]
+    TooLarge(usize),
+    #[error("Internal Server Error")]
+    Internal(String),
+}
+
+impl IntoResponse for SymbolicateError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Internal(detail) => {
+                tracing::error!(%detail, "symbolication failed");
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        };
+        // Falcon's error body: {"title": ...}; Eliot clients read the title.
+        (status, axum::Json(json!({ "title": self.to_string() }))).into_response()
+    }
+}
+
+/// Admin API errors (`/__fault__`, `/__requests__`).
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("invalid fault spec: {0}")]
+    Spec(String),
+}
+
+impl IntoResponse for AdminError {
+    fn into_response(self) -> Response {
+        json_error(StatusCode::BAD_REQUEST, &self.to_string())
+    }
+}

@@ -1,0 +1,223 @@
+//! The `fake-symbols` command: serve (the default) or benchmark.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use fake_symbols::bench::{self, BenchOptions};
+use fake_symbols::config::{Config, Limits, Token, TokensFile, UrlUploads, parse_size};
+use fake_symbols::faults::FaultSpec;
+use fake_symbols::server::Server;
+
+#[derive(Parser)]
+#[command(
+    name = "fake-symbols",
+    version,
+    about = "A Tecken- and Eliot-compatible symbols server with fault injection"
+)]
+#[command(args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve (the default when no subcommand is given).
+    Serve(ServeArgs),
+    /// Measure download, upload and symbolication over loopback.
+    Bench(BenchArgs),
+}
+
+#[derive(Args, Clone)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "FAKE_SYMBOLS_HOST", default_value = "127.0.0.1")]
+    host: IpAddr,
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, env = "FAKE_SYMBOLS_PORT", default_value_t = 8070)]
+    port: u16,
+    /// Symbols directory (`<debug_file>/<debug_id>/<sym_file>`); a temporary one when absent.
+    #[arg(long, env = "FAKE_SYMBOLS_SYMBOLS_DIR")]
+    symbols_dir: Option<PathBuf>,
+    /// Base URL clients reach this server at (for redirects); the bound address when absent.
+    #[arg(long, env = "FAKE_SYMBOLS_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Answer found files with a 302 to a storage URL, like Tecken in production.
+    #[arg(long, env = "FAKE_SYMBOLS_REDIRECT_TO_STORAGE")]
+    redirect_to_storage: bool,
+    /// An upload token: KEY:upload|upload_try|view_all_uploads[:EMAIL] (repeatable).
+    #[arg(long = "token", env = "FAKE_SYMBOLS_TOKENS", value_delimiter = ',', value_parser = Token::parse_flag)]
+    tokens: Vec<Token>,
+    /// A TOML file of `[[tokens]]` (key, permission, email, expires_at, active).
+    #[arg(long, env = "FAKE_SYMBOLS_TOKENS_FILE")]
+    tokens_file: Option<PathBuf>,
+    /// A JSON fault spec applied at start (see `/__fault__`).
+    #[arg(long, env = "FAKE_SYMBOLS_FAULTS_FILE")]
+    faults_file: Option<PathBuf>,
+    /// Hosts `url=` uploads may download from (repeatable); Tecken's list when absent.
+    #[arg(
+        long = "allowed-domain",
+        env = "FAKE_SYMBOLS_ALLOWED_DOMAINS",
+        value_delimiter = ','
+    )]
+    allowed_domains: Vec<String>,
+    /// Allow `url=` uploads from any domain and scheme (Tecken's ALLOW_UPLOAD_BY_ANY_DOMAIN).
+    #[arg(long, env = "FAKE_SYMBOLS_ALLOW_ANY_DOMAIN")]
+    allow_any_domain: bool,
+    /// Accept `http://` URLs for `url=` uploads from allowed domains.
+    #[arg(long, env = "FAKE_SYMBOLS_ALLOW_HTTP_URLS")]
+    allow_http_urls: bool,
+    /// Member-name snippets refused in uploads.
+    #[arg(
+        long = "disallowed-snippet",
+        env = "FAKE_SYMBOLS_DISALLOWED_SNIPPETS",
+        value_delimiter = ',',
+        default_value = "qcom/proprietary"
+    )]
+    disallowed_snippets: Vec<String>,
+    /// Largest upload (zip) accepted.
+    #[arg(long, env = "FAKE_SYMBOLS_MAX_UPLOAD", value_parser = parse_size, default_value = "4GiB")]
+    max_upload: u64,
+    /// Largest extracted zip member.
+    #[arg(long, env = "FAKE_SYMBOLS_MAX_MEMBER", value_parser = parse_size, default_value = "4GiB")]
+    max_member: u64,
+    /// Largest synthetic sym a fault may generate.
+    #[arg(long, env = "FAKE_SYMBOLS_MAX_SYNTHETIC", value_parser = parse_size, default_value = "4GiB")]
+    max_synthetic: u64,
+    /// Parsed modules kept by symbolication, by sym size.
+    #[arg(long, env = "FAKE_SYMBOLS_SYMBOL_CACHE", value_parser = parse_size, default_value = "256MiB")]
+    symbol_cache: u64,
+    /// Jobs per symbolication request.
+    #[arg(long, env = "FAKE_SYMBOLS_MAX_JOBS", default_value_t = 10)]
+    max_jobs: usize,
+    /// Requests kept in the request log.
+    #[arg(long, env = "FAKE_SYMBOLS_REQUEST_LOG", default_value_t = 100_000)]
+    request_log: usize,
+}
+
+impl ServeArgs {
+    fn config(&self) -> anyhow::Result<Config> {
+        let mut tokens = self.tokens.clone();
+        if let Some(path) = &self.tokens_file {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            let file: TokensFile =
+                toml::from_str(&text).with_context(|| format!("invalid {}", path.display()))?;
+            tokens.extend(file.tokens);
+        }
+        let faults = match &self.faults_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+                serde_json::from_str::<FaultSpec>(&text)
+                    .with_context(|| format!("invalid fault spec {}", path.display()))?
+            }
+            None => FaultSpec::default(),
+        };
+        let mut url_uploads = UrlUploads {
+            allow_any_domain: self.allow_any_domain,
+            require_https: !self.allow_http_urls,
+            ..UrlUploads::default()
+        };
+        if !self.allowed_domains.is_empty() {
+            url_uploads.allowed_domains = self.allowed_domains.clone();
+        }
+        Ok(Config {
+            listen: SocketAddr::new(self.host, self.port),
+            symbols_dir: self.symbols_dir.clone(),
+            public_url: self.public_url.clone(),
+            redirect_to_storage: self.redirect_to_storage,
+            tokens,
+            disallowed_snippets: self.disallowed_snippets.clone(),
+            url_uploads,
+            limits: Limits {
+                max_upload_bytes: self.max_upload,
+                max_member_bytes: self.max_member,
+                max_synthetic_bytes: self.max_synthetic,
+                symbol_cache_bytes: self.symbol_cache,
+                max_jobs: self.max_jobs,
+                request_log_capacity: self.request_log,
+                ..Limits::default()
+            },
+            faults,
+        })
+    }
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    /// Size of the downloaded sym file.
+    #[arg(long, value_parser = parse_size, default_value = "700MB")]
+    download: u64,
+    /// Size of the uploaded zip.
+    #[arg(long, value_parser = parse_size, default_value = "1GB")]
+    upload: u64,
+    /// Size of the synthetic module symbolicated.
+    #[arg(long, value_parser = parse_size, default_value = "700MB")]
+    symbolicate: u64,
+    /// Scratch directory (a temporary one when absent).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let server = Server::bind(args.config()?)
+        .await
+        .context("cannot start fake-symbols")?;
+    println!(
+        "fake-symbols {} listening on {}",
+        env!("CARGO_PKG_VERSION"),
+        server.url()
+    );
+    println!("symbols dir: {}", server.state().store.root().display());
+    server.run(shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(_) => {
+            let _ = ctrl_c.await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term.recv() => {}
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let default_filter = match cli.command {
+        Some(Command::Bench(_)) => "warn",
+        _ => "fake_symbols=info",
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| default_filter.into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match cli.command {
+        Some(Command::Bench(args)) => {
+            bench::run(BenchOptions {
+                download_bytes: args.download,
+                upload_bytes: args.upload,
+                symbolicate_bytes: args.symbolicate,
+                dir: args.dir,
+            })
+            .await
+        }
+        Some(Command::Serve(args)) => serve(args).await,
+        None => serve(cli.serve).await,
+    }
+}

@@ -1,0 +1,98 @@
+//! An in-process fake-symbols for Rust tests, in the spirit of wiremock: start it, hand its
+//! URL to the code under test, set faults, and read back what was requested.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::config::Config;
+use crate::faults::{FaultSpec, FaultSpecError};
+use crate::request_log::RequestRecord;
+use crate::server::{AppState, Server, StartError};
+use crate::store::SymbolStore;
+
+/// A fake-symbols serving on an ephemeral loopback port until dropped.
+pub struct FakeSymbols {
+    addr: SocketAddr,
+    state: Arc<AppState>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl FakeSymbols {
+    /// Starts a server on `127.0.0.1:0` with a temporary symbols directory.
+    pub async fn start() -> Result<Self, StartError> {
+        Self::start_with(Config::ephemeral()).await
+    }
+
+    /// Starts a server with `config`.
+    pub async fn start_with(config: Config) -> Result<Self, StartError> {
+        let server = Server::bind(config).await?;
+        let addr = server.local_addr();
+        let state = server.state();
+        let (tx, rx) = oneshot::channel();
+        let task = tokio::spawn(server.run(async {
+            let _ = rx.await;
+        }));
+        Ok(Self {
+            addr,
+            state,
+            shutdown: Some(tx),
+            task: Some(task),
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The base URL (`http://127.0.0.1:PORT`), for `--symbols-url`.
+    pub fn url(&self) -> String {
+        self.state.public_url.clone()
+    }
+
+    pub fn state(&self) -> &Arc<AppState> {
+        &self.state
+    }
+
+    /// The symbol store, to seed symbols or inspect uploads.
+    pub fn store(&self) -> &SymbolStore {
+        &self.state.store
+    }
+
+    /// Every request so far, oldest first.
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        self.state.requests.list()
+    }
+
+    pub fn clear_requests(&self) {
+        self.state.requests.clear();
+    }
+
+    /// Replaces the faults (counters restart).
+    pub fn set_faults(&self, spec: FaultSpec) -> Result<(), FaultSpecError> {
+        self.state.faults.set(spec)
+    }
+
+    /// Stops serving and waits for in-flight requests.
+    pub async fn shutdown(mut self) {
+        self.stop();
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+
+    fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+impl Drop for FakeSymbols {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

@@ -1,0 +1,173 @@
+//! Upload by download (`url=`): Tecken's checks on the URL, its HEAD probe with manually
+//! followed redirects, then a streamed GET into a staging file.
+
+use std::io::Write;
+
+use futures::StreamExt;
+use reqwest::Url;
+use reqwest_012 as reqwest;
+
+use crate::error::UploadError;
+use crate::server::AppState;
+
+/// A downloaded zip waiting for extraction.
+pub struct StagedZip {
+    pub file: tempfile::TempPath,
+    pub size: u64,
+    pub filename: String,
+}
+
+/// Decodes `application/x-www-form-urlencoded`.
+pub fn parse_form(body: &[u8]) -> Vec<(String, String)> {
+    let text = String::from_utf8_lossy(body);
+    let decode = |s: &str| {
+        let s = s.replace('+', " ");
+        let bytes = s.as_bytes();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i] == b'%'
+                && i + 2 < bytes.len()
+                && let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16)
+            {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+            out.push(bytes[i]);
+            i += 1;
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    };
+    text.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| match pair.split_once('=') {
+            Some((k, v)) => (decode(k), decode(v)),
+            None => (decode(pair), String::new()),
+        })
+        .collect()
+}
+
+/// `host[:port]` as Python's `urlparse(url).netloc` shows it (without userinfo).
+fn netloc(url: &Url) -> String {
+    let host = url.host_str().unwrap_or_default();
+    match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_string(),
+    }
+}
+
+/// Checks, probes and downloads `url` under the configured rules.
+pub async fn fetch(state: &AppState, url: &str) -> Result<StagedZip, UploadError> {
+    let rules = &state.config.url_uploads;
+    let parsed = Url::parse(url).map_err(|_| UploadError::InsecureUrl)?;
+    if !rules.allow_any_domain {
+        if rules.require_https && parsed.scheme() != "https" {
+            return Err(UploadError::InsecureUrl);
+        }
+        let domain = netloc(&parsed);
+        if !rules.allowed_domains.contains(&domain) {
+            return Err(UploadError::Domain(domain));
+        }
+    }
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(rules.timeout)
+        .build()
+        .map_err(|e| UploadError::Internal(e.to_string()))?;
+    // HEAD, following redirects by hand (Tecken: at most 5).
+    let mut current = parsed;
+    let mut hops = 0;
+    let size = loop {
+        let response =
+            client
+                .head(current.clone())
+                .send()
+                .await
+                .map_err(|e| UploadError::UrlErrored {
+                    url: current.to_string(),
+                    code: e.to_string(),
+                })?;
+        let status = response.status();
+        if status.is_redirection() {
+            hops += 1;
+            if hops > rules.max_redirects {
+                return Err(UploadError::TooManyRedirects(url.to_string()));
+            }
+            let location = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|l| current.join(l).ok())
+                .ok_or_else(|| UploadError::UrlNotFound {
+                    url: current.to_string(),
+                    code: status.as_u16(),
+                })?;
+            current = location;
+            continue;
+        }
+        if status.is_client_error() {
+            return Err(UploadError::UrlNotFound {
+                url: current.to_string(),
+                code: status.as_u16(),
+            });
+        }
+        if status.is_server_error() {
+            return Err(UploadError::UrlErrored {
+                url: current.to_string(),
+                code: status.as_u16().to_string(),
+            });
+        }
+        break response.content_length();
+    };
+    let limit = state.config.limits.max_upload_bytes;
+    if size.is_some_and(|s| s > limit) {
+        return Err(UploadError::TooLarge(limit));
+    }
+    let filename = current
+        .path_segments()
+        .and_then(|mut s| s.next_back())
+        .unwrap_or_default()
+        .to_string();
+    if !filename.to_ascii_lowercase().ends_with(".zip") {
+        let extension = filename
+            .rfind('.')
+            .map_or("", |i| &filename[i..])
+            .to_ascii_lowercase();
+        return Err(UploadError::Extension(extension));
+    }
+    let response =
+        client
+            .get(current.clone())
+            .send()
+            .await
+            .map_err(|e| UploadError::UrlErrored {
+                url: current.to_string(),
+                code: e.to_string(),
+            })?;
+    if response.status() != reqwest::StatusCode::OK {
+        return Err(UploadError::UrlNon200(current.to_string()));
+    }
+    let staged = tempfile::NamedTempFile::new_in(state.store.staging_dir())?;
+    let (file, path) = staged.into_parts();
+    let mut writer = std::io::BufWriter::with_capacity(1 << 20, file);
+    let mut stream = response.bytes_stream();
+    let mut written = 0u64;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| UploadError::UrlErrored {
+            url: current.to_string(),
+            code: e.to_string(),
+        })?;
+        written += chunk.len() as u64;
+        if written > limit {
+            return Err(UploadError::TooLarge(limit));
+        }
+        writer.write_all(&chunk)?;
+    }
+    writer.flush()?;
+    Ok(StagedZip {
+        file: path,
+        size: written,
+        filename,
+    })
+}
