@@ -231,6 +231,9 @@ mod tests {
         assert!(audit_payload(&auditor, &[0xff, 0x00, 0xfe]).is_empty());
         let text = audit_payload(&auditor, b"contact bob@example.org please");
         assert!(!text.is_empty());
-        assert!(text.iter().all(|f| f.path == "text" && f.rule == "email"), "{text:?}");
+        assert!(
+            text.iter().all(|f| f.path == "text" && f.rule == "email"),
+            "{text:?}"
+        );
     }
 }

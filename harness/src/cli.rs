@@ -1,6 +1,7 @@
 //! The command line: `harness up | run | demo | diff | bench`. `main.rs` parses [`Cli`] and
 //! calls [`execute`]; everything here is plain library code.
 
+use std::io::Write as _;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -153,7 +154,8 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         .await
         .context("waiting for Ctrl-C")?;
     suite.shutdown().await;
-    println!("stopped");
+    // Whoever started us may have stopped reading; that is no reason to fail.
+    let _ = writeln!(std::io::stdout(), "stopped");
     Ok(ExitCode::SUCCESS)
 }
 

@@ -8,8 +8,11 @@ use clap::Parser as _;
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new(
+                    "warn,minidump_processor=error,minidump_unwind=error,breakpad_symbols=error",
+                )
+            }),
         )
         .with_writer(std::io::stderr)
         .init();

@@ -1,25 +1,110 @@
 //! The processors under test: the real `minidump-processor` in-process, and an external
 //! `minidump-stackwalk` binary run the way Socorro's `MinidumpStackwalkRule` runs it.
 //!
-//! Both fetch symbols over HTTP from the symbols server (fake-symbols, or the user's own).
-//! The in-process [`InProcess`] keeps one `Symbolizer` for the whole run, so each module's
-//! symbols are fetched once per run, whatever the number of crashes; [`InProcess::prefetch`]
-//! fetches them up front so the run can time fetching and processing apart. [`Stackwalk`]
-//! shares one `--symbols-cache` directory across its invocations for the same reason.
+//! Both fetch symbols over HTTP from the symbols server (fake-symbols, or the user's own) and
+//! keep them in one cache per run, so each module's symbols are fetched once per run whatever
+//! the number of crashes. [`InProcess`] processes each dump with its own `Symbolizer` (so a
+//! module's `loaded_symbols` describes that crash only, as a fresh minidump-stackwalk process
+//! would report it) over one [`SharedSupplier`]: the HTTP supplier with its disk cache, plus a
+//! memo of modules the server did not have, so a missing module is asked for once too.
+//! [`InProcess::prefetch`] fills the cache up front so a run can time fetching and processing
+//! apart. [`Stackwalk`] shares one `--symbols-cache` across its invocations.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
 use minidump::{Minidump, MinidumpModuleList, Module};
 use minidump_processor::ProcessState;
-use minidump_unwind::{FrameSymbolizer, Symbolizer, http_symbol_supplier};
+use minidump_unwind::{
+    FileError, FileKind, FrameSymbolizer, LocateSymbolsResult, SymbolError, SymbolSupplier,
+    Symbolizer, http_symbol_supplier,
+};
 use serde_json::Value;
 use tokio::process::Command;
 
-/// Processes dumps in this process with one shared symbolizer.
+/// A module's identity as a symbol supplier sees it.
+type ModuleKey = (String, Option<String>, Option<String>, Option<String>);
+
+fn module_key(module: &(dyn Module + Sync)) -> ModuleKey {
+    (
+        module.code_file().into_owned(),
+        module.code_identifier().map(|c| c.to_string()),
+        module.debug_file().map(|d| d.into_owned()),
+        module.debug_identifier().map(|d| d.breakpad().to_string()),
+    )
+}
+
+/// The HTTP supplier shared by every crash of a run: found symbols land in its disk cache,
+/// and modules it could not find are remembered so they are not asked for again.
+#[derive(Clone)]
+pub struct SharedSupplier {
+    http: Arc<dyn SymbolSupplier + Send + Sync>,
+    missing: Arc<Mutex<HashSet<ModuleKey>>>,
+}
+
+impl SharedSupplier {
+    /// Fetches from `symbol_urls` (tried in order) into a cache under `cache_dir`; each
+    /// download may take at most `timeout`.
+    pub fn new(symbol_urls: Vec<String>, cache_dir: &Path, timeout: Duration) -> Self {
+        // The tmp dir must exist and share the cache's file system (the supplier renames).
+        let _ = std::fs::create_dir_all(cache_dir.join("tmp"));
+        let _ = std::fs::create_dir_all(cache_dir.join("cache"));
+        let http = http_symbol_supplier(
+            Vec::new(),
+            symbol_urls,
+            cache_dir.join("cache"),
+            cache_dir.join("tmp"),
+            timeout,
+        );
+        Self {
+            http: Arc::new(http),
+            missing: Arc::default(),
+        }
+    }
+
+    fn is_missing(&self, key: &ModuleKey) -> bool {
+        self.missing
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(key)
+    }
+}
+
+#[async_trait::async_trait]
+impl SymbolSupplier for SharedSupplier {
+    async fn locate_symbols(
+        &self,
+        module: &(dyn Module + Sync),
+    ) -> Result<LocateSymbolsResult, SymbolError> {
+        let key = module_key(module);
+        if self.is_missing(&key) {
+            return Err(SymbolError::NotFound);
+        }
+        let result = self.http.locate_symbols(module).await;
+        if matches!(result, Err(SymbolError::NotFound)) {
+            self.missing
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(key);
+        }
+        result
+    }
+
+    async fn locate_file(
+        &self,
+        module: &(dyn Module + Sync),
+        file_kind: FileKind,
+    ) -> Result<PathBuf, FileError> {
+        self.http.locate_file(module, file_kind).await
+    }
+}
+
+/// Processes dumps in this process over one [`SharedSupplier`].
 pub struct InProcess {
-    symbolizer: Symbolizer,
+    supplier: SharedSupplier,
 }
 
 /// A processing failure, named as minidump-stackwalk names it (`HeaderMismatch`, ...).
@@ -46,18 +131,8 @@ impl InProcess {
     /// A processor fetching from `symbol_urls` (tried in order) through a cache under
     /// `cache_dir`; each download may take at most `timeout`.
     pub fn new(symbol_urls: Vec<String>, cache_dir: &Path, timeout: Duration) -> Self {
-        let supplier = http_symbol_supplier(
-            Vec::new(),
-            symbol_urls,
-            cache_dir.join("cache"),
-            cache_dir.join("tmp"),
-            timeout,
-        );
-        // The tmp dir must exist and share the cache's file system (the supplier renames).
-        let _ = std::fs::create_dir_all(cache_dir.join("tmp"));
-        let _ = std::fs::create_dir_all(cache_dir.join("cache"));
         Self {
-            symbolizer: Symbolizer::new(supplier),
+            supplier: SharedSupplier::new(symbol_urls, cache_dir, timeout),
         }
     }
 
@@ -65,7 +140,7 @@ impl InProcess {
     /// Returns how many distinct modules were looked up. Unreadable dumps are skipped here;
     /// processing reports them.
     pub async fn prefetch(&self, dumps: &[&[u8]], concurrency: usize) -> usize {
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = HashSet::new();
         let mut modules = Vec::new();
         for bytes in dumps {
             let Ok(dump) = Minidump::read(*bytes) else {
@@ -75,35 +150,32 @@ impl InProcess {
                 continue;
             };
             for module in list.iter() {
-                let key = (
-                    module.code_file().into_owned(),
-                    module.code_identifier().map(|c| c.to_string()),
-                    module.debug_file().map(|d| d.into_owned()),
-                    module.debug_identifier().map(|d| d.breakpad().to_string()),
-                );
-                if seen.insert(key) {
+                if seen.insert(module_key(module)) {
                     modules.push(module.clone());
                 }
             }
         }
         let count = modules.len();
+        let symbolizer = Symbolizer::new(self.supplier.clone());
+        let symbolizer = &symbolizer;
         futures::stream::iter(modules)
             .for_each_concurrent(concurrency.max(1), |module| async move {
                 let mut frame = Discard(module.base_address());
                 // A module without symbols is an expected outcome; processing reports it.
-                let _ = self.symbolizer.fill_symbol(&module, &mut frame).await;
+                let _ = symbolizer.fill_symbol(&module, &mut frame).await;
             })
             .await;
         count
     }
 
-    /// Processes one dump.
+    /// Processes one dump with a symbolizer of its own over the shared supplier.
     pub async fn process(&self, bytes: &[u8]) -> Result<ProcessState, ProcessFailure> {
         let dump = Minidump::read(bytes).map_err(|e| ProcessFailure {
             name: error_name(&format!("{e:?}")),
             detail: e.to_string(),
         })?;
-        minidump_processor::process_minidump(&dump, &self.symbolizer)
+        let symbolizer = Symbolizer::new(self.supplier.clone());
+        minidump_processor::process_minidump(&dump, &symbolizer)
             .await
             .map_err(|e| ProcessFailure {
                 name: error_name(&format!("{e:?}")),

@@ -115,12 +115,14 @@ async fn a_leaking_component_fails_the_audit_until_scrubbed() {
     assert_eq!(report.audit.len(), 2, "one failed order and one warning");
 }
 
-/// Reads lines from `harness up` until all three URLs are printed.
-fn read_urls(stdout: impl std::io::Read) -> (String, String, String) {
+/// Reads lines from `harness up` until all three URLs are printed, then keeps draining its
+/// output on a thread (so its last words do not hit a closed pipe).
+fn read_urls(stdout: impl std::io::Read + Send + 'static) -> (String, String, String) {
     let mut sentry = None;
     let mut symbols = None;
     let mut collector = None;
-    for line in BufReader::new(stdout).lines() {
+    let mut lines = BufReader::new(stdout).lines();
+    for line in lines.by_ref() {
         let line = line.unwrap();
         let url = line.split_whitespace().nth(1).map(str::to_string);
         if line.starts_with("fake-sentry") {
@@ -131,7 +133,9 @@ fn read_urls(stdout: impl std::io::Read) -> (String, String, String) {
             collector = url;
         }
         if let (Some(a), Some(b), Some(c)) = (&sentry, &symbols, &collector) {
-            return (a.clone(), b.clone(), c.clone());
+            let urls = (a.clone(), b.clone(), c.clone());
+            std::thread::spawn(move || lines.for_each(drop));
+            return urls;
         }
     }
     panic!("harness up did not print its URLs");
