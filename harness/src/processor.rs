@@ -336,10 +336,10 @@ impl Stackwalk {
 /// Socorro's `mdsw_status_string`: `json.status`, overridden by the word after `ERROR` at the
 /// start of the log.
 pub fn status_string(json: &Value, log: &str) -> String {
-    if let Some(rest) = log.trim_start().strip_prefix("ERROR") {
-        if let Some(word) = rest.split_whitespace().next() {
-            return word.to_string();
-        }
+    if let Some(rest) = log.trim_start().strip_prefix("ERROR")
+        && let Some(word) = rest.split_whitespace().next()
+    {
+        return word.to_string();
     }
     json.get("status")
         .and_then(Value::as_str)

@@ -67,7 +67,7 @@ pub fn render(report: &RunReport) -> Result<String, askama::Error> {
             .collect(),
     );
     let mut modules: Vec<_> = report.symbols.per_module.iter().collect();
-    modules.sort_by(|a, b| b.bytes.cmp(&a.bytes));
+    modules.sort_by_key(|m| std::cmp::Reverse(m.bytes));
     let symbols = chart(
         "Symbol bytes fetched per sym file",
         modules

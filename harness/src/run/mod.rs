@@ -277,10 +277,10 @@ pub async fn run_with(
             report.crashes.push(outcome);
         }
         report.add_stage("compare", ms(t));
-        if let Some(server) = &symbols {
-            if services.symbols.is_some() {
-                report.symbols = symbols_server::traffic(&server.downloads().await?);
-            }
+        if let Some(server) = &symbols
+            && services.symbols.is_some()
+        {
+            report.symbols = symbols_server::traffic(&server.downloads().await?);
         }
     }
 
@@ -588,19 +588,18 @@ fn expectations(
         }
         for (field, expected, actual) in checks {
             let passed = expected == actual;
-            if !passed {
-                if let Some(outcome) = report
+            if !passed
+                && let Some(outcome) = report
                     .crashes
                     .iter_mut()
                     .find(|c| c.crash == wanted.crash && c.processor == IN_PROCESS)
-                {
-                    outcome.passed = false;
-                    outcome.mismatches.push(Mismatch {
-                        path: format!("expect.{field}"),
-                        expected: expected.clone(),
-                        actual: actual.clone(),
-                    });
-                }
+            {
+                outcome.passed = false;
+                outcome.mismatches.push(Mismatch {
+                    path: format!("expect.{field}"),
+                    expected: expected.clone(),
+                    actual: actual.clone(),
+                });
             }
             report.expectations.push(Check {
                 name: format!("crash {} {field}", wanted.crash),
