@@ -1,0 +1,238 @@
+//! The command line: `harness up | run | demo | diff | bench`. `main.rs` parses [`Cli`] and
+//! calls [`execute`]; everything here is plain library code.
+
+use std::io::Write as _;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+
+use crate::collector::CollectorConfig;
+use crate::report;
+use crate::run::{RunOptions, RunServices};
+use crate::scenario::Scenario;
+use crate::services::{Ports, Suite};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "harness",
+    version,
+    about = "End-to-end crash-pipeline tests and data-policy audits"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve fake-sentry, fake-symbols and the collector until Ctrl-C.
+    Up(UpArgs),
+    /// Run a scenario file; exit 0 only when every expectation held.
+    Run(RunArgs),
+    /// Run the built-in demo scenario (the default command).
+    Demo(DemoArgs),
+    /// Compare two processed crashes frame by frame (socc-pair style); exit 1 if they differ.
+    Diff(DiffArgs),
+    /// Measure crashes per second end to end on the demo corpus, and the share per stage.
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct UpArgs {
+    #[arg(long, default_value = "127.0.0.1", env = "HARNESS_HOST")]
+    pub host: IpAddr,
+    /// fake-sentry's port (0: any free port).
+    #[arg(long, default_value_t = 8000, env = "HARNESS_SENTRY_PORT")]
+    pub sentry_port: u16,
+    /// fake-symbols' port.
+    #[arg(long, default_value_t = 8070, env = "HARNESS_SYMBOLS_PORT")]
+    pub symbols_port: u16,
+    /// The collector's port.
+    #[arg(long, default_value_t = 8888, env = "HARNESS_COLLECTOR_PORT")]
+    pub collector_port: u16,
+    /// Also store crashes in Antenna's `v1/...` layout under this folder.
+    #[arg(long, env = "HARNESS_COLLECTOR_DIR")]
+    pub collector_dir: Option<PathBuf>,
+    /// Largest crash submission, in bytes.
+    #[arg(long, default_value_t = crate::collector::DEFAULT_MAX_BODY)]
+    pub max_submission: usize,
+    /// Crashes the collector keeps in memory.
+    #[arg(long, default_value_t = crate::collector::DEFAULT_MAX_CRASHES)]
+    pub max_crashes: usize,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    pub scenario: PathBuf,
+    #[command(flatten)]
+    pub common: CommonRunArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CommonRunArgs {
+    /// Where report.json, junit.xml and report.html go (default: target/harness/<scenario>).
+    #[arg(long)]
+    pub report_dir: Option<PathBuf>,
+    /// Also run this minidump-stackwalk binary (Socorro's flags) and compare.
+    #[arg(long, env = "MINIDUMP_STACKWALK")]
+    pub stackwalk: Option<PathBuf>,
+    /// Keep the services running after the run (Ctrl-C stops them).
+    #[arg(long)]
+    pub keep_running: bool,
+    /// No progress bars.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    pub common: CommonRunArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DiffArgs {
+    pub left: PathBuf,
+    pub right: PathBuf,
+    /// Print the differences as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// Also run this minidump-stackwalk binary.
+    #[arg(long, env = "MINIDUMP_STACKWALK")]
+    pub stackwalk: Option<PathBuf>,
+}
+
+/// Runs a parsed command line.
+pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command.unwrap_or(Command::Demo(DemoArgs {
+        common: CommonRunArgs {
+            report_dir: None,
+            stackwalk: None,
+            keep_running: false,
+            quiet: false,
+        },
+    })) {
+        Command::Up(args) => up(args).await,
+        Command::Run(args) => {
+            let scenario = Scenario::load(&args.scenario)?;
+            run_scenario(&scenario, &args.common).await
+        }
+        Command::Demo(args) => run_scenario(&crate::demo::scenario(), &args.common).await,
+        Command::Diff(args) => diff(&args),
+        Command::Bench(args) => {
+            println!("{}", crate::bench::run_bench(args.stackwalk).await?);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
+    let suite = Suite::start(
+        Ports {
+            host: args.host,
+            sentry: args.sentry_port,
+            symbols: args.symbols_port,
+            collector: args.collector_port,
+        },
+        CollectorConfig {
+            max_body: args.max_submission,
+            max_crashes: args.max_crashes,
+            storage_dir: args.collector_dir,
+        },
+    )
+    .await?;
+    println!("{}", suite.describe());
+    println!("Ctrl-C stops all three.");
+    tokio::signal::ctrl_c()
+        .await
+        .context("waiting for Ctrl-C")?;
+    suite.shutdown().await;
+    // Whoever started us may have stopped reading; that is no reason to fail.
+    let _ = writeln!(std::io::stdout(), "stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn run_scenario(scenario: &Scenario, args: &CommonRunArgs) -> anyhow::Result<ExitCode> {
+    use std::io::IsTerminal as _;
+    let options = RunOptions {
+        progress: !args.quiet && std::io::stderr().is_terminal(),
+        stackwalk: args.stackwalk.clone(),
+    };
+    let services = RunServices::start(scenario).await?;
+    let result = crate::run::run_with(scenario, &options, &services).await;
+    let report = match result {
+        Ok(report) => report,
+        Err(e) => {
+            services.shutdown().await;
+            return Err(e.into());
+        }
+    };
+    let dir = args
+        .report_dir
+        .clone()
+        .unwrap_or_else(|| Path::new("target").join("harness").join(&scenario.name));
+    let paths = report::write_all(&report, &dir)?;
+    print!("{}", report::terminal::render(&report));
+    println!(
+        "\nreports: {}\n         {}\n         {}",
+        paths.html.display(),
+        paths.json.display(),
+        paths.junit.display()
+    );
+    if args.keep_running {
+        if let Some(url) = &services.sentry_url {
+            println!(
+                "\nfake-sentry UI/API: {url}  (DSN {})",
+                services.dsn(1).unwrap_or_default()
+            );
+        }
+        if let Some(url) = &services.symbols_url {
+            println!("fake-symbols:       {url}");
+        }
+        if let Some(url) = &services.collector_url {
+            println!("collector:          {url}/submit");
+        }
+        println!("Ctrl-C stops them.");
+        tokio::signal::ctrl_c()
+            .await
+            .context("waiting for Ctrl-C")?;
+    }
+    services.shutdown().await;
+    Ok(if report.passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn diff(args: &DiffArgs) -> anyhow::Result<ExitCode> {
+    let read = |path: &Path| -> anyhow::Result<serde_json::Value> {
+        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        serde_json::from_slice(&bytes).with_context(|| format!("{} is not JSON", path.display()))
+    };
+    let (left, right) = (read(&args.left)?, read(&args.right)?);
+    let result = crate::diff::compare(&left, &right);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&result)?);
+    } else {
+        print!(
+            "{}",
+            result.render(
+                &args.left.display().to_string(),
+                &args.right.display().to_string()
+            )
+        );
+    }
+    Ok(if result.is_same() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

@@ -1,0 +1,569 @@
+//! The scenario file (`harness run SCENARIO.toml`): what to start, which crashes, which
+//! faults, which processors, which data policy, and what must hold.
+//!
+//! Unknown keys are errors (a typo must not silently turn a check off), and [`Scenario::load`]
+//! validates everything it can before anything starts: profiles, fault rules, the policy, the
+//! ranges of every number. Relative paths are resolved against the scenario file's folder.
+//! `harness/scenarios/demo.toml` is the demo written out; see the README for every key.
+
+use std::path::{Path, PathBuf};
+
+use crash_generator::{OsFlavor, Profile};
+use event_filter::Policy;
+use fake_symbols::FaultRule;
+use serde::Deserialize;
+
+use crate::component::Leak;
+
+/// Most generated crashes one scenario may ask for.
+pub const MAX_CRASHES: u32 = 100_000;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub services: Services,
+    #[serde(default)]
+    pub processor: ProcessorSettings,
+    #[serde(default)]
+    pub corpus: Corpus,
+    #[serde(default, rename = "fault")]
+    pub faults: Vec<FaultScenario>,
+    #[serde(default)]
+    pub audit: Option<AuditSettings>,
+    #[serde(default)]
+    pub expect: Expectations,
+    /// Set by [`Scenario::load`]: the folder relative paths are resolved against.
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+}
+
+/// A service: started in-process, or somebody's own at a URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Service {
+    Builtin,
+    External(String),
+    Disabled,
+}
+
+impl<'de> Deserialize<'de> for Service {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        match text.as_str() {
+            "builtin" => Ok(Service::Builtin),
+            "none" => Ok(Service::Disabled),
+            url if url.starts_with("http://") || url.starts_with("https://") => {
+                Ok(Service::External(url.trim_end_matches('/').to_string()))
+            }
+            other => Err(serde::de::Error::custom(format!(
+                "{other:?} is not \"builtin\", \"none\" or an http(s) URL"
+            ))),
+        }
+    }
+}
+
+fn builtin() -> Service {
+    Service::Builtin
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Services {
+    #[serde(default = "builtin")]
+    pub fake_sentry: Service,
+    #[serde(default = "builtin")]
+    pub fake_symbols: Service,
+    #[serde(default = "builtin")]
+    pub collector: Service,
+    /// `Auth-Token` with upload permission, for an external symbols server.
+    #[serde(default)]
+    pub symbols_upload_token: Option<String>,
+}
+
+impl Default for Services {
+    fn default() -> Self {
+        Self {
+            fake_sentry: Service::Builtin,
+            fake_symbols: Service::Builtin,
+            collector: Service::Builtin,
+            symbols_upload_token: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProcessorSettings {
+    /// Run the real `minidump-processor` in this process.
+    #[serde(default = "yes")]
+    pub in_process: bool,
+    /// An external `minidump-stackwalk` (path, or a name on `PATH`), run with Socorro's
+    /// flags; also compared with the in-process result.
+    #[serde(default)]
+    pub stackwalk: Option<PathBuf>,
+    /// Per-download timeout (`--symbols-download-timeout-secs`).
+    #[serde(default = "default_download_timeout")]
+    pub symbols_download_timeout_secs: u64,
+    /// Socorro's `kill_timeout` for the external stackwalker.
+    #[serde(default = "default_kill_timeout")]
+    pub kill_timeout_secs: u64,
+    /// Crashes processed at once.
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
+}
+
+impl Default for ProcessorSettings {
+    fn default() -> Self {
+        Self {
+            in_process: true,
+            stackwalk: None,
+            symbols_download_timeout_secs: default_download_timeout(),
+            kill_timeout_secs: default_kill_timeout(),
+            concurrency: default_concurrency(),
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_download_timeout() -> u64 {
+    30
+}
+fn default_kill_timeout() -> u64 {
+    120
+}
+fn default_concurrency() -> usize {
+    4
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Corpus {
+    #[serde(default)]
+    pub generated: Vec<GeneratedCorpus>,
+    /// A folder of real dumps (`*.dmp`, or Antenna's `v1/dump/<id>`): processed, signed and
+    /// reported; with no ground truth, they pass when processing succeeds.
+    #[serde(default)]
+    pub dumps_dir: Option<PathBuf>,
+}
+
+/// A profile: an OS flavour's defaults (`"linux"`, `"windows"`, `"mac"`), a profile file, or
+/// an inline table in crash-generator's profile format.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum ProfileRef {
+    Named(String),
+    Inline(Box<Profile>),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GeneratedCorpus {
+    pub profile: ProfileRef,
+    /// Distinct programs (module sets); crashes are spread over them, so modules repeat
+    /// across crashes as they do in production.
+    #[serde(default = "one")]
+    pub programs: u32,
+    pub crashes: u32,
+    #[serde(default)]
+    pub seed: u64,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// One injected symbols fault, the crashes processed under it, and its expected outcome.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultScenario {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// fake-symbols fault rules in force while these crashes are processed.
+    pub rules: Vec<FaultRule>,
+    /// How many crashes of the main corpus (from the first) to process under the fault,
+    /// with a fresh symbol cache.
+    #[serde(default = "three")]
+    pub crashes: u32,
+    /// Per-download timeout for this scenario (defaults to the processor's).
+    #[serde(default)]
+    pub symbols_download_timeout_secs: Option<u64>,
+    #[serde(default)]
+    pub expect: FaultExpectation,
+}
+
+fn three() -> u32 {
+    3
+}
+
+/// Which modules (of those that have symbols) must come out symbolicated.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Symbolicated {
+    /// Every one, as without the fault (and every frame matches the ground truth).
+    All,
+    /// None: every module is reported missing, and processing still succeeds.
+    None,
+    /// Not checked.
+    #[default]
+    Any,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultExpectation {
+    #[serde(default)]
+    pub symbolicated: Symbolicated,
+    /// At most this many requests for any one sym file (1: no retries, cache respected).
+    #[serde(default)]
+    pub max_requests_per_module: Option<u64>,
+    /// At least this many requests in total reached the symbols server.
+    #[serde(default)]
+    pub min_requests: Option<u64>,
+    /// Processing these crashes takes at most this long (the processor never hangs past its
+    /// timeout).
+    #[serde(default)]
+    pub max_seconds: Option<f64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditSettings {
+    /// An event-filter preset name (`strict`, `python-sdk`, `fillmore`) or a policy file.
+    pub policy: String,
+    /// Run the sample Sentry-instrumented component against fake-sentry first.
+    #[serde(default)]
+    pub component: Option<ComponentSettings>,
+    /// Project whose items are audited (all projects when absent).
+    #[serde(default)]
+    pub project: Option<u64>,
+    /// How long to wait for the component's events to arrive.
+    #[serde(default = "default_wait")]
+    pub wait_secs: u64,
+}
+
+fn default_wait() -> u64 {
+    20
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ComponentSettings {
+    #[serde(default)]
+    pub leak: Leak,
+    /// Apply the audit policy as the component's `before_send` scrubber.
+    #[serde(default)]
+    pub scrub: bool,
+    #[serde(default = "default_orders")]
+    pub orders: u32,
+    #[serde(default = "one_u64")]
+    pub project: u64,
+}
+
+fn default_orders() -> u32 {
+    6
+}
+fn one_u64() -> u64 {
+    1
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expectations {
+    /// Every frame of every generated crash matches its ground truth.
+    #[serde(default = "yes")]
+    pub ground_truth: bool,
+    /// The in-process processor and the external stackwalker agree on every field.
+    #[serde(default = "yes")]
+    pub processors_agree: bool,
+    /// Symbols fetched at most this many times per sym file during the main corpus.
+    #[serde(default)]
+    pub max_symbol_requests_per_module: Option<u64>,
+    /// The whole run takes at most this long.
+    #[serde(default)]
+    pub max_seconds: Option<f64>,
+    /// Expectations about particular crashes.
+    #[serde(default)]
+    pub crash: Vec<CrashExpectation>,
+}
+
+impl Default for Expectations {
+    fn default() -> Self {
+        Self {
+            ground_truth: true,
+            processors_agree: true,
+            max_symbol_requests_per_module: None,
+            max_seconds: None,
+            crash: Vec::new(),
+        }
+    }
+}
+
+/// What one crash (by name, `<os>-<seed>`) must show.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CrashExpectation {
+    pub crash: String,
+    #[serde(default)]
+    pub signature: Option<String>,
+    #[serde(default)]
+    pub crash_reason: Option<String>,
+    /// Function names of the crashing thread's top frames, in order.
+    #[serde(default)]
+    pub top_frames: Option<Vec<String>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    #[error("cannot read scenario {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("scenario {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("scenario {name}: {message}")]
+    Invalid { name: String, message: String },
+}
+
+impl Scenario {
+    /// Reads, parses and validates a scenario file.
+    pub fn load(path: &Path) -> Result<Self, ScenarioError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        Self::from_toml(&text, path, base)
+    }
+
+    /// Parses and validates scenario text; `origin` names it in errors.
+    pub fn from_toml(text: &str, origin: &Path, base_dir: PathBuf) -> Result<Self, ScenarioError> {
+        let mut scenario: Scenario = toml::from_str(text).map_err(|e| ScenarioError::Parse {
+            path: origin.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        scenario.base_dir = base_dir;
+        scenario.validate()?;
+        Ok(scenario)
+    }
+
+    fn invalid(&self, message: String) -> ScenarioError {
+        ScenarioError::Invalid {
+            name: self.name.clone(),
+            message,
+        }
+    }
+
+    /// Checks what parsing cannot.
+    pub fn validate(&self) -> Result<(), ScenarioError> {
+        if self.name.trim().is_empty() {
+            return Err(self.invalid("name is empty".into()));
+        }
+        let total: u64 = self
+            .corpus
+            .generated
+            .iter()
+            .map(|g| u64::from(g.crashes))
+            .sum();
+        if total > u64::from(MAX_CRASHES) {
+            return Err(self.invalid(format!("{total} generated crashes; at most {MAX_CRASHES}")));
+        }
+        if total == 0 && self.corpus.dumps_dir.is_none() && self.audit.is_none() {
+            return Err(self.invalid("nothing to do: no crashes, no dumps_dir, no audit".into()));
+        }
+        for (i, g) in self.corpus.generated.iter().enumerate() {
+            if g.programs == 0 || g.programs > g.crashes.max(1) {
+                return Err(self.invalid(format!(
+                    "corpus.generated[{i}]: programs = {} must be in 1..=crashes",
+                    g.programs
+                )));
+            }
+            self.profile(&g.profile)
+                .map_err(|e| self.invalid(format!("corpus.generated[{i}]: {e}")))?;
+        }
+        if !(1..=64).contains(&self.processor.concurrency) {
+            return Err(self.invalid("processor.concurrency must be in 1..=64".into()));
+        }
+        if self.processor.symbols_download_timeout_secs == 0 {
+            return Err(self.invalid("processor.symbols_download_timeout_secs must be > 0".into()));
+        }
+        if !self.processor.in_process && self.processor.stackwalk.is_none() {
+            return Err(self.invalid("no processor: in_process = false and no stackwalk".into()));
+        }
+        for fault in &self.faults {
+            if fault.crashes == 0 || u64::from(fault.crashes) > total {
+                return Err(self.invalid(format!(
+                    "fault {:?}: crashes = {} must be in 1..={total} (the generated corpus)",
+                    fault.name, fault.crashes
+                )));
+            }
+            if self.services.fake_symbols != Service::Builtin {
+                return Err(self.invalid(format!(
+                    "fault {:?}: faults need the built-in fake-symbols",
+                    fault.name
+                )));
+            }
+            fake_symbols::faults::FaultPlan::new(
+                fake_symbols::FaultSpec {
+                    seed: 0,
+                    rules: fault.rules.clone(),
+                },
+                u64::MAX,
+            )
+            .map_err(|e| self.invalid(format!("fault {:?}: {e}", fault.name)))?;
+        }
+        if let Some(audit) = &self.audit {
+            self.policy(audit)
+                .map_err(|e| self.invalid(format!("audit.policy: {e}")))?;
+            if self.services.fake_sentry == Service::Disabled {
+                return Err(self.invalid("audit needs fake_sentry".into()));
+            }
+        }
+        if self.services.fake_symbols == Service::Disabled && total > 0 {
+            return Err(self.invalid("generated crashes need a symbols server".into()));
+        }
+        Ok(())
+    }
+
+    fn resolve(&self, path: &Path) -> PathBuf {
+        if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            self.base_dir.join(path)
+        }
+    }
+
+    /// The profile a corpus entry names.
+    pub fn profile(&self, profile: &ProfileRef) -> Result<Profile, String> {
+        match profile {
+            ProfileRef::Inline(p) => {
+                p.validate().map_err(|e| e.to_string())?;
+                Ok((**p).clone())
+            }
+            ProfileRef::Named(name) => match name.as_str() {
+                "linux" => Ok(Profile::for_os(OsFlavor::Linux)),
+                "windows" => Ok(Profile::for_os(OsFlavor::Windows)),
+                "mac" | "macos" => Ok(Profile::for_os(OsFlavor::Mac)),
+                path => Profile::load(&self.resolve(Path::new(path))).map_err(|e| e.to_string()),
+            },
+        }
+    }
+
+    /// The audit policy.
+    pub fn policy(&self, audit: &AuditSettings) -> Result<Policy, String> {
+        if event_filter::presets::NAMES.contains(&audit.policy.as_str()) {
+            return Policy::preset(&audit.policy).map_err(|e| e.to_string());
+        }
+        Policy::from_file(&self.resolve(Path::new(&audit.policy))).map_err(|e| e.to_string())
+    }
+
+    /// The real-dumps folder, resolved.
+    pub fn dumps_dir(&self) -> Option<PathBuf> {
+        self.corpus.dumps_dir.as_deref().map(|p| self.resolve(p))
+    }
+
+    /// The external stackwalker, resolved (a bare name is looked up on `PATH` when run).
+    pub fn stackwalk(&self) -> Option<PathBuf> {
+        let path = self.processor.stackwalk.as_deref()?;
+        if path.components().count() > 1 {
+            Some(self.resolve(path))
+        } else {
+            Some(path.to_path_buf())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Scenario, ScenarioError> {
+        Scenario::from_toml(text, Path::new("test.toml"), PathBuf::from("."))
+    }
+
+    #[test]
+    fn a_full_scenario_parses() {
+        let s = parse(
+            r#"
+            name = "full"
+            [services]
+            fake_sentry = "builtin"
+            collector = "none"
+            [processor]
+            concurrency = 2
+            [[corpus.generated]]
+            profile = "windows"
+            programs = 2
+            crashes = 10
+            seed = 5
+            [[corpus.generated]]
+            profile = { os = "mac", modules = [2, 3] }
+            crashes = 2
+            [[fault]]
+            name = "down"
+            crashes = 2
+            rules = [{ action = { kind = "status", code = 500 } }]
+            expect = { symbolicated = "none", max_requests_per_module = 1 }
+            [audit]
+            policy = "strict"
+            component = { leak = "email", scrub = true }
+            [expect]
+            max_seconds = 30
+            [[expect.crash]]
+            crash = "windows-5"
+            signature = "a | b"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(s.services.collector, Service::Disabled);
+        assert_eq!(s.corpus.generated.len(), 2);
+        assert_eq!(s.faults[0].expect.symbolicated, Symbolicated::None);
+        assert_eq!(s.audit.unwrap().component.unwrap().leak, Leak::Email);
+        assert_eq!(s.expect.crash[0].signature.as_deref(), Some("a | b"));
+    }
+
+    #[test]
+    fn mistakes_are_named() {
+        let err = parse("name = \"x\"\nunknown = 1").unwrap_err().to_string();
+        assert!(err.contains("unknown"), "{err}");
+        let err =
+            parse("name = \"x\"\n[[corpus.generated]]\nprofile = \"nosuch.toml\"\ncrashes = 1")
+                .unwrap_err()
+                .to_string();
+        assert!(err.contains("nosuch.toml"), "{err}");
+        let err = parse("name = \"x\"\n[[corpus.generated]]\nprofile = \"linux\"\ncrashes = 1\n[[fault]]\nname = \"f\"\ncrashes = 1\nrules = [{ action = { kind = \"status\", code = 200 } }]")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("status 200"), "{err}");
+        let err = parse("name = \"x\"\n[audit]\npolicy = \"no-such-preset\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("audit.policy"), "{err}");
+        let err = parse("name = \"x\"\n[services]\nfake_symbols = \"ftp://x\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("ftp://x"), "{err}");
+        let err = parse("name = \"x\"").unwrap_err().to_string();
+        assert!(err.contains("nothing to do"), "{err}");
+    }
+
+    #[test]
+    fn the_shipped_scenarios_are_valid() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+        let mut count = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                Scenario::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                count += 1;
+            }
+        }
+        assert!(count >= 1);
+    }
+}

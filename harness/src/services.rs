@@ -1,0 +1,185 @@
+//! Starting the suite's services in one process: fake-sentry, fake-symbols and the
+//! collector, on fixed or ephemeral loopback ports, each stoppable on its own.
+//!
+//! `harness up` uses this to serve all three until Ctrl-C; `harness run` uses it for the
+//! services a scenario marks `builtin`, and takes URLs for the others.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use fake_sentry::testing::FakeSentry;
+use fake_symbols::config::{Permission, Token};
+use fake_symbols::testing::FakeSymbols;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::collector::{self, CollectorConfig, CollectorState};
+
+/// The `Auth-Token` the built-in fake-symbols accepts for uploads.
+pub const UPLOAD_TOKEN: &str = "c0ffee0ddba11harness0upload0token";
+// (Tecken reads anything after a `-` as a comment, so the token has none.)
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("cannot start fake-sentry: {0}")]
+    Sentry(String),
+    #[error("cannot start fake-symbols: {0}")]
+    Symbols(String),
+    #[error("cannot start the collector on {addr}: {source}")]
+    Collector {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// The collector serving on a socket until dropped or shut down.
+pub struct RunningCollector {
+    addr: SocketAddr,
+    state: Arc<CollectorState>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl RunningCollector {
+    pub async fn start(addr: SocketAddr, config: CollectorConfig) -> Result<Self, ServiceError> {
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| ServiceError::Collector { addr, source })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| ServiceError::Collector { addr, source })?;
+        let state = CollectorState::new(config);
+        let (tx, rx) = oneshot::channel::<()>();
+        let app = collector::router(state.clone());
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await
+        });
+        Ok(Self {
+            addr,
+            state,
+            shutdown: Some(tx),
+            task: Some(task),
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`; submissions go to `{url}/submit`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn state(&self) -> &Arc<CollectorState> {
+        &self.state
+    }
+
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for RunningCollector {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Where each built-in service listens (port 0 = ephemeral).
+#[derive(Debug, Clone, Copy)]
+pub struct Ports {
+    pub host: std::net::IpAddr,
+    pub sentry: u16,
+    pub symbols: u16,
+    pub collector: u16,
+}
+
+impl Default for Ports {
+    fn default() -> Self {
+        Self {
+            host: std::net::IpAddr::from([127, 0, 0, 1]),
+            sentry: 0,
+            symbols: 0,
+            collector: 0,
+        }
+    }
+}
+
+/// Starts a built-in fake-sentry on `addr`.
+pub async fn start_sentry(addr: SocketAddr) -> Result<FakeSentry, ServiceError> {
+    let config = fake_sentry::config::Config {
+        listen: addr,
+        ..fake_sentry::config::Config::ephemeral()
+    };
+    FakeSentry::start_with(config)
+        .await
+        .map_err(|e| ServiceError::Sentry(e.to_string()))
+}
+
+/// Starts a built-in fake-symbols on `addr` that accepts [`UPLOAD_TOKEN`].
+pub async fn start_symbols(addr: SocketAddr) -> Result<FakeSymbols, ServiceError> {
+    let config = fake_symbols::Config {
+        listen: addr,
+        tokens: vec![Token {
+            key: UPLOAD_TOKEN.to_string(),
+            permission: Permission::Upload,
+            email: "harness@example.com".to_string(),
+            expires_at: None,
+            active: true,
+        }],
+        ..fake_symbols::Config::ephemeral()
+    };
+    FakeSymbols::start_with(config)
+        .await
+        .map_err(|e| ServiceError::Symbols(e.to_string()))
+}
+
+/// All three services, as `harness up` runs them.
+pub struct Suite {
+    pub sentry: FakeSentry,
+    pub symbols: FakeSymbols,
+    pub collector: RunningCollector,
+}
+
+impl Suite {
+    pub async fn start(ports: Ports, collector: CollectorConfig) -> Result<Self, ServiceError> {
+        let at = |port| SocketAddr::new(ports.host, port);
+        let sentry = start_sentry(at(ports.sentry)).await?;
+        let symbols = start_symbols(at(ports.symbols)).await?;
+        let collector = RunningCollector::start(at(ports.collector), collector).await?;
+        Ok(Self {
+            sentry,
+            symbols,
+            collector,
+        })
+    }
+
+    /// What `harness up` prints: each URL, the DSN and the upload token.
+    pub fn describe(&self) -> String {
+        format!(
+            "fake-sentry   {}   (DSN {})\n\
+             fake-symbols  {}   (--symbols-url; uploads: Auth-Token {UPLOAD_TOKEN})\n\
+             collector     {}/submit   (Antenna-compatible)\n",
+            self.sentry.url(),
+            self.sentry.dsn(1),
+            self.symbols.url(),
+            self.collector.url(),
+        )
+    }
+
+    /// Stops all three and waits for in-flight requests.
+    pub async fn shutdown(self) {
+        self.collector.shutdown().await;
+        self.symbols.shutdown().await;
+        self.sentry.shutdown().await;
+    }
+}
