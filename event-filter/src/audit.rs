@@ -69,10 +69,20 @@ impl Auditor {
 
     /// Every finding in `event`, in the order rules, detectors, allowlist.
     pub fn audit(&self, event: &Value) -> Vec<Finding> {
-        let mut findings = Vec::new();
         let mut scrubbed = event.clone();
         let report = self.scrubber.scrub(&mut scrubbed);
-        for change in report.changes {
+        self.audit_scrubbed(event, report.changes)
+    }
+
+    /// The findings of `event` when its scrub under this policy is already known (`changes`
+    /// from [`Scrubber::scrub`] of a copy): callers that keep the scrubbed copy scrub once.
+    pub fn audit_scrubbed(
+        &self,
+        event: &Value,
+        changes: Vec<crate::scrub::Change>,
+    ) -> Vec<Finding> {
+        let mut findings = Vec::new();
+        for change in changes {
             findings.push(Finding {
                 path: change.path,
                 kind: FindingKind::Rule,

@@ -130,13 +130,13 @@ struct RawAudit {
 }
 
 /// Turns byte offsets into line and column numbers (1-based, columns in characters).
-struct Locator<'a> {
-    origin: &'a str,
-    source: &'a str,
+pub(crate) struct Locator<'a> {
+    pub(crate) origin: &'a str,
+    pub(crate) source: &'a str,
 }
 
 impl Locator<'_> {
-    fn error(&self, span: Range<usize>, message: impl Into<String>) -> PolicyError {
+    pub(crate) fn error(&self, span: Range<usize>, message: impl Into<String>) -> PolicyError {
         let offset = span.start.min(self.source.len());
         let before = self.source.get(..offset).unwrap_or("");
         let line = before.matches('\n').count() + 1;

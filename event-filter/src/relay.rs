@@ -31,7 +31,7 @@ use serde_json::Value;
 use crate::action::Action;
 use crate::detect::{Detector, DetectorKind};
 use crate::path::PathSelector;
-use crate::policy::{Policy, PolicyError, Rule};
+use crate::policy::{Locator, Policy, PolicyError, Rule};
 
 /// A converted Relay PII config.
 #[derive(Debug, Clone)]
@@ -82,26 +82,21 @@ struct Importer<'a> {
     notes: Vec<String>,
 }
 
-/// Line and column (1-based) of the first occurrence of `needle` in `source`, for errors
-/// about a name that is in the file.
-fn locate(source: &str, needle: &str) -> (usize, usize) {
-    let Some(offset) = source.find(needle) else {
-        return (0, 0);
-    };
-    let before = &source[..offset];
-    let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, column)
-}
-
 impl Importer<'_> {
+    /// An error located at the first quoted occurrence of `near` in the file.
     fn error(&self, near: &str, message: impl Into<String>) -> PolicyError {
-        let (line, column) = locate(self.source, &format!("\"{near}\""));
-        PolicyError {
-            origin: self.origin.to_string(),
-            line,
-            column,
-            message: message.into(),
+        let at = Locator {
+            origin: self.origin,
+            source: self.source,
+        };
+        match self.source.find(&format!("\"{near}\"")) {
+            Some(offset) => at.error(offset..offset, message),
+            None => PolicyError {
+                origin: self.origin.to_string(),
+                line: 0,
+                column: 0,
+                message: message.into(),
+            },
         }
     }
 

@@ -59,27 +59,35 @@ impl DataPolicy {
 
     /// Audits (and with scrubbing on, scrubs) one JSON object payload.
     pub fn check_payload(&self, payload: &[u8]) -> Option<ItemAudit> {
-        let Ok(mut value @ Value::Object(_)) = serde_json::from_slice::<Value>(payload) else {
+        let Ok(value @ Value::Object(_)) = serde_json::from_slice::<Value>(payload) else {
             return None;
         };
-        let findings: Vec<Finding> = self.auditor.audit(&value);
-        let mut audit = ItemAudit {
+        if !self.scrub {
+            return Some(Self::audit_of(self.auditor.audit(&value)));
+        }
+        // The auditor's rule findings are the scrub's changes: scrub once, for both.
+        let mut scrubbed = value.clone();
+        let report = self.scrubber.scrub(&mut scrubbed);
+        let scrub_report_json = serde_json::to_string(&StoredScrubReport {
+            changes: &report.changes,
+            diagnostics: &report.diagnostics,
+        })
+        .ok();
+        let changed = !report.changes.is_empty() || !report.diagnostics.is_empty();
+        let mut audit = Self::audit_of(self.auditor.audit_scrubbed(&value, report.changes));
+        if changed {
+            audit.scrubbed = serde_json::to_vec(&scrubbed).ok();
+        }
+        audit.scrub_report_json = scrub_report_json;
+        Some(audit)
+    }
+
+    fn audit_of(findings: Vec<Finding>) -> ItemAudit {
+        ItemAudit {
             findings_json: serde_json::to_string(&findings).unwrap_or_else(|_| "[]".into()),
             finding_count: findings.len(),
             ..ItemAudit::default()
-        };
-        if self.scrub {
-            let report = self.scrubber.scrub(&mut value);
-            if !report.changes.is_empty() || !report.diagnostics.is_empty() {
-                audit.scrubbed = serde_json::to_vec(&value).ok();
-            }
-            audit.scrub_report_json = serde_json::to_string(&StoredScrubReport {
-                changes: &report.changes,
-                diagnostics: &report.diagnostics,
-            })
-            .ok();
         }
-        Some(audit)
     }
 
     /// Checks every JSON item of a captured envelope in place.
@@ -123,6 +131,18 @@ mod tests {
                 .unwrap()
                 .contains("\"path\":\"message\"")
         );
+    }
+
+    #[test]
+    fn scrubbing_once_gives_the_same_findings_as_auditing_alone() {
+        let payload = br#"{"user":{"email":"a@example.com","ip_address":"10.1.2.3"},
+            "request":{"headers":{"Authorization":"Bearer abcdefghijklmnopqrstuvwxyz0123"}},
+            "message":"card 4111 1111 1111 1111"}"#;
+        let audited = strict(false).check_payload(payload).unwrap();
+        let scrubbed = strict(true).check_payload(payload).unwrap();
+        assert!(audited.finding_count >= 3, "{}", audited.findings_json);
+        assert_eq!(scrubbed.findings_json, audited.findings_json);
+        assert_eq!(scrubbed.finding_count, audited.finding_count);
     }
 
     #[test]

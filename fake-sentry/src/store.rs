@@ -372,6 +372,12 @@ impl Store {
         rx.await.map_err(|_| StoreError::WriterGone)?
     }
 
+    /// The commit counter [`Store::subscribe_changes`] watches: equal values mean nothing was
+    /// written in between.
+    pub fn version(&self) -> u64 {
+        *self.changes.borrow()
+    }
+
     /// A receiver that changes after every commit that added items.
     pub fn subscribe_changes(&self) -> watch::Receiver<u64> {
         self.changes.subscribe()

@@ -295,7 +295,7 @@ pub async fn page(State(state): State<Arc<AppState>>, uri: Uri) -> Result<Respon
         .map_err(|e| UiError::BadRequest(format!("invalid query: {}", e.body_text())))?;
     let filter = query.filter()?;
     let limit = query.limit()?;
-    let version = *state.store.subscribe_changes().borrow();
+    let version = state.store.version();
     let reader = state.clone();
     let data = state
         .store
@@ -309,7 +309,7 @@ pub fn render_blocking(state: &AppState, query: ListQuery) -> Result<String, UiE
     let filter = query.filter()?;
     let limit = query.limit()?;
     let data = state.store.read_blocking(|conn| {
-        let version = *state.store.subscribe_changes().borrow();
+        let version = state.store.version();
         queries::list_page(conn, &filter, limit, (&state.ui_counts, version))
     })?;
     Ok(ListPage::new(state, query, data).render()?)
