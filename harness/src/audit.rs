@@ -57,6 +57,8 @@ struct Wait {
 pub struct SentryAudit {
     base: String,
     project: Option<u64>,
+    /// Only items stored after this sequence number (see [`SentryAudit::skip_existing`]).
+    after: Option<i64>,
     client: reqwest::Client,
 }
 
@@ -67,8 +69,24 @@ impl SentryAudit {
         Self {
             base: base.trim_end_matches('/').to_string(),
             project,
+            after: None,
             client: reqwest::Client::new(),
         }
+    }
+
+    /// Leaves out of the wait and the audit everything fake-sentry holds now: a long-lived
+    /// fake-sentry (a container with a volume) keeps earlier runs' and other services' items.
+    pub async fn skip_existing(&mut self) -> Result<(), AuditError> {
+        let path = format!("/api/items/?limit=1{}", self.project_filter());
+        let url = format!("{}{path}", self.base);
+        let page: ItemPage = self
+            .get(&path)
+            .await?
+            .json()
+            .await
+            .map_err(|source| AuditError::Http { url, source })?;
+        self.after = page.items.first().map(|i| i.seq);
+        Ok(())
     }
 
     async fn get(&self, path_and_query: &str) -> Result<reqwest::Response, AuditError> {
@@ -97,12 +115,21 @@ impl SentryAudit {
             .unwrap_or_default()
     }
 
+    /// The project filter plus, after [`SentryAudit::skip_existing`], the starting point.
+    fn wait_filter(&self) -> String {
+        let after = self
+            .after
+            .map(|seq| format!("&after={seq}"))
+            .unwrap_or_default();
+        format!("{}{after}", self.project_filter())
+    }
+
     /// Waits (server-side long poll, no sleeping here) until `count` items have arrived.
     pub async fn wait_for(&self, count: usize, timeout: Duration) -> Result<(), AuditError> {
         let path = format!(
             "/api/wait/?count={count}&timeout={}{}",
             timeout.as_secs_f64(),
-            self.project_filter()
+            self.wait_filter()
         );
         let url = format!("{}{path}", self.base);
         let wait: Wait = self
@@ -124,7 +151,7 @@ impl SentryAudit {
 
     async fn items(&self) -> Result<Vec<ItemSummary>, AuditError> {
         let mut all = Vec::new();
-        let mut cursor: Option<String> = None;
+        let mut cursor: Option<String> = self.after.map(|seq| seq.to_string());
         loop {
             let mut path = format!(
                 "/api/items/?order=asc&limit={PAGE}{}",

@@ -13,7 +13,7 @@ use crate::collector::CollectorConfig;
 use crate::report;
 use crate::run::{RunOptions, RunServices};
 use crate::scenario::Scenario;
-use crate::services::{Ports, Suite};
+use crate::services::{Ports, Suite, SuiteService};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -28,7 +28,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve fake-sentry, fake-symbols and the collector until Ctrl-C.
+    /// Serve fake-sentry, fake-symbols and the collector (or those `--only` names) until Ctrl-C.
     Up(UpArgs),
     /// Run a scenario file; exit 0 only when every expectation held.
     Run(RunArgs),
@@ -57,11 +57,21 @@ pub struct UpArgs {
     #[arg(long, env = "HARNESS_COLLECTOR_DIR")]
     pub collector_dir: Option<PathBuf>,
     /// Largest crash submission, in bytes.
-    #[arg(long, default_value_t = crate::collector::DEFAULT_MAX_BODY)]
+    #[arg(long, default_value_t = crate::collector::DEFAULT_MAX_BODY, env = "HARNESS_MAX_SUBMISSION")]
     pub max_submission: usize,
     /// Crashes the collector keeps in memory.
-    #[arg(long, default_value_t = crate::collector::DEFAULT_MAX_CRASHES)]
+    #[arg(long, default_value_t = crate::collector::DEFAULT_MAX_CRASHES, env = "HARNESS_MAX_CRASHES")]
     pub max_crashes: usize,
+    /// Serve only these services (comma-separated), e.g. `--only collector` next to
+    /// fake-sentry and fake-symbols containers.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        env = "HARNESS_ONLY",
+        default_values_t = SuiteService::ALL
+    )]
+    pub only: Vec<SuiteService>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -146,17 +156,26 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
             max_crashes: args.max_crashes,
             storage_dir: args.collector_dir,
         },
+        &args.only,
     )
     .await?;
     println!("{}", suite.describe());
-    println!("Ctrl-C stops all three.");
-    tokio::signal::ctrl_c()
-        .await
-        .context("waiting for Ctrl-C")?;
+    println!("Ctrl-C stops them.");
+    shutdown_signal().await?;
     suite.shutdown().await;
     // Whoever started us may have stopped reading; that is no reason to fail.
     let _ = writeln!(std::io::stdout(), "stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Ctrl-C, or SIGTERM (what `docker stop` sends through tini).
+async fn shutdown_signal() -> anyhow::Result<()> {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("listening for SIGTERM")?;
+    tokio::select! {
+        result = tokio::signal::ctrl_c() => result.context("waiting for Ctrl-C"),
+        _ = terminate.recv() => Ok(()),
+    }
 }
 
 async fn run_scenario(scenario: &Scenario, args: &CommonRunArgs) -> anyhow::Result<ExitCode> {
@@ -200,9 +219,7 @@ async fn run_scenario(scenario: &Scenario, args: &CommonRunArgs) -> anyhow::Resu
             println!("collector:          {url}/submit");
         }
         println!("Ctrl-C stops them.");
-        tokio::signal::ctrl_c()
-            .await
-            .context("waiting for Ctrl-C")?;
+        shutdown_signal().await?;
     }
     services.shutdown().await;
     Ok(if report.passed {

@@ -5,7 +5,9 @@
 //! `Discarded=malformed_<reason>` answers); this module adds what a collector does around it:
 //! Antenna-style crash ids (`uuid4` whose last seven hex digits are the throttle digit and the
 //! UTC date), the raw-crash metadata Antenna adds, bounded in-memory storage and, optionally,
-//! Antenna's `v1/...` storage layout on disk. Every crash is accepted (Antenna's
+//! Antenna's `v1/...` storage layout on disk, and a read API over what it stored
+//! (`GET /api/crashes/`, `/api/crashes/{id}`, `/api/crashes/{id}/dumps/{name}`) so a harness
+//! in another container processes exactly the bytes the collector received. Every crash is accepted (Antenna's
 //! `ACCEPT_ALL` throttle rules); a `uuid` annotation needs a bearer token, which this
 //! collector never has, so it is refused with 401 as Antenna does.
 
@@ -15,7 +17,7 @@ use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -84,6 +86,11 @@ impl CollectorState {
         self.lock().iter().map(|c| c.crash_id.clone()).collect()
     }
 
+    /// Every stored crash, oldest first.
+    pub fn crashes(&self) -> Vec<Arc<StoredCrash>> {
+        self.lock().clone()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Arc<StoredCrash>>> {
         // A poisoned lock only means another request panicked mid-push; the list is intact.
         self.crashes.lock().unwrap_or_else(|e| e.into_inner())
@@ -121,11 +128,49 @@ impl IntoResponse for CollectorError {
     }
 }
 
-/// The collector's routes: `POST /submit` and Dockerflow.
+/// A read API request that names nothing stored: 404 with a JSON error.
+#[derive(Debug, thiserror::Error)]
+pub enum CrashLookupError {
+    #[error("no crash {0}")]
+    NoCrash(String),
+    #[error("crash {crash_id} has no dump {name}")]
+    NoDump { crash_id: String, name: String },
+}
+
+impl IntoResponse for CrashLookupError {
+    fn into_response(self) -> Response {
+        (
+            StatusCode::NOT_FOUND,
+            axum::Json(json!({"error": self.to_string()})),
+        )
+            .into_response()
+    }
+}
+
+/// What `GET /api/crashes/` lists for one crash.
+pub fn crash_summary(crash: &StoredCrash) -> Value {
+    let dumps: serde_json::Map<String, Value> = crash
+        .dumps
+        .iter()
+        .map(|(name, bytes)| (name.clone(), bytes.len().into()))
+        .collect();
+    json!({
+        "crash_id": format!("bp-{}", crash.crash_id),
+        "submitted_timestamp": crash.raw_crash.get("submitted_timestamp").cloned().unwrap_or(Value::Null),
+        "product": crash.raw_crash.get("ProductName").cloned().unwrap_or(Value::Null),
+        "version": crash.raw_crash.get("Version").cloned().unwrap_or(Value::Null),
+        "dumps": dumps,
+    })
+}
+
+/// The collector's routes: `POST /submit`, the read API and Dockerflow.
 pub fn router(state: Arc<CollectorState>) -> Router {
     let limit = state.config.max_body;
     Router::new()
         .route("/submit", post(submit))
+        .route("/api/crashes/", get(list_crashes))
+        .route("/api/crashes/{crash_id}", get(raw_crash))
+        .route("/api/crashes/{crash_id}/dumps/{name}", get(dump))
         .route("/__heartbeat__", get(|| async { "{}" }))
         .route("/__lbheartbeat__", get(|| async { StatusCode::OK }))
         .route(
@@ -136,6 +181,38 @@ pub fn router(state: Arc<CollectorState>) -> Router {
         )
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
+}
+
+async fn list_crashes(State(state): State<Arc<CollectorState>>) -> axum::Json<Value> {
+    let crashes: Vec<Value> = state.crashes().iter().map(|c| crash_summary(c)).collect();
+    axum::Json(json!({"total": crashes.len(), "crashes": crashes}))
+}
+
+/// Antenna's raw crash (annotations plus what the collector added).
+async fn raw_crash(
+    State(state): State<Arc<CollectorState>>,
+    Path(crash_id): Path<String>,
+) -> Result<axum::Json<Value>, CrashLookupError> {
+    let crash = state
+        .crash(&crash_id)
+        .ok_or(CrashLookupError::NoCrash(crash_id))?;
+    Ok(axum::Json(crash.raw_crash.clone()))
+}
+
+/// One dump's bytes, exactly as submitted (`upload_file_minidump`, ...).
+async fn dump(
+    State(state): State<Arc<CollectorState>>,
+    Path((crash_id, name)): Path<(String, String)>,
+) -> Result<Response, CrashLookupError> {
+    let crash = state
+        .crash(&crash_id)
+        .ok_or_else(|| CrashLookupError::NoCrash(crash_id.clone()))?;
+    let bytes = crash
+        .dumps
+        .get(&name)
+        .cloned()
+        .ok_or(CrashLookupError::NoDump { crash_id, name })?;
+    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
 }
 
 async fn submit(

@@ -403,9 +403,11 @@ impl Scenario {
                     fault.name, fault.crashes
                 )));
             }
-            if self.services.fake_symbols != Service::Builtin {
+            // Faults are set through fake-symbols' admin API (`/__fault__`), so a symbols
+            // server given by URL must be a fake-symbols (a container, say), not Tecken.
+            if self.services.fake_symbols == Service::Disabled {
                 return Err(self.invalid(format!(
-                    "fault {:?}: faults need the built-in fake-symbols",
+                    "fault {:?}: faults need fake-symbols (builtin or its URL)",
                     fault.name
                 )));
             }

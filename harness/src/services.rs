@@ -143,19 +143,50 @@ pub async fn start_symbols(addr: SocketAddr) -> Result<FakeSymbols, ServiceError
         .map_err(|e| ServiceError::Symbols(e.to_string()))
 }
 
-/// All three services, as `harness up` runs them.
+/// One of the services `harness up` can serve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SuiteService {
+    FakeSentry,
+    FakeSymbols,
+    Collector,
+}
+
+impl SuiteService {
+    pub const ALL: [SuiteService; 3] = [
+        SuiteService::FakeSentry,
+        SuiteService::FakeSymbols,
+        SuiteService::Collector,
+    ];
+}
+
+/// The services `harness up` runs: all three by default, or the chosen ones (a compose file
+/// runs fake-sentry and fake-symbols as their own containers and only the collector here).
 pub struct Suite {
-    pub sentry: FakeSentry,
-    pub symbols: FakeSymbols,
-    pub collector: RunningCollector,
+    pub sentry: Option<FakeSentry>,
+    pub symbols: Option<FakeSymbols>,
+    pub collector: Option<RunningCollector>,
 }
 
 impl Suite {
-    pub async fn start(ports: Ports, collector: CollectorConfig) -> Result<Self, ServiceError> {
+    pub async fn start(
+        ports: Ports,
+        collector: CollectorConfig,
+        services: &[SuiteService],
+    ) -> Result<Self, ServiceError> {
         let at = |port| SocketAddr::new(ports.host, port);
-        let sentry = start_sentry(at(ports.sentry)).await?;
-        let symbols = start_symbols(at(ports.symbols)).await?;
-        let collector = RunningCollector::start(at(ports.collector), collector).await?;
+        let wanted = |service| services.contains(&service);
+        let sentry = match wanted(SuiteService::FakeSentry) {
+            true => Some(start_sentry(at(ports.sentry)).await?),
+            false => None,
+        };
+        let symbols = match wanted(SuiteService::FakeSymbols) {
+            true => Some(start_symbols(at(ports.symbols)).await?),
+            false => None,
+        };
+        let collector = match wanted(SuiteService::Collector) {
+            true => Some(RunningCollector::start(at(ports.collector), collector).await?),
+            false => None,
+        };
         Ok(Self {
             sentry,
             symbols,
@@ -165,21 +196,36 @@ impl Suite {
 
     /// What `harness up` prints: each URL, the DSN and the upload token.
     pub fn describe(&self) -> String {
-        format!(
-            "fake-sentry   {}   (DSN {})\n\
-             fake-symbols  {}   (--symbols-url; uploads: Auth-Token {UPLOAD_TOKEN})\n\
-             collector     {}/submit   (Antenna-compatible)\n",
-            self.sentry.url(),
-            self.sentry.dsn(1),
-            self.symbols.url(),
-            self.collector.url(),
-        )
+        let mut text = String::new();
+        if let Some(sentry) = &self.sentry {
+            text += &format!("fake-sentry   {}   (DSN {})\n", sentry.url(), sentry.dsn(1));
+        }
+        if let Some(symbols) = &self.symbols {
+            text += &format!(
+                "fake-symbols  {}   (--symbols-url; uploads: Auth-Token {UPLOAD_TOKEN})\n",
+                symbols.url()
+            );
+        }
+        if let Some(collector) = &self.collector {
+            text += &format!(
+                "collector     {}/submit   (Antenna-compatible; stored crashes at {}/api/crashes/)\n",
+                collector.url(),
+                collector.url()
+            );
+        }
+        text
     }
 
-    /// Stops all three and waits for in-flight requests.
+    /// Stops every service and waits for in-flight requests.
     pub async fn shutdown(self) {
-        self.collector.shutdown().await;
-        self.symbols.shutdown().await;
-        self.sentry.shutdown().await;
+        if let Some(collector) = self.collector {
+            collector.shutdown().await;
+        }
+        if let Some(symbols) = self.symbols {
+            symbols.shutdown().await;
+        }
+        if let Some(sentry) = self.sentry {
+            sentry.shutdown().await;
+        }
     }
 }

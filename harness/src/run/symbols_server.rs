@@ -140,6 +140,18 @@ impl SymbolsServer {
         self.check(url, request).await.map(drop)
     }
 
+    /// Clears the request log if the server keeps one: `false` when it has none (Tecken
+    /// answers 404 or 405 to `/__requests__`), so its traffic cannot be counted.
+    pub async fn try_clear_requests(&self) -> Result<bool, SymbolsServerError> {
+        match self.clear_requests().await {
+            Ok(()) => Ok(true),
+            Err(SymbolsServerError::Status {
+                status: 404 | 405, ..
+            }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Symbol downloads (`GET`/`HEAD` of sym paths) logged since the last clear.
     pub async fn downloads(&self) -> Result<Vec<LoggedRequest>, SymbolsServerError> {
         let url = format!("{}/__requests__", self.url);
