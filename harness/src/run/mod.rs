@@ -214,19 +214,19 @@ pub async fn run_with(
 
     // upload
     let symbols = services.symbols_url.as_deref().map(SymbolsServer::new);
-    if let Some(server) = &symbols {
-        if !generated.is_empty() {
-            let t = Instant::now();
-            let token = scenario
-                .services
-                .symbols_upload_token
-                .clone()
-                .unwrap_or_else(|| UPLOAD_TOKEN.to_string());
-            server
-                .upload(&corpus::sym_files(&generated), &token)
-                .await?;
-            report.add_stage("upload", ms(t));
-        }
+    if let Some(server) = &symbols
+        && !generated.is_empty()
+    {
+        let t = Instant::now();
+        let token = scenario
+            .services
+            .symbols_upload_token
+            .clone()
+            .unwrap_or_else(|| UPLOAD_TOKEN.to_string());
+        server
+            .upload(&corpus::sym_files(&generated), &token)
+            .await?;
+        report.add_stage("upload", ms(t));
     }
     // fake-symbols, built in or a container, logs requests; another symbols server may not.
     let mut request_log = false;
