@@ -74,6 +74,14 @@ fn default_linux_profile_matches_for_fixed_seeds() {
     }
 }
 
+#[test]
+fn windows_x86_profile_matches_for_fixed_seeds() {
+    for seed in 0..32 {
+        let crash = Crash::generate(&Profile::for_os(OsFlavor::WindowsX86), seed);
+        check(&crash).unwrap();
+    }
+}
+
 /// Guards against a vacuous pass: across seeds the generated truths exercise every trust level,
 /// inline chains, PUBLIC-only and unsymbolized frames, and unloaded modules.
 #[test]
