@@ -396,6 +396,17 @@ mod tests {
         assert_eq!(p.os, OsFlavor::Mac);
         assert_eq!(p.threads, Span(2, 3));
         assert_eq!(p.modules, Profile::default().modules);
+        let x86 = Profile::from_toml("os = \"windows-x86\"\n").unwrap();
+        assert_eq!(x86.os, OsFlavor::WindowsX86);
+        assert_eq!(
+            toml::to_string(&x86).unwrap().lines().next(),
+            Some("os = \"windows-x86\"")
+        );
+        assert_eq!(
+            OsFlavor::Windows.with_arch(Arch::X86).unwrap(),
+            OsFlavor::WindowsX86
+        );
+        assert!(OsFlavor::Linux.with_arch(Arch::X86).is_err());
         for bad in [
             "threads = [3, 2]",
             "cfi_probability = 1.5",
