@@ -21,7 +21,8 @@
 //!
 //! The caller's `ebp` after a `STACK WIN` unwind depends on the record ([`CallerEbp`]); after a
 //! frame-pointer step it is the saved slot's value. Values are chosen from the outermost frame
-//! inwards, so a pass-through (FPO without a base pointer) carries the caller's requirement down.
+//! inwards, so a pass-through (FPO without a base pointer, FrameData from `.raSearch`) carries the
+//! caller's requirement down.
 
 use crate::stack::{LaidOutStack, Trust};
 use crate::stack_win::{CallerEbp, StackWin};
