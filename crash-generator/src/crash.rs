@@ -10,9 +10,11 @@ use rand_chacha::ChaCha8Rng;
 use crate::dump_writer::{self, Amd64Registers, DumpWriter, SystemIdentity};
 use crate::exception::{self, CrashKind, ExceptionSpec};
 use crate::names::NameGen;
-use crate::profile::{EdgeCase, OsFlavor, Profile};
+use crate::profile::{Arch, EdgeCase, OsFlavor, Profile};
 use crate::program::Program;
 use crate::stack::{self, LaidOutStack, PlannedFrame};
+use crate::stack_win::StackWin;
+use crate::stack_x86::{self, PlannedX86Frame};
 use crate::sym_writer;
 use crate::truth::{
     FrameTruth, GroundTruth, InlineTruth, ModuleTruth, ThreadTruth, UnloadedHit,
@@ -137,7 +139,9 @@ impl Crash {
                 let candidate = match (os, index) {
                     (OsFlavor::Linux, 0) => pid,
                     (OsFlavor::Linux, _) => pid + 1 + rng.random_range(0u32..5000),
-                    (OsFlavor::Windows, _) => rng.random_range(1u32..0x4000) * 4,
+                    (OsFlavor::Windows | OsFlavor::WindowsX86, _) => {
+                        rng.random_range(1u32..0x4000) * 4
+                    }
                     (OsFlavor::Mac, _) => rng.random_range(0x1000u32..0x10_0000),
                 };
                 if tids.insert(candidate) {
@@ -145,34 +149,56 @@ impl Crash {
                 }
             };
             let is_crashing = index == crashing_thread;
-            let frames = if is_crashing && profile.stack_overflow {
+            let mut frames = if is_crashing && profile.stack_overflow {
                 plan_recursion(profile, &program, &symbol_states, &mut rng)
             } else {
                 plan_frames(profile, &program, &symbol_states, &mut rng, is_crashing)
             };
-            let planned: Vec<PlannedFrame> = frames
-                .iter()
-                .enumerate()
-                .map(|(k, f)| PlannedFrame {
-                    pc: if k == 0 {
-                        f.instruction
-                    } else {
-                        f.instruction + 1
-                    },
-                    frame_size: f.frame_size,
-                    has_cfi: has_cfi(&program, &symbol_states, f.location),
-                })
-                .collect();
             let stack_base = stack_cursor;
-            let laid = stack::lay_out(&planned, stack_base, |_| rng.random_bool(0.5));
+            let laid = match os.arch() {
+                Arch::Amd64 => {
+                    let planned: Vec<PlannedFrame> = frames
+                        .iter()
+                        .enumerate()
+                        .map(|(k, f)| PlannedFrame {
+                            pc: if k == 0 {
+                                f.instruction
+                            } else {
+                                f.instruction + 1
+                            },
+                            frame_size: f.frame_size,
+                            has_cfi: has_cfi(&program, &symbol_states, f.location),
+                        })
+                        .collect();
+                    stack::lay_out(&planned, stack_base, |_| rng.random_bool(0.5))
+                }
+                Arch::X86 => {
+                    avoid_leftover_return_address(
+                        profile,
+                        &program,
+                        &symbol_states,
+                        &mut rng,
+                        &mut frames,
+                    );
+                    let planned = plan_x86(&program, &symbol_states, &frames);
+                    stack_x86::lay_out(&planned, stack_base, |_| rng.random_bool(0.5))
+                }
+            };
             stack_cursor = (stack_base + laid.memory.len() as u64 + 0xffff) & !0xffff;
-            stack_cursor += 0x10_0000;
+            stack_cursor += match os.arch() {
+                Arch::Amd64 => 0x10_0000,
+                // 32-bit address space: 64 KiB guard gaps keep 1,000 threads under 256 MiB.
+                Arch::X86 => 0x1_0000,
+            };
             let registers = Amd64Registers {
-                rip: planned[0].pc,
+                rip: frames[0].instruction,
                 rsp: laid.rsp,
                 rbp: laid.rbp,
                 rax: rng.random_range(0u64..0x1000),
-                rbx: rng.random(),
+                rbx: match os.arch() {
+                    Arch::Amd64 => rng.random(),
+                    Arch::X86 => u64::from(rng.random::<u32>()),
+                },
             };
             let name = if rng.random_bool(0.9) {
                 Some(names.thread_name(&mut rng, index))
@@ -199,7 +225,11 @@ impl Crash {
             _ => match rng.random_range(0u32..3) {
                 0 => 0,
                 1 => rng.random_range(1u64..0x200) * 8,
-                _ => 0x0000_dead_0000_0000 | (rng.random::<u64>() & 0xffff_fff8),
+                _ => match os.arch() {
+                    Arch::Amd64 => 0x0000_dead_0000_0000 | (rng.random::<u64>() & 0xffff_fff8),
+                    // Kernel space of a 32-bit process.
+                    Arch::X86 => 0xdead_0000 | (rng.random::<u64>() & 0xfff8),
+                },
             },
         };
         let exception = exception::exception_for(os, kind, crashing.registers.rip, fault);
@@ -274,7 +304,7 @@ impl Crash {
         if edge == Some(EdgeCase::EmptyDump) {
             return Vec::new();
         }
-        let mut w = DumpWriter::new(self.timestamp);
+        let mut w = DumpWriter::new(self.timestamp).arch(os.arch());
         if edge != Some(EdgeCase::MissingSystemInfo) {
             w = w.system_info(system_identity(os, &self.program));
         }
@@ -484,12 +514,12 @@ impl Crash {
             os: Some(
                 match os {
                     OsFlavor::Linux => "Linux",
-                    OsFlavor::Windows => "Windows NT",
+                    OsFlavor::Windows | OsFlavor::WindowsX86 => "Windows NT",
                     OsFlavor::Mac => "Mac OS X",
                 }
                 .to_string(),
             ),
-            cpu_arch: Some("amd64".to_string()),
+            cpu_arch: Some(os.arch().as_str().to_string()),
             pid: Some(self.pid),
             crash_reason: Some(self.exception.reason.clone()),
             crash_address: Some(self.exception.crash_address),
@@ -558,6 +588,7 @@ fn stack_region_start(os: OsFlavor) -> u64 {
     match os {
         OsFlavor::Linux => 0x7ffd_0000_0000,
         OsFlavor::Windows => 0x00e0_0000_0000,
+        OsFlavor::WindowsX86 => 0x0100_0000,
         OsFlavor::Mac => 0x7ff0_0000_0000,
     }
 }
@@ -572,7 +603,7 @@ fn system_identity(os: OsFlavor, program: &Program) -> SystemIdentity {
             build_number: 0,
             cpu_count,
         },
-        OsFlavor::Windows => SystemIdentity {
+        OsFlavor::Windows | OsFlavor::WindowsX86 => SystemIdentity {
             platform_id: dump_writer::PLATFORM_WINDOWS_NT,
             major_version: 10,
             minor_version: 0,
@@ -613,6 +644,72 @@ fn has_cfi(program: &Program, states: &[SymbolState], location: Location) -> boo
     }
 }
 
+/// The usable STACK WIN record covering a frame's code (x86 Windows).
+fn stack_win(program: &Program, states: &[SymbolState], location: Location) -> Option<StackWin> {
+    match location {
+        Location::Function { module, function } if states[module] == SymbolState::Good => {
+            program.modules[module].functions[function].stack_win
+        }
+        Location::Public { module, public } if states[module] == SymbolState::Good => {
+            program.modules[module].publics[public].stack_win
+        }
+        _ => None,
+    }
+}
+
+/// The parameter size the processor attributes to a frame once it has symbolized it: the FUNC's
+/// (its STACK WIN record says the same), 0 for PUBLIC-only code (our PUBLIC lines say 0) and for
+/// code without symbols. The x86 walker adds it to the *caller's* STACK WIN frame size.
+fn symbolized_parameter_size(program: &Program, states: &[SymbolState], location: Location) -> u64 {
+    match location {
+        Location::Function { module, function } if states[module] == SymbolState::Good => {
+            u64::from(program.modules[module].functions[function].param_size)
+        }
+        _ => 0,
+    }
+}
+
+/// The x86 call chain: pcs, frame sizes, the arguments each caller pushed for its callee and
+/// the STACK WIN records the walker will evaluate.
+fn plan_x86(
+    program: &Program,
+    states: &[SymbolState],
+    frames: &[FrameSite],
+) -> Vec<PlannedX86Frame> {
+    frames
+        .iter()
+        .enumerate()
+        .map(|(k, f)| PlannedX86Frame {
+            pc: if k == 0 {
+                f.instruction as u32
+            } else {
+                (f.instruction + 1) as u32
+            },
+            frame_size: f.frame_size,
+            args_size: match k {
+                0 => 0,
+                _ => symbolized_parameter_size(program, states, frames[k - 1].location),
+            },
+            stack_win: stack_win(program, states, f.location),
+        })
+        .collect()
+}
+
+/// The x86 FPO walker skips a "leftover" return address equal to the context frame's pc (a
+/// Breakpad heuristic for FPO system calls); a caller whose return address happens to equal
+/// the crashing pc is re-drawn so that the heuristic never fires on a generated stack.
+fn avoid_leftover_return_address(
+    profile: &Profile,
+    program: &Program,
+    states: &[SymbolState],
+    rng: &mut ChaCha8Rng,
+    frames: &mut [FrameSite],
+) {
+    while frames.len() > 1 && frames[1].instruction + 1 == frames[0].instruction {
+        frames[1] = pick_code_site(profile, program, states, rng);
+    }
+}
+
 /// A random code location and instruction in a loaded module.
 fn pick_code_site(
     profile: &Profile,
@@ -629,7 +726,7 @@ fn pick_code_site(
         return FrameSite {
             location: Location::Bare { module },
             instruction: m.base + rva,
-            frame_size: rng.random_range(2u64..=16) * 16,
+            frame_size: crate::program::frame_size(program.os, rng),
         };
     }
     if !m.publics.is_empty() && rng.random_bool(profile.public_frame_probability) {
@@ -677,7 +774,7 @@ fn plan_frames(
         frames.push(FrameSite {
             location: Location::Unloaded { unloaded },
             instruction: u.base + rng.random_range(0..u64::from(u.size)),
-            frame_size: rng.random_range(2u64..=16) * 16,
+            frame_size: crate::program::frame_size(program.os, rng),
         });
     }
     while frames.len() < n {

@@ -1,6 +1,7 @@
 //! Our minidump builder. `minidump-synth` (pinned, test-quality) does the container work; this
-//! module adds what it lacks (full AMD64 contexts, CodeView records, an exception stream that cites
-//! its own context, the header timestamp) and keeps its `test_assembler` types out of our API.
+//! module adds what it lacks (full AMD64 and x86 contexts, CodeView records, an exception stream
+//! that cites its own context, the header timestamp) and keeps its `test_assembler` types out of
+//! our API.
 
 use minidump_common::format as md;
 use minidump_synth::{
@@ -9,9 +10,13 @@ use minidump_synth::{
 };
 use test_assembler::{Endian, Section};
 
+use crate::profile::Arch;
+
 const LE: Endian = Endian::Little;
 
-/// The registers we set in an AMD64 context; the rest are zero.
+/// The registers we set in a CPU context; the rest are zero. In an x86 context (see
+/// [`DumpWriter::arch`]) the low 32 bits of `rip`, `rsp`, `rbp`, `rax` and `rbx` are written as
+/// `eip`, `esp`, `ebp`, `eax` and `ebx`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Amd64Registers {
     pub rip: u64,
@@ -49,6 +54,34 @@ fn amd64_context(regs: &Amd64Registers) -> Section {
         .append_repeated(0, 8 * 6) // vector_control, debug_control, last branch/exception
 }
 
+/// A full 716-byte `CONTEXT_X86` with every register marked valid (minidump-synth's helper
+/// sets only eip/esp).
+fn x86_context(regs: &Amd64Registers) -> Section {
+    const CONTEXT_X86_ALL: u32 = 0x0001_003f;
+    const FLOATING_SAVE_AREA_SIZE: usize = 112;
+    Section::with_endian(LE)
+        .D32(CONTEXT_X86_ALL)
+        .append_repeated(0, 4 * 6) // dr0..dr3, dr6, dr7
+        .append_repeated(0, FLOATING_SAVE_AREA_SIZE)
+        .D32(0x2b) // gs
+        .D32(0x53) // fs
+        .D32(0x2b) // es
+        .D32(0x2b) // ds
+        .D32(0) // edi
+        .D32(0) // esi
+        .D32(regs.rbx as u32)
+        .D32(0) // edx
+        .D32(0) // ecx
+        .D32(regs.rax as u32)
+        .D32(regs.rbp as u32)
+        .D32(regs.rip as u32)
+        .D32(0x23) // cs
+        .D32(0x246) // eflags
+        .D32(regs.rsp as u32)
+        .D32(0x2b) // ss
+        .append_repeated(0, 512) // extended registers
+}
+
 /// OS identity written into the system info stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SystemIdentity {
@@ -68,6 +101,7 @@ pub const PLATFORM_LINUX: u32 = 0x8201;
 pub struct DumpWriter {
     dump: SynthMinidump,
     timestamp: u32,
+    arch: Arch,
 }
 
 impl Default for DumpWriter {
@@ -77,11 +111,27 @@ impl Default for DumpWriter {
 }
 
 impl DumpWriter {
-    /// A dump whose header claims it was written at `timestamp` (Unix seconds).
+    /// A dump whose header claims it was written at `timestamp` (Unix seconds), of an AMD64
+    /// process unless [`DumpWriter::arch`] says otherwise.
     pub fn new(timestamp: u32) -> Self {
         DumpWriter {
             dump: SynthMinidump::with_endian(LE),
             timestamp,
+            arch: Arch::Amd64,
+        }
+    }
+
+    /// The CPU: decides the system info's processor architecture and the format of every
+    /// thread and exception context written after this call.
+    pub fn arch(mut self, arch: Arch) -> Self {
+        self.arch = arch;
+        self
+    }
+
+    fn context(&self, regs: &Amd64Registers) -> Section {
+        match self.arch {
+            Arch::Amd64 => amd64_context(regs),
+            Arch::X86 => x86_context(regs),
         }
     }
 
@@ -92,8 +142,10 @@ impl DumpWriter {
 
     pub fn system_info(self, id: SystemIdentity) -> Self {
         let mut info = SystemInfo::new(LE);
-        info.processor_architecture =
-            md::ProcessorArchitecture::PROCESSOR_ARCHITECTURE_AMD64 as u16;
+        info.processor_architecture = match self.arch {
+            Arch::Amd64 => md::ProcessorArchitecture::PROCESSOR_ARCHITECTURE_AMD64,
+            Arch::X86 => md::ProcessorArchitecture::PROCESSOR_ARCHITECTURE_INTEL,
+        } as u16;
         info.processor_level = 6;
         info.number_of_processors = id.cpu_count;
         info.platform_id = id.platform_id;
@@ -154,7 +206,7 @@ impl DumpWriter {
         stack: &[u8],
         name: Option<&str>,
     ) -> Self {
-        let context = amd64_context(regs);
+        let context = self.context(regs);
         let memory = Memory::with_section(Section::with_endian(LE).append_bytes(stack), stack_base);
         let thread = Thread::new(LE, tid, &memory, &context);
         let this = self.map(|d| d.add_thread(thread).add_memory(memory).add(context));
@@ -201,7 +253,7 @@ impl DumpWriter {
         parameters: &[u64],
         regs: &Amd64Registers,
     ) -> Self {
-        let context = amd64_context(regs);
+        let context = self.context(regs);
         let mut info = [0u64; 15];
         for (slot, p) in info.iter_mut().zip(parameters) {
             *slot = *p;

@@ -98,7 +98,7 @@ pub fn exception_for(os: OsFlavor, kind: CrashKind, pc: u64, fault: u64) -> Exce
             CrashKind::IllegalInstruction => simple(SIGILL, ILL_ILLOPN, pc, "SIGILL / ILL_ILLOPN"),
             CrashKind::DivideByZero => simple(SIGFPE, FPE_INTDIV, pc, "SIGFPE / FPE_INTDIV"),
         },
-        OsFlavor::Windows => match kind {
+        OsFlavor::Windows | OsFlavor::WindowsX86 => match kind {
             CrashKind::ReadFault | CrashKind::WriteFault => {
                 let (access, reason) = if kind == CrashKind::ReadFault {
                     (0, "EXCEPTION_ACCESS_VIOLATION_READ")

@@ -3,9 +3,9 @@
 use std::fmt::Write as _;
 
 use minidump::{
-    Minidump, MinidumpBreakpadInfo, MinidumpCrashpadInfo, MinidumpException, MinidumpMiscInfo,
-    MinidumpModuleList, MinidumpSystemInfo, MinidumpThreadList, MinidumpThreadNames,
-    MinidumpUnloadedModuleList, Module as _,
+    Minidump, MinidumpBreakpadInfo, MinidumpContext, MinidumpCrashpadInfo, MinidumpException,
+    MinidumpMiscInfo, MinidumpModuleList, MinidumpRawContext, MinidumpSystemInfo,
+    MinidumpThreadList, MinidumpThreadNames, MinidumpUnloadedModuleList, Module as _,
 };
 
 /// Describes the streams of a minidump; fails only when the dump cannot be opened at all.
@@ -66,13 +66,7 @@ pub fn describe(bytes: &[u8]) -> Result<String, minidump::Error> {
                 let registers = system
                     .as_ref()
                     .and_then(|s| t.context(s, misc.as_ref()))
-                    .map(|c| {
-                        format!(
-                            "pc={:#x} sp={:#x}",
-                            c.get_instruction_pointer(),
-                            c.get_stack_pointer()
-                        )
-                    })
+                    .map(|c| registers(&c))
                     .unwrap_or_else(|| "no context".to_string());
                 let _ = writeln!(
                     out,
@@ -131,4 +125,23 @@ pub fn describe(bytes: &[u8]) -> Result<String, minidump::Error> {
         }
     }
     Ok(out)
+}
+
+/// The registers that locate a thread's stack, named as the context's CPU names them (x86
+/// contexts show `eip`/`esp`/`ebp`, AMD64 ones `rip`/`rsp`/`rbp`).
+fn registers(context: &MinidumpContext) -> String {
+    match &context.raw {
+        MinidumpRawContext::X86(c) => format!(
+            "x86 eip={:#010x} esp={:#010x} ebp={:#010x}",
+            c.eip, c.esp, c.ebp
+        ),
+        MinidumpRawContext::Amd64(c) => {
+            format!("amd64 rip={:#x} rsp={:#x} rbp={:#x}", c.rip, c.rsp, c.rbp)
+        }
+        _ => format!(
+            "pc={:#x} sp={:#x}",
+            context.get_instruction_pointer(),
+            context.get_stack_pointer()
+        ),
+    }
 }

@@ -2,9 +2,10 @@
 //!
 //! From a [`Profile`] and a seed, [`Program::generate`] builds a synthetic program (modules with
 //! Linux/Windows/macOS identities, source files, functions with line tables and inline chains,
-//! STACK CFI, PUBLIC-only regions) and [`Crash::generate`] crashes it: threads with call chains
-//! laid out on their stacks so that each frame is found by a known unwinding method. From a crash
-//! come three artefacts that agree with each other:
+//! STACK CFI, or STACK WIN for 32-bit x86 Windows, PUBLIC-only regions) and [`Crash::generate`]
+//! crashes it: threads with call chains laid out on their stacks so that each frame is found by a
+//! known unwinding method ([`stack`] for x86-64, [`stack_x86`] with [`stack_win`] for x86). From a
+//! crash come three artefacts that agree with each other:
 //!
 //! * the minidump ([`Crash::minidump_bytes`], written by [`dump_writer`] on top of
 //!   `minidump-synth`),
@@ -40,13 +41,15 @@ mod names;
 pub mod profile;
 pub mod program;
 pub mod stack;
+pub mod stack_win;
+pub mod stack_x86;
 pub mod sym_writer;
 pub mod truth;
 
 pub use compare::Mismatch;
 pub(crate) use crash::rng_for;
 pub use crash::{Crash, symbols_zip};
-pub use profile::{EdgeCase, OsFlavor, Profile, ProfileError, Span};
+pub use profile::{Arch, EdgeCase, OsFlavor, Profile, ProfileError, Span};
 pub use program::Program;
 pub use stack::Trust;
 pub use truth::GroundTruth;

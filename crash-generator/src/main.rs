@@ -7,7 +7,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use crash_generator::submission::AnnotationEncoding;
 use crash_generator::submit_batch::{Destination, Encoding, submit_batch};
-use crash_generator::{OsFlavor, Profile, bench, compare, inspect, output};
+use crash_generator::{Arch, OsFlavor, Profile, bench, compare, inspect, output};
 
 #[derive(Parser)]
 #[command(
@@ -21,9 +21,12 @@ struct Cli {
 
 #[derive(clap::Args)]
 struct ProfileArgs {
-    /// OS flavour (overrides the profile's).
+    /// OS flavour (overrides the profile's): linux, windows, mac or windows-x86.
     #[arg(long)]
     os: Option<OsFlavor>,
+    /// CPU (amd64 or x86; x86 only with windows): `--os windows --arch x86` is `--os windows-x86`.
+    #[arg(long)]
+    arch: Option<Arch>,
     /// A TOML profile file (defaults apply to missing keys).
     #[arg(long)]
     profile: Option<PathBuf>,
@@ -43,6 +46,9 @@ impl ProfileArgs {
         };
         if let Some(os) = self.os {
             profile.os = os;
+        }
+        if let Some(arch) = self.arch {
+            profile.os = profile.os.with_arch(arch)?;
         }
         Ok(profile)
     }

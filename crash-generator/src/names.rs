@@ -76,6 +76,10 @@ impl NameGen {
             (OsFlavor::Windows, _) => format!(r"C:\Program Files\Synth\{word}{index}.dll"),
             (OsFlavor::Mac, 0) => format!("/Applications/Synth.app/Contents/MacOS/{word}app"),
             (OsFlavor::Mac, _) => format!("/usr/lib/lib{word}{index}.dylib"),
+            (OsFlavor::WindowsX86, 0) => format!(r"C:\Program Files (x86)\Synth\{word}app.exe"),
+            (OsFlavor::WindowsX86, _) => {
+                format!(r"C:\Program Files (x86)\Synth\{word}{index}.dll")
+            }
         }
     }
 
@@ -86,6 +90,7 @@ impl NameGen {
             OsFlavor::Linux => format!("/usr/lib/x86_64-linux-gnu/libgone{word}{index}.so"),
             OsFlavor::Windows => format!(r"C:\Windows\System32\gone{word}{index}.dll"),
             OsFlavor::Mac => format!("/usr/lib/libgone{word}{index}.dylib"),
+            OsFlavor::WindowsX86 => format!(r"C:\Windows\SysWOW64\gone{word}{index}.dll"),
         }
     }
 
@@ -112,7 +117,9 @@ impl NameGen {
         let word = pick(rng, WORDS);
         let ext = if rng.random_bool(0.5) { "rs" } else { "cpp" };
         match self.os {
-            OsFlavor::Windows => format!(r"c:\build\src\{module}\{word}_{id}.{ext}"),
+            OsFlavor::Windows | OsFlavor::WindowsX86 => {
+                format!(r"c:\build\src\{module}\{word}_{id}.{ext}")
+            }
             _ => format!("/build/src/{module}/{word}_{id}.{ext}"),
         }
     }

@@ -47,6 +47,12 @@ impl InMemorySymbols {
         symbols
     }
 
+    /// Adds or replaces the `.sym` file at `<debug_file>/<debug_id>/<sym_file>`, e.g. to see
+    /// what the processor makes of a crash with edited symbols.
+    pub fn insert(&mut self, path: String, bytes: Vec<u8>) {
+        self.files.insert(path, bytes);
+    }
+
     fn lookup(&self, debug_file: &str, debug_id: &str) -> Option<&Vec<u8>> {
         let leaf = ids::basename(debug_file);
         let path = format!("{leaf}/{debug_id}/{}", ids::sym_file_name(leaf));
@@ -128,7 +134,15 @@ impl ProcessingError {
 
 /// Processes a crash's minidump with the real processor and the crash's own symbols.
 pub async fn process(crash: &Crash) -> Result<ProcessState, ProcessingError> {
+    process_with(crash, InMemorySymbols::for_crash(crash)).await
+}
+
+/// Processes a crash's minidump with the real processor and the given symbols.
+pub async fn process_with(
+    crash: &Crash,
+    symbols: InMemorySymbols,
+) -> Result<ProcessState, ProcessingError> {
     let dump = Minidump::read(crash.minidump_bytes())?;
-    let symbolizer = Symbolizer::new(InMemorySymbols::for_crash(crash));
+    let symbolizer = Symbolizer::new(symbols);
     Ok(minidump_processor::process_minidump(&dump, &symbolizer).await?)
 }

@@ -6,20 +6,47 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-/// Which operating system the synthetic program pretends to run on. Every flavour is x86-64; the
-/// flavour decides module naming, identifiers (ELF build ids, PDB GUID+age, Mach-O UUIDs), the
-/// exception codes and the `.sym` layout.
+/// Which operating system (and CPU) the synthetic program pretends to run on. `Linux`, `Windows`
+/// and `Mac` are x86-64; `WindowsX86` is a 32-bit x86 Windows process, the one flavour whose
+/// `.sym` files carry `STACK WIN` unwind records. The flavour decides module naming, identifiers
+/// (ELF build ids, PDB GUID+age, Mach-O UUIDs), the exception codes, the CPU context format and
+/// the `.sym` layout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OsFlavor {
     Linux,
     Windows,
     Mac,
+    /// 32-bit x86 Windows (`os = "windows-x86"`).
+    #[serde(rename = "windows-x86")]
+    WindowsX86,
+}
+
+/// The CPU a flavour runs on, as the processor names it (`system_info.cpu_arch`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Arch {
+    Amd64,
+    X86,
+}
+
+impl Arch {
+    /// The processor's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Arch::Amd64 => "amd64",
+            Arch::X86 => "x86",
+        }
+    }
 }
 
 impl OsFlavor {
     /// Every flavour, for loops in tests and benchmarks.
-    pub const ALL: [OsFlavor; 3] = [OsFlavor::Linux, OsFlavor::Windows, OsFlavor::Mac];
+    pub const ALL: [OsFlavor; 4] = [
+        OsFlavor::Linux,
+        OsFlavor::Windows,
+        OsFlavor::Mac,
+        OsFlavor::WindowsX86,
+    ];
 
     /// The name the CLI and profiles use.
     pub fn as_str(self) -> &'static str {
@@ -27,6 +54,47 @@ impl OsFlavor {
             OsFlavor::Linux => "linux",
             OsFlavor::Windows => "windows",
             OsFlavor::Mac => "mac",
+            OsFlavor::WindowsX86 => "windows-x86",
+        }
+    }
+
+    /// Whether the flavour is Windows (either CPU).
+    pub fn is_windows(self) -> bool {
+        matches!(self, OsFlavor::Windows | OsFlavor::WindowsX86)
+    }
+
+    /// The CPU the flavour runs on.
+    pub fn arch(self) -> Arch {
+        match self {
+            OsFlavor::WindowsX86 => Arch::X86,
+            OsFlavor::Linux | OsFlavor::Windows | OsFlavor::Mac => Arch::Amd64,
+        }
+    }
+
+    /// The flavour for `self`'s OS on `arch`; only Windows is modelled on 32-bit x86.
+    pub fn with_arch(self, arch: Arch) -> Result<OsFlavor, ProfileError> {
+        match (self, arch) {
+            (OsFlavor::Windows | OsFlavor::WindowsX86, Arch::X86) => Ok(OsFlavor::WindowsX86),
+            (OsFlavor::WindowsX86, Arch::Amd64) => Ok(OsFlavor::Windows),
+            (os, Arch::Amd64) => Ok(os),
+            (os, Arch::X86) => Err(ProfileError::Invalid(format!(
+                "arch x86 is only modelled for windows, not {}",
+                os.as_str()
+            ))),
+        }
+    }
+}
+
+impl std::str::FromStr for Arch {
+    type Err = ProfileError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "amd64" | "x86_64" | "x86-64" => Ok(Arch::Amd64),
+            "x86" | "i386" | "i686" => Ok(Arch::X86),
+            other => Err(ProfileError::Invalid(format!(
+                "unknown arch {other:?} (expected amd64 or x86)"
+            ))),
         }
     }
 }
@@ -39,8 +107,9 @@ impl std::str::FromStr for OsFlavor {
             "linux" => Ok(OsFlavor::Linux),
             "windows" => Ok(OsFlavor::Windows),
             "mac" | "macos" => Ok(OsFlavor::Mac),
+            "windows-x86" | "windows_x86" | "win32" => Ok(OsFlavor::WindowsX86),
             other => Err(ProfileError::Invalid(format!(
-                "unknown os {other:?} (expected linux, windows or mac)"
+                "unknown os {other:?} (expected linux, windows, mac or windows-x86)"
             ))),
         }
     }
@@ -327,6 +396,17 @@ mod tests {
         assert_eq!(p.os, OsFlavor::Mac);
         assert_eq!(p.threads, Span(2, 3));
         assert_eq!(p.modules, Profile::default().modules);
+        let x86 = Profile::from_toml("os = \"windows-x86\"\n").unwrap();
+        assert_eq!(x86.os, OsFlavor::WindowsX86);
+        assert_eq!(
+            toml::to_string(&x86).unwrap().lines().next(),
+            Some("os = \"windows-x86\"")
+        );
+        assert_eq!(
+            OsFlavor::Windows.with_arch(Arch::X86).unwrap(),
+            OsFlavor::WindowsX86
+        );
+        assert!(OsFlavor::Linux.with_arch(Arch::X86).is_err());
         for bad in [
             "threads = [3, 2]",
             "cfi_probability = 1.5",

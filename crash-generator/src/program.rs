@@ -10,7 +10,8 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::ids::{self, CodeView};
 use crate::names::NameGen;
-use crate::profile::{OsFlavor, Profile};
+use crate::profile::{Arch, OsFlavor, Profile};
+use crate::stack_win::StackWin;
 
 /// A source line range inside a function (a Breakpad line record).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,8 +48,11 @@ pub struct Function {
     pub inlines: Vec<InlineRecord>,
     /// Bytes this function's frame occupies on the stack (return address included).
     pub frame_size: u64,
-    /// Whether the `.sym` carries STACK CFI for this function.
+    /// Whether the `.sym` carries unwind info for this function: STACK CFI, or STACK WIN for
+    /// 32-bit x86 Windows.
     pub has_cfi: bool,
+    /// The STACK WIN record (x86 Windows functions with `has_cfi` only).
+    pub stack_win: Option<StackWin>,
     /// Also exported: a `PUBLIC` at the same address (FUNC wins, as in dump_syms output).
     pub also_public: bool,
 }
@@ -62,6 +66,8 @@ pub struct PublicRegion {
     pub size: u64,
     pub frame_size: u64,
     pub has_cfi: bool,
+    /// The STACK WIN record (x86 Windows regions with `has_cfi` only).
+    pub stack_win: Option<StackWin>,
 }
 
 /// A loaded module.
@@ -294,6 +300,10 @@ fn module_base(os: OsFlavor, index: usize) -> u64 {
         (OsFlavor::Windows, _) => 0x7ffa_0000_0000 + slot,
         (OsFlavor::Mac, 0) => 0x1_0000_0000,
         (OsFlavor::Mac, _) => 0x7ff8_0000_0000 + slot,
+        // 32-bit: the executable at its classic image base, DLLs from 1.5 GiB in 4 MiB slots
+        // (a module is at most ~2.5 MiB), all below 4 GiB and clear of the thread stacks.
+        (OsFlavor::WindowsX86, 0) => 0x0040_0000,
+        (OsFlavor::WindowsX86, _) => 0x6000_0000 + index as u64 * 0x40_0000,
     }
 }
 
@@ -303,6 +313,7 @@ fn unloaded_base(os: OsFlavor, index: usize) -> u64 {
         OsFlavor::Linux => 0x7f10_0000_0000 + slot,
         OsFlavor::Windows => 0x7ffb_0000_0000 + slot,
         OsFlavor::Mac => 0x7ff9_0000_0000 + slot,
+        OsFlavor::WindowsX86 => 0x5000_0000 + index as u64 * 0x10_0000,
     }
 }
 
@@ -342,18 +353,23 @@ fn generate_module(
             name: names.function(rng, &namespace),
             rva,
             size,
-            param_size: if os == OsFlavor::Windows {
-                rng.random_range(0u32..4) * 8
-            } else {
-                0
+            param_size: match os {
+                OsFlavor::Windows => rng.random_range(0u32..4) * 8,
+                OsFlavor::WindowsX86 => rng.random_range(0u32..4) * 4,
+                OsFlavor::Linux | OsFlavor::Mac => 0,
             },
             multiple: rng.random_bool(0.05),
             lines,
             inlines,
-            frame_size: frame_size(rng),
+            frame_size: frame_size(os, rng),
             has_cfi: rng.random_bool(profile.cfi_probability),
+            stack_win: None,
             also_public: rng.random_bool(0.2),
         });
+        let f = functions.last_mut().expect("just pushed");
+        if os.arch() == Arch::X86 && f.has_cfi {
+            f.stack_win = Some(StackWin::generate(rng, f.frame_size));
+        }
     }
     let public_count = span(rng, profile.publics_per_module) as usize;
     let mut publics = Vec::with_capacity(public_count);
@@ -361,26 +377,32 @@ fn generate_module(
         let size = align16(rng.random_range(0x30u64..=0x200));
         let rva = cursor;
         cursor = rva + size;
+        let name = names.public_symbol(rng);
+        let frame_size = frame_size(os, rng);
+        let has_cfi = rng.random_bool(profile.cfi_probability);
+        let stack_win =
+            (os.arch() == Arch::X86 && has_cfi).then(|| StackWin::generate(rng, frame_size));
         publics.push(PublicRegion {
-            name: names.public_symbol(rng),
+            name,
             rva,
             size,
-            frame_size: frame_size(rng),
-            has_cfi: rng.random_bool(profile.cfi_probability),
+            frame_size,
+            has_cfi,
+            stack_win,
         });
     }
     let size = ((cursor + 0x1000 + 0xfff) & !0xfff) as u32;
     let base = module_base(os, index) + u64::from(rng.random_range(0u32..64)) * 0x1000;
     let time_date_stamp = rng.random_range(0x5000_0000u32..0x6800_0000);
     let no_debug_id = index > 0
-        && os == OsFlavor::Windows
+        && os.is_windows()
         && rng.random_bool(profile.module_without_debug_id_probability);
     let codeview = {
         match os {
             OsFlavor::Linux => CodeView::Elf {
                 build_id: (0..20).map(|_| rng.random::<u8>()).collect(),
             },
-            OsFlavor::Windows => CodeView::Pdb70 {
+            OsFlavor::Windows | OsFlavor::WindowsX86 => CodeView::Pdb70 {
                 guid: rng.random(),
                 age: rng.random_range(1u32..=3),
                 pdb_name: names.pdb_name(&code_file),
@@ -408,8 +430,14 @@ fn generate_module(
     }
 }
 
-fn frame_size(rng: &mut ChaCha8Rng) -> u64 {
-    rng.random_range(2u64..=16) * 16
+/// Bytes a frame occupies (return address included). x86 frames stay within 128 bytes (plus
+/// up to 12 bytes of pushed arguments) so that a scan, which looks 40 words (160 bytes) deep after
+/// a frame-pointer or scanned frame, always reaches the return address.
+pub(crate) fn frame_size(os: OsFlavor, rng: &mut ChaCha8Rng) -> u64 {
+    match os.arch() {
+        Arch::Amd64 => rng.random_range(2u64..=16) * 16,
+        Arch::X86 => rng.random_range(3u64..=32) * 4,
+    }
 }
 
 fn generate_lines(

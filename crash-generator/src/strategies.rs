@@ -21,7 +21,8 @@ pub fn any_os() -> impl Strategy<Value = OsFlavor> {
     prop_oneof![
         Just(OsFlavor::Linux),
         Just(OsFlavor::Windows),
-        Just(OsFlavor::Mac)
+        Just(OsFlavor::Mac),
+        Just(OsFlavor::WindowsX86)
     ]
 }
 

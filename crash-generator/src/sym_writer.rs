@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use crate::ids;
-use crate::profile::OsFlavor;
+use crate::profile::{Arch, OsFlavor};
 use crate::program::Module;
 
 /// Generator name and version written as `INFO GENERATOR`.
@@ -25,8 +25,15 @@ pub fn sym_path(module: &Module) -> String {
 fn os_name(os: OsFlavor) -> &'static str {
     match os {
         OsFlavor::Linux => "Linux",
-        OsFlavor::Windows => "windows",
+        OsFlavor::Windows | OsFlavor::WindowsX86 => "windows",
         OsFlavor::Mac => "mac",
+    }
+}
+
+fn arch_name(os: OsFlavor) -> &'static str {
+    match os.arch() {
+        Arch::Amd64 => "x86_64",
+        Arch::X86 => "x86",
     }
 }
 
@@ -36,13 +43,14 @@ pub fn write_sym(os: OsFlavor, module: &Module) -> String {
     let debug_file = module.debug_file().expect("symbol identity");
     let _ = writeln!(
         out,
-        "MODULE {} x86_64 {} {}",
+        "MODULE {} {} {} {}",
         os_name(os),
+        arch_name(os),
         module.debug_id().expect("symbol identity"),
         ids::basename(&debug_file)
     );
     match (os, module.code_id(os)) {
-        (OsFlavor::Windows, Some(code_id)) => {
+        (OsFlavor::Windows | OsFlavor::WindowsX86, Some(code_id)) => {
             let _ = writeln!(out, "INFO CODE_ID {code_id} {}", module.filename());
         }
         (_, Some(code_id)) => {
@@ -89,6 +97,10 @@ pub fn write_sym(os: OsFlavor, module: &Module) -> String {
     for (rva, param_size, name) in publics {
         let _ = writeln!(out, "PUBLIC {rva:x} {param_size:x} {name}");
     }
+    if os.arch() == Arch::X86 {
+        write_stack_win(&mut out, module);
+        return out;
+    }
     let cfi_ranges = module
         .functions
         .iter()
@@ -116,6 +128,24 @@ pub fn write_sym(os: OsFlavor, module: &Module) -> String {
         let _ = writeln!(out, "STACK CFI {:x} .cfa: $rsp {frame_size} +", rva + 4);
     }
     out
+}
+
+/// STACK WIN records, as dump_syms writes them for 32-bit PDBs (x86 Windows has no STACK CFI).
+/// A PUBLIC region's parameter size is 0, matching its PUBLIC line, because the processor takes
+/// the parameter size of a frame outside any FUNC from the PUBLIC record.
+fn write_stack_win(out: &mut String, module: &Module) {
+    let functions = module.functions.iter().filter_map(|f| {
+        f.stack_win
+            .map(|win| win.record(f.rva, f.size, f.param_size, f.frame_size))
+    });
+    let publics = module.publics.iter().filter_map(|p| {
+        p.stack_win
+            .map(|win| win.record(p.rva, p.size, 0, p.frame_size))
+    });
+    for line in functions.chain(publics) {
+        out.push_str(&line);
+        out.push('\n');
+    }
 }
 
 #[cfg(test)]

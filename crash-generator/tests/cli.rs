@@ -183,3 +183,90 @@ fn check_compares_processor_json_with_a_truth_file() {
     assert!(String::from_utf8_lossy(&bad.stdout).contains("expected"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn windows_x86_is_selected_by_os_or_arch_and_inspected_as_x86() {
+    let by_os = temp_dir("x86-os");
+    let by_arch = temp_dir("x86-arch");
+    for (dir, args) in [
+        (&by_os, vec!["--os", "windows-x86"]),
+        (&by_arch, vec!["--os", "windows", "--arch", "x86"]),
+    ] {
+        let status = cli()
+            .args(["generate", "--seed", "4", "--count", "2"])
+            .args(args)
+            .arg("--out")
+            .arg(dir)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    let files = files_under(&by_os);
+    assert_eq!(files, files_under(&by_arch));
+    assert!(
+        files.contains(&"dumps/windows-x86-4.dmp".to_string()),
+        "{files:?}"
+    );
+    for file in &files {
+        assert_eq!(
+            std::fs::read(by_os.join(file)).unwrap(),
+            std::fs::read(by_arch.join(file)).unwrap(),
+            "{file}"
+        );
+        if file.starts_with("symbols/") {
+            let sym = std::fs::read_to_string(by_os.join(file)).unwrap();
+            assert!(sym.starts_with("MODULE windows x86 "), "{file}");
+        }
+    }
+    let output = cli()
+        .arg("inspect")
+        .arg(by_os.join("dumps/windows-x86-4.dmp"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(text.contains("system: Windows NT / x86"), "{text}");
+    assert!(text.contains(" x86 eip=0x"), "{text}");
+
+    let refused = cli()
+        .args(["generate", "--os", "linux", "--arch", "x86", "--out"])
+        .arg(by_os.join("refused"))
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("only modelled for windows"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&by_os);
+    let _ = std::fs::remove_dir_all(&by_arch);
+}
+
+#[test]
+fn check_accepts_the_processors_json_for_an_x86_crash() {
+    use crash_generator::{Crash, OsFlavor, Profile, processing};
+    let dir = temp_dir("check-x86");
+    std::fs::create_dir_all(&dir).unwrap();
+    let crash = Crash::generate(&Profile::for_os(OsFlavor::WindowsX86), 5);
+    let state = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(processing::process(&crash))
+        .unwrap();
+    let mut json = Vec::new();
+    state.print_json(&mut json, true).unwrap();
+    let truth = dir.join("truth.json");
+    let processed = dir.join("processed.json");
+    std::fs::write(&truth, crash.truth().to_json_pretty()).unwrap();
+    std::fs::write(&processed, &json).unwrap();
+    let output = cli()
+        .args(["check", "--truth"])
+        .arg(&truth)
+        .arg("--processed")
+        .arg(&processed)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -50,3 +50,20 @@ fn symbols_zip_holds_every_sym_file() {
         assert_eq!(&content, bytes);
     }
 }
+
+/// The x86 flavour's STACK WIN records and 32-bit stacks are as deterministic as the rest.
+#[test]
+fn windows_x86_same_seed_same_bytes() {
+    let profile = Profile::for_os(OsFlavor::WindowsX86);
+    for seed in 0..8 {
+        let a = Crash::generate(&profile, seed);
+        let b = Crash::generate(&profile, seed);
+        assert_eq!(a.minidump_bytes(), b.minidump_bytes());
+        assert_eq!(a.sym_files(), b.sym_files());
+        assert_eq!(a.truth(), b.truth());
+    }
+    assert_ne!(
+        Crash::generate(&profile, 1).sym_files(),
+        Crash::generate(&profile, 2).sym_files()
+    );
+}

@@ -123,13 +123,16 @@ fn many_threads_modules_and_deep_stacks_match() {
 
 #[test]
 fn modules_without_debug_ids_are_found_by_code_id() {
-    let profile = Profile {
-        modules: Span(4, 6),
-        module_without_debug_id_probability: 1.0,
-        module_without_symbols_probability: 0.0,
-        ..Profile::for_os(OsFlavor::Windows)
-    };
-    for seed in 0..8 {
+    for (os, seed) in [OsFlavor::Windows, OsFlavor::WindowsX86]
+        .into_iter()
+        .flat_map(|os| (0..8).map(move |seed| (os, seed)))
+    {
+        let profile = Profile {
+            modules: Span(4, 6),
+            module_without_debug_id_probability: 1.0,
+            module_without_symbols_probability: 0.0,
+            ..Profile::for_os(os)
+        };
         let crash = Crash::generate(&profile, seed);
         assert!(
             crash

@@ -1,9 +1,9 @@
 //! The decisive test: the real minidump-processor (0.27, symbols from the generated `.sym` files)
 //! reports exactly the ground truth, natively and in its JSON form, for many seeds and every OS
-//! flavour. `PROPTEST_CASES` raises the case count (default 64, sized for debug-profile CI).
+//! flavour (x86-64 Linux, Windows, macOS, and 32-bit x86 Windows with STACK WIN). `PROPTEST_CASES` raises the case count (default 64, sized for debug-profile CI).
 
 use crash_generator::processing;
-use crash_generator::strategies::{any_crash, any_os};
+use crash_generator::strategies::{any_crash, any_os, any_profile};
 use crash_generator::{Crash, Mismatch, OsFlavor, Profile};
 use proptest::prelude::*;
 
@@ -64,12 +64,30 @@ proptest! {
     fn processor_reports_the_truth_for_any_profile(crash in any_crash()) {
         check(&crash)?;
     }
+
+    /// The x86 walker with STACK WIN, over varied shapes (every function with STACK WIN, none,
+    /// and in between).
+    #[test]
+    fn processor_reports_the_truth_for_any_windows_x86_profile(
+        profile in any_profile().prop_map(|p| p.with_os(OsFlavor::WindowsX86)),
+        seed in any::<u64>(),
+    ) {
+        check(&Crash::generate(&profile, seed))?;
+    }
 }
 
 #[test]
 fn default_linux_profile_matches_for_fixed_seeds() {
     for seed in 0..16 {
         let crash = Crash::generate(&Profile::for_os(OsFlavor::Linux), seed);
+        check(&crash).unwrap();
+    }
+}
+
+#[test]
+fn windows_x86_profile_matches_for_fixed_seeds() {
+    for seed in 0..32 {
+        let crash = Crash::generate(&Profile::for_os(OsFlavor::WindowsX86), seed);
         check(&crash).unwrap();
     }
 }
