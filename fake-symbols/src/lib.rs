@@ -17,7 +17,7 @@
 //! - [`faults`] decides which injected faults fire for a request; [`request_log`] records
 //!   every request; [`admin`] exposes both (`/__fault__`, `/__requests__`).
 //! - [`server`] wires it into one axum router; [`testing`] starts it in-process for tests;
-//!   [`bench`] measures it.
+//!   [`bench`] measures it, with [`parse_footprint`] giving the parsed size of a module.
 //!
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
@@ -42,6 +42,7 @@ pub mod download;
 pub mod error;
 pub mod faults;
 pub mod keys;
+pub mod parse_footprint;
 pub mod request_log;
 pub mod server;
 pub mod store;

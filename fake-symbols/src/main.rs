@@ -1,14 +1,21 @@
 //! The `fake-symbols` command: serve (the default) or benchmark.
 
+use std::alloc::System;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use anyhow::Context;
+use cap::Cap;
 use clap::{Args, Parser, Subcommand};
 use fake_symbols::bench::{self, BenchOptions};
 use fake_symbols::config::{Config, Limits, Token, TokensFile, UrlUploads, parse_size};
 use fake_symbols::faults::FaultSpec;
+use fake_symbols::parse_footprint;
 use fake_symbols::server::Server;
+
+/// Counts live heap bytes (no limit), so `parse-footprint` can tell a parsed module's size.
+#[global_allocator]
+static HEAP: Cap<System> = Cap::new(System, usize::MAX);
 
 #[derive(Parser)]
 #[command(
@@ -30,6 +37,16 @@ enum Command {
     Serve(ServeArgs),
     /// Measure download, upload and symbolication over loopback.
     Bench(BenchArgs),
+    /// Parse a synthetic module and print its memory figures as JSON (run by `bench`).
+    #[command(hide = true)]
+    ParseFootprint(ParseFootprintArgs),
+}
+
+#[derive(Args)]
+struct ParseFootprintArgs {
+    /// Size of the synthetic module.
+    #[arg(long, value_parser = parse_size)]
+    size: u64,
 }
 
 #[derive(Args, Clone)]
@@ -150,13 +167,13 @@ impl ServeArgs {
 
 #[derive(Args)]
 struct BenchArgs {
-    /// Size of the downloaded sym file.
+    /// Size of the downloaded sym file (0 skips the download bench).
     #[arg(long, value_parser = parse_size, default_value = "700MB")]
     download: u64,
-    /// Size of the uploaded zip.
+    /// Size of the uploaded zip (0 skips the upload bench).
     #[arg(long, value_parser = parse_size, default_value = "1GB")]
     upload: u64,
-    /// Size of the synthetic module symbolicated.
+    /// Size of the synthetic module symbolicated (0 skips the symbolication bench).
     #[arg(long, value_parser = parse_size, default_value = "700MB")]
     symbolicate: u64,
     /// Scratch directory (a temporary one when absent).
@@ -197,7 +214,7 @@ async fn shutdown_signal() {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let default_filter = match cli.command {
-        Some(Command::Bench(_)) => "warn",
+        Some(Command::Bench(_) | Command::ParseFootprint(_)) => "warn",
         _ => "fake_symbols=info",
     };
     tracing_subscriber::fmt()
@@ -216,6 +233,11 @@ async fn main() -> anyhow::Result<()> {
                 dir: args.dir,
             })
             .await
+        }
+        Some(Command::ParseFootprint(args)) => {
+            let footprint = parse_footprint::measure(&HEAP, args.size)?;
+            println!("{}", serde_json::to_string(&footprint)?);
+            Ok(())
         }
         Some(Command::Serve(args)) => serve(args).await,
         None => serve(cli.serve).await,
