@@ -12,7 +12,8 @@
 //! - [`download`] answers Tecken's download API; [`sym_body`] turns a stored or
 //!   [`synthetic`] sym file into a streamed body, through the rewrites of [`sym_rewrite`].
 //! - [`upload`] answers Tecken's upload API: [`auth`] checks tokens, [`archive`] validates
-//!   and extracts zips member by member, [`url_upload`] downloads `url=` uploads.
+//!   and extracts zips member by member, [`url_upload`] downloads `url=` uploads, and
+//!   [`staging`] streams either body to disk with 64-bit size accounting.
 //! - [`symbolicate`] answers Eliot's v4/v5 API with breakpad-symbols, one module at a time.
 //! - [`faults`] decides which injected faults fire for a request; [`request_log`] records
 //!   every request; [`admin`] exposes both (`/__fault__`, `/__requests__`).
@@ -45,6 +46,7 @@ pub mod keys;
 pub mod parse_footprint;
 pub mod request_log;
 pub mod server;
+pub mod staging;
 pub mod store;
 pub mod sym_body;
 pub mod sym_header;

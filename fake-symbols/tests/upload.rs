@@ -419,3 +419,64 @@ async fn a_client_that_disconnects_leaves_no_temp_files() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// Sends an upload's head declaring `content_length` and a first 1 MiB of the zip part.
+async fn start_upload(symbols: &FakeSymbols, content_length: u64) -> tokio::net::TcpStream {
+    let mut stream = tokio::net::TcpStream::connect(symbols.addr())
+        .await
+        .unwrap();
+    let head = format!(
+        "POST /upload/ HTTP/1.1\r\nhost: x\r\nauth-token: {TOKEN}\r\ncontent-type: multipart/form-data; boundary=XyZ\r\ncontent-length: {content_length}\r\n\r\n--XyZ\r\ncontent-disposition: form-data; name=\"symbols.zip\"; filename=\"s.zip\"\r\ncontent-type: application/zip\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&vec![b'P'; 1 << 20]).await.unwrap();
+    stream.flush().await.unwrap();
+    stream
+}
+
+#[tokio::test]
+async fn declared_sizes_past_2_pow_31_and_2_pow_32_are_read_in_64_bits() {
+    use tokio::io::AsyncReadExt;
+    let symbols = FakeSymbols::start_with(config()).await.unwrap();
+    let staging = symbols.store().staging_dir();
+    let deadline = Instant::now() + Duration::from_secs(20);
+
+    // The 2022 Tecken overflow size is under the 4 GiB limit: the body is being staged.
+    let stream = start_upload(&symbols, 2_644_960_066).await;
+    while std::fs::read_dir(&staging).unwrap().count() == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "a 2,644,960,066-byte upload was not accepted"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    drop(stream);
+    while std::fs::read_dir(&staging).unwrap().count() != 0 {
+        assert!(Instant::now() < deadline, "temp file left behind");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // 5 GiB is over the limit (read as 32 bits it would be 1 GiB and pass): refused up front.
+    let mut stream = start_upload(&symbols, 5 << 30).await;
+    let mut response = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&response).contains("upload is too large") {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let n = tokio::time::timeout(remaining, stream.read(&mut buf))
+            .await
+            .expect("no answer to a 5 GiB upload")
+            .unwrap();
+        assert!(
+            n > 0,
+            "closed without the error: {}",
+            String::from_utf8_lossy(&response)
+        );
+        response.extend_from_slice(&buf[..n]);
+    }
+    let response = String::from_utf8_lossy(&response);
+    assert!(response.starts_with("HTTP/1.1 413"), "{response}");
+    assert!(
+        response.contains(&format!("(limit {} bytes)", 4u64 << 30)),
+        "{response}"
+    );
+}
