@@ -213,11 +213,13 @@ async fn bench_download(client: &reqwest::Client, dir: &Path, bytes: u64) -> any
 }
 
 async fn bench_upload(client: &reqwest::Client, dir: &Path, bytes: u64) -> anyhow::Result<()> {
-    // A fresh server, so its peak RSS is the upload's alone.
-    let server = ServerProcess::start(&dir.join("symbols-upload"), &[])?;
     println!("preparing a {:.0} MB zip ...", mb(bytes));
     let zip_path = dir.join("upload.zip");
     let zip_size = write_zip(&zip_path, bytes)?;
+    // A fresh server, so its peak RSS is the upload's alone; its limit fits the zip (the
+    // default, 4 GiB, would refuse the runs past 2^32).
+    let limit = zip_size.max(4 << 30).to_string();
+    let server = ServerProcess::start(&dir.join("symbols-upload"), &["--max-upload", &limit])?;
     let progress = bar(zip_size, "upload");
     let file = tokio::fs::File::open(&zip_path).await?;
     let progress_in_stream = progress.clone();

@@ -13,7 +13,8 @@
 //!   [`synthetic`] sym file into a streamed body, through the rewrites of [`sym_rewrite`].
 //! - [`upload`] answers Tecken's upload API: [`auth`] checks tokens, [`archive`] validates
 //!   and extracts zips member by member, [`url_upload`] downloads `url=` uploads, and
-//!   [`staging`] streams either body to disk with 64-bit size accounting.
+//!   [`staging`] streams either body to disk with 64-bit size accounting. [`upload_v2`]
+//!   answers upload v2 with per-file GCS resumable sessions that [`resumable`] receives.
 //! - [`symbolicate`] answers Eliot's v4/v5 API with breakpad-symbols, one module at a time.
 //! - [`faults`] decides which injected faults fire for a request; [`request_log`] records
 //!   every request; [`admin`] exposes both (`/__fault__`, `/__requests__`).
@@ -45,6 +46,7 @@ pub mod faults;
 pub mod keys;
 pub mod parse_footprint;
 pub mod request_log;
+pub mod resumable;
 pub mod server;
 pub mod staging;
 pub mod store;
@@ -55,6 +57,7 @@ pub mod symbolicate;
 pub mod synthetic;
 pub mod testing;
 pub mod upload;
+pub mod upload_v2;
 pub mod url_upload;
 
 pub use config::Config;

@@ -34,7 +34,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve (the default when no subcommand is given).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Measure download, upload and symbolication over loopback.
     Bench(BenchArgs),
     /// Parse a synthetic module and print its memory figures as JSON (run by `bench`).
@@ -114,6 +114,20 @@ struct ServeArgs {
     /// Requests kept in the request log.
     #[arg(long, env = "FAKE_SYMBOLS_REQUEST_LOG", default_value_t = 100_000)]
     request_log: usize,
+    /// Files per upload v2 request (Tecken's UPLOAD_V2_MAX_FILES_PER_REQUEST).
+    #[arg(long, env = "FAKE_SYMBOLS_MAX_UPLOAD_V2_FILES", default_value_t = 1024)]
+    max_upload_v2_files: usize,
+    /// The upload_api_version /upload/auth_info/ reports (upload-symbols uses v2 when 2).
+    #[arg(long, env = "FAKE_SYMBOLS_UPLOAD_API_VERSION", default_value_t = 1,
+        value_parser = clap::value_parser!(u8).range(1..=2))]
+    upload_api_version: u8,
+    /// Upload v2 resumable sessions waiting for their bytes (more answer 503).
+    #[arg(
+        long,
+        env = "FAKE_SYMBOLS_MAX_UPLOAD_SESSIONS",
+        default_value_t = 10_000
+    )]
+    max_upload_sessions: usize,
 }
 
 impl ServeArgs {
@@ -158,9 +172,12 @@ impl ServeArgs {
                 symbol_cache_bytes: self.symbol_cache,
                 max_jobs: self.max_jobs,
                 request_log_capacity: self.request_log,
+                max_upload_v2_files: self.max_upload_v2_files,
+                max_upload_sessions: self.max_upload_sessions,
                 ..Limits::default()
             },
             faults,
+            upload_api_version: self.upload_api_version,
         })
     }
 }
@@ -239,7 +256,7 @@ async fn main() -> anyhow::Result<()> {
             println!("{}", serde_json::to_string(&footprint)?);
             Ok(())
         }
-        Some(Command::Serve(args)) => serve(args).await,
+        Some(Command::Serve(args)) => serve(*args).await,
         None => serve(cli.serve).await,
     }
 }

@@ -28,7 +28,7 @@ use crate::server::AppState;
 use crate::{staging, url_upload};
 
 /// Upload ids, from 1.
-static NEXT_UPLOAD_ID: AtomicU64 = AtomicU64::new(1);
+pub(crate) static NEXT_UPLOAD_ID: AtomicU64 = AtomicU64::new(1);
 
 /// Largest urlencoded form (`url=...&try=...`).
 const MAX_FORM_BYTES: usize = 64 * 1024;
@@ -47,7 +47,7 @@ fn now_unix() -> i64 {
 }
 
 /// Authenticates, draining the body on refusal like Tecken (bug 1655944).
-async fn authenticated(
+pub(crate) async fn authenticated(
     state: &AppState,
     request: Request,
 ) -> Result<(Token, Request), UploadError> {
@@ -294,7 +294,7 @@ pub async fn auth_info(State(state): State<Arc<AppState>>, request: Request) -> 
                 "user_id": user_id,
                 "try_symbols": token.permission == Permission::UploadTry,
                 "token_expires_at": token.expires_at.unwrap_or_else(|| now_unix() + 365 * 86_400),
-                "upload_api_version": 1,
+                "upload_api_version": state.config.upload_api_version,
             }))
             .into_response()
         }
