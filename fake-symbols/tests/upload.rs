@@ -480,3 +480,41 @@ async fn declared_sizes_past_2_pow_31_and_2_pow_32_are_read_in_64_bits() {
         "{response}"
     );
 }
+
+/// A real upload past 2^31 bytes (the 2022 Tecken overflow size) over a socket: the record
+/// reports the exact size and the member arrives whole. Slow (about 8 GB of disk writes in a
+/// debug build), so ignored by default; `fake-symbols bench --upload 2644960066` runs the same
+/// in release and also reports the server's peak RSS.
+#[tokio::test]
+#[ignore = "writes ~8 GB to disk; run with --ignored"]
+async fn an_upload_past_2_pow_31_bytes_reports_its_exact_size() {
+    use std::io::{Read, Write};
+    const MEMBER: u64 = 2_644_960_066;
+    let symbols = FakeSymbols::start_with(config()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let zip_path = dir.path().join("big.zip");
+    {
+        let file = std::fs::File::create(&zip_path).unwrap();
+        let mut zip = zip::ZipWriter::new(std::io::BufWriter::with_capacity(1 << 20, file));
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored)
+            .large_file(true);
+        zip.start_file("big.so/ABCD0/big.so.dbg.gz", options)
+            .unwrap();
+        std::io::copy(&mut std::io::repeat(b'z').take(MEMBER), &mut zip).unwrap();
+        zip.finish().unwrap().flush().unwrap();
+    }
+    let zip_size = std::fs::metadata(&zip_path).unwrap().len();
+    assert!(zip_size > 1 << 31);
+    let file = tokio::fs::File::open(&zip_path).await.unwrap();
+    let part =
+        Part::stream_with_length(reqwest_012::Body::from(file), zip_size).file_name("symbols.zip");
+    let (status, body) =
+        upload_form(&symbols, Some(TOKEN), Form::new().part("symbols.zip", part)).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["upload"]["size"].as_u64(), Some(zip_size));
+    let key = fake_symbols::keys::SymbolKey::from_path("big.so/ABCD0/big.so.dbg.gz").unwrap();
+    let stored = symbols.store().get(&key, false).unwrap().unwrap();
+    assert_eq!(stored.size, MEMBER);
+    assert_eq!(std::fs::metadata(&stored.path).unwrap().len(), MEMBER);
+}
