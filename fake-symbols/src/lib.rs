@@ -2,8 +2,8 @@
 //! injection.
 //!
 //! Point rust-minidump's HTTP symbol supplier (`minidump-stackwalk --symbols-url`), Firefox's
-//! `upload_symbols.py` or a symbolication client at it and they work unchanged; then make it
-//! fail the way a production symbols service fails.
+//! `upload_symbols.py`, the `upload-symbols` CLI (upload v1 and v2) or a symbolication client
+//! at it and they work unchanged; then make it fail the way a production symbols service fails.
 //!
 //! How the parts fit:
 //! - [`store`] keeps symbol files on disk in the `<debug_file>/<DEBUG_ID>/<sym_file>` layout
