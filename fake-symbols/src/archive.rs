@@ -35,16 +35,23 @@ pub struct ArchiveRules<'a> {
 }
 
 enum Member {
-    Symbol { index: usize, key: SymbolKey },
+    /// `name` is the member name as uploaded; `key` its normalized place in the store.
+    Symbol {
+        index: usize,
+        key: SymbolKey,
+        name: String,
+    },
     Ignored(String),
 }
 
-/// Storage key as Tecken reports it (`v1/...`, `try/v1/...`).
-pub fn storage_key(key: &SymbolKey, try_symbols: bool) -> String {
+/// Storage key as Tecken reports it (`v1/...`, `try/v1/...`): the prefix joined to the member
+/// name exactly as uploaded (`os.path.join(prefix, member.name)` in `upload_archive`), so a
+/// lower-case debug id stays lower-case in `skipped_keys`.
+pub fn storage_key(member_name: &str, try_symbols: bool) -> String {
     if try_symbols {
-        format!("try/v1/{key}")
+        format!("try/v1/{member_name}")
     } else {
-        format!("v1/{key}")
+        format!("v1/{member_name}")
     }
 }
 
@@ -75,7 +82,7 @@ pub fn extract_archive(
     for member in members {
         match member {
             Member::Ignored(name) => outcome.ignored.push(name),
-            Member::Symbol { index, key } => {
+            Member::Symbol { index, key, name } => {
                 let mut entry = archive
                     .by_index(index)
                     .map_err(|e| UploadError::BadForm(format!("bad zip member: {e}")))?;
@@ -98,7 +105,7 @@ pub fn extract_archive(
                     return Err(UploadError::TooLarge(rules.max_member_bytes));
                 }
                 let staged = staged.into_temp_path();
-                let name = storage_key(&key, try_symbols);
+                let name = storage_key(&name, try_symbols);
                 match store.put_file(&key, try_symbols, &staged, &fp)? {
                     PutOutcome::Stored => outcome.stored.push(name),
                     PutOutcome::Skipped => outcome.skipped.push(name),
@@ -171,7 +178,7 @@ fn check_listing<R: Read + io::Seek>(
         }
         // Absolute paths, `..` and wrong depths all fail the pattern: no zip-slip.
         match SymbolKey::from_path(&name) {
-            Some(key) => members.push(Member::Symbol { index, key }),
+            Some(key) => members.push(Member::Symbol { index, key, name }),
             None => return Err(UploadError::Pattern(name)),
         }
     }

@@ -3,9 +3,13 @@
 //!
 //! 1. Download: a synthetic sym of `download_bytes` is written to a fresh symbols directory,
 //!    a server is started on it, and the file is fetched without and with gzip.
-//! 2. Upload: a stored (uncompressed) zip of `upload_bytes` is streamed to `/upload/`.
-//! 3. Symbolication: a second, fresh server symbolicates a stack in a synthetic module of
-//!    `symbolicate_bytes` generated on the fly by a fault rule.
+//! 2. Upload: a stored (uncompressed) zip of `upload_bytes` is streamed to `/upload/` of a
+//!    fresh server; the size in the upload record must be the zip's, to the byte.
+//! 3. Symbolication: [`parse_footprint`] measures the parsed size of a synthetic module of
+//!    `symbolicate_bytes` in a process of its own, then a fresh server symbolicates a stack in
+//!    the same module (generated on the fly by a fault rule) and its peak RSS is compared.
+//!
+//! A size of 0 skips that part.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -18,6 +22,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use reqwest_012 as reqwest;
 use serde_json::json;
 
+use crate::parse_footprint::{self, ParseFootprint};
 use crate::synthetic::{self, SyntheticSym};
 
 pub struct BenchOptions {
@@ -74,13 +79,7 @@ impl ServerProcess {
     /// Peak resident set size so far, in bytes.
     fn peak_rss(&self) -> anyhow::Result<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
-        let kb = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse::<u64>().ok())
-            .context("no VmHWM")?;
-        Ok(kb * 1024)
+        Ok(parse_footprint::read_status_field(&status, "VmHWM")?)
     }
 }
 
@@ -174,21 +173,30 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<()> {
             temp.path().to_path_buf()
         }
     };
-    let symbols_dir = dir.join("symbols");
     // A plain client: the bench measures the server, so no transparent decompression.
     let client = reqwest::Client::builder().no_gzip().build()?;
+    if options.download_bytes > 0 {
+        bench_download(&client, &dir, options.download_bytes).await?;
+    }
+    if options.upload_bytes > 0 {
+        bench_upload(&client, &dir, options.upload_bytes).await?;
+    }
+    if options.symbolicate_bytes > 0 {
+        bench_symbolicate(&client, &dir, options.symbolicate_bytes).await?;
+    }
+    Ok(())
+}
 
-    println!(
-        "preparing a {:.0} MB sym file ...",
-        mb(options.download_bytes)
-    );
-    let debug_id = "0123456789ABCDEF0123456789ABCDEF0";
+async fn bench_download(client: &reqwest::Client, dir: &Path, bytes: u64) -> anyhow::Result<()> {
+    println!("preparing a {:.0} MB sym file ...", mb(bytes));
+    let symbols_dir = dir.join("symbols");
+    let debug_id = parse_footprint::DEBUG_ID;
     let sym_path = symbols_dir.join("xul.pdb").join(debug_id).join("xul.sym");
-    let size = write_sym(&sym_path, "xul.pdb", debug_id, options.download_bytes)?;
+    let size = write_sym(&sym_path, "xul.pdb", debug_id, bytes)?;
     let server = ServerProcess::start(&symbols_dir, &[])?;
     let url = format!("{}/xul.pdb/{debug_id}/xul.sym", server.url);
-    let (plain, plain_time) = download(&client, &url, false, size).await?;
-    let (gz, gz_time) = download(&client, &url, true, size).await?;
+    let (plain, plain_time) = download(client, &url, false, size).await?;
+    let (gz, gz_time) = download(client, &url, true, size).await?;
     let rss_download = server.peak_rss()?;
     println!(
         "download {:.0} MB: {:.0} MB/s plain ({:.2} s), gzip on the fly {:.0} MB/s of sym ({:.0} MB on the wire, {:.2} s); server peak RSS {:.1} MB",
@@ -201,10 +209,17 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<()> {
         mb(rss_download)
     );
     std::fs::remove_file(&sym_path)?;
+    Ok(())
+}
 
-    println!("preparing a {:.0} MB zip ...", mb(options.upload_bytes));
+async fn bench_upload(client: &reqwest::Client, dir: &Path, bytes: u64) -> anyhow::Result<()> {
+    println!("preparing a {:.0} MB zip ...", mb(bytes));
     let zip_path = dir.join("upload.zip");
-    let zip_size = write_zip(&zip_path, options.upload_bytes)?;
+    let zip_size = write_zip(&zip_path, bytes)?;
+    // A fresh server, so its peak RSS is the upload's alone; its limit fits the zip (the
+    // default, 4 GiB, would refuse the runs past 2^32).
+    let limit = zip_size.max(4 << 30).to_string();
+    let server = ServerProcess::start(&dir.join("symbols-upload"), &["--max-upload", &limit])?;
     let progress = bar(zip_size, "upload");
     let file = tokio::fs::File::open(&zip_path).await?;
     let progress_in_stream = progress.clone();
@@ -233,21 +248,65 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<()> {
             response.text().await.unwrap_or_default()
         );
     }
+    let body: serde_json::Value = response.json().await?;
+    // The 2022 Tecken incident: a 2,644,960,066-byte upload overflowed a 32-bit size.
+    let reported = body["upload"]["size"].as_u64();
+    if reported != Some(zip_size) {
+        bail!("the upload record says size {reported:?}, the zip has {zip_size} bytes");
+    }
     let rss_upload = server.peak_rss()?;
     println!(
-        "upload {:.0} MB zip (stored, extracted and md5-checked): {:.0} MB/s ({:.2} s); server peak RSS {:.1} MB",
-        mb(zip_size),
+        "upload {zip_size} byte zip (stored, extracted and md5-checked; size reported exactly): {:.0} MB/s ({:.2} s); server peak RSS {:.1} MB",
         mb(zip_size) / took.as_secs_f64(),
         took.as_secs_f64(),
         mb(rss_upload)
     );
     std::fs::remove_file(&zip_path)?;
     drop(server);
+    std::fs::remove_dir_all(dir.join("symbols-upload"))?;
+    Ok(())
+}
+
+/// Runs `fake-symbols parse-footprint` in a process of its own.
+fn measure_parse(bytes: u64) -> anyhow::Result<ParseFootprint> {
+    let output = Command::new(std::env::current_exe()?)
+        .args(["parse-footprint", "--size", &bytes.to_string()])
+        .stderr(Stdio::inherit())
+        .output()
+        .context("cannot run parse-footprint")?;
+    if !output.status.success() {
+        bail!("parse-footprint failed: {}", output.status);
+    }
+    serde_json::from_slice(&output.stdout).context("parse-footprint printed no figures")
+}
+
+async fn bench_symbolicate(client: &reqwest::Client, dir: &Path, bytes: u64) -> anyhow::Result<()> {
+    let spinner = ProgressBar::new_spinner();
+    spinner.enable_steady_tick(Duration::from_millis(200));
+    spinner.set_message(format!(
+        "measuring the parsed size of a {:.0} MB module",
+        mb(bytes)
+    ));
+    let footprint = measure_parse(bytes)?;
+    spinner.finish_and_clear();
+    println!(
+        "parse a {:.0} MB synthetic module alone ({} FUNCs): {:.2} s; parsed size {:.1} MB of heap \
+         (heap peak during the parse {:.1} MB); process RSS after {:.1} MB, peak {:.1} MB",
+        mb(footprint.sym_bytes),
+        footprint.functions,
+        footprint.parse_secs,
+        mb(footprint.parsed_heap),
+        mb(footprint.parse_peak_heap),
+        mb(footprint.rss_after),
+        mb(footprint.peak_rss)
+    );
 
     // A fresh server, so its peak RSS is the symbolication's alone.
     let server = ServerProcess::start(&dir.join("symbols-empty"), &[])?;
-    let spec = json!({"seed": 0, "rules": [{"module": "xul.pdb",
-        "action": {"kind": "synthetic", "size": options.symbolicate_bytes}}]});
+    let debug_id = parse_footprint::DEBUG_ID;
+    let debug_file = parse_footprint::DEBUG_FILE;
+    let spec = json!({"seed": 0, "rules": [{"module": debug_file,
+        "action": {"kind": "synthetic", "size": bytes}}]});
     client
         .put(format!("{}/__fault__", server.url))
         .json(&spec)
@@ -259,12 +318,12 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<()> {
         .iter()
         .map(|i| json!([0, synthetic::function_address(*i) + 0x50]))
         .collect();
-    let request =
-        json!({"jobs": [{"memoryMap": [["xul.pdb", debug_id]], "stacks": [frames]}], "version": 5});
+    let request = json!({"jobs": [{"memoryMap": [[debug_file, debug_id]], "stacks": [frames]}],
+        "version": 5});
     let spinner = ProgressBar::new_spinner();
     spinner.set_message(format!(
         "symbolicating against a {:.0} MB module",
-        mb(options.symbolicate_bytes)
+        mb(bytes)
     ));
     spinner.enable_steady_tick(Duration::from_millis(200));
     let started = Instant::now();
@@ -278,17 +337,19 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<()> {
         .await?;
     let took = started.elapsed();
     spinner.finish_and_clear();
-    let found = &response["results"][0]["found_modules"][format!("xul.pdb/{debug_id}")];
+    let found = &response["results"][0]["found_modules"][format!("{debug_file}/{debug_id}")];
     if found != &json!(true) {
         bail!("the synthetic module was not symbolicated: {response}");
     }
     let rss = server.peak_rss()?;
     println!(
-        "symbolicate 4 frames in a {:.0} MB synthetic module: {:.2} s; server peak RSS {:.1} MB (idle {:.1} MB)",
-        mb(options.symbolicate_bytes),
+        "symbolicate 4 frames in a {:.0} MB synthetic module: {:.2} s; server peak RSS {:.1} MB \
+         (idle {:.1} MB) = {:.2} x the parsed size (target < 2)",
+        mb(bytes),
         took.as_secs_f64(),
         mb(rss),
-        mb(baseline)
+        mb(baseline),
+        rss as f64 / footprint.parsed_heap.max(1) as f64
     );
     Ok(())
 }

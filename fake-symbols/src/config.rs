@@ -141,6 +141,12 @@ pub struct Limits {
     pub max_admin_body: usize,
     /// Requests kept in the request log. Default 100,000.
     pub request_log_capacity: usize,
+    /// Files per upload v2 request (Tecken's `UPLOAD_V2_MAX_FILES_PER_REQUEST`). Default 1024.
+    pub max_upload_v2_files: usize,
+    /// Upload v2 resumable sessions waiting for their bytes; a v2 request that would open more
+    /// answers 503. Each holds at most one staging file of up to `max_member_bytes`. Default
+    /// 10,000.
+    pub max_upload_sessions: usize,
 }
 
 impl Default for Limits {
@@ -156,6 +162,8 @@ impl Default for Limits {
             symbol_cache_bytes: 256 << 20,
             max_admin_body: 1 << 20,
             request_log_capacity: 100_000,
+            max_upload_v2_files: 1024,
+            max_upload_sessions: 10_000,
         }
     }
 }
@@ -178,6 +186,10 @@ pub struct Config {
     pub url_uploads: UrlUploads,
     pub limits: Limits,
     pub faults: FaultSpec,
+    /// The `upload_api_version` `/upload/auth_info/` reports for every token (Tecken's
+    /// per-token `preferred_upload_api_version`, 1 or 2); the `upload-symbols` CLI uses upload
+    /// v2 when it is 2. Both APIs are served either way. Default 1.
+    pub upload_api_version: u8,
 }
 
 impl Config {
@@ -193,6 +205,7 @@ impl Config {
             url_uploads: UrlUploads::default(),
             limits: Limits::default(),
             faults: FaultSpec::default(),
+            upload_api_version: 1,
         }
     }
 }

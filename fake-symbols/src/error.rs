@@ -111,6 +111,15 @@ pub enum UploadError {
     BadForm(String),
     #[error("Method Not Allowed ({method}): {path}")]
     MethodNotAllowed { method: String, path: String },
+    /// Upload v2: more files than `UPLOAD_V2_MAX_FILES_PER_REQUEST`.
+    #[error("too many files")]
+    TooManyFiles,
+    /// Upload v2: the body is not `{"files": [{"key", "size", "md5_hash"}, ...]}`.
+    #[error("malformed JSON request body")]
+    MalformedJson,
+    /// Upload v2: more resumable sessions pending than the limit (retryable).
+    #[error("too many pending upload sessions (limit {0}); finish or retry later")]
+    TooManySessions(usize),
     #[error("Internal Server Error")]
     Internal(String),
 }
@@ -126,6 +135,7 @@ impl UploadError {
             Self::UrlErrored { .. } | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Self::TooManySessions(_) => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -149,6 +159,71 @@ impl IntoResponse for UploadError {
             tracing::error!(%detail, "upload failed");
         }
         json_error(self.status(), &self.to_string())
+    }
+}
+
+/// Errors of the GCS resumable-upload session URLs upload v2 hands out, in GCS's JSON error
+/// shape `{"error": {"code": N, "message": "..."}}`.
+#[derive(Debug, thiserror::Error)]
+pub enum ResumableError {
+    #[error("No such upload session.")]
+    NoSession,
+    #[error("Invalid Content-Range header: {0:?}")]
+    BadContentRange(String),
+    #[error(
+        "Invalid request. According to the Content-Range header, the upload offset is {offset} byte(s), which exceeds already uploaded size of {received} byte(s)."
+    )]
+    Gap { offset: u64, received: u64 },
+    #[error("The body does not have the {expected} byte(s) the Content-Range header announces.")]
+    WrongLength { expected: u64 },
+    #[error("The object size changed from {before} to {after} during the upload.")]
+    TotalChanged { before: u64, after: u64 },
+    #[error("The upload exceeds the limit of {0} bytes.")]
+    TooLarge(u64),
+    /// The finished object does not match what the upload v2 request declared (size and md5
+    /// of the original content, after gunzip when `content_encoding` was gzip).
+    #[error("The uploaded content ({got}) does not match the declared file ({declared}).")]
+    Mismatch { declared: String, got: String },
+    #[error("The content is not gzip-encoded as the upload asked: {0}")]
+    NotGzip(String),
+    #[error("Internal Server Error")]
+    Internal(String),
+}
+
+impl ResumableError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::NoSession => StatusCode::NOT_FOUND,
+            Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+}
+
+impl From<std::io::Error> for ResumableError {
+    fn from(err: std::io::Error) -> Self {
+        Self::Internal(err.to_string())
+    }
+}
+
+impl From<crate::store::StoreError> for ResumableError {
+    fn from(err: crate::store::StoreError) -> Self {
+        Self::Internal(err.to_string())
+    }
+}
+
+impl IntoResponse for ResumableError {
+    fn into_response(self) -> Response {
+        if let Self::Internal(detail) = &self {
+            tracing::error!(%detail, "resumable upload failed");
+        }
+        let status = self.status();
+        (
+            status,
+            axum::Json(json!({"error": {"code": status.as_u16(), "message": self.to_string()}})),
+        )
+            .into_response()
     }
 }
 

@@ -2,8 +2,8 @@
 //! injection.
 //!
 //! Point rust-minidump's HTTP symbol supplier (`minidump-stackwalk --symbols-url`), Firefox's
-//! `upload_symbols.py` or a symbolication client at it and they work unchanged; then make it
-//! fail the way a production symbols service fails.
+//! `upload_symbols.py`, the `upload-symbols` CLI (upload v1 and v2) or a symbolication client
+//! at it and they work unchanged; then make it fail the way a production symbols service fails.
 //!
 //! How the parts fit:
 //! - [`store`] keeps symbol files on disk in the `<debug_file>/<DEBUG_ID>/<sym_file>` layout
@@ -12,12 +12,14 @@
 //! - [`download`] answers Tecken's download API; [`sym_body`] turns a stored or
 //!   [`synthetic`] sym file into a streamed body, through the rewrites of [`sym_rewrite`].
 //! - [`upload`] answers Tecken's upload API: [`auth`] checks tokens, [`archive`] validates
-//!   and extracts zips member by member, [`url_upload`] downloads `url=` uploads.
+//!   and extracts zips member by member, [`url_upload`] downloads `url=` uploads, and
+//!   [`staging`] streams either body to disk with 64-bit size accounting. [`upload_v2`]
+//!   answers upload v2 with per-file GCS resumable sessions that [`resumable`] receives.
 //! - [`symbolicate`] answers Eliot's v4/v5 API with breakpad-symbols, one module at a time.
 //! - [`faults`] decides which injected faults fire for a request; [`request_log`] records
 //!   every request; [`admin`] exposes both (`/__fault__`, `/__requests__`).
 //! - [`server`] wires it into one axum router; [`testing`] starts it in-process for tests;
-//!   [`bench`] measures it.
+//!   [`bench`] measures it, with [`parse_footprint`] giving the parsed size of a module.
 //!
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
@@ -42,8 +44,11 @@ pub mod download;
 pub mod error;
 pub mod faults;
 pub mod keys;
+pub mod parse_footprint;
 pub mod request_log;
+pub mod resumable;
 pub mod server;
+pub mod staging;
 pub mod store;
 pub mod sym_body;
 pub mod sym_header;
@@ -52,6 +57,7 @@ pub mod symbolicate;
 pub mod synthetic;
 pub mod testing;
 pub mod upload;
+pub mod upload_v2;
 pub mod url_upload;
 
 pub use config::Config;

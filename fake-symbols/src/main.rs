@@ -1,14 +1,21 @@
 //! The `fake-symbols` command: serve (the default) or benchmark.
 
+use std::alloc::System;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use anyhow::Context;
+use cap::Cap;
 use clap::{Args, Parser, Subcommand};
 use fake_symbols::bench::{self, BenchOptions};
 use fake_symbols::config::{Config, Limits, Token, TokensFile, UrlUploads, parse_size};
 use fake_symbols::faults::FaultSpec;
+use fake_symbols::parse_footprint;
 use fake_symbols::server::Server;
+
+/// Counts live heap bytes (no limit), so `parse-footprint` can tell a parsed module's size.
+#[global_allocator]
+static HEAP: Cap<System> = Cap::new(System, usize::MAX);
 
 #[derive(Parser)]
 #[command(
@@ -27,9 +34,19 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve (the default when no subcommand is given).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Measure download, upload and symbolication over loopback.
     Bench(BenchArgs),
+    /// Parse a synthetic module and print its memory figures as JSON (run by `bench`).
+    #[command(hide = true)]
+    ParseFootprint(ParseFootprintArgs),
+}
+
+#[derive(Args)]
+struct ParseFootprintArgs {
+    /// Size of the synthetic module.
+    #[arg(long, value_parser = parse_size)]
+    size: u64,
 }
 
 #[derive(Args, Clone)]
@@ -97,6 +114,20 @@ struct ServeArgs {
     /// Requests kept in the request log.
     #[arg(long, env = "FAKE_SYMBOLS_REQUEST_LOG", default_value_t = 100_000)]
     request_log: usize,
+    /// Files per upload v2 request (Tecken's UPLOAD_V2_MAX_FILES_PER_REQUEST).
+    #[arg(long, env = "FAKE_SYMBOLS_MAX_UPLOAD_V2_FILES", default_value_t = 1024)]
+    max_upload_v2_files: usize,
+    /// The upload_api_version /upload/auth_info/ reports (upload-symbols uses v2 when 2).
+    #[arg(long, env = "FAKE_SYMBOLS_UPLOAD_API_VERSION", default_value_t = 1,
+        value_parser = clap::value_parser!(u8).range(1..=2))]
+    upload_api_version: u8,
+    /// Upload v2 resumable sessions waiting for their bytes (more answer 503).
+    #[arg(
+        long,
+        env = "FAKE_SYMBOLS_MAX_UPLOAD_SESSIONS",
+        default_value_t = 10_000
+    )]
+    max_upload_sessions: usize,
 }
 
 impl ServeArgs {
@@ -141,22 +172,25 @@ impl ServeArgs {
                 symbol_cache_bytes: self.symbol_cache,
                 max_jobs: self.max_jobs,
                 request_log_capacity: self.request_log,
+                max_upload_v2_files: self.max_upload_v2_files,
+                max_upload_sessions: self.max_upload_sessions,
                 ..Limits::default()
             },
             faults,
+            upload_api_version: self.upload_api_version,
         })
     }
 }
 
 #[derive(Args)]
 struct BenchArgs {
-    /// Size of the downloaded sym file.
+    /// Size of the downloaded sym file (0 skips the download bench).
     #[arg(long, value_parser = parse_size, default_value = "700MB")]
     download: u64,
-    /// Size of the uploaded zip.
+    /// Size of the uploaded zip (0 skips the upload bench).
     #[arg(long, value_parser = parse_size, default_value = "1GB")]
     upload: u64,
-    /// Size of the synthetic module symbolicated.
+    /// Size of the synthetic module symbolicated (0 skips the symbolication bench).
     #[arg(long, value_parser = parse_size, default_value = "700MB")]
     symbolicate: u64,
     /// Scratch directory (a temporary one when absent).
@@ -197,7 +231,7 @@ async fn shutdown_signal() {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let default_filter = match cli.command {
-        Some(Command::Bench(_)) => "warn",
+        Some(Command::Bench(_) | Command::ParseFootprint(_)) => "warn",
         _ => "fake_symbols=info",
     };
     tracing_subscriber::fmt()
@@ -217,7 +251,12 @@ async fn main() -> anyhow::Result<()> {
             })
             .await
         }
-        Some(Command::Serve(args)) => serve(args).await,
+        Some(Command::ParseFootprint(args)) => {
+            let footprint = parse_footprint::measure(&HEAP, args.size)?;
+            println!("{}", serde_json::to_string(&footprint)?);
+            Ok(())
+        }
+        Some(Command::Serve(args)) => serve(*args).await,
         None => serve(cli.serve).await,
     }
 }

@@ -11,7 +11,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{any, get, post};
+use axum::routing::{any, get, post, put};
 
 use crate::admin;
 use crate::config::Config;
@@ -20,7 +20,7 @@ use crate::faults::{FaultPlan, FaultSpecError};
 use crate::request_log::{RequestLog, RequestRecord};
 use crate::store::{StoreError, StoredFile, SymbolStore};
 use crate::symbolicate;
-use crate::upload;
+use crate::{resumable, upload, upload_v2};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -46,6 +46,8 @@ pub struct AppState {
     /// Base URL for redirects and download URLs, without a trailing slash.
     pub public_url: String,
     pub symbolizer: symbolicate::ModuleCache,
+    /// Upload v2's resumable sessions.
+    pub sessions: resumable::Sessions,
     /// Keeps a temporary symbols directory alive as long as the server.
     _temp_dir: Option<tempfile::TempDir>,
 }
@@ -72,6 +74,7 @@ impl AppState {
         Ok(Arc::new(Self {
             requests: Arc::new(RequestLog::new(config.limits.request_log_capacity)),
             symbolizer: symbolicate::ModuleCache::new(config.limits.symbol_cache_bytes),
+            sessions: resumable::Sessions::new(config.limits.max_upload_sessions),
             store,
             faults,
             public_url,
@@ -219,6 +222,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/syminfo/{file}/{id}", get(download::syminfo))
         .route("/upload/", any(upload::upload))
         .route("/upload/auth_info/", any(upload::auth_info))
+        .route("/upload/v2/", any(upload_v2::upload_v2))
+        .route("/__storage__/upload/{session}", put(resumable::put_chunk))
         .route("/symbolicate/v4", post(symbolicate::v4))
         .route("/symbolicate/v5", post(symbolicate::v5))
         .merge(admin::routes())

@@ -44,6 +44,11 @@ impl FakeSymbols {
         })
     }
 
+    /// Upload v2 sessions still waiting for their bytes.
+    pub fn sessions_pending(&self) -> usize {
+        self.state.sessions.pending()
+    }
+
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }

@@ -25,10 +25,10 @@ use crate::auth;
 use crate::config::{Permission, Token};
 use crate::error::UploadError;
 use crate::server::AppState;
-use crate::url_upload;
+use crate::{staging, url_upload};
 
 /// Upload ids, from 1.
-static NEXT_UPLOAD_ID: AtomicU64 = AtomicU64::new(1);
+pub(crate) static NEXT_UPLOAD_ID: AtomicU64 = AtomicU64::new(1);
 
 /// Largest urlencoded form (`url=...&try=...`).
 const MAX_FORM_BYTES: usize = 64 * 1024;
@@ -47,7 +47,7 @@ fn now_unix() -> i64 {
 }
 
 /// Authenticates, draining the body on refusal like Tecken (bug 1655944).
-async fn authenticated(
+pub(crate) async fn authenticated(
     state: &AppState,
     request: Request,
 ) -> Result<(Token, Request), UploadError> {
@@ -221,19 +221,10 @@ async fn receive_multipart(
         let staged = tempfile::NamedTempFile::new_in(state.store.staging_dir())?;
         let (file, path) = staged.into_parts();
         let mut writer = std::io::BufWriter::with_capacity(1 << 20, file);
-        let mut size = 0u64;
-        while let Some(chunk) = field
-            .chunk()
-            .await
-            .map_err(|e| UploadError::BadForm(format!("bad multipart form: {e}")))?
-        {
-            size += chunk.len() as u64;
-            if size > limit {
-                return Err(UploadError::TooLarge(limit));
-            }
-            // Small synchronous writes to a buffered local file: cheaper than a thread hop.
-            writer.write_all(&chunk)?;
-        }
+        let size = staging::copy_body(&mut field, &mut writer, limit, |e| {
+            UploadError::BadForm(format!("bad multipart form: {e}"))
+        })
+        .await?;
         writer.flush()?;
         received = Some(Received {
             zip: path,
@@ -303,10 +294,39 @@ pub async fn auth_info(State(state): State<Arc<AppState>>, request: Request) -> 
                 "user_id": user_id,
                 "try_symbols": token.permission == Permission::UploadTry,
                 "token_expires_at": token.expires_at.unwrap_or_else(|| now_unix() + 365 * 86_400),
-                "upload_api_version": 1,
+                "upload_api_version": state.config.upload_api_version,
             }))
             .into_response()
         }
         Err(err) => err.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_upload_record_keeps_sizes_past_32_bits_exact() {
+        let token = Token::parse_flag("abc:upload:dev@example.com").unwrap();
+        let outcome = ArchiveOutcome {
+            stored: vec![],
+            skipped: vec!["v1/libxul.so/ABCD0/libxul.so.sym".into()],
+            ignored: vec![],
+        };
+        for size in [2_644_960_066u64, (1 << 32) + 1, u64::MAX] {
+            let body = upload_body(
+                &token,
+                "symbols.zip",
+                size,
+                false,
+                None,
+                &outcome,
+                OffsetDateTime::now_utc(),
+            );
+            assert_eq!(body["upload"]["size"].as_u64(), Some(size));
+            // And on the wire: the number is written out in full.
+            assert!(body.to_string().contains(&format!("\"size\":{size}")));
+        }
     }
 }

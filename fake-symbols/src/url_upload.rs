@@ -3,12 +3,12 @@
 
 use std::io::Write;
 
-use futures::StreamExt;
 use reqwest::Url;
 use reqwest_012 as reqwest;
 
 use crate::error::UploadError;
 use crate::server::AppState;
+use crate::staging;
 
 /// A downloaded zip waiting for extraction.
 pub struct StagedZip {
@@ -151,19 +151,13 @@ pub async fn fetch(state: &AppState, url: &str) -> Result<StagedZip, UploadError
     let staged = tempfile::NamedTempFile::new_in(state.store.staging_dir())?;
     let (file, path) = staged.into_parts();
     let mut writer = std::io::BufWriter::with_capacity(1 << 20, file);
-    let mut stream = response.bytes_stream();
-    let mut written = 0u64;
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| UploadError::UrlErrored {
+    let written = staging::copy_body(response.bytes_stream(), &mut writer, limit, |e| {
+        UploadError::UrlErrored {
             url: current.to_string(),
             code: e.to_string(),
-        })?;
-        written += chunk.len() as u64;
-        if written > limit {
-            return Err(UploadError::TooLarge(limit));
         }
-        writer.write_all(&chunk)?;
-    }
+    })
+    .await?;
     writer.flush()?;
     Ok(StagedZip {
         file: path,
