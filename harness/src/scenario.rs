@@ -151,7 +151,7 @@ pub struct Corpus {
     pub dumps_dir: Option<PathBuf>,
 }
 
-/// A profile: an OS flavour's defaults (`"linux"`, `"windows"`, `"mac"`), a profile file, or
+/// A profile: an OS flavour's defaults (`"linux"`, `"windows"`, `"windows-x86"`, `"mac"`), a profile file, or
 /// an inline table in crash-generator's profile format.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
@@ -451,6 +451,7 @@ impl Scenario {
             ProfileRef::Named(name) => match name.as_str() {
                 "linux" => Ok(Profile::for_os(OsFlavor::Linux)),
                 "windows" => Ok(Profile::for_os(OsFlavor::Windows)),
+                "windows-x86" => Ok(Profile::for_os(OsFlavor::WindowsX86)),
                 "mac" | "macos" => Ok(Profile::for_os(OsFlavor::Mac)),
                 path => Profile::load(&self.resolve(Path::new(path))).map_err(|e| e.to_string()),
             },

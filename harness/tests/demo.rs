@@ -46,7 +46,7 @@ async fn demo_passes_with_valid_junit_and_processors_agree() {
         report::terminal::render(&report)
     );
 
-    // ~100 crashes across three OS flavours, each symbol file fetched once.
+    // ~100 crashes across four OS flavours, each symbol file fetched once.
     let in_process: Vec<_> = report
         .crashes
         .iter()
