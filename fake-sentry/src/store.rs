@@ -568,7 +568,9 @@ fn settle<T>(commit_error: &Option<String>, result: Result<T, String>) -> Result
 }
 
 fn json_text(map: &Option<Map<String, Value>>) -> Option<String> {
-    map.as_ref().map(|m| Value::Object(m.clone()).to_string())
+    // Serialised in place: wrapping the map in a `Value` first would copy the whole tree.
+    map.as_ref()
+        .map(|m| serde_json::to_string(m).unwrap_or_else(|_| "{}".into()))
 }
 
 fn insert_envelope(conn: &Connection, prepared: &PreparedEnvelope) -> rusqlite::Result<Stored> {
