@@ -10,7 +10,7 @@
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params, params_from_iter};
@@ -25,6 +25,10 @@ use crate::item::ItemMeta;
 
 /// How many queued writes one transaction takes at most.
 const MAX_BATCH: usize = 512;
+/// How long the writer waits at most for a batch as big as the last one, and how often it
+/// looks for new writes meanwhile.
+const LINGER: Duration = Duration::from_micros(500);
+const LINGER_STEP: Duration = Duration::from_micros(50);
 /// Pending writes before ingest waits for the writer (backpressure).
 const QUEUE_DEPTH: usize = 8192;
 
@@ -455,6 +459,16 @@ struct Writer {
     store: std::sync::Weak<Store>,
 }
 
+/// Moves whatever is queued into `batch`, up to [`MAX_BATCH`].
+fn drain(rx: &mut mpsc::Receiver<WriteOp>, batch: &mut Vec<WriteOp>) {
+    while batch.len() < MAX_BATCH {
+        match rx.try_recv() {
+            Ok(op) => batch.push(op),
+            Err(_) => break,
+        }
+    }
+}
+
 enum Done {
     Insert(
         oneshot::Sender<InsertReply>,
@@ -470,14 +484,22 @@ enum Done {
 
 impl Writer {
     fn run(mut self, mut rx: mpsc::Receiver<WriteOp>) {
+        let mut last_batch = 0;
         while let Some(first) = rx.blocking_recv() {
             let mut batch = vec![first];
-            while batch.len() < MAX_BATCH {
-                match rx.try_recv() {
-                    Ok(op) => batch.push(op),
-                    Err(_) => break,
+            drain(&mut rx, &mut batch);
+            // Under load (the last batch had several writes), wait a moment for the requests
+            // still being decoded, until the batch is as big as the last one: every commit
+            // rewrites the same index and interior pages, so bigger batches write fewer WAL
+            // bytes per envelope. A lone client (batches of one) never waits.
+            if last_batch > 1 {
+                let deadline = Instant::now() + LINGER;
+                while batch.len() < last_batch && Instant::now() < deadline {
+                    std::thread::sleep(LINGER_STEP);
+                    drain(&mut rx, &mut batch);
                 }
             }
+            last_batch = batch.len();
             self.apply(batch);
         }
     }
