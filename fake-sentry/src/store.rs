@@ -324,6 +324,7 @@ impl Store {
             max_refusals: max_refusals.max(1) as i64,
             item_count,
             store: Arc::downgrade(&store),
+            linger: matches!(storage, Storage::File(_)),
         };
         std::thread::Builder::new()
             .name("fake-sentry-writer".into())
@@ -457,6 +458,9 @@ struct Writer {
     max_refusals: i64,
     item_count: i64,
     store: std::sync::Weak<Store>,
+    /// Whether to wait for fuller batches (file-backed only: in memory a commit writes no
+    /// WAL, so waiting would only add latency).
+    linger: bool,
 }
 
 /// Moves whatever is queued into `batch`, up to [`MAX_BATCH`].
@@ -492,7 +496,7 @@ impl Writer {
             // still being decoded, until the batch is as big as the last one: every commit
             // rewrites the same index and interior pages, so bigger batches write fewer WAL
             // bytes per envelope. A lone client (batches of one) never waits.
-            if last_batch > 1 {
+            if self.linger && last_batch > 1 {
                 let deadline = Instant::now() + LINGER;
                 while batch.len() < last_batch && Instant::now() < deadline {
                     std::thread::sleep(LINGER_STEP);
