@@ -2,7 +2,8 @@
 //!
 //! One writer thread owns the write connection and commits whatever requests have queued up in
 //! one transaction (batching is what makes thousands of envelopes per second possible on a file
-//! with WAL); a request is answered only after its transaction committed, so an acknowledged
+//! with WAL; under load a file-backed writer waits up to half a millisecond for a batch as big
+//! as its last one); a request is answered only after its transaction committed, so an acknowledged
 //! envelope survives `kill -9`. Reads run on their own connections when the database is a file
 //! (WAL lets them proceed while the writer works) and share the writer's connection when it is
 //! in memory. After each commit the writer bumps a watch counter, which long-poll waits and
