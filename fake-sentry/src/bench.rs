@@ -3,12 +3,13 @@
 //! percentiles. Runs against in-process servers (memory and file SQLite) and, optionally, a
 //! peer such as Kent at a URL, so the figures are comparable within one run.
 
+use std::io;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::Request;
-use hyper_util::rt::TokioIo;
+use bytes::{Buf, Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 use crate::config::{Config, Limits, Storage};
 use crate::ingest::{self, Endpoint, IngestRequest};
@@ -73,6 +74,7 @@ pub async fn drive(
     let start = Instant::now();
     let deadline = start + duration;
     let mut tasks = Vec::with_capacity(connections);
+    let request: Arc<[u8]> = request_bytes(&authority, PYTHON_ERROR_ENVELOPE_GZ).into();
     // Fail early, with a clear error, when nothing listens there.
     drop(
         tokio::net::TcpStream::connect(&authority)
@@ -80,7 +82,11 @@ pub async fn drive(
             .map_err(|e| BenchError::Connect(authority.clone(), e))?,
     );
     for _ in 0..connections.max(1) {
-        tasks.push(tokio::spawn(connection_loop(authority.clone(), deadline)));
+        tasks.push(tokio::spawn(connection_loop(
+            authority.clone(),
+            request.clone(),
+            deadline,
+        )));
     }
     let mut latencies = Vec::new();
     let mut errors = 0;
@@ -93,66 +99,202 @@ pub async fn drive(
     summarize(label, start.elapsed(), latencies, errors)
 }
 
-type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
+/// The request every connection sends, built once: what sentry-sdk sends (its headers, the
+/// gzip fixture as body) over HTTP/1.1 keep-alive.
+fn request_bytes(authority: &str, body: &[u8]) -> Vec<u8> {
+    let mut request = format!(
+        "POST /api/1/envelope/ HTTP/1.1\r\n\
+         host: {authority}\r\n\
+         content-type: application/x-sentry-envelope\r\n\
+         content-encoding: gzip\r\n\
+         user-agent: sentry.python/2.75.0\r\n\
+         x-sentry-auth: Sentry sentry_key=public, sentry_version=7, sentry_client=sentry.python/2.75.0\r\n\
+         accept-encoding: identity\r\n\
+         content-length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    request.extend_from_slice(body);
+    request
+}
 
-async fn connect(authority: &str) -> std::io::Result<Sender> {
-    let stream = tokio::net::TcpStream::connect(authority).await?;
+async fn connect(authority: &str) -> io::Result<TcpStream> {
+    let stream = TcpStream::connect(authority).await?;
     stream.set_nodelay(true)?;
-    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(std::io::Error::other)?;
-    tokio::spawn(conn);
-    Ok(sender)
+    Ok(stream)
 }
 
 /// Posts the fixture back to back on one connection until `deadline`, reconnecting when the
 /// server closes it (Werkzeug, which Kent runs on, closes after every response); a reconnect
-/// counts in that request's latency, as it would for a real SDK.
-async fn connection_loop(authority: String, deadline: Instant) -> (Vec<Duration>, u64) {
+/// counts in that request's latency, as it would for a real SDK. Only a 200 counts as a success.
+///
+/// The client is a plain socket writing a prebuilt request and parsing the answer's head with
+/// `httparse`: the load generator shares the cores with the server, so the less it costs, the
+/// more of the machine measures the server.
+async fn connection_loop(
+    authority: String,
+    request: Arc<[u8]>,
+    deadline: Instant,
+) -> (Vec<Duration>, u64) {
     let mut latencies = Vec::new();
     let mut errors = 0;
-    let mut sender: Option<Sender> = None;
-    let body = Bytes::from_static(PYTHON_ERROR_ENVELOPE_GZ);
+    let mut open: Option<(TcpStream, BytesMut)> = None;
     while Instant::now() < deadline {
         let sent = Instant::now();
-        let mut current = match sender.take() {
-            Some(s) if !s.is_closed() => s,
-            _ => match connect(&authority).await {
-                Ok(s) => s,
+        let (mut stream, mut buffer) = match open.take() {
+            Some(connection) => connection,
+            None => match connect(&authority).await {
+                Ok(stream) => (stream, BytesMut::with_capacity(4096)),
                 Err(_) => return (latencies, errors + 1),
             },
         };
-        if current.ready().await.is_err() {
-            continue;
+        let answer = async {
+            stream.write_all(&request).await?;
+            read_response(&mut stream, &mut buffer).await
         }
-        let request = Request::post("/api/1/envelope/")
-            .header("host", &authority)
-            .header("content-type", "application/x-sentry-envelope")
-            .header("content-encoding", "gzip")
-            .header("user-agent", "sentry.python/2.75.0")
-            .header(
-                "x-sentry-auth",
-                "Sentry sentry_key=public, sentry_version=7, sentry_client=sentry.python/2.75.0",
-            )
-            .body(Full::new(body.clone()));
-        let Ok(request) = request else {
-            return (latencies, errors + 1);
-        };
-        match current.send_request(request).await {
+        .await;
+        match answer {
             Ok(response) => {
-                let ok = response.status().is_success();
-                let _ = response.into_body().collect().await;
-                if ok {
+                if response.status == 200 {
                     latencies.push(sent.elapsed());
                 } else {
                     errors += 1;
                 }
-                sender = Some(current);
+                if response.keep_alive {
+                    open = Some((stream, buffer));
+                }
             }
             Err(_) => errors += 1,
         }
     }
     (latencies, errors)
+}
+
+/// What the load generator needs from a response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ResponseHead {
+    status: u16,
+    keep_alive: bool,
+}
+
+/// How a response body is delimited (RFC 9112 §6.3).
+enum BodyFraming {
+    Length(usize),
+    Chunked,
+    UntilClose,
+}
+
+fn invalid(message: impl Into<String>) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, message.into())
+}
+
+/// Reads more of the connection into `buffer`; the end of the stream is an error here.
+async fn fill(stream: &mut TcpStream, buffer: &mut BytesMut) -> io::Result<()> {
+    if buffer.capacity() - buffer.len() < 1024 {
+        buffer.reserve(4096);
+    }
+    match stream.read_buf(buffer).await? {
+        0 => Err(io::ErrorKind::UnexpectedEof.into()),
+        _ => Ok(()),
+    }
+}
+
+/// Reads one whole response (head and body) from the connection, leaving anything after it in
+/// `buffer`.
+async fn read_response(stream: &mut TcpStream, buffer: &mut BytesMut) -> io::Result<ResponseHead> {
+    let (head, framing, head_len) = loop {
+        let mut headers = [httparse::EMPTY_HEADER; 32];
+        let mut response = httparse::Response::new(&mut headers);
+        match response.parse(buffer).map_err(|e| invalid(e.to_string()))? {
+            httparse::Status::Complete(head_len) => {
+                let status = response.code.unwrap_or_default();
+                let mut keep_alive = response.version == Some(1);
+                let mut framing = BodyFraming::UntilClose;
+                for header in response.headers.iter() {
+                    let value = std::str::from_utf8(header.value).unwrap_or_default();
+                    if header.name.eq_ignore_ascii_case("content-length") {
+                        let length = value
+                            .trim()
+                            .parse()
+                            .map_err(|_| invalid("bad content-length"))?;
+                        framing = BodyFraming::Length(length);
+                    } else if header.name.eq_ignore_ascii_case("transfer-encoding")
+                        && value.to_ascii_lowercase().contains("chunked")
+                    {
+                        framing = BodyFraming::Chunked;
+                        break;
+                    } else if header.name.eq_ignore_ascii_case("connection") {
+                        let value = value.to_ascii_lowercase();
+                        if value.contains("close") {
+                            keep_alive = false;
+                        } else if value.contains("keep-alive") {
+                            keep_alive = true;
+                        }
+                    }
+                }
+                break (ResponseHead { status, keep_alive }, framing, head_len);
+            }
+            httparse::Status::Partial => fill(stream, buffer).await?,
+        }
+    };
+    buffer.advance(head_len);
+    match framing {
+        BodyFraming::Length(length) => {
+            while buffer.len() < length {
+                fill(stream, buffer).await?;
+            }
+            buffer.advance(length);
+            Ok(head)
+        }
+        BodyFraming::Chunked => {
+            skip_chunked_body(stream, buffer).await?;
+            Ok(head)
+        }
+        BodyFraming::UntilClose => {
+            while stream.read_buf(buffer).await? > 0 {
+                buffer.clear();
+            }
+            Ok(ResponseHead {
+                keep_alive: false,
+                ..head
+            })
+        }
+    }
+}
+
+/// Reads one CRLF-terminated line, returning it without the CRLF.
+async fn read_line(stream: &mut TcpStream, buffer: &mut BytesMut) -> io::Result<BytesMut> {
+    loop {
+        if let Some(end) = buffer.windows(2).position(|w| w == b"\r\n") {
+            let line = buffer.split_to(end);
+            buffer.advance(2);
+            return Ok(line);
+        }
+        if buffer.len() > 64 * 1024 {
+            return Err(invalid("chunk line too long"));
+        }
+        fill(stream, buffer).await?;
+    }
+}
+
+async fn skip_chunked_body(stream: &mut TcpStream, buffer: &mut BytesMut) -> io::Result<()> {
+    loop {
+        let line = read_line(stream, buffer).await?;
+        let size = std::str::from_utf8(&line)
+            .ok()
+            .and_then(|l| l.split(';').next())
+            .and_then(|s| usize::from_str_radix(s.trim(), 16).ok())
+            .ok_or_else(|| invalid("bad chunk size"))?;
+        if size == 0 {
+            // Trailer fields, then the empty line that ends the message.
+            while !read_line(stream, buffer).await?.is_empty() {}
+            return Ok(());
+        }
+        while buffer.len() < size + 2 {
+            fill(stream, buffer).await?;
+        }
+        buffer.advance(size + 2);
+    }
 }
 
 /// Starts an in-process server on `storage` and measures it.
@@ -176,8 +318,25 @@ pub async fn bench_in_process(
 
 /// The fixture envelope as ingest turns it into a storage record.
 fn fixture_envelope() -> anyhow::Result<NewEnvelope> {
+    // The headers the load generator sends, so the stored record is the one a request makes.
     let mut headers = http::HeaderMap::new();
-    headers.insert("content-encoding", http::HeaderValue::from_static("gzip"));
+    for (name, value) in [
+        ("host", "127.0.0.1:8000"),
+        ("content-type", "application/x-sentry-envelope"),
+        ("content-encoding", "gzip"),
+        ("user-agent", "sentry.python/2.75.0"),
+        (
+            "x-sentry-auth",
+            "Sentry sentry_key=public, sentry_version=7, sentry_client=sentry.python/2.75.0",
+        ),
+        ("accept-encoding", "identity"),
+    ] {
+        headers.insert(name, http::HeaderValue::from_static(value));
+    }
+    headers.insert(
+        http::header::CONTENT_LENGTH,
+        http::HeaderValue::from(PYTHON_ERROR_ENVELOPE_GZ.len()),
+    );
     let request = IngestRequest {
         endpoint: Endpoint::Envelope,
         project_id: 1,
@@ -187,6 +346,31 @@ fn fixture_envelope() -> anyhow::Result<NewEnvelope> {
         received_at_ms: crate::server::now_ms(),
     };
     Ok(ingest::ingest_envelope(&request, &Limits::default(), &[])?.envelope)
+}
+
+/// Measures the ingest stage alone, on one thread: decoding, envelope parsing and describing
+/// the fixture's items, as a request does before it queues for the writer; no HTTP, no
+/// storage. Its envelopes/s is the inverse of the CPU time that stage costs per request.
+pub async fn bench_ingest(label: &str, duration: Duration) -> anyhow::Result<BenchResult> {
+    let label = label.to_string();
+    tokio::task::spawn_blocking(move || {
+        let mut latencies = Vec::new();
+        let mut errors = 0;
+        let start = Instant::now();
+        let deadline = start + duration;
+        while Instant::now() < deadline {
+            let began = Instant::now();
+            match fixture_envelope() {
+                Ok(envelope) => {
+                    std::hint::black_box(envelope);
+                    latencies.push(began.elapsed());
+                }
+                Err(_) => errors += 1,
+            }
+        }
+        Ok(summarize(&label, start.elapsed(), latencies, errors)?)
+    })
+    .await?
 }
 
 /// Measures the storage stage alone: `concurrency` tasks insert the fixture envelope directly,
@@ -269,4 +453,77 @@ pub fn header_row() -> String {
         "{:<28} {:>12} {:>10} {:>9} {:>9} {:>7}",
         "target", "envelopes/s", "requests", "p50 ms", "p99 ms", "errors"
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::net::TcpListener;
+
+    /// Serves `raw` as the answer to one connection, then reads back every response the load
+    /// generator's parser finds in it.
+    async fn parse_all(raw: &'static [u8]) -> Vec<io::Result<ResponseHead>> {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            // Byte by byte, so every partial-read path is taken.
+            for byte in raw {
+                socket.write_all(std::slice::from_ref(byte)).await.unwrap();
+                socket.flush().await.unwrap();
+            }
+        });
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        let mut buffer = BytesMut::new();
+        let mut heads = Vec::new();
+        loop {
+            let head = read_response(&mut stream, &mut buffer).await;
+            let stop = !matches!(&head, Ok(h) if h.keep_alive);
+            heads.push(head);
+            if stop {
+                break;
+            }
+        }
+        server.await.unwrap();
+        heads
+    }
+
+    #[tokio::test]
+    async fn responses_are_framed_by_length_chunks_or_close() {
+        let heads = parse_all(
+            b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n{\"a\"}\
+              HTTP/1.1 429 Too Many Requests\r\nTransfer-Encoding: chunked\r\n\r\n\
+              3;x=y\r\nabc\r\n2\r\n\r\n\r\n0\r\nTrailer: 1\r\n\r\n\
+              HTTP/1.0 200 OK\r\nConnection: close\r\n\r\nbody until close",
+        )
+        .await;
+        let heads: Vec<ResponseHead> = heads.into_iter().map(Result::unwrap).collect();
+        assert_eq!(
+            heads,
+            [
+                ResponseHead {
+                    status: 200,
+                    keep_alive: true
+                },
+                ResponseHead {
+                    status: 429,
+                    keep_alive: true
+                },
+                ResponseHead {
+                    status: 200,
+                    keep_alive: false
+                },
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_truncated_response_is_an_error() {
+        let heads = parse_all(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nshort").await;
+        assert_eq!(heads.len(), 1);
+        assert_eq!(
+            heads[0].as_ref().unwrap_err().kind(),
+            io::ErrorKind::UnexpectedEof
+        );
+    }
 }

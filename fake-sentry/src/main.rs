@@ -167,6 +167,10 @@ struct BenchArgs {
     /// Also measure the storage stage alone (no HTTP, no parsing).
     #[arg(long)]
     storage_only: bool,
+    /// Also measure the ingest stage alone (decoding, parsing, describing; one thread, no
+    /// HTTP, no storage).
+    #[arg(long)]
+    ingest_only: bool,
     /// Measure the web UI instead: page rendering with `--ui-items` stored events.
     #[arg(long)]
     ui: bool,
@@ -279,6 +283,10 @@ async fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
             let result = bench::bench_storage(label, storage, args.connections, duration).await?;
             println!("{}", bench::format_row(&result));
         }
+    }
+    if args.ingest_only {
+        let result = bench::bench_ingest("ingest only (1 thread)", duration).await?;
+        println!("{}", bench::format_row(&result));
     }
     if let Some(peer) = &args.peer {
         let peer = bench::drive(&format!("peer {peer}"), peer, args.connections, duration).await?;
