@@ -382,7 +382,12 @@ pub async fn bench_storage(
     concurrency: usize,
     duration: Duration,
 ) -> anyhow::Result<BenchResult> {
-    let store = Store::open(&storage, usize::MAX >> 2, 16)?;
+    let store = Store::open(
+        &storage,
+        usize::MAX >> 2,
+        16,
+        crate::config::DEFAULT_MAX_WAL_BYTES,
+    )?;
     let template = fixture_envelope()?;
     let start = Instant::now();
     let deadline = start + duration;

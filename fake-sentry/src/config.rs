@@ -84,6 +84,9 @@ pub enum Storage {
     File(PathBuf),
 }
 
+/// Default for [`Config::max_wal_bytes`].
+pub const DEFAULT_MAX_WAL_BYTES: u64 = 256 * 1024 * 1024;
+
 /// Everything a running fake-sentry needs.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -93,6 +96,9 @@ pub struct Config {
     pub max_items: usize,
     /// Refused requests kept for the refusals API.
     pub max_refusals: usize,
+    /// Largest the SQLite write-ahead log may grow (file-backed): past it the writer
+    /// checkpoints and truncates it, see `store::Store::open`.
+    pub max_wal_bytes: u64,
     pub limits: Limits,
     /// Public keys accepted; empty accepts any key (and requests with none).
     pub required_keys: Vec<String>,
@@ -110,6 +116,7 @@ impl Default for Config {
             storage: Storage::Memory,
             max_items: 200_000,
             max_refusals: 10_000,
+            max_wal_bytes: DEFAULT_MAX_WAL_BYTES,
             limits: Limits::default(),
             required_keys: Vec::new(),
             faults: Vec::new(),

@@ -58,6 +58,9 @@ struct ServeArgs {
     /// Refused requests kept for /api/refusals/.
     #[arg(long, env = "FAKE_SENTRY_MAX_REFUSALS", default_value_t = 10_000)]
     max_refusals: usize,
+    /// Largest the SQLite write-ahead log (--db) may grow before the writer truncates it.
+    #[arg(long, env = "FAKE_SENTRY_MAX_WAL", value_parser = parse_size, default_value = "256MiB")]
+    max_wal: usize,
     /// Accept only this public key (repeat for several); any key when absent.
     #[arg(
         long = "require-key",
@@ -129,6 +132,7 @@ impl ServeArgs {
             storage: self.db.clone().map_or(Storage::Memory, Storage::File),
             max_items: self.max_events,
             max_refusals: self.max_refusals,
+            max_wal_bytes: self.max_wal as u64,
             limits: Limits {
                 max_request_body: self.max_request_body,
                 max_decompressed: self.max_decompressed,

@@ -46,7 +46,12 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(config: Config, public_addr: SocketAddr) -> Result<Arc<Self>, StoreError> {
-        let store = Store::open(&config.storage, config.max_items, config.max_refusals)?;
+        let store = Store::open(
+            &config.storage,
+            config.max_items,
+            config.max_refusals,
+            config.max_wal_bytes,
+        )?;
         Ok(Arc::new(Self {
             faults: FaultPlan::new(config.faults.clone()),
             forwarder: config.forward.clone().map(Forwarder::start),

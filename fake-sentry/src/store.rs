@@ -289,10 +289,16 @@ fn configure(conn: &Connection, file: bool) -> rusqlite::Result<()> {
 
 impl Store {
     /// Opens (or creates) the database and starts the writer thread.
+    ///
+    /// File-backed, a background thread checkpoints the WAL while the writer goes on; under
+    /// sustained load such a checkpoint never catches up with the writer, so the WAL would
+    /// grow without end: past `max_wal_bytes` the writer itself checkpoints and truncates it
+    /// (after answering the batch that crossed the line).
     pub fn open(
         storage: &Storage,
         max_items: usize,
         max_refusals: usize,
+        max_wal_bytes: u64,
     ) -> Result<Arc<Self>, StoreError> {
         let (conn, file_path) = match storage {
             Storage::Memory => (Connection::open_in_memory()?, None),
@@ -326,6 +332,13 @@ impl Store {
             item_count,
             store: Arc::downgrade(&store),
             linger: matches!(storage, Storage::File(_)),
+            wal_limit: match storage {
+                Storage::File(path) => Some(WalLimit {
+                    path: wal_path(path),
+                    max_bytes: max_wal_bytes,
+                }),
+                Storage::Memory => None,
+            },
         };
         std::thread::Builder::new()
             .name("fake-sentry-writer".into())
@@ -462,6 +475,46 @@ struct Writer {
     /// Whether to wait for fuller batches (file-backed only: in memory a commit writes no
     /// WAL, so waiting would only add latency).
     linger: bool,
+    /// File-backed: the WAL file and its largest allowed size.
+    wal_limit: Option<WalLimit>,
+}
+
+struct WalLimit {
+    path: std::path::PathBuf,
+    max_bytes: u64,
+}
+
+/// SQLite's name for a database's write-ahead log.
+fn wal_path(db: &std::path::Path) -> std::path::PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push("-wal");
+    name.into()
+}
+
+impl Writer {
+    /// Checkpoints and truncates the WAL once it is past its limit. TRUNCATE waits for
+    /// readers of older snapshots (bounded by the busy timeout) and blocks new writes while it
+    /// copies what the background checkpointer has not copied yet.
+    fn bound_wal(&self) {
+        let Some(limit) = &self.wal_limit else {
+            return;
+        };
+        let size = std::fs::metadata(&limit.path).map_or(0, |m| m.len());
+        if size <= limit.max_bytes {
+            return;
+        }
+        let conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+        match conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+            r.get::<_, i64>(0)
+        }) {
+            Ok(0) => tracing::debug!(size, "WAL past its limit: checkpointed and truncated"),
+            Ok(_) => tracing::warn!(
+                size,
+                "WAL past its limit, but a reader kept it from being truncated"
+            ),
+            Err(err) => tracing::warn!(%err, size, "WAL checkpoint failed"),
+        }
+    }
 }
 
 /// Moves whatever is queued into `batch`, up to [`MAX_BATCH`].
@@ -582,6 +635,7 @@ impl Writer {
         if commit_error.is_none() {
             store.changes.send_modify(|n| *n += 1);
         }
+        self.bound_wal();
     }
 }
 

@@ -201,3 +201,41 @@ async fn max_items_keeps_exactly_the_newest() {
         "Kent's list agrees"
     );
 }
+
+/// Under sustained writes the background checkpoint never catches up, so without a bound the
+/// WAL file only grows; past `max_wal_bytes` the writer truncates it, and nothing is lost.
+#[tokio::test]
+async fn the_wal_stays_within_its_limit() {
+    const LIMIT: u64 = 64 * 1024;
+    // One envelope writes about 40 KB of WAL; the check runs after each batch is answered,
+    // and is skipped while the background checkpointer holds its lock, so the file may pass
+    // the limit by a few batches. Unbounded, it reaches several MB here.
+    const SLACK: u64 = 1024 * 1024;
+    const SENT: usize = 300;
+    let dir = TempDir::new("wal-limit");
+    let db = dir.path().join("events.sqlite");
+    let sentry = FakeSentry::start_with(Config {
+        storage: fake_sentry::config::Storage::File(db.clone()),
+        max_wal_bytes: LIMIT,
+        ..Config::ephemeral()
+    })
+    .await
+    .expect("start fake-sentry");
+    let addr = sentry.addr();
+    let wal = dir.path().join("events.sqlite-wal");
+    let padding = "x".repeat(16 * 1024);
+    let mut largest = 0;
+    for n in 0..SENT {
+        let id = new_event_id();
+        let body = event_envelope(&id, &format!("envelope {n} {padding}"));
+        let reply = post_envelope(addr, 1, &body).await;
+        assert_eq!(reply.status, 200, "envelope {n}: {}", reply.text());
+        largest = largest.max(std::fs::metadata(&wal).map_or(0, |m| m.len()));
+    }
+    assert!(
+        largest <= LIMIT + SLACK,
+        "the WAL grew to {largest} bytes (limit {LIMIT})"
+    );
+    assert_eq!(get_json(addr, "/api/stats/").await["items"], json!(SENT));
+    sentry.shutdown().await;
+}
