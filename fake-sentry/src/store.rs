@@ -292,8 +292,8 @@ impl Store {
     ///
     /// File-backed, a background thread checkpoints the WAL while the writer goes on; under
     /// sustained load such a checkpoint never catches up with the writer, so the WAL would
-    /// grow without end: past `max_wal_bytes` the writer itself checkpoints and truncates it
-    /// (after answering the batch that crossed the line).
+    /// grow without end: once it is past `max_wal_bytes` the writer tells the checkpointer,
+    /// which then checkpoints and truncates it, holding the next write back meanwhile.
     pub fn open(
         storage: &Storage,
         max_items: usize,
@@ -319,6 +319,8 @@ impl Store {
             },
         };
         let (queue, rx) = mpsc::channel(QUEUE_DEPTH);
+        // The writer's "the WAL is past its limit" signal to the checkpointer.
+        let (truncate_tx, truncate_rx) = std::sync::mpsc::sync_channel::<()>(1);
         let (changes, _) = watch::channel(last_seq as u64);
         let store = Arc::new(Self {
             queue,
@@ -336,6 +338,7 @@ impl Store {
                 Storage::File(path) => Some(WalLimit {
                     path: wal_path(path),
                     max_bytes: max_wal_bytes,
+                    truncate: truncate_tx,
                 }),
                 Storage::Memory => None,
             },
@@ -350,7 +353,7 @@ impl Store {
             let weak = Arc::downgrade(&store);
             std::thread::Builder::new()
                 .name("fake-sentry-checkpoint".into())
-                .spawn(move || run_checkpointer(conn, weak))
+                .spawn(move || run_checkpointer(conn, weak, truncate_rx))
                 .map_err(|e| StoreError::Task(e.to_string()))?;
         }
         Ok(store)
@@ -450,8 +453,15 @@ const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(250);
 
 /// Copies committed WAL frames into the database file while the writer keeps appending
 /// (a PASSIVE checkpoint never blocks it); SQLite rewinds the WAL once all frames are copied.
-/// Stops when the store is dropped.
-fn run_checkpointer(conn: Connection, store: std::sync::Weak<Store>) {
+/// When the writer reports the WAL past its limit (`truncate`), a TRUNCATE checkpoint waits
+/// for the writer's current transaction, holds the next one back while it copies the rest,
+/// and empties the file. Stops when the store is dropped.
+fn run_checkpointer(
+    conn: Connection,
+    store: std::sync::Weak<Store>,
+    truncate: std::sync::mpsc::Receiver<()>,
+) {
+    use std::sync::mpsc::RecvTimeoutError;
     let mut last_seen = u64::MAX;
     while let Some(store) = store.upgrade() {
         let version = *store.changes.borrow();
@@ -462,7 +472,17 @@ fn run_checkpointer(conn: Connection, store: std::sync::Weak<Store>) {
                 tracing::warn!(%err, "WAL checkpoint failed");
             }
         }
-        std::thread::sleep(CHECKPOINT_INTERVAL);
+        match truncate.recv_timeout(CHECKPOINT_INTERVAL) {
+            Ok(()) => match conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                r.get::<_, i64>(0)
+            }) {
+                Ok(0) => tracing::debug!("WAL past its limit: checkpointed and truncated"),
+                Ok(_) => tracing::warn!("WAL past its limit, but a reader kept it"),
+                Err(err) => tracing::warn!(%err, "WAL checkpoint failed"),
+            },
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => return,
+        }
     }
 }
 
@@ -482,6 +502,8 @@ struct Writer {
 struct WalLimit {
     path: std::path::PathBuf,
     max_bytes: u64,
+    /// Wakes the checkpointer to truncate the WAL (a full channel means it already knows).
+    truncate: std::sync::mpsc::SyncSender<()>,
 }
 
 /// SQLite's name for a database's write-ahead log.
@@ -492,27 +514,15 @@ fn wal_path(db: &std::path::Path) -> std::path::PathBuf {
 }
 
 impl Writer {
-    /// Checkpoints and truncates the WAL once it is past its limit. TRUNCATE waits for
-    /// readers of older snapshots (bounded by the busy timeout) and blocks new writes while it
-    /// copies what the background checkpointer has not copied yet.
+    /// Asks the checkpointer to truncate the WAL once it is past its limit (after the batch
+    /// that crossed it has been answered).
     fn bound_wal(&self) {
         let Some(limit) = &self.wal_limit else {
             return;
         };
         let size = std::fs::metadata(&limit.path).map_or(0, |m| m.len());
-        if size <= limit.max_bytes {
-            return;
-        }
-        let conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
-        match conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
-            r.get::<_, i64>(0)
-        }) {
-            Ok(0) => tracing::debug!(size, "WAL past its limit: checkpointed and truncated"),
-            Ok(_) => tracing::warn!(
-                size,
-                "WAL past its limit, but a reader kept it from being truncated"
-            ),
-            Err(err) => tracing::warn!(%err, size, "WAL checkpoint failed"),
+        if size > limit.max_bytes {
+            let _ = limit.truncate.try_send(());
         }
     }
 }
