@@ -107,6 +107,53 @@ pub struct Config {
     pub policy: Option<DataPolicy>,
     /// Send everything captured on to a real Sentry.
     pub forward: Option<ForwardConfig>,
+    /// The base URL SDKs reach this server at (`http://fake-sentry:8000` in a compose
+    /// network), for the DSN it prints and shows; the listening address when absent.
+    pub public_url: Option<PublicUrl>,
+}
+
+/// A base URL SDKs use to reach fake-sentry: `http(s)://HOST[:PORT][/PREFIX]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicUrl {
+    /// `http` or `https`.
+    pub scheme: String,
+    /// Host, port and any path prefix, without a trailing slash.
+    pub rest: String,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[error(
+    "invalid public URL {0:?}: expected http(s)://HOST[:PORT][/PREFIX] without user, query or fragment"
+)]
+pub struct BadPublicUrl(pub String);
+
+impl std::str::FromStr for PublicUrl {
+    type Err = BadPublicUrl;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let bad = || BadPublicUrl(text.to_string());
+        let (scheme, rest) = text.split_once("://").ok_or_else(bad)?;
+        let rest = rest.trim_end_matches('/');
+        let host = rest.split('/').next().unwrap_or_default();
+        let valid = matches!(scheme, "http" | "https")
+            && !host.is_empty()
+            && !rest.contains(['@', '?', '#', ' '])
+            && !rest.chars().any(char::is_control);
+        if !valid {
+            return Err(bad());
+        }
+        Ok(Self {
+            scheme: scheme.to_string(),
+            rest: rest.to_string(),
+        })
+    }
+}
+
+impl PublicUrl {
+    /// The DSN of `project` for public key `key`.
+    pub fn dsn(&self, key: &str, project: u64) -> String {
+        format!("{}://{key}@{}/{project}", self.scheme, self.rest)
+    }
 }
 
 impl Default for Config {
@@ -122,6 +169,7 @@ impl Default for Config {
             faults: Vec::new(),
             policy: None,
             forward: None,
+            public_url: None,
         }
     }
 }
@@ -179,5 +227,24 @@ mod tests {
         assert_eq!(limits.for_item_type("client_report"), 4 * KIB);
         assert_eq!(limits.for_item_type("check_in"), 100 * KIB);
         assert_eq!(limits.for_item_type("attachment"), 100 * MIB);
+    }
+
+    #[test]
+    fn public_urls_make_dsns() {
+        let url: PublicUrl = "http://fake-sentry:8000/".parse().unwrap();
+        assert_eq!(url.dsn("public", 1), "http://public@fake-sentry:8000/1");
+        let url: PublicUrl = "https://sentry.example.com/prefix".parse().unwrap();
+        assert_eq!(url.dsn("k", 7), "https://k@sentry.example.com/prefix/7");
+        for bad in [
+            "fake-sentry:8000",
+            "ftp://x",
+            "http://",
+            "http://user@host",
+            "http://host/?q",
+            "http://host/#f",
+            "http://ho st",
+        ] {
+            assert!(bad.parse::<PublicUrl>().is_err(), "{bad} accepted");
+        }
     }
 }

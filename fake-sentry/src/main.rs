@@ -8,7 +8,7 @@ use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use event_filter::Policy;
 use fake_sentry::bench;
-use fake_sentry::config::{Config, Limits, Storage, parse_size};
+use fake_sentry::config::{Config, Limits, PublicUrl, Storage, parse_size};
 use fake_sentry::data_policy::DataPolicy;
 use fake_sentry::faults::FaultRule;
 use fake_sentry::forward::{ForwardConfig, Upstream};
@@ -58,6 +58,10 @@ struct ServeArgs {
     /// Refused requests kept for /api/refusals/.
     #[arg(long, env = "FAKE_SENTRY_MAX_REFUSALS", default_value_t = 10_000)]
     max_refusals: usize,
+    /// The URL SDKs reach this server at, for the DSN it prints and shows (e.g.
+    /// http://fake-sentry:8000 in a compose network); the listening address when absent.
+    #[arg(long, env = "FAKE_SENTRY_PUBLIC_URL")]
+    public_url: Option<PublicUrl>,
     /// Largest the SQLite write-ahead log (--db) may grow before the writer truncates it.
     #[arg(long, env = "FAKE_SENTRY_MAX_WAL", value_parser = parse_size, default_value = "256MiB")]
     max_wal: usize,
@@ -150,6 +154,7 @@ impl ServeArgs {
                 timeout: Duration::from_secs_f64(self.forward_timeout.max(0.001)),
                 ..ForwardConfig::new(upstream)
             }),
+            public_url: self.public_url.clone(),
         })
     }
 }

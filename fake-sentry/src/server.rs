@@ -77,14 +77,15 @@ impl AppState {
     /// The DSN of `project` on this server. Any key is accepted unless `--require-key` is set;
     /// Kent's convention is `public`.
     pub fn dsn(&self, project: u64) -> String {
-        dsn_for(
-            self.public_addr,
-            self.config
-                .required_keys
-                .first()
-                .map_or("public", String::as_str),
-            project,
-        )
+        let key = self
+            .config
+            .required_keys
+            .first()
+            .map_or("public", String::as_str);
+        match &self.config.public_url {
+            Some(url) => url.dsn(key, project),
+            None => dsn_for(self.public_addr, key, project),
+        }
     }
 }
 

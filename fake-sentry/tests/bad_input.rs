@@ -1203,3 +1203,29 @@ async fn client_report_over_max_client_report_is_413() {
         "detail names the item type: {detail}"
     );
 }
+
+/// `--public-url` is the DSN the binary shows (the API index, the UI); a malformed one is
+/// refused at start with the reason.
+#[tokio::test]
+async fn public_url_sets_the_dsn_and_malformed_ones_are_refused() {
+    let binary = Binary::start(["--public-url", "http://fake-sentry:8000/"]).await;
+    let index = get_json(binary.addr, "/api/").await;
+    assert_eq!(index["dsn"], "http://public@fake-sentry:8000/1", "{index}");
+    drop(binary);
+    let binary = Binary::start(std::iter::empty::<&str>()).await;
+    let index = get_json(binary.addr, "/api/").await;
+    assert_eq!(
+        index["dsn"],
+        format!("http://public@127.0.0.1:{}/1", binary.addr.port()),
+        "{index}"
+    );
+    drop(binary);
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_fake-sentry"))
+        .args(["--port", "0", "--public-url", "fake-sentry:8000"])
+        .env_clear()
+        .output()
+        .expect("run fake-sentry");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("invalid public URL"), "{stderr}");
+}
