@@ -17,10 +17,14 @@ use rusqlite::{Connection, OptionalExtension, params};
 use crate::keys::SymbolKey;
 use crate::sym_header::SymHeader;
 
-/// Name of the index database inside the symbols directory.
-pub const INDEX_FILE: &str = ".fake-symbols-index.sqlite";
-/// Staging directory for uploads and extraction (same filesystem as the store, for renames).
-pub const STAGING_DIR: &str = ".staging";
+/// The store's own files, inside the symbols directory. `#` is outside Tecken's key
+/// characters, so no uploaded `<debug_file>` can name (and overwrite or delete) them.
+pub const INTERNAL_DIR: &str = "#fake-symbols";
+/// Name of the index database inside [`INTERNAL_DIR`].
+pub const INDEX_FILE: &str = "index.sqlite";
+/// Staging directory for uploads and extraction inside [`INTERNAL_DIR`] (same filesystem as
+/// the store, for renames).
+pub const STAGING_DIR: &str = "staging";
 /// Directory holding try symbols.
 const TRY_DIR: &str = "try";
 
@@ -98,8 +102,9 @@ impl SymbolStore {
     /// Opens (creating if needed) the store at `root` and indexes files already there.
     pub fn open(root: impl Into<PathBuf>) -> Result<Self, StoreError> {
         let root = root.into();
-        fs::create_dir_all(root.join(STAGING_DIR))?;
-        let conn = Connection::open(root.join(INDEX_FILE))?;
+        let internal = root.join(INTERNAL_DIR);
+        fs::create_dir_all(internal.join(STAGING_DIR))?;
+        let conn = Connection::open(internal.join(INDEX_FILE))?;
         conn.execute_batch(
             "PRAGMA journal_mode = WAL;
              PRAGMA synchronous = NORMAL;
@@ -130,7 +135,7 @@ impl SymbolStore {
 
     /// Where uploads and extractions stage their temporary files.
     pub fn staging_dir(&self) -> PathBuf {
-        self.root.join(STAGING_DIR)
+        self.root.join(INTERNAL_DIR).join(STAGING_DIR)
     }
 
     /// The path a key is stored at.

@@ -518,3 +518,49 @@ async fn an_upload_past_2_pow_31_bytes_reports_its_exact_size() {
     assert_eq!(stored.size, MEMBER);
     assert_eq!(std::fs::metadata(&stored.path).unwrap().len(), MEMBER);
 }
+
+/// Debug files named like a store's own files once hit them (a 500 on the index database,
+/// symbols stored in the staging folder where cleanup deletes them; found by the `archive`
+/// fuzz target). They are ordinary keys: stored, served, and kept.
+#[tokio::test]
+async fn debug_files_named_like_the_store_s_own_files_are_ordinary_keys() {
+    let symbols = FakeSymbols::start_with(config()).await.unwrap();
+    let names = [
+        format!(".fake-symbols-index.sqlite/{DEBUG_ID}/x.sym"),
+        format!(".staging/{DEBUG_ID}/x.sym"),
+        format!("index.sqlite/{DEBUG_ID}/x.sym"),
+        format!("staging/{DEBUG_ID}/x.sym"),
+    ];
+    let members: Vec<(&str, &[u8])> = names
+        .iter()
+        .map(|n| (n.as_str(), LIBFOO_SYM.as_bytes()))
+        .collect();
+    let (status, body) = upload_zip(&symbols, TOKEN, "symbols.zip", zip_of(&members)).await;
+    assert_eq!(status, 201, "{body}");
+    // Another upload runs the staging cleanup; the stored files stay.
+    let other = format!("libfoo.so/{DEBUG_ID}/libfoo.so.sym");
+    let (status, body) = upload_zip(
+        &symbols,
+        TOKEN,
+        "symbols.zip",
+        zip_of(&[(other.as_str(), LIBFOO_SYM.as_bytes())]),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    for name in &names {
+        let response = raw_client()
+            .get(format!("{}/{name}", symbols.url()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{name}");
+        assert_eq!(response.text().await.unwrap(), LIBFOO_SYM, "{name}");
+    }
+    assert_eq!(
+        std::fs::read_dir(symbols.store().staging_dir())
+            .unwrap()
+            .count(),
+        0,
+        "staging is empty"
+    );
+}
