@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crash_generator::submission::{
-    AnnotationEncoding, Submission, boundary_for, build, parse_request, ParseLimits,
+    AnnotationEncoding, ParseLimits, Submission, boundary_for, build, parse_request,
     sanitize_key_name,
 };
 use libfuzzer_sys::fuzz_target;
@@ -26,15 +26,24 @@ fn plain_name(name: &str) -> bool {
 
 fuzz_target!(|input: Input| {
     let boundary = boundary_for(0);
-    let contains_boundary =
-        |bytes: &[u8]| bytes.windows(boundary.len()).any(|w| w == boundary.as_bytes());
+    let contains_boundary = |bytes: &[u8]| {
+        bytes
+            .windows(boundary.len())
+            .any(|w| w == boundary.as_bytes())
+    };
     let reserved = ["dump_names", "processed_crash", "raw_crash"];
     let dump_names: BTreeSet<&str> = input.dumps.iter().map(|(n, _)| n.as_str()).collect();
     if input.annotations.is_empty()
         || !input.annotations.keys().all(|k| plain_name(k))
-        || input.annotations.values().any(|v| contains_boundary(v.as_bytes()))
+        || input
+            .annotations
+            .values()
+            .any(|v| contains_boundary(v.as_bytes()))
         || dump_names.len() != input.dumps.len()
-        || !input.dumps.iter().all(|(n, _)| plain_name(n) && !reserved.contains(&n.as_str()))
+        || !input
+            .dumps
+            .iter()
+            .all(|(n, _)| plain_name(n) && !reserved.contains(&n.as_str()))
         || input.dumps.iter().any(|(_, d)| contains_boundary(d))
     {
         return;
@@ -63,7 +72,17 @@ fuzz_target!(|input: Input| {
         Err(err) => panic!("a built submission does not parse: {err}"),
     };
     assert_eq!(parsed.annotations, input.annotations);
-    assert_eq!(parsed.dumps, input.dumps.into_iter().collect::<BTreeMap<_, _>>());
+    assert_eq!(
+        parsed.dumps,
+        input.dumps.into_iter().collect::<BTreeMap<_, _>>()
+    );
     assert_eq!(parsed.payload_compressed, input.gzip);
-    assert_eq!(parsed.payload, if input.extra_json { "json" } else { "multipart" });
+    assert_eq!(
+        parsed.payload,
+        if input.extra_json {
+            "json"
+        } else {
+            "multipart"
+        }
+    );
 });

@@ -20,5 +20,10 @@ fuzz_target!(|data: &[u8]| {
     let _ = Auditor::new(imported.policy.clone()).audit(&event);
     let mut scrubbed = event;
     let report = Scrubber::new(imported.policy).scrub(&mut scrubbed);
-    assert!(!report.diagnostics.iter().any(|d| d.message.contains("panicked")));
+    assert!(
+        !report
+            .diagnostics
+            .iter()
+            .any(|d| d.message.contains("panicked"))
+    );
 });

@@ -58,9 +58,16 @@ fuzz_target!(|data: &[u8]| {
             );
         }
         if report.changes.is_empty() {
-            assert_eq!(without_meta(payload), without_meta(&before), "{label}: unreported change");
+            assert_eq!(
+                without_meta(payload),
+                without_meta(&before),
+                "{label}: unreported change"
+            );
         } else {
-            assert!(!auditor.audit(&before).is_empty(), "{label}: scrubbed but no finding");
+            assert!(
+                !auditor.audit(&before).is_empty(),
+                "{label}: scrubbed but no finding"
+            );
         }
     });
     let bytes = document.to_bytes();

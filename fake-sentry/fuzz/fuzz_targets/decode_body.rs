@@ -23,7 +23,11 @@ fuzz_target!(|data: &[u8]| {
     assert!(encodings.len() <= header.split(',').count());
     match decode_body(body, &encodings, LIMIT) {
         Ok(decoded) => {
-            assert!(decoded.len() <= LIMIT, "decoded {} bytes past the cap", decoded.len());
+            assert!(
+                decoded.len() <= LIMIT,
+                "decoded {} bytes past the cap",
+                decoded.len()
+            );
             if encodings.iter().all(|e| e.as_str() == "identity") {
                 assert_eq!(decoded, body, "identity changed the body");
             }

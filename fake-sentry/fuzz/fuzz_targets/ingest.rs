@@ -70,7 +70,9 @@ fuzz_target!(|data: &[u8]| {
     let mut headers = HeaderMap::new();
     headers.insert(
         "x-sentry-auth",
-        HeaderValue::from_static("Sentry sentry_version=7, sentry_key=public, sentry_client=fuzz/1"),
+        HeaderValue::from_static(
+            "Sentry sentry_version=7, sentry_key=public, sentry_client=fuzz/1",
+        ),
     );
     if let Some(value) = pick(CONTENT_TYPES, *content_type) {
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(value));
@@ -115,13 +117,19 @@ fuzz_target!(|data: &[u8]| {
     match outcome {
         Ok(ingested) => {
             let envelope = ingested.envelope;
-            assert!(!envelope.items.is_empty(), "an accepted request stored no item");
+            assert!(
+                !envelope.items.is_empty(),
+                "an accepted request stored no item"
+            );
             assert!(envelope.items.len() <= limits.max_items_per_envelope);
             assert!(envelope.decoded_size <= limits.max_decompressed);
         }
         Err(err) => {
             let status = err.status();
-            assert!(status.is_client_error(), "bad input answered {status}: {err}");
+            assert!(
+                status.is_client_error(),
+                "bad input answered {status}: {err}"
+            );
         }
     }
 });

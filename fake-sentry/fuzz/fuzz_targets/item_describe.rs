@@ -10,7 +10,10 @@ use serde_json::{Map, Value};
 
 fuzz_target!(|data: &[u8]| {
     let (item_type, payload) = match data.iter().position(|&b| b == b'\n') {
-        Some(newline) => (String::from_utf8_lossy(&data[..newline]), &data[newline + 1..]),
+        Some(newline) => (
+            String::from_utf8_lossy(&data[..newline]),
+            &data[newline + 1..],
+        ),
         None => ("event".into(), data),
     };
     let _ = describe(&item_type, &Map::new(), payload, EnvelopeContext::default());

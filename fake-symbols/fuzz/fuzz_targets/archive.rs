@@ -49,16 +49,27 @@ fuzz_target!(|data: &[u8]| {
                     panic!("stored member {member:?} is not a valid key");
                 };
                 let path = store.path_of(&key, try_symbols);
-                assert!(path.starts_with(dir.path()), "{path:?} is outside the store");
+                assert!(
+                    path.starts_with(dir.path()),
+                    "{path:?} is outside the store"
+                );
                 let size = std::fs::metadata(&path).map(|m| m.len());
-                assert!(matches!(size, Ok(size) if size <= MAX_MEMBER_BYTES), "{path:?}: {size:?}");
+                assert!(
+                    matches!(size, Ok(size) if size <= MAX_MEMBER_BYTES),
+                    "{path:?}: {size:?}"
+                );
             }
         }
         Err(err) => {
             let status = err.status();
-            assert!(status.is_client_error(), "a bad zip answered {status}: {err}");
+            assert!(
+                status.is_client_error(),
+                "a bad zip answered {status}: {err}"
+            );
         }
     }
-    let staged = std::fs::read_dir(store.staging_dir()).map(|d| d.count()).unwrap_or(0);
+    let staged = std::fs::read_dir(store.staging_dir())
+        .map(|d| d.count())
+        .unwrap_or(0);
     assert_eq!(staged, 0, "extraction left files in the staging directory");
 });

@@ -22,6 +22,11 @@ fuzz_target!(|data: &[u8]| {
         Some((first, last)) => format!("{first}-{last}"),
         None => "*".to_string(),
     };
-    let total = parsed.total.map_or_else(|| "*".to_string(), |t| t.to_string());
-    assert_eq!(parse_content_range(&format!("bytes {range}/{total}")), Some(parsed));
+    let total = parsed
+        .total
+        .map_or_else(|| "*".to_string(), |t| t.to_string());
+    assert_eq!(
+        parse_content_range(&format!("bytes {range}/{total}")),
+        Some(parsed)
+    );
 });

@@ -14,7 +14,10 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(header.debug_file, None);
     }
     if let Some(id) = &header.debug_id {
-        assert!(!id.bytes().any(|b| b.is_ascii_lowercase()), "debug id {id:?} not upper-cased");
+        assert!(
+            !id.bytes().any(|b| b.is_ascii_lowercase()),
+            "debug id {id:?} not upper-cased"
+        );
     }
     let fields = [
         &header.os,

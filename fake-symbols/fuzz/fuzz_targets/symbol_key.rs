@@ -16,7 +16,10 @@ fuzz_target!(|data: &[u8]| {
     };
     assert!(path.eq_ignore_ascii_case(&key.to_string()));
     for component in [&key.debug_file, &key.debug_id, &key.file_name] {
-        assert!(is_key_component(component), "unsafe component {component:?}");
+        assert!(
+            is_key_component(component),
+            "unsafe component {component:?}"
+        );
         assert!(!component.contains(['/', '\\', '\0']) && component != "." && component != "..");
         assert!(component.is_ascii());
     }

@@ -39,7 +39,8 @@ fuzz_target!(|data: &[u8]| {
             Err(err) => panic!("planning {spec:?} failed: {err}"),
         };
         let key = SymbolKey::from_path(&spec.key);
-        let md5_ok = spec.md5_hash.len() == 32 && spec.md5_hash.bytes().all(|b| b.is_ascii_hexdigit());
+        let md5_ok =
+            spec.md5_hash.len() == 32 && spec.md5_hash.bytes().all(|b| b.is_ascii_hexdigit());
         match action {
             Action::Error(reason) if key.is_none() => assert_eq!(reason, "invalid key"),
             Action::Error(reason) => {

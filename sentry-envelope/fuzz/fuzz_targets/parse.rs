@@ -11,7 +11,10 @@ fuzz_target!(|data: &[u8]| {
     let envelope = match parse(data) {
         Ok(envelope) => envelope,
         Err(EnvelopeError::Empty) => {
-            assert!(data.iter().all(u8::is_ascii_whitespace), "Empty for a non-blank body");
+            assert!(
+                data.iter().all(u8::is_ascii_whitespace),
+                "Empty for a non-blank body"
+            );
             return;
         }
         Err(EnvelopeError::InvalidHeader(_)) => {
@@ -27,10 +30,17 @@ fuzz_target!(|data: &[u8]| {
         }
     };
 
-    let malformed = envelope.items.iter().filter(|item| item.framing_error.is_some()).count();
+    let malformed = envelope
+        .items
+        .iter()
+        .filter(|item| item.framing_error.is_some())
+        .count();
     assert_eq!(envelope.framing_errors().len(), malformed);
     let payload_bytes: usize = envelope.items.iter().map(|item| item.payload.len()).sum();
-    assert!(payload_bytes <= data.len(), "payloads hold more bytes than the body");
+    assert!(
+        payload_bytes <= data.len(),
+        "payloads hold more bytes than the body"
+    );
 
     let bytes = envelope.to_bytes();
     let again = match parse(&bytes) {
@@ -41,7 +51,11 @@ fuzz_target!(|data: &[u8]| {
         again.header.keys().collect::<Vec<_>>(),
         envelope.header.keys().collect::<Vec<_>>()
     );
-    assert_eq!(again.items.len(), envelope.items.len(), "item count changed");
+    assert_eq!(
+        again.items.len(),
+        envelope.items.len(),
+        "item count changed"
+    );
     for (before, after) in envelope.items.iter().zip(&again.items) {
         assert_eq!(after.item_type, before.item_type);
         assert_eq!(after.payload, before.payload);
