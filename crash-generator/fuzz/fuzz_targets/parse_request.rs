@@ -1,0 +1,43 @@
+//! Antenna-style crash submissions (`submission::parse_request`: multipart, optionally gzipped)
+//! on arbitrary bytes. Input: the first byte picks the `Content-Type` and whether the body is
+//! declared gzip; the rest is the body. Invariants: no panic; refusals are 400 or 413 (413 only
+//! for a body over the limit); an accepted submission has annotations, and its dump names are
+//! sanitised the way Antenna does and never reserved.
+#![no_main]
+
+use crash_generator::submission::{ParseLimits, SubmissionError, parse_request, sanitize_key_name};
+use libfuzzer_sys::fuzz_target;
+
+const CONTENT_TYPES: &[Option<&str>] = &[
+    Some("multipart/form-data; boundary=fuzzboundary"),
+    Some("multipart/mixed; boundary=\"fuzzboundary\""),
+    Some("multipart/form-data"),
+    Some("application/json"),
+    None,
+];
+
+const LIMITS: ParseLimits = ParseLimits {
+    max_body_size: 256 * 1024,
+};
+
+fuzz_target!(|data: &[u8]| {
+    let [choice, body @ ..] = data else {
+        return;
+    };
+    let content_type = CONTENT_TYPES[usize::from(choice & 0x7f) % CONTENT_TYPES.len()];
+    let content_encoding = (choice & 0x80 != 0).then_some("gzip");
+    match parse_request(content_type, content_encoding, body, LIMITS) {
+        Ok(parsed) => {
+            assert!(!parsed.annotations.is_empty());
+            for name in parsed.dumps.keys() {
+                assert_eq!(&sanitize_key_name(name), name, "dump name not sanitised");
+                assert!(!["dump_names", "processed_crash", "raw_crash"].contains(&name.as_str()));
+            }
+        }
+        Err(err @ SubmissionError::TooLarge { .. }) => {
+            assert_eq!(err.status(), 413);
+            assert!(content_encoding.is_some() || body.len() > LIMITS.max_body_size);
+        }
+        Err(err) => assert_eq!(err.status(), 400, "{err}"),
+    }
+});
