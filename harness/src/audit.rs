@@ -78,15 +78,21 @@ impl SentryAudit {
     /// fake-sentry (a container with a volume) keeps earlier runs' and other services' items.
     pub async fn skip_existing(&mut self) -> Result<(), AuditError> {
         let path = format!("/api/items/?limit=1{}", self.project_filter());
-        let url = format!("{}{path}", self.base);
-        let page: ItemPage = self
-            .get(&path)
+        let page: ItemPage = self.get_json(&path).await?;
+        self.after = page.items.first().map(|i| i.seq);
+        Ok(())
+    }
+
+    async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        path_and_query: &str,
+    ) -> Result<T, AuditError> {
+        let url = format!("{}{path_and_query}", self.base);
+        self.get(path_and_query)
             .await?
             .json()
             .await
-            .map_err(|source| AuditError::Http { url, source })?;
-        self.after = page.items.first().map(|i| i.seq);
-        Ok(())
+            .map_err(|source| AuditError::Http { url, source })
     }
 
     async fn get(&self, path_and_query: &str) -> Result<reqwest::Response, AuditError> {
@@ -131,13 +137,7 @@ impl SentryAudit {
             timeout.as_secs_f64(),
             self.wait_filter()
         );
-        let url = format!("{}{path}", self.base);
-        let wait: Wait = self
-            .get(&path)
-            .await?
-            .json()
-            .await
-            .map_err(|source| AuditError::Http { url, source })?;
+        let wait: Wait = self.get_json(&path).await?;
         if wait.satisfied {
             Ok(())
         } else {
@@ -160,13 +160,7 @@ impl SentryAudit {
             if let Some(c) = &cursor {
                 path.push_str(&format!("&after={c}"));
             }
-            let url = format!("{}{path}", self.base);
-            let page: ItemPage = self
-                .get(&path)
-                .await?
-                .json()
-                .await
-                .map_err(|source| AuditError::Http { url, source })?;
+            let page: ItemPage = self.get_json(&path).await?;
             let last = page.items.last().map(|i| i.seq);
             let full = page.items.len() >= PAGE || page.next_cursor.is_some();
             all.extend(page.items);
