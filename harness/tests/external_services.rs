@@ -321,3 +321,48 @@ async fn up_only_collector_serves_the_collector_and_its_read_api() {
     };
     assert!(status.success(), "{status}");
 }
+
+/// A symbols server without fake-symbols' request log (Tecken, here mocked) cannot have its
+/// requests counted: an expectation on them fails as "not counted" instead of passing on zero.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn symbol_requests_on_a_server_without_a_request_log_are_not_counted() {
+    let tecken = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/upload/"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(serde_json::json!({"upload": {}})))
+        .mount(&tecken)
+        .await;
+    Mock::given(path_regex(".*"))
+        .respond_with(ResponseTemplate::new(404))
+        .mount(&tecken)
+        .await;
+    let text = format!(
+        r#"
+        name = "tecken"
+        [services]
+        fake_sentry = "none"
+        collector = "none"
+        fake_symbols = "{}"
+        symbols_upload_token = "token"
+        [[corpus.generated]]
+        profile = "linux"
+        crashes = 1
+        seed = 3
+        [expect]
+        ground_truth = false
+        max_symbol_requests_per_module = 1
+        "#,
+        tecken.uri()
+    );
+    let report = run(&scenario(&text), &RunOptions::default()).await.unwrap();
+    assert!(!report.passed);
+    let check = report
+        .expectations
+        .iter()
+        .find(|c| c.name == "symbol requests per sym file")
+        .expect("the check is reported");
+    assert!(!check.passed);
+    assert!(check.actual.starts_with("not counted"), "{check:?}");
+    // The crash itself was processed (its symbols were simply missing).
+    assert_eq!(report.crashes[0].status, "OK", "{:?}", report.crashes[0]);
+}
