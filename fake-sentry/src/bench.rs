@@ -11,7 +11,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::config::{Config, Limits, Storage};
+use crate::config::{Config, Limits, Storage, SyncMode};
 use crate::ingest::{self, Endpoint, IngestRequest};
 use crate::store::{NewEnvelope, Store};
 use crate::testing::FakeSentry;
@@ -301,11 +301,13 @@ async fn skip_chunked_body(stream: &mut TcpStream, buffer: &mut BytesMut) -> io:
 pub async fn bench_in_process(
     label: &str,
     storage: Storage,
+    sync: SyncMode,
     connections: usize,
     duration: Duration,
 ) -> anyhow::Result<BenchResult> {
     let config = Config {
         storage,
+        sync,
         // Keep everything the run sends: eviction is not what is being measured.
         max_items: usize::MAX >> 2,
         ..Config::ephemeral()
@@ -379,6 +381,7 @@ pub async fn bench_ingest(label: &str, duration: Duration) -> anyhow::Result<Ben
 pub async fn bench_storage(
     label: &str,
     storage: Storage,
+    sync: SyncMode,
     concurrency: usize,
     duration: Duration,
 ) -> anyhow::Result<BenchResult> {
@@ -387,6 +390,7 @@ pub async fn bench_storage(
         usize::MAX >> 2,
         16,
         crate::config::DEFAULT_MAX_WAL_BYTES,
+        sync,
     )?;
     let template = fixture_envelope()?;
     let start = Instant::now();

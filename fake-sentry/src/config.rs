@@ -84,6 +84,48 @@ pub enum Storage {
     File(PathBuf),
 }
 
+/// How a file-backed store syncs to disk. Every mode keeps what was acknowledged when the
+/// process is killed (a commit is written to the WAL before its 200 is sent); they differ on
+/// what a crash of the whole machine (power loss, kernel panic) may cost.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SyncMode {
+    /// Never fsync: the writer checkpoints the WAL itself, cheaply, whenever it reaches
+    /// `max_wal_bytes`, and the WAL file is rewritten in place. A machine crash can lose
+    /// recent envelopes or damage the file. The right trade for a test fake.
+    #[default]
+    Off,
+    /// SQLite's `NORMAL`: commits are not synced but checkpoints are (on a thread of their
+    /// own), so a machine crash loses at most the last commits and never damages the file.
+    Normal,
+    /// SQLite's `FULL`: every commit is synced as well.
+    Full,
+}
+
+impl SyncMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SyncMode::Off => "off",
+            SyncMode::Normal => "normal",
+            SyncMode::Full => "full",
+        }
+    }
+}
+
+impl std::str::FromStr for SyncMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "off" => Ok(SyncMode::Off),
+            "normal" => Ok(SyncMode::Normal),
+            "full" => Ok(SyncMode::Full),
+            other => Err(format!(
+                "unknown sync mode {other:?}: use off, normal or full"
+            )),
+        }
+    }
+}
+
 /// Default for [`Config::max_wal_bytes`].
 pub const DEFAULT_MAX_WAL_BYTES: u64 = 256 * 1024 * 1024;
 
@@ -99,6 +141,8 @@ pub struct Config {
     /// Largest the SQLite write-ahead log may grow (file-backed): past it the writer
     /// checkpoints and truncates it, see `store::Store::open`.
     pub max_wal_bytes: u64,
+    /// How a file-backed store syncs to disk.
+    pub sync: SyncMode,
     pub limits: Limits,
     /// Public keys accepted; empty accepts any key (and requests with none).
     pub required_keys: Vec<String>,
@@ -164,6 +208,7 @@ impl Default for Config {
             max_items: 200_000,
             max_refusals: 10_000,
             max_wal_bytes: DEFAULT_MAX_WAL_BYTES,
+            sync: SyncMode::default(),
             limits: Limits::default(),
             required_keys: Vec::new(),
             faults: Vec::new(),

@@ -8,7 +8,7 @@ use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use event_filter::Policy;
 use fake_sentry::bench;
-use fake_sentry::config::{Config, Limits, PublicUrl, Storage, parse_size};
+use fake_sentry::config::{Config, Limits, PublicUrl, Storage, SyncMode, parse_size};
 use fake_sentry::data_policy::DataPolicy;
 use fake_sentry::faults::FaultRule;
 use fake_sentry::forward::{ForwardConfig, Upstream};
@@ -62,9 +62,14 @@ struct ServeArgs {
     /// http://fake-sentry:8000 in a compose network); the listening address when absent.
     #[arg(long, env = "FAKE_SENTRY_PUBLIC_URL")]
     public_url: Option<PublicUrl>,
-    /// Largest the SQLite write-ahead log (--db) may grow before the writer truncates it.
+    /// Largest the SQLite write-ahead log (--db) may grow before it is checkpointed and
+    /// rewound (or truncated).
     #[arg(long, env = "FAKE_SENTRY_MAX_WAL", value_parser = parse_size, default_value = "256MiB")]
     max_wal: usize,
+    /// How --db syncs to disk: off (survives the process being killed, not a machine crash;
+    /// fastest), normal (also survives a machine crash, minus the last commits) or full.
+    #[arg(long, env = "FAKE_SENTRY_SYNC", default_value = "off")]
+    sync: SyncMode,
     /// Accept only this public key (repeat for several); any key when absent.
     #[arg(
         long = "require-key",
@@ -137,6 +142,7 @@ impl ServeArgs {
             max_items: self.max_events,
             max_refusals: self.max_refusals,
             max_wal_bytes: self.max_wal as u64,
+            sync: self.sync,
             limits: Limits {
                 max_request_body: self.max_request_body,
                 max_decompressed: self.max_decompressed,
@@ -159,6 +165,16 @@ impl ServeArgs {
     }
 }
 
+/// One thing `fake-sentry bench` can measure.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum BenchTarget {
+    Memory,
+    File,
+    StorageMemory,
+    StorageFile,
+    Ingest,
+}
+
 #[derive(Args)]
 struct BenchArgs {
     /// Concurrent keep-alive connections.
@@ -173,11 +189,19 @@ struct BenchArgs {
     /// Directory for the file-backed database (a temporary one when absent).
     #[arg(long)]
     dir: Option<PathBuf>,
-    /// Also measure the storage stage alone (no HTTP, no parsing).
+    /// How the file-backed targets sync to disk (as `--sync` of the server).
+    #[arg(long, default_value = "off")]
+    sync: SyncMode,
+    /// What to measure, comma-separated: memory, file (the whole server), storage-memory,
+    /// storage-file (the SQLite writer alone), ingest (decoding alone).
+    #[arg(long, value_delimiter = ',', default_value = "memory,file")]
+    targets: Vec<BenchTarget>,
+    /// Also measure the storage stage alone (no HTTP, no parsing): adds storage-memory and
+    /// storage-file to the targets.
     #[arg(long)]
     storage_only: bool,
     /// Also measure the ingest stage alone (decoding, parsing, describing; one thread, no
-    /// HTTP, no storage).
+    /// HTTP, no storage): adds ingest to the targets.
     #[arg(long)]
     ingest_only: bool,
     /// Measure the web UI instead: page rendering with `--ui-items` stored events.
@@ -267,44 +291,86 @@ async fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
         bench::PYTHON_ERROR_ENVELOPE_GZ.len()
     );
     println!("{}", bench::header_row());
-    let memory = bench::bench_in_process(
-        "fake-sentry (memory)",
-        Storage::Memory,
-        args.connections,
-        duration,
-    )
-    .await?;
-    println!("{}", bench::format_row(&memory));
-    let file = bench::bench_in_process(
-        "fake-sentry (file, WAL)",
-        Storage::File(db),
-        args.connections,
-        duration,
-    )
-    .await?;
-    println!("{}", bench::format_row(&file));
+    let mut targets = args.targets.clone();
     if args.storage_only {
-        let fresh = dir.join("storage-only.sqlite");
-        for (label, storage) in [
-            ("storage only (memory)", Storage::Memory),
-            ("storage only (file, WAL)", Storage::File(fresh)),
-        ] {
-            let result = bench::bench_storage(label, storage, args.connections, duration).await?;
-            println!("{}", bench::format_row(&result));
-        }
+        targets.extend([BenchTarget::StorageMemory, BenchTarget::StorageFile]);
     }
     if args.ingest_only {
-        let result = bench::bench_ingest("ingest only (1 thread)", duration).await?;
+        targets.push(BenchTarget::Ingest);
+    }
+    let mut measured = Vec::new();
+    let sync = args.sync;
+    for target in [
+        BenchTarget::Memory,
+        BenchTarget::File,
+        BenchTarget::StorageMemory,
+        BenchTarget::StorageFile,
+        BenchTarget::Ingest,
+    ] {
+        if !targets.contains(&target) {
+            continue;
+        }
+        let (connections, file_label) = (args.connections, format!("file, sync {}", sync.as_str()));
+        let result = match target {
+            BenchTarget::Memory => {
+                bench::bench_in_process(
+                    "fake-sentry (memory)",
+                    Storage::Memory,
+                    sync,
+                    connections,
+                    duration,
+                )
+                .await?
+            }
+            BenchTarget::File => {
+                let label = format!("fake-sentry ({file_label})");
+                bench::bench_in_process(
+                    &label,
+                    Storage::File(db.clone()),
+                    sync,
+                    connections,
+                    duration,
+                )
+                .await?
+            }
+            BenchTarget::StorageMemory => {
+                bench::bench_storage(
+                    "storage only (memory)",
+                    Storage::Memory,
+                    sync,
+                    connections,
+                    duration,
+                )
+                .await?
+            }
+            BenchTarget::StorageFile => {
+                let label = format!("storage only ({file_label})");
+                let fresh = dir.join("storage-only.sqlite");
+                bench::bench_storage(&label, Storage::File(fresh), sync, connections, duration)
+                    .await?
+            }
+            BenchTarget::Ingest => bench::bench_ingest("ingest only (1 thread)", duration).await?,
+        };
         println!("{}", bench::format_row(&result));
+        measured.push((target, result));
     }
     if let Some(peer) = &args.peer {
         let peer = bench::drive(&format!("peer {peer}"), peer, args.connections, duration).await?;
         println!("{}", bench::format_row(&peer));
-        println!(
-            "ratio vs peer: memory {:.1}x, file {:.1}x",
-            memory.per_second() / peer.per_second().max(1e-9),
-            file.per_second() / peer.per_second().max(1e-9)
-        );
+        let ratios: Vec<String> = measured
+            .iter()
+            .filter(|(target, _)| matches!(target, BenchTarget::Memory | BenchTarget::File))
+            .map(|(_, result)| {
+                format!(
+                    "{} {:.1}x",
+                    result.label,
+                    result.per_second() / peer.per_second().max(1e-9)
+                )
+            })
+            .collect();
+        if !ratios.is_empty() {
+            println!("ratio vs peer: {}", ratios.join(", "));
+        }
     }
     if args.dir.is_none() {
         let _ = std::fs::remove_dir_all(&dir);

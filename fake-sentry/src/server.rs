@@ -51,6 +51,7 @@ impl AppState {
             config.max_items,
             config.max_refusals,
             config.max_wal_bytes,
+            config.sync,
         )?;
         Ok(Arc::new(Self {
             faults: FaultPlan::new(config.faults.clone()),

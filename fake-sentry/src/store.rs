@@ -20,7 +20,7 @@ use serde_json::{Map, Value};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::auth::Auth;
-use crate::config::Storage;
+use crate::config::{Storage, SyncMode};
 use crate::data_policy::ItemAudit;
 use crate::item::ItemMeta;
 
@@ -273,16 +273,48 @@ fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
-fn configure(conn: &Connection, file: bool) -> rusqlite::Result<()> {
+/// SQLite's page size, which the WAL's frames have.
+const PAGE_SIZE: u64 = 4096;
+
+/// Settings of a file-backed store's connections.
+#[derive(Debug, Clone, Copy)]
+struct FileSettings {
+    sync: SyncMode,
+    max_wal_bytes: u64,
+}
+
+fn configure(conn: &Connection, file: Option<FileSettings>) -> rusqlite::Result<()> {
     conn.busy_timeout(Duration::from_secs(10))?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
-    if file {
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        // With WAL, NORMAL loses nothing on a process crash (only on power loss).
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        // Checkpoints (which fsync the database) run on their own thread, see
-        // `run_checkpointer`, so the writer never stalls behind one.
-        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+    let Some(file) = file else {
+        return Ok(());
+    };
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    match file.sync {
+        SyncMode::Off => {
+            // Nothing is ever fsynced, so a checkpoint only copies pages the page cache
+            // already holds: cheap enough for the writer to run itself as soon as the WAL
+            // reaches its limit. The next commit then rewinds the WAL and overwrites it in
+            // place, which costs far less than appending to a fresh file (see
+            // `run_checkpointer` for the modes that sync).
+            conn.pragma_update(None, "synchronous", "OFF")?;
+            conn.pragma_update(
+                None,
+                "wal_autocheckpoint",
+                (file.max_wal_bytes / PAGE_SIZE).max(1) as i64,
+            )?;
+            // Should a reader hold a checkpoint back and the WAL grow past its limit, the
+            // file is cut back to the limit the next time it rewinds.
+            conn.pragma_update(None, "journal_size_limit", file.max_wal_bytes as i64)?;
+        }
+        SyncMode::Normal | SyncMode::Full => {
+            // With WAL, NORMAL loses nothing on a process crash and keeps the file sound
+            // on a machine crash; FULL also syncs every commit.
+            conn.pragma_update(None, "synchronous", file.sync.as_str())?;
+            // Checkpoints (which fsync the database) run on their own thread, see
+            // `run_checkpointer`, so the writer never stalls behind one.
+            conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        }
     }
     Ok(())
 }
@@ -290,21 +322,29 @@ fn configure(conn: &Connection, file: bool) -> rusqlite::Result<()> {
 impl Store {
     /// Opens (or creates) the database and starts the writer thread.
     ///
-    /// File-backed, a background thread checkpoints the WAL while the writer goes on; under
-    /// sustained load such a checkpoint never catches up with the writer, so the WAL would
-    /// grow without end: once it is past `max_wal_bytes` the writer tells the checkpointer,
-    /// which then checkpoints and truncates it, holding the next write back meanwhile.
+    /// File-backed, the WAL is kept within `max_wal_bytes`. Without syncs
+    /// ([`SyncMode::Off`]) the writer checkpoints it itself whenever it reaches that size.
+    /// Otherwise a background thread checkpoints (and fsyncs) while the writer goes on;
+    /// under sustained load such a checkpoint never catches up with the writer, so the WAL
+    /// would grow without end: once it is past `max_wal_bytes` the writer tells the
+    /// checkpointer, which then checkpoints and truncates it, holding the next write back
+    /// meanwhile.
     pub fn open(
         storage: &Storage,
         max_items: usize,
         max_refusals: usize,
         max_wal_bytes: u64,
+        sync: SyncMode,
     ) -> Result<Arc<Self>, StoreError> {
+        let file_settings = FileSettings {
+            sync,
+            max_wal_bytes,
+        };
         let (conn, file_path) = match storage {
             Storage::Memory => (Connection::open_in_memory()?, None),
             Storage::File(path) => (Connection::open(path)?, Some(path.clone())),
         };
-        configure(&conn, file_path.is_some())?;
+        configure(&conn, file_path.as_ref().map(|_| file_settings))?;
         conn.execute_batch(SCHEMA)?;
         migrate(&conn)?;
         let item_count: i64 = conn.query_row("SELECT COUNT(*) FROM items", [], |r| r.get(0))?;
@@ -335,6 +375,7 @@ impl Store {
             store: Arc::downgrade(&store),
             linger: matches!(storage, Storage::File(_)),
             wal_limit: match storage {
+                Storage::File(_) if sync == SyncMode::Off => None,
                 Storage::File(path) => Some(WalLimit {
                     path: wal_path(path),
                     max_bytes: max_wal_bytes,
@@ -347,9 +388,9 @@ impl Store {
             .name("fake-sentry-writer".into())
             .spawn(move || writer.run(rx))
             .map_err(|e| StoreError::Task(e.to_string()))?;
-        if let Storage::File(path) = storage {
+        if let (Storage::File(path), SyncMode::Normal | SyncMode::Full) = (storage, sync) {
             let conn = Connection::open(path)?;
-            configure(&conn, true)?;
+            configure(&conn, Some(file_settings))?;
             let weak = Arc::downgrade(&store);
             std::thread::Builder::new()
                 .name("fake-sentry-checkpoint".into())

@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use fake_sentry::Config;
+use fake_sentry::config::SyncMode;
 use fake_sentry::testing::FakeSentry;
 use serde_json::{Value, json};
 use support::binary::Binary;
@@ -68,14 +69,30 @@ impl Drop for TempDir {
     }
 }
 
+/// Every sync mode keeps what was acknowledged when the process is killed, also while the
+/// WAL is being checkpointed and rewound many times over (the 64 KiB limit).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn acknowledged_envelopes_survive_kill_9() {
+    for (sync, max_wal) in [("off", "256MiB"), ("off", "64KiB"), ("normal", "64KiB")] {
+        survive_kill_9(sync, max_wal).await;
+    }
+}
+
+async fn survive_kill_9(sync: &str, max_wal: &str) {
     const TASKS: usize = 10;
     const PER_TASK: usize = 30;
     let dir = TempDir::new("durability");
     let db = dir.path().join("x.sqlite");
+    let args = [
+        OsStr::new("--db"),
+        db.as_os_str(),
+        OsStr::new("--sync"),
+        OsStr::new(sync),
+        OsStr::new("--max-wal"),
+        OsStr::new(max_wal),
+    ];
 
-    let first = Binary::start([OsStr::new("--db"), db.as_os_str()]).await;
+    let first = Binary::start(args).await;
     let addr = first.addr;
     let senders: Vec<_> = (0..TASKS)
         .map(|task| {
@@ -114,18 +131,18 @@ async fn acknowledged_envelopes_survive_kill_9() {
     first.kill_9().await;
     assert!(
         refused.is_empty(),
-        "a healthy server refused envelopes: {refused:?}; stderr: {stderr}"
+        "sync {sync}, max WAL {max_wal}: a healthy server refused envelopes: {refused:?}; stderr: {stderr}"
     );
     assert_eq!(acknowledged.len(), TASKS * PER_TASK);
 
-    let second = Binary::start([OsStr::new("--db"), db.as_os_str()]).await;
+    let second = Binary::start(args).await;
     let addr = second.addr;
     for id in &acknowledged {
         let items = items_with_event_id(addr, id).await;
         assert_eq!(
             items.len(),
             1,
-            "acknowledged event {id} lost after kill -9; stderr: {}",
+            "sync {sync}, max WAL {max_wal}: acknowledged event {id} lost after kill -9; stderr: {}",
             second.stderr()
         );
         assert_eq!(items[0]["type"], json!("event"));
@@ -202,10 +219,17 @@ async fn max_items_keeps_exactly_the_newest() {
     );
 }
 
-/// Under sustained writes the background checkpoint never catches up, so without a bound the
-/// WAL file only grows; past `max_wal_bytes` the writer truncates it, and nothing is lost.
+/// Under sustained writes a background checkpoint never catches up, so without a bound the
+/// WAL file only grows; past `max_wal_bytes` it is checkpointed and rewound (sync off: by the
+/// writer) or truncated (sync normal: by the checkpointer), and nothing is lost.
 #[tokio::test]
 async fn the_wal_stays_within_its_limit() {
+    for sync in [SyncMode::Off, SyncMode::Normal] {
+        wal_stays_within_its_limit(sync).await;
+    }
+}
+
+async fn wal_stays_within_its_limit(sync: SyncMode) {
     const LIMIT: u64 = 64 * 1024;
     // One envelope writes about 40 KB of WAL; the check runs after each batch is answered,
     // and is skipped while the background checkpointer holds its lock, so the file may pass
@@ -217,6 +241,7 @@ async fn the_wal_stays_within_its_limit() {
     let sentry = FakeSentry::start_with(Config {
         storage: fake_sentry::config::Storage::File(db.clone()),
         max_wal_bytes: LIMIT,
+        sync,
         ..Config::ephemeral()
     })
     .await
@@ -229,12 +254,12 @@ async fn the_wal_stays_within_its_limit() {
         let id = new_event_id();
         let body = event_envelope(&id, &format!("envelope {n} {padding}"));
         let reply = post_envelope(addr, 1, &body).await;
-        assert_eq!(reply.status, 200, "envelope {n}: {}", reply.text());
+        assert_eq!(reply.status, 200, "{sync:?}, envelope {n}: {}", reply.text());
         largest = largest.max(std::fs::metadata(&wal).map_or(0, |m| m.len()));
     }
     assert!(
         largest <= LIMIT + SLACK,
-        "the WAL grew to {largest} bytes (limit {LIMIT})"
+        "{sync:?}: the WAL grew to {largest} bytes (limit {LIMIT})"
     );
     assert_eq!(get_json(addr, "/api/stats/").await["items"], json!(SENT));
     sentry.shutdown().await;
