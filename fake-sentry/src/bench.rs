@@ -375,6 +375,74 @@ pub async fn bench_ingest(label: &str, duration: Duration) -> anyhow::Result<Ben
     .await?
 }
 
+/// How much of the ingest path an HTTP stage target runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HttpStage {
+    /// Read the body and answer like Relay, nothing else: the floor that the HTTP stack
+    /// (client, loopback TCP, hyper, axum) sets.
+    AnswerOnly,
+    /// Also decode, parse and describe the envelope as the server does, but store nothing.
+    Ingest,
+}
+
+/// Measures the server's HTTP stack with `stage` of the ingest path behind it and no storage:
+/// the same axum-on-hyper server with keep-alive and `TCP_NODELAY`, driven by the same load.
+/// Set beside the full server's figure, it shows what each stage costs per request.
+pub async fn bench_http_stage(
+    label: &str,
+    stage: HttpStage,
+    connections: usize,
+    duration: Duration,
+) -> anyhow::Result<BenchResult> {
+    use axum::serve::ListenerExt as _;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+    let addr = listener.local_addr()?;
+    let listener = listener.tap_io(|stream| {
+        let _ = stream.set_nodelay(true);
+    });
+    let app = axum::Router::new()
+        .route(
+            "/api/{project}/envelope/",
+            axum::routing::post(answer_stage),
+        )
+        .with_state(stage);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+        let _ = stopped.await;
+    });
+    let server = tokio::spawn(async move { serve.await });
+    let result = drive(label, &format!("http://{addr}"), connections, duration).await;
+    let _ = stop.send(());
+    let _ = server.await;
+    Ok(result?)
+}
+
+async fn answer_stage(
+    axum::extract::State(stage): axum::extract::State<HttpStage>,
+    headers: http::HeaderMap,
+    body: Bytes,
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    let event_id = match stage {
+        HttpStage::AnswerOnly => Some("dd52e5d2fcb7424ead216d7d659c8280".to_string()),
+        HttpStage::Ingest => {
+            let request = IngestRequest {
+                endpoint: Endpoint::Envelope,
+                project_id: 1,
+                headers,
+                query: Default::default(),
+                body,
+                received_at_ms: crate::server::now_ms(),
+            };
+            match ingest::ingest_envelope(&request, &Limits::default(), &[]) {
+                Ok(ingested) => ingested.event_id,
+                Err(err) => return err.into_response(),
+            }
+        }
+    };
+    axum::Json(serde_json::json!({ "id": event_id })).into_response()
+}
+
 /// Measures the storage stage alone: `concurrency` tasks insert the fixture envelope directly,
 /// without HTTP, decoding or parsing. Shows how much of the end-to-end cost is the single
 /// writer.
@@ -468,6 +536,19 @@ pub fn header_row() -> String {
 mod tests {
     use super::*;
     use tokio::net::TcpListener;
+
+    /// Both HTTP stage targets answer the fixture with 200 (an ingest error would count as
+    /// an error, and a stage that answered nothing would report no requests).
+    #[tokio::test]
+    async fn http_stage_targets_answer_the_fixture() {
+        for stage in [HttpStage::AnswerOnly, HttpStage::Ingest] {
+            let result = bench_http_stage("stage", stage, 2, Duration::from_millis(300))
+                .await
+                .expect("stage bench runs");
+            assert!(result.requests > 0, "{stage:?}: no request answered");
+            assert_eq!(result.errors, 0, "{stage:?}: requests failed");
+        }
+    }
 
     /// Serves `raw` as the answer to one connection, then reads back every response the load
     /// generator's parser finds in it.

@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use event_filter::Policy;
-use fake_sentry::bench;
+use fake_sentry::bench::{self, HttpStage};
 use fake_sentry::config::{Config, Limits, PublicUrl, Storage, SyncMode, parse_size};
 use fake_sentry::data_policy::DataPolicy;
 use fake_sentry::faults::FaultRule;
@@ -170,6 +170,8 @@ impl ServeArgs {
 enum BenchTarget {
     Memory,
     File,
+    Http,
+    HttpIngest,
     StorageMemory,
     StorageFile,
     Ingest,
@@ -192,8 +194,10 @@ struct BenchArgs {
     /// How the file-backed targets sync to disk (as `--sync` of the server).
     #[arg(long, default_value = "off")]
     sync: SyncMode,
-    /// What to measure, comma-separated: memory, file (the whole server), storage-memory,
-    /// storage-file (the SQLite writer alone), ingest (decoding alone).
+    /// What to measure, comma-separated: memory, file (the whole server), http (the HTTP
+    /// stack alone, answering without ingest), http-ingest (HTTP and ingest, no storage),
+    /// storage-memory, storage-file (the SQLite writer alone), ingest (decoding alone, one
+    /// thread).
     #[arg(long, value_delimiter = ',', default_value = "memory,file")]
     targets: Vec<BenchTarget>,
     /// Also measure the storage stage alone (no HTTP, no parsing): adds storage-memory and
@@ -303,6 +307,8 @@ async fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
     for target in [
         BenchTarget::Memory,
         BenchTarget::File,
+        BenchTarget::Http,
+        BenchTarget::HttpIngest,
         BenchTarget::StorageMemory,
         BenchTarget::StorageFile,
         BenchTarget::Ingest,
@@ -332,6 +338,14 @@ async fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
                     duration,
                 )
                 .await?
+            }
+            BenchTarget::Http => {
+                let label = "HTTP only (no ingest)";
+                bench::bench_http_stage(label, HttpStage::AnswerOnly, connections, duration).await?
+            }
+            BenchTarget::HttpIngest => {
+                let label = "HTTP + ingest (no storage)";
+                bench::bench_http_stage(label, HttpStage::Ingest, connections, duration).await?
             }
             BenchTarget::StorageMemory => {
                 bench::bench_storage(

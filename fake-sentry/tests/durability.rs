@@ -254,7 +254,12 @@ async fn wal_stays_within_its_limit(sync: SyncMode) {
         let id = new_event_id();
         let body = event_envelope(&id, &format!("envelope {n} {padding}"));
         let reply = post_envelope(addr, 1, &body).await;
-        assert_eq!(reply.status, 200, "{sync:?}, envelope {n}: {}", reply.text());
+        assert_eq!(
+            reply.status,
+            200,
+            "{sync:?}, envelope {n}: {}",
+            reply.text()
+        );
         largest = largest.max(std::fs::metadata(&wal).map_or(0, |m| m.len()));
     }
     assert!(
