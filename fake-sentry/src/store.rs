@@ -24,6 +24,8 @@ use crate::config::{Storage, SyncMode};
 use crate::data_policy::ItemAudit;
 use crate::item::ItemMeta;
 
+/// Most projects or item types [`projects`] and [`counts_by_type`] list.
+const MAX_DISTINCT_KEYS: usize = 1000;
 /// How many queued writes one transaction takes at most.
 const MAX_BATCH: usize = 512;
 /// How long the writer waits at most for a batch as big as the last one, and how often it
@@ -1127,20 +1129,6 @@ pub fn count_items(conn: &Connection, filter: &ItemFilter) -> rusqlite::Result<u
         .map(|n| n as u64)
 }
 
-/// Item counts per type (for the UI and `/api/stats/`).
-pub fn counts_by_type(
-    conn: &Connection,
-    project: Option<u64>,
-) -> rusqlite::Result<Vec<(String, u64)>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT item_type, COUNT(*) FROM items WHERE ?1 IS NULL OR project_id = ?1 GROUP BY item_type ORDER BY item_type",
-    )?;
-    let rows = stmt.query_map([project.map(|p| p as i64)], |r| {
-        Ok((r.get(0)?, r.get::<_, i64>(1)? as u64))
-    })?;
-    rows.collect()
-}
-
 /// One item with everything about it.
 #[derive(Debug, Clone)]
 pub struct ItemRecord {
@@ -1387,12 +1375,56 @@ pub fn refusal_counts(conn: &Connection) -> rusqlite::Result<(u64, Vec<(u16, u64
     Ok((total as u64, by_status))
 }
 
-/// Distinct project ids seen.
+/// Projects that have items. A skip scan: one index seek per project, whatever the number of
+/// items.
 pub fn projects(conn: &Connection) -> rusqlite::Result<Vec<u64>> {
     let mut stmt =
-        conn.prepare_cached("SELECT DISTINCT project_id FROM envelopes ORDER BY project_id")?;
-    let rows = stmt.query_map([], |r| Ok(r.get::<_, i64>(0)? as u64))?;
-    rows.collect()
+        conn.prepare_cached("SELECT MIN(project_id) FROM items WHERE project_id > ?1")?;
+    let mut projects = Vec::new();
+    let mut last = -1i64;
+    while projects.len() < MAX_DISTINCT_KEYS {
+        match stmt.query_row([last], |r| r.get::<_, Option<i64>>(0))? {
+            Some(p) => {
+                projects.push(p as u64);
+                last = p;
+            }
+            None => break,
+        }
+    }
+    Ok(projects)
+}
+
+/// Item counts per type, optionally of one project. Without a project every count is read
+/// from the type index alone (the rows, with their payloads, are never touched).
+pub fn counts_by_type(
+    conn: &Connection,
+    project: Option<u64>,
+) -> rusqlite::Result<Vec<(String, u64)>> {
+    if let Some(project) = project {
+        let mut stmt = conn.prepare_cached(
+            "SELECT item_type, COUNT(*) FROM items WHERE project_id = ?1
+             GROUP BY item_type ORDER BY item_type",
+        )?;
+        let rows = stmt.query_map([project as i64], |r| {
+            Ok((r.get(0)?, r.get::<_, i64>(1)? as u64))
+        })?;
+        return rows.collect();
+    }
+    let mut next_type =
+        conn.prepare_cached("SELECT MIN(item_type) FROM items WHERE item_type > ?1")?;
+    let mut count = conn.prepare_cached("SELECT COUNT(*) FROM items WHERE item_type = ?1")?;
+    let mut counts = Vec::new();
+    let mut last = String::new();
+    while counts.len() < MAX_DISTINCT_KEYS {
+        let Some(item_type) = next_type.query_row([&last], |r| r.get::<_, Option<String>>(0))?
+        else {
+            break;
+        };
+        let n: i64 = count.query_row([&item_type], |r| r.get(0))?;
+        last.clone_from(&item_type);
+        counts.push((item_type, n as u64));
+    }
+    Ok(counts)
 }
 
 /// An envelope with its items, as live streams send it.

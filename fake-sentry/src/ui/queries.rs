@@ -6,13 +6,11 @@ use std::sync::Mutex;
 
 use rusqlite::Connection;
 
-use crate::store::{self, ItemFilter, ItemSummary, Order};
+use crate::store::{self, ItemFilter, ItemSummary, Order, counts_by_type, projects};
 
 /// How many of the newest items the filter suggestions are taken from (bounded, so the list
 /// page costs the same at 100 or 100,000 stored items).
 const SUGGESTION_WINDOW: i64 = 500;
-/// Most projects or item types the side panels list.
-const MAX_DISTINCT: usize = 1000;
 /// Most suggestions per column.
 const MAX_SUGGESTIONS: usize = 50;
 
@@ -93,58 +91,6 @@ pub fn list_page(
         suggestions: suggestions(conn)?,
         newest_seq: store::last_item_seq(conn)?,
     })
-}
-
-/// Projects that have items. A skip scan: one index seek per project, whatever the number of
-/// items.
-pub fn projects(conn: &Connection) -> rusqlite::Result<Vec<u64>> {
-    let mut stmt =
-        conn.prepare_cached("SELECT MIN(project_id) FROM items WHERE project_id > ?1")?;
-    let mut projects = Vec::new();
-    let mut last = -1i64;
-    while projects.len() < MAX_DISTINCT {
-        match stmt.query_row([last], |r| r.get::<_, Option<i64>>(0))? {
-            Some(p) => {
-                projects.push(p as u64);
-                last = p;
-            }
-            None => break,
-        }
-    }
-    Ok(projects)
-}
-
-/// Item counts per type, optionally of one project. Without a project every count is read
-/// from the type index alone (the rows, with their payloads, are never touched).
-pub fn counts_by_type(
-    conn: &Connection,
-    project: Option<u64>,
-) -> rusqlite::Result<Vec<(String, u64)>> {
-    if let Some(project) = project {
-        let mut stmt = conn.prepare_cached(
-            "SELECT item_type, COUNT(*) FROM items WHERE project_id = ?1
-             GROUP BY item_type ORDER BY item_type",
-        )?;
-        let rows = stmt.query_map([project as i64], |r| {
-            Ok((r.get(0)?, r.get::<_, i64>(1)? as u64))
-        })?;
-        return rows.collect();
-    }
-    let mut next_type =
-        conn.prepare_cached("SELECT MIN(item_type) FROM items WHERE item_type > ?1")?;
-    let mut count = conn.prepare_cached("SELECT COUNT(*) FROM items WHERE item_type = ?1")?;
-    let mut counts = Vec::new();
-    let mut last = String::new();
-    while counts.len() < MAX_DISTINCT {
-        let Some(item_type) = next_type.query_row([&last], |r| r.get::<_, Option<String>>(0))?
-        else {
-            break;
-        };
-        let n: i64 = count.query_row([&item_type], |r| r.get(0))?;
-        last.clone_from(&item_type);
-        counts.push((item_type, n as u64));
-    }
-    Ok(counts)
 }
 
 /// Distinct levels, releases, environments and SDKs among the newest items.
