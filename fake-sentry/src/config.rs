@@ -84,6 +84,19 @@ pub enum Storage {
     File(PathBuf),
 }
 
+impl std::str::FromStr for Storage {
+    type Err = std::convert::Infallible;
+
+    /// A path; empty or `:memory:` (SQLite's name) mean in memory, so that an image whose
+    /// environment sets a file can still be told to keep everything in memory.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s.trim() {
+            "" | ":memory:" => Storage::Memory,
+            _ => Storage::File(PathBuf::from(s)),
+        })
+    }
+}
+
 /// How a file-backed store syncs to disk. Every mode keeps what was acknowledged when the
 /// process is killed (a commit is written to the WAL before its 200 is sent); they differ on
 /// what a crash of the whole machine (power loss, kernel panic) may cost.

@@ -49,9 +49,9 @@ struct ServeArgs {
     /// Port to listen on (0 picks a free one).
     #[arg(long, env = "FAKE_SENTRY_PORT", default_value_t = 8000)]
     port: u16,
-    /// SQLite file to keep data in (WAL mode); in memory when absent.
+    /// SQLite file to keep data in (WAL mode); in memory when absent, empty or `:memory:`.
     #[arg(long, env = "FAKE_SENTRY_DB")]
-    db: Option<PathBuf>,
+    db: Option<Storage>,
     /// Items kept before the oldest are evicted.
     #[arg(long, env = "FAKE_SENTRY_MAX_EVENTS", default_value_t = 200_000)]
     max_events: usize,
@@ -138,7 +138,7 @@ impl ServeArgs {
         let defaults = Limits::default();
         Ok(Config {
             listen: SocketAddr::new(self.host, self.port),
-            storage: self.db.clone().map_or(Storage::Memory, Storage::File),
+            storage: self.db.clone().unwrap_or(Storage::Memory),
             max_items: self.max_events,
             max_refusals: self.max_refusals,
             max_wal_bytes: self.max_wal as u64,

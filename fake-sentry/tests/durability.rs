@@ -269,3 +269,15 @@ async fn wal_stays_within_its_limit(sync: SyncMode) {
     assert_eq!(get_json(addr, "/api/stats/").await["items"], json!(SENT));
     sentry.shutdown().await;
 }
+
+/// An empty `--db` (as an image's environment can set it, `FAKE_SENTRY_DB=`) or SQLite's
+/// `:memory:` keeps everything in memory instead of failing to start or creating a file.
+#[tokio::test]
+async fn an_empty_db_flag_means_in_memory() {
+    for value in ["", ":memory:"] {
+        let server = Binary::start([OsStr::new("--db"), OsStr::new(value)]).await;
+        let stats = get_json(server.addr, "/api/stats/").await;
+        assert_eq!(stats["storage"], json!("memory"), "--db {value:?}: {stats}");
+        server.kill_9().await;
+    }
+}
