@@ -74,17 +74,21 @@ pub async fn drive(
     let start = Instant::now();
     let deadline = start + duration;
     let mut tasks = Vec::with_capacity(connections);
-    let request: Arc<[u8]> = request_bytes(&authority, PYTHON_ERROR_ENVELOPE_GZ).into();
+    let requests: Arc<[Vec<u8>]> = fixture_bodies(DISTINCT_EVENTS)
+        .iter()
+        .map(|body| request_bytes(&authority, body))
+        .collect();
     // Fail early, with a clear error, when nothing listens there.
     drop(
         tokio::net::TcpStream::connect(&authority)
             .await
             .map_err(|e| BenchError::Connect(authority.clone(), e))?,
     );
-    for _ in 0..connections.max(1) {
+    for first in 0..connections.max(1) {
         tasks.push(tokio::spawn(connection_loop(
             authority.clone(),
-            request.clone(),
+            requests.clone(),
+            (first, connections.max(1)),
             deadline,
         )));
     }
@@ -98,6 +102,42 @@ pub async fn drive(
     }
     summarize(label, start.elapsed(), latencies, errors)
 }
+
+/// How many distinct event ids the load cycles through. Real SDKs send a new id with every
+/// event; a fixture whose id never changes would keep the event id index's inserts on one
+/// page and flatter the storage.
+pub const DISTINCT_EVENTS: usize = 4096;
+
+/// The fixture's wire body `count` times, each with an event id of its own (in the envelope
+/// header and in the event, where the SDK puts it) and gzipped again. Deterministic, so every
+/// run sends the same bytes.
+pub fn fixture_bodies(count: usize) -> Vec<Vec<u8>> {
+    use std::io::{Read, Write};
+    let mut envelope = Vec::new();
+    flate2::read::GzDecoder::new(PYTHON_ERROR_ENVELOPE_GZ)
+        .read_to_end(&mut envelope)
+        .expect("the fixture is valid gzip");
+    let text = String::from_utf8(envelope).expect("the fixture is UTF-8");
+    (0..count)
+        .map(|n| {
+            // Same length as the original, so the item's `length` header stays right.
+            let id = format!(
+                "{:016x}{:016x}",
+                n as u64 + 1,
+                (n as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            );
+            let mut encoder =
+                flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            encoder
+                .write_all(text.replace(FIXTURE_EVENT_ID, &id).as_bytes())
+                .and_then(|()| encoder.finish())
+                .expect("gzip into memory")
+        })
+        .collect()
+}
+
+/// The event id the captured fixture carries.
+const FIXTURE_EVENT_ID: &str = "dd52e5d2fcb7424ead216d7d659c8280";
 
 /// The request every connection sends, built once: what sentry-sdk sends (its headers, the
 /// gzip fixture as body) over HTTP/1.1 keep-alive.
@@ -124,7 +164,9 @@ async fn connect(authority: &str) -> io::Result<TcpStream> {
     Ok(stream)
 }
 
-/// Posts the fixture back to back on one connection until `deadline`, reconnecting when the
+/// Posts the fixture's bodies (request `first`, then every `stride`th, so that connections
+/// never send the same event id at once) back to back on one connection until `deadline`,
+/// reconnecting when the
 /// server closes it (Werkzeug, which Kent runs on, closes after every response); a reconnect
 /// counts in that request's latency, as it would for a real SDK. Only a 200 counts as a success.
 ///
@@ -133,13 +175,17 @@ async fn connect(authority: &str) -> io::Result<TcpStream> {
 /// more of the machine measures the server.
 async fn connection_loop(
     authority: String,
-    request: Arc<[u8]>,
+    requests: Arc<[Vec<u8>]>,
+    (first, stride): (usize, usize),
     deadline: Instant,
 ) -> (Vec<Duration>, u64) {
     let mut latencies = Vec::new();
     let mut errors = 0;
     let mut open: Option<(TcpStream, BytesMut)> = None;
+    let mut next = first;
     while Instant::now() < deadline {
+        let request = &requests[next % requests.len()];
+        next += stride;
         let sent = Instant::now();
         let (mut stream, mut buffer) = match open.take() {
             Some(connection) => connection,
@@ -149,7 +195,7 @@ async fn connection_loop(
             },
         };
         let answer = async {
-            stream.write_all(&request).await?;
+            stream.write_all(request).await?;
             read_response(&mut stream, &mut buffer).await
         }
         .await;
@@ -320,6 +366,11 @@ pub async fn bench_in_process(
 
 /// The fixture envelope as ingest turns it into a storage record.
 fn fixture_envelope() -> anyhow::Result<NewEnvelope> {
+    Ok(ingest::ingest_envelope(&fixture_request(), &Limits::default(), &[])?.envelope)
+}
+
+/// The fixture as the server sees one of the load generator's requests.
+fn fixture_request() -> IngestRequest {
     // The headers the load generator sends, so the stored record is the one a request makes.
     let mut headers = http::HeaderMap::new();
     for (name, value) in [
@@ -339,15 +390,14 @@ fn fixture_envelope() -> anyhow::Result<NewEnvelope> {
         http::header::CONTENT_LENGTH,
         http::HeaderValue::from(PYTHON_ERROR_ENVELOPE_GZ.len()),
     );
-    let request = IngestRequest {
+    IngestRequest {
         endpoint: Endpoint::Envelope,
         project_id: 1,
         headers,
         query: Default::default(),
         body: Bytes::from_static(PYTHON_ERROR_ENVELOPE_GZ),
         received_at_ms: crate::server::now_ms(),
-    };
-    Ok(ingest::ingest_envelope(&request, &Limits::default(), &[])?.envelope)
+    }
 }
 
 /// Measures the ingest stage alone, on one thread: decoding, envelope parsing and describing
@@ -463,16 +513,26 @@ pub async fn bench_storage(
     let template = fixture_envelope()?;
     let start = Instant::now();
     let deadline = start + duration;
-    let tasks: Vec<_> = (0..concurrency.max(1))
-        .map(|_| {
+    let stride = concurrency.max(1);
+    let tasks: Vec<_> = (0..stride)
+        .map(|first| {
             let store = store.clone();
             let template = template.clone();
             tokio::spawn(async move {
                 let mut latencies = Vec::new();
                 let mut errors = 0;
+                let mut next = first;
                 while Instant::now() < deadline {
+                    // A new event id each time, as the HTTP targets send (see
+                    // `DISTINCT_EVENTS`).
+                    let mut envelope = template.clone();
+                    let id = format!("{:032x}", next % DISTINCT_EVENTS + 1);
+                    next += stride;
+                    for item in &mut envelope.items {
+                        item.meta.event_id = Some(id.clone());
+                    }
                     let sent = Instant::now();
-                    match store.insert(template.clone()).await {
+                    match store.insert(envelope).await {
                         Ok(_) => latencies.push(sent.elapsed()),
                         Err(_) => errors += 1,
                     }
@@ -536,6 +596,34 @@ pub fn header_row() -> String {
 mod tests {
     use super::*;
     use tokio::net::TcpListener;
+
+    /// Each body is the fixture with an event id of its own that ingest reads back, and the
+    /// item still parses (its length header still matches).
+    #[test]
+    fn fixture_bodies_differ_only_in_their_event_ids() {
+        let bodies = fixture_bodies(3);
+        let mut ids = Vec::new();
+        for body in &bodies {
+            let request = IngestRequest {
+                body: Bytes::from(body.clone()),
+                ..fixture_request()
+            };
+            let ingested = ingest::ingest_envelope(&request, &Limits::default(), &[])
+                .expect("the body ingests");
+            let item = &ingested.envelope.items[0];
+            assert_eq!(item.meta.decode_error, None);
+            assert_eq!(item.meta.event_id, ingested.event_id);
+            assert_eq!(
+                item.meta.summary,
+                "ValueError: python error understudy-marker-7f3c"
+            );
+            ids.push(ingested.event_id.expect("an event id"));
+        }
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), 3, "distinct ids: {ids:?}");
+        assert!(!ids.contains(&FIXTURE_EVENT_ID.to_string()));
+    }
 
     /// Both HTTP stage targets answer the fixture with 200 (an ingest error would count as
     /// an error, and a stage that answered nothing would report no requests).

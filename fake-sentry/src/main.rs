@@ -289,10 +289,11 @@ async fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
         let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
     }
     println!(
-        "{} connections, {:.1}s per target, payload: sentry-sdk 2.75.0 error envelope, gzip ({} bytes)",
+        "{} connections, {:.1}s per target, payload: sentry-sdk 2.75.0 error envelope, gzip ({} bytes), {} distinct event ids",
         args.connections,
         args.duration,
-        bench::PYTHON_ERROR_ENVELOPE_GZ.len()
+        bench::PYTHON_ERROR_ENVELOPE_GZ.len(),
+        bench::DISTINCT_EVENTS
     );
     println!("{}", bench::header_row());
     let mut targets = args.targets.clone();

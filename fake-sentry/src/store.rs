@@ -278,6 +278,9 @@ fn migrate(conn: &Connection) -> rusqlite::Result<()> {
 /// SQLite's page size, which the WAL's frames have.
 const PAGE_SIZE: u64 = 4096;
 
+/// SQLite's page size for a database in memory (see `configure`).
+const MEMORY_PAGE_SIZE: i64 = 16 * 1024;
+
 /// Settings of a file-backed store's connections.
 #[derive(Debug, Clone, Copy)]
 struct FileSettings {
@@ -289,6 +292,13 @@ fn configure(conn: &Connection, file: Option<FileSettings>) -> rusqlite::Result<
     conn.busy_timeout(Duration::from_secs(10))?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     let Some(file) = file else {
+        // In memory, every commit ends with SQLite walking its page cache for pages past the
+        // end of the database (`pcache1TruncateUnsafe`), and with event ids arriving in random
+        // order that walk grows with the number of pages: with 4 KiB pages it took 43-48% of
+        // the writer's time and halved throughput within seconds. Four times fewer pages make
+        // it cheap (storage alone 11,800/s -> 19,300/s; the whole server 11,000/s -> 15,000/s).
+        // Must be set before the first table is created.
+        conn.pragma_update(None, "page_size", MEMORY_PAGE_SIZE)?;
         return Ok(());
     };
     conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -1486,4 +1496,37 @@ pub fn last_envelope_id(conn: &Connection) -> rusqlite::Result<i64> {
 /// The newest item sequence number, 0 when there is none.
 pub fn last_item_seq(conn: &Connection) -> rusqlite::Result<i64> {
     conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM items", [], |r| r.get(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The page size that keeps commits in memory cheap (see `configure`) is in effect, and a
+    /// file keeps SQLite's default.
+    #[test]
+    fn page_sizes() {
+        let page_size = |store: &Store| {
+            store
+                .read_blocking(|conn| {
+                    conn.query_row("PRAGMA page_size", [], |r| r.get::<_, i64>(0))
+                })
+                .expect("page size")
+        };
+        let memory = Store::open(&Storage::Memory, 10, 10, 1 << 20, SyncMode::Off).expect("open");
+        assert_eq!(page_size(&memory), MEMORY_PAGE_SIZE);
+        let dir = std::env::temp_dir().join(format!("fake-sentry-pages-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let file = Store::open(
+            &Storage::File(dir.join("x.sqlite")),
+            10,
+            10,
+            1 << 20,
+            SyncMode::Off,
+        )
+        .expect("open");
+        assert_eq!(page_size(&file), PAGE_SIZE as i64);
+        drop(file);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
