@@ -71,13 +71,14 @@ pub async fn drive(
     duration: Duration,
 ) -> Result<BenchResult, BenchError> {
     let authority = authority(base_url)?;
-    let start = Instant::now();
-    let deadline = start + duration;
     let mut tasks = Vec::with_capacity(connections);
-    let requests: Arc<[Vec<u8>]> = fixture_bodies(DISTINCT_EVENTS)
+    let requests: Arc<[Vec<u8>]> = fixture_pool()
         .iter()
         .map(|body| request_bytes(&authority, body))
         .collect();
+    // The clock starts once the requests are built.
+    let start = Instant::now();
+    let deadline = start + duration;
     // Fail early, with a clear error, when nothing listens there.
     drop(
         tokio::net::TcpStream::connect(&authority)
@@ -134,6 +135,12 @@ pub fn fixture_bodies(count: usize) -> Vec<Vec<u8>> {
                 .expect("gzip into memory")
         })
         .collect()
+}
+
+/// [`fixture_bodies`] of [`DISTINCT_EVENTS`], built once per process.
+fn fixture_pool() -> &'static [Vec<u8>] {
+    static POOL: std::sync::OnceLock<Vec<Vec<u8>>> = std::sync::OnceLock::new();
+    POOL.get_or_init(|| fixture_bodies(DISTINCT_EVENTS))
 }
 
 /// The event id the captured fixture carries.
@@ -340,6 +347,98 @@ async fn skip_chunked_body(stream: &mut TcpStream, buffer: &mut BytesMut) -> io:
             fill(stream, buffer).await?;
         }
         buffer.advance(size + 2);
+    }
+}
+
+/// One thing `fake-sentry bench` can measure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Target {
+    /// The whole server, SQLite in memory.
+    Memory,
+    /// The whole server, SQLite in a file.
+    File,
+    /// The HTTP stack answering without ingest ([`HttpStage::AnswerOnly`]).
+    Http,
+    /// HTTP and ingest, no storage ([`HttpStage::Ingest`]).
+    HttpIngest,
+    /// The SQLite writer alone, in memory.
+    StorageMemory,
+    /// The SQLite writer alone, on a file.
+    StorageFile,
+    /// Decoding, parsing and describing alone, on one thread.
+    Ingest,
+}
+
+/// What every target of one `fake-sentry bench` run shares.
+#[derive(Debug, Clone)]
+pub struct RunSettings {
+    pub connections: usize,
+    pub duration: Duration,
+    /// How the file-backed targets sync.
+    pub sync: SyncMode,
+    /// Where the file-backed targets keep their databases.
+    pub dir: std::path::PathBuf,
+}
+
+impl Target {
+    /// Every target, in the order a run measures them.
+    pub const ALL: [Target; 7] = [
+        Target::Memory,
+        Target::File,
+        Target::Http,
+        Target::HttpIngest,
+        Target::StorageMemory,
+        Target::StorageFile,
+        Target::Ingest,
+    ];
+
+    fn label(self, sync: SyncMode) -> String {
+        let file = format!("file, sync {}", sync.as_str());
+        match self {
+            Target::Memory => "fake-sentry (memory)".into(),
+            Target::File => format!("fake-sentry ({file})"),
+            Target::Http => "HTTP only (no ingest)".into(),
+            Target::HttpIngest => "HTTP + ingest (no storage)".into(),
+            Target::StorageMemory => "storage only (memory)".into(),
+            Target::StorageFile => format!("storage only ({file})"),
+            Target::Ingest => "ingest only (1 thread)".into(),
+        }
+    }
+
+    /// Measures this target.
+    pub async fn measure(self, run: &RunSettings) -> anyhow::Result<BenchResult> {
+        let label = self.label(run.sync);
+        let (connections, duration, sync) = (run.connections, run.duration, run.sync);
+        let file = |name: &str| {
+            let path = run.dir.join(name);
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+            }
+            Storage::File(path)
+        };
+        match self {
+            Target::Memory => {
+                bench_in_process(&label, Storage::Memory, sync, connections, duration).await
+            }
+            Target::File => {
+                let storage = file("bench.sqlite");
+                bench_in_process(&label, storage, sync, connections, duration).await
+            }
+            Target::Http => {
+                bench_http_stage(&label, HttpStage::AnswerOnly, connections, duration).await
+            }
+            Target::HttpIngest => {
+                bench_http_stage(&label, HttpStage::Ingest, connections, duration).await
+            }
+            Target::StorageMemory => {
+                bench_storage(&label, Storage::Memory, sync, connections, duration).await
+            }
+            Target::StorageFile => {
+                let storage = file("storage-only.sqlite");
+                bench_storage(&label, storage, sync, connections, duration).await
+            }
+            Target::Ingest => bench_ingest(&label, duration).await,
+        }
     }
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use event_filter::Policy;
-use fake_sentry::bench::{self, HttpStage};
+use fake_sentry::bench;
 use fake_sentry::config::{Config, Limits, PublicUrl, Storage, SyncMode, parse_size};
 use fake_sentry::data_policy::DataPolicy;
 use fake_sentry::faults::FaultRule;
@@ -165,18 +165,6 @@ impl ServeArgs {
     }
 }
 
-/// One thing `fake-sentry bench` can measure.
-#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum BenchTarget {
-    Memory,
-    File,
-    Http,
-    HttpIngest,
-    StorageMemory,
-    StorageFile,
-    Ingest,
-}
-
 #[derive(Args)]
 struct BenchArgs {
     /// Concurrent keep-alive connections.
@@ -199,7 +187,7 @@ struct BenchArgs {
     /// storage-memory, storage-file (the SQLite writer alone), ingest (decoding alone, one
     /// thread).
     #[arg(long, value_delimiter = ',', default_value = "memory,file")]
-    targets: Vec<BenchTarget>,
+    targets: Vec<bench::Target>,
     /// Also measure the storage stage alone (no HTTP, no parsing): adds storage-memory and
     /// storage-file to the targets.
     #[arg(long)]
@@ -284,10 +272,19 @@ async fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
         }
         return result;
     }
-    let db = dir.join("bench.sqlite");
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    // The databases can reach gigabytes: a temporary directory goes, whatever the outcome.
+    let result = run_ingest_bench(&dir, &args, duration).await;
+    if args.dir.is_none() {
+        let _ = std::fs::remove_dir_all(&dir);
     }
+    result
+}
+
+async fn run_ingest_bench(
+    dir: &std::path::Path,
+    args: &BenchArgs,
+    duration: Duration,
+) -> anyhow::Result<()> {
     println!(
         "{} connections, {:.1}s per target, payload: sentry-sdk 2.75.0 error envelope, gzip ({} bytes), {} distinct event ids",
         args.connections,
@@ -298,83 +295,31 @@ async fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
     println!("{}", bench::header_row());
     let mut targets = args.targets.clone();
     if args.storage_only {
-        targets.extend([BenchTarget::StorageMemory, BenchTarget::StorageFile]);
+        targets.extend([bench::Target::StorageMemory, bench::Target::StorageFile]);
     }
     if args.ingest_only {
-        targets.push(BenchTarget::Ingest);
+        targets.push(bench::Target::Ingest);
     }
+    let run = bench::RunSettings {
+        connections: args.connections,
+        duration,
+        sync: args.sync,
+        dir: dir.to_path_buf(),
+    };
     let mut measured = Vec::new();
-    let sync = args.sync;
-    for target in [
-        BenchTarget::Memory,
-        BenchTarget::File,
-        BenchTarget::Http,
-        BenchTarget::HttpIngest,
-        BenchTarget::StorageMemory,
-        BenchTarget::StorageFile,
-        BenchTarget::Ingest,
-    ] {
-        if !targets.contains(&target) {
-            continue;
+    for target in bench::Target::ALL {
+        if targets.contains(&target) {
+            let result = target.measure(&run).await?;
+            println!("{}", bench::format_row(&result));
+            measured.push((target, result));
         }
-        let (connections, file_label) = (args.connections, format!("file, sync {}", sync.as_str()));
-        let result = match target {
-            BenchTarget::Memory => {
-                bench::bench_in_process(
-                    "fake-sentry (memory)",
-                    Storage::Memory,
-                    sync,
-                    connections,
-                    duration,
-                )
-                .await?
-            }
-            BenchTarget::File => {
-                let label = format!("fake-sentry ({file_label})");
-                bench::bench_in_process(
-                    &label,
-                    Storage::File(db.clone()),
-                    sync,
-                    connections,
-                    duration,
-                )
-                .await?
-            }
-            BenchTarget::Http => {
-                let label = "HTTP only (no ingest)";
-                bench::bench_http_stage(label, HttpStage::AnswerOnly, connections, duration).await?
-            }
-            BenchTarget::HttpIngest => {
-                let label = "HTTP + ingest (no storage)";
-                bench::bench_http_stage(label, HttpStage::Ingest, connections, duration).await?
-            }
-            BenchTarget::StorageMemory => {
-                bench::bench_storage(
-                    "storage only (memory)",
-                    Storage::Memory,
-                    sync,
-                    connections,
-                    duration,
-                )
-                .await?
-            }
-            BenchTarget::StorageFile => {
-                let label = format!("storage only ({file_label})");
-                let fresh = dir.join("storage-only.sqlite");
-                bench::bench_storage(&label, Storage::File(fresh), sync, connections, duration)
-                    .await?
-            }
-            BenchTarget::Ingest => bench::bench_ingest("ingest only (1 thread)", duration).await?,
-        };
-        println!("{}", bench::format_row(&result));
-        measured.push((target, result));
     }
     if let Some(peer) = &args.peer {
         let peer = bench::drive(&format!("peer {peer}"), peer, args.connections, duration).await?;
         println!("{}", bench::format_row(&peer));
         let ratios: Vec<String> = measured
             .iter()
-            .filter(|(target, _)| matches!(target, BenchTarget::Memory | BenchTarget::File))
+            .filter(|(target, _)| matches!(target, bench::Target::Memory | bench::Target::File))
             .map(|(_, result)| {
                 format!(
                     "{} {:.1}x",
@@ -386,9 +331,6 @@ async fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
         if !ratios.is_empty() {
             println!("ratio vs peer: {}", ratios.join(", "));
         }
-    }
-    if args.dir.is_none() {
-        let _ = std::fs::remove_dir_all(&dir);
     }
     Ok(())
 }
