@@ -122,11 +122,7 @@ pub fn fixture_bodies(count: usize) -> Vec<Vec<u8>> {
     (0..count)
         .map(|n| {
             // Same length as the original, so the item's `length` header stays right.
-            let id = format!(
-                "{:016x}{:016x}",
-                n as u64 + 1,
-                (n as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15)
-            );
+            let id = event_id(n);
             let mut encoder =
                 flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
             encoder
@@ -135,6 +131,18 @@ pub fn fixture_bodies(count: usize) -> Vec<Vec<u8>> {
                 .expect("gzip into memory")
         })
         .collect()
+}
+
+/// The `n`th of the load's event ids: 32 hex digits in no particular order (as SDKs' random
+/// UUIDs are), so consecutive requests land on scattered pages of the event id index rather
+/// than sweeping it in order. SplitMix64's finalizer is a bijection, so `n` below 2^64 never
+/// repeat an id.
+fn event_id(n: usize) -> String {
+    let mut z = (n as u64).wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^= z >> 31;
+    format!("{z:016x}{:016x}", n as u64 + 1)
 }
 
 /// [`fixture_bodies`] of [`DISTINCT_EVENTS`], built once per process.
@@ -625,7 +633,7 @@ pub async fn bench_storage(
                     // A new event id each time, as the HTTP targets send (see
                     // `DISTINCT_EVENTS`).
                     let mut envelope = template.clone();
-                    let id = format!("{:032x}", next % DISTINCT_EVENTS + 1);
+                    let id = event_id(next % DISTINCT_EVENTS);
                     next += stride;
                     for item in &mut envelope.items {
                         item.meta.event_id = Some(id.clone());
@@ -722,6 +730,21 @@ mod tests {
         ids.dedup();
         assert_eq!(ids.len(), 3, "distinct ids: {ids:?}");
         assert!(!ids.contains(&FIXTURE_EVENT_ID.to_string()));
+    }
+
+    /// The load's event ids are distinct and not in sorted order, as random UUIDs would be:
+    /// ids sorted like the requests that carry them would sweep the event id index in order.
+    #[test]
+    fn event_ids_are_distinct_and_scattered() {
+        let ids: Vec<String> = (0..DISTINCT_EVENTS).map(event_id).collect();
+        let mut sorted = ids.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted.len(), DISTINCT_EVENTS);
+        assert!(ids.iter().all(|id| id.len() == 32));
+        let in_order = ids.windows(2).filter(|w| w[0] < w[1]).count();
+        let share = in_order as f64 / (DISTINCT_EVENTS - 1) as f64;
+        assert!((0.4..0.6).contains(&share), "{share} of neighbours ascend");
     }
 
     /// Both HTTP stage targets answer the fixture with 200 (an ingest error would count as
