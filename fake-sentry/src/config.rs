@@ -151,8 +151,8 @@ pub struct Config {
     pub max_items: usize,
     /// Refused requests kept for the refusals API.
     pub max_refusals: usize,
-    /// Largest the SQLite write-ahead log may grow (file-backed): past it the writer
-    /// checkpoints and truncates it, see `store::Store::open`.
+    /// Largest the SQLite write-ahead log may grow (file-backed): there it is checkpointed
+    /// and rewound (sync off) or truncated (sync normal or full), see `store::Store::open`.
     pub max_wal_bytes: u64,
     /// How a file-backed store syncs to disk.
     pub sync: SyncMode,

@@ -275,9 +275,6 @@ fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// SQLite's page size, which the WAL's frames have.
-const PAGE_SIZE: u64 = 4096;
-
 /// SQLite's page size for a database in memory (see `configure`).
 const MEMORY_PAGE_SIZE: i64 = 16 * 1024;
 
@@ -310,10 +307,13 @@ fn configure(conn: &Connection, file: Option<FileSettings>) -> rusqlite::Result<
             // place, which costs far less than appending to a fresh file (see
             // `run_checkpointer` for the modes that sync).
             conn.pragma_update(None, "synchronous", "OFF")?;
+            // The limit counts WAL frames, one page each; a file made elsewhere may have
+            // pages of another size than SQLite's default.
+            let page_size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
             conn.pragma_update(
                 None,
                 "wal_autocheckpoint",
-                (file.max_wal_bytes / PAGE_SIZE).max(1) as i64,
+                (file.max_wal_bytes as i64 / page_size.max(512)).max(1),
             )?;
             // Should a reader hold a checkpoint back and the WAL grow past its limit, the
             // file is cut back to the limit the next time it rewinds.
@@ -1525,7 +1525,8 @@ mod tests {
             SyncMode::Off,
         )
         .expect("open");
-        assert_eq!(page_size(&file), PAGE_SIZE as i64);
+        // SQLite's default page size.
+        assert_eq!(page_size(&file), 4096);
         drop(file);
         let _ = std::fs::remove_dir_all(&dir);
     }
