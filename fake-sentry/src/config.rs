@@ -88,7 +88,9 @@ impl std::str::FromStr for Storage {
     type Err = std::convert::Infallible;
 
     /// A path; empty or `:memory:` (SQLite's name) mean in memory, so that an image whose
-    /// environment sets a file can still be told to keep everything in memory.
+    /// environment sets a file can still be told to keep everything in memory. Those two are
+    /// recognised around blanks (an environment variable set to spaces), but a path is taken
+    /// as given: a file name may begin or end with a space.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Ok(match s.trim() {
             "" | ":memory:" => Storage::Memory,
@@ -268,6 +270,16 @@ pub fn parse_size(text: &str) -> Result<usize, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn storage_names_memory_or_a_path_as_given() {
+        let parse = |text: &str| text.parse::<Storage>().unwrap();
+        for memory in ["", "   ", ":memory:", " :memory:\n"] {
+            assert_eq!(parse(memory), Storage::Memory, "{memory:?}");
+        }
+        assert_eq!(parse("db.sqlite"), Storage::File("db.sqlite".into()));
+        assert_eq!(parse(" my db "), Storage::File(" my db ".into()));
+    }
 
     #[test]
     fn sizes_parse_with_binary_units() {
