@@ -7,7 +7,9 @@
 //! envelope survives `kill -9`. Reads run on their own connections when the database is a file
 //! (WAL lets them proceed while the writer works) and share the writer's connection when it is
 //! in memory. After each commit the writer bumps a watch counter, which long-poll waits and
-//! Server-Sent Event streams listen to before they query for what is new.
+//! Server-Sent Event streams listen to before they query for what is new. Items are found by
+//! Sentry event id through [`EventIndex`], a map in memory the writer keeps in step, rather
+//! than a SQLite index whose random keys would cost every commit a page per envelope.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -23,6 +25,10 @@ use crate::auth::Auth;
 use crate::config::{Storage, SyncMode};
 use crate::data_policy::ItemAudit;
 use crate::item::ItemMeta;
+
+mod event_index;
+pub use event_index::EventIndex;
+use event_index::IndexChanges;
 
 /// Most projects or item types [`projects`] and [`counts_by_type`] list.
 const MAX_DISTINCT_KEYS: usize = 1000;
@@ -162,6 +168,7 @@ pub struct Store {
     queue: mpsc::Sender<WriteOp>,
     readers: Readers,
     changes: watch::Sender<u64>,
+    event_index: Arc<EventIndex>,
 }
 
 const SCHEMA: &str = r#"
@@ -211,7 +218,7 @@ CREATE TABLE IF NOT EXISTS items (
     scrubbed BLOB,
     scrub_report TEXT
 );
-CREATE INDEX IF NOT EXISTS items_event_id ON items(event_id);
+CREATE INDEX IF NOT EXISTS items_seq_event ON items(seq, event_id);
 CREATE INDEX IF NOT EXISTS items_envelope ON items(envelope_id);
 CREATE INDEX IF NOT EXISTS items_project ON items(project_id, seq);
 CREATE INDEX IF NOT EXISTS items_type ON items(item_type, seq);
@@ -267,6 +274,8 @@ fn migrate(conn: &Connection) -> rusqlite::Result<()> {
              ALTER TABLE items ADD COLUMN scrub_report TEXT;",
         )?;
     }
+    // Event ids are found through the in-memory `EventIndex` (see there why).
+    conn.execute("DROP INDEX IF EXISTS items_event_id", [])?;
     // Most items have no findings; a partial index keeps `?findings=true` cheap.
     conn.execute(
         "CREATE INDEX IF NOT EXISTS items_with_findings ON items(seq) WHERE finding_count > 0",
@@ -359,6 +368,8 @@ impl Store {
         configure(&conn, file_path.as_ref().map(|_| file_settings))?;
         conn.execute_batch(SCHEMA)?;
         migrate(&conn)?;
+        let event_index = Arc::new(EventIndex::load(&conn)?);
+        event_index.register(&conn)?;
         let item_count: i64 = conn.query_row("SELECT COUNT(*) FROM items", [], |r| r.get(0))?;
         let last_seq: i64 =
             conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM items", [], |r| r.get(0))?;
@@ -378,9 +389,11 @@ impl Store {
             queue,
             readers,
             changes,
+            event_index: event_index.clone(),
         });
         let writer = Writer {
             conn,
+            event_index,
             max_items: max_items.max(1) as i64,
             max_refusals: max_refusals.max(1) as i64,
             item_count,
@@ -490,6 +503,7 @@ impl Store {
                             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
                         )?;
                         conn.busy_timeout(Duration::from_secs(10))?;
+                        self.event_index.register(&conn)?;
                         conn
                     }
                 };
@@ -545,6 +559,7 @@ struct Writer {
     max_refusals: i64,
     item_count: i64,
     store: std::sync::Weak<Store>,
+    event_index: Arc<EventIndex>,
     /// Whether to wait for fuller batches (file-backed only: in memory a commit writes no
     /// WAL, so waiting would only add latency).
     linger: bool,
@@ -632,12 +647,14 @@ impl Writer {
         let conn = self.conn.clone();
         let mut guard = conn.lock().unwrap_or_else(|e| e.into_inner());
         let mut done = Vec::with_capacity(batch.len());
+        let mut index_changes = IndexChanges::default();
+        let mut published = Vec::new();
         let outcome = (|| -> rusqlite::Result<()> {
             let tx = guard.transaction()?;
             for op in batch {
                 match op {
                     WriteOp::Insert(envelope, reply) => {
-                        let result = insert_envelope(&tx, &envelope);
+                        let result = insert_envelope(&tx, &envelope, &mut index_changes);
                         if let Ok(stored) = &result {
                             self.item_count += stored.item_ids.len() as i64;
                         }
@@ -653,7 +670,7 @@ impl Writer {
                         done.push(Done::Refuse(reply, result));
                     }
                     WriteOp::Flush(project, reply) => {
-                        let result = flush(&tx, project);
+                        let result = flush(&tx, project, &mut index_changes);
                         if result.is_ok() {
                             self.item_count =
                                 tx.query_row("SELECT COUNT(*) FROM items", [], |r| r.get(0))?;
@@ -664,12 +681,17 @@ impl Writer {
             }
             if self.item_count > self.max_items {
                 let excess = self.item_count - self.max_items;
-                evict_oldest(&tx, excess)?;
+                evict_oldest(&tx, excess, &mut index_changes)?;
                 self.item_count = self.max_items;
             }
+            published = self.event_index.publish_additions(&index_changes);
             tx.commit()
         })();
         drop(guard);
+        match &outcome {
+            Ok(()) => self.event_index.commit(&index_changes),
+            Err(_) => self.event_index.undo(&published),
+        }
         if let Err(err) = &outcome {
             tracing::error!(%err, "storage commit failed");
             if let Ok(count) = self
@@ -717,7 +739,11 @@ fn json_text(map: &Option<Map<String, Value>>) -> Option<String> {
         .map(|m| serde_json::to_string(m).unwrap_or_else(|_| "{}".into()))
 }
 
-fn insert_envelope(conn: &Connection, prepared: &PreparedEnvelope) -> rusqlite::Result<Stored> {
+fn insert_envelope(
+    conn: &Connection,
+    prepared: &PreparedEnvelope,
+    index_changes: &mut IndexChanges,
+) -> rusqlite::Result<Stored> {
     let env = &prepared.envelope;
     conn.prepare_cached(
         "INSERT INTO envelopes (project_id, endpoint, received_at, auth_source, public_key, client,
@@ -794,6 +820,9 @@ fn insert_envelope(conn: &Connection, prepared: &PreparedEnvelope) -> rusqlite::
                 .as_ref()
                 .and_then(|a| a.scrub_report_json.as_deref()),
         ])?;
+        if let Some(event_id) = &m.event_id {
+            index_changes.add(event_id, conn.last_insert_rowid());
+        }
     }
     Ok(Stored {
         envelope_id,
@@ -828,9 +857,19 @@ fn insert_refusal(conn: &Connection, r: &NewRefusal, max_refusals: i64) -> rusql
     Ok(())
 }
 
-fn flush(conn: &Connection, project: Option<u64>) -> rusqlite::Result<u64> {
+fn flush(
+    conn: &Connection,
+    project: Option<u64>,
+    index_changes: &mut IndexChanges,
+) -> rusqlite::Result<u64> {
     let removed = match project {
         Some(p) => {
+            index_changes.remove_rows(
+                conn.prepare_cached(
+                    "SELECT seq, event_id FROM items WHERE project_id = ?1 AND event_id IS NOT NULL",
+                )?
+                .query_map([p as i64], |r| Ok((r.get(0)?, r.get(1)?)))?,
+            )?;
             let n: i64 = conn.query_row(
                 "SELECT COUNT(*) FROM items WHERE project_id = ?1",
                 [p as i64],
@@ -841,6 +880,7 @@ fn flush(conn: &Connection, project: Option<u64>) -> rusqlite::Result<u64> {
             n
         }
         None => {
+            index_changes.clear();
             let n = conn.execute("DELETE FROM items", [])? as i64;
             conn.execute("DELETE FROM envelopes", [])?;
             conn.execute("DELETE FROM refusals", [])?;
@@ -850,7 +890,18 @@ fn flush(conn: &Connection, project: Option<u64>) -> rusqlite::Result<u64> {
     Ok(removed as u64)
 }
 
-fn evict_oldest(conn: &Connection, excess: i64) -> rusqlite::Result<()> {
+fn evict_oldest(
+    conn: &Connection,
+    excess: i64,
+    index_changes: &mut IndexChanges,
+) -> rusqlite::Result<()> {
+    index_changes.remove_rows(
+        conn.prepare_cached(
+            "SELECT seq, event_id FROM (SELECT seq, event_id FROM items INDEXED BY items_seq_event
+             ORDER BY seq LIMIT ?1) WHERE event_id IS NOT NULL",
+        )?
+        .query_map([excess], |r| Ok((r.get(0)?, r.get(1)?)))?,
+    )?;
     conn.execute(
         "DELETE FROM items WHERE seq IN (SELECT seq FROM items ORDER BY seq LIMIT ?1)",
         [excess],
@@ -973,10 +1024,8 @@ impl ItemFilter {
             ));
         }
         if let Some(id) = &self.event_id {
-            w.equals(
-                "event_id",
-                SqlValue::Text(crate::item::normalize_event_id(id.clone())),
-            );
+            let p = w.bind(SqlValue::Text(crate::item::normalize_event_id(id.clone())));
+            w.clauses.push(event_index::sql_condition(&p));
         }
         if let Some(q) = &self.q {
             let p = w.bind(SqlValue::Text(format!("%{}%", like_pattern(q))));
@@ -1151,10 +1200,11 @@ pub struct ItemRecord {
 /// Looks an item up by fake-sentry id or Sentry event id (the newest item with that event id,
 /// preferring events and transactions over their attachments).
 pub fn get_item(conn: &Connection, id: &str) -> rusqlite::Result<Option<ItemRecord>> {
+    let by_event = event_index::sql_condition("?2");
     let sql = format!(
         "SELECT {SUMMARY_COLUMNS}, header, payload, is_json FROM items WHERE id = ?1
          UNION ALL
-         SELECT * FROM (SELECT {SUMMARY_COLUMNS}, header, payload, is_json FROM items WHERE event_id = ?2
+         SELECT * FROM (SELECT {SUMMARY_COLUMNS}, header, payload, is_json FROM items WHERE {by_event}
            ORDER BY item_type NOT IN ('event', 'transaction'), seq DESC LIMIT 1)
          LIMIT 1"
     );
@@ -1528,6 +1578,207 @@ mod tests {
         // SQLite's default page size.
         assert_eq!(page_size(&file), 4096);
         drop(file);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// An envelope of project `project` with one event item per event id.
+    fn envelope(project: u64, event_ids: &[&str]) -> NewEnvelope {
+        NewEnvelope {
+            project_id: project,
+            endpoint: "envelope",
+            received_at_ms: 1,
+            auth: Auth::none(),
+            user_agent: None,
+            content_type: None,
+            content_encoding: None,
+            header: None,
+            body: bytes::Bytes::from_static(b"{}"),
+            decoded_size: 2,
+            http_headers: "{}".into(),
+            items: event_ids
+                .iter()
+                .map(|id| NewItem {
+                    item_type: "event".into(),
+                    header: None,
+                    payload: b"{}".to_vec(),
+                    meta: ItemMeta {
+                        event_id: Some(id.to_string()),
+                        summary: format!("event {id}"),
+                        ..ItemMeta::default()
+                    },
+                    audit: None,
+                })
+                .collect(),
+        }
+    }
+
+    fn seqs_of(store: &Store, event_id: &str) -> Vec<i64> {
+        let filter = ItemFilter {
+            event_id: Some(event_id.to_string()),
+            ..ItemFilter::default()
+        };
+        let mut seqs: Vec<i64> = store
+            .read_blocking(move |conn| list_items(conn, &filter, Order::Asc, 100))
+            .expect("list")
+            .iter()
+            .map(|item| item.seq)
+            .collect();
+        seqs.sort();
+        seqs
+    }
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("fake-sentry-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        dir
+    }
+
+    /// Event ids are found through the in-memory index however items come and go: inserts,
+    /// eviction, per-project and full flushes, and a restart that rebuilds the index.
+    #[tokio::test]
+    async fn event_id_lookups_follow_inserts_evictions_flushes_and_restarts() {
+        let dir = temp_dir("event-index");
+        let storage = Storage::File(dir.join("db.sqlite"));
+        let open = || Store::open(&storage, 4, 10, 1 << 20, SyncMode::Off).expect("open");
+        let store = open();
+        let id = |n: u32| format!("{n:032x}");
+        store
+            .insert(envelope(1, &[&id(1), &id(2)]))
+            .await
+            .expect("insert");
+        store
+            .insert(envelope(2, &[&id(3), &id(1)]))
+            .await
+            .expect("insert");
+        assert_eq!(seqs_of(&store, &id(1)), vec![1, 4]);
+        assert_eq!(store.event_index.len(), 4);
+        // Dashed and upper-case forms find the same event.
+        let dashed = "00000000-0000-0000-0000-000000000003".to_uppercase();
+        assert_eq!(seqs_of(&store, &dashed), vec![3]);
+        let found = store
+            .read_blocking(move |conn| get_item(conn, &dashed))
+            .expect("get")
+            .expect("found by event id");
+        assert_eq!(found.summary.seq, 3);
+
+        // max_items is 4: two more items evict items 1 and 2.
+        store
+            .insert(envelope(1, &[&id(5), &id(6)]))
+            .await
+            .expect("insert");
+        assert_eq!(seqs_of(&store, &id(1)), vec![4]);
+        assert!(seqs_of(&store, &id(2)).is_empty());
+        assert_eq!(store.event_index.len(), 4);
+
+        store.flush(Some(2)).await.expect("flush project 2");
+        assert!(seqs_of(&store, &id(1)).is_empty());
+        assert!(seqs_of(&store, &id(3)).is_empty());
+        assert_eq!(seqs_of(&store, &id(5)), vec![5]);
+        assert_eq!(store.event_index.len(), 2);
+
+        // A restart rebuilds the index from the file.
+        drop(store);
+        let store = open();
+        assert_eq!(store.event_index.len(), 2);
+        assert_eq!(seqs_of(&store, &id(6)), vec![6]);
+
+        store.flush(None).await.expect("flush all");
+        assert!(store.event_index.is_empty());
+        assert!(seqs_of(&store, &id(6)).is_empty());
+        // Seqs start over after a full flush; the index follows.
+        store.insert(envelope(1, &[&id(6)])).await.expect("insert");
+        assert_eq!(seqs_of(&store, &id(6)), vec![1]);
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// An event id lookup reads the rows the index names, not the whole table.
+    #[test]
+    fn event_id_queries_look_rows_up_by_seq() {
+        let store = Store::open(&Storage::Memory, 10, 10, 1 << 20, SyncMode::Off).expect("open");
+        let plan = |sql: String, params: Vec<SqlValue>| {
+            store
+                .read_blocking(move |conn| {
+                    let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+                    let rows =
+                        stmt.query_map(params_from_iter(params), |r| r.get::<_, String>(3))?;
+                    rows.collect::<rusqlite::Result<Vec<String>>>()
+                })
+                .expect("plan")
+                .join("\n")
+        };
+        let by_event = ItemFilter {
+            event_id: Some("ab".repeat(16)),
+            ..ItemFilter::default()
+        };
+        let by_event_and_type = ItemFilter {
+            item_type: Some("event".into()),
+            ..by_event.clone()
+        };
+        for (filter, lookup) in [
+            (by_event, "USING INTEGER PRIMARY KEY (rowid=?)"),
+            // Through the type index, one probe per candidate.
+            (by_event_and_type, "(item_type=? AND seq=?)"),
+        ] {
+            let (clause, params) = filter.to_sql().expect("sql");
+            let list = plan(
+                format!("SELECT seq FROM items WHERE {clause} ORDER BY seq DESC LIMIT 50"),
+                params,
+            );
+            assert!(list.contains(lookup), "{list}");
+            assert!(!list.contains("SCAN items"), "{list}");
+        }
+    }
+
+    /// A database from before the in-memory index loses the random-order event id index and
+    /// gains the append-only one the map is rebuilt from.
+    #[test]
+    fn opening_an_older_database_replaces_the_event_id_index() {
+        let dir = temp_dir("event-index-migration");
+        let path = dir.join("db.sqlite");
+        {
+            let conn = Connection::open(&path).expect("open");
+            conn.execute_batch(&SCHEMA.replace(
+                "CREATE INDEX IF NOT EXISTS items_seq_event ON items(seq, event_id);",
+                "CREATE INDEX IF NOT EXISTS items_event_id ON items(event_id);",
+            ))
+            .expect("old schema");
+            conn.execute(
+                "INSERT INTO envelopes (id, project_id, endpoint, received_at, auth_source, raw,
+                 wire_size) VALUES (1, 1, 'envelope', 1, 'none', x'', 0)",
+                [],
+            )
+            .expect("envelope");
+            conn.execute(
+                "INSERT INTO items (seq, id, envelope_id, idx, project_id, item_type, event_id,
+                 summary, received_at, payload, is_json)
+                 VALUES (7, 'i', 1, 0, 1, 'event', 'cafe', 's', 1, x'', 1)",
+                [],
+            )
+            .expect("item");
+        }
+        let store =
+            Store::open(&Storage::File(path), 10, 10, 1 << 20, SyncMode::Off).expect("open");
+        let indexes: Vec<String> = store
+            .read_blocking(|conn| {
+                let mut stmt = conn.prepare(
+                    "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'items'",
+                )?;
+                let rows = stmt.query_map([], |r| r.get(0))?;
+                rows.collect()
+            })
+            .expect("indexes");
+        assert!(
+            indexes.contains(&"items_seq_event".to_string()),
+            "{indexes:?}"
+        );
+        assert!(
+            !indexes.contains(&"items_event_id".to_string()),
+            "{indexes:?}"
+        );
+        assert_eq!(seqs_of(&store, "CAFE"), vec![7]);
+        drop(store);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
