@@ -472,6 +472,10 @@ async fn stats(State(state): AppRef) -> Result<Response, ApiError> {
             "findings": findings,
         })),
         "forwarding": state.forwarder.as_ref().map(|f| f.stats_json()),
+        "in_flight": {
+            "bytes": state.in_flight.in_use(),
+            "max_bytes": state.in_flight.total(),
+        },
     })))
 }
 

@@ -499,6 +499,7 @@ fn fixture_request() -> IngestRequest {
         http::HeaderValue::from(PYTHON_ERROR_ENVELOPE_GZ.len()),
     );
     IngestRequest {
+        charge: crate::in_flight::RequestCharge::unlimited(),
         endpoint: Endpoint::Envelope,
         project_id: 1,
         headers,
@@ -585,6 +586,7 @@ async fn answer_stage(
         HttpStage::AnswerOnly => Some("dd52e5d2fcb7424ead216d7d659c8280".to_string()),
         HttpStage::Ingest => {
             let request = IngestRequest {
+                charge: crate::in_flight::RequestCharge::unlimited(),
                 endpoint: Endpoint::Envelope,
                 project_id: 1,
                 headers,

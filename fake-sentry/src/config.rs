@@ -39,6 +39,11 @@ pub struct Limits {
     pub max_sessions: usize,
     /// Any other item type.
     pub max_other_item: usize,
+    /// What all requests being ingested may hold in memory together: bodies, decompressed
+    /// bodies and item copies, until their envelopes are committed (no Relay equivalent; see
+    /// [`crate::in_flight`]). Large enough for any one request the other limits allow (a body
+    /// that decompresses to 200 MiB holds about 560 MiB), with room for many small ones.
+    pub max_in_flight: usize,
 }
 
 impl Default for Limits {
@@ -55,6 +60,7 @@ impl Default for Limits {
             max_items_per_envelope: 1000,
             max_sessions: 100,
             max_other_item: MIB,
+            max_in_flight: 1024 * MIB,
         }
     }
 }

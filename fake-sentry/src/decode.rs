@@ -16,6 +16,7 @@
 use std::fmt;
 use std::io::{self, BufRead, BufReader, Read};
 
+use crate::in_flight::{BudgetError, RequestCharge};
 use base64::Engine as _;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 
@@ -66,6 +67,9 @@ pub enum DecodeError {
         encoding: &'static str,
         message: String,
     },
+    /// The in-flight memory budget has no room for the decoded body (413 or 503).
+    #[error(transparent)]
+    Budget(#[from] BudgetError),
 }
 
 /// Largest zstd window accepted: 2^24 bytes (16 MiB).
@@ -111,8 +115,26 @@ pub fn decode_body(
     encodings: &[ContentEncoding],
     limit: usize,
 ) -> Result<Vec<u8>, DecodeError> {
+    decode_body_charged(body, encodings, limit, &RequestCharge::unlimited())
+}
+
+/// [`decode_body`], charging the output to `charge` as it grows, before it grows.
+pub fn decode_body_charged(
+    body: &[u8],
+    encodings: &[ContentEncoding],
+    limit: usize,
+    charge: &RequestCharge,
+) -> Result<Vec<u8>, DecodeError> {
     if body.is_empty() {
         return Ok(Vec::new());
+    }
+    if encodings.iter().all(|&e| e == ContentEncoding::Identity) {
+        // Nothing to undo: one copy of known size.
+        if body.len() > limit {
+            return Err(DecodeError::TooLarge { limit });
+        }
+        charge.add(body.len())?;
+        return Ok(body.to_vec());
     }
     let mut reader: Box<dyn Read + '_> = Box::new(body);
     // Whether `reader` is still the body itself, which is already buffered in memory.
@@ -156,8 +178,9 @@ pub fn decode_body(
         reads_body = false;
         outermost = name;
     }
-    read_capped(reader, limit).map_err(|e| match e {
+    read_capped(reader, limit, charge).map_err(|e| match e {
         CapError::TooLarge => DecodeError::TooLarge { limit },
+        CapError::Budget(e) => DecodeError::Budget(e),
         CapError::Io(e) => corrupt_from_io(outermost, e),
     })
 }
@@ -166,6 +189,18 @@ pub fn decode_body(
 /// zlib of JSON, or base64 of JSON. Relay tells these apart from plain JSON because they do not
 /// start with `{`; so does this function. The output is capped at `limit` like [`decode_body`].
 pub fn decode_legacy_store_body(body: &[u8], limit: usize) -> Result<Vec<u8>, DecodeError> {
+    decode_legacy_store_body_charged(body, limit, &RequestCharge::unlimited())
+}
+
+/// [`decode_legacy_store_body`], charging its copies to `charge` before making them.
+pub fn decode_legacy_store_body_charged(
+    body: &[u8],
+    limit: usize,
+    charge: &RequestCharge,
+) -> Result<Vec<u8>, DecodeError> {
+    // The copies below (the body without blanks, its base64 decoding) are each at most the
+    // body's size.
+    charge.add(body.len().saturating_mul(2))?;
     if starts_with_brace(body) {
         return within_limit(body.to_vec(), limit);
     }
@@ -179,19 +214,19 @@ pub fn decode_legacy_store_body(body: &[u8], limit: usize) -> Result<Vec<u8>, De
         .collect();
     match legacy_base64().decode(&compact) {
         Ok(decoded) if starts_with_brace(&decoded) => return within_limit(decoded, limit),
-        Ok(decoded) => match inflate_capped(&decoded, limit) {
+        Ok(decoded) => match inflate_capped(&decoded, limit, charge) {
             Ok(json) if starts_with_brace(&json) => return Ok(json),
             Ok(_) => failures.push("base64 then zlib does not give a JSON object".to_owned()),
-            Err(DecodeError::TooLarge { limit }) => return Err(DecodeError::TooLarge { limit }),
+            Err(e @ (DecodeError::TooLarge { .. } | DecodeError::Budget(_))) => return Err(e),
             Err(e) => failures.push(format!("base64 then zlib: {e}")),
         },
         Err(e) => failures.push(format!("not base64: {e}")),
     }
 
-    match inflate_capped(body, limit) {
+    match inflate_capped(body, limit, charge) {
         Ok(json) if starts_with_brace(&json) => return Ok(json),
         Ok(_) => failures.push("zlib does not give a JSON object".to_owned()),
-        Err(DecodeError::TooLarge { limit }) => return Err(DecodeError::TooLarge { limit }),
+        Err(e @ (DecodeError::TooLarge { .. } | DecodeError::Budget(_))) => return Err(e),
         Err(e) => failures.push(format!("not zlib: {e}")),
     }
 
@@ -224,16 +259,22 @@ fn legacy_base64() -> GeneralPurpose {
     )
 }
 
-fn inflate_capped(data: &[u8], limit: usize) -> Result<Vec<u8>, DecodeError> {
+fn inflate_capped(
+    data: &[u8],
+    limit: usize,
+    charge: &RequestCharge,
+) -> Result<Vec<u8>, DecodeError> {
     let reader = Inflate::new(data).map_err(|e| corrupt_from_io(DEFLATE, e))?;
-    read_capped(reader, limit).map_err(|e| match e {
+    read_capped(reader, limit, charge).map_err(|e| match e {
         CapError::TooLarge => DecodeError::TooLarge { limit },
+        CapError::Budget(e) => DecodeError::Budget(e),
         CapError::Io(e) => corrupt_from_io(DEFLATE, e),
     })
 }
 
 enum CapError {
     TooLarge,
+    Budget(BudgetError),
     Io(io::Error),
 }
 
@@ -241,7 +282,11 @@ enum CapError {
 ///
 /// The output vector grows by doubling but never past `limit`, so its allocation stays within the
 /// limit even when the limit is not a power of two (which `read_to_end` would not guarantee).
-fn read_capped(mut reader: impl Read, limit: usize) -> Result<Vec<u8>, CapError> {
+fn read_capped(
+    mut reader: impl Read,
+    limit: usize,
+    charge: &RequestCharge,
+) -> Result<Vec<u8>, CapError> {
     let mut out: Vec<u8> = Vec::new();
     // Most bodies are a few KiB: start with a small buffer and only grow it for big ones.
     let mut chunk = vec![0u8; CHUNK / 4];
@@ -259,6 +304,9 @@ fn read_capped(mut reader: impl Read, limit: usize) -> Result<Vec<u8>, CapError>
         }
         if needed > out.capacity() {
             let target = out.capacity().saturating_mul(2).max(needed).min(limit);
+            charge
+                .add(target - out.capacity())
+                .map_err(CapError::Budget)?;
             out.reserve_exact(target.saturating_sub(out.len()));
         }
         out.extend_from_slice(data);
@@ -793,9 +841,9 @@ mod tests {
                 Ok(reader) => reader,
                 Err(e) => panic!("{e}"),
             };
-            match read_capped(reader, MIB) {
+            match read_capped(reader, MIB, &RequestCharge::unlimited()) {
                 Ok(out) => assert_eq!(out, json),
-                Err(CapError::TooLarge) => panic!("too large"),
+                Err(CapError::TooLarge | CapError::Budget(_)) => panic!("too large"),
                 Err(CapError::Io(e)) => panic!("{e}"),
             }
         }
@@ -938,11 +986,46 @@ mod tests {
     }
 
     #[test]
+    fn decoding_charges_its_output_before_it_grows() {
+        use crate::in_flight::{BudgetError, InFlightBudget};
+        let budget = InFlightBudget::new(MIB);
+        let charge = budget.charge();
+        let big = vec![b'x'; 2 * MIB];
+        match decode_body_charged(&gzip(&big), &[ContentEncoding::Gzip], 4 * MIB, &charge) {
+            Err(DecodeError::Budget(BudgetError::TooLarge { budget })) => assert_eq!(budget, MIB),
+            other => panic!(
+                "expected the budget to refuse, got {:?}",
+                other.map(|v| v.len())
+            ),
+        }
+        assert!(charge.bytes() <= MIB, "charged {}", charge.bytes());
+        drop(charge);
+        assert_eq!(budget.in_use(), 0);
+
+        let charge = budget.charge();
+        let small = vec![b'y'; 100_000];
+        for encoding in [ContentEncoding::Gzip, ContentEncoding::Identity] {
+            let out = decode_body_charged(&encode(&small, encoding), &[encoding], MIB, &charge)
+                .expect("decodes");
+            assert_eq!(out, small);
+        }
+        assert!(
+            charge.bytes() >= 2 * small.len(),
+            "charged {}",
+            charge.bytes()
+        );
+    }
+
+    #[test]
     fn output_allocation_stays_within_the_limit() {
         let limit = 3 * MIB / 2 + 17;
         let data = vec![b'x'; limit];
         let body = gzip(&data);
-        match read_capped(flate2::read::GzDecoder::new(body.as_slice()), limit) {
+        match read_capped(
+            flate2::read::GzDecoder::new(body.as_slice()),
+            limit,
+            &RequestCharge::unlimited(),
+        ) {
             Ok(out) => {
                 assert_eq!(out.len(), limit);
                 assert!(out.capacity() <= limit, "capacity {}", out.capacity());

@@ -11,6 +11,7 @@ use serde_json::json;
 use crate::decode::DecodeError;
 use crate::envelope::EnvelopeError;
 use crate::faults::{FaultKind, rate_limits_header};
+use crate::in_flight::BudgetError;
 use crate::store::{BadTime, StoreError};
 
 /// Why an ingest request was refused.
@@ -28,6 +29,9 @@ pub enum IngestError {
     Fault(FaultKind),
     #[error("storage unavailable: {0}")]
     Storage(#[from] StoreError),
+    /// The in-flight memory budget has no room for this request right now.
+    #[error("{0}")]
+    Overloaded(String),
 }
 
 impl IngestError {
@@ -50,7 +54,16 @@ impl IngestError {
                 FaultKind::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
                 FaultKind::Unavailable | FaultKind::Delay { .. } => StatusCode::SERVICE_UNAVAILABLE,
             },
-            Self::Storage(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Storage(_) | Self::Overloaded(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+}
+
+impl From<BudgetError> for IngestError {
+    fn from(err: BudgetError) -> Self {
+        match err {
+            BudgetError::TooLarge { .. } => Self::TooLarge(err.to_string()),
+            BudgetError::Busy { .. } => Self::Overloaded(err.to_string()),
         }
     }
 }
@@ -60,6 +73,7 @@ impl From<DecodeError> for IngestError {
         match err {
             DecodeError::Unsupported(_) => Self::UnsupportedEncoding(err.to_string()),
             DecodeError::TooLarge { .. } => Self::TooLarge(err.to_string()),
+            DecodeError::Budget(budget) => budget.into(),
             DecodeError::Corrupt { .. } => Self::BadRequest {
                 detail: "invalid body compression".into(),
                 causes: vec![err.to_string()],
@@ -99,6 +113,12 @@ impl IntoResponse for IngestError {
             {
                 headers.insert("x-sentry-rate-limits", v);
             }
+        }
+        if let Self::Overloaded(_) = &self {
+            // Room comes back as soon as requests in flight finish.
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         if let Ok(v) = HeaderValue::from_str(&detail.replace(['\r', '\n'], " ")) {
             response.headers_mut().insert("x-sentry-error", v);

@@ -18,6 +18,7 @@ use crate::config::Limits;
 use crate::decode::{self, ContentEncoding};
 use crate::envelope;
 use crate::error::IngestError;
+use crate::in_flight::RequestCharge;
 use crate::item::{self, EnvelopeContext};
 use crate::store::{NewEnvelope, NewItem};
 
@@ -52,6 +53,8 @@ pub struct IngestRequest {
     pub query: HashMap<String, String>,
     pub body: Bytes,
     pub received_at_ms: i64,
+    /// What the request holds of the in-flight memory budget; decoding charges to it.
+    pub charge: RequestCharge,
 }
 
 impl IngestRequest {
@@ -98,13 +101,14 @@ fn authenticated(req: &IngestRequest, required_keys: &[String]) -> Result<Auth, 
     Ok(auth)
 }
 
+/// The body decompressed, charged to the request's budget as it grows, plus as much again for
+/// the item copies parsing it makes.
 fn decoded_body(req: &IngestRequest, limits: &Limits) -> Result<Vec<u8>, IngestError> {
     let encodings = decode::parse_content_encoding(req.header(http::header::CONTENT_ENCODING))?;
-    Ok(decode::decode_body(
-        &req.body,
-        &encodings,
-        limits.max_decompressed,
-    )?)
+    let decoded =
+        decode::decode_body_charged(&req.body, &encodings, limits.max_decompressed, &req.charge)?;
+    req.charge.add(decoded.len())?;
+    Ok(decoded)
 }
 
 fn new_envelope(
@@ -332,16 +336,23 @@ pub fn ingest_store(
             causes: vec![format!("expected a JSON object, got {}", json_kind(&other))],
         });
     }
-    let json_bytes = legacy_event_json(&decoded, limits)?;
+    let json_bytes = legacy_event_json(&decoded, limits, &req.charge)?;
     store_event(req, auth, json_bytes, limits)
 }
 
 /// Undoes the base64 and zlib wrappings old raven clients put around store bodies.
-fn legacy_event_json(body: &[u8], limits: &Limits) -> Result<Vec<u8>, IngestError> {
-    decode::decode_legacy_store_body(body, limits.max_decompressed).map_err(|err| {
-        IngestError::BadRequest {
-            detail: "invalid event payload".into(),
-            causes: vec![err.to_string()],
+fn legacy_event_json(
+    body: &[u8],
+    limits: &Limits,
+    charge: &RequestCharge,
+) -> Result<Vec<u8>, IngestError> {
+    decode::decode_legacy_store_body_charged(body, limits.max_decompressed, charge).map_err(|err| {
+        match err {
+            decode::DecodeError::Budget(budget) => budget.into(),
+            err => IngestError::BadRequest {
+                detail: "invalid event payload".into(),
+                causes: vec![err.to_string()],
+            },
         }
     })
 }
@@ -396,7 +407,7 @@ pub fn ingest_store_get(
         .query
         .get("sentry_data")
         .ok_or_else(|| IngestError::bad_request("missing sentry_data query parameter"))?;
-    let json_bytes = legacy_event_json(data.as_bytes(), limits)?;
+    let json_bytes = legacy_event_json(data.as_bytes(), limits, &req.charge)?;
     store_event(req, auth, json_bytes, limits)
 }
 
@@ -473,7 +484,11 @@ fn is_minidump(bytes: &[u8]) -> bool {
 }
 
 /// A minidump part may itself be compressed (Relay accepts gzip and zstd containers).
-fn unwrap_minidump(bytes: Vec<u8>, limits: &Limits) -> Result<Vec<u8>, IngestError> {
+fn unwrap_minidump(
+    bytes: Vec<u8>,
+    limits: &Limits,
+    charge: &RequestCharge,
+) -> Result<Vec<u8>, IngestError> {
     let encoding = if bytes.starts_with(&[0x1f, 0x8b]) {
         Some(ContentEncoding::Gzip)
     } else if bytes.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
@@ -482,7 +497,7 @@ fn unwrap_minidump(bytes: Vec<u8>, limits: &Limits) -> Result<Vec<u8>, IngestErr
         None
     };
     let bytes = match encoding {
-        Some(enc) => decode::decode_body(&bytes, &[enc], limits.max_attachment)?,
+        Some(enc) => decode::decode_body_charged(&bytes, &[enc], limits.max_attachment, charge)?,
         None => bytes,
     };
     if !is_minidump(&bytes) {
@@ -579,6 +594,8 @@ pub async fn ingest_minidump(
             .header(http::header::CONTENT_TYPE)
             .and_then(|ct| multer::parse_boundary(ct).ok())
             .ok_or_else(|| IngestError::bad_request("multipart body without a boundary"))?;
+        // The multipart reader works on its own copy of the body.
+        req.charge.add(decoded.len())?;
         for part in read_multipart(decoded.clone(), &boundary, limits).await? {
             match (part.name.as_str(), &part.filename) {
                 ("upload_file_minidump", _) => {
@@ -586,7 +603,10 @@ pub async fn ingest_minidump(
                         .filename
                         .clone()
                         .unwrap_or_else(|| "minidump.dmp".into());
-                    minidump = Some((name, unwrap_minidump(part.data.to_vec(), limits)?));
+                    minidump = Some((
+                        name,
+                        unwrap_minidump(part.data.to_vec(), limits, &req.charge)?,
+                    ));
                 }
                 ("sentry", None) => {
                     let fields = parse_json_object(&part.data, "sentry form field")?;
@@ -625,9 +645,10 @@ pub async fn ingest_minidump(
             }
         }
     } else {
+        req.charge.add(decoded.len())?;
         minidump = Some((
             "minidump.dmp".into(),
-            unwrap_minidump(decoded.clone(), limits)?,
+            unwrap_minidump(decoded.clone(), limits, &req.charge)?,
         ));
     }
     let (dump_name, dump) = minidump.ok_or_else(|| IngestError::BadRequest {

@@ -45,6 +45,7 @@ pub mod decode;
 pub mod error;
 pub mod faults;
 pub mod forward;
+pub mod in_flight;
 pub mod ingest;
 pub mod item;
 pub mod kent;

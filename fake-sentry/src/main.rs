@@ -86,6 +86,10 @@ struct ServeArgs {
     /// Largest body after decompression.
     #[arg(long, env = "FAKE_SENTRY_MAX_DECOMPRESSED", value_parser = parse_size, default_value = "200MiB")]
     max_decompressed: usize,
+    /// Memory all requests being ingested may hold together (bodies, decompressed bodies,
+    /// items) until committed; past it requests get 503.
+    #[arg(long, env = "FAKE_SENTRY_MAX_IN_FLIGHT", value_parser = parse_size, default_value = "1GiB")]
+    max_in_flight: usize,
     /// Largest event, transaction, span, log or metric item.
     #[arg(long, env = "FAKE_SENTRY_MAX_EVENT_ITEM", value_parser = parse_size, default_value = "1MiB")]
     max_event_item: usize,
@@ -150,6 +154,7 @@ impl ServeArgs {
                 max_attachment: self.max_attachment,
                 max_items_per_envelope: self.max_items_per_envelope,
                 max_sessions: self.max_sessions,
+                max_in_flight: self.max_in_flight,
                 ..defaults
             },
             required_keys: self.require_key.clone(),

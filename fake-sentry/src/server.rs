@@ -7,11 +7,12 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::body::Body;
+use axum::body::HttpBody as _;
 use axum::extract::{DefaultBodyLimit, Path, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
@@ -21,6 +22,7 @@ use crate::config::Config;
 use crate::error::IngestError;
 use crate::faults::{FaultDecision, FaultPlan};
 use crate::forward::{self, Forwarder};
+use crate::in_flight::{InFlightBudget, RequestCharge};
 use crate::ingest::{self, Endpoint, IngestRequest, Ingested};
 use crate::store::{NewRefusal, Store, StoreError};
 
@@ -39,6 +41,8 @@ pub struct AppState {
     pub ui_counts: crate::ui::queries::CountsCache,
     /// The forwarding queue, with `--forward`.
     pub forwarder: Option<Arc<Forwarder>>,
+    /// The memory budget of the requests being ingested (`--max-in-flight`).
+    pub in_flight: InFlightBudget,
     /// Becomes true when the server begins to shut down, so that requests that would otherwise
     /// run on (event streams, long-poll waits) end and graceful shutdown can finish.
     closing: tokio::sync::watch::Sender<bool>,
@@ -57,6 +61,7 @@ impl AppState {
             faults: FaultPlan::new(config.faults.clone()),
             forwarder: config.forward.clone().map(Forwarder::start),
             ui_counts: Default::default(),
+            in_flight: InFlightBudget::new(config.limits.max_in_flight),
             store,
             config,
             started: Instant::now(),
@@ -210,23 +215,68 @@ async fn stream(State(state): State<Arc<AppState>>, request: Request) -> Respons
     handle(state, Endpoint::Stream, None, request).await
 }
 
-/// Reads the body up to `limit` bytes; `Err` when it is longer (or the connection failed).
-async fn read_body(body: Body, limit: usize) -> Result<Bytes, IngestError> {
-    match http_body_util::Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(err)
-            if err
-                .downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some() =>
-        {
-            Err(IngestError::TooLarge(format!(
-                "request body exceeds the limit of {limit} bytes"
-            )))
-        }
-        Err(err) => Err(IngestError::bad_request(format!(
-            "could not read the request body: {err}"
-        ))),
+/// Reads the body up to `limit` bytes, charging what it keeps to `charge` before keeping it;
+/// `Err` when it is longer, the budget has no room, or the connection failed.
+async fn read_body(
+    mut body: Body,
+    limit: usize,
+    charge: &RequestCharge,
+) -> Result<Bytes, IngestError> {
+    let too_large =
+        || IngestError::TooLarge(format!("request body exceeds the limit of {limit} bytes"));
+    // With a known length (Content-Length) the buffer is sized once; otherwise it doubles.
+    let expected = body.size_hint().exact().map(|n| n as usize);
+    if expected.is_some_and(|n| n > limit) {
+        return Err(too_large());
     }
+    // A body that arrives in one frame (most SDK requests) is kept as it came, uncopied.
+    let mut first: Option<Bytes> = None;
+    let mut buffer = BytesMut::new();
+    // What has been charged for the body so far: its whole length from the first frame on
+    // when that is known, so that the buffer it is gathered in costs nothing more.
+    let mut charged = 0;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|err| {
+            IngestError::bad_request(format!("could not read the request body: {err}"))
+        })?;
+        let Ok(data) = frame.into_data() else {
+            continue; // trailers
+        };
+        if data.is_empty() {
+            continue;
+        }
+        let kept = first.as_ref().map_or(0, Bytes::len) + buffer.len();
+        let needed = kept + data.len();
+        if needed > limit {
+            return Err(too_large());
+        }
+        if kept == 0 {
+            charged = expected.unwrap_or(0).max(data.len());
+            charge.add(charged)?;
+            first = Some(data);
+            continue;
+        }
+        if needed > buffer.capacity() {
+            let capacity = expected
+                .unwrap_or(0)
+                .max(needed)
+                .max(buffer.capacity().saturating_mul(2))
+                .min(limit);
+            if capacity > charged {
+                charge.add(capacity - charged)?;
+                charged = capacity;
+            }
+            buffer.reserve(capacity - buffer.len());
+        }
+        if let Some(first) = first.take() {
+            buffer.extend_from_slice(&first);
+        }
+        buffer.extend_from_slice(&data);
+    }
+    Ok(match first {
+        Some(only) => only,
+        None => buffer.freeze(),
+    })
 }
 
 /// Runs one ingest request end to end: faults, body, parse, store, answer; every refusal is
@@ -258,7 +308,9 @@ async fn handle(
             FaultDecision::Delay(delay) => tokio::time::sleep(delay).await,
             FaultDecision::Fail(kind) => return Err(IngestError::Fault(kind)),
         }
-        let body = read_body(body, state.config.limits.max_request_body).await?;
+        // Held until the request is answered: its envelope stays in memory until committed.
+        let charge = state.in_flight.charge();
+        let body = read_body(body, state.config.limits.max_request_body, &charge).await?;
         wire_body = body.clone();
         let req = IngestRequest {
             endpoint,
@@ -267,6 +319,7 @@ async fn handle(
             query: auth::parse_query(parts.uri.query()),
             body,
             received_at_ms,
+            charge,
         };
         accept(&state, &parts.method, req).await
     }

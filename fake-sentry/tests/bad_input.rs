@@ -1229,3 +1229,144 @@ async fn public_url_sets_the_dsn_and_malformed_ones_are_refused() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("invalid public URL"), "{stderr}");
 }
+
+/// A config whose in-flight memory budget is `budget` bytes, everything else as usual.
+fn with_in_flight_budget(budget: usize) -> Config {
+    let mut config = Config::ephemeral();
+    config.limits.max_in_flight = budget;
+    config
+}
+
+/// An event envelope whose attachment makes it about `size` bytes.
+fn envelope_of_size(event_id: &str, size: usize) -> Vec<u8> {
+    envelope(
+        json!({"event_id": event_id}),
+        &[
+            (
+                json!({"type": "event"}),
+                json!({"event_id": event_id, "message": "big one"})
+                    .to_string()
+                    .into_bytes(),
+            ),
+            (
+                json!({"type": "attachment", "filename": "big.bin"}),
+                vec![b'a'; size],
+            ),
+        ],
+    )
+}
+
+async fn in_flight_bytes(addr: SocketAddr) -> u64 {
+    let stats = get_json(addr, "/api/stats/").await;
+    stats["in_flight"]["bytes"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("stats without in-flight bytes: {stats}"))
+}
+
+#[tokio::test]
+async fn a_body_bigger_than_the_in_flight_budget_is_413() {
+    refused_case(
+        with_in_flight_budget(256 * 1024),
+        413,
+        &["in-flight memory budget of 262144 bytes"],
+        |addr| async move { post_envelope(addr, &envelope_of_size(&new_event_id(), 300 * 1024)).await },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_body_that_decompresses_past_the_in_flight_budget_is_413() {
+    let body = {
+        use std::io::Write;
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        encoder
+            .write_all(&envelope_of_size(&new_event_id(), 400 * 1024))
+            .expect("gzip");
+        encoder.finish().expect("gzip")
+    };
+    assert!(body.len() < 64 * 1024, "compresses well: {}", body.len());
+    refused_case(
+        with_in_flight_budget(256 * 1024),
+        413,
+        &["in-flight memory budget"],
+        |addr| async move {
+            post(
+                addr,
+                "/api/1/envelope/",
+                &[ENVELOPE_CT, ("Content-Encoding", "gzip")],
+                &body,
+            )
+            .await
+        },
+    )
+    .await;
+}
+
+/// While one request holds part of the budget, a request that would fit alone but not beside it
+/// gets 503 with `Retry-After`; once the first is done (and stored) the budget is whole again
+/// and the second fits. An uncompressed envelope costs three times its size in flight: the
+/// body, its decoded copy and the items parsed out of it.
+#[tokio::test]
+async fn requests_that_find_the_in_flight_budget_in_use_get_503() {
+    use tokio::io::AsyncWriteExt;
+    const KIB: usize = 1024;
+    let sentry = FakeSentry::start_with(with_in_flight_budget(3072 * KIB))
+        .await
+        .expect("start fake-sentry");
+    let addr = sentry.addr();
+    let mut stored = seed(addr).await;
+    assert_eq!(in_flight_bytes(addr).await, 0);
+
+    // Send all but the last bytes of a 900 KiB envelope and keep the connection open: its
+    // body is charged (2,700 KiB once it is decoded and parsed too).
+    let held_id = new_event_id();
+    let held_body = envelope_of_size(&held_id, 900 * KIB);
+    let (sent, rest) = held_body.split_at(held_body.len() - 10);
+    let mut held = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let head = format!(
+        "POST /api/1/envelope/ HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+         Content-Type: application/x-sentry-envelope\r\nContent-Length: {}\r\n\r\n",
+        held_body.len()
+    );
+    held.write_all(head.as_bytes()).await.expect("write head");
+    held.write_all(sent).await.expect("write body");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while in_flight_bytes(addr).await < held_body.len() as u64 {
+        assert!(Instant::now() < deadline, "the held body is never charged");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    // 800 KiB (2,400 KiB in flight) does not fit beside the 900 KiB body.
+    let reply = post_envelope(addr, &envelope_of_size(&new_event_id(), 800 * KIB)).await;
+    assert_refused(
+        addr,
+        &reply,
+        503,
+        &["in use by other requests"],
+        &mut stored,
+        &[ENVELOPE_CT],
+    )
+    .await;
+    assert_eq!(reply.header("retry-after"), Some("1"));
+
+    // The rest of the held body arrives: that envelope is stored, and the budget is free.
+    held.write_all(rest).await.expect("write the rest");
+    let mut answer = Vec::new();
+    tokio::io::AsyncReadExt::read_to_end(&mut held, &mut answer)
+        .await
+        .expect("read the answer");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "held request: {answer}");
+    // The event and its attachment.
+    assert_eq!(items_with_event_id(addr, &held_id).await.len(), 2);
+    assert_eq!(in_flight_bytes(addr).await, 0);
+
+    let after = new_event_id();
+    let reply = post_envelope(addr, &envelope_of_size(&after, 800 * KIB)).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(items_with_event_id(addr, &after).await.len(), 2);
+    assert_eq!(in_flight_bytes(addr).await, 0);
+    for id in &stored {
+        assert_eq!(items_with_event_id(addr, id).await.len(), 1, "{id} is gone");
+    }
+}

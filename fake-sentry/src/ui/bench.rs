@@ -29,6 +29,7 @@ pub async fn fill(state: &Arc<AppState>, count: usize, concurrency: usize) -> an
     let mut headers = http::HeaderMap::new();
     headers.insert("content-encoding", http::HeaderValue::from_static("gzip"));
     let request = IngestRequest {
+        charge: crate::in_flight::RequestCharge::unlimited(),
         endpoint: Endpoint::Envelope,
         project_id: 1,
         headers,
