@@ -6,6 +6,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use crate::data_policy::DataPolicy;
 use crate::faults::FaultRule;
@@ -44,6 +45,10 @@ pub struct Limits {
     /// [`crate::in_flight`]). Large enough for any one request the other limits allow (a body
     /// that decompresses to 200 MiB holds about 560 MiB), with room for many small ones.
     pub max_in_flight: usize,
+    /// How long a request's body may take to arrive once its headers have: a client that
+    /// stalls mid-body would otherwise hold its share of `max_in_flight` for as long as its
+    /// connection stays open.
+    pub body_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -61,6 +66,7 @@ impl Default for Limits {
             max_sessions: 100,
             max_other_item: MIB,
             max_in_flight: 1024 * MIB,
+            body_timeout: Duration::from_secs(60),
         }
     }
 }

@@ -32,6 +32,9 @@ pub enum IngestError {
     /// The in-flight memory budget has no room for this request right now.
     #[error("{0}")]
     Overloaded(String),
+    /// The body did not arrive within the body timeout.
+    #[error("{0}")]
+    Timeout(String),
 }
 
 impl IngestError {
@@ -55,6 +58,7 @@ impl IngestError {
                 FaultKind::Unavailable | FaultKind::Delay { .. } => StatusCode::SERVICE_UNAVAILABLE,
             },
             Self::Storage(_) | Self::Overloaded(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
         }
     }
 }

@@ -90,6 +90,9 @@ struct ServeArgs {
     /// items) until committed; past it requests get 503.
     #[arg(long, env = "FAKE_SENTRY_MAX_IN_FLIGHT", value_parser = parse_size, default_value = "1GiB")]
     max_in_flight: usize,
+    /// Seconds a request's body may take to arrive once its headers have; slower ones get 408.
+    #[arg(long, env = "FAKE_SENTRY_BODY_TIMEOUT", default_value_t = 60.0)]
+    body_timeout: f64,
     /// Largest event, transaction, span, log or metric item.
     #[arg(long, env = "FAKE_SENTRY_MAX_EVENT_ITEM", value_parser = parse_size, default_value = "1MiB")]
     max_event_item: usize,
@@ -127,6 +130,12 @@ struct ServeArgs {
     forward_timeout: f64,
 }
 
+/// A flag's seconds as a duration of at least a millisecond; infinite or absurd values are an
+/// error rather than a panic.
+fn seconds(flag: &str, secs: f64) -> anyhow::Result<Duration> {
+    Duration::try_from_secs_f64(secs.max(0.001)).map_err(|e| anyhow::anyhow!("{flag} {secs}: {e}"))
+}
+
 impl ServeArgs {
     fn data_policy(&self) -> anyhow::Result<Option<DataPolicy>> {
         let (policy, origin) = match (&self.policy, &self.preset) {
@@ -140,6 +149,7 @@ impl ServeArgs {
 
     fn config(&self) -> anyhow::Result<Config> {
         let defaults = Limits::default();
+        let forward_timeout = seconds("--forward-timeout", self.forward_timeout)?;
         Ok(Config {
             listen: SocketAddr::new(self.host, self.port),
             storage: self.db.clone().unwrap_or(Storage::Memory),
@@ -155,6 +165,7 @@ impl ServeArgs {
                 max_items_per_envelope: self.max_items_per_envelope,
                 max_sessions: self.max_sessions,
                 max_in_flight: self.max_in_flight,
+                body_timeout: seconds("--body-timeout", self.body_timeout)?,
                 ..defaults
             },
             required_keys: self.require_key.clone(),
@@ -162,7 +173,7 @@ impl ServeArgs {
             policy: self.data_policy()?,
             forward: self.forward.clone().map(|upstream| ForwardConfig {
                 queue: self.forward_queue,
-                timeout: Duration::from_secs_f64(self.forward_timeout.max(0.001)),
+                timeout: forward_timeout,
                 ..ForwardConfig::new(upstream)
             }),
             public_url: self.public_url.clone(),

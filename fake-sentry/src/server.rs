@@ -310,7 +310,18 @@ async fn handle(
         }
         // Held until the request is answered: its envelope stays in memory until committed.
         let charge = state.in_flight.charge();
-        let body = read_body(body, state.config.limits.max_request_body, &charge).await?;
+        let limits = &state.config.limits;
+        let body = tokio::time::timeout(
+            limits.body_timeout,
+            read_body(body, limits.max_request_body, &charge),
+        )
+        .await
+        .map_err(|_| {
+            IngestError::Timeout(format!(
+                "the request body did not arrive within {} s (--body-timeout)",
+                limits.body_timeout.as_secs_f64()
+            ))
+        })??;
         wire_body = body.clone();
         let req = IngestRequest {
             endpoint,

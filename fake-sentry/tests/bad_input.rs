@@ -1370,3 +1370,61 @@ async fn requests_that_find_the_in_flight_budget_in_use_get_503() {
         assert_eq!(items_with_event_id(addr, id).await.len(), 1, "{id} is gone");
     }
 }
+
+/// A client that stops halfway through its body gets 408 once the body timeout has passed, and
+/// what it held of the in-flight budget comes back.
+#[tokio::test]
+async fn a_body_that_stops_arriving_is_408() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut config = Config::ephemeral();
+    config.limits.body_timeout = Duration::from_millis(300);
+    let sentry = FakeSentry::start_with(config)
+        .await
+        .expect("start fake-sentry");
+    let addr = sentry.addr();
+    let mut stored = seed(addr).await;
+
+    let body = envelope_of_size(&new_event_id(), 64 * 1024);
+    // Before the headers go out, so the server's clock cannot have started earlier.
+    let started = Instant::now();
+    let mut stalled = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let head = format!(
+        "POST /api/1/envelope/ HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+         Content-Type: application/x-sentry-envelope\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stalled
+        .write_all(head.as_bytes())
+        .await
+        .expect("write head");
+    stalled
+        .write_all(&body[..body.len() / 2])
+        .await
+        .expect("write half the body");
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(30), stalled.read_to_end(&mut answer))
+        .await
+        .expect("an answer before the test's own deadline")
+        .expect("read the answer");
+    assert!(
+        started.elapsed() >= Duration::from_millis(300),
+        "answered before the timeout: {:?}",
+        started.elapsed()
+    );
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.starts_with("HTTP/1.1 408"),
+        "stalled request: {answer}"
+    );
+    assert!(answer.contains("did not arrive within 0.3 s"), "{answer}");
+    assert_eq!(in_flight_bytes(addr).await, 0);
+
+    // The refusal is recorded, the server still stores, and nothing was lost.
+    let refusals = get_json(addr, "/api/refusals/").await;
+    assert_eq!(refusals["refusals"][0]["status"], json!(408), "{refusals}");
+    let after = new_event_id();
+    let good = post_envelope(addr, &event_envelope(&after, "after the stalled request")).await;
+    assert_eq!(good.status, 200, "{}", good.text());
+    stored.push(after);
+    assert_stored_exactly(addr, &stored, "a stalled request stores nothing").await;
+}
