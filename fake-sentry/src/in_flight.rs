@@ -129,16 +129,6 @@ impl RequestCharge {
     }
 }
 
-impl Clone for RequestCharge {
-    /// A clone charges nothing: the charge stays with the request that made it.
-    fn clone(&self) -> Self {
-        Self {
-            budget: self.budget.clone(),
-            held: Mutex::new(Held::default()),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -181,16 +171,5 @@ mod tests {
         let charge = RequestCharge::unlimited();
         charge.add(usize::MAX).unwrap();
         assert_eq!(charge.bytes(), 0);
-    }
-
-    #[test]
-    fn a_clone_starts_empty() {
-        let budget = InFlightBudget::new(10 * UNIT);
-        let charge = budget.charge();
-        charge.add(2 * UNIT).unwrap();
-        let clone = charge.clone();
-        assert_eq!(clone.bytes(), 0);
-        drop(clone);
-        assert_eq!(budget.in_use(), 2 * UNIT);
     }
 }

@@ -45,7 +45,7 @@ impl Endpoint {
 }
 
 /// The parts of an ingest request the ingest logic needs.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct IngestRequest {
     pub endpoint: Endpoint,
     pub project_id: u64,
