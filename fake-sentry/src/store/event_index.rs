@@ -67,6 +67,17 @@ impl IndexChanges {
     pub fn is_empty(&self) -> bool {
         self.changes.is_empty()
     }
+
+    /// How many changes are recorded, for [`IndexChanges::truncate`].
+    pub fn len(&self) -> usize {
+        self.changes.len()
+    }
+
+    /// Forgets the changes recorded after the first `len` (those of a write whose savepoint
+    /// was rolled back).
+    pub fn truncate(&mut self, len: usize) {
+        self.changes.truncate(len);
+    }
 }
 
 /// The map key of an event id. The map lives as long as the process, so the hash only needs
