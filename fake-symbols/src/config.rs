@@ -147,6 +147,10 @@ pub struct Limits {
     /// answers 503. Each holds at most one staging file of up to `max_member_bytes`. Default
     /// 10,000.
     pub max_upload_sessions: usize,
+    /// How long an upload v2 session URL stays valid after `POST /upload/v2/` handed it out;
+    /// then its staging file is deleted and the URL answers 404. Default one week, as a GCS
+    /// resumable session URI.
+    pub upload_session_ttl: Duration,
 }
 
 impl Default for Limits {
@@ -164,6 +168,7 @@ impl Default for Limits {
             request_log_capacity: 100_000,
             max_upload_v2_files: 1024,
             max_upload_sessions: 10_000,
+            upload_session_ttl: Duration::from_secs(7 * 86_400),
         }
     }
 }

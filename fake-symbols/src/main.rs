@@ -128,6 +128,11 @@ struct ServeArgs {
         default_value_t = 10_000
     )]
     max_upload_sessions: usize,
+    /// Seconds an upload v2 session URL stays valid; then its staged bytes are deleted and the
+    /// URL answers 404 (GCS session URIs last a week).
+    #[arg(long, env = "FAKE_SYMBOLS_UPLOAD_SESSION_TTL", default_value_t = 7 * 86_400,
+        value_parser = clap::value_parser!(u64).range(1..))]
+    upload_session_ttl: u64,
 }
 
 impl ServeArgs {
@@ -174,6 +179,7 @@ impl ServeArgs {
                 request_log_capacity: self.request_log,
                 max_upload_v2_files: self.max_upload_v2_files,
                 max_upload_sessions: self.max_upload_sessions,
+                upload_session_ttl: std::time::Duration::from_secs(self.upload_session_ttl),
                 ..Limits::default()
             },
             faults,

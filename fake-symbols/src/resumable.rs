@@ -9,6 +9,11 @@
 //! string, base64 `md5Hash`). A chunk that overlaps what is already stored is accepted from
 //! where the stored bytes end, a chunk that leaves a gap is refused.
 //!
+//! A session expires a while after it was opened (`upload_session_ttl`, by default a week, as a
+//! GCS session URI does): its staging file is deleted, its slot under `max_upload_sessions`
+//! freed, and its URL answers 404 like an unknown session, so that clients that give up halfway
+//! cannot hold disk and slots until a restart.
+//!
 //! Chunks stream into one staging file per session. A chunk cut short by a disconnect is
 //! discarded (the next `PUT` truncates back to the last complete chunk), so `received` only
 //! counts whole chunks. The completed object is checked against the size and md5 the v2
@@ -20,6 +25,7 @@ use std::fs::OpenOptions;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -61,31 +67,55 @@ struct Session {
     total: Option<u64>,
 }
 
+/// A session waiting for bytes, and when it expires.
+struct PendingSession {
+    expires: Instant,
+    session: Arc<tokio::sync::Mutex<Session>>,
+}
+
 /// The open and recently completed sessions.
 pub struct Sessions {
     next_id: AtomicU64,
-    pending: Mutex<HashMap<u64, Arc<tokio::sync::Mutex<Session>>>>,
+    pending: Mutex<HashMap<u64, PendingSession>>,
     /// (session, object JSON), oldest first.
     completed: Mutex<VecDeque<(u64, Value)>>,
     max_pending: usize,
+    ttl: Duration,
 }
 
 impl Sessions {
-    pub fn new(max_pending: usize) -> Self {
+    /// At most `max_pending` sessions waiting for bytes, each for at most `ttl` after it
+    /// was opened.
+    pub fn new(max_pending: usize, ttl: Duration) -> Self {
         Self {
             next_id: AtomicU64::new(1),
             pending: Mutex::new(HashMap::new()),
             completed: Mutex::new(VecDeque::new()),
             max_pending,
+            ttl,
         }
+    }
+
+    /// The pending sessions, without the expired ones. Dropping an expired session deletes its
+    /// staging file, or, when a chunk is being written to it right now, does so once that
+    /// chunk is done.
+    fn live(&self) -> std::sync::MutexGuard<'_, HashMap<u64, PendingSession>> {
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        pending.retain(|_, p| p.expires > now);
+        pending
     }
 
     /// Opens one session per target, all or none: `None` when they would pass the limit.
     pub fn open(&self, targets: Vec<SessionTarget>) -> Option<Vec<u64>> {
-        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        let mut pending = self.live();
         if pending.len() + targets.len() > self.max_pending {
             return None;
         }
+        // A ttl too large for the clock never expires.
+        let expires = Instant::now()
+            .checked_add(self.ttl)
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(100 * 365 * 86_400));
         Some(
             targets
                 .into_iter()
@@ -97,21 +127,28 @@ impl Sessions {
                         received: 0,
                         total: None,
                     };
-                    pending.insert(id, Arc::new(tokio::sync::Mutex::new(session)));
+                    let session = Arc::new(tokio::sync::Mutex::new(session));
+                    pending.insert(id, PendingSession { expires, session });
                     id
                 })
                 .collect(),
         )
     }
 
-    /// Sessions still waiting for bytes.
+    /// Sessions still waiting for bytes (expired ones do not count).
     pub fn pending(&self) -> usize {
-        self.pending.lock().unwrap_or_else(|p| p.into_inner()).len()
+        self.live().len()
     }
 
+    /// A session that is neither finished nor expired.
     fn get(&self, id: u64) -> Option<Arc<tokio::sync::Mutex<Session>>> {
-        let pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
-        pending.get(&id).cloned()
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        let expired = pending.get(&id)?.expires <= Instant::now();
+        if expired {
+            pending.remove(&id);
+            return None;
+        }
+        pending.get(&id).map(|p| p.session.clone())
     }
 
     fn completed_object(&self, id: u64) -> Option<Value> {

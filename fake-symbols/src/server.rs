@@ -74,7 +74,10 @@ impl AppState {
         Ok(Arc::new(Self {
             requests: Arc::new(RequestLog::new(config.limits.request_log_capacity)),
             symbolizer: symbolicate::ModuleCache::new(config.limits.symbol_cache_bytes),
-            sessions: resumable::Sessions::new(config.limits.max_upload_sessions),
+            sessions: resumable::Sessions::new(
+                config.limits.max_upload_sessions,
+                config.limits.upload_session_ttl,
+            ),
             store,
             faults,
             public_url,

@@ -525,3 +525,73 @@ async fn session_urls_go_through_the_fault_rules() {
         .collect();
     assert_eq!(logged, statuses);
 }
+
+/// A session abandoned halfway expires: its staged bytes go, its slot under
+/// `max_upload_sessions` is free again and its URL answers 404, while a new session works.
+#[tokio::test]
+async fn abandoned_sessions_expire_and_free_their_slot_and_staged_bytes() {
+    let ttl = Duration::from_millis(400);
+    let mut config = config();
+    config.limits.max_upload_sessions = 1;
+    config.limits.upload_session_ttl = ttl;
+    let symbols = FakeSymbols::start_with(config).await.unwrap();
+    let content = b"\x7fELF abandoned".repeat(20);
+    let key = "libgone.so/ABCDEF1/libgone.so.dbg.gz";
+    let files = json!({"files": [spec(key, &content)]}).to_string();
+    let opened = Instant::now();
+    let (status, response) = post_v2(&symbols, Some(TOKEN), files.clone()).await;
+    assert_eq!(status, 201, "{response}");
+    let url = response["files"][0]["action"]["url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let total = content.len();
+    let first = put(
+        &url,
+        Some(format!("bytes 0-99/{total}")),
+        content[..100].to_vec(),
+    )
+    .await;
+    assert_eq!(first.status(), 308);
+    let staged = || {
+        std::fs::read_dir(symbols.store().staging_dir())
+            .unwrap()
+            .count()
+    };
+    assert_eq!(staged(), 1);
+    // The one slot is taken.
+    let (status, _) = post_v2(&symbols, Some(TOKEN), files.clone()).await;
+    assert_eq!(status, 503);
+
+    // The client goes away; its session URL keeps answering 308 until the ttl is up.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let gone = loop {
+        let status = put(&url, Some(format!("bytes */{total}")), vec![]).await;
+        match status.status().as_u16() {
+            308 => assert!(Instant::now() < deadline, "the session never expired"),
+            404 => break Instant::now(),
+            other => panic!("unexpected {other}"),
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(gone.duration_since(opened) >= ttl);
+    assert_eq!(staged(), 0, "the staged bytes are deleted");
+    assert_eq!(symbols.sessions_pending(), 0);
+    // A chunk to the expired URL is refused too and stores nothing.
+    let late = put(
+        &url,
+        Some(format!("bytes 100-{}/{total}", total - 1)),
+        content[100..].to_vec(),
+    )
+    .await;
+    assert_eq!(late.status(), 404);
+
+    // The slot is free: a new session uploads the whole file.
+    let (status, response) = post_v2(&symbols, Some(TOKEN), files).await;
+    assert_eq!(status, 201, "{response}");
+    let url = response["files"][0]["action"]["url"].as_str().unwrap();
+    let (_, object) = upload_chunked(url, &content, 100).await;
+    assert_eq!(object["size"], total.to_string());
+    let key = fake_symbols::keys::SymbolKey::from_path(key).unwrap();
+    assert!(symbols.store().get_exact(&key, false).unwrap().is_some());
+}
