@@ -3,14 +3,15 @@
 //! With `--forward DSN`, every envelope fake-sentry captured is sent on to that DSN's envelope
 //! endpoint after it is stored: with a data policy and `--scrub`, JSON items go out in their
 //! scrubbed form, everything else as received. The client gets its answer from fake-sentry at
-//! once, as from Relay; forwarding runs on a bounded queue in the background, honours the
+//! once, as from Relay; forwarding runs on a queue in the background, bounded both in envelopes
+//! and in bytes (the bodies wait in memory, and one envelope may be hundreds of MiB), honours the
 //! upstream's rate limits (`Retry-After`, `X-Sentry-Rate-Limits`) by dropping while they last, as
 //! an SDK does, and records every outcome for `/api/forwarded/`.
 
 use std::collections::VecDeque;
 use std::str::FromStr;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -84,6 +85,8 @@ pub struct ForwardConfig {
     pub upstream: Upstream,
     /// Envelopes waiting to be sent before new ones are dropped.
     pub queue: usize,
+    /// Bytes of envelopes waiting or being sent before new ones are dropped.
+    pub queue_bytes: usize,
     /// Per-request timeout.
     pub timeout: Duration,
 }
@@ -93,6 +96,8 @@ impl ForwardConfig {
         Self {
             upstream,
             queue: 1000,
+            // One envelope of the largest decompressed size (200 MiB) fits.
+            queue_bytes: 256 << 20,
             timeout: Duration::from_secs(30),
         }
     }
@@ -104,7 +109,7 @@ pub struct ForwardOutcome {
     /// fake-sentry's id of the envelope.
     pub envelope_id: i64,
     /// `sent`, `failed` (transport error or upstream non-2xx), `rate_limited` (dropped while a
-    /// rate limit lasts) or `dropped` (queue full).
+    /// rate limit lasts) or `dropped` (queue full, in envelopes or in bytes).
     pub outcome: &'static str,
     /// The upstream's HTTP status, when it answered.
     pub status: Option<u16>,
@@ -118,11 +123,31 @@ struct Job {
     body: Vec<u8>,
 }
 
+/// Why an envelope did not reach the upstream.
+struct SendFailure {
+    /// The upstream's status, when it answered.
+    status: Option<u16>,
+    /// How long a 429 asked to wait before the next envelope.
+    pause: Option<Duration>,
+    error: String,
+}
+
+/// Gives a job's bytes back to the queue's byte count when dropped.
+struct QueuedBytes<'a>(&'a AtomicUsize, usize);
+
+impl Drop for QueuedBytes<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(self.1, Ordering::AcqRel);
+    }
+}
+
 /// The forwarding queue and its record.
 pub struct Forwarder {
     config: ForwardConfig,
     queue: mpsc::Sender<Job>,
     outcomes: Mutex<VecDeque<ForwardOutcome>>,
+    /// Bytes of the envelopes queued or being sent.
+    queued_bytes: AtomicUsize,
     sent: AtomicU64,
     failed: AtomicU64,
     dropped: AtomicU64,
@@ -181,6 +206,7 @@ impl Forwarder {
             config,
             queue,
             outcomes: Mutex::new(VecDeque::new()),
+            queued_bytes: AtomicUsize::new(0),
             sent: AtomicU64::new(0),
             failed: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
@@ -193,10 +219,27 @@ impl Forwarder {
         &self.config.upstream
     }
 
-    /// Queues an envelope; when the queue is full it is dropped and the drop recorded.
+    /// Queues an envelope; when the queue is full (in envelopes or in bytes) it is dropped and
+    /// the drop recorded.
     pub fn submit(&self, envelope_id: i64, body: Vec<u8>) {
         let bytes = body.len();
+        let limit = self.config.queue_bytes;
+        let reserved =
+            self.queued_bytes
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |queued| {
+                    queued.checked_add(bytes).filter(|&total| total <= limit)
+                });
+        if let Err(queued) = reserved {
+            let error = if bytes > limit {
+                format!("envelope of {bytes} bytes is larger than the forwarding queue's {limit}")
+            } else {
+                format!("queue full: {queued} bytes waiting, limit {limit}")
+            };
+            self.record(envelope_id, "dropped", None, Some(error), bytes);
+            return;
+        }
         if self.queue.try_send(Job { envelope_id, body }).is_err() {
+            self.queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
             self.record(
                 envelope_id,
                 "dropped",
@@ -250,6 +293,44 @@ impl Forwarder {
             "sent": self.sent.load(Ordering::Relaxed),
             "failed": self.failed.load(Ordering::Relaxed),
             "dropped": self.dropped.load(Ordering::Relaxed),
+            "queued_bytes": self.queued_bytes.load(Ordering::Relaxed),
+            "max_queued_bytes": self.config.queue_bytes,
+        })
+    }
+
+    /// Posts one envelope upstream; its status when it answered 2xx.
+    async fn send(&self, client: &reqwest::Client, body: Vec<u8>) -> Result<u16, SendFailure> {
+        let upstream = &self.config.upstream;
+        let auth = format!(
+            "Sentry sentry_version=7, sentry_key={}, sentry_client=fake-sentry-forwarder/{}",
+            upstream.public_key,
+            env!("CARGO_PKG_VERSION")
+        );
+        let response = client
+            .post(&upstream.envelope_url)
+            .header("content-type", "application/x-sentry-envelope")
+            .header("x-sentry-auth", auth)
+            .timeout(self.config.timeout)
+            .body(body)
+            .send()
+            .await
+            .map_err(|err| SendFailure {
+                status: None,
+                pause: None,
+                error: err.to_string(),
+            })?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(status.as_u16());
+        }
+        let pause = (status == reqwest::StatusCode::TOO_MANY_REQUESTS)
+            .then(|| retry_after(response.headers()));
+        let text = response.text().await.unwrap_or_default();
+        let error = format!("upstream answered {status}: {}", text.trim());
+        Err(SendFailure {
+            status: Some(status.as_u16()),
+            pause,
+            error: error.chars().take(500).collect(),
         })
     }
 
@@ -270,60 +351,30 @@ impl Forwarder {
                 return;
             };
             let bytes = job.body.len();
-            if limited_until.is_some_and(|until| Instant::now() < until) {
-                this.record(
-                    job.envelope_id,
-                    "rate_limited",
-                    None,
-                    Some("upstream rate limit in force".into()),
-                    bytes,
-                );
-                continue;
-            }
-            let upstream = &this.config.upstream;
-            let auth = format!(
-                "Sentry sentry_version=7, sentry_key={}, sentry_client=fake-sentry-forwarder/{}",
-                upstream.public_key,
-                env!("CARGO_PKG_VERSION")
-            );
-            let result = client
-                .post(&upstream.envelope_url)
-                .header("content-type", "application/x-sentry-envelope")
-                .header("x-sentry-auth", auth)
-                .timeout(this.config.timeout)
-                .body(job.body)
-                .send()
-                .await;
-            match result {
-                Ok(response) if response.status().is_success() => {
-                    let status = response.status().as_u16();
-                    this.record(job.envelope_id, "sent", Some(status), None, bytes);
-                }
-                Ok(response) => {
-                    let status = response.status();
-                    if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
-                        limited_until = Some(Instant::now() + retry_after(response.headers()));
-                    }
-                    let body = response.text().await.unwrap_or_default();
-                    let error = format!("upstream answered {status}: {}", body.trim());
-                    this.record(
-                        job.envelope_id,
-                        "failed",
-                        Some(status.as_u16()),
-                        Some(error.chars().take(500).collect()),
-                        bytes,
-                    );
-                }
-                Err(err) => {
-                    this.record(
-                        job.envelope_id,
-                        "failed",
+            // The body counts until it is sent or given up on.
+            let queued = QueuedBytes(&this.queued_bytes, bytes);
+            let (outcome, status, error) =
+                if limited_until.is_some_and(|until| Instant::now() < until) {
+                    (
+                        "rate_limited",
                         None,
-                        Some(err.to_string()),
-                        bytes,
-                    );
-                }
-            }
+                        Some("upstream rate limit in force".to_string()),
+                    )
+                } else {
+                    let sent = this.send(&client, job.body).await;
+                    match sent {
+                        Ok(status) => ("sent", Some(status), None),
+                        Err(failure) => {
+                            if let Some(pause) = failure.pause {
+                                limited_until = Some(Instant::now() + pause);
+                            }
+                            ("failed", failure.status, Some(failure.error))
+                        }
+                    }
+                };
+            // Released before the outcome shows, so that whoever sees it sees the bytes back.
+            drop(queued);
+            this.record(job.envelope_id, outcome, status, error, bytes);
         }
     }
 }

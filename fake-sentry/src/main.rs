@@ -125,6 +125,9 @@ struct ServeArgs {
     /// Envelopes waiting to be forwarded before new ones are dropped.
     #[arg(long, env = "FAKE_SENTRY_FORWARD_QUEUE", default_value_t = 1000)]
     forward_queue: usize,
+    /// Bytes of envelopes waiting to be forwarded (or being sent) before new ones are dropped.
+    #[arg(long, env = "FAKE_SENTRY_FORWARD_QUEUE_BYTES", value_parser = parse_size, default_value = "256MiB")]
+    forward_queue_bytes: usize,
     /// Seconds before a forwarding request is abandoned.
     #[arg(long, env = "FAKE_SENTRY_FORWARD_TIMEOUT", default_value_t = 30.0)]
     forward_timeout: f64,
@@ -173,6 +176,7 @@ impl ServeArgs {
             policy: self.data_policy()?,
             forward: self.forward.clone().map(|upstream| ForwardConfig {
                 queue: self.forward_queue,
+                queue_bytes: self.forward_queue_bytes,
                 timeout: forward_timeout,
                 ..ForwardConfig::new(upstream)
             }),

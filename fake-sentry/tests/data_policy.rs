@@ -284,6 +284,71 @@ async fn upstream_failures_and_rate_limits_are_recorded_not_retried_into_a_storm
     sentry.shutdown().await;
 }
 
+/// The forwarding queue is bounded in bytes as well as in envelopes: an envelope that would
+/// take it past its byte limit is dropped (and says why), one larger than the whole limit too,
+/// and the bytes come back once an envelope has been sent.
+#[tokio::test]
+async fn the_forwarding_queue_is_bounded_in_bytes() {
+    let upstream = MockServer::start().await;
+    Mock::given(method("POST"))
+        // Holds each envelope in flight for a while, so that the next one finds it queued.
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_millis(500)))
+        .mount(&upstream)
+        .await;
+    let dsn = format!("http://k@{}/7", upstream.address());
+    let sentry = FakeSentry::start_with(Config {
+        forward: Some(ForwardConfig {
+            queue_bytes: 64 * 1024,
+            ..ForwardConfig::new(dsn.parse().unwrap())
+        }),
+        ..Config::ephemeral()
+    })
+    .await
+    .expect("start");
+    let padded = |kib: usize| {
+        let mut event = clean_event(&new_event_id());
+        event["extra"] = json!({"padding": "x".repeat(kib * 1024)});
+        envelope_of(&event)
+    };
+    // Two of 40 KiB: whichever is forwarded first holds 40 KiB of the 64 until it is sent.
+    post_envelope(&sentry, 1, padded(40)).await;
+    post_envelope(&sentry, 1, padded(40)).await;
+    // Larger than the whole limit.
+    post_envelope(&sentry, 1, padded(100)).await;
+    let forwarded = wait_for_outcomes(&sentry.url(), 3).await;
+    let outcomes = forwarded["outcomes"].as_array().unwrap();
+    let errors: Vec<&str> = outcomes
+        .iter()
+        .filter(|o| o["outcome"] == "dropped")
+        .map(|o| o["error"].as_str().unwrap())
+        .collect();
+    assert_eq!(errors.len(), 2, "{forwarded}");
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.starts_with("queue full: ") && e.contains("bytes waiting, limit 65536")),
+        "{errors:?}"
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("larger than the forwarding queue's 65536")),
+        "{errors:?}"
+    );
+    assert_eq!(forwarded["sent"], 1, "{forwarded}");
+    assert_eq!(forwarded["queued_bytes"], 0);
+    assert_eq!(forwarded["max_queued_bytes"], 65536);
+
+    // With the queue empty again, the next 40 KiB envelope goes through.
+    post_envelope(&sentry, 1, padded(40)).await;
+    let forwarded = wait_for_outcomes(&sentry.url(), 4).await;
+    assert_eq!(forwarded["sent"], 2, "{forwarded}");
+    assert_eq!(upstream.received_requests().await.unwrap().len(), 2);
+    // Everything was still captured locally.
+    assert_eq!(sentry.items(ItemFilter::default()).await.unwrap().len(), 4);
+    sentry.shutdown().await;
+}
+
 #[tokio::test]
 async fn the_binary_takes_policy_scrub_and_forward_flags() {
     let dir = std::env::temp_dir().join(format!("fake-sentry-policy-{}", new_event_id()));
