@@ -27,6 +27,7 @@ use crate::data_policy::ItemAudit;
 use crate::item::ItemMeta;
 
 mod event_index;
+mod text_search;
 pub use event_index::EventIndex;
 use event_index::IndexChanges;
 
@@ -38,6 +39,9 @@ const MAX_BATCH: usize = 512;
 /// looks for new writes meanwhile.
 const LINGER: Duration = Duration::from_micros(500);
 const LINGER_STEP: Duration = Duration::from_micros(50);
+/// How much of a database file each read connection maps into memory (address space, not
+/// memory: SQLite caps it at 2 GiB unless built otherwise).
+const READER_MMAP_BYTES: i64 = 1 << 31;
 /// Pending writes before ingest waits for the writer (backpressure).
 const QUEUE_DEPTH: usize = 8192;
 
@@ -370,6 +374,7 @@ impl Store {
         migrate(&conn)?;
         let event_index = Arc::new(EventIndex::load(&conn)?);
         event_index.register(&conn)?;
+        text_search::register(&conn)?;
         let item_count: i64 = conn.query_row("SELECT COUNT(*) FROM items", [], |r| r.get(0))?;
         let last_seq: i64 =
             conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM items", [], |r| r.get(0))?;
@@ -503,7 +508,12 @@ impl Store {
                             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
                         )?;
                         conn.busy_timeout(Duration::from_secs(10))?;
+                        // Searches and long lists read every page of the table: mapped, the
+                        // pages are read where they lie in the page cache instead of being
+                        // copied into SQLite's own cache one read call at a time.
+                        conn.pragma_update(None, "mmap_size", READER_MMAP_BYTES)?;
                         self.event_index.register(&conn)?;
+                        text_search::register(&conn)?;
                         conn
                     }
                 };
@@ -1108,10 +1118,8 @@ impl ItemFilter {
             w.clauses.push(event_index::sql_condition(&p));
         }
         if let Some(q) = &self.q {
-            let p = w.bind(SqlValue::Text(format!("%{}%", like_pattern(q))));
-            w.clauses.push(format!(
-                "(summary LIKE {p} ESCAPE '\\' OR CAST(payload AS TEXT) LIKE {p} ESCAPE '\\')"
-            ));
+            let p = w.bind(SqlValue::Text(q.clone()));
+            w.clauses.push(text_search::sql_condition(&p));
         }
         if let Some(since) = &self.since {
             let p = w.bind(SqlValue::Integer(parse_time_ms(since)?));

@@ -699,6 +699,64 @@ async fn relay_answers_and_sessions_only_envelopes() {
     assert_eq!(reply.json(), json!({"id": EVENT_ID}));
 }
 
+/// Text search ignores ASCII case, takes `%` and `_` literally, and reaches into binary
+/// attachments past their NUL bytes, in memory and on a file (whose read connections are
+/// separate from the writer's).
+#[tokio::test]
+async fn text_search_ignores_case_and_reads_binary_attachments() {
+    let dir = std::env::temp_dir().join(format!(
+        "fake-sentry-search-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    for storage in [
+        fake_sentry::config::Storage::Memory,
+        fake_sentry::config::Storage::File(dir.join("search.sqlite")),
+    ] {
+        let sentry = FakeSentry::start_with(fake_sentry::config::Config {
+            storage,
+            ..fake_sentry::config::Config::ephemeral()
+        })
+        .await
+        .expect("start");
+        let mut minidump = b"MDMP\x93\xa7\0\0\0\0\0\0".to_vec();
+        minidump.extend_from_slice(b"\0\0C:\\builds\\xul.DLL\0\x01\x02");
+        let mut body = envelope(EVENT_ID, "Upload 100%_done");
+        body.extend_from_slice(
+            format!(
+                "{{\"type\":\"attachment\",\"length\":{},\"filename\":\"crash.dmp\"}}\n",
+                minidump.len()
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(&minidump);
+        body.push(b'\n');
+        let reply = post(&format!("{}/api/1/envelope/", sentry.url()), &[], body).await;
+        assert_eq!(reply.status, 200);
+        let base = sentry.url();
+        let types = |q: &str| {
+            let url = format!("{base}/api/items/?q={q}");
+            async move {
+                let mut types: Vec<String> = get_json(&url).await["items"]
+                    .as_array()
+                    .expect("items")
+                    .iter()
+                    .map(|i| i["type"].as_str().unwrap_or_default().to_string())
+                    .collect();
+                types.sort();
+                types
+            }
+        };
+        assert_eq!(types("upload%20100").await, ["event"]);
+        assert_eq!(types("0%25_D").await, ["event"], "% and _ are plain text");
+        assert_eq!(types("1_0").await, Vec::<String>::new());
+        assert_eq!(types("XUL.dll").await, ["attachment"]);
+        assert_eq!(types("nowhere").await, Vec::<String>::new());
+        sentry.shutdown().await;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[tokio::test]
 async fn filters_and_cursor_pagination() {
     let sentry = FakeSentry::start().await.expect("start");
