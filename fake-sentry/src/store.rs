@@ -1021,7 +1021,7 @@ pub struct ItemFilter {
     /// SDK name; a prefix matches (`sentry.python` matches `sentry.python.django`).
     pub sdk: Option<String>,
     pub platform: Option<String>,
-    /// Text that must appear in the summary or the payload.
+    /// Text that must appear in the summary or the payload (ASCII letters in either case).
     pub q: Option<String>,
     /// The Sentry event id (with or without dashes).
     pub event_id: Option<String>,
