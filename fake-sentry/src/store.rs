@@ -662,39 +662,14 @@ impl Writer {
         let mut done = Vec::with_capacity(batch.len());
         let mut index_changes = IndexChanges::default();
         let mut published = Vec::new();
+        let mut ops = batch.into_iter();
         let outcome = (|| -> rusqlite::Result<()> {
             let mut tx = guard.transaction()?;
-            for op in batch {
-                match op {
-                    WriteOp::Insert(envelope, reply) => {
-                        let result = insert_envelope(&tx, &envelope, &mut index_changes)?;
-                        if let Ok(stored) = &result {
-                            self.item_count += stored.item_ids.len() as i64;
-                        }
-                        done.push(Done::Insert(
-                            reply,
-                            result.map_err(|e| e.to_string()),
-                            envelope,
-                        ));
-                    }
-                    WriteOp::Refuse(refusal, reply) => {
-                        let max_refusals = self.max_refusals;
-                        let result = atomically(&mut tx, &mut index_changes, |conn, _| {
-                            insert_refusal(conn, &refusal, max_refusals)
-                        })?
-                        .map_err(|e| e.to_string());
-                        done.push(Done::Refuse(reply, result));
-                    }
-                    WriteOp::Flush(project, reply) => {
-                        let result = atomically(&mut tx, &mut index_changes, |conn, changes| {
-                            flush(conn, project, changes)
-                        })?;
-                        if result.is_ok() {
-                            self.item_count =
-                                tx.query_row("SELECT COUNT(*) FROM items", [], |r| r.get(0))?;
-                        }
-                        done.push(Done::Flush(reply, result.map_err(|e| e.to_string())));
-                    }
+            for op in ops.by_ref() {
+                let (finished, fatal) = self.apply_one(&mut tx, op, &mut index_changes);
+                done.push(finished);
+                if let Some(err) = fatal {
+                    return Err(err);
                 }
             }
             if self.item_count > self.max_items {
@@ -706,6 +681,9 @@ impl Writer {
             tx.commit()
         })();
         drop(guard);
+        // Writes the transaction never got to, because it failed before them, are answered
+        // with its error like the rest.
+        done.extend(ops.map(Done::unreached));
         match &outcome {
             Ok(()) => self.event_index.commit(&index_changes),
             Err(_) => self.event_index.undo(&published),
@@ -739,6 +717,78 @@ impl Writer {
             store.changes.send_modify(|n| *n += 1);
         }
         self.bound_wal();
+    }
+}
+
+impl Writer {
+    /// Runs one queued write in the batch's transaction. What it returns goes back to its
+    /// client once the transaction is settled; the fatal error, when there is one, leaves the
+    /// transaction unusable and fails the batch.
+    fn apply_one(
+        &mut self,
+        tx: &mut rusqlite::Transaction<'_>,
+        op: WriteOp,
+        index_changes: &mut IndexChanges,
+    ) -> (Done, Option<rusqlite::Error>) {
+        match op {
+            WriteOp::Insert(envelope, reply) => match insert_envelope(tx, &envelope, index_changes)
+            {
+                Ok(result) => {
+                    if let Ok(stored) = &result {
+                        self.item_count += stored.item_ids.len() as i64;
+                    }
+                    let result = result.map_err(|e| e.to_string());
+                    (Done::Insert(reply, result, envelope), None)
+                }
+                Err(fatal) => (
+                    Done::Insert(reply, Err(fatal.to_string()), envelope),
+                    Some(fatal),
+                ),
+            },
+            WriteOp::Refuse(refusal, reply) => {
+                let max_refusals = self.max_refusals;
+                match atomically(tx, index_changes, |conn, _| {
+                    insert_refusal(conn, &refusal, max_refusals)
+                }) {
+                    Ok(result) => (Done::Refuse(reply, result.map_err(|e| e.to_string())), None),
+                    Err(fatal) => (Done::Refuse(reply, Err(fatal.to_string())), Some(fatal)),
+                }
+            }
+            WriteOp::Flush(project, reply) => {
+                let result = atomically(tx, index_changes, |conn, changes| {
+                    flush(conn, project, changes)
+                });
+                let counted = match &result {
+                    Ok(Ok(_)) => tx
+                        .query_row("SELECT COUNT(*) FROM items", [], |r| r.get(0))
+                        .map(|count| self.item_count = count),
+                    _ => Ok(()),
+                };
+                match (result, counted) {
+                    (Ok(result), Ok(())) => {
+                        (Done::Flush(reply, result.map_err(|e| e.to_string())), None)
+                    }
+                    (Err(fatal), _) | (_, Err(fatal)) => {
+                        (Done::Flush(reply, Err(fatal.to_string())), Some(fatal))
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Done {
+    /// A write its batch's transaction never got to (it failed first); [`settle`] answers
+    /// it with the transaction's error.
+    fn unreached(op: WriteOp) -> Self {
+        fn not_written<T>() -> Result<T, String> {
+            Err("not written: its batch's transaction failed".into())
+        }
+        match op {
+            WriteOp::Insert(envelope, reply) => Done::Insert(reply, not_written(), envelope),
+            WriteOp::Refuse(_, reply) => Done::Refuse(reply, not_written()),
+            WriteOp::Flush(_, reply) => Done::Flush(reply, not_written()),
+        }
     }
 }
 
@@ -789,10 +839,11 @@ fn json_text(map: &Option<Map<String, Value>>) -> Option<String> {
 ///
 /// A savepoint per envelope would make it all-or-nothing as well, but it cost 5-18% of the
 /// file-backed writer's throughput and 25-40% in memory (measured with `bench --targets
-/// storage-file,storage-memory`): SQLite copies each page an envelope changes that the batch had
-/// already changed into its statement journal, and in memory pages are 16 KiB. A failure is rare, so it is undone by hand instead: every statement before the
-/// failing one added rows of this envelope, and deleting the envelope row takes its items
-/// with it (`ON DELETE CASCADE`).
+/// storage-file,storage-memory`): SQLite copies each page an envelope changes that the batch
+/// had already changed into its statement journal, and in memory pages are 16 KiB. A failure
+/// is rare, so it is undone by hand instead: every statement before the failing one added rows
+/// of this envelope, and deleting the envelope row takes its items with it (`ON DELETE
+/// CASCADE`).
 fn insert_envelope(
     conn: &Connection,
     prepared: &PreparedEnvelope,
@@ -1789,9 +1840,8 @@ mod tests {
     /// retention. Envelopes queued with it are stored whole.
     #[tokio::test]
     async fn an_envelope_that_fails_halfway_leaves_nothing_behind() {
-        let store =
-            Arc::new(Store::open(&Storage::Memory, 100, 10, 1 << 20, SyncMode::Off).expect("open"));
-        // SQLite aborts the one statement that inserts a "poison" item; without a savepoint
+        let store = Store::open(&Storage::Memory, 100, 10, 1 << 20, SyncMode::Off).expect("open");
+        // SQLite aborts the one statement that inserts a "poison" item; were nothing undone,
         // the envelope row and the items before it would still be committed.
         store
             .read_blocking(|conn| {
@@ -1837,6 +1887,68 @@ mod tests {
         assert!(seqs_of(&store, &id(10)).is_empty());
         assert_eq!(seqs_of(&store, &id(100)).len(), 1);
         assert_eq!(store.event_index.len(), 100);
+    }
+
+    /// A full database fails inserts with an error after which SQLite may roll the whole
+    /// transaction back. Whichever it does, every envelope acknowledged is stored whole, every
+    /// refused one left nothing, the index matches the table, and the writer goes on once there
+    /// is room again.
+    #[tokio::test]
+    async fn a_full_database_leaves_only_what_was_acknowledged() {
+        let store = Store::open(&Storage::Memory, 1000, 10, 1 << 20, SyncMode::Off).expect("open");
+        let id = |n: u32| format!("{n:032x}");
+        store.insert(envelope(1, &[&id(1)])).await.expect("insert");
+        let page_count = |store: &Store| {
+            store
+                .read_blocking(|conn| {
+                    conn.query_row("PRAGMA page_count", [], |r| r.get::<_, i64>(0))
+                })
+                .expect("page count")
+        };
+        let full = page_count(&store);
+        store
+            .read_blocking(move |conn| {
+                conn.query_row(&format!("PRAGMA max_page_count = {full}"), [], |_| Ok(()))
+            })
+            .expect("cap the database");
+        let mut big = envelope(3, &[&id(30), &id(31)]);
+        big.items[1].payload = vec![b'x'; 256 * 1024];
+        let (small_before, big, small_after) = tokio::join!(
+            store.insert(envelope(2, &[&id(20)])),
+            store.insert(big),
+            store.insert(envelope(4, &[&id(40)])),
+        );
+        let err = big.expect_err("no room for 256 KiB");
+        assert!(err.to_string().contains("full"), "{err}");
+        let stored = |project: i64| {
+            store
+                .read_blocking(move |conn| {
+                    conn.query_row(
+                        "SELECT COUNT(*) FROM items WHERE project_id = ?1",
+                        [project],
+                        |r| r.get::<_, i64>(0),
+                    )
+                })
+                .expect("count")
+        };
+        assert_eq!(stored(3), 0, "nothing of the refused envelope");
+        for (project, reply) in [(2, small_before), (4, small_after)] {
+            assert_eq!(stored(project), i64::from(reply.is_ok()), "{reply:?}");
+        }
+        let items: i64 = store
+            .read_blocking(|conn| conn.query_row("SELECT COUNT(*) FROM items", [], |r| r.get(0)))
+            .expect("count");
+        assert_eq!(store.event_index.len() as i64, items);
+        assert!(seqs_of(&store, &id(30)).is_empty());
+
+        store
+            .read_blocking(|conn| conn.query_row("PRAGMA max_page_count = 1000000", [], |_| Ok(())))
+            .expect("uncap");
+        store
+            .insert(envelope(5, &[&id(50)]))
+            .await
+            .expect("stored once there is room");
+        assert_eq!(seqs_of(&store, &id(50)).len(), 1);
     }
 
     /// A per-project flush that fails halfway deletes nothing, and the index keeps its items.
