@@ -181,6 +181,8 @@ pub struct Config {
     /// The base URL SDKs reach this server at (`http://fake-sentry:8000` in a compose
     /// network), for the DSN it prints and shows; the listening address when absent.
     pub public_url: Option<PublicUrl>,
+    /// How much of a captured value the web UI shows.
+    pub ui: crate::ui::UiLimits,
 }
 
 /// A base URL SDKs use to reach fake-sentry: `http(s)://HOST[:PORT][/PREFIX]`.
@@ -242,6 +244,7 @@ impl Default for Config {
             policy: None,
             forward: None,
             public_url: None,
+            ui: crate::ui::UiLimits::default(),
         }
     }
 }

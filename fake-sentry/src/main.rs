@@ -13,6 +13,7 @@ use fake_sentry::data_policy::DataPolicy;
 use fake_sentry::faults::FaultRule;
 use fake_sentry::forward::{ForwardConfig, Upstream};
 use fake_sentry::server::Server;
+use fake_sentry::ui::{UiLimit, UiLimits};
 
 // Ingest allocates and frees many small buffers across threads (request tasks and the storage
 // writer); mimalloc handles that pattern far better than glibc malloc.
@@ -131,6 +132,18 @@ struct ServeArgs {
     /// Seconds before a forwarding request is abandoned.
     #[arg(long, env = "FAKE_SENTRY_FORWARD_TIMEOUT", default_value_t = 30.0)]
     forward_timeout: f64,
+    /// How much of a captured value the web UI shows: KEY=N (repeat, or comma-separate), e.g.
+    /// frames=1000 or pretty_json_bytes=8MiB. Keys and defaults: frames 250, context_lines 50,
+    /// breadcrumbs 500, chain 50, spans 1000, logs 1000, field_rows 500, cell_chars 2000,
+    /// summary_chars 300, pretty_json_bytes 1MiB, text_preview_bytes 64KiB,
+    /// hex_preview_bytes 4KiB, compare_changes 2000, refusals 500, page 50, max_page 500,
+    /// suggestions 50, suggestion_window 500.
+    #[arg(
+        long = "ui-limit",
+        env = "FAKE_SENTRY_UI_LIMITS",
+        value_delimiter = ','
+    )]
+    ui_limits: Vec<UiLimit>,
 }
 
 /// A flag's seconds as a duration of at least a millisecond; infinite or absurd values are an
@@ -181,6 +194,7 @@ impl ServeArgs {
                 ..ForwardConfig::new(upstream)
             }),
             public_url: self.public_url.clone(),
+            ui: UiLimits::with(&self.ui_limits)?,
         })
     }
 }
@@ -387,5 +401,55 @@ async fn main() -> anyhow::Result<()> {
         Some(Command::Bench(args)) => run_bench(args).await,
         Some(Command::Serve(args)) => serve(*args).await,
         None => serve(cli.serve).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    /// `--help` lists every UI limit with its default, as `UiLimits` has them.
+    #[test]
+    fn ui_limit_help_lists_every_key_with_its_default() {
+        let help = Cli::command()
+            .find_subcommand_mut("serve")
+            .expect("serve subcommand")
+            .render_long_help()
+            .to_string()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        for (key, field) in UiLimits::KEYS {
+            let value = *field(&mut UiLimits::default());
+            let shown = match value {
+                v if v >= 1 << 20 && v % (1 << 20) == 0 => format!("{}MiB", v >> 20),
+                v if v >= 1 << 10 && v % (1 << 10) == 0 && key.ends_with("_bytes") => {
+                    format!("{}KiB", v >> 10)
+                }
+                v => v.to_string(),
+            };
+            let entry = format!("{key} {shown}");
+            let listed = help.match_indices(&entry).any(|(at, _)| {
+                let next = help[at + entry.len()..].chars().next();
+                !next.is_some_and(|c| c.is_ascii_alphanumeric())
+            });
+            assert!(listed, "--help does not give {entry}: {help}");
+        }
+    }
+
+    #[test]
+    fn ui_limits_reach_the_config() {
+        let cli = Cli::try_parse_from(["fake-sentry", "serve", "--ui-limit", "frames=3,page=7"])
+            .expect("parses");
+        let Some(Command::Serve(args)) = cli.command else {
+            panic!("not serve");
+        };
+        let config = args.config().expect("config");
+        assert_eq!((config.ui.frames, config.ui.page), (3, 7));
+        let cli = Cli::try_parse_from(["fake-sentry", "serve", "--ui-limit", "stack=3"]);
+        let err = cli.err().expect("an unknown key is refused").to_string();
+        assert!(err.contains("unknown UI limit \"stack\""), "{err}");
     }
 }

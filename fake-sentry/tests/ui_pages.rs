@@ -504,3 +504,96 @@ async fn static_files_are_embedded() {
     let missing = get(&format!("{}/static/nope.js", sentry.url())).await;
     assert_eq!(missing.status, 404);
 }
+
+/// `--ui-limit` settings bound what the pages show, and nothing else: the raw link still has
+/// every byte.
+#[tokio::test]
+async fn pages_show_what_the_ui_limits_allow() {
+    let sentry = FakeSentry::start_with(fake_sentry::config::Config {
+        ui: fake_sentry::ui::UiLimits {
+            frames: 3,
+            breadcrumbs: 2,
+            cell_chars: 10,
+            summary_chars: 8,
+            page: 2,
+            ..Default::default()
+        },
+        ..fake_sentry::config::Config::ephemeral()
+    })
+    .await
+    .expect("start");
+    let frames: Vec<Value> = (0..10)
+        .map(|i| json!({"function": format!("frame_fn_{i}"), "filename": "app.py"}))
+        .collect();
+    post_event(
+        &sentry,
+        1,
+        json!({"exception": {"values": [{"type": "Boom", "value": "a value far longer than ten",
+                                         "stacktrace": {"frames": frames}}]},
+               "breadcrumbs": {"values": [{"message": "crumb-a"}, {"message": "crumb-b"},
+                                          {"message": "crumb-c"}]}}),
+    )
+    .await;
+    for n in 0..2 {
+        post_event(&sentry, 1, json!({"message": format!("filler {n}")})).await;
+    }
+    sentry
+        .wait_for(Default::default(), 3)
+        .await
+        .expect("stored");
+    let list = support::get_json(&format!("{}/api/items/?type=event", sentry.url())).await;
+    let id = list["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|i| i["summary"].as_str().is_some_and(|s| s.starts_with("Boom")))
+        .and_then(|i| i["id"].as_str())
+        .expect("the exception event")
+        .to_string();
+
+    let detail = get(&format!("{}/items/{id}", sentry.url())).await;
+    assert_eq!(detail.status, 200);
+    // The newest three frames, then a note for the seven older ones.
+    for shown in ["frame_fn_9", "frame_fn_8", "frame_fn_7"] {
+        assert!(
+            detail.body.contains(&format!(">{shown}<")),
+            "{shown} missing"
+        );
+    }
+    assert!(
+        !detail.body.contains(">frame_fn_6<"),
+        "a fourth frame shown"
+    );
+    assert!(detail.body.contains("7 older frames not shown"));
+    assert!(
+        detail.body.contains(">a value fa…<"),
+        "the cell is cut at 10 characters"
+    );
+    // The two breadcrumbs nearest the event, and a note for the older one.
+    assert!(detail.body.contains(">crumb-b<") && detail.body.contains(">crumb-c<"));
+    assert!(!detail.body.contains(">crumb-a<"));
+    assert!(detail.body.contains("1 older breadcrumbs not shown"));
+
+    // Two rows per list page unless ?limit= asks for more; summaries cut at 8 characters.
+    let list = get(&format!("{}/", sentry.url())).await;
+    let linked: std::collections::BTreeSet<&str> = list
+        .body
+        .split("href=\"/items/")
+        .skip(1)
+        .filter_map(|s| s.split('"').next())
+        .collect();
+    assert_eq!(linked.len(), 2, "{linked:?}");
+    assert!(list.body.contains("filler 1") && list.body.contains("filler 0"));
+    assert!(!list.body.contains("Boom"), "a third row on the first page");
+    let list = get(&format!("{}/?limit=3", sentry.url())).await;
+    assert!(list.body.contains("Boom: a …"), "{}", list.body);
+
+    // The raw payload is whole.
+    let raw = reqwest::get(format!("{}/api/items/{id}/raw", sentry.url()))
+        .await
+        .expect("raw")
+        .text()
+        .await
+        .expect("raw body");
+    assert!(raw.contains("frame_fn_0") && raw.contains("a value far longer than ten"));
+}

@@ -10,13 +10,11 @@ use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::text::{MAX_CELL_CHARS, short_time, truncate};
+use super::limits::UiLimits;
+use super::text::short_time;
 use super::{UiError, queries, render};
 use crate::server::AppState;
 use crate::store::{self, RefusalRecord};
-
-/// Refusals the page lists (newest first).
-pub const REFUSALS_SHOWN: usize = 500;
 
 #[derive(Template)]
 #[template(path = "flush.html")]
@@ -108,8 +106,8 @@ pub struct RefusalRow {
     pub body_prefix: String,
 }
 
-impl From<RefusalRecord> for RefusalRow {
-    fn from(r: RefusalRecord) -> Self {
+impl RefusalRow {
+    fn new(l: &UiLimits, r: RefusalRecord) -> Self {
         let content = [r.content_type, r.content_encoding]
             .into_iter()
             .flatten()
@@ -119,8 +117,8 @@ impl From<RefusalRecord> for RefusalRow {
             time: short_time(&r.received_at),
             time_full: r.received_at,
             status: r.status,
-            reason: truncate(&r.reason, MAX_CELL_CHARS),
-            request: truncate(&format!("{} {}", r.method, r.path), MAX_CELL_CHARS),
+            reason: l.cell(&r.reason),
+            request: l.cell(&format!("{} {}", r.method, r.path)),
             project: r.project_id.map(|p| p.to_string()).unwrap_or_default(),
             client: r.client.or(r.public_key).unwrap_or_default(),
             content,
@@ -140,11 +138,12 @@ pub struct RefusalsPage {
 
 /// `GET /refusals`
 pub async fn refusals(State(state): State<Arc<AppState>>) -> Result<Response, UiError> {
+    let shown = state.config.ui.refusals;
     let (list, (total, by_status)) = state
         .store
-        .read(|conn| {
+        .read(move |conn| {
             Ok((
-                store::list_refusals(conn, REFUSALS_SHOWN)?,
+                store::list_refusals(conn, shown)?,
                 store::refusal_counts(conn)?,
             ))
         })
@@ -152,7 +151,10 @@ pub async fn refusals(State(state): State<Arc<AppState>>) -> Result<Response, Ui
     render(&RefusalsPage {
         total,
         by_status,
-        rows: list.into_iter().map(RefusalRow::from).collect(),
+        rows: list
+            .into_iter()
+            .map(|r| RefusalRow::new(&state.config.ui, r))
+            .collect(),
     })
 }
 

@@ -127,7 +127,11 @@ pub async fn run(
                 .store
                 .read_blocking(|conn| load(conn, &newest_id))?
                 .ok_or_else(|| anyhow::anyhow!("the newest item is gone"))?;
-            Ok(askama::Template::render(&DetailPage::new(data, ""))?)
+            Ok(askama::Template::render(&DetailPage::new(
+                data,
+                "",
+                &super::UiLimits::default(),
+            ))?)
         };
         Ok(vec![
             time_runs("list, first page (50)", runs, list(ListQuery::default()))?,

@@ -11,14 +11,11 @@ use axum::response::Response;
 use event_filter::shape::{ValueChange, diff_values};
 use serde_json::Value;
 
+use super::limits::UiLimits;
 use super::list::Row;
-use super::text::{MAX_CELL_CHARS, truncate, value_text};
 use super::{UiError, render};
 use crate::server::AppState;
 use crate::store::{self, ItemRecord};
-
-/// Most changes one comparison lists.
-pub const MAX_CHANGES: usize = 2000;
 
 /// The two ids to compare, from `?a=&b=` (the detail page's form) or two `?pick=` values (the
 /// list's checkboxes). `None` when the page should ask for them.
@@ -60,19 +57,19 @@ pub struct ChangeRow {
     pub after: String,
 }
 
-impl From<ValueChange> for ChangeRow {
-    fn from(change: ValueChange) -> Self {
-        let text = |v: &Value| value_text(v);
+impl ChangeRow {
+    fn new(l: &UiLimits, change: ValueChange) -> Self {
+        let text = |v: &Value| l.value_text(v);
         match change {
             ValueChange::Added { path, value } => Self {
                 kind: "added",
-                path: truncate(&path, MAX_CELL_CHARS),
+                path: l.cell(&path),
                 before: String::new(),
                 after: text(&value),
             },
             ValueChange::Removed { path, value } => Self {
                 kind: "removed",
-                path: truncate(&path, MAX_CELL_CHARS),
+                path: l.cell(&path),
                 before: text(&value),
                 after: String::new(),
             },
@@ -82,7 +79,7 @@ impl From<ValueChange> for ChangeRow {
                 after,
             } => Self {
                 kind: "changed",
-                path: truncate(&path, MAX_CELL_CHARS),
+                path: l.cell(&path),
                 before: text(&before),
                 after: text(&after),
             },
@@ -124,18 +121,18 @@ fn json_payload(record: &ItemRecord) -> Result<Value, UiError> {
 }
 
 /// The difference from item `a` to item `b`.
-pub fn compare(a: &ItemRecord, b: &ItemRecord) -> Result<Compared, UiError> {
+pub fn compare(l: &UiLimits, a: &ItemRecord, b: &ItemRecord) -> Result<Compared, UiError> {
     let changes = diff_values(&json_payload(a)?, &json_payload(b)?, &[]);
     let count = |kind: &str| changes.iter().filter(|c| change_kind(c) == kind).count();
     let (added, removed, changed) = (count("added"), count("removed"), count("changed"));
-    let omitted = changes.len().saturating_sub(MAX_CHANGES);
+    let omitted = changes.len().saturating_sub(l.compare_changes);
     Ok(Compared {
-        a: Row::new(&a.summary),
-        b: Row::new(&b.summary),
+        a: Row::new(l, &a.summary),
+        b: Row::new(l, &b.summary),
         changes: changes
             .into_iter()
-            .take(MAX_CHANGES)
-            .map(ChangeRow::from)
+            .take(l.compare_changes)
+            .map(|c| ChangeRow::new(l, c))
             .collect(),
         added,
         removed,
@@ -173,7 +170,7 @@ pub async fn page(State(state): State<Arc<AppState>>, uri: Uri) -> Result<Respon
         .await?;
     let record_a = record_a.ok_or_else(|| UiError::NotFound(format!("no item {a:?}")))?;
     let record_b = record_b.ok_or_else(|| UiError::NotFound(format!("no item {b:?}")))?;
-    let compared = compare(&record_a, &record_b)?;
+    let compared = compare(&state.config.ui, &record_a, &record_b)?;
     render(&ComparePage {
         compared: Some(compared),
         a,

@@ -11,10 +11,11 @@ use serde_json::Value;
 
 use super::event_view::{EventView, Section, event_view};
 use super::item_views::{
-    self, BinaryPreview, LogRow, Table, WaterfallView, binary_preview, header_rows,
+    self, BinaryPreview, LogTable, Table, WaterfallView, binary_preview, header_rows,
 };
+use super::limits::UiLimits;
 use super::list::Row;
-use super::text::{pretty_json, short_time};
+use super::text::short_time;
 use super::{UiError, queries, render};
 use crate::server::AppState;
 use crate::store::{self, EnvelopeRecord, ItemRecord, ItemSummary};
@@ -65,7 +66,7 @@ pub struct AuditView {
     pub scrubbed: bool,
 }
 
-fn audit_view(audit: store::ItemAuditRecord, policy: &str) -> Option<AuditView> {
+fn audit_view(l: &UiLimits, audit: store::ItemAuditRecord, policy: &str) -> Option<AuditView> {
     let text = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).unwrap_or("").to_string();
     let findings = audit
         .findings?
@@ -100,7 +101,7 @@ fn audit_view(audit: store::ItemAuditRecord, policy: &str) -> Option<AuditView> 
             .scrubbed
             .as_deref()
             .and_then(|b| serde_json::from_slice::<Value>(b).ok())
-            .map(|v| pretty_json(&v)),
+            .map(|v| l.pretty_json(&v)),
         changes,
         scrubbed: audit.scrub_report.is_some(),
     })
@@ -113,7 +114,7 @@ pub struct EnvelopeFacts {
     pub http_headers: Vec<(String, String)>,
 }
 
-fn envelope_facts(envelope: &EnvelopeRecord) -> EnvelopeFacts {
+fn envelope_facts(l: &UiLimits, envelope: &EnvelopeRecord) -> EnvelopeFacts {
     let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "—".into());
     EnvelopeFacts {
         id: envelope.id,
@@ -135,8 +136,8 @@ fn envelope_facts(envelope: &EnvelopeRecord) -> EnvelopeFacts {
                 ),
             ),
         ],
-        header: header_rows(envelope.header.as_ref()),
-        http_headers: header_rows(envelope.http_headers.as_ref()),
+        header: header_rows(l, envelope.header.as_ref()),
+        http_headers: header_rows(l, envelope.http_headers.as_ref()),
     }
 }
 
@@ -152,7 +153,7 @@ pub struct DetailPage {
     pub schema_note: Option<String>,
     pub event: Option<EventView>,
     pub waterfall: Option<WaterfallView>,
-    pub logs: Option<Vec<LogRow>>,
+    pub logs: Option<LogTable>,
     pub tables: Vec<Table>,
     pub fields: Option<Section>,
     pub preview: Option<BinaryPreview>,
@@ -166,8 +167,10 @@ pub struct DetailPage {
 }
 
 impl DetailPage {
-    /// `policy` names the data policy fake-sentry runs with, for the audit section.
-    pub fn new(data: DetailData, policy: &str) -> Self {
+    /// `policy` names the data policy fake-sentry runs with, for the audit section; `limits`
+    /// bound what is shown.
+    pub fn new(data: DetailData, policy: &str, limits: &UiLimits) -> Self {
+        let l = limits;
         let DetailData {
             audit,
             record,
@@ -184,7 +187,7 @@ impl DetailPage {
             None
         };
         let mut page = Self {
-            item: Row::new(summary),
+            item: Row::new(l, summary),
             title: if summary.summary.is_empty() {
                 format!("{item_type} item")
             } else {
@@ -201,38 +204,38 @@ impl DetailPage {
             tables: Vec::new(),
             fields: None,
             preview: None,
-            raw_json: payload.as_ref().map(pretty_json),
-            item_header: header_rows(record.header.as_ref()),
-            envelope: envelope.as_ref().map(envelope_facts),
-            siblings: siblings.iter().map(Row::new).collect(),
+            raw_json: payload.as_ref().map(|v| l.pretty_json(v)),
+            item_header: header_rows(l, record.header.as_ref()),
+            envelope: envelope.as_ref().map(|e| envelope_facts(l, e)),
+            siblings: siblings.iter().map(|s| Row::new(l, s)).collect(),
             older: older.map(|i| i.id),
             newer: newer.map(|i| i.id),
-            audit: audit_view(audit, policy),
+            audit: audit_view(l, audit, policy),
         };
         let Some(payload) = payload else {
-            page.preview = Some(binary_preview(&record.payload));
+            page.preview = Some(binary_preview(l, &record.payload));
             return page;
         };
         let fields = |title: &str, value: &Value| {
             Some(Section {
                 title: title.to_string(),
-                rows: item_views::field_rows(value),
+                rows: item_views::field_rows(l, value),
             })
         };
         match item_type {
-            "event" => page.event = Some(event_view(&payload)),
+            "event" => page.event = Some(event_view(l, &payload)),
             "transaction" => {
-                page.waterfall = Some(item_views::waterfall(&payload));
-                page.event = Some(event_view(&payload));
+                page.waterfall = Some(item_views::waterfall(l, &payload));
+                page.event = Some(event_view(l, &payload));
             }
             "feedback" => {
                 page.fields = fields("Feedback", item_views::fields_of(item_type, &payload));
-                page.event = Some(event_view(&payload));
+                page.event = Some(event_view(l, &payload));
             }
-            "log" => page.logs = Some(item_views::log_rows(&payload)),
-            "client_report" => page.tables = item_views::client_report_tables(&payload),
+            "log" => page.logs = Some(item_views::log_rows(l, &payload)),
+            "client_report" => page.tables = item_views::client_report_tables(l, &payload),
             "sessions" => {
-                page.tables = item_views::session_aggregates(&payload)
+                page.tables = item_views::session_aggregates(l, &payload)
                     .into_iter()
                     .collect();
                 page.fields = fields("Attributes", payload.get("attrs").unwrap_or(&Value::Null));
@@ -240,7 +243,7 @@ impl DetailPage {
             "check_in" => {
                 page.fields = Some(Section {
                     title: "Check-in".into(),
-                    rows: item_views::check_in_rows(&payload),
+                    rows: item_views::check_in_rows(l, &payload),
                 })
             }
             "security" | "raw_security" => {
@@ -275,5 +278,5 @@ pub async fn page(
         .policy
         .as_ref()
         .map_or("", |p| p.origin.as_str());
-    render(&DetailPage::new(data, policy))
+    render(&DetailPage::new(data, policy, &state.config.ui))
 }

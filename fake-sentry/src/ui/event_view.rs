@@ -5,16 +5,8 @@
 
 use serde_json::Value;
 
-use super::text::{
-    MAX_CELL_CHARS, MAX_FIELD_ROWS, pairs, str_at, text_at, timestamp_text, truncate, value_text,
-};
-
-/// Most frames shown per stack trace (a runaway recursion can send thousands).
-const MAX_FRAMES: usize = 250;
-/// Most breadcrumbs shown.
-const MAX_BREADCRUMBS: usize = 500;
-/// Most exceptions or threads shown.
-const MAX_CHAIN: usize = 50;
+use super::limits::UiLimits;
+use super::text::str_at;
 
 /// One source line around a frame.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,7 +32,7 @@ pub struct FrameView {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct StackView {
     pub frames: Vec<FrameView>,
-    /// Frames left out beyond [`MAX_FRAMES`].
+    /// Frames left out beyond [`UiLimits::frames`].
     pub omitted: usize,
     pub registers: Vec<(String, String)>,
 }
@@ -104,10 +96,17 @@ pub struct EventView {
     pub message: String,
     /// The chain with the raised exception first.
     pub exceptions: Vec<ExceptionView>,
+    /// The oldest causes of a chain longer than [`UiLimits::chain`], left out.
+    pub exceptions_omitted: usize,
     pub threads: Vec<ThreadView>,
+    /// Threads beyond [`UiLimits::chain`], left out.
+    pub threads_omitted: usize,
     /// A top-level `stacktrace` (messages captured with `attach_stacktrace`).
     pub stacktrace: Option<StackView>,
+    /// The newest breadcrumbs, oldest first.
     pub breadcrumbs: Vec<BreadcrumbView>,
+    /// The oldest breadcrumbs beyond [`UiLimits::breadcrumbs`], left out.
+    pub breadcrumbs_omitted: usize,
     pub tags: Vec<(String, String)>,
     pub overview: Vec<(String, String)>,
     pub contexts: Vec<Section>,
@@ -129,32 +128,40 @@ fn values(value: Option<&Value>) -> &[Value] {
     }
 }
 
-fn text_or_empty(value: &Value, key: &str) -> String {
-    text_at(value, key).unwrap_or_default()
+fn text_or_empty(l: &UiLimits, value: &Value, key: &str) -> String {
+    l.text_at(value, key).unwrap_or_default()
 }
 
-fn frame_view(frame: &Value) -> FrameView {
+fn frame_view(l: &UiLimits, frame: &Value) -> FrameView {
     let file = str_at(frame, "filename")
         .or_else(|| str_at(frame, "abs_path"))
-        .map(|f| truncate(f, MAX_CELL_CHARS))
+        .map(|f| l.cell(f))
         .unwrap_or_default();
     let mut location = file;
     if let Some(line) = frame.get("lineno").filter(|v| !v.is_null()) {
         location.push(':');
-        location.push_str(&value_text(line));
+        location.push_str(&l.value_text(line));
         if let Some(col) = frame.get("colno").filter(|v| !v.is_null()) {
             location.push(':');
-            location.push_str(&value_text(col));
+            location.push_str(&l.value_text(col));
         }
     }
     let lineno = frame.get("lineno").and_then(Value::as_i64);
     let mut context = Vec::new();
+    // The lines nearest the frame's own line are kept: the end of `pre_context`, the start of
+    // `post_context`.
     let lines = |key: &str| -> Vec<String> {
-        frame
+        let list = frame
             .get(key)
             .and_then(Value::as_array)
-            .map(|l| l.iter().take(50).map(value_text).collect())
-            .unwrap_or_default()
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        let list = if key == "pre_context" {
+            &list[list.len().saturating_sub(l.context_lines)..]
+        } else {
+            &list[..list.len().min(l.context_lines)]
+        };
+        list.iter().map(|v| l.value_text(v)).collect()
     };
     let pre = lines("pre_context");
     let number = |offset: i64| lineno.map(|l| (l + offset).to_string()).unwrap_or_default();
@@ -168,7 +175,7 @@ fn frame_view(frame: &Value) -> FrameView {
     if let Some(line) = str_at(frame, "context_line") {
         context.push(ContextLine {
             lineno: number(0),
-            text: truncate(line, MAX_CELL_CHARS),
+            text: l.cell(line),
             current: true,
         });
     }
@@ -187,27 +194,27 @@ fn frame_view(frame: &Value) -> FrameView {
         "platform",
     ]
     .into_iter()
-    .filter_map(|k| text_at(frame, k).map(|v| (k.to_string(), v)))
+    .filter_map(|k| l.text_at(frame, k).map(|v| (k.to_string(), v)))
     .collect();
     FrameView {
         function: str_at(frame, "function")
             .or_else(|| str_at(frame, "symbol"))
-            .map(|f| truncate(f, MAX_CELL_CHARS))
+            .map(|f| l.cell(f))
             .unwrap_or_else(|| "<unknown>".into()),
-        module: text_or_empty(frame, "module"),
+        module: text_or_empty(l, frame, "module"),
         location,
         in_app: frame
             .get("in_app")
             .and_then(Value::as_bool)
             .unwrap_or(false),
         context,
-        vars: frame.get("vars").map(pairs).unwrap_or_default(),
+        vars: frame.get("vars").map(|v| l.pairs(v)).unwrap_or_default(),
         extra,
     }
 }
 
 /// A stack trace object (`{"frames": [...]}`), most recent call first.
-pub fn stack_view(stacktrace: Option<&Value>) -> StackView {
+pub fn stack_view(l: &UiLimits, stacktrace: Option<&Value>) -> StackView {
     let Some(stacktrace) = stacktrace else {
         return StackView::default();
     };
@@ -221,41 +228,44 @@ pub fn stack_view(stacktrace: Option<&Value>) -> StackView {
         frames: frames
             .iter()
             .rev()
-            .take(MAX_FRAMES)
-            .map(frame_view)
+            .take(l.frames)
+            .map(|v| frame_view(l, v))
             .collect(),
-        omitted: frames.len().saturating_sub(MAX_FRAMES),
-        registers: stacktrace.get("registers").map(pairs).unwrap_or_default(),
+        omitted: frames.len().saturating_sub(l.frames),
+        registers: stacktrace
+            .get("registers")
+            .map(|v| l.pairs(v))
+            .unwrap_or_default(),
     }
 }
 
-fn exception_view(exception: &Value) -> ExceptionView {
+fn exception_view(l: &UiLimits, exception: &Value) -> ExceptionView {
     let mechanism = exception.get("mechanism");
     ExceptionView {
-        ty: text_or_empty(exception, "type"),
-        value: text_or_empty(exception, "value"),
-        module: text_or_empty(exception, "module"),
+        ty: text_or_empty(l, exception, "type"),
+        value: text_or_empty(l, exception, "value"),
+        module: text_or_empty(l, exception, "module"),
         mechanism: mechanism
-            .and_then(|m| text_at(m, "type"))
+            .and_then(|m| l.text_at(m, "type"))
             .unwrap_or_default(),
         handled: match mechanism.and_then(|m| m.get("handled")) {
             Some(Value::Bool(true)) => "handled".into(),
             Some(Value::Bool(false)) => "unhandled".into(),
             _ => String::new(),
         },
-        stack: stack_view(exception.get("stacktrace")),
+        stack: stack_view(l, exception.get("stacktrace")),
     }
 }
 
-fn thread_view(thread: &Value) -> ThreadView {
+fn thread_view(l: &UiLimits, thread: &Value) -> ThreadView {
     let mut flags = Vec::new();
     for flag in ["crashed", "current", "main"] {
         if thread.get(flag).and_then(Value::as_bool) == Some(true) {
             flags.push(flag);
         }
     }
-    let id = text_or_empty(thread, "id");
-    let name = match text_at(thread, "name") {
+    let id = text_or_empty(l, thread, "id");
+    let name = match l.text_at(thread, "name") {
         Some(name) if id.is_empty() => name,
         Some(name) => format!("{name} (id {id})"),
         None => format!("thread {id}"),
@@ -263,95 +273,106 @@ fn thread_view(thread: &Value) -> ThreadView {
     ThreadView {
         name,
         flags: flags.join(", "),
-        stack: stack_view(thread.get("stacktrace")),
+        stack: stack_view(l, thread.get("stacktrace")),
     }
 }
 
-fn breadcrumb_view(crumb: &Value) -> BreadcrumbView {
+fn breadcrumb_view(l: &UiLimits, crumb: &Value) -> BreadcrumbView {
     BreadcrumbView {
         time: crumb
             .get("timestamp")
-            .map(timestamp_text)
+            .map(|v| l.timestamp_text(v))
             .unwrap_or_default(),
-        category: text_or_empty(crumb, "category"),
-        level: text_or_empty(crumb, "level"),
-        kind: text_or_empty(crumb, "type"),
-        message: text_or_empty(crumb, "message"),
-        data: crumb.get("data").map(pairs).unwrap_or_default(),
+        category: text_or_empty(l, crumb, "category"),
+        level: text_or_empty(l, crumb, "level"),
+        kind: text_or_empty(l, crumb, "type"),
+        message: text_or_empty(l, crumb, "message"),
+        data: crumb.get("data").map(|v| l.pairs(v)).unwrap_or_default(),
     }
 }
 
 /// A query string given as text, pairs or an object, as rows.
-fn query_rows(value: &Value) -> Vec<(String, String)> {
+fn query_rows(l: &UiLimits, value: &Value) -> Vec<(String, String)> {
     match value {
         Value::String(text) => text
             .trim_start_matches('?')
             .split('&')
             .filter(|p| !p.is_empty())
-            .take(MAX_FIELD_ROWS)
+            .take(l.field_rows)
             .map(|p| {
                 let (k, v) = p.split_once('=').unwrap_or((p, ""));
-                (truncate(k, MAX_CELL_CHARS), truncate(v, MAX_CELL_CHARS))
+                (l.cell(k), l.cell(v))
             })
             .collect(),
-        other => pairs(other),
+        other => l.pairs(other),
     }
 }
 
 /// Cookies given as a `Cookie:` header text, pairs or an object, as rows.
-fn cookie_rows(value: &Value) -> Vec<(String, String)> {
+fn cookie_rows(l: &UiLimits, value: &Value) -> Vec<(String, String)> {
     match value {
         Value::String(text) => text
             .split(';')
             .map(str::trim)
             .filter(|p| !p.is_empty())
-            .take(MAX_FIELD_ROWS)
+            .take(l.field_rows)
             .map(|p| {
                 let (k, v) = p.split_once('=').unwrap_or((p, ""));
-                (truncate(k, MAX_CELL_CHARS), truncate(v, MAX_CELL_CHARS))
+                (l.cell(k), l.cell(v))
             })
             .collect(),
-        other => pairs(other),
+        other => l.pairs(other),
     }
 }
 
-fn request_view(request: &Value) -> RequestView {
+fn request_view(l: &UiLimits, request: &Value) -> RequestView {
     RequestView {
-        method: text_or_empty(request, "method"),
-        url: text_or_empty(request, "url"),
+        method: text_or_empty(l, request, "method"),
+        url: text_or_empty(l, request, "url"),
         query: request
             .get("query_string")
-            .map(query_rows)
+            .map(|v| query_rows(l, v))
             .unwrap_or_default(),
-        headers: request.get("headers").map(pairs).unwrap_or_default(),
-        cookies: request.get("cookies").map(cookie_rows).unwrap_or_default(),
+        headers: request
+            .get("headers")
+            .map(|v| l.pairs(v))
+            .unwrap_or_default(),
+        cookies: request
+            .get("cookies")
+            .map(|v| cookie_rows(l, v))
+            .unwrap_or_default(),
         data: request
             .get("data")
             .filter(|d| !d.is_null())
-            .map(value_text)
+            .map(|v| l.value_text(v))
             .unwrap_or_default(),
-        env: request.get("env").map(pairs).unwrap_or_default(),
+        env: request.get("env").map(|v| l.pairs(v)).unwrap_or_default(),
     }
 }
 
-fn sdk_view(sdk: &Value) -> SdkView {
+fn sdk_view(l: &UiLimits, sdk: &Value) -> SdkView {
     SdkView {
-        name: text_or_empty(sdk, "name"),
-        version: text_or_empty(sdk, "version"),
+        name: text_or_empty(l, sdk, "name"),
+        version: text_or_empty(l, sdk, "version"),
         integrations: sdk
             .get("integrations")
             .and_then(Value::as_array)
-            .map(|l| l.iter().take(MAX_FIELD_ROWS).map(value_text).collect())
+            .map(|list| {
+                list.iter()
+                    .take(l.field_rows)
+                    .map(|v| l.value_text(v))
+                    .collect()
+            })
             .unwrap_or_default(),
         packages: sdk
             .get("packages")
             .and_then(Value::as_array)
-            .map(|l| {
-                l.iter()
-                    .take(MAX_FIELD_ROWS)
+            .map(|list| {
+                list.iter()
+                    .take(l.field_rows)
                     .map(|p| match (str_at(p, "name"), str_at(p, "version")) {
-                        (Some(n), Some(v)) => truncate(&format!("{n} {v}"), MAX_CELL_CHARS),
-                        _ => value_text(p),
+                        (Some(n), Some(v)) => l.cell(&format!("{n} {v}")),
+                        _ => l.value_text(p),
                     })
                     .collect()
             })
@@ -360,13 +381,13 @@ fn sdk_view(sdk: &Value) -> SdkView {
 }
 
 /// The message of an event: `logentry`/`message` (object or string forms).
-fn message_text(event: &Value) -> String {
+fn message_text(l: &UiLimits, event: &Value) -> String {
     for key in ["logentry", "message"] {
         match event.get(key) {
-            Some(Value::String(s)) => return truncate(s, MAX_CELL_CHARS),
+            Some(Value::String(s)) => return l.cell(s),
             Some(obj @ Value::Object(_)) => {
                 if let Some(text) = str_at(obj, "formatted").or_else(|| str_at(obj, "message")) {
-                    return truncate(text, MAX_CELL_CHARS);
+                    return l.cell(text);
                 }
             }
             _ => {}
@@ -376,14 +397,20 @@ fn message_text(event: &Value) -> String {
 }
 
 /// Shapes an event (or transaction, or feedback) payload for display.
-pub fn event_view(event: &Value) -> EventView {
-    let mut exceptions: Vec<ExceptionView> = values(event.get("exception"))
+pub fn event_view(l: &UiLimits, event: &Value) -> EventView {
+    // The protocol lists the chain oldest first; the raised exception is the last one, and
+    // the one to keep when the chain is cut.
+    let chain = values(event.get("exception"));
+    let exceptions: Vec<ExceptionView> = chain
         .iter()
-        .take(MAX_CHAIN)
-        .map(exception_view)
+        .rev()
+        .take(l.chain)
+        .map(|v| exception_view(l, v))
         .collect();
-    // The protocol lists the chain oldest first; the raised exception is the last one.
-    exceptions.reverse();
+    let threads = values(event.get("threads"));
+    // Breadcrumbs too are oldest first, and the last ones lead up to the event.
+    let crumbs = values(event.get("breadcrumbs"));
+    let crumbs_omitted = crumbs.len().saturating_sub(l.breadcrumbs);
     let overview = [
         "event_id",
         "timestamp",
@@ -402,9 +429,9 @@ pub fn event_view(event: &Value) -> EventView {
     .filter_map(|key| {
         let value = event.get(key).filter(|v| !v.is_null())?;
         let text = if key == "timestamp" {
-            timestamp_text(value)
+            l.timestamp_text(value)
         } else {
-            value_text(value)
+            l.value_text(value)
         };
         Some((key.to_string(), text))
     })
@@ -412,44 +439,49 @@ pub fn event_view(event: &Value) -> EventView {
     let contexts = match event.get("contexts") {
         Some(Value::Object(map)) => map
             .iter()
-            .take(MAX_FIELD_ROWS)
+            .take(l.field_rows)
             .map(|(name, ctx)| Section {
-                title: truncate(name, MAX_CELL_CHARS),
+                title: l.cell(name),
                 rows: match ctx {
-                    Value::Object(_) => pairs(ctx),
-                    other => vec![(String::new(), value_text(other))],
+                    Value::Object(_) => l.pairs(ctx),
+                    other => vec![(String::new(), l.value_text(other))],
                 },
             })
             .collect(),
         _ => Vec::new(),
     };
     EventView {
-        message: message_text(event),
+        message: message_text(l, event),
         exceptions,
-        threads: values(event.get("threads"))
+        exceptions_omitted: chain.len().saturating_sub(l.chain),
+        threads: threads
             .iter()
-            .take(MAX_CHAIN)
-            .map(thread_view)
+            .take(l.chain)
+            .map(|v| thread_view(l, v))
             .collect(),
+        threads_omitted: threads.len().saturating_sub(l.chain),
         stacktrace: event
             .get("stacktrace")
             .filter(|s| s.is_object())
-            .map(|s| stack_view(Some(s))),
-        breadcrumbs: values(event.get("breadcrumbs"))
+            .map(|s| stack_view(l, Some(s))),
+        breadcrumbs: crumbs[crumbs_omitted..]
             .iter()
-            .take(MAX_BREADCRUMBS)
-            .map(breadcrumb_view)
+            .map(|v| breadcrumb_view(l, v))
             .collect(),
-        tags: event.get("tags").map(pairs).unwrap_or_default(),
+        breadcrumbs_omitted: crumbs_omitted,
+        tags: event.get("tags").map(|v| l.pairs(v)).unwrap_or_default(),
         overview,
         contexts,
-        user: event.get("user").map(pairs).unwrap_or_default(),
+        user: event.get("user").map(|v| l.pairs(v)).unwrap_or_default(),
         request: event
             .get("request")
             .filter(|r| r.is_object())
-            .map(request_view),
-        sdk: event.get("sdk").filter(|s| s.is_object()).map(sdk_view),
-        extra: event.get("extra").map(pairs).unwrap_or_default(),
+            .map(|v| request_view(l, v)),
+        sdk: event
+            .get("sdk")
+            .filter(|s| s.is_object())
+            .map(|v| sdk_view(l, v)),
+        extra: event.get("extra").map(|v| l.pairs(v)).unwrap_or_default(),
     }
 }
 
@@ -470,7 +502,7 @@ mod tests {
                  "vars": {"x": 1, "s": "<b>"}}
              ]}}
         ]}});
-        let view = event_view(&event);
+        let view = event_view(&UiLimits::default(), &event);
         assert_eq!(view.exceptions[0].ty, "ValueError");
         assert_eq!(view.exceptions[0].handled, "unhandled");
         assert_eq!(view.exceptions[1].ty, "KeyError");
@@ -495,10 +527,13 @@ mod tests {
 
     #[test]
     fn odd_shapes_do_not_fail() {
-        let view = event_view(&json!({
-            "exception": [{"type": 5}], "breadcrumbs": "nope", "tags": [["a", "b"], 3],
-            "request": {"query_string": "a=1&b", "cookies": "x=1; y=2"}, "message": "hi"
-        }));
+        let view = event_view(
+            &UiLimits::default(),
+            &json!({
+                "exception": [{"type": 5}], "breadcrumbs": "nope", "tags": [["a", "b"], 3],
+                "request": {"query_string": "a=1&b", "cookies": "x=1; y=2"}, "message": "hi"
+            }),
+        );
         assert_eq!(view.exceptions[0].ty, "5");
         assert!(view.breadcrumbs.is_empty());
         assert_eq!(view.tags, vec![("a".into(), "b".into())]);
@@ -509,6 +544,70 @@ mod tests {
         );
         assert_eq!(request.cookies.len(), 2);
         assert_eq!(view.message, "hi");
-        assert_eq!(event_view(&json!("not an object")), EventView::default());
+        assert_eq!(
+            event_view(&UiLimits::default(), &json!("not an object")),
+            EventView::default()
+        );
+    }
+
+    #[test]
+    fn what_is_shown_follows_the_limits() {
+        let frames: Vec<Value> = (0..10)
+            .map(|i| json!({"function": format!("f{i}"), "pre_context": ["a", "b", "c"]}))
+            .collect();
+        let exceptions: Vec<Value> = (0..5)
+            .map(|i| json!({"type": format!("E{i}"), "stacktrace": {"frames": frames}}))
+            .collect();
+        let crumbs: Vec<Value> = (0..9).map(|i| json!({"message": i})).collect();
+        let event = json!({"exception": {"values": exceptions}, "breadcrumbs": crumbs,
+                           "tags": {"a": "1", "b": "2", "c": "3"}, "message": "abcdef"});
+        let limits = UiLimits {
+            frames: 4,
+            context_lines: 2,
+            chain: 3,
+            breadcrumbs: 7,
+            field_rows: 2,
+            cell_chars: 4,
+            ..UiLimits::default()
+        };
+        let view = event_view(&limits, &event);
+        // The raised exception and its nearest causes are kept, most recent first.
+        assert_eq!(
+            view.exceptions
+                .iter()
+                .map(|e| e.ty.as_str())
+                .collect::<Vec<_>>(),
+            ["E4", "E3", "E2"]
+        );
+        assert_eq!(view.exceptions_omitted, 2);
+        let stack = &view.exceptions[0].stack;
+        assert_eq!(stack.frames.len(), 4);
+        assert_eq!(stack.omitted, 6);
+        assert_eq!(stack.frames[0].function, "f9");
+        // The two lines just before the frame's line (it has none of its own here).
+        let context: Vec<&str> = stack.frames[0]
+            .context
+            .iter()
+            .map(|c| c.text.as_str())
+            .collect();
+        assert_eq!(context, ["b", "c"]);
+        // The newest breadcrumbs, still oldest first.
+        assert_eq!(view.breadcrumbs.len(), 7);
+        assert_eq!(view.breadcrumbs_omitted, 2);
+        assert_eq!(
+            (
+                view.breadcrumbs[0].message.as_str(),
+                view.breadcrumbs[6].message.as_str()
+            ),
+            ("2", "8")
+        );
+        assert_eq!(view.tags.len(), 2);
+        assert_eq!(view.message, "abcd…");
+        let all = event_view(&UiLimits::default(), &event);
+        assert_eq!(
+            (all.exceptions.len(), all.exceptions[0].stack.frames.len()),
+            (5, 10)
+        );
+        assert_eq!((all.breadcrumbs.len(), all.tags.len()), (9, 3));
     }
 }

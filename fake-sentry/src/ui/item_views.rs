@@ -6,19 +6,8 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use super::text::{
-    MAX_CELL_CHARS, MAX_FIELD_ROWS, duration_text, flatten, pairs, str_at, text_at, timestamp_secs,
-    timestamp_text, truncate, value_text,
-};
-
-/// Most spans a waterfall draws.
-const MAX_SPANS: usize = 1000;
-/// Most log records a table shows.
-const MAX_LOGS: usize = 1000;
-/// Bytes of a binary payload shown as hex.
-const HEX_PREVIEW_BYTES: usize = 4096;
-/// Bytes of a text payload shown.
-const TEXT_PREVIEW_BYTES: usize = 64 * 1024;
+use super::limits::UiLimits;
+use super::text::{duration_text, str_at, timestamp_secs};
 
 /// One bar of the waterfall. Offsets are percentages of the transaction's duration, drawn as
 /// SVG attributes (not inline styles, which the CSP forbids).
@@ -50,7 +39,7 @@ fn pct(value: f64) -> String {
 
 /// The span waterfall of a transaction: the root (from `contexts.trace`) then the spans by start
 /// time, each indented under its parent.
-pub fn waterfall(tx: &Value) -> WaterfallView {
+pub fn waterfall(l: &UiLimits, tx: &Value) -> WaterfallView {
     let trace = tx
         .pointer("/contexts/trace")
         .cloned()
@@ -63,14 +52,14 @@ pub fn waterfall(tx: &Value) -> WaterfallView {
         .map(Vec::as_slice)
         .unwrap_or(&[]);
     let mut view = WaterfallView {
-        name: text_at(tx, "transaction").unwrap_or_default(),
-        op: text_at(&trace, "op").unwrap_or_default(),
+        name: l.text_at(tx, "transaction").unwrap_or_default(),
+        op: l.text_at(&trace, "op").unwrap_or_default(),
         duration: match (start, end) {
             (Some(s), Some(e)) => duration_text((e - s) * 1000.0),
             _ => String::new(),
         },
         spans: Vec::new(),
-        omitted: spans.len().saturating_sub(MAX_SPANS),
+        omitted: spans.len().saturating_sub(l.spans),
     };
     let (Some(start), Some(end)) = (start, end) else {
         return view;
@@ -78,7 +67,7 @@ pub fn waterfall(tx: &Value) -> WaterfallView {
     // Spans can outlive their transaction; the scale covers all of them.
     let mut timed: Vec<(f64, f64, &Value)> = spans
         .iter()
-        .take(MAX_SPANS)
+        .take(l.spans)
         .filter_map(|s| {
             let s_start = s.get("start_timestamp").and_then(timestamp_secs)?;
             let s_end = s
@@ -98,7 +87,7 @@ pub fn waterfall(tx: &Value) -> WaterfallView {
     view.spans.push(SpanRow {
         op: view.op.clone(),
         description: view.name.clone(),
-        status: text_at(&trace, "status").unwrap_or_default(),
+        status: l.text_at(&trace, "status").unwrap_or_default(),
         duration: duration_text((end - start) * 1000.0),
         offset_pct: pct(0.0),
         width_pct: pct((end - start) / total * 100.0),
@@ -114,9 +103,9 @@ pub fn waterfall(tx: &Value) -> WaterfallView {
             depth.insert(id.to_string(), level);
         }
         view.spans.push(SpanRow {
-            op: text_at(span, "op").unwrap_or_default(),
-            description: text_at(span, "description").unwrap_or_default(),
-            status: text_at(span, "status").unwrap_or_default(),
+            op: l.text_at(span, "op").unwrap_or_default(),
+            description: l.text_at(span, "description").unwrap_or_default(),
+            status: l.text_at(span, "status").unwrap_or_default(),
             duration: duration_text((s_end - s_start) * 1000.0),
             offset_pct: pct((s_start - start) / total * 100.0),
             // A zero-length span still gets a visible sliver.
@@ -137,24 +126,33 @@ pub struct LogRow {
     pub trace_id: String,
 }
 
+/// The records of a log container, as many as [`UiLimits::logs`] allows.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LogTable {
+    pub rows: Vec<LogRow>,
+    /// Records beyond the limit, left out.
+    pub omitted: usize,
+}
+
 /// A log container's records (`{"items": [...]}`).
-pub fn log_rows(payload: &Value) -> Vec<LogRow> {
+pub fn log_rows(l: &UiLimits, payload: &Value) -> LogTable {
     let records = payload
         .get("items")
         .and_then(Value::as_array)
         .map(Vec::as_slice)
         .unwrap_or(&[]);
-    records
+    let rows = records
         .iter()
-        .take(MAX_LOGS)
+        .take(l.logs)
         .map(|record| {
             let attributes = match record.get("attributes") {
                 Some(Value::Object(map)) => map
                     .iter()
+                    .take(l.field_rows)
                     .map(|(k, v)| {
                         // Attributes are `{"value": …, "type": …}` objects on the wire.
                         let v = v.get("value").unwrap_or(v);
-                        format!("{k}={}", value_text(v))
+                        format!("{k}={}", l.value_text(v))
                     })
                     .collect::<Vec<_>>()
                     .join("  "),
@@ -163,15 +161,19 @@ pub fn log_rows(payload: &Value) -> Vec<LogRow> {
             LogRow {
                 time: record
                     .get("timestamp")
-                    .map(timestamp_text)
+                    .map(|v| l.timestamp_text(v))
                     .unwrap_or_default(),
-                level: text_at(record, "level").unwrap_or_default(),
-                body: text_at(record, "body").unwrap_or_default(),
-                attributes: truncate(&attributes, MAX_CELL_CHARS),
-                trace_id: text_at(record, "trace_id").unwrap_or_default(),
+                level: l.text_at(record, "level").unwrap_or_default(),
+                body: l.text_at(record, "body").unwrap_or_default(),
+                attributes: l.cell(&attributes),
+                trace_id: l.text_at(record, "trace_id").unwrap_or_default(),
             }
         })
-        .collect()
+        .collect();
+    LogTable {
+        rows,
+        omitted: records.len().saturating_sub(l.logs),
+    }
 }
 
 /// A titled table: columns and rows of text.
@@ -184,7 +186,7 @@ pub struct Table {
 
 /// Tables of a client report: discarded events (reason, category, quantity), and any other
 /// outcome list the SDK sent.
-pub fn client_report_tables(report: &Value) -> Vec<Table> {
+pub fn client_report_tables(l: &UiLimits, report: &Value) -> Vec<Table> {
     [
         "discarded_events",
         "rate_limited_events",
@@ -199,11 +201,11 @@ pub fn client_report_tables(report: &Value) -> Vec<Table> {
             columns: vec!["reason".into(), "category".into(), "quantity".into()],
             rows: list
                 .iter()
-                .take(MAX_FIELD_ROWS)
+                .take(l.field_rows)
                 .map(|o| {
                     ["reason", "category", "quantity"]
                         .iter()
-                        .map(|k| text_at(o, k).unwrap_or_default())
+                        .map(|k| l.text_at(o, k).unwrap_or_default())
                         .collect()
                 })
                 .collect(),
@@ -213,7 +215,7 @@ pub fn client_report_tables(report: &Value) -> Vec<Table> {
 }
 
 /// Session aggregates (`sessions` items) as a table.
-pub fn session_aggregates(sessions: &Value) -> Option<Table> {
+pub fn session_aggregates(l: &UiLimits, sessions: &Value) -> Option<Table> {
     let list = sessions.get("aggregates")?.as_array()?;
     let columns = ["started", "did", "exited", "errored", "abnormal", "crashed"];
     Some(Table {
@@ -221,11 +223,11 @@ pub fn session_aggregates(sessions: &Value) -> Option<Table> {
         columns: columns.iter().map(|c| c.to_string()).collect(),
         rows: list
             .iter()
-            .take(MAX_FIELD_ROWS)
+            .take(l.field_rows)
             .map(|a| {
                 columns
                     .iter()
-                    .map(|k| text_at(a, k).unwrap_or_default())
+                    .map(|k| l.text_at(a, k).unwrap_or_default())
                     .collect()
             })
             .collect(),
@@ -248,10 +250,10 @@ pub fn fields_of<'a>(item_type: &str, payload: &'a Value) -> &'a Value {
 }
 
 /// Every field of `value` as `path = value` rows.
-pub fn field_rows(value: &Value) -> Vec<(String, String)> {
+pub fn field_rows(l: &UiLimits, value: &Value) -> Vec<(String, String)> {
     match value {
-        Value::Object(_) | Value::Array(_) => flatten(value),
-        other => vec![(String::new(), value_text(other))],
+        Value::Object(_) | Value::Array(_) => l.flatten(value),
+        other => vec![(String::new(), l.value_text(other))],
     }
 }
 
@@ -273,8 +275,8 @@ pub struct BinaryPreview {
 }
 
 /// Text when the payload is UTF-8 without control bytes, a hex dump otherwise.
-pub fn binary_preview(payload: &[u8]) -> BinaryPreview {
-    let text_end = payload.len().min(TEXT_PREVIEW_BYTES);
+pub fn binary_preview(l: &UiLimits, payload: &[u8]) -> BinaryPreview {
+    let text_end = payload.len().min(l.text_preview_bytes);
     // Cut at a character boundary: a multi-byte character may straddle the limit.
     let head = match std::str::from_utf8(&payload[..text_end]) {
         Ok(text) => Some(text),
@@ -292,7 +294,7 @@ pub fn binary_preview(payload: &[u8]) -> BinaryPreview {
             cut: text.len() < payload.len(),
         };
     }
-    let shown = &payload[..payload.len().min(HEX_PREVIEW_BYTES)];
+    let shown = &payload[..payload.len().min(l.hex_preview_bytes)];
     BinaryPreview {
         text: None,
         hex: shown
@@ -322,25 +324,24 @@ pub fn binary_preview(payload: &[u8]) -> BinaryPreview {
 }
 
 /// Headers of an item or envelope as rows (values as JSON text).
-pub fn header_rows(header: Option<&Value>) -> Vec<(String, String)> {
-    header.map(pairs).unwrap_or_default()
+pub fn header_rows(l: &UiLimits, header: Option<&Value>) -> Vec<(String, String)> {
+    header.map(|v| l.pairs(v)).unwrap_or_default()
 }
 
 /// A check-in's key facts first, then the rest.
-pub fn check_in_rows(check_in: &Value) -> Vec<(String, String)> {
+pub fn check_in_rows(l: &UiLimits, check_in: &Value) -> Vec<(String, String)> {
     let mut rows: Vec<(String, String)> = ["monitor_slug", "status", "duration", "environment"]
         .into_iter()
-        .filter_map(|k| text_at(check_in, k).map(|v| (k.to_string(), v)))
+        .filter_map(|k| l.text_at(check_in, k).map(|v| (k.to_string(), v)))
         .collect();
-    rows.extend(field_rows(check_in).into_iter().filter(|(k, _)| {
+    rows.extend(field_rows(l, check_in).into_iter().filter(|(k, _)| {
         !matches!(
             k.as_str(),
             "monitor_slug" | "status" | "duration" | "environment"
         )
     }));
-    rows.truncate(MAX_FIELD_ROWS);
-    rows.iter_mut()
-        .for_each(|(k, _)| *k = truncate(k, MAX_CELL_CHARS));
+    rows.truncate(l.field_rows);
+    rows.iter_mut().for_each(|(k, _)| *k = l.cell(k));
     rows
 }
 
@@ -359,7 +360,7 @@ mod tests {
                 {"span_id": "a", "parent_span_id": "r", "start_timestamp": "1970-01-01T00:01:40.250Z", "timestamp": 100.8, "op": "fn"}
             ]
         });
-        let view = waterfall(&tx);
+        let view = waterfall(&UiLimits::default(), &tx);
         assert_eq!(view.duration, "1.00 s");
         let ops: Vec<_> = view
             .spans
@@ -374,10 +375,12 @@ mod tests {
     #[test]
     fn previews_pick_text_or_hex() {
         assert_eq!(
-            binary_preview(b"hello\nworld").text.as_deref(),
+            binary_preview(&UiLimits::default(), b"hello\nworld")
+                .text
+                .as_deref(),
             Some("hello\nworld")
         );
-        let hex = binary_preview(b"MDMP\x93\xa7\x00\x01");
+        let hex = binary_preview(&UiLimits::default(), b"MDMP\x93\xa7\x00\x01");
         assert!(hex.text.is_none() && !hex.cut);
         let lines = hex.hex;
         assert_eq!(lines[0].hex, "4d 44 4d 50 93 a7 00 01");
@@ -387,10 +390,44 @@ mod tests {
     #[test]
     fn logs_show_attribute_values() {
         let rows = log_rows(
+            &UiLimits::default(),
             &json!({"items": [{"timestamp": 1.0, "level": "info", "body": "hi",
             "attributes": {"a": {"value": 1, "type": "integer"}}}]}),
         );
-        assert_eq!(rows[0].attributes, "a=1");
-        assert_eq!(rows[0].body, "hi");
+        assert_eq!(rows.rows[0].attributes, "a=1");
+        assert_eq!(rows.rows[0].body, "hi");
+    }
+
+    #[test]
+    fn what_is_shown_follows_the_limits() {
+        let limits = UiLimits {
+            spans: 2,
+            logs: 3,
+            text_preview_bytes: 5,
+            hex_preview_bytes: 20,
+            field_rows: 2,
+            ..UiLimits::default()
+        };
+        let spans: Vec<Value> = (0..4)
+            .map(|i| json!({"span_id": format!("s{i}"), "start_timestamp": 100.0, "timestamp": 100.5}))
+            .collect();
+        let tx = json!({"start_timestamp": 100.0, "timestamp": 101.0, "spans": spans});
+        let view = waterfall(&limits, &tx);
+        // The root plus two spans; two left out.
+        assert_eq!((view.spans.len(), view.omitted), (3, 2));
+        let records: Vec<Value> = (0..5).map(|i| json!({"body": i})).collect();
+        let logs = log_rows(&limits, &json!({"items": records}));
+        assert_eq!((logs.rows.len(), logs.omitted), (3, 2));
+        let text = binary_preview(&limits, b"hello world");
+        assert_eq!((text.text.as_deref(), text.cut), (Some("hello"), true));
+        let hex = binary_preview(&limits, &[0u8; 40]);
+        assert_eq!((hex.hex.len(), hex.cut), (2, true));
+        assert_eq!(
+            field_rows(&limits, &json!({"a": 1, "b": 2, "c": 3})).len(),
+            2
+        );
+        let all = UiLimits::default();
+        assert_eq!(waterfall(&all, &tx).spans.len(), 5);
+        assert_eq!(binary_preview(&all, &[0u8; 40]).hex.len(), 3);
     }
 }

@@ -10,16 +10,12 @@ use axum::http::Uri;
 use axum::response::Response;
 use serde::Deserialize;
 
+use super::limits::UiLimits;
 use super::queries::{self, ListData, Suggestions};
-use super::text::{MAX_SUMMARY_CHARS, short_time, truncate};
+use super::text::{short_time, truncate};
 use super::{UiError, render};
 use crate::server::AppState;
 use crate::store::{ItemFilter, ItemSummary};
-
-/// Items per page unless `?limit=` says otherwise.
-pub const DEFAULT_PAGE: usize = 50;
-/// Most items one page shows.
-pub const MAX_PAGE: usize = 500;
 
 /// The list page's query string. Every field is text because an HTML form sends empty fields
 /// as `name=`, which means "any".
@@ -89,12 +85,13 @@ impl ListQuery {
         Ok(filter)
     }
 
-    pub fn limit(&self) -> Result<usize, UiError> {
+    /// Items per page: `limit`, within the `page` and `max_page` settings.
+    pub fn limit(&self, limits: &UiLimits) -> Result<usize, UiError> {
         match non_empty(&self.limit) {
-            None => Ok(DEFAULT_PAGE),
+            None => Ok(limits.page),
             Some(t) => t
                 .parse::<usize>()
-                .map(|n| n.clamp(1, MAX_PAGE))
+                .map(|n| n.clamp(1, limits.max_page))
                 .map_err(|_| UiError::BadRequest(format!("limit must be a number, not {t:?}"))),
         }
     }
@@ -158,7 +155,7 @@ pub struct Row {
 }
 
 impl Row {
-    pub fn new(item: &ItemSummary) -> Self {
+    pub fn new(limits: &UiLimits, item: &ItemSummary) -> Self {
         Self {
             id: item.id.clone(),
             seq: item.seq,
@@ -167,7 +164,7 @@ impl Row {
             project: item.project_id,
             item_type: item.item_type.clone(),
             level: item.level.clone().unwrap_or_default(),
-            summary: truncate(&item.summary, MAX_SUMMARY_CHARS),
+            summary: truncate(&item.summary, limits.summary_chars),
             sdk: item
                 .sdk
                 .as_ref()
@@ -271,7 +268,11 @@ impl ListPage {
             all_types_query: query.with_type(""),
             filtered: query.is_filtered(),
             flushed: non_empty(&query.flushed),
-            rows: data.items.iter().map(Row::new).collect(),
+            rows: data
+                .items
+                .iter()
+                .map(|i| Row::new(&state.config.ui, i))
+                .collect(),
             total,
             type_counts,
             first_dsn: dsns[0].dsn.clone(),
@@ -294,12 +295,15 @@ pub async fn page(State(state): State<Arc<AppState>>, uri: Uri) -> Result<Respon
         .map(|q| q.0)
         .map_err(|e| UiError::BadRequest(format!("invalid query: {}", e.body_text())))?;
     let filter = query.filter()?;
-    let limit = query.limit()?;
+    let limit = query.limit(&state.config.ui)?;
     let version = state.store.version();
     let reader = state.clone();
     let data = state
         .store
-        .read(move |conn| queries::list_page(conn, &filter, limit, (&reader.ui_counts, version)))
+        .read(move |conn| {
+            let counts = (&reader.ui_counts, version);
+            queries::list_page(conn, &filter, limit, counts, &reader.config.ui)
+        })
         .await?;
     render(&ListPage::new(&state, query, data))
 }
@@ -307,10 +311,11 @@ pub async fn page(State(state): State<Arc<AppState>>, uri: Uri) -> Result<Respon
 /// Renders the list page for `query` straight from the store (the benchmark's entry point).
 pub fn render_blocking(state: &AppState, query: ListQuery) -> Result<String, UiError> {
     let filter = query.filter()?;
-    let limit = query.limit()?;
+    let limit = query.limit(&state.config.ui)?;
     let data = state.store.read_blocking(|conn| {
         let version = state.store.version();
-        queries::list_page(conn, &filter, limit, (&state.ui_counts, version))
+        let counts = (&state.ui_counts, version);
+        queries::list_page(conn, &filter, limit, counts, &state.config.ui)
     })?;
     Ok(ListPage::new(state, query, data).render()?)
 }

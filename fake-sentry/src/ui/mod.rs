@@ -11,7 +11,9 @@
 //!   transactions, logs, client reports, sessions and anything else.
 //! - [`compare`] diffs two items with `event_filter::shape::diff_values`; [`admin`] holds the
 //!   flush and refusals pages.
-//! - [`queries`] has the extra SQL the pages need; [`text`] shortens and formats values.
+//! - [`queries`] has the extra SQL the pages need; [`text`] shortens and formats values, and
+//!   [`limits`] holds how much of a value any page shows (`--ui-limit`), with the helpers that
+//!   cut to it.
 //! - [`bench`] times page rendering at 100,000 stored events (`fake-sentry bench --ui`).
 //! - [`assets`] embeds `static/` (CSS, JS) with `include_str!`.
 //!
@@ -26,6 +28,7 @@ pub mod compare;
 pub mod detail;
 pub mod event_view;
 pub mod item_views;
+pub mod limits;
 pub mod list;
 pub mod queries;
 pub mod text;
@@ -37,6 +40,8 @@ use axum::Router;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
+
+pub use limits::{UiLimit, UiLimits};
 
 use crate::server::AppState;
 use crate::store::StoreError;

@@ -6,13 +6,8 @@ use std::sync::Mutex;
 
 use rusqlite::Connection;
 
+use super::limits::UiLimits;
 use crate::store::{self, ItemFilter, ItemSummary, Order, counts_by_type, projects};
-
-/// How many of the newest items the filter suggestions are taken from (bounded, so the list
-/// page costs the same at 100 or 100,000 stored items).
-const SUGGESTION_WINDOW: i64 = 500;
-/// Most suggestions per column.
-const MAX_SUGGESTIONS: usize = 50;
 
 /// Values seen recently, offered as completions in the filter bar.
 #[derive(Debug, Clone, Default)]
@@ -75,6 +70,7 @@ pub fn list_page(
     filter: &ItemFilter,
     limit: usize,
     counts: (&CountsCache, u64),
+    limits: &UiLimits,
 ) -> rusqlite::Result<ListData> {
     let mut items = store::list_items(conn, filter, Order::Desc, limit + 1)?;
     let next_cursor = if items.len() > limit {
@@ -88,22 +84,24 @@ pub fn list_page(
         next_cursor,
         counts_by_type: counts.0.get(conn, counts.1, filter.project)?,
         projects: projects(conn)?,
-        suggestions: suggestions(conn)?,
+        suggestions: suggestions(conn, limits)?,
         newest_seq: store::last_item_seq(conn)?,
     })
 }
 
-/// Distinct levels, releases, environments and SDKs among the newest items.
-pub fn suggestions(conn: &Connection) -> rusqlite::Result<Suggestions> {
+/// Distinct levels, releases, environments and SDKs (at most `suggestions` of each) among the
+/// newest `suggestion_window` items: bounded, so the list page costs the same at 100 or 100,000
+/// stored items.
+pub fn suggestions(conn: &Connection, limits: &UiLimits) -> rusqlite::Result<Suggestions> {
     let mut stmt = conn.prepare_cached(
         "SELECT level, release, environment, sdk_name FROM items ORDER BY seq DESC LIMIT ?1",
     )?;
     let mut sets: [BTreeSet<String>; 4] = Default::default();
-    let mut rows = stmt.query([SUGGESTION_WINDOW])?;
+    let mut rows = stmt.query([limits.suggestion_window as i64])?;
     while let Some(row) = rows.next()? {
         for (i, set) in sets.iter_mut().enumerate() {
             if let Some(value) = row.get::<_, Option<String>>(i)?
-                && set.len() < MAX_SUGGESTIONS
+                && set.len() < limits.suggestions
             {
                 set.insert(value);
             }
