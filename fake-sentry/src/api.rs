@@ -28,12 +28,11 @@ use crate::store::{self, ItemFilter, Order};
 
 type AppRef = State<Arc<AppState>>;
 
-/// Most items one list or wait answer carries.
-const MAX_PAGE: usize = 1000;
 /// Longest a wait may block.
 const MAX_WAIT: Duration = Duration::from_secs(300);
-/// Envelopes or items a stream replays on connect.
-const STREAM_REPLAY: usize = 500;
+/// Envelopes or items a stream reads from the store at a time while it catches up (a page
+/// size, not a bound: it reads on until it has caught up).
+const STREAM_CHUNK: usize = 500;
 
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
@@ -156,7 +155,10 @@ async fn list_items(State(state): AppRef, uri: Uri) -> Result<Response, ApiError
     let mut filter: ItemFilter = query(&uri)?;
     let page: PageParams = query(&uri)?;
     filter.to_sql()?;
-    let limit = page.limit.unwrap_or(100).clamp(1, MAX_PAGE);
+    let limit = page
+        .limit
+        .unwrap_or(100)
+        .clamp(1, state.config.api_max_page);
     match (page.cursor, page.order) {
         (Some(c), Order::Desc) => filter.before = Some(filter.before.map_or(c, |b| b.min(c))),
         (Some(c), Order::Asc) => filter.after = Some(filter.after.map_or(c, |a| a.max(c))),
@@ -402,7 +404,7 @@ pub async fn wait_for_items(
         let timed_out = tokio::time::Instant::now() >= deadline;
         if matched as usize >= count || timed_out {
             let f = filter.clone();
-            let limit = count.clamp(1, MAX_PAGE);
+            let limit = count.clamp(1, state.config.api_max_page);
             let items = state
                 .store
                 .read(move |conn| store::list_items(conn, &f, Order::Asc, limit))
@@ -497,7 +499,10 @@ struct RefusalParams {
 
 async fn refusals(State(state): AppRef, uri: Uri) -> Result<Response, ApiError> {
     let params: RefusalParams = query(&uri)?;
-    let limit = params.limit.unwrap_or(100).clamp(1, MAX_PAGE);
+    let limit = params
+        .limit
+        .unwrap_or(100)
+        .clamp(1, state.config.api_max_page);
     let (list, (total, by_status)) = state
         .store
         .read(move |conn| {
@@ -668,9 +673,9 @@ async fn items_stream(
         let mut f = filter.clone();
         f.after = Some(after);
         f.before = Some(newest + 1);
-        let items = store::list_items(conn, &f, Order::Asc, STREAM_REPLAY)?;
+        let items = store::list_items(conn, &f, Order::Asc, STREAM_CHUNK)?;
         let next = match items.last() {
-            Some(last) if items.len() == STREAM_REPLAY => last.seq,
+            Some(last) if items.len() == STREAM_CHUNK => last.seq,
             _ => newest,
         };
         Ok((items.into_iter().map(ItemEvent).collect(), next))
@@ -742,11 +747,11 @@ pub async fn spotlight_stream(
         Some(id) => id,
         None => {
             let last = state.store.read(store::last_envelope_id).await?;
-            (last - STREAM_REPLAY as i64).max(0)
+            (last - state.config.stream_replay as i64).max(0)
         }
     };
     let stream = live_stream(state, start, move |conn, after| {
-        let envelopes = store::envelopes_after(conn, after, STREAM_REPLAY)?;
+        let envelopes = store::envelopes_after(conn, after, STREAM_CHUNK)?;
         let next = envelopes.last().map_or(after, |e| e.id);
         Ok((
             envelopes

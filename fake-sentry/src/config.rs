@@ -183,6 +183,13 @@ pub struct Config {
     pub public_url: Option<PublicUrl>,
     /// How much of a captured value the web UI shows.
     pub ui: crate::ui::UiLimits,
+    /// Most items one API list or wait answer carries (larger sets are paged by cursor).
+    pub api_max_page: usize,
+    /// Envelopes Spotlight's `/stream` replays to a client that connects without
+    /// `Last-Event-ID`.
+    pub stream_replay: usize,
+    /// Bytes of a refused request's body kept for the refusals API and page.
+    pub refused_body_prefix: usize,
 }
 
 /// A base URL SDKs use to reach fake-sentry: `http(s)://HOST[:PORT][/PREFIX]`.
@@ -245,6 +252,9 @@ impl Default for Config {
             forward: None,
             public_url: None,
             ui: crate::ui::UiLimits::default(),
+            api_max_page: 1000,
+            stream_replay: 500,
+            refused_body_prefix: 4 * KIB,
         }
     }
 }

@@ -144,6 +144,15 @@ struct ServeArgs {
         value_delimiter = ','
     )]
     ui_limits: Vec<UiLimit>,
+    /// Most items one API list or wait answer carries (lists page on with `next_cursor`).
+    #[arg(long, env = "FAKE_SENTRY_API_MAX_PAGE", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+    api_max_page: u32,
+    /// Envelopes Spotlight's /stream replays to a client that connects without Last-Event-ID.
+    #[arg(long, env = "FAKE_SENTRY_STREAM_REPLAY", default_value_t = 500)]
+    stream_replay: u32,
+    /// Bytes of a refused request's body kept for /api/refusals/ and the refusals page.
+    #[arg(long, env = "FAKE_SENTRY_REFUSED_BODY_PREFIX", value_parser = parse_size, default_value = "4KiB")]
+    refused_body_prefix: usize,
 }
 
 /// A flag's seconds as a duration of at least a millisecond; infinite or absurd values are an
@@ -195,6 +204,9 @@ impl ServeArgs {
             }),
             public_url: self.public_url.clone(),
             ui: UiLimits::with(&self.ui_limits)?,
+            api_max_page: self.api_max_page as usize,
+            stream_replay: self.stream_replay as usize,
+            refused_body_prefix: self.refused_body_prefix,
         })
     }
 }
@@ -440,7 +452,7 @@ mod tests {
     }
 
     #[test]
-    fn ui_limits_reach_the_config() {
+    fn display_and_api_bounds_reach_the_config() {
         let cli = Cli::try_parse_from(["fake-sentry", "serve", "--ui-limit", "frames=3,page=7"])
             .expect("parses");
         let Some(Command::Serve(args)) = cli.command else {
@@ -448,6 +460,27 @@ mod tests {
         };
         let config = args.config().expect("config");
         assert_eq!((config.ui.frames, config.ui.page), (3, 7));
+        let cli = Cli::try_parse_from([
+            "fake-sentry",
+            "serve",
+            "--api-max-page=5",
+            "--stream-replay=0",
+            "--refused-body-prefix=1KiB",
+        ])
+        .expect("parses");
+        let Some(Command::Serve(args)) = cli.command else {
+            panic!("not serve");
+        };
+        let config = args.config().expect("config");
+        assert_eq!(
+            (
+                config.api_max_page,
+                config.stream_replay,
+                config.refused_body_prefix
+            ),
+            (5, 0, 1024)
+        );
+        assert!(Cli::try_parse_from(["fake-sentry", "serve", "--api-max-page=0"]).is_err());
         let cli = Cli::try_parse_from(["fake-sentry", "serve", "--ui-limit", "stack=3"]);
         let err = cli.err().expect("an unknown key is refused").to_string();
         assert!(err.contains("unknown UI limit \"stack\""), "{err}");

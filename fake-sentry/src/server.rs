@@ -26,9 +26,6 @@ use crate::in_flight::{InFlightBudget, RequestCharge};
 use crate::ingest::{self, Endpoint, IngestRequest, Ingested};
 use crate::store::{NewRefusal, Store, StoreError};
 
-/// How much of a refused body is kept for the refusals API.
-const REFUSED_BODY_PREFIX: usize = 4096;
-
 /// Shared state of one running server.
 pub struct AppState {
     pub config: Config,
@@ -338,7 +335,14 @@ async fn handle(
     match result {
         Ok(response) => response,
         Err(err) => {
-            let refusal = refusal_record(&parts, project_id, received_at_ms, &wire_body, &err);
+            let prefix = state.config.refused_body_prefix;
+            let refusal = refusal_record(
+                &parts,
+                project_id,
+                received_at_ms,
+                (&wire_body, prefix),
+                &err,
+            );
             tracing::info!(status = refusal.status, reason = %refusal.reason, path = %refusal.path, "refused");
             if let Err(store_err) = state.store.refuse(refusal).await {
                 tracing::error!(%store_err, "could not record a refusal");
@@ -353,7 +357,7 @@ fn refusal_record(
     parts: &http::request::Parts,
     project_id: Option<u64>,
     received_at_ms: i64,
-    body: &Bytes,
+    (body, prefix): (&Bytes, usize),
     err: &IngestError,
 ) -> NewRefusal {
     let header = |name| {
@@ -381,7 +385,7 @@ fn refusal_record(
         content_type: header(header::CONTENT_TYPE),
         content_encoding: header(header::CONTENT_ENCODING),
         body_size: body.len(),
-        body_prefix: body.slice(..body.len().min(REFUSED_BODY_PREFIX)).to_vec(),
+        body_prefix: body.slice(..body.len().min(prefix)).to_vec(),
     }
 }
 

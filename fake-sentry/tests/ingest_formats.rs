@@ -1014,3 +1014,76 @@ async fn shutdown_ends_open_streams_and_waits() {
         );
     }
 }
+
+/// `--api-max-page`, `--stream-replay` and `--refused-body-prefix` bound what the API hands
+/// out, and only that: lists page on by cursor, waits still count everything.
+#[tokio::test]
+async fn api_bounds_are_settings() {
+    let sentry = FakeSentry::start_with(fake_sentry::config::Config {
+        api_max_page: 3,
+        stream_replay: 2,
+        refused_body_prefix: 8,
+        ..fake_sentry::config::Config::ephemeral()
+    })
+    .await
+    .expect("start");
+    let base = sentry.url();
+    for n in 0..5 {
+        let id = format!("{:032x}", 100 + n);
+        let reply = post(
+            &format!("{base}/api/1/envelope/"),
+            &[],
+            envelope(&id, &format!("bounded message {n}")),
+        )
+        .await;
+        assert_eq!(reply.status, 200);
+    }
+
+    // A list asks for 10 and gets 3, then the other 2 through the cursor.
+    let first = get_json(&format!("{base}/api/items/?limit=10&order=asc")).await;
+    assert_eq!(
+        first["items"].as_array().expect("items").len(),
+        3,
+        "{first}"
+    );
+    let cursor = first["next_cursor"].as_str().expect("a next cursor");
+    let rest = get_json(&format!(
+        "{base}/api/items/?limit=10&order=asc&cursor={cursor}"
+    ))
+    .await;
+    let rest = rest["items"].as_array().expect("items");
+    assert_eq!(rest.len(), 2);
+    assert!(
+        rest[1]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("bounded message 4")
+    );
+
+    // A wait for 5 is satisfied by 5 and says so, carrying the first 3.
+    let waited = get_json(&format!("{base}/api/wait/?count=5&timeout=10")).await;
+    assert_eq!(waited["satisfied"], true);
+    assert_eq!(waited["count"], 5);
+    assert_eq!(waited["items"].as_array().expect("items").len(), 3);
+
+    // Spotlight's stream replays the last 2 envelopes only.
+    let spotlight = reqwest::get(format!("{base}/stream"))
+        .await
+        .expect("spotlight stream");
+    let text = read_sse_until(spotlight, "bounded message 4").await;
+    assert!(text.contains("bounded message 3"), "{text}");
+    assert!(!text.contains("bounded message 2"), "{text}");
+
+    // A refused body is kept to its first 8 bytes.
+    let reply = post(
+        &format!("{base}/api/1/store/"),
+        &[("content-type", "application/json")],
+        b"{this is not JSON at all}".to_vec(),
+    )
+    .await;
+    assert_eq!(reply.status, 400);
+    let refusals = get_json(&format!("{base}/api/refusals/")).await;
+    let newest = &refusals["refusals"][0];
+    assert_eq!(newest["body_prefix"], "{this is", "{refusals}");
+    assert_eq!(newest["body_size"], 25);
+}
