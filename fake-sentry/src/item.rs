@@ -70,6 +70,46 @@ static EVENT_FIELDS: Spec = Spec::Keys(&[
     ("violated-directive", Spec::All),
 ]);
 
+/// The top-level fields [`describe`] reads of an item type whose summary needs nothing else
+/// (profiles, replays, unknown types): such items can be tens of megabytes, and a full
+/// `serde_json::Value` of them would take ten times that in memory.
+static LISTING_FIELDS: Spec = Spec::Fields(&[
+    ("event_id", Spec::All),
+    ("level", Spec::All),
+    ("platform", Spec::All),
+    ("release", Spec::All),
+    ("environment", Spec::All),
+    (
+        "attrs",
+        Spec::Fields(&[("release", Spec::All), ("environment", Spec::All)]),
+    ),
+    (
+        "sdk",
+        Spec::Fields(&[("name", Spec::All), ("version", Spec::All)]),
+    ),
+    ("timestamp", Spec::All),
+]);
+
+/// Item types whose summary reads more than [`LISTING_FIELDS`]; all are small (at most
+/// `--max-event-item`, 1 MiB, by default), so they are parsed whole.
+fn summary_reads_the_whole_payload(item_type: &str) -> bool {
+    matches!(
+        item_type,
+        "security"
+            | "raw_security"
+            | "nel"
+            | "session"
+            | "sessions"
+            | "client_report"
+            | "check_in"
+            | "log"
+            | "span"
+            | "trace_metric"
+            | "feedback"
+            | "user_report"
+    )
+}
+
 /// Decoded view of one item, ready to be stored.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ItemMeta {
@@ -135,7 +175,11 @@ pub fn describe(
         let parsed = match item_type {
             // The hot path: keep only what the listing needs, not the stack frames.
             "event" | "transaction" => prune::parse(payload, &EVENT_FIELDS),
-            _ => serde_json::from_slice::<Value>(payload),
+            // An attachment's content is the application's, not a Sentry payload: it is checked
+            // (so that the UI can lay it out as JSON), never read for fields.
+            "attachment" => prune::check(payload).map(|()| Value::Null),
+            t if summary_reads_the_whole_payload(t) => serde_json::from_slice::<Value>(payload),
+            _ => prune::parse(payload, &LISTING_FIELDS),
         };
         match parsed {
             Ok(value) => json = Some(value),

@@ -135,9 +135,9 @@ struct ServeArgs {
     /// How much of a captured value the web UI shows: KEY=N (repeat, or comma-separate), e.g.
     /// frames=1000 or pretty_json_bytes=8MiB. Keys and defaults: frames 250, context_lines 50,
     /// breadcrumbs 500, chain 50, spans 1000, logs 1000, field_rows 500, cell_chars 2000,
-    /// summary_chars 300, pretty_json_bytes 1MiB, text_preview_bytes 64KiB,
-    /// hex_preview_bytes 4KiB, compare_changes 2000, refusals 500, page 50, max_page 500,
-    /// suggestions 50, suggestion_window 500.
+    /// summary_chars 300, pretty_json_bytes 1MiB, json_view_bytes 8MiB,
+    /// text_preview_bytes 64KiB, hex_preview_bytes 4KiB, compare_changes 2000, refusals 500,
+    /// page 50, max_page 500, suggestions 50, suggestion_window 500.
     #[arg(
         long = "ui-limit",
         env = "FAKE_SENTRY_UI_LIMITS",

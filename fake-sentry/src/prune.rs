@@ -18,6 +18,16 @@ pub enum Spec {
     /// For an object, only these keys (each with its own spec); arrays apply the spec to each
     /// element; scalars are kept as they are.
     Keys(&'static [(&'static str, Spec)]),
+    /// For an object, only these keys, as [`Spec::Keys`]; anything else (an array, a scalar) is
+    /// checked and dropped (`null`), so a document of any size costs only what the keys hold.
+    Fields(&'static [(&'static str, Spec)]),
+}
+
+/// Checks that `bytes` is one JSON document, keeping nothing of it (no allocation per value).
+pub fn check(bytes: &[u8]) -> serde_json::Result<()> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    serde::Deserialize::deserialize(&mut de).map(|IgnoredAny| ())?;
+    de.end()
 }
 
 /// Parses `bytes` keeping what `spec` names.
@@ -37,6 +47,7 @@ impl<'de> DeserializeSeed<'de> for Prune<'_> {
         match self.0 {
             Spec::All => serde::Deserialize::deserialize(deserializer),
             Spec::Keys(keys) => deserializer.deserialize_any(PruneKeys(keys)),
+            Spec::Fields(keys) => deserializer.deserialize_any(PruneFields(keys)),
         }
     }
 }
@@ -116,6 +127,50 @@ impl<'de> Visitor<'de> for PruneKeys<'_> {
     }
 }
 
+/// Keeps the named keys of an object and nothing of any other value.
+struct PruneFields<'s>(&'s [(&'static str, Spec)]);
+
+impl<'de> Visitor<'de> for PruneFields<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Value::Null)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Value, A::Error> {
+        PruneKeys(self.0).visit_map(map)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,5 +194,22 @@ mod tests {
     fn invalid_json_anywhere_is_still_an_error() {
         assert!(parse(br#"{"b": {"skipped": [1, 2,]}}"#, &SPEC).is_err());
         assert!(parse(br#"{"a": 1} trailing"#, &SPEC).is_err());
+        assert!(parse(br#"[1, {"a": 2}, ]"#, &FIELDS).is_err());
+        assert!(check(br#"{"a": [1, 2,]}"#).is_err());
+        assert!(check(br#"{} {}"#).is_err());
+        assert!(check(br#" {"a": [1, {"b": null}]} "#).is_ok());
+    }
+
+    static FIELDS: Spec = Spec::Fields(&[("a", Spec::All)]);
+
+    #[test]
+    fn fields_keep_an_objects_keys_and_drop_anything_else() {
+        assert_eq!(
+            parse(br#"{"a": [1, 2], "b": [3]}"#, &FIELDS).unwrap(),
+            json!({"a": [1, 2]})
+        );
+        for other in [&br#"[{"a": 1}, 2]"#[..], b"\"a\"", b"12", b"true", b"null"] {
+            assert_eq!(parse(other, &FIELDS).unwrap(), Value::Null);
+        }
     }
 }

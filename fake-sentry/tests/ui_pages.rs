@@ -514,6 +514,7 @@ async fn pages_show_what_the_ui_limits_allow() {
             frames: 3,
             breadcrumbs: 2,
             cell_chars: 10,
+            json_view_bytes: 2048,
             summary_chars: 8,
             page: 2,
             ..Default::default()
@@ -587,6 +588,33 @@ async fn pages_show_what_the_ui_limits_allow() {
     assert!(!list.body.contains("Boom"), "a third row on the first page");
     let list = get(&format!("{}/?limit=3", sentry.url())).await;
     assert!(list.body.contains("Boom: a …"), "{}", list.body);
+
+    // A JSON attachment over json_view_bytes is shown as text, and cannot be compared.
+    let document = format!(
+        r#"{{"note": "{}", "tail": "json-tail-marker"}}"#,
+        "n".repeat(3000)
+    );
+    post_items(
+        &sentry,
+        1,
+        &[(
+            json!({"type": "attachment", "content_type": "application/json", "filename": "big.json"}),
+            document.into_bytes(),
+        )],
+    )
+    .await;
+    let attachment = newest_id(&sentry).await;
+    let detail = get(&format!("{}/items/{attachment}", sentry.url())).await;
+    assert_eq!(detail.status, 200);
+    assert!(detail.body.contains("id=\"json-too-large\""));
+    assert!(detail.body.contains("json-tail-marker"), "shown as text");
+    let compared = get(&format!("{}/compare?a={attachment}&b={id}", sentry.url())).await;
+    assert_eq!(compared.status, 400);
+    assert!(
+        compared.body.contains("json_view_bytes=2048"),
+        "{}",
+        compared.body
+    );
 
     // The raw payload is whole.
     let raw = reqwest::get(format!("{}/api/items/{id}/raw", sentry.url()))

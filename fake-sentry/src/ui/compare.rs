@@ -105,7 +105,16 @@ pub struct ComparePage {
     pub b: String,
 }
 
-fn json_payload(record: &ItemRecord) -> Result<Value, UiError> {
+fn json_payload(l: &UiLimits, record: &ItemRecord) -> Result<Value, UiError> {
+    if record.is_json && record.payload.len() > l.json_view_bytes {
+        return Err(UiError::BadRequest(format!(
+            "item {} is {} bytes of JSON, more than the UI lays out (ui-limit json_view_bytes={}); \
+             download both and compare them locally",
+            record.summary.id,
+            record.payload.len(),
+            l.json_view_bytes
+        )));
+    }
     if !record.is_json {
         return Err(UiError::BadRequest(format!(
             "item {} is a {} with a binary payload; only JSON items can be compared",
@@ -122,7 +131,7 @@ fn json_payload(record: &ItemRecord) -> Result<Value, UiError> {
 
 /// The difference from item `a` to item `b`.
 pub fn compare(l: &UiLimits, a: &ItemRecord, b: &ItemRecord) -> Result<Compared, UiError> {
-    let changes = diff_values(&json_payload(a)?, &json_payload(b)?, &[]);
+    let changes = diff_values(&json_payload(l, a)?, &json_payload(l, b)?, &[]);
     let count = |kind: &str| changes.iter().filter(|c| change_kind(c) == kind).count();
     let (added, removed, changed) = (count("added"), count("removed"), count("changed"));
     let omitted = changes.len().saturating_sub(l.compare_changes);

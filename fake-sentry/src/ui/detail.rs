@@ -157,6 +157,8 @@ pub struct DetailPage {
     pub tables: Vec<Table>,
     pub fields: Option<Section>,
     pub preview: Option<BinaryPreview>,
+    /// A JSON payload over [`UiLimits::json_view_bytes`], shown as text instead of laid out.
+    pub json_too_large: bool,
     pub raw_json: Option<String>,
     pub item_header: Vec<(String, String)>,
     pub envelope: Option<EnvelopeFacts>,
@@ -181,7 +183,10 @@ impl DetailPage {
         } = data;
         let summary = &record.summary;
         let item_type = summary.item_type.as_str();
-        let payload: Option<Value> = if record.is_json {
+        // A value tree takes about ten times the JSON text in memory, so past the limit the
+        // payload is shown as text, like a binary one.
+        let json_too_large = record.is_json && record.payload.len() > l.json_view_bytes;
+        let payload: Option<Value> = if record.is_json && !json_too_large {
             serde_json::from_slice(&record.payload).ok()
         } else {
             None
@@ -204,6 +209,7 @@ impl DetailPage {
             tables: Vec::new(),
             fields: None,
             preview: None,
+            json_too_large,
             raw_json: payload.as_ref().map(|v| l.pretty_json(v)),
             item_header: header_rows(l, record.header.as_ref()),
             envelope: envelope.as_ref().map(|e| envelope_facts(l, e)),

@@ -33,6 +33,9 @@ pub struct UiLimits {
     pub summary_chars: usize,
     /// Bytes of pretty-printed JSON a detail page embeds.
     pub pretty_json_bytes: usize,
+    /// Largest JSON payload a detail page lays out (exception, frames, fields, pretty JSON);
+    /// a larger one is shown as text.
+    pub json_view_bytes: usize,
     /// Bytes of a binary item shown as text, when it reads as text.
     pub text_preview_bytes: usize,
     /// Bytes of a binary item shown as hex.
@@ -64,6 +67,7 @@ impl Default for UiLimits {
             cell_chars: 2000,
             summary_chars: 300,
             pretty_json_bytes: 1 << 20,
+            json_view_bytes: 8 << 20,
             text_preview_bytes: 64 * 1024,
             hex_preview_bytes: 4096,
             compare_changes: 2000,
@@ -110,6 +114,7 @@ impl UiLimits {
         ("cell_chars", |l| &mut l.cell_chars),
         ("summary_chars", |l| &mut l.summary_chars),
         ("pretty_json_bytes", |l| &mut l.pretty_json_bytes),
+        ("json_view_bytes", |l| &mut l.json_view_bytes),
         ("text_preview_bytes", |l| &mut l.text_preview_bytes),
         ("hex_preview_bytes", |l| &mut l.hex_preview_bytes),
         ("compare_changes", |l| &mut l.compare_changes),
