@@ -188,20 +188,55 @@ async fn item_detail(State(state): AppRef, Path(id): Path<String>) -> Result<Res
         .store
         .read(move |conn| store::get_item_audit(conn, &lookup))
         .await?;
-    Ok(json_ok(json!({
-        "item": record.summary,
-        "audit": audit_json(&state, audit),
-        "header": record.header,
-        "payload": kent::payload_value(&record),
-        "schema_note": crate::item::schema_note(&record.summary.item_type, &record.payload),
-        "envelope": envelope,
-        "links": {
+    let detail = ItemDetail {
+        audit: audit_json(&state, audit),
+        envelope,
+        header: record.header.as_ref(),
+        item: &record.summary,
+        links: json!({
             "raw": format!("/api/items/{item_id}/raw"),
             "envelope": format!("/api/envelopes/{}", record.summary.envelope_id),
             "envelope_raw": format!("/api/envelopes/{}/raw", record.summary.envelope_id),
             "kent": format!("/api/event/{item_id}"),
-        },
-    })))
+        }),
+        payload: ItemPayload::of(&record),
+        schema_note: crate::item::schema_note(&record.summary.item_type, &record.payload),
+    };
+    Ok(axum::Json(detail).into_response())
+}
+
+/// `GET /api/items/{id}`, its fields in the sorted order `json!` objects have.
+#[derive(serde::Serialize)]
+struct ItemDetail<'a> {
+    audit: Value,
+    envelope: Option<store::EnvelopeRecord>,
+    header: Option<&'a Value>,
+    item: &'a store::ItemSummary,
+    links: Value,
+    payload: ItemPayload<'a>,
+    schema_note: Option<String>,
+}
+
+/// An item's payload in an API answer: a JSON payload as it was sent, checked but never parsed
+/// into a tree (a 50 MiB profile or JSON attachment would take ten times that in memory, and the
+/// text is what the SDK sent, key order and number spelling included); anything else as Kent
+/// shapes it (text, or base64 with its size).
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum ItemPayload<'a> {
+    Json(&'a serde_json::value::RawValue),
+    Other(Value),
+}
+
+impl<'a> ItemPayload<'a> {
+    fn of(record: &'a store::ItemRecord) -> Self {
+        if record.is_json
+            && let Ok(raw) = serde_json::from_slice(&record.payload)
+        {
+            return Self::Json(raw);
+        }
+        Self::Other(kent::payload_value(record))
+    }
 }
 
 /// The data-policy part of an item's detail: `null` when the item was not audited.

@@ -1087,3 +1087,31 @@ async fn api_bounds_are_settings() {
     assert_eq!(newest["body_prefix"], "{this is", "{refusals}");
     assert_eq!(newest["body_size"], 25);
 }
+
+/// The item API gives a JSON payload as the SDK sent it: key order, number spelling and all
+/// (a value tree would sort the keys and round a number past u64 to a float).
+#[tokio::test]
+async fn item_api_returns_json_payloads_as_sent() {
+    let sentry = FakeSentry::start().await.expect("start");
+    let base = sentry.url();
+    let event = r#"{"zeta":1,"alpha":{"b":2,"a":1},"big":123456789012345678901234567890,"message":"as sent"}"#;
+    let body = format!(
+        "{{}}\n{{\"type\":\"event\",\"length\":{}}}\n{event}\n",
+        event.len()
+    );
+    let reply = post(&format!("{base}/api/1/envelope/"), &[], body.into_bytes()).await;
+    assert_eq!(reply.status, 200);
+    let list = get_json(&format!("{base}/api/items/?limit=1")).await;
+    let id = list["items"][0]["id"].as_str().expect("id").to_string();
+    let text = reqwest::get(format!("{base}/api/items/{id}"))
+        .await
+        .expect("item")
+        .text()
+        .await
+        .expect("body");
+    assert!(text.contains(&format!("\"payload\":{event}")), "{text}");
+    let parsed: Value = serde_json::from_str(&text).expect("valid JSON");
+    assert_eq!(parsed["payload"]["message"], "as sent");
+    assert_eq!(parsed["item"]["id"], id.as_str());
+    assert_eq!(parsed["links"]["raw"], format!("/api/items/{id}/raw"));
+}
