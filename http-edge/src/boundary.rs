@@ -22,7 +22,8 @@ use http::{HeaderValue, Method, StatusCode, header};
 ///
 /// Always allowed: IP literals (a browser that connects to an address it was given as an
 /// address cannot have been rebound), `localhost` and `*.localhost` (which browsers resolve to
-/// loopback themselves). Further names are added with [`HostAllowlist::with_names`] and
+/// loopback themselves), and names without a dot, such as compose service names and Kent's
+/// `fakesentry`: a rebinding page needs a name in public DNS, which always has a dot. Further names are added with [`HostAllowlist::with_names`] and
 /// [`HostAllowlist::with_url_host`]; a name starting with `.` allows its subdomains; `*` turns
 /// the check off. Ports are ignored: the browser's same-origin rule already covers them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -79,13 +80,40 @@ impl HostAllowlist {
         if name.trim_matches(['[', ']']).parse::<IpAddr>().is_ok() {
             return true;
         }
-        if name == "localhost" || name.ends_with(".localhost") || self.names.contains(name) {
+        if !name.contains('.') || name.ends_with(".localhost") || self.names.contains(name) {
             return true;
         }
         self.suffixes.iter().any(|suffix| {
             name.strip_suffix(suffix.as_str())
                 .is_some_and(|rest| rest.ends_with('.'))
         })
+    }
+
+    /// Whether a page from `origin` (`scheme://host[:port]`, as browsers send it) may read
+    /// what a service shares with local pages only (Spotlight's live stream): loopback
+    /// addresses and names, and the names listed. Unlike a `Host`, an origin that is some other
+    /// IP address is a page served from elsewhere, so it is not allowed.
+    pub fn allows_origin(&self, origin: &str) -> bool {
+        if self.any {
+            return true;
+        }
+        let Some((_, authority)) = origin.split_once("://") else {
+            return false;
+        };
+        let authority = normalise(authority);
+        let name = strip_port(&authority);
+        match name.trim_matches(['[', ']']).parse::<IpAddr>() {
+            Ok(ip) => ip.is_loopback(),
+            Err(_) => {
+                name == "localhost"
+                    || name.ends_with(".localhost")
+                    || self.names.contains(name)
+                    || self.suffixes.iter().any(|suffix| {
+                        name.strip_suffix(suffix.as_str())
+                            .is_some_and(|rest| rest.ends_with('.'))
+                    })
+            }
+        }
     }
 
     /// Whether the check is off (`*`).
@@ -257,14 +285,15 @@ mod tests {
             "evil.example",
             "evil.example:8000",
             "localhost.evil.example",
-            "fake-sentry",
+            "fake-sentry.evil",
         ] {
             assert!(!hosts.allows(refused), "{refused}");
         }
+        assert!(hosts.allows("fake-sentry:8000"), "a compose service name");
         let hosts = hosts
-            .with_names(["fake-sentry, .svc.local", ""])
+            .with_names(["fake-sentry.internal, .svc.local", ""])
             .with_url_host("http://public.example:9000/");
-        assert!(hosts.allows("fake-sentry:8000"));
+        assert!(hosts.allows("fake-sentry.internal:8000"));
         assert!(hosts.allows("a.svc.local"));
         assert!(!hosts.allows("svc.local.evil"));
         assert!(!hosts.allows("xsvc.local"));
@@ -274,6 +303,28 @@ mod tests {
                 .with_names(["*"])
                 .allows("anything.example")
         );
+    }
+
+    #[test]
+    fn only_local_pages_and_listed_names_are_trusted_origins() {
+        let hosts = HostAllowlist::default().with_names(["dev.example"]);
+        for trusted in [
+            "http://localhost:3000",
+            "http://127.0.0.1:5173",
+            "http://[::1]:8080",
+            "https://app.localhost",
+            "http://dev.example:3000",
+        ] {
+            assert!(hosts.allows_origin(trusted), "{trusted}");
+        }
+        for untrusted in [
+            "https://evil.example",
+            "http://10.0.0.5:3000",
+            "null",
+            "http://intranet",
+        ] {
+            assert!(!hosts.allows_origin(untrusted), "{untrusted}");
+        }
     }
 
     #[test]
@@ -322,7 +373,7 @@ mod tests {
 
     #[test]
     fn refusals_quote_at_most_a_hundred_characters_of_what_was_sent() {
-        let long = "a".repeat(10_000);
+        let long = format!("{}.example", "a".repeat(10_000));
         let refusal = BrowserBoundary::default()
             .check(&Method::GET, &headers(&[("host", &long)]))
             .unwrap_err();

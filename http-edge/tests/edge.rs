@@ -19,7 +19,7 @@ struct Running {
 }
 
 async fn start(limits: ConnectionLimits) -> Running {
-    let boundary = BrowserBoundary::new(HostAllowlist::default().with_names(["fake-sentry"]));
+    let boundary = BrowserBoundary::new(HostAllowlist::default().with_names(["sentry.internal"]));
     let ingest = Router::new().route("/ingest", post(|| async { "stored" }));
     let private = boundary.protect(
         Router::new()
@@ -174,7 +174,7 @@ async fn private_routes_refuse_rebound_hosts_and_cross_site_writes_ingest_does_n
     assert!(rebound.starts_with("HTTP/1.1 403"), "{rebound}");
     assert!(rebound.contains("not allowed here"), "{rebound}");
     let listed = send(
-        "GET /api/items HTTP/1.1\r\nHost: fake-sentry:8000\r\nConnection: close\r\n\r\n".into(),
+        "GET /api/items HTTP/1.1\r\nHost: sentry.internal:8000\r\nConnection: close\r\n\r\n".into(),
     )
     .await;
     assert!(listed.starts_with("HTTP/1.1 200"), "{listed}");
