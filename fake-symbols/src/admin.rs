@@ -4,9 +4,8 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::StatusCode;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::json;
@@ -34,17 +33,40 @@ async fn get_faults(State(state): State<Arc<AppState>>) -> Response {
     axum::Json(state.faults.spec()).into_response()
 }
 
+/// Whether a request body is declared as JSON (`application/json` or `application/*+json`).
+/// The CORS-simple types (`text/plain`, forms) and a missing type are refused: a web page can
+/// send those cross-site without a preflight, JSON it cannot.
+pub fn is_json_content_type(headers: &HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || essence
+            .strip_prefix("application/")
+            .is_some_and(|sub| sub.ends_with("+json"))
+}
+
 /// Replaces the fault spec (JSON body) and resets the rule counters.
 async fn set_faults(
     State(state): State<Arc<AppState>>,
-    body: Bytes,
+    request: Request,
 ) -> Result<Response, AdminError> {
-    if body.len() > state.config.limits.max_admin_body {
-        return Err(AdminError::Spec(format!(
-            "body exceeds {} bytes",
-            state.config.limits.max_admin_body
-        )));
+    if !is_json_content_type(request.headers()) {
+        return Err(AdminError::NotJson);
     }
+    let limit = state.config.limits.max_admin_body;
+    let body = axum::body::to_bytes(request.into_body(), limit)
+        .await
+        .map_err(|_| AdminError::TooLarge(limit))?;
     let spec: FaultSpec =
         serde_json::from_slice(&body).map_err(|e| AdminError::Spec(e.to_string()))?;
     state

@@ -99,9 +99,10 @@ pub struct UrlUploads {
     pub allow_any_domain: bool,
     /// Require `https` (Tecken always does unless any domain is allowed).
     pub require_https: bool,
-    /// Redirects followed by the HEAD probe (Tecken: 5).
+    /// Redirects followed by the HEAD probe (Tecken: 5). Every hop is checked against the
+    /// scheme and domain rules (host and port) before it is requested.
     pub max_redirects: usize,
-    /// Timeout of the whole download.
+    /// Time for the whole fetch: every HEAD hop plus the download. Default 300 s.
     pub timeout: Duration,
 }
 
@@ -125,8 +126,17 @@ pub struct Limits {
     pub max_upload_bytes: u64,
     /// Largest single extracted member. Default 4 GiB.
     pub max_member_bytes: u64,
-    /// Most members in one zip. Default 100,000.
+    /// Most members in one zip (read from its central directory before anything is
+    /// extracted). Default 100,000.
     pub max_members: usize,
+    /// Bytes extracted from one zip, all members together, counted while extracting (a zip
+    /// bomb stops here). Default 16 GiB.
+    pub max_extracted_bytes: u64,
+    /// Parts in one multipart upload body, counted while parsing. Default 100.
+    pub max_form_parts: usize,
+    /// Bytes of one multipart part's header block (and of the preamble before the first
+    /// boundary), counted while parsing: the parser buffers them whole. Default 64 KiB.
+    pub max_part_header_bytes: usize,
     /// Largest synthetic sym a fault may generate. Default 4 GiB.
     pub max_synthetic_bytes: u64,
     /// Jobs per symbolication request (Eliot's `MAX_JOBS`). Default 10.
@@ -139,8 +149,15 @@ pub struct Limits {
     pub symbol_cache_bytes: u64,
     /// Largest fault spec or admin body. Default 1 MiB.
     pub max_admin_body: usize,
+    /// Longest delay the latency faults may add to one request. Default 10 minutes.
+    pub max_fault_latency: Duration,
+    /// Most rules in a fault spec. Default 1,000.
+    pub max_fault_rules: usize,
     /// Requests kept in the request log. Default 100,000.
     pub request_log_capacity: usize,
+    /// Bytes the request log may hold (its entries' strings plus their fixed size); the
+    /// oldest entries are evicted past it. Default 64 MiB.
+    pub request_log_bytes: u64,
     /// Files per upload v2 request (Tecken's `UPLOAD_V2_MAX_FILES_PER_REQUEST`). Default 1024.
     pub max_upload_v2_files: usize,
     /// Upload v2 resumable sessions waiting for their bytes; a v2 request that would open more
@@ -151,6 +168,10 @@ pub struct Limits {
     /// then its staging file is deleted and the URL answers 404. Default one week, as a GCS
     /// resumable session URI.
     pub upload_session_ttl: Duration,
+    /// Bytes the pending upload v2 sessions may stage, all together: each session reserves
+    /// what its declared file may take on the wire when it is opened, and a v2 request whose
+    /// sessions would pass this answers 507. Default 32 GiB.
+    pub max_upload_session_bytes: u64,
 }
 
 impl Default for Limits {
@@ -159,16 +180,23 @@ impl Default for Limits {
             max_upload_bytes: 4 << 30,
             max_member_bytes: 4 << 30,
             max_members: 100_000,
+            max_extracted_bytes: 16 << 30,
+            max_form_parts: 100,
+            max_part_header_bytes: 64 << 10,
             max_synthetic_bytes: 4 << 30,
             max_jobs: 10,
             max_frames: 100_000,
             max_symbolicate_body: 10 << 20,
             symbol_cache_bytes: 256 << 20,
             max_admin_body: 1 << 20,
+            max_fault_latency: Duration::from_secs(600),
+            max_fault_rules: 1000,
             request_log_capacity: 100_000,
+            request_log_bytes: 64 << 20,
             max_upload_v2_files: 1024,
             max_upload_sessions: 10_000,
             upload_session_ttl: Duration::from_secs(7 * 86_400),
+            max_upload_session_bytes: 32 << 30,
         }
     }
 }
@@ -195,6 +223,17 @@ pub struct Config {
     /// per-token `preferred_upload_api_version`, 1 or 2); the `upload-symbols` CLI uses upload
     /// v2 when it is 2. Both APIs are served either way. Default 1.
     pub upload_api_version: u8,
+}
+
+impl Limits {
+    /// The bounds fault specs are checked against.
+    pub fn fault_limits(&self) -> crate::faults::FaultLimits {
+        crate::faults::FaultLimits {
+            max_synthetic: self.max_synthetic_bytes,
+            max_latency: self.max_fault_latency,
+            max_rules: self.max_fault_rules,
+        }
+    }
 }
 
 impl Config {

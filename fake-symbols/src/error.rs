@@ -107,6 +107,8 @@ pub enum UploadError {
     TooLarge(u64),
     #[error("zip archive has more than {0} members")]
     TooManyMembers(usize),
+    #[error("zip archive extracts to more than {0} bytes")]
+    ExtractedTooLarge(u64),
     #[error("{0}")]
     BadForm(String),
     #[error("Method Not Allowed ({method}): {path}")]
@@ -120,6 +122,11 @@ pub enum UploadError {
     /// Upload v2: more resumable sessions pending than the limit (retryable).
     #[error("too many pending upload sessions (limit {0}); finish or retry later")]
     TooManySessions(usize),
+    /// Upload v2: the pending sessions would stage more bytes than the limit.
+    #[error(
+        "pending upload sessions would stage {wanted} bytes, over the limit of {limit} (--max-upload-session-bytes); finish or retry later"
+    )]
+    SessionBytes { wanted: u64, limit: u64 },
     #[error("Internal Server Error")]
     Internal(String),
 }
@@ -133,9 +140,10 @@ impl UploadError {
             | Self::UserNotActive
             | Self::Forbidden => StatusCode::FORBIDDEN,
             Self::UrlErrored { .. } | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::TooLarge(_) | Self::ExtractedTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::TooManySessions(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::SessionBytes { .. } => StatusCode::INSUFFICIENT_STORAGE,
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -258,10 +266,19 @@ impl IntoResponse for SymbolicateError {
 pub enum AdminError {
     #[error("invalid fault spec: {0}")]
     Spec(String),
+    #[error("the fault spec must be sent as Content-Type: application/json")]
+    NotJson,
+    #[error("the fault spec exceeds {0} bytes")]
+    TooLarge(usize),
 }
 
 impl IntoResponse for AdminError {
     fn into_response(self) -> Response {
-        json_error(StatusCode::BAD_REQUEST, &self.to_string())
+        let status = match self {
+            Self::Spec(_) => StatusCode::BAD_REQUEST,
+            Self::NotJson => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+        };
+        json_error(status, &self.to_string())
     }
 }

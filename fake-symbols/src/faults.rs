@@ -115,6 +115,54 @@ pub enum FaultSpecError {
     Rate { rule: usize },
     #[error("rule {rule}: synthetic size {size} exceeds the limit of {limit} bytes")]
     SyntheticSize { rule: usize, size: u64, limit: u64 },
+    #[error(
+        "rule {rule}: latency {millis} ms exceeds the limit of {limit} ms (--max-fault-latency)"
+    )]
+    Latency {
+        rule: usize,
+        millis: u64,
+        limit: u64,
+    },
+    #[error("{count} rules exceed the limit of {limit}")]
+    TooManyRules { count: usize, limit: usize },
+    #[error("rule {rule}: path regex is longer than {limit} bytes")]
+    RegexLength { rule: usize, limit: usize },
+}
+
+/// Bounds on what a fault spec may ask for, checked when it is set (400 over the admin API).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FaultLimits {
+    /// Largest synthetic sym a rule may generate.
+    pub max_synthetic: u64,
+    /// Largest delay one request may get, summed over every latency rule that fires for it
+    /// (each rule alone must be within it too). Default 10 minutes.
+    pub max_latency: Duration,
+    /// Most rules in a spec. Default 1,000.
+    pub max_rules: usize,
+}
+
+/// Longest path regex source accepted (the compiled size is bounded by the regex crate's own
+/// default size limit as well).
+const MAX_REGEX_BYTES: usize = 4096;
+
+impl Default for FaultLimits {
+    fn default() -> Self {
+        Self {
+            max_synthetic: 4 << 30,
+            max_latency: Duration::from_secs(600),
+            max_rules: 1000,
+        }
+    }
+}
+
+impl FaultLimits {
+    /// Only the synthetic size bounded (the rest at their defaults).
+    pub fn with_max_synthetic(max_synthetic: u64) -> Self {
+        Self {
+            max_synthetic,
+            ..Self::default()
+        }
+    }
 }
 
 /// Body faults that fired for one request.
@@ -151,21 +199,21 @@ struct CompiledRule {
 /// The faults in force plus their per-rule counters.
 pub struct FaultPlan {
     inner: Mutex<(FaultSpec, Vec<CompiledRule>)>,
-    max_synthetic: u64,
+    limits: FaultLimits,
 }
 
 impl FaultPlan {
-    pub fn new(spec: FaultSpec, max_synthetic: u64) -> Result<Self, FaultSpecError> {
-        let compiled = compile(&spec, max_synthetic)?;
+    pub fn new(spec: FaultSpec, limits: FaultLimits) -> Result<Self, FaultSpecError> {
+        let compiled = compile(&spec, &limits)?;
         Ok(Self {
             inner: Mutex::new((spec, compiled)),
-            max_synthetic,
+            limits,
         })
     }
 
     /// Replaces every rule and resets the counters.
     pub fn set(&self, spec: FaultSpec) -> Result<(), FaultSpecError> {
-        let compiled = compile(&spec, self.max_synthetic)?;
+        let compiled = compile(&spec, &self.limits)?;
         *self.lock() = (spec, compiled);
         Ok(())
     }
@@ -204,7 +252,11 @@ impl FaultPlan {
             decision.fired.push(index);
             match &rule.action {
                 FaultAction::Latency { millis } => {
-                    decision.latency += Duration::from_millis(*millis);
+                    // Each rule is within the limit; their sum is capped at it too.
+                    decision.latency = decision
+                        .latency
+                        .saturating_add(Duration::from_millis(*millis))
+                        .min(self.limits.max_latency);
                 }
                 FaultAction::SlowStream { bytes_per_sec } => {
                     decision.body.bytes_per_sec = Some(*bytes_per_sec);
@@ -228,7 +280,15 @@ impl FaultPlan {
     }
 }
 
-fn compile(spec: &FaultSpec, max_synthetic: u64) -> Result<Vec<CompiledRule>, FaultSpecError> {
+fn compile(spec: &FaultSpec, limits: &FaultLimits) -> Result<Vec<CompiledRule>, FaultSpecError> {
+    if spec.rules.len() > limits.max_rules {
+        return Err(FaultSpecError::TooManyRules {
+            count: spec.rules.len(),
+            limit: limits.max_rules,
+        });
+    }
+    let max_synthetic = limits.max_synthetic;
+    let max_latency = u64::try_from(limits.max_latency.as_millis()).unwrap_or(u64::MAX);
     spec.rules
         .iter()
         .enumerate()
@@ -255,7 +315,20 @@ fn compile(spec: &FaultSpec, max_synthetic: u64) -> Result<Vec<CompiledRule>, Fa
                         limit: max_synthetic,
                     });
                 }
+                FaultAction::Latency { millis } if millis > max_latency => {
+                    return Err(FaultSpecError::Latency {
+                        rule,
+                        millis,
+                        limit: max_latency,
+                    });
+                }
                 _ => {}
+            }
+            if r.path.as_ref().is_some_and(|p| p.len() > MAX_REGEX_BYTES) {
+                return Err(FaultSpecError::RegexLength {
+                    rule,
+                    limit: MAX_REGEX_BYTES,
+                });
             }
             let path = r.path.as_deref().map(Regex::new).transpose().map_err(|e| {
                 FaultSpecError::Regex {
@@ -312,7 +385,7 @@ mod tests {
                 seed: 0,
                 rules: vec![r],
             },
-            u64::MAX,
+            FaultLimits::with_max_synthetic(u64::MAX),
         )
         .unwrap();
         assert!(plan.decide("/a", Some("other.pdb")).status.is_none());
@@ -331,7 +404,8 @@ mod tests {
             rules: vec![r],
         };
         let run = || {
-            let plan = FaultPlan::new(spec.clone(), u64::MAX).unwrap();
+            let plan =
+                FaultPlan::new(spec.clone(), FaultLimits::with_max_synthetic(u64::MAX)).unwrap();
             (0..4000)
                 .map(|_| !plan.decide("/x/y", None).fired.is_empty())
                 .collect::<Vec<_>>()
@@ -351,7 +425,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(spec.rules.len(), 3);
-        assert!(FaultPlan::new(spec, u64::MAX).is_ok());
+        assert!(FaultPlan::new(spec, FaultLimits::default()).is_ok());
         let bad = FaultSpec {
             seed: 0,
             rules: vec![rule(FaultAction::Status {
@@ -360,8 +434,43 @@ mod tests {
             })],
         };
         assert_eq!(
-            FaultPlan::new(bad, u64::MAX).err(),
+            FaultPlan::new(bad, FaultLimits::default()).err(),
             Some(FaultSpecError::Status { rule: 0, code: 200 })
         );
+    }
+
+    #[test]
+    fn latency_rules_are_capped_and_never_overflow() {
+        let limits = FaultLimits {
+            max_latency: Duration::from_secs(60),
+            ..FaultLimits::default()
+        };
+        let over = FaultSpec {
+            seed: 0,
+            rules: vec![rule(FaultAction::Latency { millis: u64::MAX })],
+        };
+        assert_eq!(
+            FaultPlan::new(over, limits).err(),
+            Some(FaultSpecError::Latency {
+                rule: 0,
+                millis: u64::MAX,
+                limit: 60_000
+            })
+        );
+        // Many rules at the limit: their sum is the limit, and adding them does not panic.
+        let many = FaultSpec {
+            seed: 0,
+            rules: vec![rule(FaultAction::Latency { millis: 60_000 }); 1000],
+        };
+        let plan = FaultPlan::new(many, limits).unwrap();
+        assert_eq!(plan.decide("/x", None).latency, Duration::from_secs(60));
+        let too_many = FaultSpec {
+            seed: 0,
+            rules: vec![rule(FaultAction::Latency { millis: 1 }); 1001],
+        };
+        assert!(matches!(
+            FaultPlan::new(too_many, limits).err(),
+            Some(FaultSpecError::TooManyRules { count: 1001, .. })
+        ));
     }
 }

@@ -11,7 +11,8 @@
 //!   valid keys.
 //! - [`download`] answers Tecken's download API; [`sym_body`] turns a stored or
 //!   [`synthetic`] sym file into a streamed body, through the rewrites of [`sym_rewrite`].
-//! - [`upload`] answers Tecken's upload API: [`auth`] checks tokens, [`archive`] validates
+//! - [`upload`] answers Tecken's upload API: [`auth`] checks tokens, [`multipart_guard`]
+//!   bounds a multipart body's framing before it is parsed, [`archive`] validates
 //!   and extracts zips member by member, [`url_upload`] downloads `url=` uploads, and
 //!   [`staging`] streams either body to disk with 64-bit size accounting. [`upload_v2`]
 //!   answers upload v2 with per-file GCS resumable sessions that [`resumable`] receives.
@@ -44,6 +45,7 @@ pub mod download;
 pub mod error;
 pub mod faults;
 pub mod keys;
+pub mod multipart_guard;
 pub mod parse_footprint;
 pub mod request_log;
 pub mod resumable;

@@ -3,6 +3,7 @@
 use std::alloc::System;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::Context;
 use cap::Cap;
@@ -102,6 +103,18 @@ struct ServeArgs {
     /// Largest extracted zip member.
     #[arg(long, env = "FAKE_SYMBOLS_MAX_MEMBER", value_parser = parse_size, default_value = "4GiB")]
     max_member: u64,
+    /// Most entries in one uploaded zip (checked before its directory is parsed).
+    #[arg(long, env = "FAKE_SYMBOLS_MAX_MEMBERS", default_value_t = 100_000)]
+    max_members: usize,
+    /// Bytes one uploaded zip may extract to, all members together (zip bombs stop here).
+    #[arg(long, env = "FAKE_SYMBOLS_MAX_EXTRACTED", value_parser = parse_size, default_value = "16GiB")]
+    max_extracted: u64,
+    /// Parts in one multipart upload body.
+    #[arg(long, env = "FAKE_SYMBOLS_MAX_FORM_PARTS", default_value_t = 100)]
+    max_form_parts: usize,
+    /// Bytes of one multipart part's headers (and of the preamble).
+    #[arg(long, env = "FAKE_SYMBOLS_MAX_PART_HEADER", value_parser = parse_size, default_value = "64KiB")]
+    max_part_header: u64,
     /// Largest synthetic sym a fault may generate.
     #[arg(long, env = "FAKE_SYMBOLS_MAX_SYNTHETIC", value_parser = parse_size, default_value = "4GiB")]
     max_synthetic: u64,
@@ -114,6 +127,29 @@ struct ServeArgs {
     /// Requests kept in the request log.
     #[arg(long, env = "FAKE_SYMBOLS_REQUEST_LOG", default_value_t = 100_000)]
     request_log: usize,
+    /// Bytes the request log may hold (the oldest entries go first).
+    #[arg(long, env = "FAKE_SYMBOLS_REQUEST_LOG_BYTES", value_parser = parse_size, default_value = "64MiB")]
+    request_log_bytes: u64,
+    /// Largest fault spec body (`/__fault__`).
+    #[arg(long, env = "FAKE_SYMBOLS_MAX_ADMIN_BODY", value_parser = parse_size, default_value = "1MiB")]
+    max_admin_body: u64,
+    /// Longest delay (seconds) latency faults may add to one request.
+    #[arg(long, env = "FAKE_SYMBOLS_MAX_FAULT_LATENCY", default_value_t = 600)]
+    max_fault_latency: u64,
+    /// Most rules in a fault spec.
+    #[arg(long, env = "FAKE_SYMBOLS_MAX_FAULT_RULES", default_value_t = 1000)]
+    max_fault_rules: usize,
+    /// Redirects a `url=` upload follows (each hop is checked against the allowed domains).
+    #[arg(
+        long,
+        env = "FAKE_SYMBOLS_URL_UPLOAD_MAX_REDIRECTS",
+        default_value_t = 5
+    )]
+    url_upload_max_redirects: usize,
+    /// Seconds a `url=` upload may take, every redirect hop and the download together.
+    #[arg(long, env = "FAKE_SYMBOLS_URL_UPLOAD_TIMEOUT", default_value_t = 300,
+        value_parser = clap::value_parser!(u64).range(1..=86_400 * 365))]
+    url_upload_timeout: u64,
     /// Files per upload v2 request (Tecken's UPLOAD_V2_MAX_FILES_PER_REQUEST).
     #[arg(long, env = "FAKE_SYMBOLS_MAX_UPLOAD_V2_FILES", default_value_t = 1024)]
     max_upload_v2_files: usize,
@@ -133,6 +169,9 @@ struct ServeArgs {
     #[arg(long, env = "FAKE_SYMBOLS_UPLOAD_SESSION_TTL", default_value_t = 7 * 86_400,
         value_parser = clap::value_parser!(u64).range(1..))]
     upload_session_ttl: u64,
+    /// Bytes all pending upload v2 sessions may stage together (more answer 507).
+    #[arg(long, env = "FAKE_SYMBOLS_MAX_UPLOAD_SESSION_BYTES", value_parser = parse_size, default_value = "32GiB")]
+    max_upload_session_bytes: u64,
 }
 
 impl ServeArgs {
@@ -157,8 +196,11 @@ impl ServeArgs {
         let mut url_uploads = UrlUploads {
             allow_any_domain: self.allow_any_domain,
             require_https: !self.allow_http_urls,
+            max_redirects: self.url_upload_max_redirects,
+            timeout: Duration::from_secs(self.url_upload_timeout),
             ..UrlUploads::default()
         };
+        let max_fault_latency = Duration::from_secs(self.max_fault_latency);
         if !self.allowed_domains.is_empty() {
             url_uploads.allowed_domains = self.allowed_domains.clone();
         }
@@ -173,13 +215,24 @@ impl ServeArgs {
             limits: Limits {
                 max_upload_bytes: self.max_upload,
                 max_member_bytes: self.max_member,
+                max_members: self.max_members,
+                max_extracted_bytes: self.max_extracted,
+                max_form_parts: self.max_form_parts,
+                max_part_header_bytes: usize::try_from(self.max_part_header)
+                    .context("--max-part-header does not fit in memory")?,
+                max_admin_body: usize::try_from(self.max_admin_body)
+                    .context("--max-admin-body does not fit in memory")?,
+                max_fault_latency,
+                max_fault_rules: self.max_fault_rules,
+                request_log_bytes: self.request_log_bytes,
+                max_upload_session_bytes: self.max_upload_session_bytes,
                 max_synthetic_bytes: self.max_synthetic,
                 symbol_cache_bytes: self.symbol_cache,
                 max_jobs: self.max_jobs,
                 request_log_capacity: self.request_log,
                 max_upload_v2_files: self.max_upload_v2_files,
                 max_upload_sessions: self.max_upload_sessions,
-                upload_session_ttl: std::time::Duration::from_secs(self.upload_session_ttl),
+                upload_session_ttl: Duration::from_secs(self.upload_session_ttl),
                 ..Limits::default()
             },
             faults,

@@ -23,7 +23,6 @@
 use std::collections::{HashMap, VecDeque};
 use std::fs::OpenOptions;
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -59,6 +58,8 @@ pub struct SessionTarget {
 
 struct Session {
     target: SessionTarget,
+    /// Bytes this session may stage: what its declared file can take on the wire.
+    reserved: u64,
     /// Created by the first chunk.
     staged: Option<tempfile::TempPath>,
     /// Bytes of whole chunks stored so far.
@@ -70,69 +71,132 @@ struct Session {
 /// A session waiting for bytes, and when it expires.
 struct PendingSession {
     expires: Instant,
+    /// The session's [`Session::reserved`], kept outside its lock for the byte cap.
+    reserved: u64,
     session: Arc<tokio::sync::Mutex<Session>>,
+}
+
+/// The bounds on sessions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionLimits {
+    /// Sessions waiting for bytes.
+    pub max_pending: usize,
+    /// How long a session stays valid after it was opened.
+    pub ttl: Duration,
+    /// Bytes all pending sessions together may stage (their reservations).
+    pub max_bytes: u64,
+    /// Largest object (after gunzip) a session may store: `max_member_bytes`.
+    pub max_object_bytes: u64,
+}
+
+/// Why no sessions were opened.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OpenError {
+    #[error("too many pending upload sessions (limit {0})")]
+    TooMany(usize),
+    #[error("pending upload sessions would stage {wanted} bytes (limit {limit})")]
+    TooManyBytes { wanted: u64, limit: u64 },
+}
+
+/// The most bytes a declared file may take on the wire: its size, or for gzip its size plus
+/// what any deflate encoder adds to incompressible data (generously: an eighth and 4 KiB of
+/// headers), never more than the object limit allows.
+pub fn wire_bound(target: &SessionTarget, max_object_bytes: u64) -> u64 {
+    let size = target.declared.size.min(max_object_bytes);
+    if target.gzip {
+        size.saturating_add(size / 8).saturating_add(4096)
+    } else {
+        size
+    }
+}
+
+/// A new session id: 128 random bits (a v4 UUID's 122 and its fixed bits) in hex. The URL is
+/// the capability to upload, as a GCS resumable session URI is, so it must not be guessable.
+fn new_session_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
 }
 
 /// The open and recently completed sessions.
 pub struct Sessions {
-    next_id: AtomicU64,
-    pending: Mutex<HashMap<u64, PendingSession>>,
+    pending: Mutex<HashMap<String, PendingSession>>,
     /// (session, object JSON), oldest first.
-    completed: Mutex<VecDeque<(u64, Value)>>,
-    max_pending: usize,
-    ttl: Duration,
+    completed: Mutex<VecDeque<(String, Value)>>,
+    limits: SessionLimits,
 }
 
 impl Sessions {
-    /// At most `max_pending` sessions waiting for bytes, each for at most `ttl` after it
-    /// was opened.
-    pub fn new(max_pending: usize, ttl: Duration) -> Self {
+    pub fn new(limits: SessionLimits) -> Self {
         Self {
-            next_id: AtomicU64::new(1),
             pending: Mutex::new(HashMap::new()),
             completed: Mutex::new(VecDeque::new()),
-            max_pending,
-            ttl,
+            limits,
         }
     }
 
     /// The pending sessions, without the expired ones. Dropping an expired session deletes its
     /// staging file, or, when a chunk is being written to it right now, does so once that
     /// chunk is done.
-    fn live(&self) -> std::sync::MutexGuard<'_, HashMap<u64, PendingSession>> {
+    fn live(&self) -> std::sync::MutexGuard<'_, HashMap<String, PendingSession>> {
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
         pending.retain(|_, p| p.expires > now);
         pending
     }
 
-    /// Opens one session per target, all or none: `None` when they would pass the limit.
-    pub fn open(&self, targets: Vec<SessionTarget>) -> Option<Vec<u64>> {
+    /// Opens one session per target, all or none: refused when they would pass the count or
+    /// the byte limit.
+    pub fn open(&self, targets: Vec<SessionTarget>) -> Result<Vec<String>, OpenError> {
         let mut pending = self.live();
-        if pending.len() + targets.len() > self.max_pending {
-            return None;
+        if pending.len().saturating_add(targets.len()) > self.limits.max_pending {
+            return Err(OpenError::TooMany(self.limits.max_pending));
+        }
+        let reserved: u64 = pending
+            .values()
+            .fold(0u64, |sum, p| sum.saturating_add(p.reserved));
+        let wanted = targets.iter().fold(reserved, |sum, t| {
+            sum.saturating_add(wire_bound(t, self.limits.max_object_bytes))
+        });
+        if wanted > self.limits.max_bytes {
+            return Err(OpenError::TooManyBytes {
+                wanted,
+                limit: self.limits.max_bytes,
+            });
         }
         // A ttl too large for the clock never expires.
         let expires = Instant::now()
-            .checked_add(self.ttl)
+            .checked_add(self.limits.ttl)
             .unwrap_or_else(|| Instant::now() + Duration::from_secs(100 * 365 * 86_400));
-        Some(
-            targets
-                .into_iter()
-                .map(|target| {
-                    let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-                    let session = Session {
-                        target,
-                        staged: None,
-                        received: 0,
-                        total: None,
-                    };
-                    let session = Arc::new(tokio::sync::Mutex::new(session));
-                    pending.insert(id, PendingSession { expires, session });
-                    id
-                })
-                .collect(),
-        )
+        Ok(targets
+            .into_iter()
+            .map(|target| {
+                let id = new_session_id();
+                let reserved = wire_bound(&target, self.limits.max_object_bytes);
+                let session = Session {
+                    target,
+                    reserved,
+                    staged: None,
+                    received: 0,
+                    total: None,
+                };
+                let session = Arc::new(tokio::sync::Mutex::new(session));
+                pending.insert(
+                    id.clone(),
+                    PendingSession {
+                        expires,
+                        reserved,
+                        session,
+                    },
+                );
+                id
+            })
+            .collect())
+    }
+
+    /// Bytes the pending sessions have reserved.
+    pub fn reserved_bytes(&self) -> u64 {
+        self.live()
+            .values()
+            .fold(0u64, |sum, p| sum.saturating_add(p.reserved))
     }
 
     /// Sessions still waiting for bytes (expired ones do not count).
@@ -141,17 +205,17 @@ impl Sessions {
     }
 
     /// A session that is neither finished nor expired.
-    fn get(&self, id: u64) -> Option<Arc<tokio::sync::Mutex<Session>>> {
+    fn get(&self, id: &str) -> Option<Arc<tokio::sync::Mutex<Session>>> {
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
-        let expired = pending.get(&id)?.expires <= Instant::now();
+        let expired = pending.get(id)?.expires <= Instant::now();
         if expired {
-            pending.remove(&id);
+            pending.remove(id);
             return None;
         }
-        pending.get(&id).map(|p| p.session.clone())
+        pending.get(id).map(|p| p.session.clone())
     }
 
-    fn completed_object(&self, id: u64) -> Option<Value> {
+    fn completed_object(&self, id: &str) -> Option<Value> {
         let completed = self.completed.lock().unwrap_or_else(|p| p.into_inner());
         completed
             .iter()
@@ -160,17 +224,17 @@ impl Sessions {
     }
 
     /// Ends a session; a completed one is remembered with its object.
-    fn close(&self, id: u64, object: Option<Value>) {
+    fn close(&self, id: &str, object: Option<Value>) {
         self.pending
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .remove(&id);
+            .remove(id);
         if let Some(object) = object {
             let mut completed = self.completed.lock().unwrap_or_else(|p| p.into_inner());
             if completed.len() >= COMPLETED_KEPT {
                 completed.pop_front();
             }
-            completed.push_back((id, object));
+            completed.push_back((id.to_string(), object));
         }
     }
 }
@@ -226,7 +290,7 @@ impl<W: Write> Write for SkipFirst<W> {
 /// `PUT /__storage__/upload/{session}`.
 pub async fn put_chunk(
     State(state): State<Arc<AppState>>,
-    Path(id): Path<u64>,
+    Path(id): Path<String>,
     request: Request,
 ) -> Result<Response, ResumableError> {
     let content_range = match request.headers().get(header::CONTENT_RANGE) {
@@ -239,10 +303,10 @@ pub async fn put_chunk(
         }
         None => None,
     };
-    if let Some(object) = state.sessions.completed_object(id) {
+    if let Some(object) = state.sessions.completed_object(&id) {
         return Ok((StatusCode::OK, axum::Json(object)).into_response());
     }
-    let session = state.sessions.get(id).ok_or(ResumableError::NoSession)?;
+    let session = state.sessions.get(&id).ok_or(ResumableError::NoSession)?;
     // One request at a time per session; a dropped request releases it.
     let mut session = session.lock().await;
     // No header: the whole object in one request.
@@ -255,7 +319,10 @@ pub async fn put_chunk(
     {
         return Err(ResumableError::TotalChanged { before, after });
     }
-    let limit = state.config.limits.max_member_bytes;
+    // What this session may stage: its declared file's size on the wire (which is also within
+    // the object limit), so the sessions together stay within what they reserved.
+    let object_limit = state.config.limits.max_member_bytes;
+    let limit = session.reserved;
     if let Some(total) = content_range.total {
         if total > limit {
             return Err(ResumableError::TooLarge(limit));
@@ -268,6 +335,9 @@ pub async fn put_chunk(
                 offset: first,
                 received: session.received,
             });
+        }
+        if last != u64::MAX && last >= limit {
+            return Err(ResumableError::TooLarge(limit));
         }
         let got = if last == u64::MAX {
             let got = receive_chunk(&state.store, &mut session, (first, limit, false), request)
@@ -289,22 +359,23 @@ pub async fn put_chunk(
     if session.total == Some(session.received) {
         let session_state = Session {
             target: session.target.clone(),
+            reserved: session.reserved,
             staged: session.staged.take(),
             received: session.received,
             total: session.total,
         };
         let store = state.clone();
         let finished =
-            tokio::task::spawn_blocking(move || finish(&store.store, session_state, limit))
+            tokio::task::spawn_blocking(move || finish(&store.store, session_state, object_limit))
                 .await
                 .map_err(|e| ResumableError::Internal(e.to_string()))?;
         return match finished {
             Ok(object) => {
-                state.sessions.close(id, Some(object.clone()));
+                state.sessions.close(&id, Some(object.clone()));
                 Ok((StatusCode::OK, axum::Json(object)).into_response())
             }
             Err(err) => {
-                state.sessions.close(id, None);
+                state.sessions.close(&id, None);
                 Err(err)
             }
         };

@@ -65,19 +65,24 @@ impl AppState {
             }
         };
         let store = SymbolStore::open(root)?;
-        let faults = FaultPlan::new(config.faults.clone(), config.limits.max_synthetic_bytes)?;
+        let faults = FaultPlan::new(config.faults.clone(), config.limits.fault_limits())?;
         let public_url = config
             .public_url
             .clone()
             .map(|u| u.trim_end_matches('/').to_string())
             .unwrap_or_else(|| format!("http://{bound}"));
         Ok(Arc::new(Self {
-            requests: Arc::new(RequestLog::new(config.limits.request_log_capacity)),
+            requests: Arc::new(RequestLog::new(
+                config.limits.request_log_capacity,
+                config.limits.request_log_bytes,
+            )),
             symbolizer: symbolicate::ModuleCache::new(config.limits.symbol_cache_bytes),
-            sessions: resumable::Sessions::new(
-                config.limits.max_upload_sessions,
-                config.limits.upload_session_ttl,
-            ),
+            sessions: resumable::Sessions::new(resumable::SessionLimits {
+                max_pending: config.limits.max_upload_sessions,
+                ttl: config.limits.upload_session_ttl,
+                max_bytes: config.limits.max_upload_session_bytes,
+                max_object_bytes: config.limits.max_member_bytes,
+            }),
             store,
             faults,
             public_url,

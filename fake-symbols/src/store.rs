@@ -96,6 +96,9 @@ pub fn copy_fingerprinted(
 pub struct SymbolStore {
     root: PathBuf,
     index: Mutex<Connection>,
+    /// Held across a write's skip check, rename and index update, so two uploads of one key
+    /// cannot interleave (one file on disk, the other's size and md5 in the index).
+    writes: Mutex<()>,
 }
 
 impl SymbolStore {
@@ -124,6 +127,7 @@ impl SymbolStore {
         let store = Self {
             root,
             index: Mutex::new(conn),
+            writes: Mutex::new(()),
         };
         store.index_existing()?;
         Ok(store)
@@ -241,23 +245,32 @@ impl SymbolStore {
         staged: &Path,
         fp: &Fingerprint,
     ) -> Result<PutOutcome, StoreError> {
+        // Read before taking the lock: the header is the staged file's own.
+        let header = if key.file_name.ends_with(".sym") {
+            SymHeader::read(BufReader::new(File::open(staged)?))
+        } else {
+            SymHeader::default()
+        };
+        // The skip check, the rename and the index row are one step for other writers (a
+        // rename and an upsert take microseconds, so one lock for the store is enough).
+        let _write = self.writes.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(existing) = self.get_exact(key, try_symbols)?
             && existing.size == fp.size
             && existing.md5 == fp.md5
         {
             return Ok(PutOutcome::Skipped);
         }
-        let header = if key.file_name.ends_with(".sym") {
-            SymHeader::read(BufReader::new(File::open(staged)?))
-        } else {
-            SymHeader::default()
-        };
         let target = self.path_of(key, try_symbols);
         if let Some(dir) = target.parent() {
             fs::create_dir_all(dir)?;
         }
         fs::rename(staged, &target)?;
-        self.upsert(key, try_symbols, fp, &header)?;
+        if let Err(err) = self.upsert(key, try_symbols, fp, &header) {
+            // The file is in place but its row is not: drop the file too, so the index and
+            // the directory agree (a reopen would index it again anyway).
+            let _ = fs::remove_file(&target);
+            return Err(err);
+        }
         Ok(PutOutcome::Stored)
     }
 
@@ -484,5 +497,38 @@ mod tests {
         };
         store.put_file(&key, false, &staged, &fp).unwrap();
         assert_eq!(store.get(&key, false).unwrap().unwrap().size, 2_644_960_066);
+    }
+
+    #[test]
+    fn concurrent_writes_of_one_key_end_with_the_index_matching_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = std::sync::Arc::new(SymbolStore::open(dir.path()).unwrap());
+        let key = SymbolKey::from_path("race.pdb/AB12/race.sym").unwrap();
+        for round in 0..50 {
+            let writers: Vec<_> = (0..4)
+                .map(|w| {
+                    let store = store.clone();
+                    let key = key.clone();
+                    std::thread::spawn(move || {
+                        let content = format!(
+                            "MODULE windows x86_64 AB12 race.pdb\nFILE 0 {round}-{w}{}\n",
+                            "x".repeat(w * 1000)
+                        );
+                        store.put(&key, false, content.as_bytes()).unwrap();
+                    })
+                })
+                .collect();
+            for writer in writers {
+                writer.join().unwrap();
+            }
+            let found = store.get(&key, false).unwrap().unwrap();
+            let on_disk = fs::read(&found.path).unwrap();
+            let fp = copy_fingerprinted(&on_disk[..], std::io::sink()).unwrap();
+            assert_eq!(
+                (found.size, &found.md5),
+                (fp.size, &fp.md5),
+                "round {round}"
+            );
+        }
     }
 }

@@ -100,21 +100,11 @@ impl<R: BufRead> Corrupting<R> {
                 .iter()
                 .map(|f| f.len() + 1)
                 .sum();
-            if prefix_len < body.len() {
-                let name = &body[prefix_len..];
-                let cut = name
-                    .char_indices()
-                    .map(|(i, _)| i)
-                    .find(|i| *i >= name.len() / 2)
-                    .unwrap_or(0)
-                    .max(1)
-                    .min(name.len());
-                rewritten = Some(format!(
-                    "{}{}\n{}",
-                    &body[..prefix_len],
-                    &name[..cut],
-                    &name[cut..]
-                ));
+            if let (Some(head), Some(name)) = (body.get(..prefix_len), body.get(prefix_len..))
+                && !name.is_empty()
+            {
+                let (first, rest) = split_name(name);
+                rewritten = Some(format!("{head}{first}\n{rest}"));
             }
         }
         if is_func && !self.line_shift_done && self.has(Corruption::LineBeforeFunc) {
@@ -136,10 +126,11 @@ impl<R: BufRead> Corrupting<R> {
                 && addr == func_addr
             {
                 self.line_shift_done = true;
+                // `func_addr >= 5`, so only the size can overflow: saturate it.
                 rewritten = Some(format!(
                     "{:x} {:x} {} {}",
                     addr - 5,
-                    size + 5,
+                    size.saturating_add(5),
                     fields[2],
                     fields[3]
                 ));
@@ -160,6 +151,23 @@ impl<R: BufRead> Corrupting<R> {
         }
         Ok(true)
     }
+}
+
+/// Splits a non-empty name on a char boundary at or after its middle (or the last one before
+/// it), leaving at least one char before the cut (a one-char name is split after it). Never slices inside a multi-byte char.
+pub fn split_name(name: &str) -> (&str, &str) {
+    let half = name.len() / 2;
+    // Char starts after the first char: the first at or past the middle, else the last one.
+    let mut starts = name.char_indices().map(|(i, _)| i).skip(1);
+    let mut last = None;
+    let cut = starts
+        .find(|&i| {
+            last = Some(i);
+            i >= half
+        })
+        .or(last)
+        .unwrap_or(name.len());
+    name.split_at(cut)
 }
 
 /// A debug id of the same length that is certainly different.
@@ -304,5 +312,38 @@ mod tests {
         let (text, failed) = cut(CutAt::MidLine, true);
         assert_eq!(text.len(), 20);
         assert!(failed);
+    }
+
+    #[test]
+    fn a_multi_byte_func_name_is_split_on_a_char_boundary() {
+        for name in ["中", "é", "a中", "中文名字", "ünïcödé::fn", "x"] {
+            let sym = format!("MODULE Linux x86_64 ABCD0 libfoo.so\nFUNC 1000 40 0 {name}\n");
+            let mut out = String::new();
+            Corrupting::new(sym.as_bytes(), vec![Corruption::NameSplitByNewline])
+                .read_to_string(&mut out)
+                .unwrap();
+            let func = out.lines().nth(1).unwrap();
+            let rest = out.lines().nth(2).unwrap_or_default();
+            assert_eq!(
+                format!("{func}{rest}"),
+                format!("FUNC 1000 40 0 {name}"),
+                "{name}"
+            );
+            assert!(func.len() > "FUNC 1000 40 0 ".len(), "{name}: {out:?}");
+        }
+        assert_eq!(split_name("中"), ("中", ""));
+        assert_eq!(split_name("ab"), ("a", "b"));
+        assert_eq!(split_name("a中"), ("a", "中"));
+    }
+
+    #[test]
+    fn a_line_record_with_the_largest_size_does_not_overflow() {
+        let sym =
+            "MODULE Linux x86_64 ABCD0 libfoo.so\nFUNC 1000 40 0 f\n1000 ffffffffffffffff 1 0\n";
+        let mut out = String::new();
+        Corrupting::new(sym.as_bytes(), vec![Corruption::LineBeforeFunc])
+            .read_to_string(&mut out)
+            .unwrap();
+        assert!(out.contains("\nffb ffffffffffffffff 1 0\n"), "{out}");
     }
 }

@@ -20,10 +20,11 @@ use serde_json::json;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::archive::{ArchiveOutcome, ArchiveRules, extract_archive};
+use crate::archive::{ArchiveOutcome, ArchiveRules, extract_archive_within};
 use crate::auth;
 use crate::config::{Permission, Token};
 use crate::error::UploadError;
+use crate::multipart_guard::{FramingGuard, FramingLimits};
 use crate::server::AppState;
 use crate::{staging, url_upload};
 
@@ -32,6 +33,9 @@ pub(crate) static NEXT_UPLOAD_ID: AtomicU64 = AtomicU64::new(1);
 
 /// Largest urlencoded form (`url=...&try=...`).
 const MAX_FORM_BYTES: usize = 64 * 1024;
+
+/// Bytes a multipart body may have beyond its file (boundaries, part headers, small fields).
+const FORM_OVERHEAD: u64 = 1 << 20;
 
 /// Sets the flag when dropped: the request was abandoned.
 pub struct CancelOnDrop(pub Arc<AtomicBool>);
@@ -99,7 +103,7 @@ async fn handle_upload(state: &Arc<AppState>, request: Request) -> Result<Respon
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok())
-        .is_some_and(|len| len > limit.saturating_add(1 << 20))
+        .is_some_and(|len| len > limit.saturating_add(FORM_OVERHEAD))
     {
         return Err(UploadError::TooLarge(limit));
     }
@@ -148,7 +152,15 @@ async fn handle_upload(state: &Arc<AppState>, request: Request) -> Result<Respon
                 max_member_bytes: state.config.limits.max_member_bytes,
                 max_members: state.config.limits.max_members,
             };
-            extract_archive(&state.store, &zip, try_symbols, &rules, &cancel)
+            let max_extracted = state.config.limits.max_extracted_bytes;
+            extract_archive_within(
+                &state.store,
+                &zip,
+                try_symbols,
+                &rules,
+                max_extracted,
+                &cancel,
+            )
         })
         .await
         .map_err(|e| UploadError::Internal(e.to_string()))??
@@ -192,15 +204,32 @@ async fn receive_multipart(
 ) -> Result<Received, UploadError> {
     let boundary = multer::parse_boundary(content_type)
         .map_err(|e| UploadError::BadForm(format!("bad multipart form: {e}")))?;
-    let mut multipart = multer::Multipart::new(request.into_body().into_data_stream(), boundary);
-    let limit = state.config.limits.max_upload_bytes;
+    let limits = &state.config.limits;
+    let limit = limits.max_upload_bytes;
+    // The framing (preamble, part headers, part count) is bounded before multer buffers it,
+    // and the whole body to the limit plus room for the framing, as a `Content-Length` is.
+    let guarded = FramingGuard::new(
+        request.into_body().into_data_stream(),
+        &boundary,
+        FramingLimits {
+            max_header_bytes: limits.max_part_header_bytes,
+            max_parts: limits.max_form_parts,
+        },
+    );
+    let whole_body = limit.saturating_add(FORM_OVERHEAD);
+    let constraints =
+        multer::Constraints::new().size_limit(multer::SizeLimit::new().whole_stream(whole_body));
+    let mut multipart = multer::Multipart::with_constraints(guarded, boundary, constraints);
+    let form_error = move |e: multer::Error| match e {
+        multer::Error::StreamSizeExceeded { .. } => UploadError::TooLarge(limit),
+        multer::Error::StreamReadFailed(inner) => {
+            UploadError::BadForm(format!("bad multipart form: {inner}"))
+        }
+        e => UploadError::BadForm(format!("bad multipart form: {e}")),
+    };
     let mut try_field = false;
     let mut received: Option<Received> = None;
-    while let Some(mut field) = multipart
-        .next_field()
-        .await
-        .map_err(|e| UploadError::BadForm(format!("bad multipart form: {e}")))?
-    {
+    while let Some(mut field) = multipart.next_field().await.map_err(form_error)? {
         let name = field.name().unwrap_or_default().to_string();
         if field.file_name().is_none() {
             if name == "try" {
@@ -221,10 +250,7 @@ async fn receive_multipart(
         let staged = tempfile::NamedTempFile::new_in(state.store.staging_dir())?;
         let (file, path) = staged.into_parts();
         let mut writer = std::io::BufWriter::with_capacity(1 << 20, file);
-        let size = staging::copy_body(&mut field, &mut writer, limit, |e| {
-            UploadError::BadForm(format!("bad multipart form: {e}"))
-        })
-        .await?;
+        let size = staging::copy_body(&mut field, &mut writer, limit, form_error).await?;
         writer.flush()?;
         received = Some(Received {
             zip: path,

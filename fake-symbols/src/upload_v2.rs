@@ -19,7 +19,7 @@ use time::OffsetDateTime;
 use crate::config::Permission;
 use crate::error::UploadError;
 use crate::keys::SymbolKey;
-use crate::resumable::SessionTarget;
+use crate::resumable::{OpenError, SessionTarget};
 use crate::server::AppState;
 use crate::store::{Fingerprint, SymbolStore};
 use crate::upload::{NEXT_UPLOAD_ID, authenticated};
@@ -141,9 +141,12 @@ async fn handle(state: &Arc<AppState>, request: Request) -> Result<Value, Upload
     let mut sessions = state
         .sessions
         .open(targets)
-        .ok_or(UploadError::TooManySessions(
-            state.config.limits.max_upload_sessions,
-        ))?
+        .map_err(|e| match e {
+            OpenError::TooMany(limit) => UploadError::TooManySessions(limit),
+            OpenError::TooManyBytes { wanted, limit } => {
+                UploadError::SessionBytes { wanted, limit }
+            }
+        })?
         .into_iter();
     let files: Vec<Value> = request
         .files

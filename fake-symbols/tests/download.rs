@@ -234,6 +234,7 @@ async fn fault_admin_api_and_request_log() {
     let client = raw_client();
     let bad = client
         .put(format!("{}/__fault__", symbols.url()))
+        .header("content-type", "application/json")
         .body(r#"{"rules": [{"action": {"kind": "status", "code": 200}}]}"#)
         .send()
         .await
