@@ -45,6 +45,47 @@ pub struct EnvelopeItem {
     pub framing_error: Option<String>,
 }
 
+/// Limits [`parse_with`] checks while framing a body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParseLimits {
+    /// Items in the envelope; parsing stops at the first one past it.
+    pub max_items: usize,
+    /// Bytes of the envelope header line.
+    pub max_header_bytes: usize,
+    /// Bytes of one item header line.
+    pub max_item_header_bytes: usize,
+}
+
+impl ParseLimits {
+    /// No limits (but serde_json's nesting depth of 128 for each header line).
+    pub const NONE: Self = Self {
+        max_items: usize::MAX,
+        max_header_bytes: usize::MAX,
+        max_item_header_bytes: usize::MAX,
+    };
+}
+
+/// Bytes of memory a JSON header line may take per byte once parsed into a `serde_json::Map`:
+/// `[0,0,0,...]` makes a 32-byte `Value` of every two bytes, and a growing `Vec` may hold as
+/// much again in spare capacity.
+pub const HEADER_TREE_FACTOR: usize = 32;
+
+/// Bytes of bookkeeping per item beyond its header and payload (the item itself, its type and
+/// allocator overhead), as told to the accounting function of [`parse_with`].
+pub const ITEM_OVERHEAD: usize = 256;
+
+/// Why [`parse_with`] gave up on a body.
+#[derive(Debug, thiserror::Error)]
+pub enum ParseError<E> {
+    #[error(transparent)]
+    Envelope(#[from] EnvelopeError),
+    #[error("envelope has more than {limit} items")]
+    TooManyItems { limit: usize },
+    /// The accounting function refused the memory an item needs.
+    #[error("{0}")]
+    Account(E),
+}
+
 /// Errors that make a whole body unusable as an envelope. Anything wrong with a single item is
 /// reported on that item instead (see [`EnvelopeItem::framing_error`]).
 #[derive(Debug, thiserror::Error)]
@@ -55,28 +96,91 @@ pub enum EnvelopeError {
     InvalidHeader(String),
 }
 
-/// Parses an envelope body.
+/// Parses an envelope body, with no limits but serde_json's nesting depth of 128 for each header
+/// line. Bodies from outside should go through [`parse_with`] instead.
 ///
 /// Fails only when the body is empty (or only whitespace) or when its first line is not a JSON
 /// object; every other problem is recorded on the item it concerns.
 pub fn parse(bytes: &[u8]) -> Result<Envelope, EnvelopeError> {
+    match parse_with(bytes, &ParseLimits::NONE, |_| {
+        Ok::<(), std::convert::Infallible>(())
+    }) {
+        Ok(envelope) => Ok(envelope),
+        Err(ParseError::Envelope(err)) => Err(err),
+        // Neither can happen without limits or accounting; say so rather than panic.
+        Err(other) => Err(EnvelopeError::InvalidHeader(other.to_string())),
+    }
+}
+
+/// Parses an envelope body within `limits`, checked while framing: the envelope header and each
+/// item header are looked at only up to their limit plus one byte, and parsing stops at the
+/// item after the last one allowed. `account` is told, before each item is kept, about how many
+/// bytes of memory it will hold beyond its payload (its header as a JSON tree, see
+/// [`HEADER_TREE_FACTOR`], and its bookkeeping), so that a caller can charge them to a budget
+/// and stop a body of many tiny items early; its error ends parsing.
+///
+/// An over-long envelope header is [`EnvelopeError::InvalidHeader`]; an over-long item header
+/// is that item's framing error (its line is kept as its payload, like a header that is not
+/// JSON).
+pub fn parse_with<E>(
+    bytes: &[u8],
+    limits: &ParseLimits,
+    mut account: impl FnMut(usize) -> Result<(), E>,
+) -> Result<Envelope, ParseError<E>> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(EnvelopeError::Empty);
+        return Err(EnvelopeError::Empty.into());
     }
 
-    let (header_line, mut pos) = split_line(bytes, 0);
+    let (header_line, mut pos) = match split_line_within(bytes, 0, limits.max_header_bytes) {
+        Some(split) => split,
+        None => {
+            return Err(EnvelopeError::InvalidHeader(format!(
+                "the envelope header is longer than {} bytes",
+                limits.max_header_bytes
+            ))
+            .into());
+        }
+    };
+    account(header_memory(header_line.len())).map_err(ParseError::Account)?;
     let header = parse_header_object(header_line)
         .map_err(|e| EnvelopeError::InvalidHeader(e.to_string()))?;
 
     let mut items = Vec::new();
     while pos < bytes.len() {
-        let (line, after_line) = split_line(bytes, pos);
+        let Some((line, after_line)) = split_line_within(bytes, pos, limits.max_item_header_bytes)
+        else {
+            // Without a header we cannot know how long the payload is: skip to the next line.
+            let (line, after_line) = split_line(bytes, pos);
+            pos = after_line;
+            if items.len() >= limits.max_items {
+                return Err(ParseError::TooManyItems {
+                    limit: limits.max_items,
+                });
+            }
+            account(ITEM_OVERHEAD).map_err(ParseError::Account)?;
+            items.push(EnvelopeItem {
+                header: Map::new(),
+                item_type: String::new(),
+                payload: line.to_vec(),
+                framing_error: Some(format!(
+                    "item header is longer than {} bytes",
+                    limits.max_item_header_bytes
+                )),
+            });
+            continue;
+        };
         pos = after_line;
 
         // Blank lines between items (e.g. a trailing "\n\n", or "\r\n" line ends) carry no item.
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
+        if items.len() >= limits.max_items {
+            return Err(ParseError::TooManyItems {
+                limit: limits.max_items,
+            });
+        }
+        account(header_memory(line.len())).map_err(ParseError::Account)?;
 
         let header = match parse_header_object(line) {
             Ok(header) => header,
@@ -168,6 +272,24 @@ pub fn parse(bytes: &[u8]) -> Result<Envelope, EnvelopeError> {
     }
 
     Ok(Envelope { header, items })
+}
+
+/// Returns the line starting at `start` like [`split_line`], or `None` when it is longer than
+/// `max` bytes; only `max + 1` bytes are looked at to tell.
+fn split_line_within(bytes: &[u8], start: usize, max: usize) -> Option<(&[u8], usize)> {
+    let rest = bytes.get(start..).unwrap_or_default();
+    let window = rest.get(..max.saturating_add(1)).unwrap_or(rest);
+    match window.iter().position(|&b| b == b'\n') {
+        Some(newline) => Some((rest.get(..newline).unwrap_or_default(), start + newline + 1)),
+        None if window.len() == rest.len() && rest.len() <= max => Some((rest, bytes.len())),
+        None => None,
+    }
+}
+
+/// What a header line of `len` bytes may hold in memory once parsed, bookkeeping included.
+fn header_memory(len: usize) -> usize {
+    len.saturating_mul(HEADER_TREE_FACTOR)
+        .saturating_add(ITEM_OVERHEAD)
 }
 
 /// Returns the line starting at `start` (without its `\n`; a `\r` stays in the line because the
