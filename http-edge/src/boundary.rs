@@ -16,6 +16,7 @@ use axum::Router;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use axum::routing::MethodRouter;
 use http::{HeaderValue, Method, StatusCode, header};
 
 /// The `Host` names a service answers its read and control routes to.
@@ -186,6 +187,15 @@ impl BrowserBoundary {
         S: Clone + Send + Sync + 'static,
     {
         router.layer(axum::middleware::from_fn_with_state(self.clone(), guard))
+    }
+
+    /// Puts one route's methods behind the boundary, for a path whose other methods are
+    /// ingest (Spotlight's `/stream`: `GET` reads, `POST` ingests).
+    pub fn protect_method<S>(&self, route: MethodRouter<S>) -> MethodRouter<S>
+    where
+        S: Clone + Send + Sync + 'static,
+    {
+        route.route_layer(axum::middleware::from_fn_with_state(self.clone(), guard))
     }
 
     /// The check [`BrowserBoundary::protect`] applies, for callers outside axum.
