@@ -565,7 +565,16 @@ struct FaultsBody {
     faults: Vec<FaultRule>,
 }
 
-async fn put_faults(State(state): AppRef, body: axum::body::Bytes) -> Result<Response, ApiError> {
+/// Replaces the fault rules. The body is read up to `--max-faults-body` (the router reads
+/// bodies without axum's default limit) and parsed by serde_json, nesting at most 128 deep.
+async fn put_faults(State(state): AppRef, body: axum::body::Body) -> Result<Response, ApiError> {
+    let limit = state.config.limits.max_faults_body;
+    let body = axum::body::to_bytes(body, limit).await.map_err(|_| {
+        ApiError::TooLarge(format!(
+            "the fault rules are larger than {limit} bytes (--max-faults-body), or the body \
+             could not be read"
+        ))
+    })?;
     let parsed: FaultsBody = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("invalid fault rules: {e}")))?;
     if let Some(bad) = parsed

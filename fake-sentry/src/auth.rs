@@ -86,17 +86,40 @@ fn from_pairs(source: AuthSource, pairs: &HashMap<String, String>) -> Auth {
 
 /// Decodes an `application/x-www-form-urlencoded` query string into pairs.
 pub fn parse_query(query: Option<&str>) -> HashMap<String, String> {
+    parse_query_limited(query, usize::MAX, usize::MAX).unwrap_or_default()
+}
+
+/// Why a query string was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QueryError {
+    #[error("the query string is longer than {limit} bytes (--max-query)")]
+    TooLong { limit: usize },
+    #[error("the query string has more than {limit} pairs (--max-query-pairs)")]
+    TooManyPairs { limit: usize },
+}
+
+/// [`parse_query`] within limits: the length is checked first, and decoding stops at the pair
+/// past `max_pairs`.
+pub fn parse_query_limited(
+    query: Option<&str>,
+    max_pairs: usize,
+    max_bytes: usize,
+) -> Result<HashMap<String, String>, QueryError> {
     let Some(query) = query else {
-        return HashMap::new();
+        return Ok(HashMap::new());
     };
-    query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|pair| {
-            let (key, val) = pair.split_once('=').unwrap_or((pair, ""));
-            (percent_decode(key), percent_decode(val))
-        })
-        .collect()
+    if query.len() > max_bytes {
+        return Err(QueryError::TooLong { limit: max_bytes });
+    }
+    let mut pairs = HashMap::new();
+    for (n, pair) in query.split('&').filter(|p| !p.is_empty()).enumerate() {
+        if n >= max_pairs {
+            return Err(QueryError::TooManyPairs { limit: max_pairs });
+        }
+        let (key, val) = pair.split_once('=').unwrap_or((pair, ""));
+        pairs.insert(percent_decode(key), percent_decode(val));
+    }
+    Ok(pairs)
 }
 
 fn percent_decode(input: &str) -> String {

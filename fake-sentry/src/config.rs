@@ -49,6 +49,31 @@ pub struct Limits {
     /// stalls mid-body would otherwise hold its share of `max_in_flight` for as long as its
     /// connection stays open.
     pub body_timeout: Duration,
+    /// Bytes of an envelope's header line (checked before it is parsed).
+    pub max_envelope_header: usize,
+    /// Bytes of one envelope item's header line (checked before it is parsed).
+    pub max_item_header: usize,
+    /// Codings in one `Content-Encoding` header (Relay accepts one; chains are legal HTTP).
+    pub max_encodings: usize,
+    /// Levels of a minidump form's `sentry[a][b]...` field name, checked while it is read.
+    pub max_form_depth: usize,
+    /// Parts of a minidump upload's multipart form (fields and files together).
+    pub max_form_fields: usize,
+    /// Bytes of one form field that is not a file (a `sentry` JSON field, a bracket field, an
+    /// `extra` value); files are bounded by `max_attachment`.
+    pub max_form_field: usize,
+    /// Bytes of one multipart part's headers (its name, file name, content type and the rest).
+    pub max_part_header: usize,
+    /// Pairs in an ingest request's query string.
+    pub max_query_pairs: usize,
+    /// Bytes of an ingest request's query string.
+    pub max_query: usize,
+    /// Causes an error answer, log line or stored refusal lists before "and N more".
+    pub max_error_causes: usize,
+    /// Bytes of one error cause (and of an error's detail) kept in answers, logs and refusals.
+    pub max_error_cause: usize,
+    /// Bytes of a `PUT /api/faults/` body.
+    pub max_faults_body: usize,
 }
 
 impl Default for Limits {
@@ -67,6 +92,18 @@ impl Default for Limits {
             max_other_item: MIB,
             max_in_flight: 1024 * MIB,
             body_timeout: Duration::from_secs(60),
+            max_envelope_header: 64 * KIB,
+            max_item_header: 64 * KIB,
+            max_encodings: 4,
+            max_form_depth: 32,
+            max_form_fields: 1000,
+            max_form_field: MIB,
+            max_part_header: 16 * KIB,
+            max_query_pairs: 100,
+            max_query: 256 * KIB,
+            max_error_causes: 20,
+            max_error_cause: KIB,
+            max_faults_body: 64 * KIB,
         }
     }
 }
@@ -163,6 +200,9 @@ pub struct Config {
     pub storage: Storage,
     /// Items kept before the oldest are evicted.
     pub max_items: usize,
+    /// Bytes the in-memory store keeps (bodies, payloads, headers) before the oldest
+    /// envelopes are evicted; a file-backed store is not capped by it.
+    pub max_memory_bytes: usize,
     /// Refused requests kept for the refusals API.
     pub max_refusals: usize,
     /// Largest the SQLite write-ahead log may grow (file-backed): there it is checkpointed
@@ -242,6 +282,7 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8000)),
             storage: Storage::Memory,
             max_items: 200_000,
+            max_memory_bytes: 1024 * MIB,
             max_refusals: 10_000,
             max_wal_bytes: DEFAULT_MAX_WAL_BYTES,
             sync: SyncMode::default(),

@@ -58,6 +58,9 @@ pub enum DecodeError {
     /// Answer 415.
     #[error("unsupported content encoding {0:?}")]
     Unsupported(String),
+    /// Answer 415.
+    #[error("more than {limit} content codings in Content-Encoding (--max-encodings)")]
+    TooManyEncodings { limit: usize },
     /// Answer 413.
     #[error("body exceeds the limit of {limit} bytes after decompression")]
     TooLarge { limit: usize },
@@ -81,6 +84,16 @@ const ZSTD_WINDOW_LOG_MAX: u32 = 24;
 /// An empty coding and `UTF-8` are skipped, as Relay does, because sentry-ruby 5.x and
 /// sentry-android 2.0 send `Content-Encoding: UTF-8`. A missing header means no coding at all.
 pub fn parse_content_encoding(header: Option<&str>) -> Result<Vec<ContentEncoding>, DecodeError> {
+    parse_content_encoding_limited(header, usize::MAX)
+}
+
+/// [`parse_content_encoding`], refusing a header with more than `max_codings` codings as soon
+/// as it reaches the one past the limit (every decoder in a chain holds its own buffers and
+/// state, so a chain of thousands costs memory and time before a byte is decoded).
+pub fn parse_content_encoding_limited(
+    header: Option<&str>,
+    max_codings: usize,
+) -> Result<Vec<ContentEncoding>, DecodeError> {
     let Some(header) = header else {
         return Ok(Vec::new());
     };
@@ -101,6 +114,9 @@ pub fn parse_content_encoding(header: Option<&str>) -> Result<Vec<ContentEncodin
         } else {
             return Err(DecodeError::Unsupported(token.to_owned()));
         };
+        if encodings.len() >= max_codings {
+            return Err(DecodeError::TooManyEncodings { limit: max_codings });
+        }
         encodings.push(encoding);
     }
     Ok(encodings)

@@ -63,6 +63,65 @@ impl IngestError {
     }
 }
 
+impl IngestError {
+    /// The error with at most `max_causes` causes (the rest summed up as "and N more") and every
+    /// text cut to `max_len` bytes, so that its answer, its log line and its stored refusal stay
+    /// small whatever the request held (a body of many bad items, a long header echoed back).
+    pub fn bounded(self, max_causes: usize, max_len: usize) -> Self {
+        let cut = |text: String| truncate_text(text, max_len);
+        match self {
+            Self::BadRequest { detail, causes } => Self::BadRequest {
+                detail: cut(detail),
+                causes: bound_causes(causes, max_causes, max_len),
+            },
+            Self::Unauthorized(text) => Self::Unauthorized(cut(text)),
+            Self::TooLarge(text) => Self::TooLarge(cut(text)),
+            Self::UnsupportedEncoding(text) => Self::UnsupportedEncoding(cut(text)),
+            Self::Overloaded(text) => Self::Overloaded(cut(text)),
+            Self::Timeout(text) => Self::Timeout(cut(text)),
+            other @ (Self::Fault(_) | Self::Storage(_)) => other,
+        }
+    }
+}
+
+/// The first `max_causes` causes, each cut to `max_len` bytes, then "and N more" for the rest.
+pub fn bound_causes(causes: Vec<String>, max_causes: usize, max_len: usize) -> Vec<String> {
+    let total = causes.len();
+    let mut kept: Vec<String> = causes
+        .into_iter()
+        .take(max_causes)
+        .map(|cause| truncate_text(cause, max_len))
+        .collect();
+    if total > kept.len() {
+        kept.push(format!("and {} more", total - kept.len()));
+    }
+    kept
+}
+
+/// `text` cut to at most `max_len` bytes (on a character boundary), saying how long it was.
+pub fn truncate_text(mut text: String, max_len: usize) -> String {
+    if text.len() <= max_len {
+        return text;
+    }
+    let total = text.len();
+    let mut end = max_len;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.truncate(end);
+    text.push_str(&format!("... ({total} bytes in all)"));
+    text
+}
+
+impl From<crate::auth::QueryError> for IngestError {
+    fn from(err: crate::auth::QueryError) -> Self {
+        Self::BadRequest {
+            detail: "invalid query string".into(),
+            causes: vec![err.to_string()],
+        }
+    }
+}
+
 impl From<BudgetError> for IngestError {
     fn from(err: BudgetError) -> Self {
         match err {
@@ -75,7 +134,9 @@ impl From<BudgetError> for IngestError {
 impl From<DecodeError> for IngestError {
     fn from(err: DecodeError) -> Self {
         match err {
-            DecodeError::Unsupported(_) => Self::UnsupportedEncoding(err.to_string()),
+            DecodeError::Unsupported(_) | DecodeError::TooManyEncodings { .. } => {
+                Self::UnsupportedEncoding(err.to_string())
+            }
             DecodeError::TooLarge { .. } => Self::TooLarge(err.to_string()),
             DecodeError::Budget(budget) => budget.into(),
             DecodeError::Corrupt { .. } => Self::BadRequest {
@@ -139,6 +200,8 @@ pub enum ApiError {
     #[error("{0}")]
     BadRequest(String),
     #[error("{0}")]
+    TooLarge(String),
+    #[error("{0}")]
     Storage(#[from] StoreError),
     #[error("the server is shutting down")]
     ShuttingDown,
@@ -155,9 +218,35 @@ impl IntoResponse for ApiError {
         let status = match &self {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
         };
         crate::kent::json_response(status, &json!({"error": self.to_string()}))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounded_errors_keep_the_first_causes_and_count_the_rest() {
+        let causes: Vec<String> = (0..100).map(|i| format!("cause {i}")).collect();
+        let err = IngestError::BadRequest {
+            detail: "x".repeat(5000),
+            causes,
+        }
+        .bounded(3, 100);
+        let IngestError::BadRequest { detail, causes } = err else {
+            panic!("not a bad request");
+        };
+        assert!(detail.starts_with(&"x".repeat(100)));
+        assert!(detail.ends_with("... (5000 bytes in all)"), "{detail}");
+        assert_eq!(causes, ["cause 0", "cause 1", "cause 2", "and 97 more"]);
+        // Few causes stay as they are.
+        assert_eq!(bound_causes(vec!["a".into()], 3, 10), ["a"]);
+        // Cuts fall on character boundaries.
+        assert_eq!(truncate_text("ééé".into(), 3), "é... (6 bytes in all)");
     }
 }

@@ -176,7 +176,10 @@ impl FaultPlan {
                 continue;
             }
             match &rule.kind {
-                FaultKind::Delay { millis } => delay += Duration::from_millis(*millis),
+                // Saturating: two rules of `u64::MAX` ms would otherwise overflow (a panic).
+                FaultKind::Delay { millis } => {
+                    delay = delay.saturating_add(Duration::from_millis(*millis));
+                }
                 other => return FaultDecision::Fail(other.clone()),
             }
         }
@@ -191,6 +194,17 @@ impl FaultPlan {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn huge_delays_add_up_without_overflowing() {
+        let rule = |millis| FaultRule {
+            kind: FaultKind::Delay { millis },
+            rate: 1.0,
+            project: None,
+        };
+        let plan = FaultPlan::new(vec![rule(u64::MAX), rule(u64::MAX)]);
+        assert!(matches!(plan.decide(1), FaultDecision::Delay(_)));
+    }
 
     #[test]
     fn parses_rule_specs() {

@@ -104,7 +104,10 @@ fn authenticated(req: &IngestRequest, required_keys: &[String]) -> Result<Auth, 
 /// The body decompressed, charged to the request's budget as it grows, plus as much again for
 /// the item copies parsing it makes.
 fn decoded_body(req: &IngestRequest, limits: &Limits) -> Result<Vec<u8>, IngestError> {
-    let encodings = decode::parse_content_encoding(req.header(http::header::CONTENT_ENCODING))?;
+    let encodings = decode::parse_content_encoding_limited(
+        req.header(http::header::CONTENT_ENCODING),
+        limits.max_encodings,
+    )?;
     let decoded =
         decode::decode_body_charged(&req.body, &encodings, limits.max_decompressed, &req.charge)?;
     req.charge.add(decoded.len())?;
@@ -175,7 +178,7 @@ pub fn ingest_envelope(
     required_keys: &[String],
 ) -> Result<Ingested, IngestError> {
     let raw = decoded_body(req, limits)?;
-    let parsed = envelope::parse(&raw)?;
+    let parsed = parse_envelope(&raw, limits, &req.charge)?;
     let auth = auth::extract(&req.headers, &req.query, parsed.dsn());
     authorize(&auth, required_keys)?;
     let framing = parsed.framing_errors();
@@ -184,13 +187,6 @@ pub fn ingest_envelope(
             detail: "invalid event envelope".into(),
             causes: framing,
         });
-    }
-    if parsed.items.len() > limits.max_items_per_envelope {
-        return Err(IngestError::TooLarge(format!(
-            "envelope has {} items, more than the limit of {}",
-            parsed.items.len(),
-            limits.max_items_per_envelope
-        )));
     }
     let mut sessions = 0;
     for item in &parsed.items {
@@ -235,6 +231,37 @@ pub fn ingest_envelope(
         envelope.project_id = stream_project(envelope.header.as_ref());
     }
     Ok(Ingested { envelope, event_id })
+}
+
+/// Frames an envelope within the limits, charging every item's header tree and bookkeeping to
+/// the request as it goes: a body of a million tiny items stops at the first item past
+/// `max_items_per_envelope` having charged no more than the items before it.
+fn parse_envelope(
+    raw: &[u8],
+    limits: &Limits,
+    charge: &RequestCharge,
+) -> Result<envelope::Envelope, IngestError> {
+    let parse_limits = envelope::ParseLimits {
+        max_items: limits.max_items_per_envelope,
+        max_header_bytes: limits.max_envelope_header,
+        max_item_header_bytes: limits.max_item_header,
+    };
+    envelope::parse_with(raw, &parse_limits, |bytes| charge.add(bytes)).map_err(|err| match err {
+        envelope::ParseError::Envelope(err) => err.into(),
+        // Framing stopped at the first item past the limit: how many follow is not known.
+        envelope::ParseError::TooManyItems { limit } => IngestError::TooLarge(format!(
+            "envelope has at least {} items, more than the limit of {limit} \
+             (--max-items-per-envelope)",
+            limit.saturating_add(1)
+        )),
+        envelope::ParseError::Account(budget) => budget.into(),
+    })
+}
+
+/// Bytes of memory a JSON value parsed from `n` bytes may take, at most (see
+/// [`envelope::HEADER_TREE_FACTOR`]); charged before parsing a whole body into a tree.
+fn json_tree_bytes(n: usize) -> usize {
+    n.saturating_mul(envelope::HEADER_TREE_FACTOR)
 }
 
 /// Spotlight ignores projects; keep the one named by the envelope's DSN when there is one.
@@ -300,6 +327,22 @@ fn parse_json_object(body: &[u8], what: &str) -> Result<Map<String, Value>, Inge
     }
 }
 
+/// What JSON `bytes` are when they are valid JSON but not an object.
+fn json_kind_of_non_object(bytes: &[u8]) -> Option<&'static str> {
+    let kind = match bytes.iter().find(|b| !b.is_ascii_whitespace())? {
+        b'{' => return None,
+        b'[' => "an array",
+        b'"' => "a string",
+        b't' | b'f' => "a boolean",
+        b'n' => "null",
+        b'-' | b'0'..=b'9' => "a number",
+        _ => return None,
+    };
+    serde_json::from_slice::<serde::de::IgnoredAny>(bytes)
+        .is_ok()
+        .then_some(kind)
+}
+
 fn json_kind(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
@@ -327,13 +370,12 @@ pub fn ingest_store(
         return Err(IngestError::bad_request("empty event payload"));
     }
     // JSON that is not an object (`[…]`, `42`, `"…"`) is no legacy encoding either: say what
-    // it is instead of reporting that base64 and zlib decoding failed.
-    if let Ok(other) = serde_json::from_slice::<Value>(&decoded)
-        && !other.is_object()
-    {
+    // it is instead of reporting that base64 and zlib decoding failed. Checked without building
+    // a tree, which for a body of `[0,0,…]` would take 16 times its size.
+    if let Some(kind) = json_kind_of_non_object(&decoded) {
         return Err(IngestError::BadRequest {
             detail: "invalid event payload".into(),
-            causes: vec![format!("expected a JSON object, got {}", json_kind(&other))],
+            causes: vec![format!("expected a JSON object, got {kind}")],
         });
     }
     let json_bytes = legacy_event_json(&decoded, limits, &req.charge)?;
@@ -363,12 +405,16 @@ fn store_event(
     json_bytes: Vec<u8>,
     limits: &Limits,
 ) -> Result<Ingested, IngestError> {
+    // Events and transactions share one limit, checked before the payload becomes a tree.
+    check_item_size(limits, "event", json_bytes.len())?;
+    // The tree, the copy without NaN that may be parsed instead, and the payload written back.
+    req.charge
+        .add(json_tree_bytes(json_bytes.len()).saturating_add(2 * json_bytes.len()))?;
     let mut event = parse_json_object(&json_bytes, "event payload")?;
     let item_type = match event.get("type").and_then(Value::as_str) {
         Some("transaction") => "transaction",
         _ => "event",
     };
-    check_item_size(limits, item_type, json_bytes.len())?;
     let event_id = match event.get("event_id").and_then(Value::as_str) {
         Some(id) => item::normalize_event_id(id.to_string()),
         None => {
@@ -423,6 +469,9 @@ pub fn ingest_security(
     if decoded.iter().all(u8::is_ascii_whitespace) {
         return Err(IngestError::bad_request("empty security report"));
     }
+    // The tree costs many times the body; the re-serialised reports are covered by what
+    // `decoded_body` charged for item copies.
+    req.charge.add(json_tree_bytes(decoded.len()))?;
     let value: Value = serde_json::from_slice(&decoded).map_err(|err| IngestError::BadRequest {
         detail: "invalid security report".into(),
         causes: vec![format!("invalid JSON: {err}")],
@@ -454,6 +503,12 @@ pub fn ingest_security(
         header: None,
         client: auth.client.as_deref(),
     };
+    if reports.len() > limits.max_items_per_envelope {
+        return Err(IngestError::TooLarge(format!(
+            "security report list has more than {} reports (--max-items-per-envelope)",
+            limits.max_items_per_envelope
+        )));
+    }
     let mut items = Vec::with_capacity(reports.len());
     for report in reports {
         let payload = serde_json::to_vec(&report).unwrap_or_default();
@@ -509,15 +564,41 @@ fn unwrap_minidump(
     Ok(bytes)
 }
 
-/// Sets `event[a][b]…` from a form field named `sentry[a][b]`.
-fn set_bracket_path(event: &mut Map<String, Value>, path: &str, value: &str) {
-    let keys: Vec<&str> = path
+/// The keys of a bracket path (`[a][b]` of a field named `sentry[a][b]`), read up to
+/// `max_depth`: `None` as soon as the path has more keys than that, so a name nesting 60,000
+/// levels costs no more than one nesting `max_depth + 1`.
+fn bracket_keys(path: &str, max_depth: usize) -> Option<Vec<&str>> {
+    let mut keys = Vec::new();
+    for key in path
         .split('[')
         .map(|k| k.trim_end_matches(']'))
         .filter(|k| !k.is_empty())
-        .collect();
+    {
+        if keys.len() >= max_depth {
+            return None;
+        }
+        keys.push(key);
+    }
+    Some(keys)
+}
+
+/// Sets `event[a][b]…` from a form field named `sentry[a][b]`, whose path has at most
+/// `max_depth` keys; a deeper one is refused rather than built into a tree that serialising
+/// (and dropping) would recurse through until the stack overflows.
+fn set_bracket_path(
+    event: &mut Map<String, Value>,
+    path: &str,
+    value: &str,
+    max_depth: usize,
+) -> Result<(), IngestError> {
+    let keys = bracket_keys(path, max_depth).ok_or_else(|| IngestError::BadRequest {
+        detail: "invalid minidump form".into(),
+        causes: vec![format!(
+            "a sentry[...] field name nests more than {max_depth} levels (--max-form-depth)"
+        )],
+    })?;
     let Some((last, parents)) = keys.split_last() else {
-        return;
+        return Ok(());
     };
     let mut current = event;
     for key in parents {
@@ -528,11 +609,12 @@ fn set_bracket_path(event: &mut Map<String, Value>, path: &str, value: &str) {
             *entry = Value::Object(Map::new());
         }
         let Value::Object(next) = entry else {
-            return;
+            return Ok(());
         };
         current = next;
     }
     current.insert(last.to_string(), Value::String(value.to_string()));
+    Ok(())
 }
 
 struct FormPart {
@@ -542,12 +624,22 @@ struct FormPart {
     data: Bytes,
 }
 
+fn invalid_form(cause: String) -> IngestError {
+    IngestError::BadRequest {
+        detail: "invalid multipart body".into(),
+        causes: vec![cause],
+    }
+}
+
+/// Reads the parts of a multipart body, checking while reading: the part count (stopping at
+/// the one past `max_form_fields`), each part's headers (`max_part_header`) and each part's
+/// data (`max_attachment` for files, `max_form_field` for other fields), chunk by chunk.
 async fn read_multipart(
-    body: Vec<u8>,
+    body: Bytes,
     boundary: &str,
     limits: &Limits,
 ) -> Result<Vec<FormPart>, IngestError> {
-    let stream = futures::stream::once(async move { Ok::<_, std::io::Error>(Bytes::from(body)) });
+    let stream = futures::stream::once(async move { Ok::<_, std::io::Error>(body) });
     let constraints = multer::Constraints::new().size_limit(
         multer::SizeLimit::new()
             .whole_stream(limits.max_decompressed as u64)
@@ -555,15 +647,56 @@ async fn read_multipart(
     );
     let mut multipart = multer::Multipart::with_constraints(stream, boundary, constraints);
     let mut parts = Vec::new();
-    let invalid = |err: multer::Error| IngestError::BadRequest {
-        detail: "invalid multipart body".into(),
-        causes: vec![err.to_string()],
-    };
-    while let Some(field) = multipart.next_field().await.map_err(invalid)? {
+    let invalid = |err: multer::Error| invalid_form(err.to_string());
+    while let Some(mut field) = multipart.next_field().await.map_err(invalid)? {
+        if parts.len() >= limits.max_form_fields {
+            return Err(IngestError::TooLarge(format!(
+                "the multipart form has more than {} parts (--max-form-fields)",
+                limits.max_form_fields
+            )));
+        }
+        let header_bytes: usize = field
+            .headers()
+            .iter()
+            .map(|(name, value)| name.as_str().len() + value.len() + 4)
+            .sum();
+        if header_bytes > limits.max_part_header {
+            return Err(IngestError::TooLarge(format!(
+                "a multipart part has {header_bytes} bytes of headers, more than {} \
+                 (--max-part-header)",
+                limits.max_part_header
+            )));
+        }
         let name = field.name().unwrap_or_default().to_string();
         let filename = field.file_name().map(str::to_string);
         let content_type = field.content_type().map(|m| m.to_string());
-        let data = field.bytes().await.map_err(invalid)?;
+        let (limit, flag) = if filename.is_some() || name == "upload_file_minidump" {
+            (limits.max_attachment, "--max-attachment")
+        } else {
+            (limits.max_form_field, "--max-form-field")
+        };
+        let mut first: Option<Bytes> = None;
+        let mut gathered = bytes::BytesMut::new();
+        let mut size = 0usize;
+        while let Some(chunk) = field.chunk().await.map_err(invalid)? {
+            size = size.saturating_add(chunk.len());
+            if size > limit {
+                return Err(IngestError::TooLarge(format!(
+                    "the multipart field {:?} is larger than {limit} bytes ({flag})",
+                    crate::error::truncate_text(name, 64)
+                )));
+            }
+            match first.take() {
+                None if gathered.is_empty() => first = Some(chunk),
+                previous => {
+                    if let Some(previous) = previous {
+                        gathered.extend_from_slice(&previous);
+                    }
+                    gathered.extend_from_slice(&chunk);
+                }
+            }
+        }
+        let data = first.unwrap_or_else(|| gathered.freeze());
         parts.push(FormPart {
             name,
             filename,
@@ -584,6 +717,7 @@ pub async fn ingest_minidump(
 ) -> Result<Ingested, IngestError> {
     let auth = authenticated(req, required_keys)?;
     let decoded = decoded_body(req, limits)?;
+    let decoded_size = decoded.len();
     let media_type = req.media_type();
     let mut event = Map::new();
     let mut extra = Map::new();
@@ -594,9 +728,19 @@ pub async fn ingest_minidump(
             .header(http::header::CONTENT_TYPE)
             .and_then(|ct| multer::parse_boundary(ct).ok())
             .ok_or_else(|| IngestError::bad_request("multipart body without a boundary"))?;
-        // The multipart reader works on its own copy of the body.
-        req.charge.add(decoded.len())?;
-        for part in read_multipart(decoded.clone(), &boundary, limits).await? {
+        // The multipart reader works on its own copy of the body, and the parts kept are
+        // copied once more (`decoded_body` charged the body and one copy).
+        req.charge.add(decoded_size.saturating_mul(2))?;
+        let parts = read_multipart(Bytes::from(decoded), &boundary, limits).await?;
+        // The event's fields as a tree: one map per level of a bracket path, besides their
+        // values (which the copies above cover).
+        req.charge.add(
+            parts
+                .len()
+                .saturating_mul(limits.max_form_depth.saturating_add(1))
+                .saturating_mul(128),
+        )?;
+        for part in parts {
             match (part.name.as_str(), &part.filename) {
                 ("upload_file_minidump", _) => {
                     let name = part
@@ -609,6 +753,7 @@ pub async fn ingest_minidump(
                     ));
                 }
                 ("sentry", None) => {
+                    req.charge.add(json_tree_bytes(part.data.len()))?;
                     let fields = parse_json_object(&part.data, "sentry form field")?;
                     event.extend(fields);
                 }
@@ -617,7 +762,8 @@ pub async fn ingest_minidump(
                         &mut event,
                         &name["sentry".len()..],
                         &String::from_utf8_lossy(&part.data),
-                    );
+                        limits.max_form_depth,
+                    )?;
                 }
                 (_, Some(filename)) => {
                     check_item_size(limits, "attachment", part.data.len())?;
@@ -645,10 +791,9 @@ pub async fn ingest_minidump(
             }
         }
     } else {
-        req.charge.add(decoded.len())?;
         minidump = Some((
             "minidump.dmp".into(),
-            unwrap_minidump(decoded.clone(), limits, &req.charge)?,
+            unwrap_minidump(decoded, limits, &req.charge)?,
         ));
     }
     let (dump_name, dump) = minidump.ok_or_else(|| IngestError::BadRequest {
@@ -721,7 +866,7 @@ pub async fn ingest_minidump(
         });
     }
     Ok(Ingested {
-        envelope: new_envelope(req, auth, None, decoded.len(), items),
+        envelope: new_envelope(req, auth, None, decoded_size, items),
         event_id: Some(event_id),
     })
 }
@@ -757,12 +902,31 @@ mod tests {
     #[test]
     fn bracket_fields_build_nested_objects() {
         let mut event = Map::new();
-        set_bracket_path(&mut event, "[tags][build]", "42");
-        set_bracket_path(&mut event, "[release]", "1.0");
+        set_bracket_path(&mut event, "[tags][build]", "42", 2).unwrap();
+        set_bracket_path(&mut event, "[release]", "1.0", 2).unwrap();
         assert_eq!(
             Value::Object(event),
             json!({"tags": {"build": "42"}, "release": "1.0"})
         );
+    }
+
+    #[test]
+    fn bracket_paths_deeper_than_the_limit_are_refused_while_read() {
+        let mut event = Map::new();
+        assert!(set_bracket_path(&mut event, "[a][b][c]", "x", 2).is_err());
+        assert!(event.is_empty(), "nothing of a refused path is built");
+        assert_eq!(bracket_keys("[a][b]", 2), Some(vec!["a", "b"]));
+        assert_eq!(bracket_keys(&"[a]".repeat(60_000), 32), None);
+    }
+
+    #[test]
+    fn non_object_json_is_named_without_a_tree() {
+        assert_eq!(json_kind_of_non_object(b" [1,2]"), Some("an array"));
+        assert_eq!(json_kind_of_non_object(b"42"), Some("a number"));
+        assert_eq!(json_kind_of_non_object(b"null"), Some("null"));
+        assert_eq!(json_kind_of_non_object(b"{}"), None);
+        assert_eq!(json_kind_of_non_object(b"eJyrVg=="), None);
+        assert_eq!(json_kind_of_non_object(b"[1,"), None);
     }
 
     #[test]

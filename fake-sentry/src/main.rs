@@ -56,6 +56,10 @@ struct ServeArgs {
     /// Items kept before the oldest are evicted.
     #[arg(long, env = "FAKE_SENTRY_MAX_EVENTS", default_value_t = 200_000)]
     max_events: usize,
+    /// Bytes the in-memory store keeps (bodies, payloads, headers) before the oldest
+    /// envelopes are evicted; not applied to --db.
+    #[arg(long, env = "FAKE_SENTRY_MAX_MEMORY_BYTES", value_parser = parse_size, default_value = "1GiB")]
+    max_memory_bytes: usize,
     /// Refused requests kept for /api/refusals/.
     #[arg(long, env = "FAKE_SENTRY_MAX_REFUSALS", default_value_t = 10_000)]
     max_refusals: usize,
@@ -110,6 +114,42 @@ struct ServeArgs {
     /// Most sessions in one envelope.
     #[arg(long, env = "FAKE_SENTRY_MAX_SESSIONS", default_value_t = 100)]
     max_sessions: usize,
+    /// Largest envelope header line.
+    #[arg(long, env = "FAKE_SENTRY_MAX_ENVELOPE_HEADER", value_parser = parse_size, default_value = "64KiB")]
+    max_envelope_header: usize,
+    /// Largest envelope item header line.
+    #[arg(long, env = "FAKE_SENTRY_MAX_ITEM_HEADER", value_parser = parse_size, default_value = "64KiB")]
+    max_item_header: usize,
+    /// Most codings in one Content-Encoding header (e.g. "gzip, br" is two).
+    #[arg(long, env = "FAKE_SENTRY_MAX_ENCODINGS", default_value_t = 4)]
+    max_encodings: usize,
+    /// Most levels of a minidump form's sentry[a][b]... field name.
+    #[arg(long, env = "FAKE_SENTRY_MAX_FORM_DEPTH", default_value_t = 32)]
+    max_form_depth: usize,
+    /// Most parts (fields and files) in a minidump upload's multipart form.
+    #[arg(long, env = "FAKE_SENTRY_MAX_FORM_FIELDS", default_value_t = 1000)]
+    max_form_fields: usize,
+    /// Largest minidump form field that is not a file.
+    #[arg(long, env = "FAKE_SENTRY_MAX_FORM_FIELD", value_parser = parse_size, default_value = "1MiB")]
+    max_form_field: usize,
+    /// Largest headers of one multipart part.
+    #[arg(long, env = "FAKE_SENTRY_MAX_PART_HEADER", value_parser = parse_size, default_value = "16KiB")]
+    max_part_header: usize,
+    /// Most pairs in an ingest request's query string.
+    #[arg(long, env = "FAKE_SENTRY_MAX_QUERY_PAIRS", default_value_t = 100)]
+    max_query_pairs: usize,
+    /// Largest query string of an ingest request.
+    #[arg(long, env = "FAKE_SENTRY_MAX_QUERY", value_parser = parse_size, default_value = "256KiB")]
+    max_query: usize,
+    /// Causes an error answer, log line or stored refusal lists before "and N more".
+    #[arg(long, env = "FAKE_SENTRY_MAX_ERROR_CAUSES", default_value_t = 20)]
+    max_error_causes: usize,
+    /// Longest error cause (or detail) kept in answers, log lines and refusals.
+    #[arg(long, env = "FAKE_SENTRY_MAX_ERROR_CAUSE", value_parser = parse_size, default_value = "1KiB")]
+    max_error_cause: usize,
+    /// Largest PUT /api/faults/ body.
+    #[arg(long, env = "FAKE_SENTRY_MAX_FAULTS_BODY", value_parser = parse_size, default_value = "64KiB")]
+    max_faults_body: usize,
     /// Audit every JSON item against this data policy (event-filter TOML, or a Relay PII
     /// config as .json); findings show in the API and UI.
     #[arg(long, env = "FAKE_SENTRY_POLICY", conflicts_with = "preset")]
@@ -179,6 +219,7 @@ impl ServeArgs {
             listen: SocketAddr::new(self.host, self.port),
             storage: self.db.clone().unwrap_or(Storage::Memory),
             max_items: self.max_events,
+            max_memory_bytes: self.max_memory_bytes,
             max_refusals: self.max_refusals,
             max_wal_bytes: self.max_wal as u64,
             sync: self.sync,
@@ -191,6 +232,18 @@ impl ServeArgs {
                 max_sessions: self.max_sessions,
                 max_in_flight: self.max_in_flight,
                 body_timeout: seconds("--body-timeout", self.body_timeout)?,
+                max_envelope_header: self.max_envelope_header,
+                max_item_header: self.max_item_header,
+                max_encodings: self.max_encodings,
+                max_form_depth: self.max_form_depth,
+                max_form_fields: self.max_form_fields,
+                max_form_field: self.max_form_field,
+                max_part_header: self.max_part_header,
+                max_query_pairs: self.max_query_pairs,
+                max_query: self.max_query,
+                max_error_causes: self.max_error_causes,
+                max_error_cause: self.max_error_cause,
+                max_faults_body: self.max_faults_body,
                 ..defaults
             },
             required_keys: self.require_key.clone(),

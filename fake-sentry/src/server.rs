@@ -47,12 +47,13 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(config: Config, public_addr: SocketAddr) -> Result<Arc<Self>, StoreError> {
-        let store = Store::open(
+        let store = Store::open_capped(
             &config.storage,
             config.max_items,
             config.max_refusals,
             config.max_wal_bytes,
             config.sync,
+            config.max_memory_bytes,
         )?;
         Ok(Arc::new(Self {
             faults: FaultPlan::new(config.faults.clone()),
@@ -324,7 +325,11 @@ async fn handle(
             endpoint,
             project_id,
             headers: parts.headers.clone(),
-            query: auth::parse_query(parts.uri.query()),
+            query: auth::parse_query_limited(
+                parts.uri.query(),
+                limits.max_query_pairs,
+                limits.max_query,
+            )?,
             body,
             received_at_ms,
             charge,
@@ -335,6 +340,8 @@ async fn handle(
     match result {
         Ok(response) => response,
         Err(err) => {
+            let limits = &state.config.limits;
+            let err = err.bounded(limits.max_error_causes, limits.max_error_cause);
             let prefix = state.config.refused_body_prefix;
             let refusal = refusal_record(
                 &parts,
@@ -367,7 +374,15 @@ fn refusal_record(
             .and_then(|v| v.to_str().ok())
             .map(str::to_string)
     };
-    let auth = auth::extract(&parts.headers, &auth::parse_query(parts.uri.query()), None);
+    // A query string past the default limits was refused; its refusal names no key.
+    let defaults = crate::config::Limits::default();
+    let query = auth::parse_query_limited(
+        parts.uri.query(),
+        defaults.max_query_pairs,
+        defaults.max_query,
+    )
+    .unwrap_or_default();
+    let auth = auth::extract(&parts.headers, &query, None);
     NewRefusal {
         received_at_ms,
         method: parts.method.to_string(),

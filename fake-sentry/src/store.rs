@@ -26,6 +26,7 @@ use crate::config::{Storage, SyncMode};
 use crate::data_policy::ItemAudit;
 use crate::item::ItemMeta;
 
+mod byte_cap;
 mod event_index;
 mod text_search;
 pub use event_index::EventIndex;
@@ -364,6 +365,26 @@ impl Store {
         max_wal_bytes: u64,
         sync: SyncMode,
     ) -> Result<Arc<Self>, StoreError> {
+        Self::open_capped(
+            storage,
+            max_items,
+            max_refusals,
+            max_wal_bytes,
+            sync,
+            usize::MAX,
+        )
+    }
+
+    /// [`Store::open`], with an in-memory store also capped at `max_memory_bytes` of what it
+    /// keeps, the oldest envelopes evicted past it (see [`byte_cap`]); a file is not capped.
+    pub fn open_capped(
+        storage: &Storage,
+        max_items: usize,
+        max_refusals: usize,
+        max_wal_bytes: u64,
+        sync: SyncMode,
+        max_memory_bytes: usize,
+    ) -> Result<Arc<Self>, StoreError> {
         let file_settings = FileSettings {
             sync,
             max_wal_bytes,
@@ -381,6 +402,14 @@ impl Store {
         let item_count: i64 = conn.query_row("SELECT COUNT(*) FROM items", [], |r| r.get(0))?;
         let last_seq: i64 =
             conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM items", [], |r| r.get(0))?;
+        let max_bytes = match storage {
+            Storage::Memory => Some(i64::try_from(max_memory_bytes).unwrap_or(i64::MAX).max(1)),
+            Storage::File(_) => None,
+        };
+        let stored_bytes = match max_bytes {
+            Some(_) => byte_cap::total(&conn)?,
+            None => 0,
+        };
         let conn = Arc::new(Mutex::new(conn));
         let readers = match file_path {
             None => Readers::Shared(conn.clone()),
@@ -405,6 +434,8 @@ impl Store {
             max_items: max_items.max(1) as i64,
             max_refusals: max_refusals.max(1) as i64,
             item_count,
+            max_bytes,
+            stored_bytes,
             store: Arc::downgrade(&store),
             linger: matches!(storage, Storage::File(_)),
             wal_limit: match storage {
@@ -571,6 +602,10 @@ struct Writer {
     max_items: i64,
     max_refusals: i64,
     item_count: i64,
+    /// In memory: the most bytes kept (`--max-memory-bytes`); `None` for a file.
+    max_bytes: Option<i64>,
+    /// In memory: the bytes kept, as [`byte_cap`] counts them.
+    stored_bytes: i64,
     store: std::sync::Weak<Store>,
     event_index: Arc<EventIndex>,
     /// Whether to wait for fuller batches (file-backed only: in memory a commit writes no
@@ -674,8 +709,19 @@ impl Writer {
             }
             if self.item_count > self.max_items {
                 let excess = self.item_count - self.max_items;
+                if self.max_bytes.is_some() {
+                    self.stored_bytes -= byte_cap::oldest_items_bytes(&tx, excess)?;
+                }
                 evict_oldest(&tx, excess, &mut index_changes)?;
                 self.item_count = self.max_items;
+            }
+            if let Some(max_bytes) = self.max_bytes
+                && self.stored_bytes > max_bytes
+            {
+                let (items, bytes) =
+                    byte_cap::evict(&tx, self.stored_bytes - max_bytes, &mut index_changes)?;
+                self.item_count -= items;
+                self.stored_bytes -= bytes;
             }
             published = self.event_index.publish_additions(&index_changes);
             tx.commit()
@@ -690,13 +736,14 @@ impl Writer {
         }
         if let Err(err) = &outcome {
             tracing::error!(%err, "storage commit failed");
-            if let Ok(count) = self
-                .conn
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .query_row("SELECT COUNT(*) FROM items", [], |r| r.get(0))
-            {
+            let conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+            if let Ok(count) = conn.query_row("SELECT COUNT(*) FROM items", [], |r| r.get(0)) {
                 self.item_count = count;
+            }
+            if self.max_bytes.is_some()
+                && let Ok(bytes) = byte_cap::total(&conn)
+            {
+                self.stored_bytes = bytes;
             }
         }
         let commit_error = outcome.err().map(|e| e.to_string());
@@ -736,6 +783,9 @@ impl Writer {
                 Ok(result) => {
                     if let Ok(stored) = &result {
                         self.item_count += stored.item_ids.len() as i64;
+                        if self.max_bytes.is_some() {
+                            self.stored_bytes += byte_cap::envelope_bytes(&envelope);
+                        }
                     }
                     let result = result.map_err(|e| e.to_string());
                     (Done::Insert(reply, result, envelope), None)
@@ -761,7 +811,11 @@ impl Writer {
                 let counted = match &result {
                     Ok(Ok(_)) => tx
                         .query_row("SELECT COUNT(*) FROM items", [], |r| r.get(0))
-                        .map(|count| self.item_count = count),
+                        .map(|count| self.item_count = count)
+                        .and_then(|()| match self.max_bytes {
+                            Some(_) => byte_cap::total(tx).map(|b| self.stored_bytes = b),
+                            None => Ok(()),
+                        }),
                     _ => Ok(()),
                 };
                 match (result, counted) {
