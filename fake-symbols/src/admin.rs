@@ -14,7 +14,9 @@ use crate::error::AdminError;
 use crate::faults::FaultSpec;
 use crate::server::AppState;
 
-pub fn routes() -> Router<Arc<AppState>> {
+/// The control endpoints (`/__fault__`, `/__requests__`): read and change what the server
+/// does and saw, so the server puts them behind its browser boundary.
+pub fn control_routes() -> Router<Arc<AppState>> {
     Router::new()
         .route(
             "/__fault__",
@@ -24,6 +26,11 @@ pub fn routes() -> Router<Arc<AppState>> {
                 .delete(clear_faults),
         )
         .route("/__requests__", get(list_requests).delete(clear_requests))
+}
+
+/// Dockerflow's health endpoints, open to every caller as load balancers need.
+pub fn health_routes() -> Router<Arc<AppState>> {
+    Router::new()
         .route("/__heartbeat__", get(heartbeat))
         .route("/__lbheartbeat__", get(|| async { StatusCode::OK }))
         .route("/__version__", get(version))

@@ -19,9 +19,10 @@ pub fn authenticate<'a>(
         .ok_or(UploadError::NoToken)?;
     // Anything after the first `-` is a comment (`E468...835-uploadtry-20230913`).
     let key = raw.split('-').next().unwrap_or_default();
+    // Constant time per token, so response times do not tell how much of a guess matched.
     let token = tokens
         .iter()
-        .find(|t| t.key == key)
+        .find(|t| http_edge::secret_eq(key.as_bytes(), t.key.as_bytes()))
         .ok_or(UploadError::TokenNotMatched)?;
     if token.expires_at.is_some_and(|at| at <= now_unix) {
         return Err(UploadError::TokenExpired);

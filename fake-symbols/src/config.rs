@@ -219,6 +219,13 @@ pub struct Config {
     pub url_uploads: UrlUploads,
     pub limits: Limits,
     pub faults: FaultSpec,
+    /// Connection limits of the HTTP edge: open connections, the request head's deadline,
+    /// header count and size.
+    pub connection: http_edge::ConnectionLimits,
+    /// Host names the admin endpoints (`/__fault__`, `/__requests__`) answer to, besides IP
+    /// literals, dotless names, `localhost` and the `public_url`'s host (`*`: any; DNS
+    /// rebinding defence).
+    pub allowed_hosts: Vec<String>,
     /// The `upload_api_version` `/upload/auth_info/` reports for every token (Tecken's
     /// per-token `preferred_upload_api_version`, 1 or 2); the `upload-symbols` CLI uses upload
     /// v2 when it is 2. Both APIs are served either way. Default 1.
@@ -249,34 +256,19 @@ impl Config {
             url_uploads: UrlUploads::default(),
             limits: Limits::default(),
             faults: FaultSpec::default(),
+            connection: http_edge::ConnectionLimits::default(),
+            allowed_hosts: Vec::new(),
             upload_api_version: 1,
         }
     }
 }
 
-/// Parses a size like `700MB`, `4GiB`, `65536` (decimal and binary suffixes).
+/// Parses a size like `700MB`, `4GiB`, `65536` with the meaning every Understudy service
+/// gives it ([`http_edge::ByteSize`]: `MB` = 10^6, `MiB` = 2^20).
 pub fn parse_size(text: &str) -> Result<u64, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number
-        .parse()
-        .map_err(|_| format!("invalid size {text:?}"))?;
-    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" => 1_000,
-        "kib" => 1 << 10,
-        "m" | "mb" => 1_000_000,
-        "mib" => 1 << 20,
-        "g" | "gb" => 1_000_000_000,
-        "gib" => 1 << 30,
-        other => return Err(format!("unknown size unit {other:?} in {text:?}")),
-    };
-    number
-        .checked_mul(factor)
-        .ok_or_else(|| format!("size {text:?} overflows 64 bits"))
+    text.parse::<http_edge::ByteSize>()
+        .map(http_edge::ByteSize::bytes)
+        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

@@ -169,6 +169,18 @@ struct ServeArgs {
     #[arg(long, env = "FAKE_SYMBOLS_UPLOAD_SESSION_TTL", default_value_t = 7 * 86_400,
         value_parser = clap::value_parser!(u64).range(1..))]
     upload_session_ttl: u64,
+    /// Seconds a client has to send a whole request head (slowloris; idle keep-alive).
+    #[arg(long, env = "FAKE_SYMBOLS_HEADER_READ_TIMEOUT", default_value_t = 15,
+        value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    header_read_timeout: u64,
+    /// Open connections at once (more wait in the kernel's backlog).
+    #[arg(long, env = "FAKE_SYMBOLS_MAX_CONNECTIONS", default_value_t = 1024,
+        value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    max_connections: u64,
+    /// Host names the admin endpoints answer to, besides IP literals, localhost, dotless
+    /// names and the --public-url host (comma separated; `*` turns the check off).
+    #[arg(long, env = "FAKE_SYMBOLS_ALLOWED_HOSTS", value_delimiter = ',')]
+    allowed_hosts: Vec<String>,
     /// Bytes all pending upload v2 sessions may stage together (more answer 507).
     #[arg(long, env = "FAKE_SYMBOLS_MAX_UPLOAD_SESSION_BYTES", value_parser = parse_size, default_value = "32GiB")]
     max_upload_session_bytes: u64,
@@ -236,6 +248,13 @@ impl ServeArgs {
                 ..Limits::default()
             },
             faults,
+            connection: http_edge::ConnectionLimits {
+                header_read_timeout: Duration::from_secs(self.header_read_timeout),
+                max_connections: usize::try_from(self.max_connections)
+                    .context("--max-connections does not fit")?,
+                ..http_edge::ConnectionLimits::default()
+            },
+            allowed_hosts: self.allowed_hosts.clone(),
             upload_api_version: self.upload_api_version,
         })
     }
@@ -267,23 +286,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         server.url()
     );
     println!("symbols dir: {}", server.state().store.root().display());
-    server.run(shutdown_signal()).await?;
+    server.run(http_edge::shutdown_signal()).await?;
     Ok(())
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(term) => term,
-        Err(_) => {
-            let _ = ctrl_c.await;
-            return;
-        }
-    };
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term.recv() => {}
-    }
 }
 
 #[tokio::main]

@@ -91,6 +91,15 @@ impl AppState {
         }))
     }
 
+    /// The browser boundary of the control endpoints: the configured host names plus the
+    /// public URL's host (and always IP literals and loopback names).
+    pub fn boundary(&self) -> http_edge::BrowserBoundary {
+        let hosts = http_edge::HostAllowlist::default()
+            .with_names(&self.config.allowed_hosts)
+            .with_url_host(&self.public_url);
+        http_edge::BrowserBoundary::new(hosts)
+    }
+
     /// Where a found file redirects to in storage-redirect mode.
     pub fn storage_url(&self, file: &StoredFile) -> String {
         let prefix = if file.try_symbols { "try/v1" } else { "v1" };
@@ -210,7 +219,7 @@ fn fault_response(code: u16, retry_after: Option<u64>) -> Response {
 
 /// The whole service.
 pub fn router(state: Arc<AppState>) -> Router {
-    Router::new()
+    let router = Router::new()
         .route(
             "/{debug_file}/{debug_id}/{file_name}",
             any(download::download_regular),
@@ -234,13 +243,15 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/__storage__/upload/{session}", put(resumable::put_chunk))
         .route("/symbolicate/v4", post(symbolicate::v4))
         .route("/symbolicate/v5", post(symbolicate::v5))
-        .merge(admin::routes())
+        .merge(admin::health_routes())
+        .merge(state.boundary().protect(admin::control_routes()))
         .fallback(download::not_found)
         .layer(middleware::from_fn_with_state(
             state.clone(),
             faults_and_log,
         ))
-        .with_state(state)
+        .with_state(state);
+    http_edge::harden(router)
 }
 
 /// A bound, not yet serving server.
@@ -285,8 +296,7 @@ impl Server {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(self.listener, router(self.state))
-            .with_graceful_shutdown(shutdown)
-            .await
+        let limits = self.state.config.connection.clone();
+        http_edge::serve(self.listener, router(self.state), limits, shutdown).await
     }
 }

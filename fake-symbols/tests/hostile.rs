@@ -5,8 +5,7 @@
 
 mod support;
 
-use std::io::{BufRead, Write};
-use std::process::{Child, Command, Stdio};
+use std::io::Write;
 use std::time::{Duration, Instant};
 
 use fake_symbols::Config;
@@ -14,6 +13,7 @@ use fake_symbols::config::Token;
 use fake_symbols::testing::FakeSymbols;
 use reqwest_012::multipart::{Form, Part};
 use serde_json::{Value, json};
+use support::process::{Spawned, raw_exchange};
 use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -70,47 +70,6 @@ async fn still_serving(url: &str) {
         .unwrap();
     assert_eq!(sym.status(), 200);
     assert_eq!(sym.text().await.unwrap(), LIBFOO_SYM);
-}
-
-/// Sends `head` and then `body` (each write may fail once the server answered early), and
-/// returns the status line of the answer, or `None` when the connection closed without one,
-/// within `deadline`.
-async fn raw_exchange(
-    addr: std::net::SocketAddr,
-    head: String,
-    body: Vec<Vec<u8>>,
-    deadline: Duration,
-) -> Option<String> {
-    let stream = TcpStream::connect(addr).await.unwrap();
-    let (mut reader, mut writer) = stream.into_split();
-    let sender = tokio::spawn(async move {
-        writer.write_all(head.as_bytes()).await?;
-        for piece in body {
-            writer.write_all(&piece).await?;
-        }
-        writer.flush().await?;
-        Ok::<_, std::io::Error>(writer)
-    });
-    let mut answer = Vec::new();
-    let read = tokio::time::timeout(deadline, async {
-        let mut buf = [0u8; 4096];
-        loop {
-            match reader.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    answer.extend_from_slice(&buf[..n]);
-                    if answer.windows(2).any(|w| w == b"\r\n") {
-                        break;
-                    }
-                }
-            }
-        }
-    })
-    .await;
-    sender.abort();
-    assert!(read.is_ok(), "no answer within {deadline:?}");
-    let text = String::from_utf8_lossy(&answer).into_owned();
-    text.lines().next().map(str::to_string)
 }
 
 // --- Item 6: URL upload redirects ---------------------------------------------------------
@@ -601,69 +560,13 @@ async fn invalid_utf8_in_paths_headers_and_fields_is_answered_not_fatal() {
 
 // --- Memory: a spawned server process ----------------------------------------------------
 
-/// A `fake-symbols` process on a free port, killed when dropped.
-struct Spawned {
-    child: Child,
-    url: String,
-    /// Kept open: the server prints more after its URL, and a closed pipe would fail it.
-    _stdout: std::io::BufReader<std::process::ChildStdout>,
-    _dir: tempfile::TempDir,
-}
-
-impl Spawned {
-    fn start(extra: &[&str]) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_fake-symbols"))
-            .args(["--port", "0", "--token", &format!("{TOKEN}:upload")])
-            .arg("--symbols-dir")
-            .arg(dir.path())
-            .args(extra)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let mut first = String::new();
-        let mut stdout = std::io::BufReader::new(stdout);
-        stdout.read_line(&mut first).unwrap();
-        let url = first.rsplit(' ').next().unwrap().trim().to_string();
-        assert!(url.starts_with("http://"), "{first}");
-        Self {
-            child,
-            url,
-            _stdout: stdout,
-            _dir: dir,
-        }
-    }
-
-    fn addr(&self) -> std::net::SocketAddr {
-        self.url.trim_start_matches("http://").parse().unwrap()
-    }
-
-    /// Peak resident set size so far, in bytes.
-    fn peak_rss(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
-        let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
-        kib * 1024
-    }
-}
-
-impl Drop for Spawned {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Peak RSS the memory-heavy attacks must stay under (the idle debug build is ~15 MB; the
 /// attacks below would each take 100+ MB if their bytes were held).
 const RSS_BOUND: u64 = 64 << 20;
 
 #[tokio::test]
 async fn memory_stays_flat_under_header_zip_directory_and_request_log_attacks() {
-    let server = Spawned::start(&["--request-log-bytes", "1MiB"]);
+    let server = Spawned::start(TOKEN, &["--request-log-bytes", "1MiB"]);
     let zip = zip_of(&[(
         &format!("libfoo.so/{DEBUG_ID}/libfoo.so.sym"),
         LIBFOO_SYM.as_bytes(),
@@ -736,4 +639,162 @@ async fn memory_stays_flat_under_header_zip_directory_and_request_log_attacks() 
         after_log >> 20
     );
     assert!(after_log < RSS_BOUND, "peak RSS {} MB", after_log >> 20);
+}
+
+// --- The HTTP edge (http-edge) -------------------------------------------------------------
+
+#[tokio::test]
+async fn thousands_of_headers_are_refused_and_the_service_stays_up() {
+    let symbols = seeded(config()).await;
+    let mut head = format!("GET {} HTTP/1.1\r\nHost: h\r\n", libfoo_path());
+    for i in 0..5000 {
+        head.push_str(&format!("X-H{i}: v\r\n"));
+    }
+    head.push_str("\r\n");
+    let status = raw_exchange(symbols.addr(), head, vec![], Duration::from_secs(10)).await;
+    // 431, or a closed connection once the head passes the buffer; never served.
+    assert!(
+        status.is_none()
+            || status.as_deref() == Some("HTTP/1.1 431 Request Header Fields Too Large"),
+        "{status:?}"
+    );
+    still_serving(&symbols.url()).await;
+}
+
+#[tokio::test]
+async fn the_admin_endpoints_refuse_foreign_hosts_and_cross_site_writes() {
+    let mut config = config();
+    config.allowed_hosts = vec!["fake-symbols".into()];
+    let symbols = seeded(config).await;
+    let client = raw_client();
+    let fault_url = format!("{}/__fault__", symbols.url());
+    let spec = json!({"rules": [{"action": {"kind": "status", "code": 503}}]});
+    // DNS rebinding: a name the server was not told about.
+    let rebound = client
+        .get(&fault_url)
+        .header("host", "attacker.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rebound.status(), 403);
+    let rebound = client
+        .get(format!("{}/__requests__", symbols.url()))
+        .header("host", "attacker.example:8070")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rebound.status(), 403);
+    // A page on another site, even with a JSON body (after a preflight it would not pass).
+    let cross = client
+        .put(&fault_url)
+        .header("origin", "http://attacker.example")
+        .header("sec-fetch-site", "cross-site")
+        .json(&spec)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cross.status(), 403);
+    let current: Value = client
+        .get(&fault_url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(current["rules"], json!([]));
+    // The configured name and plain clients are served.
+    let named = client
+        .get(&fault_url)
+        .header("host", "fake-symbols:8070")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(named.status(), 200);
+    assert_eq!(named.headers()["content-security-policy"], "sandbox");
+    assert!(named.headers().get("access-control-allow-origin").is_none());
+    // Downloads keep Tecken's CORS and any Host (they are public, as Tecken's are).
+    let download = client
+        .get(format!("{}{}", symbols.url(), libfoo_path()))
+        .header("host", "symbols.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(download.status(), 200);
+    assert_eq!(download.headers()["access-control-allow-origin"], "*");
+    still_serving(&symbols.url()).await;
+}
+
+#[tokio::test]
+async fn a_client_that_trickles_its_head_is_disconnected_and_others_are_served() {
+    let mut config = config();
+    config.connection.header_read_timeout = Duration::from_millis(500);
+    let symbols = seeded(config).await;
+    let mut slow = TcpStream::connect(symbols.addr()).await.unwrap();
+    slow.write_all(b"GET /__lbheartbeat__ HTTP/1.1\r\nHost: h\r\n")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    // Trickle a header byte every 100 ms; the server must give up at its deadline.
+    let closed = loop {
+        still_serving(&symbols.url()).await;
+        if slow.write_all(b"X").await.is_err() {
+            break true;
+        }
+        let mut buf = [0u8; 256];
+        if let Ok(Ok(n)) =
+            tokio::time::timeout(Duration::from_millis(100), slow.read(&mut buf)).await
+        {
+            // A 408 or a close.
+            break n == 0 || String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 408");
+        }
+        if started.elapsed() > Duration::from_secs(10) {
+            break false;
+        }
+    };
+    assert!(
+        closed,
+        "the trickling client was still connected after 10 s"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_large_upload_body_trickled_slowly_holds_no_memory_and_blocks_nobody() {
+    let server = Spawned::start(TOKEN, &[]);
+    let zip = zip_of(&[(
+        &format!("libfoo.so/{DEBUG_ID}/libfoo.so.sym"),
+        LIBFOO_SYM.as_bytes(),
+    )]);
+    assert_eq!(upload_zip(&server.url, zip).await, 201);
+    // A chunked multipart upload whose file part arrives 64 KiB at a time, for 3 s, while other
+    // clients are served; then it is abandoned (the staging file goes with it).
+    let mut stream = TcpStream::connect(server.addr()).await.unwrap();
+    stream
+        .write_all(upload_head(server.addr()).as_bytes())
+        .await
+        .unwrap();
+    stream
+        .write_all(&chunked(
+            b"--XyZ\r\nContent-Disposition: form-data; name=\"symbols.zip\"; filename=\"s.zip\"\r\n\r\n",
+        ))
+        .await
+        .unwrap();
+    let until = Instant::now() + Duration::from_secs(3);
+    let mut sent = 0u64;
+    while Instant::now() < until {
+        stream.write_all(&chunked(&[0x5a; 64 << 10])).await.unwrap();
+        sent += 64 << 10;
+        still_serving(&server.url).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop(stream);
+    still_serving(&server.url).await;
+    let peak = server.peak_rss();
+    eprintln!("trickled {} KiB; peak RSS {} MB", sent >> 10, peak >> 20);
+    assert!(peak < RSS_BOUND, "peak RSS {} MB", peak >> 20);
 }
