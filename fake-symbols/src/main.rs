@@ -173,6 +173,10 @@ struct ServeArgs {
     #[arg(long, env = "FAKE_SYMBOLS_HEADER_READ_TIMEOUT", default_value_t = 15,
         value_parser = clap::value_parser!(u64).range(1..=86_400))]
     header_read_timeout: u64,
+    /// Seconds a request body may go without a byte arriving (a stalled upload is cut off).
+    #[arg(long, env = "FAKE_SYMBOLS_BODY_IDLE_TIMEOUT", default_value_t = 30,
+        value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    body_idle_timeout: u64,
     /// Open connections at once (more wait in the kernel's backlog).
     #[arg(long, env = "FAKE_SYMBOLS_MAX_CONNECTIONS", default_value_t = 1024,
         value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
@@ -250,6 +254,7 @@ impl ServeArgs {
             faults,
             connection: http_edge::ConnectionLimits {
                 header_read_timeout: Duration::from_secs(self.header_read_timeout),
+                body_idle_timeout: Duration::from_secs(self.body_idle_timeout),
                 max_connections: usize::try_from(self.max_connections)
                     .context("--max-connections does not fit")?,
                 ..http_edge::ConnectionLimits::default()

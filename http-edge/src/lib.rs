@@ -6,7 +6,8 @@
 //!
 //! - [`serve`] accepts connections under [`ConnectionLimits`]: a cap on open connections, a
 //!   deadline for each request head (slowloris, idle keep-alive connections), a cap on header
-//!   count and head size, and graceful shutdown. It replaces `axum::serve`, which has no knobs.
+//!   count and head size, a deadline between the pieces of a body, and graceful shutdown. It
+//!   replaces `axum::serve`, which has no knobs.
 //! - [`BrowserBoundary`] keeps a service's read and control routes out of reach of web pages:
 //!   a [`HostAllowlist`] defeats DNS rebinding, state changes sent cross-site by a browser are
 //!   refused, and no CORS header is ever added there. Ingest routes stay open to every origin,
@@ -31,6 +32,7 @@
 //! # }
 //! ```
 
+mod body;
 mod boundary;
 mod headers;
 mod secret;
@@ -38,6 +40,7 @@ mod serve;
 mod shutdown;
 mod size;
 
+pub use body::BodyStalled;
 pub use boundary::{BrowserBoundary, HostAllowlist, Refusal};
 pub use headers::{attachment_headers, harden};
 pub use secret::secret_eq;

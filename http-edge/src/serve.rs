@@ -4,12 +4,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::body::Body;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower::ServiceExt as _;
+
+use crate::body::IdleDeadlineBody;
 
 /// What one service allows each client connection.
 ///
@@ -30,6 +33,10 @@ pub struct ConnectionLimits {
     /// Bytes buffered for one request head (hyper's read buffer, at least 8 KiB); a longer head
     /// is answered 431.
     pub max_head_bytes: usize,
+    /// Longest a request body may go without a byte arriving; then reading it fails with
+    /// [`crate::BodyStalled`]. A minimum rate that any live client meets, so that each
+    /// service's own whole-body deadline (if it has one) can stay generous for large uploads.
+    pub body_idle_timeout: Duration,
 }
 
 impl ConnectionLimits {
@@ -37,6 +44,7 @@ impl ConnectionLimits {
     pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(15);
     pub const DEFAULT_MAX_HEADERS: usize = 100;
     pub const DEFAULT_MAX_HEAD_BYTES: usize = 64 * 1024;
+    pub const DEFAULT_BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
     /// hyper refuses a smaller read buffer.
     const MIN_HEAD_BYTES: usize = 8 * 1024;
 }
@@ -48,6 +56,7 @@ impl Default for ConnectionLimits {
             header_read_timeout: Self::DEFAULT_HEADER_READ_TIMEOUT,
             max_headers: Self::DEFAULT_MAX_HEADERS,
             max_head_bytes: Self::DEFAULT_MAX_HEAD_BYTES,
+            body_idle_timeout: Self::DEFAULT_BODY_IDLE_TIMEOUT,
         }
     }
 }
@@ -94,7 +103,9 @@ pub async fn serve(
         }
         let service = {
             let router = router.clone();
+            let idle = limits.body_idle_timeout;
             hyper::service::service_fn(move |request: http::Request<Incoming>| {
+                let request = request.map(|body| Body::new(IdleDeadlineBody::new(body, idle)));
                 router.clone().oneshot(request)
             })
         };

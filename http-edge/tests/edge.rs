@@ -244,3 +244,61 @@ async fn shutdown_stops_accepting_and_finishes() {
     assert!(matches!(finished, Ok(Ok(Ok(())))), "{finished:?}");
     assert!(TcpStream::connect(server.addr).await.is_err());
 }
+
+#[tokio::test]
+async fn a_body_that_stops_arriving_fails_at_the_idle_deadline_a_slow_one_does_not() {
+    use axum::body::Bytes;
+    let router = Router::new().route(
+        "/upload",
+        post(|body: Bytes| async move { format!("got {}", body.len()) }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let limits = ConnectionLimits {
+        body_idle_timeout: Duration::from_millis(300),
+        ..Default::default()
+    };
+    tokio::spawn(http_edge::serve(
+        listener,
+        router,
+        limits,
+        std::future::pending(),
+    ));
+
+    // 40 bytes, one every 100 ms: slower than the whole body would take at any real rate, but
+    // never idle for 300 ms, so it is read whole.
+    let mut slow = TcpStream::connect(addr).await.unwrap();
+    slow.write_all(b"POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 40\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    for _ in 0..40 {
+        slow.write_all(b"x").await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let answer = closed_within(&mut slow, Duration::from_secs(10))
+        .await
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.starts_with("HTTP/1.1 200") && answer.ends_with("got 40"),
+        "{answer}"
+    );
+
+    // Half a body, then nothing: the read fails once 300 ms pass, instead of waiting for ever.
+    let mut stalled = TcpStream::connect(addr).await.unwrap();
+    let started = Instant::now();
+    stalled
+        .write_all(b"POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 40\r\n\r\nxxxxxxxxxxxxxxxxxxxx")
+        .await
+        .unwrap();
+    let answer = closed_within(&mut stalled, Duration::from_secs(10))
+        .await
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(!answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}
