@@ -28,7 +28,17 @@ impl Binary {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_fake-sentry"))
+        Self::start_exe(env!("CARGO_BIN_EXE_fake-sentry"), args).await
+    }
+
+    /// [`Binary::start`] with another build of fake-sentry (to show that a test fails on an
+    /// older one).
+    pub async fn start_exe<I, S>(exe: impl AsRef<OsStr>, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let mut child = Command::new(exe)
             .args(["--host", "127.0.0.1", "--port", "0"])
             .args(args)
             // Only the flags count: no FAKE_SENTRY_* from the environment running the tests.
@@ -95,6 +105,27 @@ impl Binary {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// The process's peak resident set size so far in bytes (`VmHWM` of `/proc/PID/status`);
+    /// `None` where there is no such file (not Linux) or the process is gone.
+    pub fn peak_rss(&self) -> Option<u64> {
+        let pid = self.child.id()?;
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        let kib: u64 = line
+            .trim_start_matches("VmHWM:")
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .ok()?;
+        Some(kib * 1024)
     }
 
     /// SIGKILL (on Unix): no flush, no graceful shutdown.

@@ -101,6 +101,30 @@ async fn exchange(
     }
 }
 
+/// Sends `request` (head and body, exactly as given: invalid UTF-8 and all) on a new
+/// connection and returns the answer, or `None` when the connection ends without a complete
+/// one (a server may refuse a malformed head by closing).
+pub async fn send_raw(addr: SocketAddr, request: &[u8]) -> Option<Reply> {
+    let exchange = async {
+        let mut stream = TcpStream::connect(addr).await.ok()?;
+        let (mut reader, mut writer) = stream.split();
+        let write = async {
+            writer.write_all(request).await?;
+            writer.flush().await
+        };
+        let read = async {
+            let mut buf = Vec::new();
+            let _ = reader.read_to_end(&mut buf).await;
+            buf
+        };
+        let (_, buf) = tokio::join!(write, read);
+        parse(&buf)
+    };
+    tokio::time::timeout(REQUEST_TIMEOUT, exchange)
+        .await
+        .unwrap_or_else(|_| panic!("raw request: no answer within {REQUEST_TIMEOUT:?}"))
+}
+
 /// Parses a complete response; `None` if it is cut short.
 fn parse(buf: &[u8]) -> Option<Reply> {
     let end = buf.windows(4).position(|w| w == b"\r\n\r\n")?;
