@@ -5,11 +5,13 @@ use std::io::Write as _;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+use http_edge::{ByteSize, ConnectionLimits};
 
-use crate::collector::CollectorConfig;
+use crate::collector::{CollectorConfig, SubmissionLimits};
 use crate::report;
 use crate::run::{RunOptions, RunServices};
 use crate::scenario::Scenario;
@@ -53,15 +55,8 @@ pub struct UpArgs {
     /// The collector's port.
     #[arg(long, default_value_t = 8888, env = "HARNESS_COLLECTOR_PORT")]
     pub collector_port: u16,
-    /// Also store crashes in Antenna's `v1/...` layout under this folder.
-    #[arg(long, env = "HARNESS_COLLECTOR_DIR")]
-    pub collector_dir: Option<PathBuf>,
-    /// Largest crash submission, in bytes.
-    #[arg(long, default_value_t = crate::collector::DEFAULT_MAX_BODY, env = "HARNESS_MAX_SUBMISSION")]
-    pub max_submission: usize,
-    /// Crashes the collector keeps in memory.
-    #[arg(long, default_value_t = crate::collector::DEFAULT_MAX_CRASHES, env = "HARNESS_MAX_CRASHES")]
-    pub max_crashes: usize,
+    #[command(flatten)]
+    pub collector: CollectorArgs,
     /// Serve only these services (comma-separated), e.g. `--only collector` next to
     /// fake-sentry and fake-symbols containers.
     #[arg(
@@ -72,6 +67,100 @@ pub struct UpArgs {
         default_values_t = SuiteService::ALL
     )]
     pub only: Vec<SuiteService>,
+}
+
+/// The collector's settings: storage, and the limits every submission is read under.
+#[derive(Debug, clap::Args)]
+pub struct CollectorArgs {
+    /// Also store crashes in Antenna's `v1/...` layout under this folder.
+    #[arg(long, env = "HARNESS_COLLECTOR_DIR")]
+    pub collector_dir: Option<PathBuf>,
+    /// Largest crash submission body as received (compressed or not), in bytes (413 above).
+    #[arg(long, default_value_t = ByteSize(crate::collector::DEFAULT_MAX_BODY as u64), env = "HARNESS_MAX_SUBMISSION")]
+    pub max_submission: ByteSize,
+    /// Crashes the collector keeps in memory (new ones get 507 once reached).
+    #[arg(long, default_value_t = crate::collector::DEFAULT_MAX_CRASHES, env = "HARNESS_MAX_CRASHES")]
+    pub max_crashes: usize,
+    /// Bytes of crashes (dumps and raw crashes) the collector keeps in memory (507 once reached).
+    #[arg(long, default_value_t = ByteSize(crate::collector::DEFAULT_MAX_BYTES as u64), env = "HARNESS_COLLECTOR_MAX_BYTES")]
+    pub collector_max_bytes: ByteSize,
+    /// Seconds to receive a whole submission body once its headers are in (408 after).
+    #[arg(long, default_value_t = crate::collector::DEFAULT_BODY_TIMEOUT.as_secs(), env = "HARNESS_COLLECTOR_BODY_TIMEOUT")]
+    pub collector_body_timeout: u64,
+    /// Largest submission body once gunzipped, in bytes (413 above; stops gzip bombs).
+    #[arg(long, default_value_t = ByteSize(SubmissionLimits::default().max_decompressed as u64), env = "HARNESS_COLLECTOR_MAX_DECOMPRESSED")]
+    pub collector_max_decompressed: ByteSize,
+    /// Parts in one multipart submission.
+    #[arg(long, default_value_t = SubmissionLimits::default().max_parts, env = "HARNESS_COLLECTOR_MAX_PARTS")]
+    pub collector_max_parts: usize,
+    /// Bytes of one part's header block.
+    #[arg(long, default_value_t = ByteSize(SubmissionLimits::default().max_part_header as u64), env = "HARNESS_COLLECTOR_MAX_PART_HEADER")]
+    pub collector_max_part_header: ByteSize,
+    /// Bytes of a field name (and of a key in the `extra` JSON).
+    #[arg(long, default_value_t = ByteSize(SubmissionLimits::default().max_field_name as u64), env = "HARNESS_COLLECTOR_MAX_FIELD_NAME")]
+    pub collector_max_field_name: ByteSize,
+    /// Bytes of one annotation value.
+    #[arg(long, default_value_t = ByteSize(SubmissionLimits::default().max_field_value as u64), env = "HARNESS_COLLECTOR_MAX_FIELD_VALUE")]
+    pub collector_max_field_value: ByteSize,
+    /// Annotations in one submission (text fields plus `extra` JSON keys).
+    #[arg(long, default_value_t = SubmissionLimits::default().max_annotations, env = "HARNESS_COLLECTOR_MAX_ANNOTATIONS")]
+    pub collector_max_annotations: usize,
+    /// Dump parts in one submission.
+    #[arg(long, default_value_t = SubmissionLimits::default().max_dumps, env = "HARNESS_COLLECTOR_MAX_DUMPS")]
+    pub collector_max_dumps: usize,
+    /// Nesting levels of the `extra` JSON (the top object is level 1).
+    #[arg(long, default_value_t = SubmissionLimits::default().max_json_depth, env = "HARNESS_COLLECTOR_MAX_JSON_DEPTH")]
+    pub collector_max_json_depth: usize,
+    /// `collector_notes` kept per crash (the rest are counted in one last note).
+    #[arg(long, default_value_t = SubmissionLimits::default().max_notes, env = "HARNESS_COLLECTOR_MAX_NOTES")]
+    pub collector_max_notes: usize,
+    /// `Host` names the read API (`/api/crashes/...`) answers to, comma-separated, besides IP
+    /// literals, `localhost`, `*.localhost` and names without a dot; `.example.com` allows its
+    /// subdomains, `*` turns the check off.
+    #[arg(long, value_delimiter = ',', env = "HARNESS_COLLECTOR_ALLOWED_HOSTS")]
+    pub collector_allowed_hosts: Vec<String>,
+    /// Open connections to the collector at once (more wait in the kernel's backlog).
+    #[arg(long, default_value_t = ConnectionLimits::DEFAULT_MAX_CONNECTIONS, env = "HARNESS_COLLECTOR_MAX_CONNECTIONS")]
+    pub collector_max_connections: usize,
+    /// Seconds a client has to send a request head (slowloris, idle keep-alive).
+    #[arg(long, default_value_t = ConnectionLimits::DEFAULT_HEADER_READ_TIMEOUT.as_secs(), env = "HARNESS_COLLECTOR_HEADER_TIMEOUT")]
+    pub collector_header_timeout: u64,
+    /// Header lines in one request head (431 above).
+    #[arg(long, default_value_t = ConnectionLimits::DEFAULT_MAX_HEADERS, env = "HARNESS_COLLECTOR_MAX_HEADERS")]
+    pub collector_max_headers: usize,
+    /// Bytes of one request head (431 above; at least 8KiB).
+    #[arg(long, default_value_t = ByteSize(ConnectionLimits::DEFAULT_MAX_HEAD_BYTES as u64), env = "HARNESS_COLLECTOR_MAX_HEAD_BYTES")]
+    pub collector_max_head_bytes: ByteSize,
+}
+
+impl CollectorArgs {
+    pub fn config(&self) -> CollectorConfig {
+        CollectorConfig {
+            limits: SubmissionLimits {
+                max_body: self.max_submission.as_usize(),
+                max_decompressed: self.collector_max_decompressed.as_usize(),
+                max_parts: self.collector_max_parts,
+                max_part_header: self.collector_max_part_header.as_usize(),
+                max_field_name: self.collector_max_field_name.as_usize(),
+                max_field_value: self.collector_max_field_value.as_usize(),
+                max_annotations: self.collector_max_annotations,
+                max_dumps: self.collector_max_dumps,
+                max_json_depth: self.collector_max_json_depth,
+                max_notes: self.collector_max_notes,
+            },
+            max_crashes: self.max_crashes,
+            max_bytes: self.collector_max_bytes.as_usize(),
+            body_timeout: Duration::from_secs(self.collector_body_timeout),
+            storage_dir: self.collector_dir.clone(),
+            allowed_hosts: self.collector_allowed_hosts.clone(),
+            connection: ConnectionLimits {
+                max_connections: self.collector_max_connections,
+                header_read_timeout: Duration::from_secs(self.collector_header_timeout),
+                max_headers: self.collector_max_headers,
+                max_head_bytes: self.collector_max_head_bytes.as_usize(),
+            },
+        }
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -151,31 +240,17 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
             symbols: args.symbols_port,
             collector: args.collector_port,
         },
-        CollectorConfig {
-            max_body: args.max_submission,
-            max_crashes: args.max_crashes,
-            storage_dir: args.collector_dir,
-        },
+        args.collector.config(),
         &args.only,
     )
     .await?;
     println!("{}", suite.describe());
     println!("Ctrl-C stops them.");
-    shutdown_signal().await?;
+    http_edge::shutdown_signal().await;
     suite.shutdown().await;
     // Whoever started us may have stopped reading; that is no reason to fail.
     let _ = writeln!(std::io::stdout(), "stopped");
     Ok(ExitCode::SUCCESS)
-}
-
-/// Ctrl-C, or SIGTERM (what `docker stop` sends through tini).
-async fn shutdown_signal() -> anyhow::Result<()> {
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("listening for SIGTERM")?;
-    tokio::select! {
-        result = tokio::signal::ctrl_c() => result.context("waiting for Ctrl-C"),
-        _ = terminate.recv() => Ok(()),
-    }
 }
 
 async fn run_scenario(scenario: &Scenario, args: &CommonRunArgs) -> anyhow::Result<ExitCode> {
@@ -219,7 +294,7 @@ async fn run_scenario(scenario: &Scenario, args: &CommonRunArgs) -> anyhow::Resu
             println!("collector:          {url}/submit");
         }
         println!("Ctrl-C stops them.");
-        shutdown_signal().await?;
+        http_edge::shutdown_signal().await;
     }
     services.shutdown().await;
     Ok(if report.passed {

@@ -1,109 +1,141 @@
 //! A minimal Antenna-compatible crash collector: `POST /submit` answers
 //! `CrashID=bp-<crash id>\n` and keeps the dumps for the processor.
 //!
-//! Parsing is crash-generator's [`submission::parse_request`] (Antenna's multipart rules and
-//! `Discarded=malformed_<reason>` answers); this module adds what a collector does around it:
-//! Antenna-style crash ids (`uuid4` whose last seven hex digits are the throttle digit and the
-//! UTC date), the raw-crash metadata Antenna adds, bounded in-memory storage and, optionally,
-//! Antenna's `v1/...` storage layout on disk, and a read API over what it stored
+//! Parsing is [`submission::parse_submission`] (Antenna's multipart rules and
+//! `Discarded=malformed_<reason>` answers, under [`SubmissionLimits`]); this module adds what a
+//! collector does around it: reading the body under a size cap and a deadline, Antenna-style
+//! crash ids (`uuid4` whose last seven hex digits are the throttle digit and the UTC date), the
+//! raw-crash metadata Antenna adds, storage bounded by count and bytes ([`store`]) and,
+//! optionally, Antenna's `v1/...` layout on disk, and a read API over what it stored
 //! (`GET /api/crashes/`, `/api/crashes/{id}`, `/api/crashes/{id}/dumps/{name}`) so a harness
-//! in another container processes exactly the bytes the collector received. Every crash is accepted (Antenna's
-//! `ACCEPT_ALL` throttle rules); a `uuid` annotation needs a bearer token, which this
-//! collector never has, so it is refused with 401 as Antenna does.
+//! in another container processes exactly the bytes the collector received. Every crash is
+//! accepted (Antenna's `ACCEPT_ALL` throttle rules); a `uuid` annotation needs a bearer token,
+//! which this collector never has, so it is refused with 401 as Antenna does.
+
+pub mod store;
+pub mod submission;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use crash_generator::submission::{ParseLimits, SubmissionError, parse_request};
+use futures::StreamExt as _;
+use http_edge::{BrowserBoundary, ConnectionLimits, HostAllowlist};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-/// nginx's `client_max_body_size 25m` in front of Antenna.
-pub const DEFAULT_MAX_BODY: usize = 25 * 1024 * 1024;
-/// Crashes kept in memory before the collector answers 500 (Antenna's storage failure).
+pub use store::{Full, StoredCrash};
+pub use submission::{
+    DEFAULT_MAX_BODY, ParsedSubmission, SubmissionError, SubmissionLimits, parse_submission,
+};
+
+use store::Store;
+
+/// Crashes kept in memory before the collector refuses new ones (507).
 pub const DEFAULT_MAX_CRASHES: usize = 10_000;
+/// Bytes of crashes kept in memory before the collector refuses new ones (507).
+pub const DEFAULT_MAX_BYTES: usize = 512 * 1024 * 1024;
+/// Time to receive a whole submission body once its headers are in (408 after it).
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(120);
 
 #[derive(Debug, Clone)]
 pub struct CollectorConfig {
-    /// Largest body accepted, compressed or not (413 above it).
-    pub max_body: usize,
+    /// What one submission may be (`limits.max_body` is the largest body, 413 above it).
+    pub limits: SubmissionLimits,
     /// Crashes kept in memory.
     pub max_crashes: usize,
+    /// Bytes kept in memory (dumps and raw crashes; see [`store`]).
+    pub max_bytes: usize,
+    /// Time to receive a whole body once its headers are in.
+    pub body_timeout: Duration,
     /// Also write Antenna's `v1/raw_crash/<date>/<id>`, `v1/dump_names/<id>`, `v1/<dump>/<id>`.
     pub storage_dir: Option<PathBuf>,
+    /// `Host` names the read API answers to besides IP literals, `localhost`, `*.localhost`
+    /// and names without a dot (`collector` in compose); `*` turns the check off.
+    pub allowed_hosts: Vec<String>,
+    /// Connection cap, request-head deadline and header limits.
+    pub connection: ConnectionLimits,
 }
 
 impl Default for CollectorConfig {
     fn default() -> Self {
         Self {
-            max_body: DEFAULT_MAX_BODY,
+            limits: SubmissionLimits::default(),
             max_crashes: DEFAULT_MAX_CRASHES,
+            max_bytes: DEFAULT_MAX_BYTES,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
             storage_dir: None,
+            allowed_hosts: Vec::new(),
+            connection: ConnectionLimits::default(),
         }
     }
 }
 
-/// One accepted crash.
-#[derive(Debug, Clone)]
-pub struct StoredCrash {
-    /// Without the `bp-` prefix.
-    pub crash_id: String,
-    /// Antenna's raw crash: annotations plus `uuid`, `submitted_timestamp`, `version`,
-    /// `metadata`.
-    pub raw_crash: Value,
-    /// Dump name (`upload_file_minidump`, ...) to bytes.
-    pub dumps: BTreeMap<String, Vec<u8>>,
-}
-
 pub struct CollectorState {
     config: CollectorConfig,
-    crashes: Mutex<Vec<Arc<StoredCrash>>>,
+    store: Store,
 }
 
 impl CollectorState {
     pub fn new(config: CollectorConfig) -> Arc<Self> {
         Arc::new(Self {
+            store: Store::new(config.max_crashes, config.max_bytes),
             config,
-            crashes: Mutex::new(Vec::new()),
         })
+    }
+
+    pub fn config(&self) -> &CollectorConfig {
+        &self.config
     }
 
     /// A stored crash by id (with or without `bp-`).
     pub fn crash(&self, id: &str) -> Option<Arc<StoredCrash>> {
-        let id = id.strip_prefix("bp-").unwrap_or(id);
-        self.lock().iter().find(|c| c.crash_id == id).cloned()
+        self.store.find(id.strip_prefix("bp-").unwrap_or(id))
     }
 
     pub fn crash_ids(&self) -> Vec<String> {
-        self.lock().iter().map(|c| c.crash_id.clone()).collect()
+        self.store
+            .all()
+            .iter()
+            .map(|c| c.crash_id.clone())
+            .collect()
     }
 
     /// Every stored crash, oldest first.
     pub fn crashes(&self) -> Vec<Arc<StoredCrash>> {
-        self.lock().clone()
+        self.store.all()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Arc<StoredCrash>>> {
-        // A poisoned lock only means another request panicked mid-push; the list is intact.
-        self.crashes.lock().unwrap_or_else(|e| e.into_inner())
+    /// `(crashes, bytes)` held in memory, counting crashes still being written.
+    pub fn usage(&self) -> (usize, usize) {
+        self.store.usage()
     }
 }
 
-/// Why a submission was not stored; each answers as Antenna does.
+/// Why a submission was not stored; each answers as Antenna does where Antenna has an answer.
 #[derive(Debug, thiserror::Error)]
 pub enum CollectorError {
     #[error("malformed submission: {0}")]
     Malformed(#[from] SubmissionError),
     #[error("a uuid annotation needs a bearer token")]
     UnauthorizedUuid,
+    /// 408, as nginx answers a body that does not arrive within `client_body_timeout`.
+    #[error("the body did not arrive within {0:?}")]
+    BodyTimeout(Duration),
+    /// The client went away or sent a broken body (no answer reaches it anyway).
+    #[error("the body could not be read")]
+    BodyAborted,
+    /// 507: the count or byte cap is reached; nothing of the crash was written.
+    #[error(transparent)]
+    Full(#[from] Full),
     #[error("storage failed: {0}")]
     Storage(String),
 }
@@ -119,6 +151,28 @@ impl IntoResponse for CollectorError {
                 StatusCode::UNAUTHORIZED,
                 "Discarded=unauthorized_uuid".into(),
             ),
+            CollectorError::BodyTimeout(_) | CollectorError::BodyAborted => {
+                let status = match &self {
+                    CollectorError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+                    _ => StatusCode::BAD_REQUEST,
+                };
+                let mut response = (
+                    status,
+                    [(header::CONTENT_TYPE, "text/plain")],
+                    format!("{self}\n"),
+                )
+                    .into_response();
+                // The rest of the body may still be on its way: do not read it as a request.
+                response.headers_mut().insert(
+                    header::CONNECTION,
+                    header::HeaderValue::from_static("close"),
+                );
+                return response;
+            }
+            CollectorError::Full(full) => {
+                tracing::warn!(%full, "collector refused a crash");
+                (StatusCode::INSUFFICIENT_STORAGE, format!("{full}\n"))
+            }
             CollectorError::Storage(message) => {
                 tracing::error!(%message, "collector storage failed");
                 (StatusCode::INTERNAL_SERVER_ERROR, String::new())
@@ -131,10 +185,10 @@ impl IntoResponse for CollectorError {
 /// A read API request that names nothing stored: 404 with a JSON error.
 #[derive(Debug, thiserror::Error)]
 pub enum CrashLookupError {
-    #[error("no crash {0}")]
-    NoCrash(String),
-    #[error("crash {crash_id} has no dump {name}")]
-    NoDump { crash_id: String, name: String },
+    #[error("no crash with that id")]
+    NoCrash,
+    #[error("the crash has no dump by that name")]
+    NoDump,
 }
 
 impl IntoResponse for CrashLookupError {
@@ -163,14 +217,19 @@ pub fn crash_summary(crash: &StoredCrash) -> Value {
     })
 }
 
-/// The collector's routes: `POST /submit`, the read API and Dockerflow.
+/// The collector's routes: `POST /submit` (open to anyone, as Antenna's is), the read API
+/// (behind the browser boundary: a `Host` allowlist against DNS rebinding and no CORS, so no
+/// web page can read what was captured) and Dockerflow; every answer is hardened (`nosniff`,
+/// `Content-Security-Policy: sandbox`).
 pub fn router(state: Arc<CollectorState>) -> Router {
-    let limit = state.config.max_body;
-    Router::new()
-        .route("/submit", post(submit))
+    let boundary =
+        BrowserBoundary::new(HostAllowlist::default().with_names(&state.config.allowed_hosts));
+    let read_api = Router::new()
         .route("/api/crashes/", get(list_crashes))
         .route("/api/crashes/{crash_id}", get(raw_crash))
-        .route("/api/crashes/{crash_id}/dumps/{name}", get(dump))
+        .route("/api/crashes/{crash_id}/dumps/{name}", get(dump));
+    let open = Router::new()
+        .route("/submit", post(submit))
         .route("/__heartbeat__", get(|| async { "{}" }))
         .route("/__lbheartbeat__", get(|| async { StatusCode::OK }))
         .route(
@@ -178,9 +237,8 @@ pub fn router(state: Arc<CollectorState>) -> Router {
             get(|| async {
                 axum::Json(json!({"source": "understudy", "version": env!("CARGO_PKG_VERSION"), "build": "harness-collector"}))
             }),
-        )
-        .layer(DefaultBodyLimit::max(limit))
-        .with_state(state)
+        );
+    http_edge::harden(open.merge(boundary.protect(read_api))).with_state(state)
 }
 
 async fn list_crashes(State(state): State<Arc<CollectorState>>) -> axum::Json<Value> {
@@ -193,42 +251,48 @@ async fn raw_crash(
     State(state): State<Arc<CollectorState>>,
     Path(crash_id): Path<String>,
 ) -> Result<axum::Json<Value>, CrashLookupError> {
-    let crash = state
-        .crash(&crash_id)
-        .ok_or(CrashLookupError::NoCrash(crash_id))?;
+    let crash = state.crash(&crash_id).ok_or(CrashLookupError::NoCrash)?;
     Ok(axum::Json(crash.raw_crash.clone()))
 }
 
-/// One dump's bytes, exactly as submitted (`upload_file_minidump`, ...).
+/// One dump's bytes, exactly as submitted (`upload_file_minidump`, ...), as a download
+/// (`application/octet-stream`, `Content-Disposition: attachment`, `nosniff`).
 async fn dump(
     State(state): State<Arc<CollectorState>>,
     Path((crash_id, name)): Path<(String, String)>,
 ) -> Result<Response, CrashLookupError> {
-    let crash = state
-        .crash(&crash_id)
-        .ok_or_else(|| CrashLookupError::NoCrash(crash_id.clone()))?;
+    let crash = state.crash(&crash_id).ok_or(CrashLookupError::NoCrash)?;
     let bytes = crash
         .dumps
         .get(&name)
         .cloned()
-        .ok_or(CrashLookupError::NoDump { crash_id, name })?;
-    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
+        .ok_or(CrashLookupError::NoDump)?;
+    let file_name = format!("{}-{name}.dmp", crash.crash_id);
+    Ok((http_edge::attachment_headers(&file_name), bytes).into_response())
 }
 
 async fn submit(
     State(state): State<Arc<CollectorState>>,
-    headers: HeaderMap,
-    body: Bytes,
+    request: Request,
 ) -> Result<Response, CollectorError> {
-    let text = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
-    let crash = accept(
-        &state,
-        text(header::CONTENT_TYPE),
-        text(header::CONTENT_ENCODING),
-        text(header::USER_AGENT),
-        &body,
-        OffsetDateTime::now_utc(),
-    )?;
+    let (parts, body) = request.into_parts();
+    let body = read_body(body, &parts.headers, &state.config).await?;
+    let headers = parts.headers;
+    let now = OffsetDateTime::now_utc();
+    // Parsing (gunzip, multipart) and the disk writes block: keep them off the reactor.
+    let crash = tokio::task::spawn_blocking(move || {
+        let text = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
+        accept(
+            &state,
+            text(header::CONTENT_TYPE),
+            text(header::CONTENT_ENCODING),
+            text(header::USER_AGENT),
+            &body,
+            now,
+        )
+    })
+    .await
+    .map_err(|e| CollectorError::Storage(format!("the submission task failed: {e}")))??;
     Ok((
         [(header::CONTENT_TYPE, "text/plain")],
         format!("CrashID=bp-{}\n", crash.crash_id),
@@ -236,7 +300,44 @@ async fn submit(
         .into_response())
 }
 
+/// Reads a whole body, refusing it as soon as it is known to be over `limits.max_body` (from
+/// `Content-Length`, or one byte past the limit as it arrives) or once `body_timeout` has
+/// passed.
+async fn read_body(
+    body: Body,
+    headers: &HeaderMap,
+    config: &CollectorConfig,
+) -> Result<Bytes, CollectorError> {
+    let limit = config.limits.max_body;
+    let too_large = || CollectorError::Malformed(SubmissionError::TooLarge { limit });
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    let read = async {
+        let mut buffer = Vec::with_capacity(declared.unwrap_or(0) as usize);
+        let mut stream = body.into_data_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|_| CollectorError::BodyAborted)?;
+            if buffer.len() + chunk.len() > limit {
+                return Err(too_large());
+            }
+            buffer.extend_from_slice(&chunk);
+        }
+        Ok(Bytes::from(buffer))
+    };
+    tokio::time::timeout(config.body_timeout, read)
+        .await
+        .map_err(|_| CollectorError::BodyTimeout(config.body_timeout))?
+}
+
 /// Parses, checks and stores one submission (the handler's logic, callable directly).
+///
+/// The crash's place (count and bytes) is reserved before anything is written; it is listed
+/// only once every file is on disk.
 pub fn accept(
     state: &CollectorState,
     content_type: Option<&str>,
@@ -245,22 +346,26 @@ pub fn accept(
     body: &[u8],
     now: OffsetDateTime,
 ) -> Result<Arc<StoredCrash>, CollectorError> {
-    let limits = ParseLimits {
-        max_body_size: state.config.max_body,
-    };
-    let parsed = parse_request(content_type, content_encoding, body, limits)?;
+    let parsed = parse_submission(content_type, content_encoding, body, &state.config.limits)?;
     if parsed.annotations.contains_key("uuid") {
         return Err(CollectorError::UnauthorizedUuid);
     }
     let crash_id = crash_id(uuid::Uuid::new_v4(), now);
-    let checksums: BTreeMap<&String, String> = parsed
+    let checksums: BTreeMap<String, String> = parsed
         .dumps
         .iter()
-        .map(|(name, bytes)| (name, hex::encode(Sha256::digest(bytes))))
+        .map(|(name, bytes)| (name.clone(), hex::encode(Sha256::digest(bytes))))
         .collect();
-    let mut raw: serde_json::Map<String, Value> = parsed
-        .annotations
-        .iter()
+    let user_agent: String = user_agent.unwrap_or("").chars().take(1024).collect();
+    let ParsedSubmission {
+        annotations,
+        dumps,
+        payload,
+        payload_compressed,
+        notes,
+    } = parsed;
+    let mut raw: serde_json::Map<String, Value> = annotations
+        .into_iter()
         .filter(|(k, _)| {
             // Antenna removes these before storing.
             !matches!(
@@ -268,7 +373,7 @@ pub fn accept(
                 "Email" | "TelemetryClientId" | "TelemetryServerURL" | "TelemetrySessionId"
             )
         })
-        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .map(|(k, v)| (k, Value::String(v)))
         .collect();
     let timestamp = now
         .format(&time::format_description::well_known::Rfc3339)
@@ -279,32 +384,27 @@ pub fn accept(
     raw.insert(
         "metadata".into(),
         json!({
-            "payload": parsed.payload,
-            "payload_compressed": if parsed.payload_compressed { "1" } else { "0" },
+            "payload": payload,
+            "payload_compressed": if payload_compressed { "1" } else { "0" },
             "payload_size": body.len(),
-            "collector_notes": parsed.notes,
+            "collector_notes": notes,
             "dump_checksums": checksums,
-            "user_agent": user_agent.unwrap_or(""),
+            "user_agent": user_agent,
             "throttle_rule": "accept_everything",
         }),
     );
     let crash = Arc::new(StoredCrash {
         crash_id,
         raw_crash: Value::Object(raw),
-        dumps: parsed.dumps,
+        dumps,
     });
+    let raw_json = serde_json::to_vec(&crash.raw_crash).unwrap_or_default();
+    let reservation = state.store.reserve(store::charge(&crash, &raw_json))?;
     if let Some(dir) = &state.config.storage_dir {
-        write_antenna_layout(dir, &crash, now)
+        store::write_antenna_layout(dir, &crash, &raw_json, now)
             .map_err(|e| CollectorError::Storage(e.to_string()))?;
     }
-    let mut crashes = state.lock();
-    if crashes.len() >= state.config.max_crashes {
-        return Err(CollectorError::Storage(format!(
-            "{} crashes stored, the limit",
-            crashes.len()
-        )));
-    }
-    crashes.push(crash.clone());
+    reservation.commit(crash.clone());
     Ok(crash)
 }
 
@@ -354,85 +454,5 @@ pub fn is_crash_id(id: &str) -> bool {
     at == bytes.len()
 }
 
-fn write_antenna_layout(
-    dir: &std::path::Path,
-    crash: &StoredCrash,
-    now: OffsetDateTime,
-) -> std::io::Result<()> {
-    let id = &crash.crash_id;
-    let date = format!(
-        "{:04}{:02}{:02}",
-        now.year(),
-        u8::from(now.month()),
-        now.day()
-    );
-    let write = |rel: PathBuf, bytes: &[u8]| -> std::io::Result<()> {
-        let path = dir.join(rel);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        let tmp = path.with_extension("partial");
-        std::fs::write(&tmp, bytes)?;
-        std::fs::rename(&tmp, &path)
-    };
-    for (name, bytes) in &crash.dumps {
-        let key = if name == "upload_file_minidump" {
-            "dump"
-        } else {
-            name.as_str()
-        };
-        write(PathBuf::from(format!("v1/{key}/{id}")), bytes)?;
-    }
-    let names: Vec<&String> = crash.dumps.keys().collect();
-    write(
-        PathBuf::from(format!("v1/dump_names/{id}")),
-        serde_json::to_string(&names).unwrap_or_default().as_bytes(),
-    )?;
-    // Written last: its presence means the crash is complete.
-    write(
-        PathBuf::from(format!("v1/raw_crash/{date}/{id}")),
-        serde_json::to_string(&crash.raw_crash)
-            .unwrap_or_default()
-            .as_bytes(),
-    )
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crash_generator::submission::{Submission, build};
-    use crash_generator::{Crash, Profile};
-
-    #[test]
-    fn crash_ids_follow_antenna() {
-        let now = time::macros::datetime!(2026-11-26 04:00 UTC);
-        let id = crash_id(uuid::Uuid::new_v4(), now);
-        assert!(id.ends_with("0261126"), "{id}");
-        assert!(is_crash_id(&id), "{id}");
-        assert!(!is_crash_id("de1bb258-cbbf-4589-a673-34f800160918x"));
-        assert!(!is_crash_id("de1bb258-cbbf-4589-a673-34f802260918"));
-    }
-
-    #[test]
-    fn accepts_a_generated_submission_and_refuses_junk() {
-        let state = CollectorState::new(CollectorConfig::default());
-        let crash = Crash::generate(&Profile::default(), 7);
-        let encoded = build(&Submission::for_crash(&crash), "b0undary");
-        let now = OffsetDateTime::now_utc();
-        let stored = accept(
-            &state,
-            Some(&encoded.content_type),
-            encoded.content_encoding,
-            Some("test"),
-            &encoded.body,
-            now,
-        )
-        .unwrap();
-        assert_eq!(stored.dumps["upload_file_minidump"], crash.minidump_bytes());
-        assert_eq!(stored.raw_crash["version"], 2);
-        assert!(state.crash(&format!("bp-{}", stored.crash_id)).is_some());
-        let err = accept(&state, Some("text/plain"), None, None, b"x", now).unwrap_err();
-        let response = err.into_response();
-        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-    }
-}
+mod tests;

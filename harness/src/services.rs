@@ -49,16 +49,13 @@ impl RunningCollector {
         let addr = listener
             .local_addr()
             .map_err(|source| ServiceError::Collector { addr, source })?;
+        let limits = config.connection.clone();
         let state = CollectorState::new(config);
         let (tx, rx) = oneshot::channel::<()>();
         let app = collector::router(state.clone());
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await
-        });
+        let task = tokio::spawn(http_edge::serve(listener, app, limits, async {
+            let _ = rx.await;
+        }));
         Ok(Self {
             addr,
             state,
