@@ -125,6 +125,10 @@ pub struct CollectorArgs {
     /// Seconds a client has to send a request head (slowloris, idle keep-alive).
     #[arg(long, default_value_t = ConnectionLimits::DEFAULT_HEADER_READ_TIMEOUT.as_secs(), env = "HARNESS_COLLECTOR_HEADER_TIMEOUT")]
     pub collector_header_timeout: u64,
+    /// Seconds a request body may go without a byte arriving (408; a minimum rate that leaves
+    /// `--collector-body-timeout` for the whole body).
+    #[arg(long, default_value_t = ConnectionLimits::DEFAULT_BODY_IDLE_TIMEOUT.as_secs(), env = "HARNESS_COLLECTOR_BODY_IDLE_TIMEOUT")]
+    pub collector_body_idle_timeout: u64,
     /// Header lines in one request head (431 above).
     #[arg(long, default_value_t = ConnectionLimits::DEFAULT_MAX_HEADERS, env = "HARNESS_COLLECTOR_MAX_HEADERS")]
     pub collector_max_headers: usize,
@@ -158,6 +162,7 @@ impl CollectorArgs {
                 header_read_timeout: Duration::from_secs(self.collector_header_timeout),
                 max_headers: self.collector_max_headers,
                 max_head_bytes: self.collector_max_head_bytes.as_usize(),
+                body_idle_timeout: Duration::from_secs(self.collector_body_idle_timeout),
             },
         }
     }

@@ -127,8 +127,9 @@ pub enum CollectorError {
     Malformed(#[from] SubmissionError),
     #[error("a uuid annotation needs a bearer token")]
     UnauthorizedUuid,
-    /// 408, as nginx answers a body that does not arrive within `client_body_timeout`.
-    #[error("the body did not arrive within {0:?}")]
+    /// 408, as nginx answers a body that does not arrive within `client_body_timeout`: the
+    /// whole body took longer than `body_timeout`, or no byte came for the idle timeout.
+    #[error("the body did not arrive in time ({0:?})")]
     BodyTimeout(Duration),
     /// The client went away or sent a broken body (no answer reaches it anyway).
     #[error("the body could not be read")]
@@ -321,7 +322,10 @@ async fn read_body(
         let mut buffer = Vec::with_capacity(declared.unwrap_or(0) as usize);
         let mut stream = body.into_data_stream();
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|_| CollectorError::BodyAborted)?;
+            let chunk = chunk.map_err(|e| match stalled(&e) {
+                Some(idle) => CollectorError::BodyTimeout(idle),
+                None => CollectorError::BodyAborted,
+            })?;
             if buffer.len() + chunk.len() > limit {
                 return Err(too_large());
             }
@@ -332,6 +336,19 @@ async fn read_body(
     tokio::time::timeout(config.body_timeout, read)
         .await
         .map_err(|_| CollectorError::BodyTimeout(config.body_timeout))?
+}
+
+/// How long the body went without a byte, if that is why reading it failed (http-edge's
+/// body idle timeout).
+fn stalled(error: &axum::Error) -> Option<Duration> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = source {
+        if let Some(stalled) = e.downcast_ref::<http_edge::BodyStalled>() {
+            return Some(stalled.0);
+        }
+        source = e.source();
+    }
+    None
 }
 
 /// Parses, checks and stores one submission (the handler's logic, callable directly).

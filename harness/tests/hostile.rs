@@ -502,9 +502,14 @@ async fn a_full_collector_refuses_with_507_and_keeps_what_it_has() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_trickled_body_times_out_while_others_are_served() {
-    let collector = Collector::start(&["--collector-body-timeout", "2"])
-        .with_crashes()
-        .await;
+    let collector = Collector::start(&[
+        "--collector-body-timeout",
+        "2",
+        "--collector-body-idle-timeout",
+        "1",
+    ])
+    .with_crashes()
+    .await;
     let started = Instant::now();
     // 1 MiB declared, one byte every 50 ms: it would take 14 hours.
     let trickle = tokio::spawn(exchange(
@@ -517,6 +522,22 @@ async fn a_trickled_body_times_out_while_others_are_served() {
     // Meanwhile the collector serves everyone else.
     collector.assert_intact().await;
     let raw = trickle.await.unwrap().unwrap();
+    assert_eq!(raw.status, 408, "{raw:?}");
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(15), "{took:?}");
+    // A body that stops halfway is cut off by the idle timeout.
+    let started = Instant::now();
+    let mut head = post_head(collector.addr, "Content-Length: 1048576\r\n");
+    head.extend_from_slice(&field(b"ProductName", b"Firefox"));
+    let raw = exchange(
+        collector.addr,
+        head,
+        std::iter::empty(),
+        None,
+        Duration::from_secs(30),
+    )
+    .await
+    .unwrap();
     assert_eq!(raw.status, 408, "{raw:?}");
     let took = started.elapsed();
     assert!(took < Duration::from_secs(15), "{took:?}");
