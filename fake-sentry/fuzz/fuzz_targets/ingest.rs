@@ -60,6 +60,7 @@ fn limits() -> Limits {
         max_items_per_envelope: 100,
         max_sessions: 10,
         max_other_item: 64 << 10,
+        ..Limits::default()
     }
 }
 
@@ -87,6 +88,7 @@ fuzz_target!(|data: &[u8]| {
         query: HashMap::new(),
         body: Bytes::copy_from_slice(body),
         received_at_ms: 0,
+        charge: Default::default(),
     };
     let limits = limits();
     let required = ["public".to_string()];
