@@ -34,6 +34,7 @@ const MAX_WAIT: Duration = Duration::from_secs(300);
 /// size, not a bound: it reads on until it has caught up).
 const STREAM_CHUNK: usize = 500;
 
+/// The read and control API; [`crate::server::router`] puts it behind the browser boundary.
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/api/", get(index))
@@ -58,6 +59,12 @@ pub fn routes() -> Router<Arc<AppState>> {
             "/api/faults/",
             get(get_faults).put(put_faults).delete(clear_faults),
         )
+}
+
+/// Dockerflow's health and version routes: outside the browser boundary, so that probes reach
+/// them by any name, and they tell nothing captured.
+pub fn health_routes() -> Router<Arc<AppState>> {
+    Router::new()
         .route("/__heartbeat__", get(heartbeat))
         .route("/__lbheartbeat__", get(|| async { axum::Json(json!({})) }))
         .route("/__version__", get(version))
@@ -265,19 +272,6 @@ struct ItemRawParams {
     scrubbed: Option<String>,
 }
 
-/// Characters safe inside a quoted `Content-Disposition` filename.
-fn safe_filename(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "._-".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
 async fn item_raw(
     State(state): AppRef,
     Path(id): Path<String>,
@@ -309,34 +303,14 @@ async fn item_raw(
             record.payload = scrubbed;
         }
     }
-    let content_type = match (&record.summary.content_type, record.is_json) {
-        (Some(ct), _) if HeaderValue::from_str(ct).is_ok() => ct.clone(),
-        (_, true) => "application/json".into(),
-        _ => "application/octet-stream".into(),
-    };
-    let filename = safe_filename(
-        record
-            .summary
-            .filename
-            .as_deref()
-            .unwrap_or(&record.summary.id),
-    );
-    let disposition = format!("attachment; filename=\"{filename}\"");
-    let mut response = record.payload.into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_str(&content_type)
-            .unwrap_or(HeaderValue::from_static("application/octet-stream")),
-    );
-    if let Ok(v) = HeaderValue::from_str(&disposition) {
-        headers.insert(header::CONTENT_DISPOSITION, v);
-    }
-    headers.insert(
-        "x-content-type-options",
-        HeaderValue::from_static("nosniff"),
-    );
-    Ok(response)
+    // Served as bytes to save whatever the sender declared: a payload posted as text/html
+    // must never render on this origin.
+    let filename = record
+        .summary
+        .filename
+        .clone()
+        .unwrap_or_else(|| record.summary.id.clone());
+    Ok((http_edge::attachment_headers(&filename), record.payload).into_response())
 }
 
 fn envelope_id(id: &str) -> Result<i64, ApiError> {
@@ -376,29 +350,20 @@ async fn envelope_raw(
         .read(move |conn| store::get_envelope_raw(conn, key))
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("Envelope {id} not found")))?;
-    let (content_type, bytes) = if params.as_sent.is_some() {
-        ("application/octet-stream".to_string(), body.bytes)
+    let bytes = if params.as_sent.is_some() {
+        body.bytes
     } else {
-        let content_type = body
-            .content_type
-            .clone()
-            .filter(|ct| HeaderValue::from_str(ct).is_ok())
-            .unwrap_or_else(|| "application/x-sentry-envelope".into());
-        let decoded = body
-            .decoded(store::StoredBody::DECODE_LIMIT)
-            .map_err(|e| ApiError::Storage(store::StoreError::Task(e.to_string())))?;
-        (content_type, decoded)
+        body.decoded(store::StoredBody::DECODE_LIMIT)
+            .map_err(|e| ApiError::Storage(store::StoreError::Task(e.to_string())))?
     };
-    let mut response = bytes.into_response();
-    let headers = response.headers_mut();
-    if let Ok(value) = HeaderValue::from_str(&content_type) {
-        headers.insert(header::CONTENT_TYPE, value);
-    }
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    Ok(response)
+    // Bytes to save, never a page, whatever Content-Type the sender gave (issue 17: an
+    // envelope posted as text/html came back as HTML on the UI's origin).
+    let name = if params.as_sent.is_some() {
+        format!("envelope-{key}.bin")
+    } else {
+        format!("envelope-{key}.envelope")
+    };
+    Ok((http_edge::attachment_headers(&name), bytes).into_response())
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -221,6 +221,11 @@ pub struct Config {
     /// The base URL SDKs reach this server at (`http://fake-sentry:8000` in a compose
     /// network), for the DSN it prints and shows; the listening address when absent.
     pub public_url: Option<PublicUrl>,
+    /// Host names the read and control routes answer to, besides those
+    /// [`http_edge::HostAllowlist`] always allows and the `public_url` host.
+    pub allowed_hosts: Vec<String>,
+    /// What each client connection may hold: open connections, head deadline and size.
+    pub connection: http_edge::ConnectionLimits,
     /// How much of a captured value the web UI shows.
     pub ui: crate::ui::UiLimits,
     /// Most items one API list or wait answer carries (larger sets are paged by cursor).
@@ -292,6 +297,8 @@ impl Default for Config {
             policy: None,
             forward: None,
             public_url: None,
+            allowed_hosts: Vec::new(),
+            connection: http_edge::ConnectionLimits::default(),
             ui: crate::ui::UiLimits::default(),
             api_max_page: 1000,
             stream_replay: 500,

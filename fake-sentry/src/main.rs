@@ -67,6 +67,27 @@ struct ServeArgs {
     /// http://fake-sentry:8000 in a compose network); the listening address when absent.
     #[arg(long, env = "FAKE_SENTRY_PUBLIC_URL")]
     public_url: Option<PublicUrl>,
+    /// Host names the API and web UI answer to besides IP addresses, localhost, dotless
+    /// names (compose services) and the --public-url host, comma-separated; ".example.com"
+    /// allows its subdomains and "*" any name. Defeats DNS rebinding (docs/security.md).
+    #[arg(long, env = "FAKE_SENTRY_ALLOWED_HOSTS", value_delimiter = ',')]
+    allowed_hosts: Vec<String>,
+    /// Most client connections open at once; further clients wait to be accepted.
+    #[arg(long, env = "FAKE_SENTRY_MAX_CONNECTIONS", default_value_t = http_edge::ConnectionLimits::DEFAULT_MAX_CONNECTIONS)]
+    max_connections: usize,
+    /// Seconds a client has to send each request's headers (idle keep-alive included).
+    #[arg(long, env = "FAKE_SENTRY_HEADER_READ_TIMEOUT", default_value_t = http_edge::ConnectionLimits::DEFAULT_HEADER_READ_TIMEOUT.as_secs_f64())]
+    header_read_timeout: f64,
+    /// Seconds a request body may go without a byte arriving; a stalled body gets 408 (the
+    /// whole body also has --body-timeout).
+    #[arg(long, env = "FAKE_SENTRY_BODY_IDLE_TIMEOUT", default_value_t = http_edge::ConnectionLimits::DEFAULT_BODY_IDLE_TIMEOUT.as_secs_f64())]
+    body_idle_timeout: f64,
+    /// Most header lines in one request (more get 431).
+    #[arg(long, env = "FAKE_SENTRY_MAX_HEADERS", default_value_t = http_edge::ConnectionLimits::DEFAULT_MAX_HEADERS)]
+    max_headers: usize,
+    /// Largest request head: request line and headers (more get 431; at least 8KiB).
+    #[arg(long, env = "FAKE_SENTRY_MAX_HEAD", value_parser = parse_size, default_value = "64KiB")]
+    max_head: usize,
     /// Largest the SQLite write-ahead log (--db) may grow before it is checkpointed and
     /// rewound (or truncated).
     #[arg(long, env = "FAKE_SENTRY_MAX_WAL", value_parser = parse_size, default_value = "256MiB")]
@@ -256,6 +277,14 @@ impl ServeArgs {
                 ..ForwardConfig::new(upstream)
             }),
             public_url: self.public_url.clone(),
+            allowed_hosts: self.allowed_hosts.clone(),
+            connection: http_edge::ConnectionLimits {
+                max_connections: self.max_connections,
+                header_read_timeout: seconds("--header-read-timeout", self.header_read_timeout)?,
+                max_headers: self.max_headers,
+                max_head_bytes: self.max_head,
+                body_idle_timeout: seconds("--body-idle-timeout", self.body_idle_timeout)?,
+            },
             ui: UiLimits::with(&self.ui_limits)?,
             api_max_page: self.api_max_page as usize,
             stream_replay: self.stream_replay as usize,
@@ -328,29 +357,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(forwarder) = &state.forwarder {
         println!("forwarding to {}", forwarder.upstream().envelope_url);
     }
-    server.run(shutdown_signal()).await?;
+    server.run(http_edge::shutdown_signal()).await?;
     Ok(())
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(term) => term,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
 }
 
 async fn run_bench(args: BenchArgs) -> anyhow::Result<()> {

@@ -11,9 +11,10 @@ use axum::body::HttpBody as _;
 use axum::extract::{DefaultBodyLimit, Path, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt;
+use http_edge::{BrowserBoundary, HostAllowlist};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::api;
@@ -111,33 +112,30 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// The headers browser SDKs send with ingest requests (Relay's CORS list).
+const SDK_HEADERS: [&str; 13] = [
+    "x-sentry-auth",
+    "x-requested-with",
+    "x-forwarded-for",
+    "origin",
+    "referer",
+    "accept",
+    "content-type",
+    "authentication",
+    "authorization",
+    "content-encoding",
+    "transfer-encoding",
+    "sentry-trace",
+    "baggage",
+];
+
 /// Relay's CORS policy for ingest: any origin, the SDK headers, the rate-limit headers exposed.
-fn cors() -> CorsLayer {
-    const ALLOWED: [&str; 13] = [
-        "x-sentry-auth",
-        "x-requested-with",
-        "x-forwarded-for",
-        "origin",
-        "referer",
-        "accept",
-        "content-type",
-        "authentication",
-        "authorization",
-        "content-encoding",
-        "transfer-encoding",
-        "sentry-trace",
-        "baggage",
-    ];
+/// Only ingest routes get it: nothing else may be read cross-origin.
+fn ingest_cors() -> CorsLayer {
     CorsLayer::new()
         .allow_origin(AllowOrigin::any())
-        .allow_methods([
-            Method::GET,
-            Method::POST,
-            Method::PUT,
-            Method::DELETE,
-            Method::OPTIONS,
-        ])
-        .allow_headers(ALLOWED.map(header::HeaderName::from_static))
+        .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+        .allow_headers(SDK_HEADERS.map(header::HeaderName::from_static))
         .expose_headers(
             ["x-sentry-error", "x-sentry-rate-limits", "retry-after"]
                 .map(header::HeaderName::from_static),
@@ -145,9 +143,42 @@ fn cors() -> CorsLayer {
         .max_age(std::time::Duration::from_secs(3600))
 }
 
-/// The whole service.
+/// Spotlight's `/stream`: any origin may post to it, as to any ingest route, but only local
+/// pages (Spotlight's overlay in the app being developed) may read its replay of everything
+/// captured, as Spotlight's own sidecar allows.
+fn stream_cors(hosts: HostAllowlist) -> CorsLayer {
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::predicate(move |origin, parts| {
+            let reads = parts.method == Method::GET
+                || parts
+                    .headers
+                    .get(header::ACCESS_CONTROL_REQUEST_METHOD)
+                    .is_some_and(|method| method == "GET");
+            !reads
+                || origin
+                    .to_str()
+                    .is_ok_and(|origin| hosts.allows_origin(origin))
+        }))
+        .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+        .allow_headers(SDK_HEADERS.map(header::HeaderName::from_static))
+        .max_age(std::time::Duration::from_secs(3600))
+}
+
+/// The Host names the read and control routes answer to.
+pub fn allowed_hosts(config: &Config) -> HostAllowlist {
+    let hosts = HostAllowlist::default().with_names(&config.allowed_hosts);
+    match &config.public_url {
+        Some(url) => hosts.with_url_host(&format!("{}://{}", url.scheme, url.rest)),
+        None => hosts,
+    }
+}
+
+/// The whole service. Ingest routes are open to every origin and host name, as Sentry's are;
+/// the API, the web UI and the reading side of `/stream` are behind the browser boundary
+/// (docs/security.md); every answer is hardened.
 pub fn router(state: Arc<AppState>) -> Router {
-    let ingest_routes = Router::new()
+    let boundary = BrowserBoundary::new(allowed_hosts(&state.config));
+    let ingest = Router::new()
         .route("/api/{project}/envelope/", post(envelope))
         .route("/api/{project}/envelope", post(envelope))
         .route("/api/{project}/store/", post(store).get(store_get))
@@ -158,15 +189,25 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/{project}/csp-report", post(security))
         .route("/api/{project}/minidump/", post(minidump))
         .route("/api/{project}/minidump", post(minidump))
-        .route("/stream", post(stream).get(api::spotlight_stream));
-    ingest_routes
-        .merge(api::routes())
+        .layer(ingest_cors());
+    let spotlight = Router::new()
+        .route(
+            "/stream",
+            boundary
+                .protect_method(get(api::spotlight_stream))
+                .post(stream),
+        )
+        .layer(stream_cors(boundary.hosts().clone()));
+    let service = ingest
+        .merge(spotlight)
         // Bodies are read by the ingest handlers with the configured limit, so that an
         // oversized body is refused (and recorded) with a Sentry-style error.
         .layer(DefaultBodyLimit::disable())
-        .layer(cors())
+        .merge(api::health_routes())
+        .merge(boundary.protect(api::routes()))
         .with_state(state.clone())
-        .merge(crate::ui::router(state))
+        .merge(boundary.protect(crate::ui::router(state)));
+    http_edge::harden(service)
 }
 
 async fn envelope(
@@ -521,15 +562,7 @@ impl Server {
             shutdown.await;
             state.begin_shutdown();
         };
-        use axum::serve::ListenerExt;
-        // Answers are small and written at once: no reason to let Nagle hold them back.
-        let listener = self.listener.tap_io(|stream| {
-            if let Err(err) = stream.set_nodelay(true) {
-                tracing::debug!(%err, "could not set TCP_NODELAY");
-            }
-        });
-        axum::serve(listener, router(self.state))
-            .with_graceful_shutdown(signal)
-            .await
+        let limits = self.state.config.connection.clone();
+        http_edge::serve(self.listener, router(self.state), limits, signal).await
     }
 }
