@@ -416,7 +416,12 @@ impl Scenario {
                     seed: 0,
                     rules: fault.rules.clone(),
                 },
-                u64::MAX,
+                // The server checks a synthetic sym's size against its own setting; here
+                // only the rules' shape, count and latencies are checked.
+                fake_symbols::faults::FaultLimits {
+                    max_synthetic: u64::MAX,
+                    ..Default::default()
+                },
             )
             .map_err(|e| self.invalid(format!("fault {:?}: {e}", fault.name)))?;
         }
