@@ -177,6 +177,12 @@ struct ServeArgs {
     #[arg(long, env = "FAKE_SYMBOLS_BODY_IDLE_TIMEOUT", default_value_t = 30,
         value_parser = clap::value_parser!(u64).range(1..=86_400))]
     body_idle_timeout: u64,
+    /// Most header lines in one request (more get 431).
+    #[arg(long, env = "FAKE_SYMBOLS_MAX_HEADERS", default_value_t = http_edge::ConnectionLimits::DEFAULT_MAX_HEADERS)]
+    max_headers: usize,
+    /// Largest request head: request line and headers (more get 431; at least 8KiB).
+    #[arg(long, env = "FAKE_SYMBOLS_MAX_HEAD", value_parser = parse_size, default_value = "64KiB")]
+    max_head: u64,
     /// Open connections at once (more wait in the kernel's backlog).
     #[arg(long, env = "FAKE_SYMBOLS_MAX_CONNECTIONS", default_value_t = 1024,
         value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
@@ -255,6 +261,9 @@ impl ServeArgs {
             connection: http_edge::ConnectionLimits {
                 header_read_timeout: Duration::from_secs(self.header_read_timeout),
                 body_idle_timeout: Duration::from_secs(self.body_idle_timeout),
+                max_headers: self.max_headers,
+                max_head_bytes: usize::try_from(self.max_head)
+                    .context("--max-head does not fit")?,
                 max_connections: usize::try_from(self.max_connections)
                     .context("--max-connections does not fit")?,
                 ..http_edge::ConnectionLimits::default()
