@@ -276,7 +276,11 @@ async fn read_body(
     let mut charged = 0;
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|err| {
-            IngestError::bad_request(format!("could not read the request body: {err}"))
+            let err = err.into_inner();
+            match err.downcast_ref::<http_edge::BodyStalled>() {
+                Some(stalled) => IngestError::Timeout(format!("{stalled} (--body-idle-timeout)")),
+                None => IngestError::bad_request(format!("could not read the request body: {err}")),
+            }
         })?;
         let Ok(data) = frame.into_data() else {
             continue; // trailers

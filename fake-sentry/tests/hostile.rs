@@ -551,3 +551,195 @@ async fn the_in_memory_store_is_capped_in_bytes() {
     let reply = http::send(binary.addr, "GET", "/__lbheartbeat__", &[], b"").await;
     assert_eq!(reply.status, 200);
 }
+
+/// Writes `head` (and nothing more) on a new connection; `None` when it cannot connect within
+/// `within` (the service's backlog is full, which is the point of some attacks).
+async fn open_with(
+    addr: std::net::SocketAddr,
+    head: &[u8],
+    within: std::time::Duration,
+) -> Option<tokio::net::TcpStream> {
+    use tokio::io::AsyncWriteExt;
+    let mut stream = tokio::time::timeout(within, tokio::net::TcpStream::connect(addr))
+        .await
+        .ok()?
+        .ok()?;
+    stream.write_all(head).await.ok()?;
+    Some(stream)
+}
+
+/// An ordinary request answered within `deadline`, polled: at the connection cap the service
+/// serves newcomers once its head deadline has shed the idle clients holding the slots.
+async fn answers_within(binary: &Binary, deadline: std::time::Duration, attack: &str) {
+    let started = std::time::Instant::now();
+    loop {
+        let attempt = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            http::send(binary.addr, "GET", "/__lbheartbeat__", &[], b""),
+        )
+        .await;
+        match attempt {
+            Ok(reply) if reply.status == 200 => return,
+            _ if started.elapsed() < deadline => continue,
+            other => panic!(
+                "{attack}: no answer within {deadline:?}: {:?}",
+                other.map(|r| r.status)
+            ),
+        }
+    }
+}
+
+/// Slow and idle clients (issue 17, item 8: no header-read timeout anywhere): 1,500 idle
+/// connection attempts and a client trickling its head one header a second hold the 64 connection
+/// slots only until the 1 s head deadline, then the service answers others again.
+#[tokio::test]
+async fn thousands_of_idle_connections_and_a_slowloris_cannot_keep_others_out() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut binary = start(&["--max-connections", "64", "--header-read-timeout", "1"]).await;
+    let kept = acknowledged(&binary).await;
+    let addr = binary.addr;
+    let idle = futures::future::join_all(
+        (0..1500).map(|_| open_with(addr, b"", std::time::Duration::from_secs(3))),
+    )
+    .await;
+    // Past the 64 slots the rest wait in the kernel's backlog, as many as it takes (a few
+    // hundred to all of them here); the others time out connecting, as against any full server.
+    let connected = idle.iter().flatten().count();
+    assert!(
+        connected > 64 * 2,
+        "only {connected} of 1,500 idle clients connected"
+    );
+    let mut slowloris = open_with(
+        addr,
+        b"POST /api/1/envelope/ HTTP/1.1\r\nHost: 127.0.0.1\r\n",
+        std::time::Duration::from_secs(30),
+    )
+    .await
+    .expect("the slow client connects");
+    let started = std::time::Instant::now();
+    let mut cut_off = false;
+    for n in 0..60 {
+        if slowloris
+            .write_all(format!("X-Slow-{n}: 1\r\n").as_bytes())
+            .await
+            .is_err()
+        {
+            cut_off = true;
+            break;
+        }
+        let mut byte = [0u8; 1];
+        let read = tokio::time::timeout(
+            std::time::Duration::from_millis(500),
+            slowloris.read(&mut byte),
+        )
+        .await;
+        if matches!(read, Ok(Ok(0)) | Ok(Err(_))) {
+            cut_off = true;
+            break;
+        }
+    }
+    assert!(
+        cut_off,
+        "a client trickling its head was never disconnected"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    answers_within(&binary, std::time::Duration::from_secs(30), "idle clients").await;
+    drop(idle);
+    assert_survived(
+        &mut binary,
+        &[&kept],
+        200 * MIB,
+        "idle clients and slowloris",
+    )
+    .await;
+}
+
+/// Thousands of header lines get 431 from the head parser, before any handler runs.
+#[tokio::test]
+async fn thousands_of_headers_are_refused() {
+    let mut binary = start(&[]).await;
+    let kept = acknowledged(&binary).await;
+    let headers: Vec<(String, String)> = (0..5000)
+        .map(|n| (format!("x-many-{n}"), "1".to_string()))
+        .collect();
+    let headers: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_str()))
+        .collect();
+    let reply = http::send(binary.addr, "GET", "/api/stats/", &headers, b"").await;
+    assert_eq!(reply.status, 431, "{}", reply.text());
+    assert_survived(&mut binary, &[&kept], 200 * MIB, "5,000 headers").await;
+}
+
+/// A large body trickled slowly holds its budget only until --body-timeout, a body that stops
+/// arriving only until --body-idle-timeout; both get 408 and others are served meanwhile.
+#[tokio::test]
+async fn a_trickled_or_stalled_body_gets_408_and_blocks_nobody() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut binary = start(&["--body-timeout", "2", "--body-idle-timeout", "1"]).await;
+    let kept = acknowledged(&binary).await;
+    let head = format!(
+        "POST /api/1/envelope/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-sentry-envelope\r\nContent-Length: {}\r\n\r\n",
+        50 * MIB
+    );
+    let within = std::time::Duration::from_secs(5);
+    let mut trickle = open_with(binary.addr, head.as_bytes(), within)
+        .await
+        .expect("connect");
+    let mut stalled = open_with(binary.addr, head.as_bytes(), within)
+        .await
+        .expect("connect");
+    stalled
+        .write_all(&[b' '; 4096])
+        .await
+        .expect("a first piece");
+    let started = std::time::Instant::now();
+    let mut answer = Vec::new();
+    // 4 KiB every 100 ms: far slower than the 50 MiB it announced, never idle for a second.
+    while started.elapsed() < std::time::Duration::from_secs(15) {
+        if trickle.write_all(&[b' '; 4096]).await.is_err() {
+            break;
+        }
+        let mut buffer = [0u8; 1024];
+        match tokio::time::timeout(
+            std::time::Duration::from_millis(100),
+            trickle.read(&mut buffer),
+        )
+        .await
+        {
+            Ok(Ok(0)) | Ok(Err(_)) => break,
+            Ok(Ok(n)) => answer.extend_from_slice(&buffer[..n]),
+            Err(_) => {}
+        }
+        if answer.windows(4).any(|w| w == b"\r\n\r\n") {
+            break;
+        }
+    }
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.starts_with("HTTP/1.1 408"),
+        "trickled body: {answer:?}"
+    );
+    let fresh = acknowledged(&binary).await;
+    let mut stalled_answer = Vec::new();
+    tokio::time::timeout(within, stalled.read_to_end(&mut stalled_answer))
+        .await
+        .expect("the stalled body is answered")
+        .expect("read");
+    let stalled_answer = String::from_utf8_lossy(&stalled_answer);
+    assert!(
+        stalled_answer.starts_with("HTTP/1.1 408"),
+        "stalled body: {stalled_answer}"
+    );
+    assert!(
+        stalled_answer.contains("body-idle-timeout"),
+        "{stalled_answer}"
+    );
+    assert_survived(
+        &mut binary,
+        &[&kept, &fresh],
+        200 * MIB,
+        "trickled and stalled bodies",
+    )
+    .await;
+}
