@@ -325,7 +325,7 @@ impl Forwarder {
         }
         let pause = (status == reqwest::StatusCode::TOO_MANY_REQUESTS)
             .then(|| retry_after(response.headers()));
-        let text = response.text().await.unwrap_or_default();
+        let text = error_text(response).await;
         let error = format!("upstream answered {status}: {}", text.trim());
         Err(SendFailure {
             status: Some(status.as_u16()),
@@ -337,6 +337,10 @@ impl Forwarder {
     async fn run(forwarder: std::sync::Weak<Self>, mut jobs: mpsc::Receiver<Job>) {
         let client = match reqwest::Client::builder()
             .user_agent(concat!("fake-sentry-forwarder/", env!("CARGO_PKG_VERSION")))
+            // An envelope endpoint that redirects is misconfigured (SDKs do not follow
+            // redirects either), and following one would send captured data to wherever it
+            // points: the redirect is recorded as the failure it is.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
         {
             Ok(client) => client,
@@ -377,6 +381,23 @@ impl Forwarder {
             this.record(job.envelope_id, outcome, status, error, bytes);
         }
     }
+}
+
+/// The start of an upstream's error answer, read no further than the outcome keeps of it: an
+/// upstream may answer with any amount.
+async fn error_text(mut response: reqwest::Response) -> String {
+    const KEPT: usize = 2048;
+    let mut text = Vec::new();
+    while text.len() < KEPT {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                let room = KEPT - text.len();
+                text.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            }
+            Ok(None) | Err(_) => break,
+        }
+    }
+    String::from_utf8_lossy(&text).into_owned()
 }
 
 #[cfg(test)]

@@ -441,3 +441,52 @@ async fn the_ui_shows_findings_and_the_scrubbed_version() {
     assert_eq!(bad.status(), 400);
     sentry.shutdown().await;
 }
+
+/// Forwarding is an outbound fetch (issue 17): an upstream that redirects is recorded as the
+/// failure it is, and the redirect's target never receives the captured envelope; an error
+/// answer of any size is read only as far as the outcome keeps.
+#[tokio::test]
+async fn forwarding_follows_no_redirect_and_reads_a_bounded_error() {
+    let elsewhere = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&elsewhere)
+        .await;
+    let upstream = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/7/envelope/"))
+        .respond_with(
+            ResponseTemplate::new(307)
+                .insert_header("location", format!("{}/api/7/envelope/", elsewhere.uri())),
+        )
+        .mount(&upstream)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/8/envelope/"))
+        .respond_with(ResponseTemplate::new(500).set_body_string("x".repeat(8 << 20)))
+        .mount(&upstream)
+        .await;
+    for (project, expected) in [(7, 307), (8, 500)] {
+        let dsn = format!("http://k@{}/{project}", upstream.address());
+        let sentry = FakeSentry::start_with(Config {
+            forward: Some(ForwardConfig::new(dsn.parse().unwrap())),
+            ..Config::ephemeral()
+        })
+        .await
+        .expect("start");
+        post_envelope(&sentry, 1, envelope_of(&clean_event(&new_event_id()))).await;
+        let forwarded = wait_for_outcomes(&sentry.url(), 1).await;
+        let outcome = &forwarded["outcomes"][0];
+        assert_eq!(outcome["outcome"], "failed", "{forwarded}");
+        assert_eq!(outcome["status"], expected, "{forwarded}");
+        assert!(
+            outcome["error"].as_str().unwrap().len() <= 600,
+            "{forwarded}"
+        );
+        sentry.shutdown().await;
+    }
+    assert!(
+        elsewhere.received_requests().await.unwrap().is_empty(),
+        "the redirect was followed"
+    );
+}
