@@ -455,7 +455,7 @@ fn split_outside_quotes<'s>(text: &'s str, op: &str) -> Vec<&'s str> {
     while i < bytes.len() {
         if bytes[i] == b'\'' {
             in_quotes = !in_quotes;
-        } else if !in_quotes && text[i..].starts_with(op) {
+        } else if !in_quotes && bytes[i..].starts_with(op.as_bytes()) {
             parts.push(&text[start..i]);
             i += op.len();
             start = i;
@@ -682,6 +682,14 @@ mod tests {
         let import = import(config, "relay.json").unwrap();
         Scrubber::new(import.policy).scrub(&mut event);
         event
+    }
+
+    #[test]
+    fn selectors_with_non_ascii_characters_split_without_panicking() {
+        // Found by the relay_config fuzz target: `text[i..]` sliced inside a multi-byte char.
+        assert_eq!(split_outside_quotes("é&&ü", "&&"), ["é", "ü"]);
+        assert_eq!(split_outside_quotes("'a||é'||b", "||"), ["'a||é'", "b"]);
+        assert!(import(r#"{"applications": {"é": ["@ip"]}}"#, "relay.json").is_ok());
     }
 
     #[test]
