@@ -124,9 +124,10 @@ impl From<crate::auth::QueryError> for IngestError {
 
 impl From<BudgetError> for IngestError {
     fn from(err: BudgetError) -> Self {
+        let text = format!("{err} ({})", crate::in_flight::KNOB);
         match err {
-            BudgetError::TooLarge { .. } => Self::TooLarge(err.to_string()),
-            BudgetError::Busy { .. } => Self::Overloaded(err.to_string()),
+            BudgetError::TooLarge { .. } => Self::TooLarge(text),
+            BudgetError::Busy { .. } => Self::Overloaded(text),
         }
     }
 }

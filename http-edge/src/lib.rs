@@ -15,6 +15,8 @@
 //! - [`harden`] gives every response `X-Content-Type-Options: nosniff` and, unless the response
 //!   chose its own, `Content-Security-Policy: sandbox`; [`attachment_headers`] is how raw
 //!   payloads are served, so that nothing a client sent is ever rendered on a service's origin.
+//! - [`InFlightBudget`] is the memory all requests being received and parsed may hold at once:
+//!   each charges what it keeps as it keeps it, and gives it back when done.
 //! - [`shutdown_signal`] resolves on Ctrl-C or SIGTERM; [`secret_eq`] compares tokens in
 //!   constant time; [`ByteSize`] reads sizes with one documented meaning in every service.
 //!
@@ -35,6 +37,7 @@
 mod body;
 mod boundary;
 mod headers;
+mod in_flight;
 mod secret;
 mod serve;
 mod shutdown;
@@ -43,6 +46,7 @@ mod size;
 pub use body::BodyStalled;
 pub use boundary::{BrowserBoundary, HostAllowlist, Refusal};
 pub use headers::{attachment_headers, harden};
+pub use in_flight::{BudgetError, InFlightBudget, RequestCharge};
 pub use secret::secret_eq;
 pub use serve::{ConnectionLimits, serve};
 pub use shutdown::shutdown_signal;
