@@ -11,7 +11,7 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use http_edge::{ByteSize, ConnectionLimits};
 
-use crate::collector::{CollectorConfig, SubmissionLimits};
+use crate::collector::{CollectorConfig, CollectorConfigError, SubmissionLimits};
 use crate::report;
 use crate::run::{RunOptions, RunServices};
 use crate::scenario::Scenario;
@@ -84,6 +84,13 @@ pub struct CollectorArgs {
     /// Bytes of crashes (dumps and raw crashes) the collector keeps in memory (507 once reached).
     #[arg(long, default_value_t = ByteSize(crate::collector::DEFAULT_MAX_BYTES as u64), env = "HARNESS_COLLECTOR_MAX_BYTES")]
     pub collector_max_bytes: ByteSize,
+    /// Bytes all submissions being received and parsed may hold together: bodies, gunzipped
+    /// bodies, the annotations and dumps copied out of them (503 with `Retry-After` past it).
+    /// At least what one submission may hold: three times `--max-submission`, or
+    /// `--max-submission` plus three times `--collector-max-decompressed`, whichever is larger,
+    /// plus 1MiB (101MiB at the defaults); a smaller budget is refused at startup.
+    #[arg(long, default_value_t = ByteSize(crate::collector::DEFAULT_MAX_IN_FLIGHT as u64), env = "HARNESS_COLLECTOR_MAX_IN_FLIGHT")]
+    pub collector_max_in_flight: ByteSize,
     /// Seconds to receive a whole submission body once its headers are in (408 after).
     #[arg(long, default_value_t = crate::collector::DEFAULT_BODY_TIMEOUT.as_secs(), env = "HARNESS_COLLECTOR_BODY_TIMEOUT")]
     pub collector_body_timeout: u64,
@@ -138,8 +145,10 @@ pub struct CollectorArgs {
 }
 
 impl CollectorArgs {
-    pub fn config(&self) -> CollectorConfig {
-        CollectorConfig {
+    /// The collector's configuration, or why it cannot serve by it (an in-flight budget too
+    /// small for one submission at the other limits).
+    pub fn config(&self) -> Result<CollectorConfig, CollectorConfigError> {
+        let config = CollectorConfig {
             limits: SubmissionLimits {
                 max_body: self.max_submission.as_usize(),
                 max_decompressed: self.collector_max_decompressed.as_usize(),
@@ -155,6 +164,7 @@ impl CollectorArgs {
             max_crashes: self.max_crashes,
             max_bytes: self.collector_max_bytes.as_usize(),
             body_timeout: Duration::from_secs(self.collector_body_timeout),
+            max_in_flight: self.collector_max_in_flight.as_usize(),
             storage_dir: self.collector_dir.clone(),
             allowed_hosts: self.collector_allowed_hosts.clone(),
             connection: ConnectionLimits {
@@ -164,7 +174,9 @@ impl CollectorArgs {
                 max_head_bytes: self.collector_max_head_bytes.as_usize(),
                 body_idle_timeout: Duration::from_secs(self.collector_body_idle_timeout),
             },
-        }
+        };
+        config.check()?;
+        Ok(config)
     }
 }
 
@@ -245,7 +257,7 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
             symbols: args.symbols_port,
             collector: args.collector_port,
         },
-        args.collector.config(),
+        args.collector.config()?,
         &args.only,
     )
     .await?;

@@ -3,8 +3,10 @@
 //!
 //! Parsing is [`submission::parse_submission`] (Antenna's multipart rules and
 //! `Discarded=malformed_<reason>` answers, under [`SubmissionLimits`]); this module adds what a
-//! collector does around it: reading the body under a size cap and a deadline, Antenna-style
-//! crash ids (`uuid4` whose last seven hex digits are the throttle digit and the UTC date), the
+//! collector does around it: reading the body under a size cap and a deadline, charging
+//! everything a submission holds to one in-flight memory budget shared by all submissions
+//! being received and parsed (`--collector-max-in-flight`: 503 with `Retry-After` past it, as
+//! Relay answers when overloaded), Antenna-style crash ids (`uuid4` whose last seven hex digits are the throttle digit and the UTC date), the
 //! raw-crash metadata Antenna adds, storage bounded by count and bytes ([`store`]) and,
 //! optionally, Antenna's `v1/...` layout on disk, and a read API over what it stored
 //! (`GET /api/crashes/`, `/api/crashes/{id}`, `/api/crashes/{id}/dumps/{name}`) so a harness
@@ -27,7 +29,9 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use futures::StreamExt as _;
-use http_edge::{BrowserBoundary, ConnectionLimits, HostAllowlist};
+use http_edge::{
+    BrowserBoundary, BudgetError, ConnectionLimits, HostAllowlist, InFlightBudget, RequestCharge,
+};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
@@ -35,6 +39,7 @@ use time::OffsetDateTime;
 pub use store::{Full, StoredCrash};
 pub use submission::{
     DEFAULT_MAX_BODY, ParsedSubmission, SubmissionError, SubmissionLimits, parse_submission,
+    parse_submission_charged,
 };
 
 use store::Store;
@@ -45,6 +50,41 @@ pub const DEFAULT_MAX_CRASHES: usize = 10_000;
 pub const DEFAULT_MAX_BYTES: usize = 512 * 1024 * 1024;
 /// Time to receive a whole submission body once its headers are in (408 after it).
 pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(120);
+/// Bytes all submissions being received and parsed may hold together (503 past it): room for
+/// two maximal submissions at the default limits (see [`min_in_flight`]), many small ones.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 256 * 1024 * 1024;
+/// The flag that sets the in-flight budget, named in every refusal it causes.
+pub const IN_FLIGHT_KNOB: &str = "--collector-max-in-flight";
+/// Bytes of bookkeeping one submission is allowed on top of its body's size in
+/// [`min_in_flight`]: map entries, the collector's metadata in the raw crash.
+const IN_FLIGHT_HEADROOM: usize = 1024 * 1024;
+
+/// The least in-flight budget that lets one submission at `limits` through when nothing else
+/// is in flight: its body, its gunzipped body, the annotations and dumps copied out of it and
+/// the raw crash's JSON. Each of the last three is at most the size of what is parsed, so that
+/// is three times the body limit, or the body limit plus three times the decompressed limit,
+/// whichever is larger (plus [`IN_FLIGHT_HEADROOM`]): 101 MiB at the default limits. (Annotations
+/// whose JSON text is longer than their bytes, such as control characters escaped as `\u0001`,
+/// are charged as they are and may need more: such a submission gets 413 if it can never fit.)
+pub fn min_in_flight(limits: &SubmissionLimits) -> usize {
+    let plain = limits.max_body.saturating_mul(3);
+    let gzipped = limits
+        .max_body
+        .saturating_add(limits.max_decompressed.saturating_mul(3));
+    plain.max(gzipped).saturating_add(IN_FLIGHT_HEADROOM)
+}
+
+/// A configuration the collector cannot serve by.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CollectorConfigError {
+    #[error(
+        "the in-flight budget of {budget} bytes ({IN_FLIGHT_KNOB}) is smaller than what one \
+         submission may hold, {needed} bytes (three times --max-submission, or \
+         --max-submission plus three times --collector-max-decompressed, whichever is larger, \
+         plus 1 MiB): raise it or lower those"
+    )]
+    InFlightTooSmall { budget: usize, needed: usize },
+}
 
 #[derive(Debug, Clone)]
 pub struct CollectorConfig {
@@ -56,6 +96,9 @@ pub struct CollectorConfig {
     pub max_bytes: usize,
     /// Time to receive a whole body once its headers are in.
     pub body_timeout: Duration,
+    /// Bytes all submissions being received and parsed may hold together (see
+    /// [`min_in_flight`] for the least that makes sense).
+    pub max_in_flight: usize,
     /// Also write Antenna's `v1/raw_crash/<date>/<id>`, `v1/dump_names/<id>`, `v1/<dump>/<id>`.
     pub storage_dir: Option<PathBuf>,
     /// `Host` names the read API answers to besides IP literals, `localhost`, `*.localhost`
@@ -72,6 +115,7 @@ impl Default for CollectorConfig {
             max_crashes: DEFAULT_MAX_CRASHES,
             max_bytes: DEFAULT_MAX_BYTES,
             body_timeout: DEFAULT_BODY_TIMEOUT,
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             storage_dir: None,
             allowed_hosts: Vec::new(),
             connection: ConnectionLimits::default(),
@@ -79,17 +123,39 @@ impl Default for CollectorConfig {
     }
 }
 
+impl CollectorConfig {
+    /// Refuses a configuration whose in-flight budget cannot hold one maximal submission
+    /// (every submission near the limits would be refused with 413 even on an idle collector).
+    pub fn check(&self) -> Result<(), CollectorConfigError> {
+        let needed = min_in_flight(&self.limits);
+        if self.max_in_flight < needed {
+            return Err(CollectorConfigError::InFlightTooSmall {
+                budget: self.max_in_flight,
+                needed,
+            });
+        }
+        Ok(())
+    }
+}
+
 pub struct CollectorState {
     config: CollectorConfig,
     store: Store,
+    in_flight: InFlightBudget,
 }
 
 impl CollectorState {
     pub fn new(config: CollectorConfig) -> Arc<Self> {
         Arc::new(Self {
             store: Store::new(config.max_crashes, config.max_bytes),
+            in_flight: InFlightBudget::new(config.max_in_flight),
             config,
         })
+    }
+
+    /// The memory budget of the submissions being received and parsed.
+    pub fn in_flight(&self) -> &InFlightBudget {
+        &self.in_flight
     }
 
     pub fn config(&self) -> &CollectorConfig {
@@ -124,7 +190,11 @@ impl CollectorState {
 #[derive(Debug, thiserror::Error)]
 pub enum CollectorError {
     #[error("malformed submission: {0}")]
-    Malformed(#[from] SubmissionError),
+    Malformed(SubmissionError),
+    /// What the submission holds does not fit the in-flight budget: 503 with `Retry-After`
+    /// while others use it (Relay's answer when overloaded), 413 if it could never fit.
+    #[error("{0} ({IN_FLIGHT_KNOB})")]
+    Budget(BudgetError),
     #[error("a uuid annotation needs a bearer token")]
     UnauthorizedUuid,
     /// 408, as nginx answers a body that does not arrive within `client_body_timeout`: the
@@ -141,6 +211,21 @@ pub enum CollectorError {
     Storage(String),
 }
 
+impl From<SubmissionError> for CollectorError {
+    fn from(error: SubmissionError) -> Self {
+        match error {
+            SubmissionError::Budget(budget) => CollectorError::Budget(budget),
+            other => CollectorError::Malformed(other),
+        }
+    }
+}
+
+impl From<BudgetError> for CollectorError {
+    fn from(error: BudgetError) -> Self {
+        CollectorError::Budget(error)
+    }
+}
+
 impl IntoResponse for CollectorError {
     fn into_response(self) -> Response {
         let (status, body) = match &self {
@@ -152,11 +237,22 @@ impl IntoResponse for CollectorError {
                 StatusCode::UNAUTHORIZED,
                 "Discarded=unauthorized_uuid".into(),
             ),
-            CollectorError::BodyTimeout(_) | CollectorError::BodyAborted => {
+            CollectorError::BodyTimeout(_)
+            | CollectorError::BodyAborted
+            | CollectorError::Budget(_) => {
                 let status = match &self {
                     CollectorError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+                    CollectorError::Budget(BudgetError::Busy { .. }) => {
+                        StatusCode::SERVICE_UNAVAILABLE
+                    }
+                    CollectorError::Budget(BudgetError::TooLarge { .. }) => {
+                        StatusCode::PAYLOAD_TOO_LARGE
+                    }
                     _ => StatusCode::BAD_REQUEST,
                 };
+                if let CollectorError::Budget(budget) = &self {
+                    tracing::warn!(%budget, "collector refused a submission");
+                }
                 let mut response = (
                     status,
                     [(header::CONTENT_TYPE, "text/plain")],
@@ -168,6 +264,12 @@ impl IntoResponse for CollectorError {
                     header::CONNECTION,
                     header::HeaderValue::from_static("close"),
                 );
+                if let CollectorError::Budget(BudgetError::Busy { .. }) = &self {
+                    // Room comes back as soon as the submissions in flight finish.
+                    response
+                        .headers_mut()
+                        .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+                }
                 return response;
             }
             CollectorError::Full(full) => {
@@ -277,19 +379,22 @@ async fn submit(
     request: Request,
 ) -> Result<Response, CollectorError> {
     let (parts, body) = request.into_parts();
-    let body = read_body(body, &parts.headers, &state.config).await?;
+    // Everything this submission holds is charged here until it is stored or refused.
+    let charge = state.in_flight.charge();
+    let body = read_body(body, &parts.headers, &state.config, &charge).await?;
     let headers = parts.headers;
     let now = OffsetDateTime::now_utc();
     // Parsing (gunzip, multipart) and the disk writes block: keep them off the reactor.
     let crash = tokio::task::spawn_blocking(move || {
         let text = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
-        accept(
+        accept_charged(
             &state,
             text(header::CONTENT_TYPE),
             text(header::CONTENT_ENCODING),
             text(header::USER_AGENT),
             &body,
             now,
+            &charge,
         )
     })
     .await
@@ -303,11 +408,13 @@ async fn submit(
 
 /// Reads a whole body, refusing it as soon as it is known to be over `limits.max_body` (from
 /// `Content-Length`, or one byte past the limit as it arrives) or once `body_timeout` has
-/// passed.
+/// passed. The buffer is charged to `charge` before it grows: the declared length with the
+/// first piece of body, or doubling when none was declared.
 async fn read_body(
     body: Body,
     headers: &HeaderMap,
     config: &CollectorConfig,
+    charge: &RequestCharge,
 ) -> Result<Bytes, CollectorError> {
     let limit = config.limits.max_body;
     let too_large = || CollectorError::Malformed(SubmissionError::TooLarge { limit });
@@ -318,16 +425,29 @@ async fn read_body(
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(too_large());
     }
+    // At most `limit` (checked above), so it fits a usize.
+    let declared = declared.map_or(0, |n| n as usize);
     let read = async {
-        let mut buffer = Vec::with_capacity(declared.unwrap_or(0) as usize);
+        let mut buffer: Vec<u8> = Vec::new();
+        let mut charged: usize = 0;
         let mut stream = body.into_data_stream();
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|e| match stalled(&e) {
                 Some(idle) => CollectorError::BodyTimeout(idle),
                 None => CollectorError::BodyAborted,
             })?;
-            if buffer.len() + chunk.len() > limit {
+            let needed = buffer.len() + chunk.len();
+            if needed > limit {
                 return Err(too_large());
+            }
+            if needed > buffer.capacity() {
+                let capacity = needed
+                    .max(declared)
+                    .max(charged.saturating_mul(2))
+                    .min(limit);
+                charge.add(capacity - charged)?;
+                charged = capacity;
+                buffer.reserve_exact(capacity - buffer.len());
             }
             buffer.extend_from_slice(&chunk);
         }
@@ -351,7 +471,8 @@ fn stalled(error: &axum::Error) -> Option<Duration> {
     None
 }
 
-/// Parses, checks and stores one submission (the handler's logic, callable directly).
+/// Parses, checks and stores one submission (the handler's logic, callable directly), with
+/// the body and everything made from it charged to the collector's in-flight budget.
 ///
 /// The crash's place (count and bytes) is reserved before anything is written; it is listed
 /// only once every file is on disk.
@@ -363,7 +484,37 @@ pub fn accept(
     body: &[u8],
     now: OffsetDateTime,
 ) -> Result<Arc<StoredCrash>, CollectorError> {
-    let parsed = parse_submission(content_type, content_encoding, body, &state.config.limits)?;
+    let charge = state.in_flight.charge();
+    charge.add(body.len())?;
+    accept_charged(
+        state,
+        content_type,
+        content_encoding,
+        user_agent,
+        body,
+        now,
+        &charge,
+    )
+}
+
+/// [`accept`] for a body already charged to `charge`: what parsing keeps and the raw crash's
+/// JSON are charged to it too, before they are made.
+fn accept_charged(
+    state: &CollectorState,
+    content_type: Option<&str>,
+    content_encoding: Option<&str>,
+    user_agent: Option<&str>,
+    body: &[u8],
+    now: OffsetDateTime,
+    charge: &RequestCharge,
+) -> Result<Arc<StoredCrash>, CollectorError> {
+    let parsed = parse_submission_charged(
+        content_type,
+        content_encoding,
+        body,
+        &state.config.limits,
+        charge,
+    )?;
     if parsed.annotations.contains_key("uuid") {
         return Err(CollectorError::UnauthorizedUuid);
     }
@@ -415,6 +566,10 @@ pub fn accept(
         raw_crash: Value::Object(raw),
         dumps,
     });
+    // Its length first (counted, not kept), so that the copy is charged before it is made.
+    let mut counter = ByteCounter(0);
+    serde_json::to_writer(&mut counter, &crash.raw_crash).unwrap_or_default();
+    charge.add(counter.0)?;
     let raw_json = serde_json::to_vec(&crash.raw_crash).unwrap_or_default();
     let reservation = state.store.reserve(store::charge(&crash, &raw_json))?;
     if let Some(dir) = &state.config.storage_dir {
@@ -423,6 +578,20 @@ pub fn accept(
     }
     reservation.commit(crash.clone());
     Ok(crash)
+}
+
+/// An `io::Write` that only counts what is written to it.
+struct ByteCounter(usize);
+
+impl std::io::Write for ByteCounter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0 = self.0.saturating_add(bytes.len());
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Antenna's `create_crash_id`: a uuid4 whose last seven hex digits become the throttle

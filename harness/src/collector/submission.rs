@@ -11,16 +11,26 @@
 //! allocated for it and is never turned into a value tree, and errors carry numbers, never the
 //! sender's bytes. [`parse_submission`] is a pure function of the headers and the body (the
 //! fuzz target calls it).
+//!
+//! [`parse_submission_charged`] is the same parse charging what it keeps to a request's share
+//! of the collector's in-flight budget ([`http_edge::RequestCharge`]) before it keeps it: the
+//! gunzipped body as it grows, and each annotation and dump as it is copied out of the body.
 
 use std::collections::BTreeMap;
 use std::io::Read as _;
 
+use http_edge::{BudgetError, RequestCharge};
 use serde_json::value::RawValue;
 
 /// Dump part names Antenna refuses (they collide with its storage keys).
 const RESERVED_DUMP_NAMES: [&str; 3] = ["dump_names", "processed_crash", "raw_crash"];
 /// RFC 2046 allows 70; anything much longer is not a client's boundary.
 const MAX_BOUNDARY: usize = 200;
+/// Bytes charged for each annotation or dump besides its name and value: the map entry and the
+/// string headers it is kept in.
+pub(crate) const ENTRY_OVERHEAD: usize = 64;
+/// The first buffer gunzip output is gathered in; it doubles from there, charged as it grows.
+const GUNZIP_FIRST_CAPACITY: usize = 64 * 1024;
 
 /// nginx's `client_max_body_size 25m` in front of Antenna.
 pub const DEFAULT_MAX_BODY: usize = 25 * 1024 * 1024;
@@ -122,6 +132,10 @@ pub enum SubmissionError {
     TooManyDumps { limit: usize },
     #[error("extra JSON nests deeper than {limit} levels")]
     JsonTooDeep { limit: usize },
+    /// The collector's in-flight budget has no room for what parsing would keep (only from
+    /// [`parse_submission_charged`]; the collector answers 413 or 503, not `malformed`).
+    #[error(transparent)]
+    Budget(#[from] BudgetError),
 }
 
 impl SubmissionError {
@@ -149,13 +163,19 @@ impl SubmissionError {
             SubmissionError::TooManyAnnotations { .. } => "too_many_annotations",
             SubmissionError::TooManyDumps { .. } => "too_many_dumps",
             SubmissionError::JsonTooDeep { .. } => "json_too_deep",
+            SubmissionError::Budget(BudgetError::TooLarge { .. }) => "too_large",
+            SubmissionError::Budget(BudgetError::Busy { .. }) => "overloaded",
         }
     }
 
-    /// 413 for a body over a size limit (nginx's answer), 400 for everything else.
+    /// 413 for a body over a size limit (nginx's answer) or over the whole in-flight budget,
+    /// 503 when the budget is in use by other submissions, 400 for everything else.
     pub fn status(&self) -> u16 {
         match self {
-            SubmissionError::TooLarge { .. } | SubmissionError::DecompressedTooLarge { .. } => 413,
+            SubmissionError::TooLarge { .. }
+            | SubmissionError::DecompressedTooLarge { .. }
+            | SubmissionError::Budget(BudgetError::TooLarge { .. }) => 413,
+            SubmissionError::Budget(BudgetError::Busy { .. }) => 503,
             _ => 400,
         }
     }
@@ -170,6 +190,26 @@ pub fn parse_submission(
     body: &[u8],
     limits: &SubmissionLimits,
 ) -> Result<ParsedSubmission, SubmissionError> {
+    parse_submission_charged(
+        content_type,
+        content_encoding,
+        body,
+        limits,
+        &RequestCharge::unlimited(),
+    )
+}
+
+/// [`parse_submission`], charging to `charge` what it keeps before keeping it: the gunzipped
+/// body as it grows, and each annotation, `extra` JSON part and dump before it is copied out
+/// of the body. (The body itself is the caller's to charge.) Stops with
+/// [`SubmissionError::Budget`] at the first charge the budget refuses.
+pub fn parse_submission_charged(
+    content_type: Option<&str>,
+    content_encoding: Option<&str>,
+    body: &[u8],
+    limits: &SubmissionLimits,
+    charge: &RequestCharge,
+) -> Result<ParsedSubmission, SubmissionError> {
     let boundary = boundary(content_type)?;
     if body.is_empty() {
         return Err(SubmissionError::NoContentLength);
@@ -182,7 +222,7 @@ pub fn parse_submission(
     let compressed = content_encoding.is_some_and(|e| e.trim().eq_ignore_ascii_case("gzip"));
     let inflated;
     let data = if compressed {
-        inflated = gunzip(body, limits.max_decompressed)?;
+        inflated = gunzip(body, limits.max_decompressed, charge)?;
         &inflated[..]
     } else {
         body
@@ -222,6 +262,8 @@ pub fn parse_submission(
             .map(|t| String::from_utf8_lossy(t).trim().to_ascii_lowercase())
             .unwrap_or_default();
         if part_type.starts_with("application/json") {
+            // Its keys and decoded values are at most its text (escapes only shrink).
+            charge.add(part.data.len())?;
             let found = parse_extra(part.data, limits)?;
             for (key, value) in found {
                 annotations += 1;
@@ -230,6 +272,7 @@ pub fn parse_submission(
                         limit: limits.max_annotations,
                     });
                 }
+                charge.add(ENTRY_OVERHEAD)?;
                 parsed.annotations.insert(key, value);
             }
             has_json = true;
@@ -248,6 +291,7 @@ pub fn parse_submission(
                     limit: limits.max_field_value,
                 });
             }
+            charge.add(name.len() + part.data.len() + ENTRY_OVERHEAD)?;
             let value = match std::str::from_utf8(part.data) {
                 Ok(text) => text.to_string(),
                 Err(_) => {
@@ -260,6 +304,8 @@ pub fn parse_submission(
                     limit: limits.max_field_value,
                 });
             }
+            // Replacement characters (3 bytes for each bad byte) are charged before keeping.
+            charge.add(value.len().saturating_sub(part.data.len()))?;
             parsed.annotations.insert(name, value);
             has_fields = true;
         } else {
@@ -274,6 +320,7 @@ pub fn parse_submission(
             if name.is_empty() || RESERVED_DUMP_NAMES.contains(&name.as_str()) {
                 return Err(SubmissionError::InvalidDumpName(name));
             }
+            charge.add(name.len() + part.data.len() + ENTRY_OVERHEAD)?;
             parsed.dumps.insert(name, part.data.to_vec());
         }
     }
@@ -326,15 +373,34 @@ fn boundary(content_type: Option<&str>) -> Result<String, SubmissionError> {
     Err(SubmissionError::NoBoundary)
 }
 
-/// Gunzips the first member of `body`, stopping one byte past `limit`.
-fn gunzip(body: &[u8], limit: usize) -> Result<Vec<u8>, SubmissionError> {
-    let mut out = Vec::new();
-    flate2::read::GzDecoder::new(body)
-        .take(limit as u64 + 1)
-        .read_to_end(&mut out)
-        .map_err(|_| SubmissionError::BadGzip)?;
-    if out.len() > limit {
-        return Err(SubmissionError::DecompressedTooLarge { limit });
+/// Gunzips the first member of `body`, stopping one byte past `limit`. The output buffer is
+/// charged to `charge` each time it grows, before it grows (doubling, never past `limit`).
+fn gunzip(body: &[u8], limit: usize, charge: &RequestCharge) -> Result<Vec<u8>, SubmissionError> {
+    let mut decoder = flate2::read::GzDecoder::new(body).take(limit as u64 + 1);
+    let mut out: Vec<u8> = Vec::new();
+    let mut charged: usize = 0;
+    let mut piece = vec![0u8; 32 * 1024];
+    loop {
+        let n = match decoder.read(&mut piece) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return Err(SubmissionError::BadGzip),
+        };
+        let needed = out.len() + n;
+        if needed > limit {
+            return Err(SubmissionError::DecompressedTooLarge { limit });
+        }
+        if needed > out.capacity() {
+            let capacity = needed
+                .max(charged.saturating_mul(2))
+                .max(GUNZIP_FIRST_CAPACITY)
+                .min(limit);
+            charge.add(capacity - charged)?;
+            charged = capacity;
+            out.reserve_exact(capacity - out.len());
+        }
+        out.extend_from_slice(&piece[..n]);
     }
     Ok(out)
 }

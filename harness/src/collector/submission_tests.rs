@@ -345,3 +345,88 @@ fn errors_never_echo_the_input() {
         assert!(!err.to_string().contains("SECRET"), "{err}");
     }
 }
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut encoder, bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+#[test]
+fn what_parsing_keeps_is_charged_before_it_is_kept() {
+    const MIB: usize = 1 << 20;
+    let plain = body(&[
+        field("ProductName", b"Firefox"),
+        dump("upload_file_minidump", &vec![7u8; 2 * MIB]),
+    ]);
+    let limits = SubmissionLimits {
+        max_body: 4 * MIB,
+        max_decompressed: 4 * MIB,
+        ..SubmissionLimits::default()
+    };
+    // Uncompressed: the annotation and the dump copied out of the body, nothing else.
+    let budget = http_edge::InFlightBudget::new(64 * MIB);
+    let charge = budget.charge();
+    parse_submission_charged(Some(CT), None, &plain, &limits, &charge).unwrap();
+    let kept = "ProductName".len() + "Firefox".len() + "upload_file_minidump".len() + 2 * MIB;
+    assert_eq!(charge.bytes(), kept + 2 * ENTRY_OVERHEAD);
+    drop(charge);
+    assert_eq!(budget.in_use(), 0);
+
+    // Gzipped: the gunzipped body too, as its buffer grows (never past the limit).
+    let zipped = gzip(&plain);
+    let charge = budget.charge();
+    parse_submission_charged(Some(CT), Some("gzip"), &zipped, &limits, &charge).unwrap();
+    let gunzipped = charge.bytes() - kept - 2 * ENTRY_OVERHEAD;
+    assert!(
+        (plain.len()..=limits.max_decompressed).contains(&gunzipped),
+        "gunzip charged {gunzipped} for {} bytes",
+        plain.len()
+    );
+    drop(charge);
+
+    // A budget with room for the gunzipped body but not the dump's copy: stops there, having
+    // charged no more than the budget (the copy was never made).
+    let small = http_edge::InFlightBudget::new(5 * MIB);
+    let charge = small.charge();
+    let err =
+        parse_submission_charged(Some(CT), Some("gzip"), &zipped, &limits, &charge).unwrap_err();
+    assert_eq!(
+        err,
+        SubmissionError::Budget(BudgetError::TooLarge { budget: 5 * MIB })
+    );
+    assert_eq!((err.status(), err.reason()), (413, "too_large"));
+    assert!(charge.bytes() <= 5 * MIB, "{}", charge.bytes());
+    drop(charge);
+    assert_eq!(small.in_use(), 0);
+
+    // Room taken by another request: Busy (503), and nothing more charged.
+    let other = small.charge();
+    other.add(4 * MIB).unwrap();
+    let charge = small.charge();
+    let err = parse_submission_charged(Some(CT), None, &plain, &limits, &charge).unwrap_err();
+    assert_eq!(
+        err,
+        SubmissionError::Budget(BudgetError::Busy { budget: 5 * MIB })
+    );
+    assert_eq!(err.status(), 503);
+    assert!(charge.bytes() < MIB, "{}", charge.bytes());
+}
+
+#[test]
+fn a_gzip_bomb_is_charged_no_more_than_the_decompressed_limit() {
+    let limits = SubmissionLimits {
+        max_decompressed: 3 << 20,
+        ..SubmissionLimits::default()
+    };
+    let bomb = gzip(&vec![0u8; 64 << 20]);
+    let budget = http_edge::InFlightBudget::new(64 << 20);
+    let charge = budget.charge();
+    let err =
+        parse_submission_charged(Some(CT), Some("gzip"), &bomb, &limits, &charge).unwrap_err();
+    assert_eq!(
+        err,
+        SubmissionError::DecompressedTooLarge { limit: 3 << 20 }
+    );
+    assert!(charge.bytes() <= 3 << 20, "{}", charge.bytes());
+}

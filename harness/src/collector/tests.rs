@@ -156,3 +156,93 @@ fn a_failed_write_leaves_no_files_and_gives_its_place_back() {
     let stored = submit(&state, 5).unwrap();
     assert_eq!(state.crash_ids(), std::slice::from_ref(&stored.crash_id));
 }
+
+#[test]
+fn accepting_charges_the_in_flight_budget_and_gives_it_back() {
+    let state = CollectorState::new(CollectorConfig::default());
+    submit(&state, 1).unwrap();
+    assert_eq!(state.in_flight().in_use(), 0, "stored, and released");
+    // Every byte of the budget held by other submissions: this one is told to retry.
+    let others = state.in_flight().charge();
+    others.add(DEFAULT_MAX_IN_FLIGHT).unwrap();
+    let err = submit(&state, 2).unwrap_err();
+    assert!(
+        matches!(err, CollectorError::Budget(BudgetError::Busy { .. })),
+        "{err}"
+    );
+    let message = err.to_string();
+    assert!(
+        message.contains("in use by other requests") && message.contains(IN_FLIGHT_KNOB),
+        "{message}"
+    );
+    let response = err.into_response();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+    assert_eq!(
+        state.crash_ids().len(),
+        1,
+        "nothing kept of the refused one"
+    );
+    drop(others);
+    submit(&state, 2).unwrap();
+    assert_eq!(state.in_flight().in_use(), 0);
+}
+
+#[test]
+fn a_submission_larger_than_the_whole_budget_is_413() {
+    // (Not a configuration `harness up` accepts; the budget still holds.)
+    let state = CollectorState::new(CollectorConfig {
+        max_in_flight: 4096,
+        ..CollectorConfig::default()
+    });
+    let err = submit(&state, 1).unwrap_err();
+    assert!(
+        matches!(err, CollectorError::Budget(BudgetError::TooLarge { .. })),
+        "{err}"
+    );
+    assert_eq!(err.into_response().status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(state.in_flight().in_use(), 0);
+}
+
+#[test]
+fn a_budget_too_small_for_one_submission_is_refused() {
+    let config = CollectorConfig::default();
+    config.check().unwrap();
+    let needed = min_in_flight(&config.limits);
+    // Gzipped at the defaults: the body, then the gunzipped body, its copies and the raw
+    // crash's JSON, each at most the decompressed limit.
+    assert_eq!(needed, 4 * DEFAULT_MAX_BODY + (1 << 20));
+    assert!(DEFAULT_MAX_IN_FLIGHT >= needed);
+    let small = CollectorConfig {
+        max_in_flight: needed - 1,
+        ..CollectorConfig::default()
+    };
+    let err = small.check().unwrap_err();
+    assert_eq!(
+        err,
+        CollectorConfigError::InFlightTooSmall {
+            budget: needed - 1,
+            needed
+        }
+    );
+    assert!(err.to_string().contains(IN_FLIGHT_KNOB), "{err}");
+    // Without much decompression, three times the body (body, copies, raw crash).
+    let plain = SubmissionLimits {
+        max_decompressed: 1 << 20,
+        ..SubmissionLimits::default()
+    };
+    assert_eq!(min_in_flight(&plain), 3 * DEFAULT_MAX_BODY + (1 << 20));
+    // A larger decompression limit needs more.
+    let gzip_heavy = CollectorConfig {
+        limits: SubmissionLimits {
+            max_decompressed: 100 << 20,
+            ..SubmissionLimits::default()
+        },
+        ..CollectorConfig::default()
+    };
+    assert_eq!(
+        min_in_flight(&gzip_heavy.limits),
+        DEFAULT_MAX_BODY + 300 * (1 << 20) + (1 << 20)
+    );
+    assert!(gzip_heavy.check().is_err());
+}
