@@ -1,7 +1,8 @@
 //! The collector under attack, as a real `harness up --only collector` process on a real
 //! socket: oversized bodies (declared and chunked), a gzip bomb, thousands of parts, huge part
-//! headers in a chunked body, deeply nested `extra` JSON, invalid UTF-8, a full collector and
-//! a body trickled slowly. After each: the collector still answers `/__lbheartbeat__`, every
+//! headers in a chunked body, deeply nested `extra` JSON, invalid UTF-8, a full collector, a
+//! body trickled slowly and many large submissions at once that are slow to finish (the
+//! in-flight budget). After each: the collector still answers `/__lbheartbeat__`, every
 //! crash it acknowledged before is still listed and downloadable byte for byte, and (for the
 //! memory-heavy ones) its peak RSS (`VmHWM`) stayed under [`RSS_BOUND`].
 
@@ -177,7 +178,18 @@ impl Drop for Collector {
 #[derive(Debug)]
 struct Raw {
     status: u16,
+    /// The status line and headers.
+    head: String,
     body: String,
+}
+
+impl Raw {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().find_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            key.eq_ignore_ascii_case(name).then(|| value.trim())
+        })
+    }
 }
 
 /// Sends `head` then each chunk (pausing `pace` before each) on a raw connection while
@@ -190,11 +202,21 @@ async fn exchange(
     pace: Option<Duration>,
     within: Duration,
 ) -> Result<Raw, String> {
+    exchange_paced(addr, head, chunks.map(move |chunk| (pace, chunk)), within).await
+}
+
+/// [`exchange`] with a pause of its own before each chunk.
+async fn exchange_paced(
+    addr: SocketAddr,
+    head: Vec<u8>,
+    chunks: impl Iterator<Item = (Option<Duration>, Vec<u8>)> + Send + 'static,
+    within: Duration,
+) -> Result<Raw, String> {
     let stream = TcpStream::connect(addr).await.unwrap();
     let (mut reader, mut writer) = stream.into_split();
     let sending = tokio::spawn(async move {
         writer.write_all(&head).await?;
-        for chunk in chunks {
+        for (pace, chunk) in chunks {
             if let Some(pace) = pace {
                 tokio::time::sleep(pace).await;
             }
@@ -242,6 +264,7 @@ fn parse_response(bytes: &[u8]) -> Option<Raw> {
     let body = bytes.get(end + 4..end + 4 + length)?;
     Some(Raw {
         status,
+        head: head.to_string(),
         body: String::from_utf8_lossy(body).into_owned(),
     })
 }
@@ -686,4 +709,114 @@ async fn slow_and_idle_connections_are_cut_off() {
     );
     drop(idle);
     collector.assert_intact().await;
+}
+
+/// A valid submission of exactly `size` bytes: `ProductName` and one minidump of filler.
+fn submission_of(size: usize) -> (Vec<u8>, Vec<u8>) {
+    let mut body = field(b"ProductName", b"Firefox");
+    body.extend_from_slice(
+        format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"upload_file_minidump\"; filename=\"a.dmp\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes(),
+    );
+    let tail = format!("\r\n--{BOUNDARY}--\r\n").into_bytes();
+    let dump_len = size - body.len() - tail.len();
+    let dump: Vec<u8> = (0..dump_len).map(|i| (i % 251) as u8).collect();
+    body.extend_from_slice(&dump);
+    body.extend_from_slice(&tail);
+    assert_eq!(body.len(), size);
+    (body, dump)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_large_slow_submissions_are_held_to_the_in_flight_budget() {
+    /// Each submission's size: the body limit here.
+    const SIZE: usize = 20 << 20;
+    /// Bytes each sends one at a time, 50 ms apart, after the rest at full speed.
+    const TRICKLED: usize = 64;
+    /// The budget (64 MiB: three bodies at once), the stored crashes (at most two of those
+    /// three fit their copies in the budget; see below) and the process's baseline. Without
+    /// the budget, forty 20 MiB bodies are held at once: over 800 MiB.
+    const BOUND: u64 = 192 * 1024 * 1024;
+    let mut collector = Collector::start(&[
+        "--collector-max-in-flight",
+        "64MiB",
+        "--max-submission",
+        "20MiB",
+        "--collector-max-decompressed",
+        "12MiB",
+    ])
+    .with_crashes()
+    .await;
+    let (body, dump) = submission_of(SIZE);
+    let body = std::sync::Arc::new(body);
+    // Forty at once, each declaring 20 MiB and slow to finish: an 800 MiB demand.
+    let attacks: Vec<_> = (0..40)
+        .map(|_| {
+            let body = body.clone();
+            let head = post_head(collector.addr, &format!("Content-Length: {SIZE}\r\n"));
+            let fast = (0..SIZE - TRICKLED)
+                .step_by(256 * 1024)
+                .map(move |at| (at, (at + 256 * 1024).min(SIZE - TRICKLED)));
+            let slow = (SIZE - TRICKLED..SIZE).map(|at| (at, at + 1));
+            let chunks = fast.chain(slow).map(move |(from, to)| {
+                let pace = (to - from == 1).then_some(Duration::from_millis(50));
+                (pace, body[from..to].to_vec())
+            });
+            tokio::spawn(exchange_paced(
+                collector.addr,
+                head,
+                chunks,
+                Duration::from_secs(60),
+            ))
+        })
+        .collect();
+    // Meanwhile the collector answers, and what it acknowledged is intact.
+    collector.assert_intact().await;
+    let mut refused = 0;
+    for attack in attacks {
+        let raw = attack.await.unwrap().unwrap();
+        match raw.status {
+            200 => {
+                let id = raw.body.trim_end().strip_prefix("CrashID=bp-").unwrap();
+                collector.acknowledged.push((id.to_string(), dump.clone()));
+            }
+            // The budget was in use: told to come back, with the knob that decides it. (Of
+            // the three bodies admitted, the first to finish finds 60 of 64 MiB held and no
+            // room for its dump's copy, so it is told the same.)
+            503 => {
+                refused += 1;
+                assert_eq!(raw.header("retry-after"), Some("1"), "{raw:?}");
+                assert!(
+                    raw.body.contains("in use by other requests")
+                        && raw.body.contains("--collector-max-in-flight"),
+                    "{raw:?}"
+                );
+            }
+            _ => panic!("{raw:?}"),
+        }
+    }
+    eprintln!("{refused} of 40 refused with 503");
+    assert!(refused >= 36, "only {refused} of 40 refused");
+    // The budget is whole again once they are done: a large submission goes through.
+    let (status, text) = post(&collector, (*body).clone(), None).await;
+    assert_eq!(status, 200, "{text}");
+    let id = text.trim_end().strip_prefix("CrashID=bp-").unwrap();
+    collector.acknowledged.push((id.to_string(), dump));
+    collector.assert_intact_within(BOUND).await;
+}
+
+#[test]
+fn a_budget_too_small_for_one_submission_is_refused_at_startup() {
+    // 64 MiB is below what one submission may hold at the default limits (101 MiB).
+    let output = Command::new(BIN)
+        .args(["up", "--only", "collector", "--collector-port", "0"])
+        .args(["--collector-max-in-flight", "64MiB"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!output.status.success(), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--collector-max-in-flight") && stderr.contains("105906176 bytes"),
+        "{stderr}"
+    );
 }
