@@ -193,6 +193,9 @@ impl std::str::FromStr for SyncMode {
 /// Default for [`Config::max_wal_bytes`].
 pub const DEFAULT_MAX_WAL_BYTES: u64 = 256 * 1024 * 1024;
 
+/// Bytes of refused requests kept for the refusals API (`--max-refusal-bytes`).
+pub const DEFAULT_MAX_REFUSAL_BYTES: usize = 64 * MIB;
+
 /// Everything a running fake-sentry needs.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -205,6 +208,9 @@ pub struct Config {
     pub max_memory_bytes: usize,
     /// Refused requests kept for the refusals API.
     pub max_refusals: usize,
+    /// Bytes of refused requests (reasons, body prefixes, head strings) kept for the refusals
+    /// API before the oldest are evicted, in memory and in a file alike.
+    pub max_refusal_bytes: usize,
     /// Largest the SQLite write-ahead log may grow (file-backed): there it is checkpointed
     /// and rewound (sync off) or truncated (sync normal or full), see `store::Store::open`.
     pub max_wal_bytes: u64,
@@ -289,6 +295,7 @@ impl Default for Config {
             max_items: 200_000,
             max_memory_bytes: 1024 * MIB,
             max_refusals: 10_000,
+            max_refusal_bytes: DEFAULT_MAX_REFUSAL_BYTES,
             max_wal_bytes: DEFAULT_MAX_WAL_BYTES,
             sync: SyncMode::default(),
             limits: Limits::default(),

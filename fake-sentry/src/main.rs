@@ -63,6 +63,10 @@ struct ServeArgs {
     /// Refused requests kept for /api/refusals/.
     #[arg(long, env = "FAKE_SENTRY_MAX_REFUSALS", default_value_t = 10_000)]
     max_refusals: usize,
+    /// Bytes of refused requests (reasons, body prefixes, paths) kept for /api/refusals/
+    /// before the oldest are evicted; applied to --db as well.
+    #[arg(long, env = "FAKE_SENTRY_MAX_REFUSAL_BYTES", value_parser = parse_size, default_value = "64MiB")]
+    max_refusal_bytes: usize,
     /// The URL SDKs reach this server at, for the DSN it prints and shows (e.g.
     /// http://fake-sentry:8000 in a compose network); the listening address when absent.
     #[arg(long, env = "FAKE_SENTRY_PUBLIC_URL")]
@@ -242,6 +246,7 @@ impl ServeArgs {
             max_items: self.max_events,
             max_memory_bytes: self.max_memory_bytes,
             max_refusals: self.max_refusals,
+            max_refusal_bytes: self.max_refusal_bytes,
             max_wal_bytes: self.max_wal as u64,
             sync: self.sync,
             limits: Limits {
@@ -527,6 +532,7 @@ mod tests {
             "--api-max-page=5",
             "--stream-replay=0",
             "--refused-body-prefix=1KiB",
+            "--max-refusal-bytes=2MiB",
         ])
         .expect("parses");
         let Some(Command::Serve(args)) = cli.command else {
@@ -537,9 +543,10 @@ mod tests {
             (
                 config.api_max_page,
                 config.stream_replay,
-                config.refused_body_prefix
+                config.refused_body_prefix,
+                config.max_refusal_bytes
             ),
-            (5, 0, 1024)
+            (5, 0, 1024, 2 << 20)
         );
         assert!(Cli::try_parse_from(["fake-sentry", "serve", "--api-max-page=0"]).is_err());
         let cli = Cli::try_parse_from(["fake-sentry", "serve", "--ui-limit", "stack=3"]);

@@ -52,6 +52,7 @@ impl AppState {
             &config.storage,
             config.max_items,
             config.max_refusals,
+            config.max_refusal_bytes,
             config.max_wal_bytes,
             config.sync,
             config.max_memory_bytes,

@@ -28,9 +28,12 @@ use crate::item::ItemMeta;
 
 mod byte_cap;
 mod event_index;
+mod refusals;
 mod text_search;
 pub use event_index::EventIndex;
 use event_index::IndexChanges;
+pub use refusals::MAX_REFUSAL_FIELD;
+use refusals::RefusalCaps;
 
 /// Most projects or item types [`projects`] and [`counts_by_type`] list.
 const MAX_DISTINCT_KEYS: usize = 1000;
@@ -369,6 +372,7 @@ impl Store {
             storage,
             max_items,
             max_refusals,
+            crate::config::DEFAULT_MAX_REFUSAL_BYTES,
             max_wal_bytes,
             sync,
             usize::MAX,
@@ -377,10 +381,13 @@ impl Store {
 
     /// [`Store::open`], with an in-memory store also capped at `max_memory_bytes` of what it
     /// keeps, the oldest envelopes evicted past it (see [`byte_cap`]); a file is not capped.
+    /// Refusals are kept within `max_refusals` and `max_refusal_bytes` either way (see
+    /// [`refusals`]).
     pub fn open_capped(
         storage: &Storage,
         max_items: usize,
         max_refusals: usize,
+        max_refusal_bytes: usize,
         max_wal_bytes: u64,
         sync: SyncMode,
         max_memory_bytes: usize,
@@ -410,6 +417,7 @@ impl Store {
             Some(_) => byte_cap::total(&conn)?,
             None => 0,
         };
+        let refusal_bytes = refusals::total(&conn)?;
         let conn = Arc::new(Mutex::new(conn));
         let readers = match file_path {
             None => Readers::Shared(conn.clone()),
@@ -432,7 +440,8 @@ impl Store {
             conn,
             event_index,
             max_items: max_items.max(1) as i64,
-            max_refusals: max_refusals.max(1) as i64,
+            refusal_caps: RefusalCaps::new(max_refusals, max_refusal_bytes),
+            refusal_bytes,
             item_count,
             max_bytes,
             stored_bytes,
@@ -479,11 +488,12 @@ impl Store {
         result
     }
 
-    /// Records a refused request; returns once it is committed.
+    /// Records a refused request, its strings cut to [`MAX_REFUSAL_FIELD`]; returns once it
+    /// is committed.
     pub async fn refuse(&self, refusal: NewRefusal) -> Result<(), StoreError> {
         let (tx, rx) = oneshot::channel();
         self.queue
-            .send(WriteOp::Refuse(Box::new(refusal), tx))
+            .send(WriteOp::Refuse(Box::new(refusal.bounded()), tx))
             .await
             .map_err(|_| StoreError::WriterGone)?;
         rx.await.map_err(|_| StoreError::WriterGone)?
@@ -600,7 +610,10 @@ fn run_checkpointer(
 struct Writer {
     conn: Arc<Mutex<Connection>>,
     max_items: i64,
-    max_refusals: i64,
+    /// `--max-refusals` and `--max-refusal-bytes`, in memory and in a file alike.
+    refusal_caps: RefusalCaps,
+    /// The bytes of the refusals kept, as [`refusals`] counts them.
+    refusal_bytes: i64,
     item_count: i64,
     /// In memory: the most bytes kept (`--max-memory-bytes`); `None` for a file.
     max_bytes: Option<i64>,
@@ -745,6 +758,9 @@ impl Writer {
             {
                 self.stored_bytes = bytes;
             }
+            if let Ok(bytes) = refusals::total(&conn) {
+                self.refusal_bytes = bytes;
+            }
         }
         let commit_error = outcome.err().map(|e| e.to_string());
         for item in done {
@@ -796,11 +812,15 @@ impl Writer {
                 ),
             },
             WriteOp::Refuse(refusal, reply) => {
-                let max_refusals = self.max_refusals;
+                let (caps, stored) = (self.refusal_caps, self.refusal_bytes);
                 match atomically(tx, index_changes, |conn, _| {
-                    insert_refusal(conn, &refusal, max_refusals)
+                    refusals::insert(conn, &refusal, caps, stored)
                 }) {
-                    Ok(result) => (Done::Refuse(reply, result.map_err(|e| e.to_string())), None),
+                    Ok(Ok(bytes)) => {
+                        self.refusal_bytes = bytes;
+                        (Done::Refuse(reply, Ok(())), None)
+                    }
+                    Ok(Err(err)) => (Done::Refuse(reply, Err(err.to_string())), None),
                     Err(fatal) => (Done::Refuse(reply, Err(fatal.to_string())), Some(fatal)),
                 }
             }
@@ -815,7 +835,8 @@ impl Writer {
                         .and_then(|()| match self.max_bytes {
                             Some(_) => byte_cap::total(tx).map(|b| self.stored_bytes = b),
                             None => Ok(()),
-                        }),
+                        })
+                        .and_then(|()| refusals::total(tx).map(|b| self.refusal_bytes = b)),
                     _ => Ok(()),
                 };
                 match (result, counted) {
@@ -1026,33 +1047,6 @@ fn insert_envelope_rows(
         envelope_id,
         item_ids: prepared.item_ids.clone(),
     })
-}
-
-fn insert_refusal(conn: &Connection, r: &NewRefusal, max_refusals: i64) -> rusqlite::Result<()> {
-    conn.prepare_cached(
-        "INSERT INTO refusals (received_at, method, path, project_id, status, reason, client,
-         public_key, content_type, content_encoding, body_size, body_prefix)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-    )?
-    .execute(params![
-        r.received_at_ms,
-        r.method,
-        r.path,
-        r.project_id.map(|p| p as i64),
-        r.status,
-        r.reason,
-        r.client,
-        r.public_key,
-        r.content_type,
-        r.content_encoding,
-        r.body_size as i64,
-        r.body_prefix,
-    ])?;
-    conn.execute(
-        "DELETE FROM refusals WHERE id <= (SELECT MAX(id) FROM refusals) - ?1",
-        [max_refusals],
-    )?;
-    Ok(())
 }
 
 fn flush(

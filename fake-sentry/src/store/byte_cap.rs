@@ -173,8 +173,16 @@ mod tests {
     async fn the_oldest_envelopes_go_once_the_bytes_pass_the_cap() {
         // Room for about three envelopes of 100 KiB.
         let cap = 350 * 1024;
-        let store =
-            Store::open_capped(&Storage::Memory, 1000, 10, 1 << 20, SyncMode::Off, cap).unwrap();
+        let store = Store::open_capped(
+            &Storage::Memory,
+            1000,
+            10,
+            usize::MAX,
+            1 << 20,
+            SyncMode::Off,
+            cap,
+        )
+        .unwrap();
         for n in 0..10 {
             let id = format!("{n:032x}");
             store.insert(envelope(&id, 100 * 1024)).await.unwrap();
@@ -203,8 +211,16 @@ mod tests {
         // Each envelope counts 2,126 bytes: the cap holds two, and the count cap keeps two. Were
         // the bytes of count-evicted rows not taken off the total, the byte cap would evict
         // one more.
-        let store =
-            Store::open_capped(&Storage::Memory, 2, 10, 1 << 20, SyncMode::Off, 5000).unwrap();
+        let store = Store::open_capped(
+            &Storage::Memory,
+            2,
+            10,
+            usize::MAX,
+            1 << 20,
+            SyncMode::Off,
+            5000,
+        )
+        .unwrap();
         for n in 0..5 {
             store
                 .insert(envelope(&format!("{n:x}"), 1000))
