@@ -743,3 +743,111 @@ async fn a_trickled_or_stalled_body_gets_408_and_blocks_nobody() {
     )
     .await;
 }
+
+/// Issue 17, "bytes, not just counts": refused requests were capped by count only, 10,000 of up
+/// to about 27 KiB each (270 MB). Each of these 4,000 refusals keeps a 20 KB reason (20 causes
+/// naming a 900-byte item type, then "and 10 more") and a 4 KiB body prefix, 96 MB in all; with
+/// `--max-refusal-bytes 1MiB` the newest 40 or so are kept and the oldest go. Strings taken from
+/// the head (a 30 KiB client name and content type) are cut to 2 KiB.
+#[tokio::test]
+async fn refusals_are_capped_in_bytes() {
+    const CAP: usize = 1 << 20;
+    const SENT: usize = 4000;
+    const AT_ONCE: usize = 8;
+    let mut binary = start(&["--max-refusal-bytes", "1MiB"]).await;
+    let before = acknowledged(&binary).await;
+    let item_type = "t".repeat(900);
+    let mut body = b"{}\n".to_vec();
+    for i in 0..30 {
+        body.extend_from_slice(
+            format!("{{\"type\":\"{item_type}{i}\",\"length\":\"x\"}}\n{{}}\n").as_bytes(),
+        );
+    }
+    body.extend_from_slice(&[b'B'; 5000]);
+    let addr = binary.addr;
+    // What `/api/refusals/` shows: (count, the projects of those kept, their bytes).
+    let kept = || async {
+        let list = http::get_json(addr, "/api/refusals/?limit=1000").await;
+        let refusals = list["refusals"].as_array().cloned().unwrap_or_default();
+        let text = |v: &Value| v.as_str().map_or(0, str::len);
+        let bytes: usize = refusals
+            .iter()
+            .map(|r| {
+                [
+                    "method",
+                    "path",
+                    "reason",
+                    "client",
+                    "public_key",
+                    "content_type",
+                    "content_encoding",
+                    "body_prefix",
+                ]
+                .iter()
+                .map(|field| text(&r[field]))
+                .sum::<usize>()
+            })
+            .sum();
+        let projects: Vec<u64> = refusals
+            .iter()
+            .filter_map(|r| r["project_id"].as_u64())
+            .collect();
+        (list["total"].as_u64().unwrap_or(0), projects, bytes)
+    };
+    let mut largest = 0;
+    for first in (1..=SENT).step_by(AT_ONCE) {
+        let replies = futures::future::join_all((first..first + AT_ONCE).map(|project| {
+            let target = format!("/api/{project}/envelope/?sentry_key=public");
+            let body = &body;
+            async move { http::send(addr, "POST", &target, &[], body).await }
+        }))
+        .await;
+        for reply in replies {
+            assert_eq!(reply.status, 400, "{}", reply.text());
+        }
+        if first % 1000 == 1 {
+            let (count, _, bytes) = kept().await;
+            assert!(bytes <= CAP, "{bytes} bytes of {count} refusals kept");
+            largest = largest.max(count);
+        }
+    }
+    let (count, projects, bytes) = kept().await;
+    assert!(bytes <= CAP, "{bytes} bytes of {count} refusals kept");
+    assert!(bytes > CAP * 3 / 4, "only {bytes} bytes kept");
+    // Each counts about 24.6 KiB: 40 or so fit; the count never grew past that.
+    assert!((30..=45).contains(&count), "{count} refusals kept");
+    assert!(largest <= 45, "{largest} refusals kept at one point");
+    assert_eq!(projects.len() as u64, count);
+    // The newest: the last batch whole, nothing older than those that fit (give or take the
+    // order within a batch sent at once).
+    let oldest = *projects.iter().min().expect("some kept") as usize;
+    assert!(
+        oldest > SENT - count as usize - AT_ONCE,
+        "an old refusal (project {oldest}) kept"
+    );
+    for project in SENT + 1 - AT_ONCE..=SENT {
+        assert!(projects.contains(&(project as u64)), "{project} evicted");
+    }
+
+    // Strings from the head are cut, saying so.
+    let long = "c".repeat(30 * 1024);
+    let auth = format!("Sentry sentry_key=public, sentry_client={long}");
+    let reply = post(
+        &binary,
+        "/api/1/envelope/",
+        &[("x-sentry-auth", &auth), ("content-type", &long)],
+        &body,
+    )
+    .await;
+    assert_eq!(reply.status, 400, "{}", reply.text());
+    let newest = http::get_json(addr, "/api/refusals/?limit=1").await["refusals"][0].clone();
+    for field in ["client", "content_type"] {
+        let text = newest[field].as_str().unwrap_or_default();
+        assert!(
+            text.len() < 2100 && text.ends_with("bytes in all)"),
+            "{field}: {} bytes",
+            text.len()
+        );
+    }
+    assert_survived(&mut binary, &[&before], 100 * MIB, "refusals of 20 KB").await;
+}
