@@ -266,7 +266,6 @@ impl ServeArgs {
                     .context("--max-head does not fit")?,
                 max_connections: usize::try_from(self.max_connections)
                     .context("--max-connections does not fit")?,
-                ..http_edge::ConnectionLimits::default()
             },
             allowed_hosts: self.allowed_hosts.clone(),
             upload_api_version: self.upload_api_version,
