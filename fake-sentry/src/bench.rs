@@ -545,7 +545,8 @@ pub enum HttpStage {
 }
 
 /// Measures the server's HTTP stack with `stage` of the ingest path behind it and no storage:
-/// the same axum-on-hyper server with keep-alive and `TCP_NODELAY`, driven by the same load.
+/// the same server edge (`http_edge::serve`, default connection limits) with keep-alive and
+/// `TCP_NODELAY`, driven by the same load.
 /// Set beside the full server's figure, it shows what each stage costs per request.
 pub async fn bench_http_stage(
     label: &str,
@@ -553,12 +554,8 @@ pub async fn bench_http_stage(
     connections: usize,
     duration: Duration,
 ) -> anyhow::Result<BenchResult> {
-    use axum::serve::ListenerExt as _;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
     let addr = listener.local_addr()?;
-    let listener = listener.tap_io(|stream| {
-        let _ = stream.set_nodelay(true);
-    });
     let app = axum::Router::new()
         .route(
             "/api/{project}/envelope/",
@@ -566,10 +563,15 @@ pub async fn bench_http_stage(
         )
         .with_state(stage);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
-        let _ = stopped.await;
-    });
-    let server = tokio::spawn(async move { serve.await });
+    let serve = http_edge::serve(
+        listener,
+        app,
+        http_edge::ConnectionLimits::default(),
+        async move {
+            let _ = stopped.await;
+        },
+    );
+    let server = tokio::spawn(serve);
     let result = drive(label, &format!("http://{addr}"), connections, duration).await;
     let _ = stop.send(());
     let _ = server.await;
