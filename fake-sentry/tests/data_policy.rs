@@ -490,3 +490,47 @@ async fn forwarding_follows_no_redirect_and_reads_a_bounded_error() {
         "the redirect was followed"
     );
 }
+
+/// The audit parses each JSON item into a value tree (issue 17: every byte a request holds is
+/// budgeted): that tree is charged to `--max-in-flight` before it is built, so under a budget
+/// too small for it the request is refused instead of the server allocating it unaccounted.
+#[tokio::test]
+async fn the_audit_of_a_large_item_is_charged_to_the_in_flight_budget() {
+    let mut event = clean_event(&new_event_id());
+    event["extra"] = json!({ "blob": "x".repeat(300 * 1024) });
+    let body = envelope_of(&event);
+    let small_budget = |policy: Option<DataPolicy>| {
+        let mut config = Config {
+            policy,
+            ..Config::ephemeral()
+        };
+        config.limits.max_in_flight = 4 * 1024 * 1024;
+        config
+    };
+    let post = |sentry: &FakeSentry| {
+        reqwest::Client::new()
+            .post(format!("{}/api/1/envelope/", sentry.url()))
+            .body(body.clone())
+            .send()
+    };
+    // Without a policy the 300 KiB event fits the 4 MiB budget.
+    let plain = FakeSentry::start_with(small_budget(None))
+        .await
+        .expect("start");
+    assert_eq!(post(&plain).await.expect("post").status(), 200);
+    // Its audit tree (32 bytes a byte: about 10 MB) does not.
+    let audited = FakeSentry::start_with(small_budget(with_policy(false).policy))
+        .await
+        .expect("start");
+    let refused = post(&audited).await.expect("post");
+    assert_eq!(refused.status(), 413, "{}", refused.text().await.unwrap());
+    assert!(
+        audited
+            .items(ItemFilter::default())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // A small event is still audited under the same budget.
+    post_envelope(&audited, 1, envelope_of(&python_pii_event())).await;
+}
