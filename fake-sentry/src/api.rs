@@ -129,7 +129,11 @@ async fn kent_event(State(state): AppRef, Path(id): Path<String>) -> Result<Resp
         .ok_or_else(|| ApiError::NotFound(format!("Event {id} not found")))?;
     Ok(kent::json_response(
         StatusCode::OK,
-        &kent::event_json(&record, envelope.and_then(|e| e.header)),
+        &kent::event_json(
+            &record,
+            envelope.and_then(|e| e.header),
+            state.config.ui.json_view_bytes,
+        ),
     ))
 }
 
@@ -242,7 +246,8 @@ impl<'a> ItemPayload<'a> {
         {
             return Self::Json(raw);
         }
-        Self::Other(kent::payload_value(record))
+        // Not JSON: no tree is built whatever the limit.
+        Self::Other(kent::payload_value(record, 0))
     }
 }
 

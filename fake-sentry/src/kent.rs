@@ -58,10 +58,12 @@ pub fn json_response(status: StatusCode, value: &Value) -> Response {
     response
 }
 
-/// The payload of an item as a JSON value: the decoded JSON when it is JSON, otherwise a
-/// description with the bytes as UTF-8 text or base64 (Kent answers 500 here instead).
-pub fn payload_value(record: &ItemRecord) -> Value {
+/// The payload of an item as a JSON value: the decoded JSON when it is JSON of at most
+/// `max_tree_bytes` (a value tree takes about ten times its text), otherwise a description
+/// with the bytes as UTF-8 text or base64 (Kent answers 500 here instead).
+pub fn payload_value(record: &ItemRecord, max_tree_bytes: usize) -> Value {
     if record.is_json
+        && record.payload.len() <= max_tree_bytes
         && let Ok(value) = serde_json::from_slice::<Value>(&record.payload)
     {
         return value;
@@ -82,12 +84,16 @@ pub fn payload_value(record: &ItemRecord) -> Value {
     })
 }
 
-/// `GET /api/event/{id}` for one item.
-pub fn event_json(record: &ItemRecord, envelope_header: Option<Value>) -> Value {
+/// `GET /api/event/{id}` for one item; JSON payloads over `max_tree_bytes` are given as text.
+pub fn event_json(
+    record: &ItemRecord,
+    envelope_header: Option<Value>,
+    max_tree_bytes: usize,
+) -> Value {
     json!({
         "event_id": record.summary.id,
         "payload": {
-            "body": payload_value(record),
+            "body": payload_value(record, max_tree_bytes),
             "envelope_header": envelope_header,
             "header": record.header,
         },

@@ -404,3 +404,52 @@ async fn flush_by_project_removes_only_that_project() {
         );
     }
 }
+
+/// Kent's event endpoint re-serialises a JSON payload from a value tree, which takes about ten
+/// times the text: a payload over `--ui-limit json_view_bytes` is given as text instead (as the
+/// detail page shows it), so reading a 100 MiB JSON attachment does not cost a gigabyte.
+#[tokio::test]
+async fn large_json_payloads_are_given_as_text_not_re_serialised() {
+    let sentry = FakeSentry::start_with(fake_sentry::config::Config {
+        ui: fake_sentry::ui::UiLimits {
+            json_view_bytes: 1024,
+            ..Default::default()
+        },
+        ..fake_sentry::config::Config::ephemeral()
+    })
+    .await
+    .expect("start");
+    let addr = sentry.addr();
+    let small = r#"{"b":1,"a":[true]}"#;
+    let large = format!(r#"{{"blob":"{}"}}"#, "x".repeat(4096));
+    let envelope = format!(
+        "{{}}\n{{\"type\":\"attachment\",\"length\":{},\"filename\":\"small.json\",\"content_type\":\"application/json\"}}\n{small}\n\
+         {{\"type\":\"attachment\",\"length\":{},\"filename\":\"large.json\",\"content_type\":\"application/json\"}}\n{large}\n",
+        small.len(),
+        large.len()
+    );
+    let reply = post(
+        addr,
+        "/api/1/envelope/",
+        "application/x-sentry-envelope",
+        envelope.as_bytes(),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let ids = listed_ids(addr).await;
+    assert_eq!(ids.len(), 2);
+    let mut bodies = Vec::new();
+    for id in &ids {
+        let text = kent_get(addr, &format!("/api/event/{id}")).await;
+        let event: Value = serde_json::from_str(&text).expect("event JSON");
+        bodies.push(event["payload"]["body"].clone());
+    }
+    assert_eq!(
+        bodies[0],
+        json!({"a": [true], "b": 1}),
+        "laid out, keys sorted"
+    );
+    assert_eq!(bodies[1]["encoding"], "utf-8");
+    assert_eq!(bodies[1]["data"], large.as_str(), "every byte, as text");
+    assert_eq!(bodies[1]["size"], large.len());
+}

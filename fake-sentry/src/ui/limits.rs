@@ -33,8 +33,9 @@ pub struct UiLimits {
     pub summary_chars: usize,
     /// Bytes of pretty-printed JSON a detail page embeds.
     pub pretty_json_bytes: usize,
-    /// Largest JSON payload a detail page lays out (exception, frames, fields, pretty JSON);
-    /// a larger one is shown as text.
+    /// Largest JSON payload parsed into a value tree to be shown: a detail page lays it out
+    /// (exception, frames, fields, pretty JSON), `/compare` compares it, Kent's
+    /// `/api/event/{id}` re-serialises it; a larger one is shown (or given) as text.
     pub json_view_bytes: usize,
     /// Bytes of a binary item shown as text, when it reads as text.
     pub text_preview_bytes: usize,
