@@ -15,8 +15,8 @@
 //!   [`GroundTruth::compare`] and [`GroundTruth::compare_json`] check against a real result.
 //!
 //! [`processing`] runs the real processor over a crash with its symbols served from memory.
-//! [`submission`] builds and parses Antenna-style crash report submissions ([`submit_batch`]
-//! sends many), [`strategies`] has proptest strategies, [`edge`] the deliberate malformations,
+//! [`submission`] builds and parses Antenna-style crash report submissions (the workspace's one
+//! parser of that format, bounded by limits checked while reading; [`submit_batch`] sends many), [`strategies`] has proptest strategies, [`edge`] the deliberate malformations,
 //! [`inspect`] describes a dump, [`output`] writes crashes to disk and [`bench`](mod@bench) measures
 //! generation speed. [`stack`] explains how each frame's trust is forced.
 //!

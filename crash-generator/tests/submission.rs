@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 
 use crash_generator::submission::{
-    self, AnnotationEncoding, MINIDUMP_FIELD, ParseLimits, Submission, SubmissionError,
+    self, AnnotationEncoding, MINIDUMP_FIELD, Submission, SubmissionError, SubmissionLimits,
 };
 use crash_generator::{Crash, Profile};
 
@@ -39,7 +39,7 @@ fn every_encoding_round_trips() {
                 Some(&built.content_type),
                 built.content_encoding,
                 &built.body,
-                ParseLimits::default(),
+                &SubmissionLimits::default(),
             )
             .unwrap();
             assert_eq!(parsed.annotations, crash.profile.annotations);
@@ -61,9 +61,9 @@ fn every_encoding_round_trips() {
 fn malformed_requests_get_antennas_reasons() {
     let (_, sub) = sample();
     let built = submission::build(&sub, "XyZ");
-    let limits = ParseLimits::default();
+    let limits = SubmissionLimits::default();
     let reason = |ct: Option<&str>, ce: Option<&str>, body: &[u8]| {
-        submission::parse_request(ct, ce, body, limits)
+        submission::parse_request(ct, ce, body, &limits)
             .unwrap_err()
             .reason()
     };
@@ -131,9 +131,12 @@ fn malformed_requests_get_antennas_reasons() {
         "invalid_json_value"
     );
 
-    let tight = ParseLimits { max_body_size: 100 };
-    let err =
-        submission::parse_request(Some(&built.content_type), None, &built.body, tight).unwrap_err();
+    let tight = SubmissionLimits {
+        max_body: 100,
+        ..SubmissionLimits::default()
+    };
+    let err = submission::parse_request(Some(&built.content_type), None, &built.body, &tight)
+        .unwrap_err();
     assert_eq!(err.status(), 413);
     assert!(matches!(err, SubmissionError::TooLarge { .. }));
 }
@@ -225,7 +228,7 @@ async fn post_reaches_a_collector_over_a_socket() {
         Some(&header("content-type")),
         Some(&header("content-encoding")),
         &body,
-        ParseLimits::default(),
+        &SubmissionLimits::default(),
     )
     .unwrap();
     assert_eq!(parsed.dumps[MINIDUMP_FIELD], crash.minidump_bytes());
@@ -241,7 +244,7 @@ proptest::proptest! {
             Some("multipart/form-data; boundary=XyZ"),
             gzip.then_some("gzip"),
             &body,
-            ParseLimits::default(),
+            &SubmissionLimits::default(),
         );
         if let Err(e) = result {
             proptest::prop_assert!(!e.reason().is_empty());

@@ -1,11 +1,14 @@
 //! Antenna-style crash submissions (`submission::parse_request`: multipart, optionally gzipped)
 //! on arbitrary bytes. Input: the first byte picks the `Content-Type` and whether the body is
 //! declared gzip; the rest is the body. Invariants: no panic; refusals are 400 or 413 (413 only
-//! for a body over the limit); an accepted submission has annotations, and its dump names are
-//! sanitised the way Antenna does and never reserved.
+//! for a body over the limit, or over the decompressed limit once gunzipped); an accepted
+//! submission has annotations, and its dump names are sanitised the way Antenna does and never
+//! reserved.
 #![no_main]
 
-use crash_generator::submission::{ParseLimits, SubmissionError, parse_request, sanitize_key_name};
+use crash_generator::submission::{
+    SubmissionError, SubmissionLimits, parse_request, sanitize_key_name,
+};
 use libfuzzer_sys::fuzz_target;
 
 const CONTENT_TYPES: &[Option<&str>] = &[
@@ -16,9 +19,13 @@ const CONTENT_TYPES: &[Option<&str>] = &[
     None,
 ];
 
-const LIMITS: ParseLimits = ParseLimits {
-    max_body_size: 256 * 1024,
-};
+fn limits() -> SubmissionLimits {
+    SubmissionLimits {
+        max_body: 256 * 1024,
+        max_decompressed: 256 * 1024,
+        ..SubmissionLimits::default()
+    }
+}
 
 fuzz_target!(|data: &[u8]| {
     let [choice, body @ ..] = data else {
@@ -26,7 +33,8 @@ fuzz_target!(|data: &[u8]| {
     };
     let content_type = CONTENT_TYPES[usize::from(choice & 0x7f) % CONTENT_TYPES.len()];
     let content_encoding = (choice & 0x80 != 0).then_some("gzip");
-    match parse_request(content_type, content_encoding, body, LIMITS) {
+    let limits = limits();
+    match parse_request(content_type, content_encoding, body, &limits) {
         Ok(parsed) => {
             assert!(!parsed.annotations.is_empty());
             for name in parsed.dumps.keys() {
@@ -36,7 +44,11 @@ fuzz_target!(|data: &[u8]| {
         }
         Err(err @ SubmissionError::TooLarge { .. }) => {
             assert_eq!(err.status(), 413);
-            assert!(content_encoding.is_some() || body.len() > LIMITS.max_body_size);
+            assert!(body.len() > limits.max_body);
+        }
+        Err(err @ SubmissionError::DecompressedTooLarge { .. }) => {
+            assert_eq!(err.status(), 413);
+            assert!(content_encoding.is_some());
         }
         Err(err) => assert_eq!(err.status(), 400, "{err}"),
     }

@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crash_generator::submission::{
-    AnnotationEncoding, ParseLimits, Submission, boundary_for, build, parse_request,
+    AnnotationEncoding, Submission, SubmissionLimits, boundary_for, build, parse_request,
     sanitize_key_name,
 };
 use libfuzzer_sys::fuzz_target;
@@ -59,14 +59,25 @@ fuzz_target!(|input: Input| {
         gzip: input.gzip,
     };
     let encoded = build(&submission, &boundary);
-    let limits = ParseLimits {
-        max_body_size: encoded.body.len().max(1) * 4 + (1 << 20),
+    // Limits no built submission of this size reaches (each part, name and value takes at
+    // least a byte of the body): the round trip is what is tested here, not the limits.
+    let room = encoded.body.len().max(1) * 4 + (1 << 20);
+    let limits = SubmissionLimits {
+        max_body: room,
+        max_decompressed: room,
+        max_parts: room,
+        max_part_header: room,
+        max_field_name: room,
+        max_field_value: room,
+        max_annotations: room,
+        max_dumps: room,
+        ..SubmissionLimits::default()
     };
     let parsed = match parse_request(
         Some(&encoded.content_type),
         encoded.content_encoding,
         &encoded.body,
-        limits,
+        &limits,
     ) {
         Ok(parsed) => parsed,
         Err(err) => panic!("a built submission does not parse: {err}"),
