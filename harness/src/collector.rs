@@ -1,7 +1,7 @@
 //! A minimal Antenna-compatible crash collector: `POST /submit` answers
 //! `CrashID=bp-<crash id>\n` and keeps the dumps for the processor.
 //!
-//! Parsing is [`submission::parse_submission`] (Antenna's multipart rules and
+//! Parsing is crash-generator's [`parse_submission`] (Antenna's multipart rules and
 //! `Discarded=malformed_<reason>` answers, under [`SubmissionLimits`]); this module adds what a
 //! collector does around it: reading the body under a size cap and a deadline, charging
 //! everything a submission holds to one in-flight memory budget shared by all submissions
@@ -209,15 +209,6 @@ pub enum CollectorError {
     Full(#[from] Full),
     #[error("storage failed: {0}")]
     Storage(String),
-}
-
-impl From<SubmissionError> for CollectorError {
-    fn from(error: SubmissionError) -> Self {
-        match error {
-            SubmissionError::Budget(budget) => CollectorError::Budget(budget),
-            other => CollectorError::Malformed(other),
-        }
-    }
 }
 
 impl From<BudgetError> for CollectorError {
