@@ -17,7 +17,12 @@ fn sample() -> (Crash, Submission) {
 
 #[test]
 fn every_encoding_round_trips() {
-    let (crash, base) = sample();
+    let (crash, mut base) = sample();
+    // A second dump holding all of a delimiter but its last byte: data, not a part's end.
+    let boundary = submission::boundary_for(9);
+    let near_delimiter = format!("\r\n--{}", &boundary[..boundary.len() - 1]).into_bytes();
+    base.dumps
+        .push(("memory_report".into(), near_delimiter.clone()));
     for encoding in [
         AnnotationEncoding::FormFields,
         AnnotationEncoding::ExtraJson,
@@ -28,7 +33,7 @@ fn every_encoding_round_trips() {
                 gzip,
                 ..base.clone()
             };
-            let built = submission::build(&sub, &submission::boundary_for(9));
+            let built = submission::build(&sub, &boundary);
             assert!(
                 built
                     .content_type
@@ -44,6 +49,7 @@ fn every_encoding_round_trips() {
             .unwrap();
             assert_eq!(parsed.annotations, crash.profile.annotations);
             assert_eq!(parsed.dumps[MINIDUMP_FIELD], crash.minidump_bytes());
+            assert_eq!(parsed.dumps["memory_report"], near_delimiter);
             assert_eq!(parsed.payload_compressed, gzip);
             assert_eq!(
                 parsed.payload,

@@ -1,8 +1,7 @@
-//! Unit tests of the submission parser: Antenna's rules and every limit.
+//! Unit tests of the submission parser: Antenna's rules and every limit. (What `build` writes
+//! reading back in every encoding is tests/submission.rs.)
 
 use super::*;
-use crate::submission::{AnnotationEncoding, Submission, build};
-use crate::{Crash, Profile};
 
 const CT: &str = "multipart/form-data; boundary=b0undary";
 
@@ -39,44 +38,6 @@ fn body(parts: &[Vec<u8>]) -> Vec<u8> {
     let mut body = parts.concat();
     body.extend_from_slice(b"--b0undary--\r\n");
     body
-}
-
-#[test]
-fn reads_what_crash_generator_builds_in_every_encoding() {
-    let crash = Crash::generate(&Profile::default(), 11);
-    for encoding in [
-        AnnotationEncoding::FormFields,
-        AnnotationEncoding::ExtraJson,
-    ] {
-        for gzip in [false, true] {
-            let mut submission = Submission::for_crash(&crash);
-            submission.annotation_encoding = encoding;
-            submission.gzip = gzip;
-            submission
-                .dumps
-                .push(("memory_report".into(), b"\r\n--b0und".to_vec()));
-            let built = build(
-                &submission,
-                "------------------------crashgen0000000000000011",
-            );
-            let parsed = parse_request(
-                Some(&built.content_type),
-                built.content_encoding,
-                &built.body,
-                &SubmissionLimits::default(),
-            )
-            .unwrap();
-            assert_eq!(parsed.annotations, crash.profile.annotations);
-            assert_eq!(parsed.dumps["upload_file_minidump"], crash.minidump_bytes());
-            assert_eq!(parsed.dumps["memory_report"], b"\r\n--b0und");
-            assert_eq!(parsed.payload_compressed, gzip);
-            let payload = match encoding {
-                AnnotationEncoding::FormFields => "multipart",
-                AnnotationEncoding::ExtraJson => "json",
-            };
-            assert_eq!(parsed.payload, payload);
-        }
-    }
 }
 
 #[test]
