@@ -324,27 +324,14 @@ impl Config {
     }
 }
 
-/// Parses a byte size: a plain number, or one with a `K`, `KiB`, `M`, `MiB`, `G`, `GiB` suffix
-/// (binary multiples; case-insensitive).
+/// Parses a byte size with the meaning every Understudy service gives it
+/// ([`http_edge::ByteSize`]): `KiB`, `MiB`, `GiB` and the bare `k`, `m`, `g` are powers of
+/// 1024, `KB`, `MB`, `GB` powers of 1000 (before, `MB` meant MiB here and 10^6 in
+/// fake-symbols).
 pub fn parse_size(text: &str) -> Result<usize, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: usize = number
-        .parse()
-        .map_err(|_| format!("invalid size {text:?}"))?;
-    let multiplier = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" | "kib" => KIB,
-        "m" | "mb" | "mib" => MIB,
-        "g" | "gb" | "gib" => 1024 * MIB,
-        _ => return Err(format!("invalid size unit in {text:?}")),
-    };
-    number
-        .checked_mul(multiplier)
-        .ok_or_else(|| format!("size {text:?} is too large"))
+    text.parse::<http_edge::ByteSize>()
+        .map(http_edge::ByteSize::as_usize)
+        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -366,6 +353,7 @@ mod tests {
         assert_eq!(parse_size("512"), Ok(512));
         assert_eq!(parse_size("4KiB"), Ok(4096));
         assert_eq!(parse_size("2m"), Ok(2 * MIB));
+        assert_eq!(parse_size("10MB"), Ok(10_000_000), "SI, as in fake-symbols");
         assert!(parse_size("1.5M").is_err());
         assert!(parse_size("7 parsecs").is_err());
     }
