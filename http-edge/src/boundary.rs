@@ -116,11 +116,6 @@ impl HostAllowlist {
             }
         }
     }
-
-    /// Whether the check is off (`*`).
-    pub fn allows_any(&self) -> bool {
-        self.any
-    }
 }
 
 fn normalise(name: &str) -> String {
