@@ -86,6 +86,16 @@ async fn assert_survived(binary: &mut Binary, kept: &[&str], max_rss: u64, attac
     }
 }
 
+/// The request was refused with `status`, and the answer names the knob that refused it.
+fn assert_refused(reply: &Reply, status: u16, knob: &str) {
+    assert_eq!(reply.status, status, "{}", reply.text());
+    assert!(
+        reply.text().contains(knob),
+        "not naming {knob}: {}",
+        reply.text()
+    );
+}
+
 async fn post(binary: &Binary, target: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
     http::send(binary.addr, "POST", target, headers, body).await
 }
@@ -132,13 +142,9 @@ async fn a_bracket_field_60000_levels_deep_is_refused() {
             (name.as_bytes(), None, b"deep"),
         ]);
         let reply = post(&binary, "/api/1/minidump/", &[FORM], &body).await;
-        assert_eq!(reply.status, status, "{levels} levels: {}", reply.text());
-        if let Some(knob) = names_the_knob {
-            assert!(
-                reply.text().contains(knob),
-                "{levels} levels: {}",
-                reply.text()
-            );
+        match names_the_knob {
+            Some(knob) => assert_refused(&reply, status, knob),
+            None => assert_eq!(reply.status, status, "{levels} levels: {}", reply.text()),
         }
     }
     assert_survived(&mut binary, &[&before], 200 * MIB, "deep bracket field").await;
@@ -154,12 +160,7 @@ async fn multipart_forms_are_limited_while_read() {
         vec![(b"upload_file_minidump", Some("crash.dmp"), MINIDUMP)];
     parts.extend(names.iter().map(|n| (n.as_bytes(), None, &b"v"[..])));
     let reply = post(&binary, "/api/1/minidump/", &[FORM], &multipart(&parts)).await;
-    assert_eq!(reply.status, 413, "{}", reply.text());
-    assert!(
-        reply.text().contains("--max-form-fields"),
-        "{}",
-        reply.text()
-    );
+    assert_refused(&reply, 413, "--max-form-fields");
 
     let big = vec![b'x'; (1 << 20) + 1];
     let body = multipart(&[
@@ -167,12 +168,7 @@ async fn multipart_forms_are_limited_while_read() {
         (b"sentry[extra][big]", None, &big),
     ]);
     let reply = post(&binary, "/api/1/minidump/", &[FORM], &body).await;
-    assert_eq!(reply.status, 413, "{}", reply.text());
-    assert!(
-        reply.text().contains("--max-form-field"),
-        "{}",
-        reply.text()
-    );
+    assert_refused(&reply, 413, "--max-form-field");
 
     let long_name = "n".repeat(20_000);
     let body = multipart(&[
@@ -180,12 +176,7 @@ async fn multipart_forms_are_limited_while_read() {
         (long_name.as_bytes(), None, b"v"),
     ]);
     let reply = post(&binary, "/api/1/minidump/", &[FORM], &body).await;
-    assert_eq!(reply.status, 413, "{}", reply.text());
-    assert!(
-        reply.text().contains("--max-part-header"),
-        "{}",
-        reply.text()
-    );
+    assert_refused(&reply, 413, "--max-part-header");
     assert_survived(&mut binary, &[&before], 200 * MIB, "form limits").await;
 }
 
@@ -486,12 +477,7 @@ async fn long_query_strings_are_refused() {
         &support::event_envelope(&event_id, "q"),
     )
     .await;
-    assert_eq!(reply.status, 400, "{}", reply.text());
-    assert!(
-        reply.text().contains("--max-query-pairs"),
-        "{}",
-        reply.text()
-    );
+    assert_refused(&reply, 400, "--max-query-pairs");
     assert_survived(&mut binary, &[&before], 200 * MIB, "long query").await;
 }
 

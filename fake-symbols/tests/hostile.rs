@@ -30,6 +30,21 @@ fn config() -> Config {
 
 /// A server with libfoo uploaded through the API (so "still downloadable" covers the upload
 /// path too).
+/// Uploads a multipart body whose first part header never ends: `chunks` chunks of 64 KiB of
+/// one header line, in a chunked body (so no Content-Length check applies); the status line of
+/// the answer, if one comes `within`.
+async fn endless_part_header(
+    addr: std::net::SocketAddr,
+    chunks: usize,
+    within: Duration,
+) -> Option<String> {
+    let mut pieces = vec![chunked(
+        b"--XyZ\r\nContent-Disposition: form-data; name=\"symbols.zip\"; filename=\"s.zip\"\r\nX-Junk: ",
+    )];
+    pieces.extend((0..chunks).map(|_| chunked(&[b'a'; 64 << 10])));
+    raw_exchange(addr, upload_head(addr), pieces, within).await
+}
+
 async fn seeded(config: Config) -> FakeSymbols {
     let symbols = FakeSymbols::start_with(config).await.unwrap();
     let zip = zip_of(&[(
@@ -317,17 +332,7 @@ async fn an_endless_part_header_in_a_chunked_body_is_refused_at_the_limit() {
     let symbols = seeded(config()).await;
     // 8 MiB of one header line, never ended, and the body never finished: the old parser
     // waited for `\r\n\r\n` buffering it all.
-    let mut pieces = vec![chunked(
-        b"--XyZ\r\nContent-Disposition: form-data; name=\"symbols.zip\"; filename=\"s.zip\"\r\nX-Junk: ",
-    )];
-    pieces.extend((0..128).map(|_| chunked(&[b'a'; 64 << 10])));
-    let status = raw_exchange(
-        symbols.addr(),
-        upload_head(symbols.addr()),
-        pieces,
-        Duration::from_secs(20),
-    )
-    .await;
+    let status = endless_part_header(symbols.addr(), 128, Duration::from_secs(20)).await;
     assert_eq!(status.as_deref(), Some("HTTP/1.1 400 Bad Request"));
     still_serving(&symbols.url()).await;
 }
@@ -575,17 +580,7 @@ async fn memory_stays_flat_under_header_zip_directory_and_request_log_attacks() 
     let idle = server.peak_rss();
 
     // 1. A 128 MiB part header in a chunked body.
-    let mut pieces = vec![chunked(
-        b"--XyZ\r\nContent-Disposition: form-data; name=\"symbols.zip\"; filename=\"s.zip\"\r\nX-Junk: ",
-    )];
-    pieces.extend((0..2048).map(|_| chunked(&[b'a'; 64 << 10])));
-    let status = raw_exchange(
-        server.addr(),
-        upload_head(server.addr()),
-        pieces,
-        Duration::from_secs(60),
-    )
-    .await;
+    let status = endless_part_header(server.addr(), 2048, Duration::from_secs(60)).await;
     assert_eq!(status.as_deref(), Some("HTTP/1.1 400 Bad Request"));
     still_serving(&server.url).await;
     let after_headers = server.peak_rss();
