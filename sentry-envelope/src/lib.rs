@@ -21,6 +21,10 @@
 
 use serde_json::{Map, Value};
 
+mod json_depth;
+
+pub use json_depth::{JsonTooDeep, SERDE_JSON_MAX_DEPTH, check_json_depth};
+
 /// Header keys that the framing layer owns.
 const TYPE_KEY: &str = "type";
 const LENGTH_KEY: &str = "length";
@@ -54,6 +58,8 @@ pub struct ParseLimits {
     pub max_header_bytes: usize,
     /// Bytes of one item header line.
     pub max_item_header_bytes: usize,
+    /// Levels of nesting in a header line (serde_json's 128 at most; see [`check_json_depth`]).
+    pub max_json_depth: usize,
 }
 
 impl ParseLimits {
@@ -62,6 +68,7 @@ impl ParseLimits {
         max_items: usize::MAX,
         max_header_bytes: usize::MAX,
         max_item_header_bytes: usize::MAX,
+        max_json_depth: SERDE_JSON_MAX_DEPTH,
     };
 }
 
@@ -142,7 +149,7 @@ pub fn parse_with<E>(
         }
     };
     account(header_memory(header_line.len())).map_err(ParseError::Account)?;
-    let header = parse_header_object(header_line)
+    let header = parse_header_object(header_line, limits.max_json_depth)
         .map_err(|e| EnvelopeError::InvalidHeader(e.to_string()))?;
 
     let mut items = Vec::new();
@@ -182,7 +189,7 @@ pub fn parse_with<E>(
         }
         account(header_memory(line.len())).map_err(ParseError::Account)?;
 
-        let header = match parse_header_object(line) {
+        let header = match parse_header_object(line, limits.max_json_depth) {
             Ok(header) => header,
             Err(err) => {
                 // Without a header we cannot know how long the payload is, so the best guess is
@@ -309,9 +316,12 @@ enum HeaderError {
     Json(#[from] serde_json::Error),
     #[error("expected a JSON object, found {0}")]
     NotAnObject(&'static str),
+    #[error(transparent)]
+    TooDeep(#[from] JsonTooDeep),
 }
 
-fn parse_header_object(line: &[u8]) -> Result<Map<String, Value>, HeaderError> {
+fn parse_header_object(line: &[u8], max_depth: usize) -> Result<Map<String, Value>, HeaderError> {
+    check_json_depth(line, max_depth)?;
     match serde_json::from_slice::<Value>(line)? {
         Value::Object(map) => Ok(map),
         Value::Null => Err(HeaderError::NotAnObject("null")),

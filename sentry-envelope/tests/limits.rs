@@ -10,6 +10,7 @@ fn limits(max_items: usize) -> ParseLimits {
         max_items,
         max_header_bytes: 1024,
         max_item_header_bytes: 256,
+        max_json_depth: 4,
     }
 }
 
@@ -109,4 +110,33 @@ fn the_accounting_function_can_stop_parsing() {
         matches!(result, Err(ParseError::Account("no room"))),
         "{result:?}"
     );
+}
+
+#[test]
+fn header_nesting_is_limited_below_serde_json_s_own() {
+    // Four levels pass, five do not: the envelope header fails the body, an item header only
+    // its item.
+    let ok = br#"{"a":{"b":{"c":[1]}}}
+{"type":"event","x":{"b":{"c":[1]}}}
+{}
+"#;
+    let envelope = parse_with(ok, &limits(10), no_account).unwrap();
+    assert_eq!(envelope.items[0].framing_error, None);
+
+    let deep_header = b"{\"a\":{\"b\":{\"c\":[[1]]}}}\n";
+    let err = parse_with(deep_header, &limits(10), no_account).unwrap_err();
+    assert!(
+        matches!(&err, ParseError::Envelope(EnvelopeError::InvalidHeader(why))
+            if why == "JSON nests deeper than 4 levels"),
+        "{err:?}"
+    );
+
+    let deep_item = b"{}\n{\"type\":\"event\",\"x\":[[[[1]]]]}\n{\"type\":\"log\"}\n{}\n";
+    let envelope = parse_with(deep_item, &limits(10), no_account).unwrap();
+    assert_eq!(
+        envelope.items[0].framing_error.as_deref(),
+        Some("item header is not a JSON object: JSON nests deeper than 4 levels")
+    );
+    // Framing carries on after the refused header line.
+    assert_eq!(envelope.items.last().unwrap().item_type, "log");
 }
