@@ -536,13 +536,19 @@ struct FaultsBody {
 }
 
 /// Replaces the fault rules. The body is read up to `--max-faults-body` (the router reads
-/// bodies without axum's default limit) and parsed by serde_json, nesting at most 128 deep.
+/// bodies without axum's default limit) and parsed nesting at most `--max-json-depth` deep.
 async fn put_faults(State(state): AppRef, body: axum::body::Body) -> Result<Response, ApiError> {
     let limit = state.config.limits.max_faults_body;
     let body = axum::body::to_bytes(body, limit).await.map_err(|_| {
         ApiError::TooLarge(format!(
             "the fault rules are larger than {limit} bytes (--max-faults-body), or the body \
              could not be read"
+        ))
+    })?;
+    let max_depth = state.config.limits.max_json_depth;
+    crate::envelope::check_json_depth(&body, max_depth).map_err(|too_deep| {
+        ApiError::BadRequest(format!(
+            "invalid fault rules: {too_deep} (--max-json-depth)"
         ))
     })?;
     let parsed: FaultsBody = serde_json::from_slice(&body)

@@ -74,6 +74,11 @@ pub struct Limits {
     pub max_error_cause: usize,
     /// Bytes of a `PUT /api/faults/` body.
     pub max_faults_body: usize,
+    /// Levels of nesting in any JSON received: envelope and item headers, JSON items, store and
+    /// security bodies, a minidump's `sentry` field, fault rules. serde_json stops at 128 while
+    /// parsing; a lower limit is checked by a scan before parsing (see
+    /// [`sentry_envelope::check_json_depth`]).
+    pub max_json_depth: usize,
 }
 
 impl Default for Limits {
@@ -104,6 +109,7 @@ impl Default for Limits {
             max_error_causes: 20,
             max_error_cause: KIB,
             max_faults_body: 64 * KIB,
+            max_json_depth: sentry_envelope::SERDE_JSON_MAX_DEPTH,
         }
     }
 }

@@ -213,7 +213,13 @@ pub fn ingest_envelope(
     let items: Vec<NewItem> = parsed_items
         .into_iter()
         .map(|it| NewItem {
-            meta: item::describe(&it.item_type, &it.header, &it.payload, context),
+            meta: item::describe_within(
+                &it.item_type,
+                &it.header,
+                &it.payload,
+                context,
+                limits.max_json_depth,
+            ),
             item_type: it.item_type,
             header: Some(it.header),
             payload: it.payload,
@@ -245,6 +251,7 @@ fn parse_envelope(
         max_items: limits.max_items_per_envelope,
         max_header_bytes: limits.max_envelope_header,
         max_item_header_bytes: limits.max_item_header,
+        max_json_depth: limits.max_json_depth,
     };
     envelope::parse_with(raw, &parse_limits, |bytes| charge.add(bytes)).map_err(|err| match err {
         envelope::ParseError::Envelope(err) => err.into(),
@@ -310,7 +317,17 @@ pub fn fix_non_finite_json(input: &[u8]) -> Vec<u8> {
     out
 }
 
-fn parse_json_object(body: &[u8], what: &str) -> Result<Map<String, Value>, IngestError> {
+/// Parses a JSON object received as a whole request body or form field, refusing nesting
+/// deeper than `max_depth` before anything is parsed.
+fn parse_json_object(
+    body: &[u8],
+    what: &str,
+    max_depth: usize,
+) -> Result<Map<String, Value>, IngestError> {
+    envelope::check_json_depth(body, max_depth).map_err(|too_deep| IngestError::BadRequest {
+        detail: format!("invalid {what}"),
+        causes: vec![format!("invalid JSON: {too_deep} (--max-json-depth)")],
+    })?;
     let value = serde_json::from_slice::<Value>(body).or_else(|first| {
         serde_json::from_slice::<Value>(&fix_non_finite_json(body)).map_err(|_| first)
     });
@@ -410,7 +427,7 @@ fn store_event(
     // The tree, the copy without NaN that may be parsed instead, and the payload written back.
     req.charge
         .add(json_tree_bytes(json_bytes.len()).saturating_add(2 * json_bytes.len()))?;
-    let mut event = parse_json_object(&json_bytes, "event payload")?;
+    let mut event = parse_json_object(&json_bytes, "event payload", limits.max_json_depth)?;
     let item_type = match event.get("type").and_then(Value::as_str) {
         Some("transaction") => "transaction",
         _ => "event",
@@ -472,6 +489,12 @@ pub fn ingest_security(
     // The tree costs many times the body; the re-serialised reports are covered by what
     // `decoded_body` charged for item copies.
     req.charge.add(json_tree_bytes(decoded.len()))?;
+    envelope::check_json_depth(&decoded, limits.max_json_depth).map_err(|too_deep| {
+        IngestError::BadRequest {
+            detail: "invalid security report".into(),
+            causes: vec![format!("invalid JSON: {too_deep} (--max-json-depth)")],
+        }
+    })?;
     let value: Value = serde_json::from_slice(&decoded).map_err(|err| IngestError::BadRequest {
         detail: "invalid security report".into(),
         causes: vec![format!("invalid JSON: {err}")],
@@ -754,7 +777,8 @@ pub async fn ingest_minidump(
                 }
                 ("sentry", None) => {
                     req.charge.add(json_tree_bytes(part.data.len()))?;
-                    let fields = parse_json_object(&part.data, "sentry form field")?;
+                    let fields =
+                        parse_json_object(&part.data, "sentry form field", limits.max_json_depth)?;
                     event.extend(fields);
                 }
                 (name, None) if name.starts_with("sentry[") => {

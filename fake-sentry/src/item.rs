@@ -153,12 +153,30 @@ pub struct EnvelopeContext<'a> {
     pub client: Option<&'a str>,
 }
 
-/// Decodes one item and extracts its listing fields.
+/// Decodes one item and extracts its listing fields; JSON may nest as deep as serde_json allows.
 pub fn describe(
     item_type: &str,
     item_header: &Map<String, Value>,
     payload: &[u8],
     envelope: EnvelopeContext<'_>,
+) -> ItemMeta {
+    describe_within(
+        item_type,
+        item_header,
+        payload,
+        envelope,
+        sentry_envelope::SERDE_JSON_MAX_DEPTH,
+    )
+}
+
+/// [`describe`], with JSON nested deeper than `max_json_depth` (`--max-json-depth`) refused
+/// before it is parsed: the item keeps its bytes and gets a decode error, as for invalid JSON.
+pub fn describe_within(
+    item_type: &str,
+    item_header: &Map<String, Value>,
+    payload: &[u8],
+    envelope: EnvelopeContext<'_>,
+    max_json_depth: usize,
 ) -> ItemMeta {
     let mut meta = ItemMeta::default();
     let mut json = None;
@@ -172,14 +190,18 @@ pub fn describe(
             .and_then(Value::as_str)
             .is_some_and(|ct| ct.contains("json"));
     if wants_json || (item_type != "attachment" && looks_json) {
-        let parsed = match item_type {
-            // The hot path: keep only what the listing needs, not the stack frames.
-            "event" | "transaction" => prune::parse(payload, &EVENT_FIELDS),
-            // An attachment's content is the application's, not a Sentry payload: it is checked
-            // (so that the UI can lay it out as JSON), never read for fields.
-            "attachment" => prune::check(payload).map(|()| Value::Null),
-            t if summary_reads_the_whole_payload(t) => serde_json::from_slice::<Value>(payload),
-            _ => prune::parse(payload, &LISTING_FIELDS),
+        let parsed = match sentry_envelope::check_json_depth(payload, max_json_depth) {
+            Err(too_deep) => Err(too_deep.to_string()),
+            Ok(()) => match item_type {
+                // The hot path: keep only what the listing needs, not the stack frames.
+                "event" | "transaction" => prune::parse(payload, &EVENT_FIELDS),
+                // An attachment's content is the application's, not a Sentry payload: it is
+                // checked (so that the UI can lay it out as JSON), never read for fields.
+                "attachment" => prune::check(payload).map(|()| Value::Null),
+                t if summary_reads_the_whole_payload(t) => serde_json::from_slice::<Value>(payload),
+                _ => prune::parse(payload, &LISTING_FIELDS),
+            }
+            .map_err(|err| err.to_string()),
         };
         match parsed {
             Ok(value) => json = Some(value),
@@ -531,6 +553,24 @@ mod tests {
         );
         assert_eq!(meta.summary, "replay_recording (4 bytes)");
         assert!(meta.decode_error.is_none());
+    }
+
+    #[test]
+    fn json_deeper_than_the_limit_is_a_decode_error_and_not_parsed() {
+        let payload = br#"{"event_id":"0123456789abcdef0123456789abcdef","extra":{"a":[[1]]}}"#;
+        let ctx = EnvelopeContext::default();
+        let within = describe_within("event", &Map::new(), payload, ctx, 4);
+        assert!(within.is_json);
+        assert_eq!(within.decode_error, None);
+
+        let deeper = describe_within("event", &Map::new(), payload, ctx, 3);
+        assert!(!deeper.is_json);
+        assert_eq!(
+            deeper.decode_error.as_deref(),
+            Some("invalid JSON: JSON nests deeper than 3 levels")
+        );
+        // Nothing was read from it.
+        assert_eq!(deeper.event_id, None);
     }
 
     #[test]

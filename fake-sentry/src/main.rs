@@ -175,6 +175,11 @@ struct ServeArgs {
     /// Largest PUT /api/faults/ body.
     #[arg(long, env = "FAKE_SENTRY_MAX_FAULTS_BODY", value_parser = parse_size, default_value = "64KiB")]
     max_faults_body: usize,
+    /// Deepest nesting of any JSON received (headers, items, bodies, fault rules); 128 is
+    /// serde_json's own limit and the most there can be.
+    #[arg(long, env = "FAKE_SENTRY_MAX_JSON_DEPTH", default_value_t = 128,
+          value_parser = clap::value_parser!(u16).range(1..=128))]
+    max_json_depth: u16,
     /// Audit every JSON item against this data policy (event-filter TOML, or a Relay PII
     /// config as .json); findings show in the API and UI.
     #[arg(long, env = "FAKE_SENTRY_POLICY", conflicts_with = "preset")]
@@ -270,6 +275,7 @@ impl ServeArgs {
                 max_error_causes: self.max_error_causes,
                 max_error_cause: self.max_error_cause,
                 max_faults_body: self.max_faults_body,
+                max_json_depth: usize::from(self.max_json_depth),
                 ..defaults
             },
             required_keys: self.require_key.clone(),

@@ -418,6 +418,144 @@ async fn deeply_nested_json_at_every_entry_point() {
     assert_survived(&mut binary, &[&before, &event_id], 200 * MIB, "nested JSON").await;
 }
 
+/// `--max-json-depth` below serde_json's 128 holds at every JSON entry point: a document one
+/// level past it is refused (or, as an item payload, kept with its decode error), one at it is
+/// taken, and the answer names the knob.
+#[tokio::test]
+async fn the_json_depth_limit_is_a_knob() {
+    let mut binary = start(&["--max-json-depth", "8"]).await;
+    let before = acknowledged(&binary).await;
+    let nest = |levels: usize| format!("{}1{}", "[".repeat(levels), "]".repeat(levels));
+    let event = |event_id: &str, levels: usize| {
+        format!(
+            "{{\"event_id\":\"{event_id}\",\"extra\":{{\"a\":{}}}}}",
+            nest(levels)
+        )
+    };
+    // The event object and `extra` are two levels: 6 more make 8, 7 more make 9.
+    let (at_limit, past_limit) = (6, 7);
+
+    for (levels, status) in [(at_limit, 200), (past_limit, 400)] {
+        let reply = post(
+            &binary,
+            "/api/1/store/?sentry_key=public",
+            &[("content-type", "application/json")],
+            event(&support::new_event_id(), levels).as_bytes(),
+        )
+        .await;
+        assert_eq!(
+            reply.status,
+            status,
+            "store, {levels} levels: {}",
+            reply.text()
+        );
+        if status == 400 {
+            assert_refused(&reply, 400, "--max-json-depth");
+            assert!(reply.text().contains("JSON nests deeper than 8 levels"));
+        }
+        // A security report list is one level more than the report.
+        let report = format!("[{{\"csp-report\":{{\"x\":{}}}}}]", nest(levels - 1));
+        let reply = post(
+            &binary,
+            "/api/1/security/?sentry_key=public",
+            &[("content-type", "application/reports+json")],
+            report.as_bytes(),
+        )
+        .await;
+        assert_eq!(reply.status, status, "security, {levels}: {}", reply.text());
+        let form = multipart(&[
+            (b"upload_file_minidump", Some("crash.dmp"), MINIDUMP),
+            (
+                b"sentry",
+                None,
+                event(&support::new_event_id(), levels).as_bytes(),
+            ),
+        ]);
+        let reply = post(
+            &binary,
+            "/api/1/minidump/?sentry_key=public",
+            &[FORM],
+            &form,
+        )
+        .await;
+        assert_eq!(reply.status, status, "minidump, {levels}: {}", reply.text());
+        let rules = format!("{{\"faults\":[],\"x\":{}}}", nest(levels + 1));
+        let reply = http::send(binary.addr, "PUT", "/api/faults/", &[], rules.as_bytes()).await;
+        assert_eq!(reply.status, status, "faults, {levels}: {}", reply.text());
+    }
+
+    // Envelope items: the one past the limit is kept as sent, with its decode error.
+    let (kept, refused) = (support::new_event_id(), support::new_event_id());
+    for (event_id, levels) in [(&kept, at_limit), (&refused, past_limit)] {
+        let body = format!(
+            "{{}}\n{{\"type\":\"event\"}}\n{}\n",
+            event(event_id, levels)
+        );
+        let reply = post(
+            &binary,
+            "/api/1/envelope/?sentry_key=public",
+            &[],
+            body.as_bytes(),
+        )
+        .await;
+        assert_eq!(reply.status, 200, "{}", reply.text());
+    }
+    assert_eq!(http::items_with_event_id(binary.addr, &kept).await.len(), 1);
+    let list = http::get_json(binary.addr, "/api/items/?type=event").await;
+    let refused_item = list["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|item| item["decode_error"].is_string())
+        .expect("the too-deep item is listed");
+    assert_eq!(
+        refused_item["decode_error"],
+        "invalid JSON: JSON nests deeper than 8 levels"
+    );
+    assert_eq!(refused_item["event_id"], Value::Null, "it was not parsed");
+
+    // Envelope and item headers are held to it too.
+    let deep_header = format!("{{\"x\":{}}}\n", nest(8));
+    let reply = post(
+        &binary,
+        "/api/1/envelope/?sentry_key=public",
+        &[],
+        deep_header.as_bytes(),
+    )
+    .await;
+    assert_eq!(reply.status, 400, "{}", reply.text());
+    assert!(
+        reply.text().contains("JSON nests deeper than 8 levels"),
+        "{}",
+        reply.text()
+    );
+    let deep_item_header = format!("{{}}\n{{\"type\":\"event\",\"x\":{}}}\n{{}}\n", nest(8));
+    let reply = post(
+        &binary,
+        "/api/1/envelope/?sentry_key=public",
+        &[],
+        deep_item_header.as_bytes(),
+    )
+    .await;
+    assert_eq!(reply.status, 400, "{}", reply.text());
+    assert_survived(&mut binary, &[&before, &kept], 200 * MIB, "JSON depth knob").await;
+}
+
+/// The depth knob cannot promise more than serde_json holds to.
+#[tokio::test]
+async fn a_json_depth_above_serde_json_s_is_refused_at_startup() {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_fake-sentry"))
+        .args(["--port", "0", "--max-json-depth", "129"])
+        .env_clear()
+        .output()
+        .await
+        .expect("run fake-sentry");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--max-json-depth"), "{stderr}");
+    assert!(stderr.contains("1..=128"), "{stderr}");
+}
+
 /// Invalid UTF-8 in headers, in form field names and values, and in envelope headers.
 #[tokio::test]
 async fn invalid_utf8_everywhere() {

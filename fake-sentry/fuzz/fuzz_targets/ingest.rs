@@ -61,6 +61,8 @@ fn limits() -> Limits {
         max_items_per_envelope: 100,
         max_sessions: 10,
         max_other_item: 64 << 10,
+        // Below serde_json's own 128, so that the depth scan is fuzzed too.
+        max_json_depth: 16,
         ..Limits::default()
     }
 }
