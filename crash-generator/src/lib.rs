@@ -17,8 +17,8 @@
 //! [`processing`] runs the real processor over a crash with its symbols served from memory.
 //! [`submission`] builds and parses Antenna-style crash report submissions (the workspace's one
 //! parser of that format, bounded by limits checked while reading; [`submit_batch`] sends many), [`strategies`] has proptest strategies, [`edge`] the deliberate malformations,
-//! [`inspect`] describes a dump, [`output`] writes crashes to disk and [`bench`](mod@bench) measures
-//! generation speed. [`stack`] explains how each frame's trust is forced.
+//! [`inspect`] describes a dump, [`output`] writes crashes to disk (generation speed is measured by the
+//! workspace's `bench` crate). [`stack`] explains how each frame's trust is forced.
 //!
 //! ```
 //! use crash_generator::{Crash, Profile};
@@ -53,7 +53,6 @@ pub use profile::{Arch, EdgeCase, OsFlavor, Profile, ProfileError, Span};
 pub use program::Program;
 pub use stack::Trust;
 pub use truth::GroundTruth;
-pub mod bench;
 pub mod inspect;
 pub mod output;
 pub mod processing;

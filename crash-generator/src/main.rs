@@ -1,5 +1,4 @@
-//! `crash-generator` CLI: generate crashes to disk, submit them to a collector, inspect dumps,
-//! benchmark generation.
+//! `crash-generator` CLI: generate crashes to disk, submit them to a collector, inspect dumps.
 
 use std::path::PathBuf;
 
@@ -7,7 +6,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use crash_generator::submission::AnnotationEncoding;
 use crash_generator::submit_batch::{Destination, Encoding, submit_batch};
-use crash_generator::{Arch, OsFlavor, Profile, bench, compare, inspect, output};
+use crash_generator::{Arch, OsFlavor, Profile, compare, inspect, output};
 
 #[derive(Parser)]
 #[command(
@@ -95,11 +94,6 @@ enum Command {
         #[arg(long)]
         processed: PathBuf,
     },
-    /// Generate crashes in memory on one thread and print crashes/s and MB/s.
-    Bench {
-        #[command(flatten)]
-        profile: ProfileArgs,
-    },
 }
 
 fn main() -> Result<()> {
@@ -143,14 +137,6 @@ fn main() -> Result<()> {
                 bail!("{} mismatches", mismatches.len());
             }
             println!("processed output matches the truth");
-        }
-        Command::Bench { profile } => {
-            let count = if profile.count == 1 {
-                10_000
-            } else {
-                profile.count
-            };
-            println!("{}", bench::run(&profile.profile()?, count));
         }
     }
     Ok(())

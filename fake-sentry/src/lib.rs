@@ -23,7 +23,9 @@
 //!   rendered with `askama` (the JSON index is at `/api/`).
 //! - [`faults`] makes ingest answer 429/413/500/503 or slowly, for testing SDK back-off.
 //! - [`testing`] starts an in-process server for Rust tests, in the spirit of wiremock.
-//! - [`bench`] measures ingest throughput and latency over loopback.
+//!
+//! Ingest throughput and latency, and the UI's page times, are measured by the workspace's
+//! `bench` crate (`bench fake-sentry`).
 //!
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
@@ -38,7 +40,6 @@
 
 pub mod api;
 pub mod auth;
-pub mod bench;
 pub mod config;
 pub mod data_policy;
 pub mod decode;

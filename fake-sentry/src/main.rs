@@ -1,4 +1,4 @@
-//! The `fake-sentry` command: serve (the default) or benchmark.
+//! The `fake-sentry` command: serve (the default, or `serve`).
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -7,7 +7,6 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use event_filter::Policy;
-use fake_sentry::bench;
 use fake_sentry::config::{Config, Limits, PublicUrl, Storage, SyncMode, parse_size};
 use fake_sentry::data_policy::DataPolicy;
 use fake_sentry::faults::FaultRule;
@@ -38,8 +37,6 @@ struct Cli {
 enum Command {
     /// Serve (the default when no subcommand is given).
     Serve(Box<ServeArgs>),
-    /// Measure ingest throughput and latency over loopback.
-    Bench(BenchArgs),
 }
 
 #[derive(Args, Clone)]
@@ -304,48 +301,6 @@ impl ServeArgs {
     }
 }
 
-#[derive(Args)]
-struct BenchArgs {
-    /// Concurrent keep-alive connections.
-    #[arg(long, default_value_t = 16)]
-    connections: usize,
-    /// Seconds per target.
-    #[arg(long, default_value_t = 10.0)]
-    duration: f64,
-    /// Also measure a peer (e.g. Kent) at this base URL with the same load.
-    #[arg(long)]
-    peer: Option<String>,
-    /// Directory for the file-backed database (a temporary one when absent).
-    #[arg(long)]
-    dir: Option<PathBuf>,
-    /// How the file-backed targets sync to disk (as `--sync` of the server).
-    #[arg(long, default_value = "off")]
-    sync: SyncMode,
-    /// What to measure, comma-separated: memory, file (the whole server), http (the HTTP
-    /// stack alone, answering without ingest), http-ingest (HTTP and ingest, no storage),
-    /// storage-memory, storage-file (the SQLite writer alone), ingest (decoding alone, one
-    /// thread).
-    #[arg(long, value_delimiter = ',', default_value = "memory,file")]
-    targets: Vec<bench::Target>,
-    /// Also measure the storage stage alone (no HTTP, no parsing): adds storage-memory and
-    /// storage-file to the targets.
-    #[arg(long)]
-    storage_only: bool,
-    /// Also measure the ingest stage alone (decoding, parsing, describing; one thread, no
-    /// HTTP, no storage): adds ingest to the targets.
-    #[arg(long)]
-    ingest_only: bool,
-    /// Measure the web UI instead: page rendering with `--ui-items` stored events.
-    #[arg(long)]
-    ui: bool,
-    /// Events stored before the UI pages are timed.
-    #[arg(long, default_value_t = 100_000)]
-    ui_items: usize,
-    /// Renders per UI page.
-    #[arg(long, default_value_t = 200)]
-    ui_runs: usize,
-}
-
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let server = Server::bind(args.config()?)
         .await
@@ -372,117 +327,17 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
-    let duration = Duration::from_secs_f64(args.duration);
-    let temp;
-    let dir = match &args.dir {
-        Some(dir) => dir.clone(),
-        None => {
-            temp = std::env::temp_dir().join(format!("fake-sentry-bench-{}", std::process::id()));
-            std::fs::create_dir_all(&temp)?;
-            temp.clone()
-        }
-    };
-    if args.ui {
-        let result = run_ui_bench(&dir, &args).await;
-        if args.dir.is_none() {
-            let _ = std::fs::remove_dir_all(&dir);
-        }
-        return result;
-    }
-    // The databases can reach gigabytes: a temporary directory goes, whatever the outcome.
-    let result = run_ingest_bench(&dir, &args, duration).await;
-    if args.dir.is_none() {
-        let _ = std::fs::remove_dir_all(&dir);
-    }
-    result
-}
-
-async fn run_ingest_bench(
-    dir: &std::path::Path,
-    args: &BenchArgs,
-    duration: Duration,
-) -> anyhow::Result<()> {
-    println!(
-        "{} connections, {:.1}s per target, payload: sentry-sdk 2.75.0 error envelope, gzip ({} bytes), {} distinct event ids",
-        args.connections,
-        args.duration,
-        bench::PYTHON_ERROR_ENVELOPE_GZ.len(),
-        bench::DISTINCT_EVENTS
-    );
-    println!("{}", bench::header_row());
-    let mut targets = args.targets.clone();
-    if args.storage_only {
-        targets.extend([bench::Target::StorageMemory, bench::Target::StorageFile]);
-    }
-    if args.ingest_only {
-        targets.push(bench::Target::Ingest);
-    }
-    let run = bench::RunSettings {
-        connections: args.connections,
-        duration,
-        sync: args.sync,
-        dir: dir.to_path_buf(),
-    };
-    let mut measured = Vec::new();
-    for target in bench::Target::ALL {
-        if targets.contains(&target) {
-            let result = target.measure(&run).await?;
-            println!("{}", bench::format_row(&result));
-            measured.push((target, result));
-        }
-    }
-    if let Some(peer) = &args.peer {
-        let peer = bench::drive(&format!("peer {peer}"), peer, args.connections, duration).await?;
-        println!("{}", bench::format_row(&peer));
-        let ratios: Vec<String> = measured
-            .iter()
-            .filter(|(target, _)| matches!(target, bench::Target::Memory | bench::Target::File))
-            .map(|(_, result)| {
-                format!(
-                    "{} {:.1}x",
-                    result.label,
-                    result.per_second() / peer.per_second().max(1e-9)
-                )
-            })
-            .collect();
-        if !ratios.is_empty() {
-            println!("ratio vs peer: {}", ratios.join(", "));
-        }
-    }
-    Ok(())
-}
-
-async fn run_ui_bench(dir: &std::path::Path, args: &BenchArgs) -> anyhow::Result<()> {
-    println!(
-        "web UI: {} stored sentry-sdk 2.75.0 error events (file, WAL); query + template, no HTTP",
-        args.ui_items
-    );
-    let timings = fake_sentry::ui::bench::run(dir, args.ui_items, args.ui_runs).await?;
-    println!("{}", fake_sentry::ui::bench::header_row());
-    for timing in &timings {
-        println!("{}", fake_sentry::ui::bench::format_row(timing));
-    }
-    Ok(())
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    // A per-request log line would dominate what the benchmark measures.
-    let default_filter = match cli.command {
-        Some(Command::Bench(_)) => "warn",
-        _ => "fake_sentry=info",
-    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| default_filter.into()),
+                .unwrap_or_else(|_| "fake_sentry=info".into()),
         )
         .with_writer(std::io::stderr)
         .init();
     match cli.command {
-        Some(Command::Bench(args)) => run_bench(args).await,
         Some(Command::Serve(args)) => serve(*args).await,
         None => serve(cli.serve).await,
     }

@@ -19,8 +19,8 @@
 //! - [`symbolicate`] answers Eliot's v4/v5 API with breakpad-symbols, one module at a time.
 //! - [`faults`] decides which injected faults fire for a request; [`request_log`] records
 //!   every request; [`admin`] exposes both (`/__fault__`, `/__requests__`).
-//! - [`server`] wires it into one axum router; [`testing`] starts it in-process for tests;
-//!   [`bench`] measures it, with [`parse_footprint`] giving the parsed size of a module.
+//! - [`server`] wires it into one axum router; [`testing`] starts it in-process for tests (the
+//!   workspace's `bench` crate measures it: `bench fake-symbols`).
 //!
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
@@ -39,14 +39,12 @@
 pub mod admin;
 pub mod archive;
 pub mod auth;
-pub mod bench;
 pub mod config;
 pub mod download;
 pub mod error;
 pub mod faults;
 pub mod keys;
 pub mod multipart_guard;
-pub mod parse_footprint;
 pub mod request_log;
 pub mod resumable;
 pub mod server;

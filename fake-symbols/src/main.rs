@@ -1,22 +1,14 @@
-//! The `fake-symbols` command: serve (the default) or benchmark.
+//! The `fake-symbols` command: serve (the default, or `serve`).
 
-use std::alloc::System;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
-use cap::Cap;
 use clap::{Args, Parser, Subcommand};
-use fake_symbols::bench::{self, BenchOptions};
 use fake_symbols::config::{Config, Limits, Token, TokensFile, UrlUploads, parse_size};
 use fake_symbols::faults::FaultSpec;
-use fake_symbols::parse_footprint;
 use fake_symbols::server::Server;
-
-/// Counts live heap bytes (no limit), so `parse-footprint` can tell a parsed module's size.
-#[global_allocator]
-static HEAP: Cap<System> = Cap::new(System, usize::MAX);
 
 #[derive(Parser)]
 #[command(
@@ -36,18 +28,6 @@ struct Cli {
 enum Command {
     /// Serve (the default when no subcommand is given).
     Serve(Box<ServeArgs>),
-    /// Measure download, upload and symbolication over loopback.
-    Bench(BenchArgs),
-    /// Parse a synthetic module and print its memory figures as JSON (run by `bench`).
-    #[command(hide = true)]
-    ParseFootprint(ParseFootprintArgs),
-}
-
-#[derive(Args)]
-struct ParseFootprintArgs {
-    /// Size of the synthetic module.
-    #[arg(long, value_parser = parse_size)]
-    size: u64,
 }
 
 #[derive(Args, Clone)]
@@ -273,22 +253,6 @@ impl ServeArgs {
     }
 }
 
-#[derive(Args)]
-struct BenchArgs {
-    /// Size of the downloaded sym file (0 skips the download bench).
-    #[arg(long, value_parser = parse_size, default_value = "700MB")]
-    download: u64,
-    /// Size of the uploaded zip (0 skips the upload bench).
-    #[arg(long, value_parser = parse_size, default_value = "1GB")]
-    upload: u64,
-    /// Size of the synthetic module symbolicated (0 skips the symbolication bench).
-    #[arg(long, value_parser = parse_size, default_value = "700MB")]
-    symbolicate: u64,
-    /// Scratch directory (a temporary one when absent).
-    #[arg(long)]
-    dir: Option<PathBuf>,
-}
-
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let server = Server::bind(args.config()?)
         .await
@@ -306,32 +270,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let default_filter = match cli.command {
-        Some(Command::Bench(_) | Command::ParseFootprint(_)) => "warn",
-        _ => "fake_symbols=info",
-    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| default_filter.into()),
+                .unwrap_or_else(|_| "fake_symbols=info".into()),
         )
         .with_writer(std::io::stderr)
         .init();
     match cli.command {
-        Some(Command::Bench(args)) => {
-            bench::run(BenchOptions {
-                download_bytes: args.download,
-                upload_bytes: args.upload,
-                symbolicate_bytes: args.symbolicate,
-                dir: args.dir,
-            })
-            .await
-        }
-        Some(Command::ParseFootprint(args)) => {
-            let footprint = parse_footprint::measure(&HEAP, args.size)?;
-            println!("{}", serde_json::to_string(&footprint)?);
-            Ok(())
-        }
         Some(Command::Serve(args)) => serve(*args).await,
         None => serve(cli.serve).await,
     }

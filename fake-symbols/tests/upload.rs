@@ -483,7 +483,7 @@ async fn declared_sizes_past_2_pow_31_and_2_pow_32_are_read_in_64_bits() {
 
 /// A real upload past 2^31 bytes (the 2022 Tecken overflow size) over a socket: the record
 /// reports the exact size and the member arrives whole. Slow (about 8 GB of disk writes in a
-/// debug build), so ignored by default; `fake-symbols bench --upload 2644960066` runs the same
+/// debug build), so ignored by default; `bench fake-symbols --upload 2644960066` runs the same
 /// in release and also reports the server's peak RSS.
 #[tokio::test]
 #[ignore = "writes ~8 GB to disk; run with --ignored"]

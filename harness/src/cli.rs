@@ -1,4 +1,4 @@
-//! The command line: `harness up | run | demo | diff | bench`. `main.rs` parses [`Cli`] and
+//! The command line: `harness up | run | demo | diff`. `main.rs` parses [`Cli`] and
 //! calls [`execute`]; everything here is plain library code.
 
 use std::io::Write as _;
@@ -38,8 +38,6 @@ pub enum Command {
     Demo(DemoArgs),
     /// Compare two processed crashes frame by frame (socc-pair style); exit 1 if they differ.
     Diff(DiffArgs),
-    /// Measure crashes per second end to end on the demo corpus, and the share per stage.
-    Bench(BenchArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -218,13 +216,6 @@ pub struct DiffArgs {
     pub json: bool,
 }
 
-#[derive(Debug, clap::Args)]
-pub struct BenchArgs {
-    /// Also run this minidump-stackwalk binary.
-    #[arg(long, env = "MINIDUMP_STACKWALK")]
-    pub stackwalk: Option<PathBuf>,
-}
-
 /// Runs a parsed command line.
 pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command.unwrap_or(Command::Demo(DemoArgs {
@@ -242,10 +233,6 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Demo(args) => run_scenario(&crate::demo::scenario(), &args.common).await,
         Command::Diff(args) => diff(&args),
-        Command::Bench(args) => {
-            println!("{}", crate::bench::run_bench(args.stackwalk).await?);
-            Ok(ExitCode::SUCCESS)
-        }
     }
 }
 

@@ -10,8 +10,8 @@
 //!
 //! What a run does is a [`scenario::Scenario`] (TOML); [`demo`] embeds the built-in one.
 //! [`diff`] compares two processed crashes frame by frame (`harness diff`, socc-pair style);
-//! [`signature`] computes Socorro-style signatures; [`bench`] times the demo; [`cli`] is the
-//! command line.
+//! [`signature`] computes Socorro-style signatures; [`cli`] is the command line (the demo is
+//! timed by the workspace's `bench` crate: `bench harness`).
 //!
 //! From a Rust test elsewhere:
 //!
@@ -33,7 +33,6 @@
 //! ```
 
 pub mod audit;
-pub mod bench;
 pub mod cli;
 pub mod collector;
 pub mod component;

@@ -14,7 +14,6 @@
 //! - [`queries`] has the extra SQL the pages need; [`text`] shortens and formats values, and
 //!   [`limits`] holds how much of a value any page shows (`--ui-limit`), with the helpers that
 //!   cut to it.
-//! - [`bench`] times page rendering at 100,000 stored events (`fake-sentry bench --ui`).
 //! - [`assets`] embeds `static/` (CSS, JS) with `include_str!`.
 //!
 //! Every value a page shows came from an SDK and is attacker-controlled: templates never use
@@ -23,7 +22,6 @@
 
 pub mod admin;
 pub mod assets;
-pub mod bench;
 pub mod compare;
 pub mod detail;
 pub mod event_view;

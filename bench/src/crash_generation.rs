@@ -1,10 +1,10 @@
-//! The generation benchmark (`crash-generator bench`): crashes per second and MB per second on
+//! The generation benchmark (`bench crash-generator`): crashes per second and MB per second on
 //! one core, syms included.
 
 use std::time::Instant;
 
-use crate::crash::Crash;
-use crate::profile::Profile;
+use crash_generator::Crash;
+use crash_generator::Profile;
 
 /// Measured figures.
 #[derive(Debug, Clone, Copy, PartialEq)]

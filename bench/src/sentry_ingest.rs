@@ -11,14 +11,14 @@ use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::config::{Config, Limits, Storage, SyncMode};
-use crate::ingest::{self, Endpoint, IngestRequest};
-use crate::store::{NewEnvelope, Store};
-use crate::testing::FakeSentry;
+use fake_sentry::config::{Config, Limits, Storage, SyncMode};
+use fake_sentry::ingest::{self, Endpoint, IngestRequest};
+use fake_sentry::store::{NewEnvelope, Store};
+use fake_sentry::testing::FakeSentry;
 
 /// The wire body of a real `sentry-sdk` 2.75.0 error envelope (see `testdata/captures`).
 pub const PYTHON_ERROR_ENVELOPE_GZ: &[u8] =
-    include_bytes!("../testdata/captures/python-error-gzip.envelope.gz");
+    include_bytes!("../../fake-sentry/testdata/captures/python-error-gzip.envelope.gz");
 
 /// One measured target.
 #[derive(Debug, Clone)]
@@ -359,7 +359,7 @@ async fn skip_chunked_body(stream: &mut TcpStream, buffer: &mut BytesMut) -> io:
     }
 }
 
-/// One thing `fake-sentry bench` can measure.
+/// One thing `bench fake-sentry` can measure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Target {
     /// The whole server, SQLite in memory.
@@ -378,7 +378,7 @@ pub enum Target {
     Ingest,
 }
 
-/// What every target of one `fake-sentry bench` run shares.
+/// What every target of one `bench fake-sentry` run shares.
 #[derive(Debug, Clone)]
 pub struct RunSettings {
     pub connections: usize,
@@ -499,13 +499,13 @@ fn fixture_request() -> IngestRequest {
         http::HeaderValue::from(PYTHON_ERROR_ENVELOPE_GZ.len()),
     );
     IngestRequest {
-        charge: crate::in_flight::RequestCharge::unlimited(),
+        charge: fake_sentry::in_flight::RequestCharge::unlimited(),
         endpoint: Endpoint::Envelope,
         project_id: 1,
         headers,
         query: Default::default(),
         body: Bytes::from_static(PYTHON_ERROR_ENVELOPE_GZ),
-        received_at_ms: crate::server::now_ms(),
+        received_at_ms: fake_sentry::server::now_ms(),
     }
 }
 
@@ -588,13 +588,13 @@ async fn answer_stage(
         HttpStage::AnswerOnly => Some("dd52e5d2fcb7424ead216d7d659c8280".to_string()),
         HttpStage::Ingest => {
             let request = IngestRequest {
-                charge: crate::in_flight::RequestCharge::unlimited(),
+                charge: fake_sentry::in_flight::RequestCharge::unlimited(),
                 endpoint: Endpoint::Envelope,
                 project_id: 1,
                 headers,
                 query: Default::default(),
                 body,
-                received_at_ms: crate::server::now_ms(),
+                received_at_ms: fake_sentry::server::now_ms(),
             };
             match ingest::ingest_envelope(&request, &Limits::default(), &[]) {
                 Ok(ingested) => ingested.event_id,
@@ -619,7 +619,7 @@ pub async fn bench_storage(
         &storage,
         usize::MAX >> 2,
         16,
-        crate::config::DEFAULT_MAX_WAL_BYTES,
+        fake_sentry::config::DEFAULT_MAX_WAL_BYTES,
         sync,
     )?;
     let template = fixture_envelope()?;

@@ -1,4 +1,4 @@
-//! UI benchmark (`fake-sentry bench --ui`): fills a store with real Python SDK error envelopes,
+//! UI benchmark (`bench fake-sentry --ui`): fills a store with real Python SDK error envelopes,
 //! then times server-side rendering of the pages (query and template, no HTTP) at that size.
 
 use std::sync::Arc;
@@ -7,12 +7,12 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::detail::{DetailPage, load};
-use super::list::{ListQuery, render_blocking};
-use crate::bench::PYTHON_ERROR_ENVELOPE_GZ;
-use crate::config::{Config, Limits, Storage};
-use crate::ingest::{self, Endpoint, IngestRequest};
-use crate::server::AppState;
+use crate::sentry_ingest::PYTHON_ERROR_ENVELOPE_GZ;
+use fake_sentry::config::{Config, Limits, Storage};
+use fake_sentry::ingest::{self, Endpoint, IngestRequest};
+use fake_sentry::server::AppState;
+use fake_sentry::ui::detail::{DetailPage, load};
+use fake_sentry::ui::list::{ListQuery, render_blocking};
 
 /// Timings of one page.
 #[derive(Debug, Clone)]
@@ -29,13 +29,13 @@ pub async fn fill(state: &Arc<AppState>, count: usize, concurrency: usize) -> an
     let mut headers = http::HeaderMap::new();
     headers.insert("content-encoding", http::HeaderValue::from_static("gzip"));
     let request = IngestRequest {
-        charge: crate::in_flight::RequestCharge::unlimited(),
+        charge: fake_sentry::in_flight::RequestCharge::unlimited(),
         endpoint: Endpoint::Envelope,
         project_id: 1,
         headers,
         query: Default::default(),
         body: Bytes::from_static(PYTHON_ERROR_ENVELOPE_GZ),
-        received_at_ms: crate::server::now_ms(),
+        received_at_ms: fake_sentry::server::now_ms(),
     };
     let template = ingest::ingest_envelope(&request, &Limits::default(), &[])?.envelope;
     let progress = ProgressBar::new(count as u64).with_style(
@@ -130,7 +130,7 @@ pub async fn run(
             Ok(askama::Template::render(&DetailPage::new(
                 data,
                 "",
-                &super::UiLimits::default(),
+                &fake_sentry::ui::UiLimits::default(),
             ))?)
         };
         Ok(vec![

@@ -1,14 +1,14 @@
-//! `harness bench`: the demo corpus end to end, with crashes per second and each stage's
+//! `bench harness`: the demo corpus end to end, with crashes per second and each stage's
 //! share of the time.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use crate::run::{RunOptions, run};
+use harness::run::{RunOptions, run};
 
 /// Runs the demo once and describes its speed.
 pub async fn run_bench(stackwalk: Option<PathBuf>) -> anyhow::Result<String> {
-    let scenario = crate::demo::scenario();
+    let scenario = harness::demo::scenario();
     let report = run(
         &scenario,
         &RunOptions {
@@ -20,7 +20,7 @@ pub async fn run_bench(stackwalk: Option<PathBuf>) -> anyhow::Result<String> {
     let crashes = report
         .crashes
         .iter()
-        .filter(|c| c.processor == crate::run::IN_PROCESS)
+        .filter(|c| c.processor == harness::run::IN_PROCESS)
         .count();
     let seconds = report.duration_ms / 1000.0;
     let mut out = String::new();

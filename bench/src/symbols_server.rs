@@ -1,4 +1,4 @@
-//! `fake-symbols bench`: download, upload and symbolication figures over loopback, with the
+//! `bench fake-symbols`: download, upload and symbolication figures over loopback, with the
 //! peak RSS of the server measured in a separate server process (`VmHWM` from `/proc`).
 //!
 //! 1. Download: a synthetic sym of `download_bytes` is written to a fresh symbols directory,
@@ -23,7 +23,7 @@ use reqwest_012 as reqwest;
 use serde_json::json;
 
 use crate::parse_footprint::{self, ParseFootprint};
-use crate::synthetic::{self, SyntheticSym};
+use fake_symbols::synthetic::{self, SyntheticSym};
 
 pub struct BenchOptions {
     pub download_bytes: u64,
@@ -44,11 +44,11 @@ struct ServerProcess {
 
 impl ServerProcess {
     fn start(symbols_dir: &Path, extra: &[&str]) -> anyhow::Result<Self> {
+        // This binary again, as a fake-symbols server (see `serve_fake_symbols` in main.rs):
+        // a process of its own, so that its peak RSS is the server's alone.
         let exe = std::env::current_exe()?;
         let mut child = Command::new(exe)
-            .args(["serve", "--port", "0", "--token"])
-            .arg(format!("{TOKEN}:upload"))
-            .arg("--symbols-dir")
+            .args(["serve-fake-symbols", "--token", TOKEN, "--symbols-dir"])
             .arg(symbols_dir)
             .args(extra)
             .stdout(Stdio::piped())
@@ -267,7 +267,7 @@ async fn bench_upload(client: &reqwest::Client, dir: &Path, bytes: u64) -> anyho
     Ok(())
 }
 
-/// Runs `fake-symbols parse-footprint` in a process of its own.
+/// Runs `bench parse-footprint` in a process of its own.
 fn measure_parse(bytes: u64) -> anyhow::Result<ParseFootprint> {
     let output = Command::new(std::env::current_exe()?)
         .args(["parse-footprint", "--size", &bytes.to_string()])

@@ -1,0 +1,27 @@
+//! Understudy's benchmarks, kept out of the libraries they measure.
+//!
+//! Each module measures one crate from the outside, through the API a user of that crate has,
+//! and returns or prints figures; none of them asserts a time. The `bench` binary (`main.rs`)
+//! is the command line over them, and the only place that chooses a global allocator:
+//!
+//! - [`sentry_ingest`]: fake-sentry's ingest throughput and latency over loopback, against
+//!   in-process servers (memory and file SQLite) and optionally a peer such as Kent, in one
+//!   run; [`sentry_ui`] times the web UI's pages over a large store; [`sentry_suite`] runs the
+//!   chosen targets as one table (`bench fake-sentry`).
+//! - [`symbols_server`]: fake-symbols' download, upload and symbolication with the server's
+//!   peak RSS, the server running as this binary in a process of its own; [`parse_footprint`]
+//!   gives the parsed size of a module, measured by the counting allocator
+//!   (`bench fake-symbols`).
+//! - [`crash_generation`]: crashes generated per second on one core (`bench crash-generator`).
+//! - [`demo_run`]: the harness's demo corpus end to end, with each stage's share of the time
+//!   (`bench harness`).
+//!
+//! Dated figures live in `docs/benchmarks.md`.
+
+pub mod crash_generation;
+pub mod demo_run;
+pub mod parse_footprint;
+pub mod sentry_ingest;
+pub mod sentry_suite;
+pub mod sentry_ui;
+pub mod symbols_server;
