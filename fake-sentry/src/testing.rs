@@ -13,8 +13,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
+use server_handle::ServerHandle;
 
 use crate::api::{WaitOutcome, wait_for_items};
 use crate::config::Config;
@@ -41,10 +40,8 @@ pub enum TestingError {
 
 /// A fake-sentry serving on an ephemeral loopback port until dropped.
 pub struct FakeSentry {
-    addr: SocketAddr,
+    server: ServerHandle,
     state: Arc<AppState>,
-    shutdown: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<std::io::Result<()>>>,
 }
 
 impl FakeSentry {
@@ -58,25 +55,17 @@ impl FakeSentry {
         let server = Server::bind(config).await?;
         let addr = server.local_addr();
         let state = server.state();
-        let (tx, rx) = oneshot::channel();
-        let task = tokio::spawn(server.run(async {
-            let _ = rx.await;
-        }));
-        Ok(Self {
-            addr,
-            state,
-            shutdown: Some(tx),
-            task: Some(task),
-        })
+        let server = ServerHandle::spawn(addr, |stop| server.run(stop));
+        Ok(Self { server, state })
     }
 
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.addr()
     }
 
     /// `http://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.server.url()
     }
 
     /// The DSN for `project`.
@@ -155,24 +144,9 @@ impl FakeSentry {
         Ok(list)
     }
 
-    /// Stops serving and waits for in-flight requests.
-    pub async fn shutdown(mut self) {
-        self.stop();
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
-    }
-
-    fn stop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-    }
-}
-
-impl Drop for FakeSentry {
-    fn drop(&mut self) {
-        self.stop();
+    /// Stops serving and waits for in-flight requests; dropping stops without waiting.
+    pub async fn shutdown(self) {
+        self.server.shutdown().await;
     }
 }
 

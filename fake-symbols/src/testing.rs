@@ -4,8 +4,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
+use server_handle::ServerHandle;
 
 use crate::config::Config;
 use crate::faults::{FaultSpec, FaultSpecError};
@@ -15,10 +14,8 @@ use crate::store::SymbolStore;
 
 /// A fake-symbols serving on an ephemeral loopback port until dropped.
 pub struct FakeSymbols {
-    addr: SocketAddr,
+    server: ServerHandle,
     state: Arc<AppState>,
-    shutdown: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<std::io::Result<()>>>,
 }
 
 impl FakeSymbols {
@@ -32,16 +29,8 @@ impl FakeSymbols {
         let server = Server::bind(config).await?;
         let addr = server.local_addr();
         let state = server.state();
-        let (tx, rx) = oneshot::channel();
-        let task = tokio::spawn(server.run(async {
-            let _ = rx.await;
-        }));
-        Ok(Self {
-            addr,
-            state,
-            shutdown: Some(tx),
-            task: Some(task),
-        })
+        let server = ServerHandle::spawn(addr, |stop| server.run(stop));
+        Ok(Self { server, state })
     }
 
     /// Upload v2 sessions still waiting for their bytes.
@@ -50,10 +39,11 @@ impl FakeSymbols {
     }
 
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.addr()
     }
 
-    /// The base URL (`http://127.0.0.1:PORT`), for `--symbols-url`.
+    /// The base URL (`http://127.0.0.1:PORT`, or the configured `public_url`), for
+    /// `--symbols-url`.
     pub fn url(&self) -> String {
         self.state.public_url.clone()
     }
@@ -81,23 +71,8 @@ impl FakeSymbols {
         self.state.faults.set(spec)
     }
 
-    /// Stops serving and waits for in-flight requests.
-    pub async fn shutdown(mut self) {
-        self.stop();
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
-    }
-
-    fn stop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-    }
-}
-
-impl Drop for FakeSymbols {
-    fn drop(&mut self) {
-        self.stop();
+    /// Stops serving and waits for in-flight requests; dropping stops without waiting.
+    pub async fn shutdown(self) {
+        self.server.shutdown().await;
     }
 }
