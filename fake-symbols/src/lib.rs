@@ -21,6 +21,8 @@
 //!   every request; [`admin`] exposes both (`/__fault__`, `/__requests__`).
 //! - [`server`] wires it into one axum router; [`testing`] starts it in-process for tests (the
 //!   workspace's `bench` crate measures it: `bench fake-symbols`).
+//! - `cli` (feature `cli`, on by default) is the command line, which the `fake-symbols` binary
+//!   and the suite's multi-call `understudy` binary run.
 //!
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
@@ -39,6 +41,8 @@
 pub mod admin;
 pub mod archive;
 pub mod auth;
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod config;
 pub mod download;
 pub mod error;
