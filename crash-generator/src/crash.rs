@@ -333,17 +333,23 @@ impl Crash {
                 );
             }
         }
-        const PAGE_READWRITE: u32 = 0x04;
-        const PAGE_EXECUTE_READ: u32 = 0x20;
-        for t in &self.threads {
-            w = w.memory_info(
-                t.stack.memory_base,
-                t.stack.memory.len() as u64,
-                PAGE_READWRITE,
-            );
-        }
-        for m in &self.program.modules {
-            w = w.memory_info(m.base, u64::from(m.size), PAGE_EXECUTE_READ);
+        // Which memory was mapped, in the one stream a real writer uses for it: Breakpad's Linux
+        // handler copies /proc/self/maps (the LinuxMaps stream, below) and writes no
+        // MemoryInfoList; the other flavours carry a MemoryInfoList. A dump with both is one no
+        // real writer makes, and rust-minidump warns about it each time it loads one.
+        if os != OsFlavor::Linux {
+            const PAGE_READWRITE: u32 = 0x04;
+            const PAGE_EXECUTE_READ: u32 = 0x20;
+            for t in &self.threads {
+                w = w.memory_info(
+                    t.stack.memory_base,
+                    t.stack.memory.len() as u64,
+                    PAGE_READWRITE,
+                );
+            }
+            for m in &self.program.modules {
+                w = w.memory_info(m.base, u64::from(m.size), PAGE_EXECUTE_READ);
+            }
         }
         let crashing = &self.threads[self.crashing_thread];
         let e = &self.exception;

@@ -146,3 +146,22 @@ fn linux_streams_are_read_by_the_processor() {
     assert_eq!(lsb.id, "Debian");
     assert_eq!(state.process_id, Some(crash.pid));
 }
+
+/// Each flavour records its mappings in the one stream its real writer uses: Breakpad's Linux
+/// dumps carry /proc/self/maps and no MemoryInfoList, the others a MemoryInfoList and no maps.
+/// With both, rust-minidump warns on every load (`UnifiedMemoryInfoList got both kinds of info!`).
+#[test]
+fn each_flavour_writes_one_kind_of_memory_info() {
+    use minidump::{Minidump, MinidumpLinuxMaps, MinidumpMemoryInfoList};
+    for os in OsFlavor::ALL {
+        let crash = Crash::generate(&Profile::for_os(os), 5);
+        let dump = Minidump::read(crash.minidump_bytes()).expect("the dump parses");
+        let info = dump.get_stream::<MinidumpMemoryInfoList>().is_ok();
+        let maps = dump.get_stream::<MinidumpLinuxMaps>().is_ok();
+        assert_eq!(
+            (info, maps),
+            (os != OsFlavor::Linux, os == OsFlavor::Linux),
+            "{os:?}"
+        );
+    }
+}
