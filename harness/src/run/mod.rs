@@ -4,9 +4,10 @@
 //! symbols server through Tecken's upload API), `submit` (each crash to the collector, whose
 //! stored dump is what gets processed), `fetch symbols` (every module's symbols, once, into
 //! the shared symbolizer), `process` (the real minidump-processor), `compare` (every frame
-//! against ground truth, signatures), `stackwalk` (the external minidump-stackwalk, when
-//! configured), `faults` (each injected symbols fault with a fresh cache), `audit` (the sample
-//! component, then every captured item against the policy), `report`.
+//! against ground truth, signatures), `real dumps` (the scenario's folder of real minidumps,
+//! when it names one), `stackwalk` (the external minidump-stackwalk, when configured), `faults`
+//! (each injected symbols fault with a fresh cache), `audit` (the sample component, then every
+//! captured item against the policy), `report`. [`run_with`] reads as that list.
 
 pub mod corpus;
 pub mod faults;
@@ -170,96 +171,183 @@ pub async fn run(scenario: &Scenario, options: &RunOptions) -> Result<RunReport,
 }
 
 /// Runs `scenario` against already running services (what `--keep-running` uses).
+///
+/// One line per stage, in the order they run (the module doc names the timings each records);
+/// a stage the scenario does not ask for does nothing and records no time.
 pub async fn run_with(
     scenario: &Scenario,
     options: &RunOptions,
     services: &RunServices,
 ) -> Result<RunReport, RunError> {
-    let started = Instant::now();
-    let mut report = RunReport {
-        schema_version: SCHEMA_VERSION,
-        scenario: scenario.name.clone(),
-        started_at: OffsetDateTime::now_utc()
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default(),
-        ..RunReport::default()
+    let mut run = Pipeline::new(scenario, options, services)?;
+    let generated = run.generate().await?;
+    let request_log = run.upload(&generated).await?;
+    let submitted = run.submit(&generated).await?;
+    let crashes = Crashes {
+        generated,
+        submitted,
     };
-    let work = tempfile::Builder::new()
-        .prefix("harness-")
-        .tempdir()
-        .map_err(|e| RunError::Setup(format!("cannot create a work folder: {e}")))?;
-    let settings = &scenario.processor;
-    let timeout = Duration::from_secs(settings.symbols_download_timeout_secs);
-    let concurrency = settings.concurrency;
+    let in_process_json = run.process(&crashes, request_log).await?;
+    run.real_dumps().await?;
+    run.stackwalk(&crashes, &in_process_json).await?;
+    run.faults(&crashes).await?;
+    run.audit().await?;
+    Ok(run.finish(&crashes, &in_process_json, request_log))
+}
 
-    // generate
-    let t = Instant::now();
-    let total: u64 = scenario
-        .corpus
-        .generated
-        .iter()
-        .map(|g| u64::from(g.crashes))
-        .sum();
-    let progress = bar(options, total, "generate");
-    let generated = {
-        let scenario = scenario.clone();
-        let progress = progress.clone();
-        tokio::task::spawn_blocking(move || corpus::generate(&scenario, &progress))
-            .await
-            .map_err(|e| RunError::Setup(format!("generation panicked: {e}")))?
-            .map_err(RunError::Setup)?
-    };
-    progress.finish_and_clear();
-    report.add_stage("generate", ms(t));
+/// One run in progress: what every stage reads (the scenario, the services, the settings) and
+/// the report the stages add to.
+struct Pipeline<'a> {
+    scenario: &'a Scenario,
+    options: &'a RunOptions,
+    services: &'a RunServices,
+    /// The symbols server, when the run has one.
+    symbols: Option<SymbolsServer>,
+    /// The symbols server's URL for the processors (none, or one).
+    symbol_urls: Vec<String>,
+    /// Each processor's symbol cache and scratch files; removed when the run ends.
+    work: tempfile::TempDir,
+    /// Socorro's symbol download timeout, for every processor.
+    timeout: Duration,
+    started: Instant,
+    report: RunReport,
+}
 
-    // upload
-    let symbols = services.symbols_url.as_deref().map(SymbolsServer::new);
-    if let Some(server) = &symbols
-        && !generated.is_empty()
-    {
+/// The crashes a run generated and what the collector stored of each, in the same order.
+struct Crashes {
+    generated: Vec<GeneratedCrash>,
+    submitted: Vec<Submitted>,
+}
+
+impl<'a> Pipeline<'a> {
+    /// Starts the clock and the report, and creates the work folder.
+    fn new(
+        scenario: &'a Scenario,
+        options: &'a RunOptions,
+        services: &'a RunServices,
+    ) -> Result<Self, RunError> {
+        let started = Instant::now();
+        let report = RunReport {
+            schema_version: SCHEMA_VERSION,
+            scenario: scenario.name.clone(),
+            started_at: OffsetDateTime::now_utc()
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+            ..RunReport::default()
+        };
+        let work = tempfile::Builder::new()
+            .prefix("harness-")
+            .tempdir()
+            .map_err(|e| RunError::Setup(format!("cannot create a work folder: {e}")))?;
+        Ok(Self {
+            scenario,
+            options,
+            services,
+            symbols: services.symbols_url.as_deref().map(SymbolsServer::new),
+            symbol_urls: services.symbols_url.iter().cloned().collect(),
+            work,
+            timeout: Duration::from_secs(scenario.processor.symbols_download_timeout_secs),
+            started,
+            report,
+        })
+    }
+
+    /// `generate`: the scenario's synthetic crashes, each with its dump, sym files and ground
+    /// truth (crash-generator, on a blocking thread).
+    async fn generate(&mut self) -> Result<Vec<GeneratedCrash>, RunError> {
         let t = Instant::now();
-        let token = scenario
-            .services
-            .symbols_upload_token
-            .clone()
-            .unwrap_or_else(|| UPLOAD_TOKEN.to_string());
-        server
-            .upload(&corpus::sym_files(&generated), &token)
-            .await?;
-        report.add_stage("upload", ms(t));
-    }
-    // fake-symbols, built in or a container, logs requests; another symbols server may not.
-    let mut request_log = false;
-    if let Some(server) = &symbols {
-        request_log = server.try_clear_requests().await?;
-    }
-
-    // submit
-    let t = Instant::now();
-    let submitted = submit(&generated, services, options).await?;
-    if services.collector_url.is_some() {
-        report.add_stage("submit", ms(t));
+        let total: u64 = self
+            .scenario
+            .corpus
+            .generated
+            .iter()
+            .map(|g| u64::from(g.crashes))
+            .sum();
+        let progress = bar(self.options, total, "generate");
+        let generated = {
+            let scenario = self.scenario.clone();
+            let progress = progress.clone();
+            tokio::task::spawn_blocking(move || corpus::generate(&scenario, &progress))
+                .await
+                .map_err(|e| RunError::Setup(format!("generation panicked: {e}")))?
+                .map_err(RunError::Setup)?
+        };
+        progress.finish_and_clear();
+        self.report.add_stage("generate", ms(t));
+        Ok(generated)
     }
 
-    let symbol_urls: Vec<String> = services.symbols_url.iter().cloned().collect();
-    let mut in_process_json: Vec<Option<Value>> = vec![None; submitted.len()];
-    if settings.in_process {
+    /// `upload`: every generated sym file to the symbols server through Tecken's upload API,
+    /// then a clean request log so that only the processors' downloads are counted.
+    ///
+    /// Returns whether the server keeps a request log (fake-symbols, built in or a container,
+    /// does; another symbols server may not).
+    async fn upload(&mut self, generated: &[GeneratedCrash]) -> Result<bool, RunError> {
+        let Some(server) = &self.symbols else {
+            return Ok(false);
+        };
+        if !generated.is_empty() {
+            let t = Instant::now();
+            let token = self
+                .scenario
+                .services
+                .symbols_upload_token
+                .clone()
+                .unwrap_or_else(|| UPLOAD_TOKEN.to_string());
+            server.upload(&corpus::sym_files(generated), &token).await?;
+            self.report.add_stage("upload", ms(t));
+        }
+        Ok(server.try_clear_requests().await?)
+    }
+
+    /// `submit`: each crash to the collector, keeping the dump and annotations it stored; without
+    /// a collector, the generated ones (and no time recorded).
+    async fn submit(&mut self, generated: &[GeneratedCrash]) -> Result<Vec<Submitted>, RunError> {
+        let t = Instant::now();
+        let submitted = submit_to_collector(generated, self.services, self.options).await?;
+        if self.services.collector_url.is_some() {
+            self.report.add_stage("submit", ms(t));
+        }
+        Ok(submitted)
+    }
+
+    /// `fetch symbols`, `process` and `compare`, when the scenario uses the in-process
+    /// processor: every module's symbols once into the shared symbolizer, every submitted dump
+    /// through minidump-processor, every result against its ground truth; then the symbols
+    /// server's traffic when it logged requests.
+    ///
+    /// Returns each crash's processed JSON by index (all `None` without the in-process
+    /// processor).
+    async fn process(
+        &mut self,
+        crashes: &Crashes,
+        request_log: bool,
+    ) -> Result<Vec<Option<Value>>, RunError> {
+        let Crashes {
+            generated,
+            submitted,
+        } = crashes;
+        let mut in_process_json: Vec<Option<Value>> = vec![None; submitted.len()];
+        let settings = &self.scenario.processor;
+        if !settings.in_process {
+            return Ok(in_process_json);
+        }
         let processor = InProcess::new(
-            symbol_urls.clone(),
-            &work.path().join("in-process"),
-            timeout,
+            self.symbol_urls.clone(),
+            &self.work.path().join("in-process"),
+            self.timeout,
         );
         // fetch symbols
         let t = Instant::now();
         let dumps: Vec<&[u8]> = submitted.iter().map(|s| s.dump.as_slice()).collect();
-        processor.prefetch(&dumps, concurrency).await;
-        report.add_stage("fetch symbols", ms(t));
+        processor.prefetch(&dumps, settings.concurrency).await;
+        self.report.add_stage("fetch symbols", ms(t));
         // process
         let t = Instant::now();
-        let progress = bar(options, submitted.len() as u64, "process");
-        let results = process_all(&processor, &submitted, concurrency, &progress).await;
+        let progress = bar(self.options, submitted.len() as u64, "process");
+        let results = process_all(&processor, submitted, settings.concurrency, &progress).await;
         progress.finish_and_clear();
-        report.add_stage("process", ms(t));
+        self.report.add_stage("process", ms(t));
         // compare
         let t = Instant::now();
         for (i, (processed, millis)) in results.into_iter().enumerate() {
@@ -276,20 +364,29 @@ pub async fn run_with(
             if let Processed::Json(json) = processed {
                 in_process_json[i] = Some(json);
             }
-            report.crashes.push(outcome);
+            self.report.crashes.push(outcome);
         }
-        report.add_stage("compare", ms(t));
-        if let Some(server) = &symbols
+        self.report.add_stage("compare", ms(t));
+        if let Some(server) = &self.symbols
             && request_log
         {
-            report.symbols = symbols_server::traffic(&server.downloads().await?);
+            self.report.symbols = symbols_server::traffic(&server.downloads().await?);
         }
+        Ok(in_process_json)
     }
 
-    // real dumps
-    if let Some(dir) = scenario.dumps_dir() {
+    /// `real dumps`: the scenario's folder of real minidumps, when it names one, through the
+    /// in-process processor with a cache of their own (no ground truth to compare with).
+    async fn real_dumps(&mut self) -> Result<(), RunError> {
+        let Some(dir) = self.scenario.dumps_dir() else {
+            return Ok(());
+        };
         let t = Instant::now();
-        let processor = InProcess::new(symbol_urls.clone(), &work.path().join("real"), timeout);
+        let processor = InProcess::new(
+            self.symbol_urls.clone(),
+            &self.work.path().join("real"),
+            self.timeout,
+        );
         for (name, path) in corpus::real_dumps(&dir).map_err(RunError::Setup)? {
             let started = Instant::now();
             let processed = match std::fs::read(&path) {
@@ -299,7 +396,7 @@ pub async fn run_with(
                 },
                 Err(e) => Processed::Failed(format!("Unreadable: {e}")),
             };
-            report.crashes.push(crash_outcome(
+            self.report.crashes.push(crash_outcome(
                 &name,
                 IN_PROCESS,
                 None,
@@ -308,22 +405,42 @@ pub async fn run_with(
                 ms(started),
             ));
         }
-        report.add_stage("real dumps", ms(t));
+        self.report.add_stage("real dumps", ms(t));
+        Ok(())
     }
 
-    // stackwalk
-    let stackwalk_binary = options.stackwalk.clone().or_else(|| scenario.stackwalk());
-    if let Some(binary) = stackwalk_binary {
+    /// `stackwalk`: every submitted dump through the external minidump-stackwalk, run as
+    /// Socorro runs it, when the options or the scenario name one. Each result is compared with
+    /// its ground truth and, when the scenario expects the processors to agree, with the
+    /// in-process JSON.
+    async fn stackwalk(
+        &mut self,
+        crashes: &Crashes,
+        in_process_json: &[Option<Value>],
+    ) -> Result<(), RunError> {
+        let scenario = self.scenario;
+        let Some(binary) = self
+            .options
+            .stackwalk
+            .clone()
+            .or_else(|| scenario.stackwalk())
+        else {
+            return Ok(());
+        };
+        let Crashes {
+            generated,
+            submitted,
+        } = crashes;
         let t = Instant::now();
         let walker = Stackwalk {
             binary,
-            symbol_urls: symbol_urls.clone(),
-            work_dir: work.path().join("stackwalk"),
-            download_timeout: timeout,
-            kill_timeout: Duration::from_secs(settings.kill_timeout_secs),
+            symbol_urls: self.symbol_urls.clone(),
+            work_dir: self.work.path().join("stackwalk"),
+            download_timeout: self.timeout,
+            kill_timeout: Duration::from_secs(scenario.processor.kill_timeout_secs),
         };
         walker.version().await?;
-        let progress = bar(options, submitted.len() as u64, "stackwalk");
+        let progress = bar(self.options, submitted.len() as u64, "stackwalk");
         let outcomes: Vec<CrashOutcome> = futures::stream::iter(submitted.iter().enumerate())
             .map(|(i, s)| {
                 let walker = &walker;
@@ -367,37 +484,50 @@ pub async fn run_with(
             .collect()
             .await;
         progress.finish_and_clear();
-        report.crashes.extend(outcomes);
-        report.add_stage("stackwalk", ms(t));
+        self.report.crashes.extend(outcomes);
+        self.report.add_stage("stackwalk", ms(t));
+        Ok(())
     }
 
-    // faults
-    if !scenario.faults.is_empty() {
+    /// `faults`: each symbols-server fault the scenario injects, with a fresh cache, against the
+    /// submitted dumps.
+    async fn faults(&mut self, crashes: &Crashes) -> Result<(), RunError> {
+        if self.scenario.faults.is_empty() {
+            return Ok(());
+        }
         let t = Instant::now();
-        let server = symbols
+        let server = self
+            .symbols
             .as_ref()
             .ok_or_else(|| RunError::Setup("faults need a symbols server".into()))?;
-        for (i, fault) in scenario.faults.iter().enumerate() {
+        for (i, fault) in self.scenario.faults.iter().enumerate() {
             let outcome = faults::run_fault(
                 fault,
                 server,
-                &submitted,
-                &generated,
-                &work.path().join(format!("fault-{i}")),
-                timeout,
-                concurrency,
+                &crashes.submitted,
+                &crashes.generated,
+                &self.work.path().join(format!("fault-{i}")),
+                self.timeout,
+                self.scenario.processor.concurrency,
             )
             .await?;
-            report.faults.push(outcome);
+            self.report.faults.push(outcome);
         }
-        report.add_stage("faults", ms(t));
+        self.report.add_stage("faults", ms(t));
+        Ok(())
     }
 
-    // audit
-    if let Some(audit) = &scenario.audit {
+    /// `audit`: when the scenario asks for one, runs the sample component against fake-sentry
+    /// (if configured) and waits for its events, then checks every item fake-sentry captured for
+    /// the project against the policy.
+    async fn audit(&mut self) -> Result<(), RunError> {
+        let Some(audit) = &self.scenario.audit else {
+            return Ok(());
+        };
         let t = Instant::now();
-        let policy = scenario.policy(audit).map_err(RunError::Setup)?;
-        let url = services
+        let policy = self.scenario.policy(audit).map_err(RunError::Setup)?;
+        let url = self
+            .services
             .sentry_url
             .clone()
             .ok_or_else(|| RunError::Setup("audit needs fake-sentry".into()))?;
@@ -406,7 +536,8 @@ pub async fn run_with(
             // Audit what this run's component sends, not what a long-lived fake-sentry
             // already held.
             checker.skip_existing().await?;
-            let dsn = services
+            let dsn = self
+                .services
                 .dsn(component.project)
                 .ok_or_else(|| RunError::Setup("no DSN for fake-sentry".into()))?;
             let scrub = component.scrub.then(|| policy.clone());
@@ -420,32 +551,46 @@ pub async fn run_with(
                 .wait_for(run.events, Duration::from_secs(audit.wait_secs))
                 .await?;
         }
-        report.audit = checker.audit(&Auditor::new(policy)).await?;
-        report.add_stage("audit", ms(t));
+        self.report.audit = checker.audit(&Auditor::new(policy)).await?;
+        self.report.add_stage("audit", ms(t));
+        Ok(())
     }
 
-    expectations(
-        scenario,
-        &mut report,
-        &in_process_json,
-        &submitted,
-        request_log,
-    );
-    report.duration_ms = ms(started);
-    if let Some(max) = scenario.expect.max_seconds {
-        let seconds = report.duration_ms / 1000.0;
-        report.expectations.push(Check {
-            name: "run time (s)".into(),
-            expected: format!("<= {max}"),
-            actual: format!("{seconds:.1}"),
-            passed: seconds <= max,
-        });
+    /// `report`: the scenario's expectations checked against what the stages found, the total
+    /// time (and its limit), and the verdict.
+    fn finish(
+        mut self,
+        crashes: &Crashes,
+        in_process_json: &[Option<Value>],
+        request_log: bool,
+    ) -> RunReport {
+        let scenario = self.scenario;
+        expectations(
+            scenario,
+            &mut self.report,
+            in_process_json,
+            &crashes.submitted,
+            request_log,
+        );
+        let report = &mut self.report;
+        report.duration_ms = ms(self.started);
+        if let Some(max) = scenario.expect.max_seconds {
+            let seconds = report.duration_ms / 1000.0;
+            report.expectations.push(Check {
+                name: "run time (s)".into(),
+                expected: format!("<= {max}"),
+                actual: format!("{seconds:.1}"),
+                passed: seconds <= max,
+            });
+        }
+        report.settle();
+        self.report
     }
-    report.settle();
-    Ok(report)
 }
 
-async fn submit(
+/// Each generated crash through the collector's `/submit`, and what the collector stored of it:
+/// the built-in collector's in memory, another's through its read API, else the generated bytes.
+async fn submit_to_collector(
     generated: &[GeneratedCrash],
     services: &RunServices,
     options: &RunOptions,
