@@ -3,8 +3,8 @@
 //! scenario script from `tests/browser/` that drives Debian's headless Chromium through
 //! playwright-core and prints what it saw; the assertions are here.
 //!
-//! Needs `/usr/bin/chromium` (`.ci/run` installs Debian's `chromium`) and `scripts/setup-test-clients`
-//! (sentry-sdk, playwright-core). Screenshots go to a temporary directory, or to
+//! Needs `/usr/bin/chromium` (Debian's `chromium`), sentry-sdk and playwright-core, all from
+//! `scripts/setup-test-clients`. Screenshots go to a temporary directory, or to
 //! `docs/screenshots/` when `FAKE_SENTRY_UPDATE_SCREENSHOTS=1`.
 
 mod support;
@@ -25,7 +25,7 @@ fn chromium() -> PathBuf {
     );
     assert!(
         path.exists(),
-        "{} is missing: install Debian's chromium (.ci/run does)",
+        "{} is missing: run scripts/setup-test-clients (it installs Debian's chromium, or says how)",
         path.display()
     );
     path
