@@ -1,6 +1,8 @@
-//! The command line: `harness up | run | demo | diff`. `main.rs` parses [`Cli`] and
-//! calls [`execute`]; everything here is plain library code.
+//! The command line: `harness up | run | demo | diff`. [`main`] is what the `harness` binary
+//! and the suite's multi-call binary run: it sets up logging, parses [`Cli`] and calls
+//! [`execute`]; everything here is plain library code.
 
+use std::ffi::OsString;
 use std::io::Write as _;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -214,6 +216,33 @@ pub struct DiffArgs {
     /// Print the differences as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Runs the command line `args` (the program name first): logging to stderr (library warnings
+/// about dumps and symbols stay out unless `RUST_LOG` asks for them), then [`execute`]. Exit
+/// status: [`execute`]'s, or 2 on an error.
+pub fn main(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new(
+                    "warn,minidump_processor=error,minidump_unwind=error,breakpad_symbols=error",
+                )
+            }),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse_from(args);
+    let outcome = tokio::runtime::Runtime::new()
+        .context("cannot start the async runtime")
+        .and_then(|runtime| runtime.block_on(execute(cli)));
+    match outcome {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
 }
 
 /// Runs a parsed command line.
