@@ -1,12 +1,19 @@
 //! Server configuration: where to listen, where to keep data, and every size limit.
 //!
+//! The web UI's bounds ([`UiLimits`]) are settings like any other and live here too: the UI
+//! reads its settings from this module, never the reverse.
+//!
 //! Limits are named values with Relay's documented defaults (develop-docs `envelopes.mdx`
 //! §Size Limits, Relay `limits.*` options) so that a payload the fake accepts is one real Sentry
 //! would accept too; every one of them is a command-line flag.
 
+mod ui_limits;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
+
+pub use ui_limits::{BadUiLimit, UiLimit, UiLimits};
 
 use crate::data_policy::DataPolicy;
 use crate::faults::FaultRule;
@@ -239,7 +246,7 @@ pub struct Config {
     /// What each client connection may hold: open connections, head deadline and size.
     pub connection: http_edge::ConnectionLimits,
     /// How much of a captured value the web UI shows.
-    pub ui: crate::ui::UiLimits,
+    pub ui: UiLimits,
     /// Most items one API list or wait answer carries (larger sets are paged by cursor).
     pub api_max_page: usize,
     /// Envelopes Spotlight's `/stream` replays to a client that connects without
@@ -312,7 +319,7 @@ impl Default for Config {
             public_url: None,
             allowed_hosts: Vec::new(),
             connection: http_edge::ConnectionLimits::default(),
-            ui: crate::ui::UiLimits::default(),
+            ui: UiLimits::default(),
             api_max_page: 1000,
             stream_replay: 500,
             refused_body_prefix: 4 * KIB,

@@ -7,12 +7,13 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use event_filter::Policy;
-use fake_sentry::config::{Config, Limits, PublicUrl, Storage, SyncMode, parse_size};
+use fake_sentry::config::{
+    Config, Limits, PublicUrl, Storage, SyncMode, UiLimit, UiLimits, parse_size,
+};
 use fake_sentry::data_policy::DataPolicy;
 use fake_sentry::faults::FaultRule;
 use fake_sentry::forward::{ForwardConfig, Upstream};
 use fake_sentry::server::Server;
-use fake_sentry::ui::{UiLimit, UiLimits};
 
 // Ingest allocates and frees many small buffers across threads (request tasks and the storage
 // writer); mimalloc handles that pattern far better than glibc malloc.

@@ -12,8 +12,8 @@
 //! - [`compare`] diffs two items with `event_filter::shape::diff_values`; [`admin`] holds the
 //!   flush and refusals pages.
 //! - [`queries`] has the extra SQL the pages need; [`text`] shortens and formats values, and
-//!   [`limits`] holds how much of a value any page shows (`--ui-limit`), with the helpers that
-//!   cut to it.
+//!   [`limits`] has the helpers that cut a value to how much any page shows (`--ui-limit`,
+//!   [`UiLimits`], kept in [`crate::config`]).
 //! - [`assets`] embeds `static/` (CSS, JS) with `include_str!`.
 //!
 //! Every value a page shows came from an SDK and is attacker-controlled: templates never use
