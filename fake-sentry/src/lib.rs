@@ -23,6 +23,8 @@
 //!   rendered with `askama` (the JSON index is at `/api/`).
 //! - [`faults`] makes ingest answer 429/413/500/503 or slowly, for testing SDK back-off.
 //! - [`testing`] starts an in-process server for Rust tests, in the spirit of wiremock.
+//! - `cli` (feature `cli`, on by default) is the command line, which the `fake-sentry` binary
+//!   and the suite's multi-call `understudy` binary run.
 //!
 //! Ingest throughput and latency, and the UI's page times, are measured by the workspace's
 //! `bench` crate (`bench fake-sentry`).
@@ -40,6 +42,8 @@
 
 pub mod api;
 pub mod auth;
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod config;
 pub mod data_policy;
 pub mod decode;
