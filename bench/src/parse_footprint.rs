@@ -14,8 +14,7 @@ use breakpad_symbols::SymbolFile;
 use cap::Cap;
 use serde::{Deserialize, Serialize};
 
-use fake_symbols::faults::BodyFaults;
-use fake_symbols::sym_body::SymSource;
+use fake_symbols::synthetic::SyntheticSym;
 
 /// Debug file and id of the measured module (the bench symbolicates the same ones).
 pub const DEBUG_FILE: &str = "xul.pdb";
@@ -42,13 +41,8 @@ pub struct ParseFootprint {
 /// Parses a synthetic module of `size` bytes and measures it with `heap`, which must be the
 /// process's global allocator (and the process otherwise idle, so the figures are the parse's).
 pub fn measure<A: GlobalAlloc>(heap: &Cap<A>, size: u64) -> std::io::Result<ParseFootprint> {
-    let source = SymSource::Synthetic {
-        debug_file: DEBUG_FILE.to_string(),
-        debug_id: DEBUG_ID.to_string(),
-        size,
-    };
     let mut counted = CountingReader {
-        inner: source.open(&BodyFaults::default())?,
+        inner: SyntheticSym::new(DEBUG_FILE, DEBUG_ID, size),
         count: 0,
     };
     let before = heap.allocated();

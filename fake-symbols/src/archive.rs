@@ -39,7 +39,8 @@ pub struct ArchiveRules<'a> {
 
 /// Bytes extracted from one archive, all members together, when the caller sets no other
 /// limit ([`extract_archive`]); the upload handler passes its configured limit to
-/// [`extract_archive_within`].
+/// [`extract_archive_within`]. Only the fuzz targets call the former.
+#[cfg(feature = "fuzzing")]
 pub const UNLIMITED_EXTRACTION: u64 = u64::MAX;
 
 enum Member {
@@ -65,6 +66,7 @@ pub fn storage_key(member_name: &str, try_symbols: bool) -> String {
 
 /// Validates and extracts `zip_path` into `store`, with no limit on the bytes extracted in
 /// total (each member is still bounded).
+#[cfg(feature = "fuzzing")]
 pub fn extract_archive(
     store: &SymbolStore,
     zip_path: &Path,

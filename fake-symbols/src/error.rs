@@ -242,8 +242,6 @@ pub enum SymbolicateError {
     BadRequest(String),
     #[error("request body exceeds the limit of {0} bytes")]
     TooLarge(usize),
-    #[error("Internal Server Error")]
-    Internal(String),
 }
 
 impl IntoResponse for SymbolicateError {
@@ -251,10 +249,6 @@ impl IntoResponse for SymbolicateError {
         let status = match &self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::Internal(detail) => {
-                tracing::error!(%detail, "symbolication failed");
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
         };
         // Falcon's error body: {"title": ...}; Eliot clients read the title.
         (status, axum::Json(json!({ "title": self.to_string() }))).into_response()

@@ -15,7 +15,8 @@ use bytes::Bytes;
 use futures::Stream;
 use memchr::memmem;
 
-/// The limits a [`FramingGuard`] enforces.
+/// The limits a multipart body's framing is held to (by [`Framing`], which `FramingGuard`
+/// runs over an upload body).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FramingLimits {
     /// Bytes of the preamble, of one boundary line, or of one part's header block.
@@ -129,7 +130,8 @@ impl Framing {
         }
     }
 
-    /// Parts begun so far.
+    /// Parts begun so far (for the tests).
+    #[cfg(any(test, feature = "fuzzing"))]
     pub fn parts(&self) -> usize {
         self.parts
     }

@@ -112,6 +112,7 @@ impl RequestLog {
     }
 
     /// Bytes held by the records.
+    #[cfg(test)]
     pub fn bytes(&self) -> u64 {
         self.lock().bytes
     }

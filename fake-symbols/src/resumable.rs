@@ -192,13 +192,6 @@ impl Sessions {
             .collect())
     }
 
-    /// Bytes the pending sessions have reserved.
-    pub fn reserved_bytes(&self) -> u64 {
-        self.live()
-            .values()
-            .fold(0u64, |sum, p| sum.saturating_add(p.reserved))
-    }
-
     /// Sessions still waiting for bytes (expired ones do not count).
     pub fn pending(&self) -> usize {
         self.live().len()

@@ -287,7 +287,7 @@ impl Server {
         self.state.public_url.clone()
     }
 
-    pub fn state(&self) -> Arc<AppState> {
+    pub(crate) fn state(&self) -> Arc<AppState> {
         self.state.clone()
     }
 

@@ -48,10 +48,6 @@ impl FakeSymbols {
         self.state.public_url.clone()
     }
 
-    pub fn state(&self) -> &Arc<AppState> {
-        &self.state
-    }
-
     /// The symbol store, to seed symbols or inspect uploads.
     pub fn store(&self) -> &SymbolStore {
         &self.state.store

@@ -101,7 +101,7 @@ async fn found_files_plain_gzip_lowercase_ids_and_query_strings() {
 #[tokio::test]
 async fn try_symbols_only_with_try_prefix_or_query() {
     let symbols = server().await;
-    let key = fake_symbols::keys::SymbolKey::from_path("t.pdb/AA/t.sym").unwrap();
+    let key = fake_symbols::SymbolKey::from_path("t.pdb/AA/t.sym").unwrap();
     symbols
         .store()
         .put(&key, true, b"MODULE windows x86 AA t.pdb\n")

@@ -279,7 +279,7 @@ async fn latency_rules_past_the_limit_are_refused_and_never_overflow() {
 #[tokio::test]
 async fn splitting_a_multi_byte_func_name_serves_the_whole_file() {
     let symbols = seeded(config()).await;
-    let key = fake_symbols::keys::SymbolKey::from_path("wide.so/ABCD0/wide.so.sym").unwrap();
+    let key = fake_symbols::SymbolKey::from_path("wide.so/ABCD0/wide.so.sym").unwrap();
     let sym = "MODULE Linux x86_64 ABCD0 wide.so\nFILE 0 a.c\nFUNC 1000 40 0 中\n1000 40 1 0\n";
     symbols.store().put(&key, false, sym.as_bytes()).unwrap();
     symbols
@@ -291,7 +291,7 @@ async fn splitting_a_multi_byte_func_name_serves_the_whole_file() {
                 first: None,
                 share: None,
                 action: fake_symbols::FaultAction::Corrupt {
-                    corruption: fake_symbols::faults::Corruption::NameSplitByNewline,
+                    corruption: fake_symbols::Corruption::NameSplitByNewline,
                 },
             }],
         })
@@ -440,7 +440,7 @@ async fn upload_session_urls_are_unguessable_and_capped_in_bytes() {
 #[tokio::test]
 async fn concurrent_uploads_of_one_key_end_with_the_index_matching_the_file() {
     let symbols = seeded(config()).await;
-    let key = fake_symbols::keys::SymbolKey::from_path("race.pdb/AB12/race.sym").unwrap();
+    let key = fake_symbols::SymbolKey::from_path("race.pdb/AB12/race.sym").unwrap();
     for round in 0..10 {
         let uploads: Vec<_> = (0..6)
             .map(|i| {

@@ -5,14 +5,11 @@
 
 use std::io::Read;
 
-use fake_symbols::archive::declared_entries;
-use fake_symbols::faults::{Corruption, CutAt};
-use fake_symbols::keys::{SymbolKey, is_key_component};
-use fake_symbols::multipart_guard::{Framing, FramingLimits};
-use fake_symbols::resumable::parse_content_range;
-use fake_symbols::server::module_of_path;
-use fake_symbols::sym_header::SymHeader;
-use fake_symbols::sym_rewrite::{Corrupting, Truncating, split_name};
+use fake_symbols::fuzzing::{
+    Corrupting, Framing, FramingLimits, SymHeader, Truncating, declared_entries, is_key_component,
+    module_of_path, parse_content_range, split_name,
+};
+use fake_symbols::{Corruption, CutAt, SymbolKey};
 use proptest::prelude::*;
 
 const CORRUPTIONS: [Corruption; 5] = [

@@ -6,9 +6,9 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use fake_symbols::faults::{Corruption, CutAt, FaultAction, FaultRule, FaultSpec};
 use fake_symbols::testing::FakeSymbols;
 use fake_symbols::{Config, synthetic};
+use fake_symbols::{Corruption, CutAt, FaultAction, FaultRule, FaultSpec};
 use support::*;
 
 const TIMEOUT: Duration = Duration::from_secs(20);
@@ -253,8 +253,7 @@ async fn storage_redirect_mode_is_followed() {
 async fn module_without_debug_id_is_found_through_the_code_id_redirect() {
     let symbols = FakeSymbols::start().await.unwrap();
     let key =
-        fake_symbols::keys::SymbolKey::parse("kernel32.pdb", KERNEL32_DEBUG_ID, "kernel32.sym")
-            .unwrap();
+        fake_symbols::SymbolKey::parse("kernel32.pdb", KERNEL32_DEBUG_ID, "kernel32.sym").unwrap();
     symbols
         .store()
         .put(&key, false, KERNEL32_SYM.as_bytes())

@@ -3,8 +3,8 @@
 
 mod support;
 
-use fake_symbols::faults::{FaultAction, FaultRule, FaultSpec};
 use fake_symbols::testing::FakeSymbols;
+use fake_symbols::{FaultAction, FaultRule, FaultSpec};
 use serde_json::{Value, json};
 use support::*;
 
@@ -128,7 +128,7 @@ async fn v5_line_before_func_gives_a_negative_function_offset() {
     symbols
         .store()
         .put(
-            &fake_symbols::keys::SymbolKey::parse("libbad.so", "AB0", "libbad.so.sym").unwrap(),
+            &fake_symbols::SymbolKey::parse("libbad.so", "AB0", "libbad.so.sym").unwrap(),
             false,
             sym.as_bytes(),
         )

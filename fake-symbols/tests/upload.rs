@@ -205,7 +205,7 @@ async fn upload_then_download_and_reupload_is_skipped() {
         symbols
             .store()
             .get(
-                &fake_symbols::keys::SymbolKey::from_path("flag/DEADBEEF/flag.jpeg").unwrap(),
+                &fake_symbols::SymbolKey::from_path("flag/DEADBEEF/flag.jpeg").unwrap(),
                 false
             )
             .unwrap()
@@ -513,7 +513,7 @@ async fn an_upload_past_2_pow_31_bytes_reports_its_exact_size() {
         upload_form(&symbols, Some(TOKEN), Form::new().part("symbols.zip", part)).await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["upload"]["size"].as_u64(), Some(zip_size));
-    let key = fake_symbols::keys::SymbolKey::from_path("big.so/ABCD0/big.so.dbg.gz").unwrap();
+    let key = fake_symbols::SymbolKey::from_path("big.so/ABCD0/big.so.dbg.gz").unwrap();
     let stored = symbols.store().get(&key, false).unwrap().unwrap();
     assert_eq!(stored.size, MEMBER);
     assert_eq!(std::fs::metadata(&stored.path).unwrap().len(), MEMBER);

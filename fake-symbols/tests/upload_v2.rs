@@ -288,7 +288,7 @@ async fn resumable_sessions_answer_status_queries_overlaps_gaps_and_bad_lengths(
     let object: Value = done.json().await.unwrap();
     assert_eq!(object["name"], format!("try/v1/{key}"));
     assert_eq!(object["size"], total.to_string());
-    let key = fake_symbols::keys::SymbolKey::from_path(key).unwrap();
+    let key = fake_symbols::SymbolKey::from_path(key).unwrap();
     let stored = symbols.store().get_exact(&key, true).unwrap().unwrap();
     assert_eq!((stored.size, stored.md5), (total as u64, md5_hex(&content)));
 }
@@ -334,7 +334,7 @@ async fn whole_object_puts_and_content_that_does_not_match_the_declaration() {
         "{message}"
     );
     let stored = |name: &str| {
-        let key = fake_symbols::keys::SymbolKey::from_path(&format!("{name}/ABCD0/{name}.sym"));
+        let key = fake_symbols::SymbolKey::from_path(&format!("{name}/ABCD0/{name}.sym"));
         symbols
             .store()
             .get_exact(&key.unwrap(), false)
@@ -484,7 +484,7 @@ async fn a_chunk_cut_short_by_a_disconnect_is_not_kept() {
 
 #[tokio::test]
 async fn session_urls_go_through_the_fault_rules() {
-    use fake_symbols::faults::{FaultAction, FaultRule, FaultSpec};
+    use fake_symbols::{FaultAction, FaultRule, FaultSpec};
     let symbols = FakeSymbols::start_with(config()).await.unwrap();
     symbols
         .set_faults(FaultSpec {
@@ -592,6 +592,6 @@ async fn abandoned_sessions_expire_and_free_their_slot_and_staged_bytes() {
     let url = response["files"][0]["action"]["url"].as_str().unwrap();
     let (_, object) = upload_chunked(url, &content, 100).await;
     assert_eq!(object["size"], total.to_string());
-    let key = fake_symbols::keys::SymbolKey::from_path(key).unwrap();
+    let key = fake_symbols::SymbolKey::from_path(key).unwrap();
     assert!(symbols.store().get_exact(&key, false).unwrap().is_some());
 }

@@ -411,14 +411,14 @@ impl Scenario {
                     fault.name
                 )));
             }
-            fake_symbols::faults::FaultPlan::new(
+            fake_symbols::FaultPlan::new(
                 fake_symbols::FaultSpec {
                     seed: 0,
                     rules: fault.rules.clone(),
                 },
                 // The server checks a synthetic sym's size against its own setting; here
                 // only the rules' shape, count and latencies are checked.
-                fake_symbols::faults::FaultLimits {
+                fake_symbols::FaultLimits {
                     max_synthetic: u64::MAX,
                     ..Default::default()
                 },

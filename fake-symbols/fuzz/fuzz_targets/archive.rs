@@ -1,4 +1,4 @@
-//! Upload zips through `archive::extract_archive`, from arbitrary bytes written to a temp file
+//! Upload zips through `extract_archive`, from arbitrary bytes written to a temp file
 //! (the upload handler stages its body the same way). Input: the first byte chooses regular or
 //! try symbols, the rest is the zip. Invariants: no panic; a refusal is a client error (4xx);
 //! every stored or skipped member is a valid key whose file lies inside the store and is no
@@ -9,9 +9,8 @@ use std::io::Write;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, OnceLock};
 
-use fake_symbols::archive::{ArchiveRules, extract_archive};
-use fake_symbols::keys::SymbolKey;
-use fake_symbols::store::SymbolStore;
+use fake_symbols::fuzzing::{ArchiveRules, extract_archive};
+use fake_symbols::{SymbolKey, SymbolStore};
 use libfuzzer_sys::fuzz_target;
 
 const MAX_MEMBER_BYTES: u64 = 256 * 1024;

@@ -2,7 +2,7 @@
 //! inside the total, and the canonical form of what was parsed parses to the same value.
 #![no_main]
 
-use fake_symbols::resumable::parse_content_range;
+use fake_symbols::fuzzing::parse_content_range;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -2,7 +2,7 @@
 //! `INFO` lines, never spanning a line break, and the debug id upper-cased as stored.
 #![no_main]
 
-use fake_symbols::sym_header::SymHeader;
+use fake_symbols::fuzzing::SymHeader;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -18,8 +18,8 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use fake_symbols::faults::{BodyFaults, Corruption, CutAt};
-use fake_symbols::sym_body::SymSource;
+use fake_symbols::fuzzing::{BodyFaults, SymSource};
+use fake_symbols::{Corruption, CutAt};
 use libfuzzer_sys::fuzz_target;
 
 const CORRUPTIONS: [Corruption; 5] = [

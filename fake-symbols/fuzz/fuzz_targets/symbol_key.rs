@@ -4,7 +4,8 @@
 //! its `Display` form parses back to the same key.
 #![no_main]
 
-use fake_symbols::keys::{SymbolKey, is_hex, is_key_component};
+use fake_symbols::SymbolKey;
+use fake_symbols::fuzzing::{is_hex, is_key_component};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -5,9 +5,8 @@
 
 use std::sync::OnceLock;
 
-use fake_symbols::keys::SymbolKey;
-use fake_symbols::store::SymbolStore;
-use fake_symbols::upload_v2::{Action, FileSpec, plan};
+use fake_symbols::fuzzing::{Action, FileSpec, plan};
+use fake_symbols::{SymbolKey, SymbolStore};
 use libfuzzer_sys::fuzz_target;
 
 /// The body shape `POST /upload/v2/` reads (its own request type is private to the handler).

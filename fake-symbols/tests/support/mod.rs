@@ -9,7 +9,7 @@ pub mod process;
 use std::path::Path;
 use std::time::Duration;
 
-use fake_symbols::keys::SymbolKey;
+use fake_symbols::SymbolKey;
 use minidump::format as md;
 use minidump_synth::{
     DumpString, Memory, Module, SynthMinidump, SystemInfo, Thread, amd64_context,
