@@ -14,8 +14,8 @@ use crate::profile::Arch;
 
 const LE: Endian = Endian::Little;
 
-/// The registers we set in a CPU context; the rest are zero. In an x86 context (see
-/// [`DumpWriter::arch`]) the low 32 bits of `rip`, `rsp`, `rbp`, `rax` and `rbx` are written as
+/// The registers we set in a CPU context; the rest are zero. In an x86 context (the dump
+/// writer's `arch(Arch::X86)`) the low 32 bits of `rip`, `rsp`, `rbp`, `rax` and `rbx` are written as
 /// `eip`, `esp`, `ebp`, `eax` and `ebx`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Amd64Registers {
@@ -218,12 +218,6 @@ impl DumpWriter {
             }
             None => this,
         }
-    }
-
-    /// Extra memory (e.g. code bytes at the crash address).
-    pub fn memory(self, base: u64, bytes: &[u8]) -> Self {
-        let memory = Memory::with_section(Section::with_endian(LE).append_bytes(bytes), base);
-        self.map(|d| d.add_memory(memory))
     }
 
     /// A MemoryInfoList entry: committed memory with the given protection.

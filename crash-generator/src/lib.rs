@@ -4,21 +4,34 @@
 //! Linux/Windows/macOS identities, source files, functions with line tables and inline chains,
 //! STACK CFI, or STACK WIN for 32-bit x86 Windows, PUBLIC-only regions) and [`Crash::generate`]
 //! crashes it: threads with call chains laid out on their stacks so that each frame is found by a
-//! known unwinding method ([`stack`] for x86-64, [`stack_x86`] with [`stack_win`] for x86). From a
-//! crash come three artefacts that agree with each other:
+//! known unwinding method (its [`Trust`]). From a crash come three artefacts that agree with each
+//! other:
 //!
-//! * the minidump ([`Crash::minidump_bytes`], written by [`dump_writer`] on top of
-//!   `minidump-synth`),
-//! * the Breakpad `.sym` files ([`Crash::sym_files`], written by [`sym_writer`], the only `.sym`
-//!   writer in the workspace; [`Crash::symbols_zip`] packs them like a Firefox upload),
+//! * the minidump ([`Crash::minidump_bytes`], written on top of `minidump-synth`),
+//! * the Breakpad `.sym` files ([`Crash::sym_files`], from the only `.sym` writer in the
+//!   workspace, at [`sym_path`]; [`Crash::symbols_zip`] packs them like a Firefox upload),
 //! * the [`GroundTruth`] ([`Crash::truth`]): what `minidump-processor` must report, which
-//!   [`GroundTruth::compare`] and [`GroundTruth::compare_json`] check against a real result.
+//!   [`GroundTruth::compare`] and [`GroundTruth::compare_json`] check against a real result
+//!   ([`check_files`] does it for files on disk).
 //!
-//! [`processing`] runs the real processor over a crash with its symbols served from memory.
-//! [`submission`] builds and parses Antenna-style crash report submissions (the workspace's one
-//! parser of that format, bounded by limits checked while reading; [`submit_batch`] sends many), [`strategies`] has proptest strategies, [`edge`] the deliberate malformations,
-//! [`inspect`] describes a dump, [`output`] writes crashes to disk (generation speed is measured by the
-//! workspace's `bench` crate). [`stack`] explains how each frame's trust is forced.
+//! The public surface: those types and the data they hold, at the crate root ([`Crash`] and its
+//! [`ThreadPlan`]s, [`Program`] and its [`Module`]s, the truth types, [`Mismatch`]), plus
+//! [`write_batch`]/[`write_crash`] to write crashes to disk and [`describe_minidump`] to describe
+//! a dump. Five modules are namespaces of their own:
+//! [`submission`] builds, posts and parses Antenna-style crash report submissions (the
+//! workspace's one parser of that format, bounded by limits checked while reading) and submits
+//! batches of them; [`processing`] runs the real processor over a crash with its symbols served
+//! from memory; [`strategies`] has proptest strategies; [`edge`] holds the deliberate
+//! malformations and the status each one makes the processor report; [`ids`] the Breakpad and
+//! CodeView identifier rules.
+//!
+//! How the parts fit (every other module is private): `profile` reads profiles; `program`
+//! generates modules, with `names` and `ids`; `crash` plans threads and their frames, laid out
+//! on the stack by `stack` for x86-64 (which explains how each frame's trust is forced) and
+//! `stack_x86` with `stack_win` for x86; `exception` picks the exception; `dump_writer` and
+//! `sym_writer` write the artefacts; `truth` and `compare` hold and check the expectation;
+//! `inspect` and `output` serve the binary, and `submit_batch` the `submit` command
+//! (generation speed is measured by the workspace's `bench` crate).
 //!
 //! ```
 //! use crash_generator::{Crash, Profile};
@@ -31,31 +44,43 @@
 //! }
 //! ```
 
-pub mod compare;
-pub mod crash;
-pub mod dump_writer;
+mod compare;
+mod crash;
+mod dump_writer;
 pub mod edge;
-pub mod exception;
+mod exception;
 pub mod ids;
+mod inspect;
 mod names;
-pub mod profile;
-pub mod program;
-pub mod stack;
-pub mod stack_win;
-pub mod stack_x86;
-pub mod sym_writer;
-pub mod truth;
-
-pub use compare::Mismatch;
-pub(crate) use crash::rng_for;
-pub use crash::{Crash, symbols_zip};
-pub use profile::{Arch, EdgeCase, OsFlavor, Profile, ProfileError, Span};
-pub use program::Program;
-pub use stack::Trust;
-pub use truth::GroundTruth;
-pub mod inspect;
-pub mod output;
+mod output;
 pub mod processing;
+mod profile;
+mod program;
+mod stack;
+mod stack_win;
+mod stack_x86;
 pub mod strategies;
 pub mod submission;
-pub mod submit_batch;
+mod submit_batch;
+mod sym_writer;
+mod truth;
+
+pub use compare::{CheckError, Mismatch, check_files};
+pub(crate) use crash::rng_for;
+pub use crash::{Crash, FrameSite, Location, SymbolState, ThreadPlan, symbols_zip};
+pub use dump_writer::Amd64Registers;
+pub use exception::ExceptionSpec;
+pub use inspect::describe as describe_minidump;
+pub use output::{BatchSummary, write_batch, write_crash};
+pub use profile::{Arch, EdgeCase, OsFlavor, Profile, ProfileError, Span};
+pub use program::{
+    Function, InlineFrameTruth, InlineRecord, LineRecord, Module, Program, PublicRegion,
+    SymbolTruth, UnloadedModule,
+};
+pub use stack::{LaidOutStack, Trust};
+pub use stack_win::{CallerEbp, StackWin, StackWinKind};
+pub use sym_writer::{sym_path, write_sym};
+pub use truth::{
+    FrameTruth, GroundTruth, InlineTruth, ModuleTruth, ThreadTruth, UnloadedHit,
+    UnloadedModuleTruth,
+};

@@ -4,9 +4,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
-use crash_generator::submission::AnnotationEncoding;
-use crash_generator::submit_batch::{Destination, Encoding, submit_batch};
-use crash_generator::{Arch, OsFlavor, Profile, compare, inspect, output};
+use crash_generator::submission::{AnnotationEncoding, Destination, Encoding, submit_batch};
+use crash_generator::{Arch, OsFlavor, Profile, check_files, describe_minidump, write_batch};
 
 #[derive(Parser)]
 #[command(
@@ -103,9 +102,8 @@ fn main() -> Result<()> {
         .init();
     match Cli::parse().command {
         Command::Generate { profile, out, zip } => {
-            let summary =
-                output::write_batch(&out, &profile.profile()?, profile.seed, profile.count, zip)
-                    .with_context(|| format!("writing to {}", out.display()))?;
+            let summary = write_batch(&out, &profile.profile()?, profile.seed, profile.count, zip)
+                .with_context(|| format!("writing to {}", out.display()))?;
             println!(
                 "wrote {} crashes, {} sym files, {} bytes to {}",
                 summary.crashes,
@@ -124,12 +122,12 @@ fn main() -> Result<()> {
         Command::Inspect { file } => {
             let bytes =
                 std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
-            let text = inspect::describe(&bytes)
+            let text = describe_minidump(&bytes)
                 .map_err(|e| anyhow::anyhow!("{}: {} ({e})", file.display(), e.name()))?;
             print!("{text}");
         }
         Command::Check { truth, processed } => {
-            let mismatches = compare::check_files(&truth, &processed)?;
+            let mismatches = check_files(&truth, &processed)?;
             for m in &mismatches {
                 println!("{m}");
             }

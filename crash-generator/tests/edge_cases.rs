@@ -87,7 +87,7 @@ fn malformed_syms_are_rejected_whole_and_reported_corrupt() {
     }
 }
 
-fn main_debug_leaf(module: &crash_generator::program::Module) -> String {
+fn main_debug_leaf(module: &crash_generator::Module) -> String {
     crash_generator::ids::basename(&module.debug_file().unwrap()).to_string()
 }
 

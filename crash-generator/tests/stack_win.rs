@@ -4,10 +4,8 @@
 
 use std::collections::BTreeSet;
 
-use crash_generator::crash::Location;
 use crash_generator::processing::{self, InMemorySymbols};
-use crash_generator::stack_win::StackWinKind;
-use crash_generator::{Crash, OsFlavor, Profile, Trust};
+use crash_generator::{Crash, Location, OsFlavor, Profile, StackWinKind, Trust};
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -26,7 +24,7 @@ fn stack_win_kind(crash: &Crash, location: Location) -> Option<StackWinKind> {
         crash
             .sym_files()
             .iter()
-            .any(|(path, _)| path == &crash_generator::sym_writer::sym_path(m))
+            .any(|(path, _)| path == &crash_generator::sym_path(m))
     };
     match location {
         Location::Function { module, function } if has_syms(module) => {
@@ -137,7 +135,7 @@ fn x86_contexts_and_addresses_fit_in_32_bits() {
         for t in &crash.threads {
             assert!(t.stack.memory_base + t.stack.memory.len() as u64 <= u64::from(u32::MAX));
         }
-        let text = crash_generator::inspect::describe(crash.minidump_bytes()).unwrap();
+        let text = crash_generator::describe_minidump(crash.minidump_bytes()).unwrap();
         assert!(text.contains("system: Windows NT / x86"), "{text}");
         assert!(text.contains(" x86 eip=0x"), "{text}");
     }

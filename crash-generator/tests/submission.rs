@@ -309,7 +309,7 @@ fn blocking_collector(
 
 #[test]
 fn batches_count_throttled_crashes_as_rejected() {
-    use crash_generator::submit_batch::{Destination, Encoding, submit_batch};
+    use crash_generator::submission::{Destination, Encoding, submit_batch};
     let (url, server) = blocking_collector(vec![
         "CrashID=bp-de1bb258-cbbf-4589-a673-34f800260101\n",
         "Discarded=rule_has_old_buildid",

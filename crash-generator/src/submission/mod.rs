@@ -14,12 +14,14 @@
 //! * `build`: [`Submission`], [`build`], [`boundary_for`], [`post`], [`CollectorResponse`].
 //! * `parse`: limits, errors, [`parse`], [`parse_request`], [`parse_request_charged`],
 //!   [`sanitize_key_name`]; `multipart` finds the parts, `extra` reads the JSON annotations.
+//! * [`submit_batch`] generates and posts many crashes at once (`crash-generator submit`).
 
 mod build;
 mod extra;
 mod multipart;
 mod parse;
 
+pub use crate::submit_batch::{BatchOutcome, Destination, Encoding, SubmitError, submit_batch};
 pub use build::{
     AnnotationEncoding, CollectorResponse, EncodedSubmission, Submission, boundary_for, build, post,
 };
