@@ -4,11 +4,11 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use harness::run::{RunOptions, run};
+use harness::{RunOptions, run};
 
 /// Runs the demo once and describes its speed.
 pub async fn run_bench(stackwalk: Option<PathBuf>) -> anyhow::Result<String> {
-    let scenario = harness::demo::scenario();
+    let scenario = harness::demo_scenario();
     let report = run(
         &scenario,
         &RunOptions {
@@ -20,7 +20,7 @@ pub async fn run_bench(stackwalk: Option<PathBuf>) -> anyhow::Result<String> {
     let crashes = report
         .crashes
         .iter()
-        .filter(|c| c.processor == harness::run::IN_PROCESS)
+        .filter(|c| c.processor == harness::IN_PROCESS)
         .count();
     let seconds = report.duration_ms / 1000.0;
     let mut out = String::new();

@@ -189,7 +189,7 @@ pub struct RunArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct CommonRunArgs {
-    /// Where report.json, junit.xml and report.html go (default: target/harness/<scenario>).
+    /// Where report.json, junit.xml and report.html go (default: `target/harness/<scenario>`).
     #[arg(long)]
     pub report_dir: Option<PathBuf>,
     /// Also run this minidump-stackwalk binary (Socorro's flags) and compare.

@@ -7,15 +7,15 @@
 //! everything a submission holds to one in-flight memory budget shared by all submissions
 //! being received and parsed (`--collector-max-in-flight`: 503 with `Retry-After` past it, as
 //! Relay answers when overloaded), Antenna-style crash ids (`uuid4` whose last seven hex digits are the throttle digit and the UTC date), the
-//! raw-crash metadata Antenna adds, storage bounded by count and bytes ([`store`]) and,
+//! raw-crash metadata Antenna adds, storage bounded by count and bytes (`store`) and,
 //! optionally, Antenna's `v1/...` layout on disk, and a read API over what it stored
 //! (`GET /api/crashes/`, `/api/crashes/{id}`, `/api/crashes/{id}/dumps/{name}`) so a harness
 //! in another container processes exactly the bytes the collector received. Every crash is
 //! accepted (Antenna's `ACCEPT_ALL` throttle rules); a `uuid` annotation needs a bearer token,
 //! which this collector never has, so it is refused with 401 as Antenna does.
 
-pub mod store;
-pub mod submission;
+mod store;
+mod submission;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -63,7 +63,7 @@ const IN_FLIGHT_HEADROOM: usize = 1024 * 1024;
 /// is in flight: its body, its gunzipped body, the annotations and dumps copied out of it and
 /// the raw crash's JSON. Each of the last three is at most the size of what is parsed, so that
 /// is three times the body limit, or the body limit plus three times the decompressed limit,
-/// whichever is larger (plus [`IN_FLIGHT_HEADROOM`]): 101 MiB at the default limits. (Annotations
+/// whichever is larger (plus `IN_FLIGHT_HEADROOM`, 1 MiB): 101 MiB at the default limits. (Annotations
 /// whose JSON text is longer than their bytes, such as control characters escaped as `\u0001`,
 /// are charged as they are and may need more: such a submission gets 413 if it can never fit.)
 pub fn min_in_flight(limits: &SubmissionLimits) -> usize {
@@ -92,7 +92,7 @@ pub struct CollectorConfig {
     pub limits: SubmissionLimits,
     /// Crashes kept in memory.
     pub max_crashes: usize,
-    /// Bytes kept in memory (dumps and raw crashes; see [`store`]).
+    /// Bytes kept in memory (dumps and raw crashes; see [`StoredCrash`]).
     pub max_bytes: usize,
     /// Time to receive a whole body once its headers are in.
     pub body_timeout: Duration,

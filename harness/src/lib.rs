@@ -1,23 +1,34 @@
 //! `harness`: the end-to-end runner of the Understudy suite, and its front door.
 //!
-//! A run ([`run::run`]) starts the fakes ([`services`]: fake-sentry, fake-symbols and the
+//! A run ([`run`]) starts the fakes ([`services`]: fake-sentry, fake-symbols and the
 //! Antenna-compatible [`collector`]), generates crashes with crash-generator, uploads their
 //! symbols, submits the crashes, runs the real processor ([`processor`]: minidump-processor
 //! in-process over HTTP, and optionally an external minidump-stackwalk with Socorro's flags),
 //! checks every frame against ground truth, injects symbols faults, runs the sample
-//! Sentry-instrumented [`component`] and [`audit`]s everything fake-sentry captured, then
-//! writes the [`report`] (terminal, JSON, JUnit XML, HTML).
+//! Sentry-instrumented [`component`] and audits everything fake-sentry captured, then writes
+//! the [`report`] (terminal, JSON, JUnit XML, HTML).
 //!
-//! What a run does is a [`scenario::Scenario`] (TOML); [`demo`] embeds the built-in one.
-//! [`diff`] compares two processed crashes frame by frame (`harness diff`, socc-pair style);
-//! [`signature`] computes Socorro-style signatures; [`cli`] is the command line (the demo is
-//! timed by the workspace's `bench` crate: `bench harness`).
+//! The public surface: at the crate root, [`run`] and [`run_with`] with their [`RunOptions`],
+//! [`RunServices`] and [`RunError`] (with [`AuditError`] and [`SymbolsServerError`] that it
+//! wraps), the [`Scenario`] they run ([`demo_scenario`] is the
+//! built-in one), the [`RunReport`] they return, and [`signature`] (Socorro-style signatures of
+//! any processed-crash JSON). Public modules are the namespaces a user works in:
+//! [`scenario`] (the scenario file, one type per section), [`report`] (the report and its four
+//! renderers), [`collector`] (the collector, usable on its own), [`services`] (starting the
+//! fakes), [`processor`] (the two processors), [`component`] (the sample program and the
+//! secrets it leaks), [`diff`] (two processed crashes compared frame by frame, `harness diff`,
+//! socc-pair style) and [`cli`] (the command line, which the `harness` binary and the suite's
+//! multi-call `understudy` binary run; the demo is timed by the workspace's `bench` crate:
+//! `bench harness`).
+//!
+//! Private: `run` (the pipeline, one function per stage), `audit` (fake-sentry's captures
+//! against the policy), `demo` and `signature`.
 //!
 //! From a Rust test elsewhere:
 //!
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
-//! let scenario = harness::scenario::Scenario::from_toml(
+//! let scenario = harness::Scenario::from_toml(
 //!     r#"
 //!     name = "smoke"
 //!     [[corpus.generated]]
@@ -27,20 +38,28 @@
 //!     std::path::Path::new("inline"),
 //!     ".".into(),
 //! )?;
-//! let report = harness::run::run(&scenario, &Default::default()).await?;
+//! let report = harness::run(&scenario, &Default::default()).await?;
 //! assert!(report.passed, "{}", harness::report::terminal::render(&report));
 //! # Ok(()) }
 //! ```
 
-pub mod audit;
+mod audit;
 pub mod cli;
 pub mod collector;
 pub mod component;
-pub mod demo;
+mod demo;
 pub mod diff;
 pub mod processor;
 pub mod report;
-pub mod run;
+mod run;
 pub mod scenario;
 pub mod services;
-pub mod signature;
+mod signature;
+
+pub use audit::AuditError;
+pub use demo::{DEMO_TOML, scenario as demo_scenario};
+pub use report::RunReport;
+pub use run::symbols_server::SymbolsServerError;
+pub use run::{IN_PROCESS, RunError, RunOptions, RunServices, STACKWALK, run, run_with};
+pub use scenario::Scenario;
+pub use signature::signature;

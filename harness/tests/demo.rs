@@ -8,7 +8,7 @@ use std::io::Write as _;
 use std::path::PathBuf;
 
 use harness::report::{self, junit};
-use harness::run::{IN_PROCESS, RunOptions, STACKWALK, run};
+use harness::{IN_PROCESS, RunOptions, STACKWALK, run};
 
 /// Every test client must be present (`UNDERSTUDY_REQUIRE_ALL_CLIENTS=1`, which `.ci/run` sets, or
 /// `CI`): a missing one fails the test instead of skipping what needs it. The same rule as
@@ -52,7 +52,7 @@ fn stackwalk() -> Option<PathBuf> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn demo_passes_with_valid_junit_and_processors_agree() {
     let walker = stackwalk();
-    let scenario = harness::demo::scenario();
+    let scenario = harness::demo_scenario();
     let report = run(
         &scenario,
         &RunOptions {

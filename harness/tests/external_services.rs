@@ -10,9 +10,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use harness::collector::CollectorConfig;
-use harness::run::{RunOptions, run};
 use harness::scenario::Scenario;
 use harness::services::{self, RunningCollector, UPLOAD_TOKEN};
+use harness::{RunOptions, run};
 use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 

@@ -9,8 +9,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use harness::component::{LEAKED_EMAIL, LEAKED_TOKEN};
-use harness::run::{RunOptions, run};
 use harness::scenario::Scenario;
+use harness::{RunOptions, run};
 
 const BIN: &str = env!("CARGO_BIN_EXE_harness");
 
