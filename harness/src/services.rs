@@ -11,8 +11,8 @@ use fake_sentry::testing::FakeSentry;
 use fake_symbols::config::{Permission, Token};
 use fake_symbols::testing::FakeSymbols;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
+
+use server_handle::ServerHandle;
 
 use crate::collector::{self, CollectorConfig, CollectorState};
 
@@ -35,10 +35,8 @@ pub enum ServiceError {
 
 /// The collector serving on a socket until dropped or shut down.
 pub struct RunningCollector {
-    addr: SocketAddr,
+    server: ServerHandle,
     state: Arc<CollectorState>,
-    shutdown: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<std::io::Result<()>>>,
 }
 
 impl RunningCollector {
@@ -46,48 +44,24 @@ impl RunningCollector {
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| ServiceError::Collector { addr, source })?;
-        let addr = listener
-            .local_addr()
-            .map_err(|source| ServiceError::Collector { addr, source })?;
         let limits = config.connection.clone();
         let state = CollectorState::new(config);
-        let (tx, rx) = oneshot::channel::<()>();
-        let app = collector::router(state.clone());
-        let task = tokio::spawn(http_edge::serve(listener, app, limits, async {
-            let _ = rx.await;
-        }));
-        Ok(Self {
-            addr,
-            state,
-            shutdown: Some(tx),
-            task: Some(task),
-        })
+        let server = ServerHandle::serve(listener, collector::router(state.clone()), limits)
+            .map_err(|source| ServiceError::Collector { addr, source })?;
+        Ok(Self { server, state })
     }
 
     /// `http://127.0.0.1:PORT`; submissions go to `{url}/submit`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.server.url()
     }
 
     pub fn state(&self) -> &Arc<CollectorState> {
         &self.state
     }
 
-    pub async fn shutdown(mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
-    }
-}
-
-impl Drop for RunningCollector {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
+    pub async fn shutdown(self) {
+        self.server.shutdown().await;
     }
 }
 
