@@ -1,0 +1,454 @@
+//! Detectors for personal data and secrets inside free-text strings.
+//!
+//! A data policy says which *values* must never leave a process, whatever key they sit under:
+//! e-mail and IP addresses, card numbers, IBANs, credentials in headers and URLs, private keys
+//! and cloud tokens. This module finds them. The scrubber uses the hits to redact, the auditor
+//! to report findings; both only need byte ranges, so a [`Hit`] is a range and nothing more.
+//!
+//! Relay's PII rules (`@email`, `@ip`, `@creditcard`, `@iban`, `@pemkey`, `@urlauth`,
+//! `@bearer`, ...) are the behavioural reference, with one deliberate difference: Relay mostly
+//! uses one regex per rule, while here every candidate is *validated* (octets ≤ 255, IPv6
+//! parsed by the standard library, Luhn and card-brand ranges, IBAN mod-97 and country
+//! lengths, base64 that decodes to `user:pass`, a JWT header that decodes to JSON with
+//! `"alg"`). That keeps version strings, times, order ids, hashes and UUIDs out of the
+//! findings, which matters for an audit that has to stay quiet until something really leaks.
+//!
+//! # Speed
+//! The `strict` preset runs every built-in detector over every string of every event, so the
+//! built-ins are hand-written scanners rather than regexes, each behind a byte-level
+//! prefilter (no `@` means no e-mail, fewer than 13 digits means no card, no `://` means no
+//! URL password, ...). [`find_all`] goes one step further: one table-driven pass over the text
+//! counts the byte classes every detector needs, and detectors whose necessary bytes are
+//! absent are not run at all. Nothing allocates unless something is found.
+//!
+//! # Hits
+//! Hits are byte ranges on char boundaries, sorted and non-overlapping per detector. For
+//! credentials the hit is the secret, not its label: the token after `Bearer`, the base64
+//! after `Basic`, the password in `scheme://user:password@host`, the value after
+//! `aws_secret_access_key =`. Everything else is the whole value.
+//!
+//! # Rules, in one line each
+//! - `email`: `local@domain.tld`; local part `[A-Za-z0-9._%+-]`, no leading, trailing or
+//!   double dot, ≤ 64 bytes; at least two DNS labels, alphabetic TLD (or `xn--`) that is not a
+//!   file extension (`icon@2x.png`); `user@localhost` is **not** an e-mail address, and an
+//!   `@` inside a URL's authority (`https://user@host`) is URL userinfo, not an e-mail.
+//! - `ipv4`: dotted quad, octets 0–255 without leading zeros, the whole run of digits and dots
+//!   must be the quad (`1.2.3.4.5` is not an address), word-bounded, not right after `version`.
+//! - `ipv6`: a run of hex digits, `:` and `.` with at least two colons, accepted only if
+//!   [`std::net::Ipv6Addr`] parses it (compressed and IPv4-mapped forms included); `::` alone
+//!   and eight two-digit groups (EUI-64 / byte dumps) are rejected; zone ids are not included.
+//! - `credit_card`: 13–19 digits, optionally in groups (≥ 3 digits each) separated by single
+//!   spaces or dashes, not part of a longer number, Luhn-valid, in a known issuer range with
+//!   that range's length (Visa, Mastercard, Amex, Discover, Diners, JCB, UnionPay, Maestro,
+//!   Mir, RuPay), and not one repeated digit.
+//! - `iban`: uppercase country code and check digits, compact or printed in groups of four,
+//!   exact length for the countries of the IBAN registry (15–34 for other codes), mod-97 == 1.
+//! - `bearer_token`: `Bearer` (any case) + whitespace + ≥ 8 token68 characters; word-like
+//!   values (`Bearer authentication`, `Bearer YOUR_TOKEN`) and auth-params are skipped.
+//! - `basic_auth`: `Basic` (any case) + whitespace + base64 that decodes to printable
+//!   `user:pass`.
+//! - `jwt`: `eyJ…` with three (JWS) or five (JWE) base64url segments whose header decodes to a
+//!   JSON object containing `"alg"`.
+//! - `pem_private_key`: `-----BEGIN <label>PRIVATE KEY-----` (RSA, EC, DSA, OPENSSH,
+//!   ENCRYPTED, PGP ... BLOCK) through the matching `-----END ...-----`; a block cut off before
+//!   its END line is a hit up to the end of its base64 body.
+//! - `aws_access_key`: `AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA` + 16 `[A-Z0-9]`,
+//!   word-bounded; and 40 base64 characters labelled `aws_secret_access_key` /
+//!   `SecretAccessKey` (`=`, `:` or `=>`, optional quotes).
+//! - `gcp_api_key`: `AIza` + exactly 35 `[0-9A-Za-z_-]`.
+//! - `github_token`: `ghp_|gho_|ghu_|ghs_|ghr_` + 36 alphanumerics, or `github_pat_` + 22 +
+//!   `_` + 59 alphanumerics, word-bounded.
+//! - `slack_token`: `xox[abpors]-` + ≥ 10 of `[A-Za-z0-9-]` containing a digit; and Slack
+//!   webhook URLs `hooks.slack.com/{services,workflows,triggers}/...` (the whole URL).
+//! - `url_password`: the password of `scheme://user:password@host` (the part between the first
+//!   `:` of the userinfo and the last `@` of the authority); placeholders such as `****`,
+//!   `${PASSWORD}` or `[Filtered]` are skipped.
+//! - `custom`: a user regex; the hit is the whole match, or capture group 1 when the pattern
+//!   has any capture group (a match whose group 1 did not take part is skipped). Empty
+//!   matches are never hits.
+//!
+//! # Known limitations
+//! - ASCII only: internationalised e-mail addresses and full-width digits are not found.
+//! - Not handled: lowercase IBANs, per-country BBAN formats, credentials in URLs without a
+//!   scheme (`user:pass@host`), GitHub token checksums, Slack `xapp-` tokens, JWTs whose
+//!   header JSON does not start with `{"` (base64 `eyJ`).
+//! - Still reported although arguably not personal data: SCP-style `git@github.com:org/repo`
+//!   (an e-mail), four-part version numbers not introduced by "version" (`1.0.0.0`), hex-only
+//!   words around `::` (`face::beef`), and about 1 in 97 uppercase tokens shaped like an IBAN
+//!   of a country outside the registry.
+//! - Heuristics (file-extension TLDs, "version" before a quad, word-like bearer values,
+//!   password placeholders, issuer ranges) trade a little recall for far fewer false findings
+//!   in real events.
+//!
+//! # Layout
+//! This file holds the public surface ([`DetectorKind`], [`Detector`], [`Hit`], [`find_all`])
+//! and dispatches to one scanner per kind, grouped by family: `address` (e-mail, IPv4,
+//! IPv6), `payment` (cards, IBAN), `credentials` (bearer, basic, JWT, URL passwords) and
+//! `keys` (PEM private keys, AWS, GCP, GitHub, Slack). `scan` holds what the scanners share,
+//! `prefilter` the byte statistics and gates behind [`find_all`]; the tests read the
+//! `testdata/detectors/<kind>.txt` corpus.
+#![forbid(unsafe_code)]
+
+use std::borrow::Cow;
+use std::fmt;
+use std::ops::Range;
+use std::str::FromStr;
+
+use regex::Regex;
+
+mod address;
+mod credentials;
+mod keys;
+mod payment;
+mod prefilter;
+mod scan;
+#[cfg(test)]
+mod tests;
+
+use address::{scan_email, scan_ipv4, scan_ipv6};
+use credentials::{scan_basic, scan_bearer, scan_jwt, scan_url_password};
+use keys::{scan_aws, scan_gcp, scan_github, scan_pem, scan_slack};
+use payment::{scan_card, scan_iban};
+use prefilter::{Gate, Stats, gates};
+use scan::{Sink, normalize};
+
+/// What a detector looks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DetectorKind {
+    /// E-mail addresses.
+    Email,
+    /// IPv4 addresses.
+    Ipv4,
+    /// IPv6 addresses.
+    Ipv6,
+    /// Payment card numbers (PANs).
+    #[serde(alias = "creditcard")]
+    CreditCard,
+    /// International bank account numbers.
+    Iban,
+    /// The token of an `Authorization: Bearer` credential.
+    BearerToken,
+    /// The base64 `user:pass` of an `Authorization: Basic` credential.
+    BasicAuth,
+    /// JSON Web Tokens (JWS and JWE compact form).
+    Jwt,
+    /// PEM-armoured private keys.
+    #[serde(alias = "pem")]
+    PemPrivateKey,
+    /// AWS access key ids and labelled AWS secret access keys.
+    AwsAccessKey,
+    /// Google Cloud API keys.
+    GcpApiKey,
+    /// GitHub personal, OAuth, app and refresh tokens.
+    GithubToken,
+    /// Slack tokens and incoming-webhook URLs.
+    SlackToken,
+    /// Passwords in URL userinfo.
+    UrlPassword,
+    /// A user-defined regex.
+    Custom,
+}
+
+impl DetectorKind {
+    /// Every built-in kind, in declaration order (all but [`DetectorKind::Custom`]).
+    pub const BUILTIN: [DetectorKind; 14] = [
+        DetectorKind::Email,
+        DetectorKind::Ipv4,
+        DetectorKind::Ipv6,
+        DetectorKind::CreditCard,
+        DetectorKind::Iban,
+        DetectorKind::BearerToken,
+        DetectorKind::BasicAuth,
+        DetectorKind::Jwt,
+        DetectorKind::PemPrivateKey,
+        DetectorKind::AwsAccessKey,
+        DetectorKind::GcpApiKey,
+        DetectorKind::GithubToken,
+        DetectorKind::SlackToken,
+        DetectorKind::UrlPassword,
+    ];
+
+    /// The snake_case name, as used in policies and findings.
+    pub fn name(self) -> &'static str {
+        match self {
+            DetectorKind::Email => "email",
+            DetectorKind::Ipv4 => "ipv4",
+            DetectorKind::Ipv6 => "ipv6",
+            DetectorKind::CreditCard => "credit_card",
+            DetectorKind::Iban => "iban",
+            DetectorKind::BearerToken => "bearer_token",
+            DetectorKind::BasicAuth => "basic_auth",
+            DetectorKind::Jwt => "jwt",
+            DetectorKind::PemPrivateKey => "pem_private_key",
+            DetectorKind::AwsAccessKey => "aws_access_key",
+            DetectorKind::GcpApiKey => "gcp_api_key",
+            DetectorKind::GithubToken => "github_token",
+            DetectorKind::SlackToken => "slack_token",
+            DetectorKind::UrlPassword => "url_password",
+            DetectorKind::Custom => "custom",
+        }
+    }
+}
+
+impl fmt::Display for DetectorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A detector kind name that is not known. `"ip"` is deliberately not accepted: a policy has
+/// to say `ipv4` or `ipv6`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown detector kind {input:?} (expected one of email, ipv4, ipv6, credit_card, iban, \
+     bearer_token, basic_auth, jwt, pem_private_key, aws_access_key, gcp_api_key, \
+     github_token, slack_token, url_password, custom)"
+)]
+pub struct UnknownDetectorKind {
+    /// The name that was given.
+    pub input: String,
+}
+
+impl FromStr for DetectorKind {
+    type Err = UnknownDetectorKind;
+
+    /// Parses the snake_case name; `creditcard` and `pem` are accepted as aliases.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "email" => DetectorKind::Email,
+            "ipv4" => DetectorKind::Ipv4,
+            "ipv6" => DetectorKind::Ipv6,
+            "credit_card" | "creditcard" => DetectorKind::CreditCard,
+            "iban" => DetectorKind::Iban,
+            "bearer_token" => DetectorKind::BearerToken,
+            "basic_auth" => DetectorKind::BasicAuth,
+            "jwt" => DetectorKind::Jwt,
+            "pem_private_key" | "pem" => DetectorKind::PemPrivateKey,
+            "aws_access_key" => DetectorKind::AwsAccessKey,
+            "gcp_api_key" => DetectorKind::GcpApiKey,
+            "github_token" => DetectorKind::GithubToken,
+            "slack_token" => DetectorKind::SlackToken,
+            "url_password" => DetectorKind::UrlPassword,
+            "custom" => DetectorKind::Custom,
+            _ => {
+                return Err(UnknownDetectorKind {
+                    input: s.to_owned(),
+                });
+            }
+        })
+    }
+}
+
+/// One finding: a byte range of the scanned text, always on char boundaries and non-empty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hit {
+    /// First byte of the hit.
+    pub start: usize,
+    /// One past the last byte of the hit.
+    pub end: usize,
+}
+
+impl Hit {
+    /// The hit as a range, for slicing the scanned text.
+    pub fn range(self) -> Range<usize> {
+        self.start..self.end
+    }
+
+    /// Length in bytes.
+    pub fn len(self) -> usize {
+        self.end.saturating_sub(self.start)
+    }
+
+    /// Whether the range is empty (never true for hits returned by this module).
+    pub fn is_empty(self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// An invalid custom detector.
+#[derive(Debug, thiserror::Error)]
+pub enum DetectorError {
+    /// The custom pattern does not compile (or is too large).
+    #[error("invalid pattern for detector {name:?}: {source}")]
+    Pattern {
+        /// The custom detector's name.
+        name: String,
+        /// What the regex compiler said.
+        #[source]
+        source: regex::Error,
+    },
+}
+
+#[derive(Debug, Clone)]
+enum Matcher {
+    Builtin,
+    Custom { regex: Regex, group: bool },
+}
+
+/// A compiled detector: a built-in scanner or a custom regex. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Detector {
+    kind: DetectorKind,
+    name: Cow<'static, str>,
+    matcher: Matcher,
+    /// `find_all` runs the detector only if the text's [`Stats`] pass one of these.
+    gates: [Gate; 2],
+}
+
+/// Compiled size limit for custom patterns, so a policy cannot make us build a huge automaton.
+const CUSTOM_SIZE_LIMIT: usize = 1 << 22;
+
+impl Detector {
+    /// The built-in detector of `kind`; `None` for [`DetectorKind::Custom`], which needs a
+    /// pattern (see [`Detector::custom`]).
+    pub fn builtin(kind: DetectorKind) -> Option<Detector> {
+        if kind == DetectorKind::Custom {
+            return None;
+        }
+        Some(Detector {
+            kind,
+            name: Cow::Borrowed(kind.name()),
+            matcher: Matcher::Builtin,
+            gates: gates(kind),
+        })
+    }
+
+    /// A custom detector from a regex (Rust `regex` syntax). If the pattern has a capture
+    /// group, the hit is group 1 instead of the whole match, so that
+    /// `device_id=([0-9a-f]{12})` redacts only the id.
+    pub fn custom(name: &str, pattern: &str) -> Result<Detector, DetectorError> {
+        let regex = regex::RegexBuilder::new(pattern)
+            .size_limit(CUSTOM_SIZE_LIMIT)
+            .dfa_size_limit(CUSTOM_SIZE_LIMIT)
+            .build()
+            .map_err(|source| DetectorError::Pattern {
+                name: name.to_owned(),
+                source,
+            })?;
+        let group = regex.captures_len() > 1;
+        Ok(Detector {
+            kind: DetectorKind::Custom,
+            name: Cow::Owned(name.to_owned()),
+            matcher: Matcher::Custom { regex, group },
+            gates: [Gate::ALWAYS, Gate::ALWAYS],
+        })
+    }
+
+    /// What this detector looks for.
+    pub fn kind(&self) -> DetectorKind {
+        self.kind
+    }
+
+    /// The kind's name for built-ins, the given name for custom detectors.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// All hits in `text`: non-overlapping, left to right.
+    pub fn find(&self, text: &str) -> Vec<Hit> {
+        let mut hits = Vec::new();
+        self.scan(text, &mut hits, false);
+        hits
+    }
+
+    /// Whether `text` contains at least one hit; stops at the first one.
+    pub fn is_match(&self, text: &str) -> bool {
+        let mut hits = Vec::new();
+        self.scan(text, &mut hits, true);
+        !hits.is_empty()
+    }
+
+    /// Whether the bytes counted in `stats` allow a hit at all (a necessary condition).
+    #[inline]
+    fn may_match(&self, stats: &Stats) -> bool {
+        self.gates[0].admits(stats) || self.gates[1].admits(stats)
+    }
+
+    /// Appends this detector's hits to `hits` (which must be empty), sorted and
+    /// non-overlapping; with `first_only` it may stop after the first hit.
+    fn scan(&self, text: &str, hits: &mut Vec<Hit>, first_only: bool) {
+        let mut sink = Sink { hits, first_only };
+        match &self.matcher {
+            Matcher::Custom { regex, group } => scan_custom(regex, *group, text, &mut sink),
+            Matcher::Builtin => match self.kind {
+                DetectorKind::Email => scan_email(text, &mut sink),
+                DetectorKind::Ipv4 => scan_ipv4(text, &mut sink),
+                DetectorKind::Ipv6 => scan_ipv6(text, &mut sink),
+                DetectorKind::CreditCard => scan_card(text, &mut sink),
+                DetectorKind::Iban => scan_iban(text, &mut sink),
+                DetectorKind::BearerToken => scan_bearer(text, &mut sink),
+                DetectorKind::BasicAuth => scan_basic(text, &mut sink),
+                DetectorKind::Jwt => scan_jwt(text, &mut sink),
+                DetectorKind::PemPrivateKey => scan_pem(text, &mut sink),
+                DetectorKind::AwsAccessKey => scan_aws(text, &mut sink),
+                DetectorKind::GcpApiKey => scan_gcp(text, &mut sink),
+                DetectorKind::GithubToken => scan_github(text, &mut sink),
+                DetectorKind::SlackToken => scan_slack(text, &mut sink),
+                DetectorKind::UrlPassword => scan_url_password(text, &mut sink),
+                DetectorKind::Custom => {}
+            },
+        }
+        normalize(text, hits);
+    }
+}
+
+/// All built-in detectors, in [`DetectorKind::BUILTIN`] order.
+pub fn builtin_detectors() -> Vec<Detector> {
+    DetectorKind::BUILTIN
+        .iter()
+        .filter_map(|&kind| Detector::builtin(kind))
+        .collect()
+}
+
+/// Runs several detectors over one text and merges their hits: `(detector index, hit)`
+/// sorted by start (ties by detector index, then end). Overlapping hits from different
+/// detectors are all reported; per detector they never overlap.
+pub fn find_all(detectors: &[Detector], text: &str) -> Vec<(usize, Hit)> {
+    let mut out = Vec::new();
+    if text.is_empty() || detectors.is_empty() {
+        return out;
+    }
+    let stats = if detectors
+        .iter()
+        .any(|d| matches!(d.matcher, Matcher::Builtin))
+    {
+        Stats::of(text.as_bytes())
+    } else {
+        Stats::ALL
+    };
+    let mut hits = Vec::new();
+    for (index, detector) in detectors.iter().enumerate() {
+        if !detector.may_match(&stats) {
+            continue;
+        }
+        hits.clear();
+        detector.scan(text, &mut hits, false);
+        out.extend(hits.iter().map(|&hit| (index, hit)));
+    }
+    if out.len() > 1 {
+        out.sort_by_key(|&(index, hit)| (hit.start, index, hit.end));
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------
+// Custom
+
+fn scan_custom(regex: &Regex, group: bool, text: &str, sink: &mut Sink) {
+    if group {
+        for caps in regex.captures_iter(text) {
+            if let Some(m) = caps.get(1)
+                && !sink.push(m.start(), m.end())
+            {
+                return;
+            }
+        }
+    } else {
+        for m in regex.find_iter(text) {
+            if !sink.push(m.start(), m.end()) {
+                return;
+            }
+        }
+    }
+}
