@@ -105,82 +105,6 @@ impl PathBuilder {
     }
 }
 
-/// Depth-first walk over every node (containers and leaves), root included, in document order.
-pub fn walk(root: &Value, f: &mut dyn FnMut(&JsonPath, &Value)) {
-    let mut pb = PathBuilder::take();
-    pb.truncate(0);
-    f(&pb.path, root);
-    let mut stack: Vec<(RefKids<'_>, usize)> = Vec::new();
-    if let Some(kids) = RefKids::all(root) {
-        stack.push((kids, 0));
-    }
-    while let Some((kids, depth)) = stack.last_mut() {
-        let depth = *depth;
-        let child = match kids {
-            RefKids::Obj(it) => it.next().map(|(k, v)| (Child::Key(k), v)),
-            RefKids::Arr(it) => it.next().map(|(i, v)| (Child::Index(i), v)),
-            RefKids::One(slot, k, _) => slot.take().map(|v| (Child::Key(k), v)),
-        };
-        let Some((elem, node)) = child else {
-            stack.pop();
-            continue;
-        };
-        pb.truncate(depth);
-        pb.push(elem);
-        f(&pb.path, node);
-        if let Some(kids) = RefKids::all(node) {
-            stack.push((kids, depth + 1));
-        }
-    }
-    pb.give_back();
-}
-
-/// Depth-first walk over every string leaf, mutable, in document order (root included when
-/// it is a string).
-pub fn walk_strings_mut(root: &mut Value, f: &mut dyn FnMut(&JsonPath, &mut String)) {
-    let mut pb = PathBuilder::take();
-    pb.truncate(0);
-    let mut stack: Vec<(MutKids<'_>, usize)> = Vec::new();
-    match root {
-        Value::String(s) => f(&pb.path, s),
-        other => {
-            if let Some(kids) = MutKids::all(other) {
-                stack.push((kids, 0));
-            }
-        }
-    }
-    while let Some((kids, depth)) = stack.last_mut() {
-        let depth = *depth;
-        let child = match kids {
-            MutKids::Obj(it) => it.next().map(|(k, v)| (Child::Key(k), v)),
-            MutKids::Arr(it) => it.next().map(|(i, v)| (Child::Index(i), v)),
-            // `all` never builds a single-key walker.
-            MutKids::One(..) => None,
-        };
-        let Some((elem, node)) = child else {
-            stack.pop();
-            continue;
-        };
-        // Scalars other than strings need no path, so they cost nothing.
-        match node {
-            Value::String(s) => {
-                pb.truncate(depth);
-                pb.push(elem);
-                f(&pb.path, s);
-            }
-            Value::Object(_) | Value::Array(_) => {
-                if let Some(kids) = MutKids::all(node) {
-                    pb.truncate(depth);
-                    pb.push(elem);
-                    stack.push((kids, depth + 1));
-                }
-            }
-            _ => {}
-        }
-    }
-    pb.give_back();
-}
-
 /// A child's step, borrowing the document's key.
 #[derive(Clone, Copy)]
 pub(super) enum Child<'k> {
@@ -206,46 +130,147 @@ impl<'k> From<&'k PathElem> for Child<'k> {
     }
 }
 
-/// Children still to visit of one container, read-only.
-enum RefKids<'a> {
-    Obj(map::Iter<'a>),
-    Arr(Enumerate<slice::Iter<'a, Value>>),
+/// A borrowed node: `&Value` for the read-only walks, `&mut Value` for the ones that change
+/// the document. Each walk below is written once over this trait and compiled once per kind
+/// of borrow, so reading and scrubbing cannot drift apart and neither pays for the other.
+trait Node<'a>: Sized {
+    /// Whether a walk's callback can have changed the node.
+    const MUTABLE: bool;
+    /// An object's entries, in document order.
+    type Entries: Iterator<Item = (&'a String, Self)>;
+    /// An array's elements.
+    type Elements: Iterator<Item = Self>;
+
+    /// The node, to look at.
+    fn value(&self) -> &Value;
+    /// All children of an object or array; `None` for a scalar.
+    fn children(self) -> Option<Kids<'a, Self>>;
+    /// The child under `key` of an object.
+    fn child(self, key: &str) -> Option<Self>;
+}
+
+impl<'a> Node<'a> for &'a Value {
+    const MUTABLE: bool = false;
+    type Entries = map::Iter<'a>;
+    type Elements = slice::Iter<'a, Value>;
+
+    fn value(&self) -> &Value {
+        self
+    }
+
+    fn children(self) -> Option<Kids<'a, Self>> {
+        match self {
+            Value::Object(m) => Some(Kids::Obj(m.iter())),
+            Value::Array(a) => Some(Kids::Arr(a.iter().enumerate())),
+            _ => None,
+        }
+    }
+
+    fn child(self, key: &str) -> Option<Self> {
+        self.as_object()?.get(key)
+    }
+}
+
+impl<'a> Node<'a> for &'a mut Value {
+    const MUTABLE: bool = true;
+    type Entries = map::IterMut<'a>;
+    type Elements = slice::IterMut<'a, Value>;
+
+    fn value(&self) -> &Value {
+        self
+    }
+
+    fn children(self) -> Option<Kids<'a, Self>> {
+        match self {
+            Value::Object(m) => Some(Kids::Obj(m.iter_mut())),
+            Value::Array(a) => Some(Kids::Arr(a.iter_mut().enumerate())),
+            _ => None,
+        }
+    }
+
+    fn child(self, key: &str) -> Option<Self> {
+        self.as_object_mut()?.get_mut(key)
+    }
+}
+
+/// Children still to visit of one container.
+enum Kids<'a, N: Node<'a>> {
+    Obj(N::Entries),
+    Arr(Enumerate<N::Elements>),
     /// The one child an exact key selects (found by lookup, not by scanning), that key, and
     /// the child's states.
-    One(Option<&'a Value>, &'a str, u64),
+    One(Option<N>, &'a str, u64),
 }
 
-impl<'a> RefKids<'a> {
-    fn all(node: &'a Value) -> Option<Self> {
-        match node {
-            Value::Object(m) => Some(RefKids::Obj(m.iter())),
-            Value::Array(a) => Some(RefKids::Arr(a.iter().enumerate())),
-            _ => None,
+impl<'a, N: Node<'a>> Kids<'a, N> {
+    /// The next child: its step, the node, and its states when already known.
+    #[inline(always)]
+    fn next(&mut self) -> Option<(Child<'a>, N, Option<u64>)> {
+        match self {
+            Kids::Obj(it) => it.next().map(|(k, v)| (Child::Key(k), v, None)),
+            Kids::One(slot, k, t) => slot.take().map(|v| (Child::Key(k), v, Some(*t))),
+            Kids::Arr(it) => it.next().map(|(j, v)| (Child::Index(j), v, None)),
         }
     }
 }
 
-/// Children still to visit of one container, mutable.
-enum MutKids<'a> {
-    Obj(map::IterMut<'a>),
-    Arr(Enumerate<slice::IterMut<'a, Value>>),
-    /// The one child an exact key selects, that key, and the child's states.
-    One(Option<&'a mut Value>, &'a str, u64),
+/// Depth-first walk over every node (containers and leaves), root included, in document order.
+pub fn walk(root: &Value, f: &mut dyn FnMut(&JsonPath, &Value)) {
+    walk_nodes(root, |_| true, |path, node| f(path, node));
 }
 
-impl<'a> MutKids<'a> {
-    fn all(node: &'a mut Value) -> Option<Self> {
-        match node {
-            Value::Object(m) => Some(MutKids::Obj(m.iter_mut())),
-            Value::Array(a) => Some(MutKids::Arr(a.iter_mut().enumerate())),
-            _ => None,
+/// Depth-first walk over every string leaf, mutable, in document order (root included when
+/// it is a string).
+pub fn walk_strings_mut(root: &mut Value, f: &mut dyn FnMut(&JsonPath, &mut String)) {
+    walk_nodes(root, Value::is_string, |path, node| {
+        if let Value::String(s) = &mut **node {
+            f(path, s);
+        }
+    });
+}
+
+/// The walk behind [`walk`] and [`walk_strings_mut`]: depth-first, root first, in document
+/// order, calling `f` on the nodes `wanted` accepts. Other scalars need no path, so they cost
+/// nothing.
+fn walk_nodes<'a, N: Node<'a>>(
+    mut root: N,
+    wanted: impl Fn(&Value) -> bool,
+    mut f: impl FnMut(&JsonPath, &mut N),
+) {
+    let mut pb = PathBuilder::take();
+    pb.truncate(0);
+    if wanted(root.value()) {
+        f(&pb.path, &mut root);
+    }
+    let mut stack: Vec<(Kids<'a, N>, usize)> = Vec::new();
+    if let Some(kids) = root.children() {
+        stack.push((kids, 0));
+    }
+    while let Some((kids, depth)) = stack.last_mut() {
+        let depth = *depth;
+        let Some((elem, mut node, _)) = kids.next() else {
+            stack.pop();
+            continue;
+        };
+        if wanted(node.value()) {
+            pb.truncate(depth);
+            pb.push(elem);
+            f(&pb.path, &mut node);
+            if let Some(kids) = node.children() {
+                stack.push((kids, depth + 1));
+            }
+        } else if let Some(kids) = node.children() {
+            pb.truncate(depth);
+            pb.push(elem);
+            stack.push((kids, depth + 1));
         }
     }
+    pb.give_back();
 }
 
 /// One container on the selector walk's stack.
-struct Frame<'a, K> {
-    kids: K,
+struct Frame<'a, N: Node<'a>> {
+    kids: Kids<'a, N>,
     /// The step from the parent to this container (`None` for the root); the frames' steps
     /// spell the current path without owning any of it.
     elem: Option<Child<'a>>,
@@ -268,63 +293,12 @@ impl PathSelector {
     /// container (say with `"[Filtered]"`) the walk continues into the replacement, not into
     /// what was there.
     pub fn for_each_match(&self, root: &mut Value, f: &mut dyn FnMut(&JsonPath, &mut Value)) {
-        let fin = self.final_bit();
-        let mut pb = PathBuilder::take();
-        let mut valid = 0;
-        let mut stack: Vec<Frame<'_, MutKids<'_>>> = Vec::with_capacity(16);
-        if let Some(frame) = self.mut_frame(root, None, self.start(), self.case_insensitive, 0) {
-            stack.push(frame);
-        }
-        while let Some(top) = stack.last_mut() {
-            let (states, pending, ci, array) = (top.states, top.pending, top.ci, top.array);
-            let next = match &mut top.kids {
-                MutKids::Obj(it) => it.next().map(|(k, v)| (Child::Key(k), v, None)),
-                MutKids::One(slot, k, t) => slot.take().map(|v| (Child::Key(k), v, Some(*t))),
-                MutKids::Arr(it) => it.next().map(|(j, v)| (Child::Index(j), v, None)),
-            };
-            let Some((elem, node, known)) = next else {
-                stack.pop();
-                continue;
-            };
-            let mut t = known.unwrap_or_else(|| self.step(states, elem, ci));
-            if array && matches!(elem, Child::Index(1)) {
-                t |= pending;
-            }
-            let mut pend = if array {
-                self.pair_states(states, node, ci)
-            } else {
-                0
-            };
-            if t == 0 && pend == 0 {
-                continue;
-            }
-            let reported = t & fin != 0;
-            if reported {
-                spell_path(&mut pb, &mut valid, &stack, elem);
-                f(&pb.path, node);
-                // Pair routes follow what the node holds now.
-                if array {
-                    pend = self.pair_states(states, node, ci);
-                }
-            }
-            let child_ci = self.case_insensitive || matches!(elem, Child::Key(k) if is_headers(k));
-            if let Some(frame) = self.mut_frame(node, Some(elem), t, child_ci, pend) {
-                // The new frame's step goes at index `stack.len() - 1` of the path, where a
-                // report of this very node has just put it.
-                valid = if reported {
-                    stack.len()
-                } else {
-                    valid.min(stack.len().saturating_sub(1))
-                };
-                stack.push(frame);
-            }
-        }
-        pb.give_back();
+        self.visit(root, false, |path, node| f(path, node));
     }
 
     /// Same as [`for_each_match`](Self::for_each_match), read-only.
     pub fn for_each_match_ref(&self, root: &Value, f: &mut dyn FnMut(&JsonPath, &Value)) {
-        self.visit_ref(root, false, f);
+        self.visit(root, false, |path, node| f(path, node));
     }
 
     /// Removes every matched node from its parent (object key or array element) and returns
@@ -338,7 +312,8 @@ impl PathSelector {
     /// * Removal runs from the back so array removals do not shift later matches.
     pub fn remove_matches(&self, root: &mut Value) -> Vec<JsonPath> {
         let mut targets = Vec::new();
-        self.visit_ref(root, true, &mut |path, _| targets.push(path.clone()));
+        // Read-only (`&*root`): the removal below needs the matched paths, not the nodes.
+        self.visit(&*root, true, |path, _| targets.push(path.clone()));
         // Siblings are removed together, one pass over their parent each, so that `*` over a
         // large object or array stays linear. Groups run back to front: removing from an
         // array only shifts later elements, whose own removals are then already done.
@@ -385,80 +360,25 @@ impl PathSelector {
         targets
     }
 
-    fn mut_frame<'a>(
+    /// The selector walk, read-only or mutable. With `prune`, a reported node is not entered,
+    /// and a pair whose value matches by name is reported as the pair: what
+    /// [`Self::remove_matches`] removes.
+    fn visit<'a, N: Node<'a>>(
         &'a self,
-        node: &'a mut Value,
-        elem: Option<Child<'a>>,
-        states: u64,
-        ci: bool,
-        pending: u64,
-    ) -> Option<Frame<'a, MutKids<'a>>> {
-        let active = states & self.active_mask() != 0;
-        let (kids, array) = match node {
-            Value::Object(m) if active => match self.single_key(states, ci) {
-                Some((k, t)) => (MutKids::One(m.get_mut(k), k, t), false),
-                None => (MutKids::Obj(m.iter_mut()), false),
-            },
-            Value::Array(a) if active || pending != 0 => {
-                (MutKids::Arr(a.iter_mut().enumerate()), true)
-            }
-            _ => return None,
-        };
-        Some(Frame {
-            kids,
-            elem,
-            states,
-            pending,
-            ci,
-            array,
-        })
-    }
-
-    fn ref_frame<'a>(
-        &'a self,
-        node: &'a Value,
-        elem: Option<Child<'a>>,
-        states: u64,
-        ci: bool,
-        pending: u64,
-    ) -> Option<Frame<'a, RefKids<'a>>> {
-        let active = states & self.active_mask() != 0;
-        let (kids, array) = match node {
-            Value::Object(m) if active => match self.single_key(states, ci) {
-                Some((k, t)) => (RefKids::One(m.get(k), k, t), false),
-                None => (RefKids::Obj(m.iter()), false),
-            },
-            Value::Array(a) if active || pending != 0 => (RefKids::Arr(a.iter().enumerate()), true),
-            _ => return None,
-        };
-        Some(Frame {
-            kids,
-            elem,
-            states,
-            pending,
-            ci,
-            array,
-        })
-    }
-
-    /// The read-only walk. With `prune`, a reported node is not entered, and a pair whose
-    /// value matches by name is reported as the pair: what [`Self::remove_matches`] removes.
-    fn visit_ref(&self, root: &Value, prune: bool, f: &mut dyn FnMut(&JsonPath, &Value)) {
+        root: N,
+        prune: bool,
+        mut report: impl FnMut(&JsonPath, &mut N),
+    ) {
         let fin = self.final_bit();
         let mut pb = PathBuilder::take();
         let mut valid = 0;
-        let mut stack: Vec<Frame<'_, RefKids<'_>>> = Vec::with_capacity(16);
-        if let Some(frame) = self.ref_frame(root, None, self.start(), self.case_insensitive, 0) {
+        let mut stack: Vec<Frame<'a, N>> = Vec::with_capacity(16);
+        if let Some(frame) = self.frame(root, None, self.start(), self.case_insensitive, 0) {
             stack.push(frame);
         }
         while let Some(top) = stack.last_mut() {
             let (states, pending, ci, array) = (top.states, top.pending, top.ci, top.array);
-            let next = match &mut top.kids {
-                RefKids::Obj(it) => it.next().map(|(k, v)| (Child::Key(k), v, None)),
-                RefKids::One(slot, k, t) => slot.take().map(|v| (Child::Key(k), v, Some(*t))),
-                RefKids::Arr(it) => it.next().map(|(j, v)| (Child::Index(j), v, None)),
-            };
-            let Some((elem, node, known)) = next else {
+            let Some((elem, mut node, known)) = top.kids.next() else {
                 stack.pop();
                 continue;
             };
@@ -466,8 +386,8 @@ impl PathSelector {
             if array && matches!(elem, Child::Index(1)) {
                 t |= pending;
             }
-            let pend = if array {
-                self.pair_states(states, node, ci)
+            let mut pend = if array {
+                self.pair_states(states, node.value(), ci)
             } else {
                 0
             };
@@ -477,13 +397,17 @@ impl PathSelector {
             let reported = t & fin != 0 || (prune && pend & fin != 0);
             if reported {
                 spell_path(&mut pb, &mut valid, &stack, elem);
-                f(&pb.path, node);
+                report(&pb.path, &mut node);
                 if prune {
                     continue;
                 }
+                // Pair routes follow what the node holds now.
+                if N::MUTABLE && array {
+                    pend = self.pair_states(states, node.value(), ci);
+                }
             }
             let child_ci = self.case_insensitive || matches!(elem, Child::Key(k) if is_headers(k));
-            if let Some(frame) = self.ref_frame(node, Some(elem), t, child_ci, pend) {
+            if let Some(frame) = self.frame(node, Some(elem), t, child_ci, pend) {
                 // The new frame's step goes at index `stack.len() - 1` of the path, where a
                 // report of this very node has just put it.
                 valid = if reported {
@@ -496,6 +420,35 @@ impl PathSelector {
         }
         pb.give_back();
     }
+
+    /// The stack frame for `node`, or `None` when nothing below it can match.
+    #[inline(always)]
+    fn frame<'a, N: Node<'a>>(
+        &'a self,
+        node: N,
+        elem: Option<Child<'a>>,
+        states: u64,
+        ci: bool,
+        pending: u64,
+    ) -> Option<Frame<'a, N>> {
+        let active = states & self.active_mask() != 0;
+        let (kids, array) = match node.value() {
+            Value::Object(_) if active => match self.single_key(states, ci) {
+                Some((k, t)) => (Kids::One(node.child(k), k, t), false),
+                None => (node.children()?, false),
+            },
+            Value::Array(_) if active || pending != 0 => (node.children()?, true),
+            _ => return None,
+        };
+        Some(Frame {
+            kids,
+            elem,
+            states,
+            pending,
+            ci,
+            array,
+        })
+    }
 }
 
 /// Spells out the path of `child`, a child of the innermost of `frames`, in `pb`.
@@ -504,10 +457,10 @@ impl PathSelector {
 /// it out when reporting a match, so non-matching nodes cost no path work. `valid` counts the
 /// leading steps of `pb` known to agree with `frames`; the walks lower it when they push a
 /// frame, so each frame's step is copied about once, not once per match below it.
-fn spell_path<'a, K>(
+fn spell_path<'a, N: Node<'a>>(
     pb: &mut PathBuilder,
     valid: &mut usize,
-    frames: &[Frame<'a, K>],
+    frames: &[Frame<'a, N>],
     child: Child<'a>,
 ) {
     // The root frame has no step, so the child's path is one step per frame.
