@@ -145,13 +145,6 @@ struct Audited {
     findings: Vec<Finding>,
 }
 
-fn xml_escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 fn audit(policy: Policy, files: &[PathBuf], format: Format) -> anyhow::Result<ExitCode> {
     let auditor = Auditor::new(policy);
     let mut results = Vec::new();
@@ -195,40 +188,23 @@ fn audit(policy: Policy, files: &[PathBuf], format: Format) -> anyhow::Result<Ex
             writeln!(out)?;
         }
         Format::Junit => {
-            let failures = results.iter().filter(|r| !r.findings.is_empty()).count();
-            writeln!(out, r#"<?xml version="1.0" encoding="UTF-8"?>"#)?;
-            writeln!(
-                out,
-                r#"<testsuite name="event-filter audit" tests="{}" failures="{failures}">"#,
-                results.len()
-            )?;
-            for r in &results {
-                let name = xml_escape(&format!("{}: {}", r.file, r.payload));
-                if r.findings.is_empty() {
-                    writeln!(
-                        out,
-                        r#"  <testcase classname="event-filter" name="{name}"/>"#
-                    )?;
-                    continue;
-                }
-                writeln!(
-                    out,
-                    r#"  <testcase classname="event-filter" name="{name}">"#
-                )?;
-                let lines: Vec<String> = r
-                    .findings
-                    .iter()
-                    .map(|f| format!("{} [{:?} {}] {}", f.path, f.kind, f.name, f.excerpt))
-                    .collect();
-                writeln!(
-                    out,
-                    r#"    <failure message="{} findings">{}</failure>"#,
-                    r.findings.len(),
-                    xml_escape(&lines.join("\n"))
-                )?;
-                writeln!(out, "  </testcase>")?;
-            }
-            writeln!(out, "</testsuite>")?;
+            let cases = results
+                .iter()
+                .map(|r| {
+                    let name = format!("{}: {}", r.file, r.payload);
+                    if r.findings.is_empty() {
+                        return junit::Case::passed("event-filter", name);
+                    }
+                    let lines: Vec<String> = r
+                        .findings
+                        .iter()
+                        .map(|f| format!("{} [{:?} {}] {}", f.path, f.kind, f.name, f.excerpt))
+                        .collect();
+                    let message = format!("{} findings", r.findings.len());
+                    junit::Case::failed("event-filter", name, message, lines.join("\n"))
+                })
+                .collect();
+            junit::Suite::new("event-filter audit", cases).write_to(&mut out)?;
         }
     }
     Ok(if total == 0 {

@@ -2,15 +2,14 @@
 //!
 //! Four suites: `crashes` (one case per crash and processor), `faults` (one per injected
 //! symbols fault), `audit` (one per item fake-sentry captured) and `expectations`. A failing
-//! case carries a `<failure>` whose text is the readable diff.
-
-use std::io::Cursor;
-
-use quick_xml::Writer;
-use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
+//! case carries a `<failure>` whose text is the readable diff. The `junit` crate writes the
+//! XML; this module only says what the cases are.
 
 use super::RunReport;
 
+pub use junit::{JunitError, ParsedCase, ParsedJunit, parse};
+
+/// One case as the report sees it: timed in milliseconds, failed with `(message, text)`.
 struct Case {
     classname: String,
     name: String,
@@ -24,66 +23,38 @@ struct Suite {
 }
 
 pub fn render(report: &RunReport) -> String {
-    let suites = suites(report);
-    let mut writer = Writer::new_with_indent(Cursor::new(Vec::new()), b' ', 2);
-    // Writing into a Vec cannot fail; the results are ignored for that reason only.
-    let _ = writer.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)));
-    let total: usize = suites.iter().map(|s| s.cases.len()).sum();
-    let failures: usize = suites
-        .iter()
-        .flat_map(|s| &s.cases)
-        .filter(|c| c.failure.is_some())
-        .count();
-    let mut root = BytesStart::new("testsuites");
-    root.push_attribute(("name", format!("harness: {}", report.scenario).as_str()));
-    root.push_attribute(("tests", total.to_string().as_str()));
-    root.push_attribute(("failures", failures.to_string().as_str()));
-    root.push_attribute(("errors", "0"));
-    root.push_attribute(("time", seconds(report.duration_ms).as_str()));
-    let _ = writer.write_event(Event::Start(root));
-    for suite in &suites {
-        let failures = suite.cases.iter().filter(|c| c.failure.is_some()).count();
-        let time: f64 = suite.cases.iter().map(|c| c.millis).sum();
-        let mut start = BytesStart::new("testsuite");
-        start.push_attribute(("name", suite.name));
-        start.push_attribute(("tests", suite.cases.len().to_string().as_str()));
-        start.push_attribute(("failures", failures.to_string().as_str()));
-        start.push_attribute(("errors", "0"));
-        start.push_attribute(("skipped", "0"));
-        start.push_attribute(("time", seconds(time).as_str()));
-        start.push_attribute(("timestamp", report.started_at.as_str()));
-        let _ = writer.write_event(Event::Start(start));
-        for case in &suite.cases {
-            let mut start = BytesStart::new("testcase");
-            start.push_attribute(("classname", case.classname.as_str()));
-            start.push_attribute(("name", case.name.as_str()));
-            start.push_attribute(("time", seconds(case.millis).as_str()));
-            match &case.failure {
-                None => {
-                    let _ = writer.write_event(Event::Empty(start));
-                }
-                Some((message, text)) => {
-                    let _ = writer.write_event(Event::Start(start));
-                    let mut failure = BytesStart::new("failure");
-                    failure.push_attribute(("message", message.as_str()));
-                    failure.push_attribute(("type", "AssertionError"));
-                    let _ = writer.write_event(Event::Start(failure));
-                    let _ = writer.write_event(Event::Text(BytesText::new(text)));
-                    let _ = writer.write_event(Event::End(BytesEnd::new("failure")));
-                    let _ = writer.write_event(Event::End(BytesEnd::new("testcase")));
-                }
-            }
-        }
-        let _ = writer.write_event(Event::End(BytesEnd::new("testsuite")));
+    let suites = suites(report)
+        .into_iter()
+        .map(|suite| junit::Suite {
+            name: suite.name.into(),
+            time: Some(suite.cases.iter().map(|c| c.millis).sum::<f64>() / 1000.0),
+            timestamp: Some(report.started_at.clone()),
+            cases: suite.cases.into_iter().map(junit_case).collect(),
+        })
+        .collect();
+    junit::Report {
+        name: Some(format!("harness: {}", report.scenario)),
+        time: Some(report.duration_ms / 1000.0),
+        suites,
     }
-    let _ = writer.write_event(Event::End(BytesEnd::new("testsuites")));
-    let mut text = String::from_utf8(writer.into_inner().into_inner()).unwrap_or_default();
-    text.push('\n');
-    text
+    .to_xml()
 }
 
-fn seconds(millis: f64) -> String {
-    format!("{:.3}", millis / 1000.0)
+/// A failure is an `AssertionError` whose text is the readable diff.
+fn junit_case(case: Case) -> junit::Case {
+    junit::Case {
+        classname: case.classname,
+        name: case.name,
+        time: Some(case.millis / 1000.0),
+        outcome: match case.failure {
+            None => junit::Outcome::Passed,
+            Some((message, text)) => junit::Outcome::Failed(junit::Failure {
+                message,
+                kind: Some("AssertionError".into()),
+                text,
+            }),
+        },
+    }
 }
 
 fn suites(report: &RunReport) -> Vec<Suite> {
@@ -193,117 +164,6 @@ fn suites(report: &RunReport) -> Vec<Suite> {
     ]
 }
 
-/// A parsed JUnit document: `(suite, classname, name, failed)` per case. Used by the tests
-/// (ours and callers') to check that the XML is well formed and lists every case.
-#[derive(Debug, Default, PartialEq)]
-pub struct ParsedJunit {
-    pub tests: usize,
-    pub failures: usize,
-    pub cases: Vec<ParsedCase>,
-}
-
-#[derive(Debug, PartialEq)]
-pub struct ParsedCase {
-    pub suite: String,
-    pub classname: String,
-    pub name: String,
-    pub failed: bool,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum JunitError {
-    #[error("malformed XML: {0}")]
-    Xml(#[from] quick_xml::Error),
-    #[error("malformed attribute: {0}")]
-    Attribute(#[from] quick_xml::events::attributes::AttrError),
-    #[error("{0}")]
-    Structure(String),
-}
-
-/// Parses and checks a JUnit document: well-formed, `testcase` only inside `testsuite`, and
-/// the root's `tests`/`failures` counts equal to the cases found.
-pub fn parse(xml: &str) -> Result<ParsedJunit, JunitError> {
-    use quick_xml::Reader;
-    let mut reader = Reader::from_str(xml);
-    reader.config_mut().check_end_names = true;
-    let mut parsed = ParsedJunit::default();
-    let mut declared: Option<(usize, usize)> = None;
-    let mut suite: Option<String> = None;
-    let mut open_case: Option<usize> = None;
-    loop {
-        let event = reader.read_event()?;
-        let (start, empty) = match &event {
-            Event::Start(s) => (Some(s.clone()), false),
-            Event::Empty(s) => (Some(s.clone()), true),
-            _ => (None, false),
-        };
-        if let Some(start) = start {
-            let attr = |key: &str| -> Result<Option<String>, JunitError> {
-                for a in start.attributes() {
-                    let a = a?;
-                    if a.key.as_ref() == key {
-                        let decoded = a
-                            .normalized_value(quick_xml::XmlVersion::Implicit1_0)
-                            .map_err(JunitError::Xml)?;
-                        return Ok(Some(decoded.into_owned()));
-                    }
-                }
-                Ok(None)
-            };
-            let number = |key: &str| -> Result<usize, JunitError> {
-                attr(key)?
-                    .ok_or_else(|| JunitError::Structure(format!("testsuites has no {key}")))?
-                    .parse()
-                    .map_err(|_| JunitError::Structure(format!("{key} is not a number")))
-            };
-            match start.name().as_ref() {
-                "testsuites" => declared = Some((number("tests")?, number("failures")?)),
-                "testsuite" => suite = attr("name")?,
-                "testcase" => {
-                    let Some(suite_name) = suite.clone() else {
-                        return Err(JunitError::Structure("testcase outside a testsuite".into()));
-                    };
-                    parsed.cases.push(ParsedCase {
-                        suite: suite_name,
-                        classname: attr("classname")?.unwrap_or_default(),
-                        name: attr("name")?
-                            .ok_or_else(|| JunitError::Structure("testcase without name".into()))?,
-                        failed: false,
-                    });
-                    if !empty {
-                        open_case = Some(parsed.cases.len() - 1);
-                    }
-                }
-                "failure" | "error" => {
-                    let index = open_case.ok_or_else(|| {
-                        JunitError::Structure("failure outside a testcase".into())
-                    })?;
-                    parsed.cases[index].failed = true;
-                }
-                _ => {}
-            }
-        }
-        match event {
-            Event::End(end) if end.name().as_ref() == "testcase" => open_case = None,
-            Event::End(end) if end.name().as_ref() == "testsuite" => suite = None,
-            Event::Eof => break,
-            _ => {}
-        }
-    }
-    parsed.tests = parsed.cases.len();
-    parsed.failures = parsed.cases.iter().filter(|c| c.failed).count();
-    match declared {
-        None => Err(JunitError::Structure("no testsuites element".into())),
-        Some((tests, failures)) if (tests, failures) != (parsed.tests, parsed.failures) => {
-            Err(JunitError::Structure(format!(
-                "declares {tests} tests / {failures} failures, contains {} / {}",
-                parsed.tests, parsed.failures
-            )))
-        }
-        Some(_) => Ok(parsed),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -336,19 +196,6 @@ mod tests {
         assert!(
             xml.contains("name=\"harness: sample &lt;&amp;&gt;\""),
             "{xml}"
-        );
-    }
-
-    #[test]
-    fn parse_rejects_broken_documents() {
-        assert!(parse("<testsuites tests=\"1\" failures=\"0\"><testsuite name=\"a\">").is_err());
-        assert!(
-            parse("<testsuites tests=\"1\" failures=\"0\"><testcase name=\"x\"/></testsuites>")
-                .is_err()
-        );
-        assert!(
-            parse("<testsuites tests=\"2\" failures=\"0\"><testsuite name=\"a\"><testcase name=\"x\"/></testsuite></testsuites>")
-                .is_err()
         );
     }
 }
