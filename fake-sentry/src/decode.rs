@@ -204,6 +204,8 @@ pub fn decode_body_charged(
 /// Decodes a body posted to the legacy store endpoint by old raven clients: base64 of zlib of JSON,
 /// zlib of JSON, or base64 of JSON. Relay tells these apart from plain JSON because they do not
 /// start with `{`; so does this function. The output is capped at `limit` like [`decode_body`].
+/// Ingest charges its copies (`decode_legacy_store_body_charged`); this is for tests and fuzzing.
+#[cfg(any(test, feature = "fuzzing"))]
 pub fn decode_legacy_store_body(body: &[u8], limit: usize) -> Result<Vec<u8>, DecodeError> {
     decode_legacy_store_body_charged(body, limit, &RequestCharge::unlimited())
 }

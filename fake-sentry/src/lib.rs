@@ -25,6 +25,8 @@
 //! - [`testing`] starts an in-process server for Rust tests, in the spirit of wiremock.
 //! - `cli` (feature `cli`, on by default) is the command line, which the `fake-sentry` binary
 //!   and the suite's multi-call `understudy` binary run.
+//! - `fuzzing` (feature `fuzzing`) exports the internal parsers the cargo-fuzz targets in
+//!   `fuzz/` drive directly; only `fuzz/Cargo.toml` turns it on.
 //!
 //! Ingest throughput and latency, and the UI's page times, are measured by the workspace's
 //! `bench` crate (`bench fake-sentry`).
@@ -65,3 +67,18 @@ pub use sentry_envelope as envelope;
 
 pub use config::{Config, Limits, Storage};
 pub use server::{AppState, Server, router};
+
+/// The internal parsers and entry points the cargo-fuzz targets in `fuzz/` call directly, so
+/// that each can be fuzzed without a server around it. Built only with the `fuzzing` feature,
+/// which `fuzz/Cargo.toml` turns on: these are not a supported interface.
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing {
+    pub use crate::decode::{
+        ContentEncoding, DecodeError, decode_body, decode_legacy_store_body, parse_content_encoding,
+    };
+    pub use crate::ingest::{
+        fix_non_finite_json, ingest_minidump, ingest_security, ingest_store, ingest_store_get,
+    };
+    pub use crate::item::schema_note;
+    pub use crate::store::format_ms;
+}

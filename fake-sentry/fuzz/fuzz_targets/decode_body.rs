@@ -3,7 +3,7 @@
 //! the limit (bombs stop with `TooLarge` at the cap).
 #![no_main]
 
-use fake_sentry::decode::{DecodeError, decode_body, parse_content_encoding};
+use fake_sentry::fuzzing::{DecodeError, decode_body, parse_content_encoding};
 use libfuzzer_sys::fuzz_target;
 
 /// Small, so that a decompression bomb is found cheaply.

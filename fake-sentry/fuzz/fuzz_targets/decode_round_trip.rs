@@ -4,7 +4,7 @@
 
 use std::io::Write;
 
-use fake_sentry::decode::{ContentEncoding, DecodeError, decode_body};
+use fake_sentry::fuzzing::{ContentEncoding, DecodeError, decode_body};
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Debug, arbitrary::Arbitrary)]

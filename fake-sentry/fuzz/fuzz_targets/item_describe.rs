@@ -3,8 +3,8 @@
 //! leaves JSON that was already valid untouched. Input: the item type on the first line.
 #![no_main]
 
-use fake_sentry::ingest::fix_non_finite_json;
-use fake_sentry::item::{EnvelopeContext, describe, schema_note};
+use fake_sentry::fuzzing::{fix_non_finite_json, schema_note};
+use fake_sentry::item::{EnvelopeContext, describe};
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Map, Value};
 

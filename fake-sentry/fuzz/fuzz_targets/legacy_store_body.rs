@@ -3,7 +3,7 @@
 //! within the cap, and plain JSON passes through unchanged.
 #![no_main]
 
-use fake_sentry::decode::{DecodeError, decode_legacy_store_body};
+use fake_sentry::fuzzing::{DecodeError, decode_legacy_store_body};
 use libfuzzer_sys::fuzz_target;
 
 const LIMIT: usize = 64 * 1024;

@@ -11,10 +11,9 @@
 #![no_main]
 
 use askama::Template;
+use fake_sentry::fuzzing::format_ms;
 use fake_sentry::item::{EnvelopeContext, describe};
-use fake_sentry::store::{
-    EnvelopeRecord, ItemAuditRecord, ItemRecord, ItemSummary, SdkInfo, format_ms,
-};
+use fake_sentry::store::{EnvelopeRecord, ItemAuditRecord, ItemRecord, ItemSummary, SdkInfo};
 use fake_sentry::ui::UiLimits;
 use fake_sentry::ui::detail::{DetailData, DetailPage};
 use libfuzzer_sys::fuzz_target;
