@@ -12,9 +12,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use fake_sentry::config::{Config, Limits, Storage, SyncMode};
-use fake_sentry::ingest::{self, Endpoint, IngestRequest};
-use fake_sentry::store::{NewEnvelope, Store};
 use fake_sentry::testing::FakeSentry;
+use fake_sentry::{Endpoint, IngestRequest, NewEnvelope, Store, ingest_envelope};
 
 /// The wire body of a real `sentry-sdk` 2.75.0 error envelope (see `testdata/captures`).
 pub const PYTHON_ERROR_ENVELOPE_GZ: &[u8] =
@@ -474,7 +473,7 @@ pub async fn bench_in_process(
 
 /// The fixture envelope as ingest turns it into a storage record.
 fn fixture_envelope() -> anyhow::Result<NewEnvelope> {
-    Ok(ingest::ingest_envelope(&fixture_request(), &Limits::default(), &[])?.envelope)
+    Ok(ingest_envelope(&fixture_request(), &Limits::default(), &[])?.envelope)
 }
 
 /// The fixture as the server sees one of the load generator's requests.
@@ -499,13 +498,13 @@ fn fixture_request() -> IngestRequest {
         http::HeaderValue::from(PYTHON_ERROR_ENVELOPE_GZ.len()),
     );
     IngestRequest {
-        charge: fake_sentry::in_flight::RequestCharge::unlimited(),
+        charge: fake_sentry::RequestCharge::unlimited(),
         endpoint: Endpoint::Envelope,
         project_id: 1,
         headers,
         query: Default::default(),
         body: Bytes::from_static(PYTHON_ERROR_ENVELOPE_GZ),
-        received_at_ms: fake_sentry::server::now_ms(),
+        received_at_ms: fake_sentry::now_ms(),
     }
 }
 
@@ -588,15 +587,15 @@ async fn answer_stage(
         HttpStage::AnswerOnly => Some("dd52e5d2fcb7424ead216d7d659c8280".to_string()),
         HttpStage::Ingest => {
             let request = IngestRequest {
-                charge: fake_sentry::in_flight::RequestCharge::unlimited(),
+                charge: fake_sentry::RequestCharge::unlimited(),
                 endpoint: Endpoint::Envelope,
                 project_id: 1,
                 headers,
                 query: Default::default(),
                 body,
-                received_at_ms: fake_sentry::server::now_ms(),
+                received_at_ms: fake_sentry::now_ms(),
             };
-            match ingest::ingest_envelope(&request, &Limits::default(), &[]) {
+            match ingest_envelope(&request, &Limits::default(), &[]) {
                 Ok(ingested) => ingested.event_id,
                 Err(err) => return err.into_response(),
             }
@@ -720,8 +719,8 @@ mod tests {
                 body: Bytes::from(body.clone()),
                 ..fixture_request()
             };
-            let ingested = ingest::ingest_envelope(&request, &Limits::default(), &[])
-                .expect("the body ingests");
+            let ingested =
+                ingest_envelope(&request, &Limits::default(), &[]).expect("the body ingests");
             let item = &ingested.envelope.items[0];
             assert_eq!(item.meta.decode_error, None);
             assert_eq!(item.meta.event_id, ingested.event_id);

@@ -9,10 +9,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::sentry_ingest::PYTHON_ERROR_ENVELOPE_GZ;
 use fake_sentry::config::{Config, Limits, Storage};
-use fake_sentry::ingest::{self, Endpoint, IngestRequest};
-use fake_sentry::server::AppState;
 use fake_sentry::ui::detail::{DetailPage, load};
 use fake_sentry::ui::list::{ListQuery, render_blocking};
+use fake_sentry::{AppState, Endpoint, IngestRequest, ingest_envelope};
 
 /// Timings of one page.
 #[derive(Debug, Clone)]
@@ -29,15 +28,15 @@ pub async fn fill(state: &Arc<AppState>, count: usize, concurrency: usize) -> an
     let mut headers = http::HeaderMap::new();
     headers.insert("content-encoding", http::HeaderValue::from_static("gzip"));
     let request = IngestRequest {
-        charge: fake_sentry::in_flight::RequestCharge::unlimited(),
+        charge: fake_sentry::RequestCharge::unlimited(),
         endpoint: Endpoint::Envelope,
         project_id: 1,
         headers,
         query: Default::default(),
         body: Bytes::from_static(PYTHON_ERROR_ENVELOPE_GZ),
-        received_at_ms: fake_sentry::server::now_ms(),
+        received_at_ms: fake_sentry::now_ms(),
     };
-    let template = ingest::ingest_envelope(&request, &Limits::default(), &[])?.envelope;
+    let template = ingest_envelope(&request, &Limits::default(), &[])?.envelope;
     let progress = ProgressBar::new(count as u64).with_style(
         ProgressStyle::with_template("storing {pos}/{len} envelopes {bar:40} {per_sec} eta {eta}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),

@@ -85,6 +85,7 @@ fn from_pairs(source: AuthSource, pairs: &HashMap<String, String>) -> Auth {
 }
 
 /// Decodes an `application/x-www-form-urlencoded` query string into pairs.
+#[cfg(test)]
 pub fn parse_query(query: Option<&str>) -> HashMap<String, String> {
     parse_query_limited(query, usize::MAX, usize::MAX).unwrap_or_default()
 }

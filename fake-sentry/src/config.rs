@@ -49,7 +49,7 @@ pub struct Limits {
     pub max_other_item: usize,
     /// What all requests being ingested may hold in memory together: bodies, decompressed
     /// bodies and item copies, until their envelopes are committed (no Relay equivalent; see
-    /// [`crate::in_flight`]). Large enough for any one request the other limits allow (a body
+    /// the `in_flight` module and [`http_edge::InFlightBudget`]). Large enough for any one request the other limits allow (a body
     /// that decompresses to 200 MiB holds about 560 MiB), with room for many small ones.
     pub max_in_flight: usize,
     /// How long a request's body may take to arrive once its headers have: a client that

@@ -5,36 +5,61 @@
 //! replacement for Kent (same API shapes on the same paths) that also speaks what Kent does not:
 //! brotli and zstd bodies, form-encoded envelopes, minidump uploads, Spotlight's `/stream`, CORS.
 //!
-//! How the parts fit:
-//! - [`server`] builds the axum router and runs it; ingest handlers read the body under the
-//!   configured [`config::Limits`], then hand it to [`ingest`].
-//! - [`ingest`] turns each endpoint's body into one [`store::NewEnvelope`]: [`decode`] undoes
-//!   the content encoding (with a cap, so bombs cost nothing), [`envelope`] frames envelopes
-//!   the way real SDKs write them, [`auth`] finds the key and client, and [`item`] decodes each
-//!   item and summarises it ([`prune`] parses only the fields a listing needs).
-//! - [`store`] keeps envelopes and items in SQLite through one batching writer; a request is
+//! How the parts fit (every module is private unless listed under the public surface below):
+//! - `server` builds the axum router and runs it; ingest handlers read the body under the
+//!   configured [`Limits`], then hand it to `ingest`.
+//! - `ingest` turns each endpoint's body into one [`NewEnvelope`]: `decode` undoes the content
+//!   encoding (with a cap, so bombs cost nothing), [`sentry_envelope`] frames envelopes the way
+//!   real SDKs write them, `auth` finds the key and client, and `item` decodes each item and
+//!   summarises it (`prune` parses only the fields a listing needs).
+//! - `store` keeps envelopes and items in SQLite through one batching writer; a request is
 //!   acknowledged only after its commit.
-//! - [`api`] answers queries: Kent's exact shapes, a filterable item API, long-poll waits and
-//!   Server-Sent Event streams. [`kent`] holds the Kent encodings.
-//! - [`data_policy`] applies an `event-filter` policy to every JSON item as it arrives
-//!   (findings, and scrubbed copies with `--scrub`); [`forward`] sends what was captured on to
+//! - `api` answers queries: Kent's exact shapes, a filterable item API, long-poll waits and
+//!   Server-Sent Event streams. `kent` holds the Kent encodings; `error` has the typed errors
+//!   of ingest and of the API, each with one status and one body shape.
+//! - `data_policy` applies an `event-filter` policy to every JSON item as it arrives
+//!   (findings, and scrubbed copies with `--scrub`); `forward` sends what was captured on to
 //!   a real Sentry, scrubbed: fake-sentry as a scrubbing proxy.
 //! - [`ui`] is the web UI at `/`: event list, detail pages, compare, flush and refusals,
 //!   rendered with `askama` (the JSON index is at `/api/`).
-//! - [`faults`] makes ingest answer 429/413/500/503 or slowly, for testing SDK back-off.
+//! - `faults` makes ingest answer 429/413/500/503 or slowly, for testing SDK back-off;
+//!   `in_flight` is the memory budget shared by the requests being ingested.
 //! - [`testing`] starts an in-process server for Rust tests, in the spirit of wiremock.
 //! - `cli` (feature `cli`, on by default) is the command line, which the `fake-sentry` binary
 //!   and the suite's multi-call `understudy` binary run.
-//! - `fuzzing` (feature `fuzzing`) exports the internal parsers the cargo-fuzz targets in
-//!   `fuzz/` drive directly; only `fuzz/Cargo.toml` turns it on.
+//!
+//! The public surface, at the root:
+//! - Run a server: [`Server`] (bind, then run until a shutdown future resolves), [`router`]
+//!   over an [`AppState`], and [`now_ms`], the clock ingest stamps requests with.
+//! - Configure it: [`Config`] and what its fields hold: [`Limits`], [`Storage`], [`SyncMode`],
+//!   [`UiLimits`], [`FaultRule`] (with [`FaultKind`]), [`DataPolicy`], [`ForwardConfig`]
+//!   (with [`Upstream`]), and the errors of parsing them from text.
+//! - Read what it captured: [`ItemFilter`] selects items, read back as [`ItemSummary`],
+//!   [`ItemRecord`], [`EnvelopeRecord`], [`ItemAuditRecord`] and [`RefusalRecord`]; the
+//!   query API answers [`ApiError`]s.
+//! - The ingest stage and the store without HTTP, as the `bench` crate drives them:
+//!   [`ingest_envelope`] turns an [`IngestRequest`] into an [`Ingested`] [`NewEnvelope`] (or
+//!   an [`IngestError`]), which [`Store::insert`] commits; [`describe`] is how ingest
+//!   summarises one item into its [`ItemMeta`]. Every type a public field or signature holds
+//!   is nameable from here.
+//!
+//! Public modules, each a namespace of its own:
+//! - [`testing`]: the test handle, [`testing::FakeSentry`], and its helpers.
+//! - [`config`]: every setting with its documented default (`DEFAULT_*`), and the parsers the
+//!   command line uses for them; the common ones are also at the root.
+//! - [`ui`]: the web UI's Content-Security-Policy and limits, and its list and detail pages,
+//!   which render without HTTP (the bench times them, a fuzzer renders detail pages).
+//! - `cli` (feature `cli`): the command line, `cli::main`.
+//! - `fuzzing` (feature `fuzzing`): the internal parsers the cargo-fuzz targets in `fuzz/`
+//!   drive directly; not part of the supported surface.
 //!
 //! Ingest throughput and latency, and the UI's page times, are measured by the workspace's
 //! `bench` crate (`bench fake-sentry`).
 //!
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
+//! use fake_sentry::ItemFilter;
 //! use fake_sentry::testing::FakeSentry;
-//! use fake_sentry::store::ItemFilter;
 //! let sentry = FakeSentry::start().await?;
 //! // ... run the code under test with `sentry.dsn(1)` ...
 //! let events = sentry.wait_for(ItemFilter { item_type: Some("event".into()), ..Default::default() }, 1).await?;
@@ -42,31 +67,50 @@
 //! # Ok(()) }
 //! ```
 
-pub mod api;
-pub mod auth;
+mod api;
+mod auth;
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod config;
-pub mod data_policy;
-pub mod decode;
-pub mod error;
-pub mod faults;
-pub mod forward;
-pub mod in_flight;
-pub mod ingest;
-pub mod item;
-pub mod kent;
-pub mod prune;
-pub mod server;
-pub mod store;
+mod data_policy;
+mod decode;
+mod error;
+mod faults;
+mod forward;
+mod in_flight;
+mod ingest;
+mod item;
+mod kent;
+mod prune;
+mod server;
+mod store;
 pub mod testing;
 pub mod ui;
 
-/// Envelope framing lives in its own crate so that `event-filter` reads envelopes the same way.
-pub use sentry_envelope as envelope;
+// Envelope framing lives in its own crate so that `event-filter` reads envelopes the same way.
+use sentry_envelope as envelope;
 
-pub use config::{Config, Limits, Storage};
-pub use server::{AppState, Server, router};
+// Running a server.
+pub use server::{AppState, Server, now_ms, router};
+// Configuring it: `Config` and the types its fields hold, with their parse errors.
+pub use config::{Config, Limits, Storage, SyncMode, UiLimits};
+pub use data_policy::DataPolicy;
+pub use faults::{FaultKind, FaultParseError, FaultRule};
+pub use forward::{BadDsn, ForwardConfig, Upstream};
+// Reading what it captured.
+pub use error::ApiError;
+pub use store::{
+    BadTime, EnvelopeRecord, ItemAuditRecord, ItemFilter, ItemRecord, ItemSummary, RefusalRecord,
+    SdkInfo,
+};
+// The ingest stage and the store without HTTP.
+pub use auth::{Auth, AuthSource};
+pub use data_policy::ItemAudit;
+pub use error::IngestError;
+pub use in_flight::RequestCharge;
+pub use ingest::{Endpoint, IngestRequest, Ingested, ingest_envelope};
+pub use item::{EnvelopeContext, ItemMeta, describe};
+pub use store::{MAX_REFUSAL_FIELD, NewEnvelope, NewItem, NewRefusal, Store, StoreError, Stored};
 
 /// The internal parsers and entry points the cargo-fuzz targets in `fuzz/` call directly, so
 /// that each can be fuzzed without a server around it. Built only with the `fuzzing` feature,

@@ -22,8 +22,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::config::Config;
 
-pub use routes::{allowed_hosts, router};
-pub use state::{AppState, dsn_for};
+pub use routes::router;
+pub use state::AppState;
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {

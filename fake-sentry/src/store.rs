@@ -380,9 +380,9 @@ impl Store {
     }
 
     /// [`Store::open`], with an in-memory store also capped at `max_memory_bytes` of what it
-    /// keeps, the oldest envelopes evicted past it (see [`byte_cap`]); a file is not capped.
-    /// Refusals are kept within `max_refusals` and `max_refusal_bytes` either way (see
-    /// [`refusals`]).
+    /// keeps, the oldest envelopes evicted past it (see `store/byte_cap.rs`); a file is not
+    /// capped. Refusals are kept within `max_refusals` and `max_refusal_bytes` either way (see
+    /// `store/refusals.rs`).
     pub fn open_capped(
         storage: &Storage,
         max_items: usize,
@@ -1518,6 +1518,7 @@ pub fn get_envelope(conn: &Connection, id: i64) -> rusqlite::Result<Option<Envel
 pub struct StoredBody {
     pub bytes: Vec<u8>,
     /// The `Content-Type` it was sent with.
+    #[allow(dead_code, reason = "stored with the body; nothing reads it yet")]
     pub content_type: Option<String>,
     /// The `Content-Encoding` it was sent with, when `bytes` are as sent.
     pub content_encoding: Option<String>,

@@ -6,11 +6,8 @@ mod support;
 use std::time::{Duration, Instant};
 
 use event_filter::Policy;
-use fake_sentry::config::Config;
-use fake_sentry::data_policy::DataPolicy;
-use fake_sentry::forward::ForwardConfig;
-use fake_sentry::store::ItemFilter;
 use fake_sentry::testing::FakeSentry;
+use fake_sentry::{Config, DataPolicy, ForwardConfig, ItemFilter};
 use serde_json::{Value, json};
 use support::binary::Binary;
 use support::{get_json, new_event_id, repo_root};

@@ -7,7 +7,7 @@
 use std::alloc::System;
 
 use cap::Cap;
-use fake_sentry::item::{EnvelopeContext, describe};
+use fake_sentry::{EnvelopeContext, describe};
 use serde_json::{Map, Value, json};
 
 #[global_allocator]

@@ -7,7 +7,7 @@ mod support;
 
 use std::process::Command;
 
-use fake_sentry::store::ItemFilter;
+use fake_sentry::ItemFilter;
 use fake_sentry::testing::FakeSentry;
 use serde_json::Value;
 use support::{

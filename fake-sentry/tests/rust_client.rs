@@ -6,7 +6,7 @@ mod support;
 
 use std::time::Duration;
 
-use fake_sentry::store::ItemFilter;
+use fake_sentry::ItemFilter;
 use fake_sentry::testing::{FakeSentry, of_type};
 use support::{get_json, item_by_event_id, raised_exception};
 

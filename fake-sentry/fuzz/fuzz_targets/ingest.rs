@@ -11,9 +11,8 @@
 use std::collections::HashMap;
 
 use bytes::Bytes;
-use fake_sentry::Limits;
 use fake_sentry::fuzzing::{ingest_minidump, ingest_security, ingest_store, ingest_store_get};
-use fake_sentry::ingest::{Endpoint, IngestRequest, ingest_envelope};
+use fake_sentry::{Endpoint, IngestRequest, Limits, ingest_envelope};
 use http::{HeaderMap, HeaderValue, header};
 use libfuzzer_sys::fuzz_target;
 

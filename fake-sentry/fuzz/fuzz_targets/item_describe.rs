@@ -4,7 +4,7 @@
 #![no_main]
 
 use fake_sentry::fuzzing::{fix_non_finite_json, schema_note};
-use fake_sentry::item::{EnvelopeContext, describe};
+use fake_sentry::{EnvelopeContext, describe};
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Map, Value};
 

@@ -18,9 +18,8 @@
 use std::collections::HashMap;
 
 use bytes::Bytes;
-use fake_sentry::Limits;
 use fake_sentry::fuzzing::ingest_minidump;
-use fake_sentry::ingest::{Endpoint, IngestRequest};
+use fake_sentry::{Endpoint, IngestRequest, Limits};
 use http::{HeaderMap, HeaderValue, header};
 use libfuzzer_sys::fuzz_target;
 

@@ -12,10 +12,11 @@
 
 use askama::Template;
 use fake_sentry::fuzzing::format_ms;
-use fake_sentry::item::{EnvelopeContext, describe};
-use fake_sentry::store::{EnvelopeRecord, ItemAuditRecord, ItemRecord, ItemSummary, SdkInfo};
 use fake_sentry::ui::UiLimits;
 use fake_sentry::ui::detail::{DetailData, DetailPage};
+use fake_sentry::{
+    EnvelopeContext, EnvelopeRecord, ItemAuditRecord, ItemRecord, ItemSummary, SdkInfo, describe,
+};
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Map, Value, json};
 

@@ -15,16 +15,16 @@ use crate::store::{Store, StoreError};
 pub struct AppState {
     pub config: Config,
     pub store: Arc<Store>,
-    pub faults: FaultPlan,
-    pub started: Instant,
+    pub(crate) faults: FaultPlan,
+    pub(crate) started: Instant,
     /// The address clients reach us at, for DSNs.
     pub public_addr: SocketAddr,
     /// The web UI's per-type counts, valid until the next commit.
-    pub ui_counts: crate::ui::queries::CountsCache,
+    pub(crate) ui_counts: crate::ui::queries::CountsCache,
     /// The forwarding queue, with `--forward`.
-    pub forwarder: Option<Arc<Forwarder>>,
+    pub(crate) forwarder: Option<Arc<Forwarder>>,
     /// The memory budget of the requests being ingested (`--max-in-flight`).
-    pub in_flight: InFlightBudget,
+    pub(crate) in_flight: InFlightBudget,
     /// Becomes true when the server begins to shut down, so that requests that would otherwise
     /// run on (event streams, long-poll waits) end and graceful shutdown can finish.
     closing: tokio::sync::watch::Sender<bool>,

@@ -162,10 +162,12 @@ impl EventIndex {
         }
     }
 
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.entries.read().unwrap_or_else(|e| e.into_inner()).len()
     }
 
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

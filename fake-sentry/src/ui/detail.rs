@@ -55,7 +55,7 @@ pub fn load(conn: &rusqlite::Connection, id: &str) -> rusqlite::Result<Option<De
 
 /// The envelope facts a detail page shows.
 /// What the data policy said about the item (fake-sentry started with `--policy`/`--preset`).
-pub struct AuditView {
+pub(crate) struct AuditView {
     pub policy: String,
     /// (path, found by, redacted excerpt)
     pub findings: Vec<(String, String, String)>,
@@ -107,7 +107,7 @@ fn audit_view(l: &UiLimits, audit: store::ItemAuditRecord, policy: &str) -> Opti
     })
 }
 
-pub struct EnvelopeFacts {
+pub(crate) struct EnvelopeFacts {
     pub id: i64,
     pub rows: Vec<(String, String)>,
     pub header: Vec<(String, String)>,
@@ -144,28 +144,28 @@ fn envelope_facts(l: &UiLimits, envelope: &EnvelopeRecord) -> EnvelopeFacts {
 #[derive(Template)]
 #[template(path = "detail.html")]
 pub struct DetailPage {
-    pub item: Row,
-    pub title: String,
-    pub event_id: String,
-    pub filename: String,
-    pub size: i64,
-    pub decode_error: Option<String>,
-    pub schema_note: Option<String>,
-    pub event: Option<EventView>,
-    pub waterfall: Option<WaterfallView>,
-    pub logs: Option<LogTable>,
-    pub tables: Vec<Table>,
-    pub fields: Option<Section>,
-    pub preview: Option<BinaryPreview>,
+    pub(crate) item: Row,
+    pub(crate) title: String,
+    pub(crate) event_id: String,
+    pub(crate) filename: String,
+    pub(crate) size: i64,
+    pub(crate) decode_error: Option<String>,
+    pub(crate) schema_note: Option<String>,
+    pub(crate) event: Option<EventView>,
+    pub(crate) waterfall: Option<WaterfallView>,
+    pub(crate) logs: Option<LogTable>,
+    pub(crate) tables: Vec<Table>,
+    pub(crate) fields: Option<Section>,
+    pub(crate) preview: Option<BinaryPreview>,
     /// A JSON payload over [`UiLimits::json_view_bytes`], shown as text instead of laid out.
-    pub json_too_large: bool,
-    pub raw_json: Option<String>,
-    pub item_header: Vec<(String, String)>,
-    pub envelope: Option<EnvelopeFacts>,
-    pub siblings: Vec<Row>,
-    pub older: Option<String>,
-    pub newer: Option<String>,
-    pub audit: Option<AuditView>,
+    pub(crate) json_too_large: bool,
+    pub(crate) raw_json: Option<String>,
+    pub(crate) item_header: Vec<(String, String)>,
+    pub(crate) envelope: Option<EnvelopeFacts>,
+    pub(crate) siblings: Vec<Row>,
+    pub(crate) older: Option<String>,
+    pub(crate) newer: Option<String>,
+    pub(crate) audit: Option<AuditView>,
 }
 
 impl DetailPage {
@@ -263,13 +263,13 @@ impl DetailPage {
     }
 
     /// When the item was received, for the heading.
-    pub fn received(&self) -> String {
+    pub(crate) fn received(&self) -> String {
         short_time(&self.item.time_full)
     }
 }
 
 /// `GET /items/{id}`
-pub async fn page(
+pub(crate) async fn page(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
 ) -> Result<Response, UiError> {

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::text::{timestamp_secs, truncate};
 
-pub use crate::config::{BadUiLimit, UiLimit, UiLimits};
+pub use crate::config::UiLimits;
 
 impl UiLimits {
     /// `text` cut to what a table cell shows.
@@ -113,6 +113,7 @@ impl UiLimits {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::{BadUiLimit, UiLimit};
     use serde_json::json;
 
     fn limits(settings: &[&str]) -> Result<UiLimits, BadUiLimit> {

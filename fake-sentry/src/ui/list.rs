@@ -48,7 +48,7 @@ fn non_empty(text: &str) -> Option<String> {
 
 impl ListQuery {
     /// The store filter these fields describe.
-    pub fn filter(&self) -> Result<ItemFilter, UiError> {
+    pub(crate) fn filter(&self) -> Result<ItemFilter, UiError> {
         let number = |name: &str, text: &str| -> Result<Option<i64>, UiError> {
             non_empty(text)
                 .map(|t| {
@@ -86,7 +86,7 @@ impl ListQuery {
     }
 
     /// Items per page: `limit`, within the `page` and `max_page` settings.
-    pub fn limit(&self, limits: &UiLimits) -> Result<usize, UiError> {
+    pub(crate) fn limit(&self, limits: &UiLimits) -> Result<usize, UiError> {
         match non_empty(&self.limit) {
             None => Ok(limits.page),
             Some(t) => t
@@ -137,7 +137,7 @@ fn encode(pairs: &[(&str, String)]) -> String {
 }
 
 /// One table row.
-pub struct Row {
+pub(crate) struct Row {
     pub id: String,
     pub seq: i64,
     pub time: String,
@@ -182,7 +182,7 @@ impl Row {
 }
 
 /// A "type: count" chip that filters the list.
-pub struct TypeCount {
+pub(crate) struct TypeCount {
     pub item_type: String,
     pub count: u64,
     pub query: String,
@@ -190,14 +190,14 @@ pub struct TypeCount {
 }
 
 /// A project's DSN, for the copy buttons.
-pub struct ProjectDsn {
+pub(crate) struct ProjectDsn {
     pub project: u64,
     pub dsn: String,
 }
 
 #[derive(Template)]
 #[template(path = "list.html")]
-pub struct ListPage {
+pub(crate) struct ListPage {
     pub query: ListQuery,
     pub rows: Vec<Row>,
     pub total: u64,
@@ -290,7 +290,10 @@ impl ListPage {
 }
 
 /// `GET /`
-pub async fn page(State(state): State<Arc<AppState>>, uri: Uri) -> Result<Response, UiError> {
+pub(crate) async fn page(
+    State(state): State<Arc<AppState>>,
+    uri: Uri,
+) -> Result<Response, UiError> {
     let query: ListQuery = axum::extract::Query::try_from_uri(&uri)
         .map(|q| q.0)
         .map_err(|e| UiError::BadRequest(format!("invalid query: {}", e.body_text())))?;

@@ -2,34 +2,40 @@
 //! with `askama` and served by the binary itself (no build step, no CDN).
 //!
 //! How the parts fit:
-//! - [`router`] mounts the pages and the embedded static files, and wraps every answer in
-//!   [`security_headers`]: a Content-Security-Policy that allows scripts and styles only from
-//!   this server, so a captured `<script>` that somehow escaped the templates still could not run.
+//! - `router` mounts the pages and the embedded static files, and wraps every answer in
+//!   `security_headers`: a Content-Security-Policy ([`CONTENT_SECURITY_POLICY`]) that allows
+//!   scripts and styles only from this server, so a captured `<script>` that somehow escaped the
+//!   templates still could not run.
 //! - [`list`] is the home page (newest items, filters, search, cursor pages, live updates);
-//!   [`detail`] shows one item, with [`event_view`] turning an event payload into exception
-//!   chains, frames, breadcrumbs and the rest, and [`item_views`] doing the same for
+//!   [`detail`] shows one item, with `event_view` turning an event payload into exception
+//!   chains, frames, breadcrumbs and the rest, and `item_views` doing the same for
 //!   transactions, logs, client reports, sessions and anything else.
-//! - [`compare`] diffs two items with `event_filter::shape::diff_values`; [`admin`] holds the
+//! - `compare` diffs two items with `event_filter::shape::diff_values`; `admin` holds the
 //!   flush and refusals pages.
-//! - [`queries`] has the extra SQL the pages need; [`text`] shortens and formats values, and
-//!   [`limits`] has the helpers that cut a value to how much any page shows (`--ui-limit`,
+//! - `queries` has the extra SQL the pages need; `text` shortens and formats values, and
+//!   `limits` has the helpers that cut a value to how much any page shows (`--ui-limit`,
 //!   [`UiLimits`], kept in [`crate::config`]).
-//! - [`assets`] embeds `static/` (CSS, JS) with `include_str!`.
+//! - `assets` embeds `static/` (CSS, JS) with `include_str!`.
+//!
+//! Public here: the policy every page is served with, the limits, [`UiError`], and the two
+//! pages that render without HTTP, [`list`] ([`list::render_blocking`]) and [`detail`]
+//! ([`detail::load`], then [`detail::DetailPage`]), which the bench times and a fuzzer renders.
+//! The other modules are private.
 //!
 //! Every value a page shows came from an SDK and is attacker-controlled: templates never use
 //! `|safe`, values are only ever placed in text or quoted attributes, and links are built from
 //! ids fake-sentry generated itself.
 
-pub mod admin;
-pub mod assets;
-pub mod compare;
+mod admin;
+mod assets;
+mod compare;
 pub mod detail;
-pub mod event_view;
-pub mod item_views;
-pub mod limits;
+mod event_view;
+mod item_views;
+mod limits;
 pub mod list;
-pub mod queries;
-pub mod text;
+pub(crate) mod queries;
+mod text;
 
 use std::sync::Arc;
 
@@ -39,7 +45,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 
-pub use limits::{UiLimit, UiLimits};
+pub use limits::UiLimits;
 
 use crate::server::AppState;
 use crate::store::StoreError;
@@ -50,7 +56,7 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'
      base-uri 'none'; frame-ancestors 'none'";
 
 /// All UI routes, with their state and security headers applied.
-pub fn router(state: Arc<AppState>) -> Router {
+pub(crate) fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/", get(list::page))
         .route("/items/{id}", get(detail::page))
@@ -63,7 +69,7 @@ pub fn router(state: Arc<AppState>) -> Router {
 }
 
 /// Adds the CSP and the other headers that keep a page of hostile data inert.
-pub async fn security_headers(mut response: Response) -> Response {
+async fn security_headers(mut response: Response) -> Response {
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
@@ -140,6 +146,6 @@ impl IntoResponse for UiError {
 }
 
 /// Renders a page template into a response.
-pub fn render(page: &impl Template) -> Result<Response, UiError> {
+pub(crate) fn render(page: &impl Template) -> Result<Response, UiError> {
     Ok(Html(page.render()?).into_response())
 }
