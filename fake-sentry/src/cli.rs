@@ -13,9 +13,9 @@ use clap::{Args, Parser, Subcommand};
 use event_filter::Policy;
 
 use crate::config::{Config, Limits, PublicUrl, Storage, SyncMode, UiLimit, UiLimits, parse_size};
+use crate::config::{ForwardConfig, Upstream};
 use crate::data_policy::DataPolicy;
 use crate::faults::FaultRule;
-use crate::forward::{ForwardConfig, Upstream};
 use crate::server::Server;
 
 #[derive(Parser)]

@@ -7,17 +7,18 @@
 //! §Size Limits, Relay `limits.*` options) so that a payload the fake accepts is one real Sentry
 //! would accept too; every one of them is a command-line flag.
 
+mod forward;
 mod ui_limits;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use forward::{BadDsn, ForwardConfig, Upstream};
 pub use ui_limits::{BadUiLimit, UiLimit, UiLimits};
 
 use crate::data_policy::DataPolicy;
 use crate::faults::FaultRule;
-use crate::forward::ForwardConfig;
 
 const KIB: usize = 1024;
 const MIB: usize = 1024 * 1024;

@@ -14,8 +14,6 @@ use event_filter::scrub::{Change, Diagnostic};
 use event_filter::{Auditor, Policy, Scrubber};
 use serde_json::Value;
 
-use crate::store::NewItem;
-
 /// A policy as fake-sentry applies it.
 #[derive(Debug, Clone)]
 pub struct DataPolicy {
@@ -90,28 +88,15 @@ impl DataPolicy {
         }
     }
 
-    /// Checks every JSON item of a captured envelope in place.
-    /// Memory auditing `items` may take at its peak: items are parsed into a tree one at a
-    /// time, so the largest JSON item's tree (counted as envelope headers are, see
-    /// [`sentry_envelope::HEADER_TREE_FACTOR`]), twice with `--scrub` (the scrubbed copy),
-    /// plus the scrubbed copy's text.
-    pub fn audit_memory(&self, items: &[NewItem]) -> usize {
-        let largest = items
-            .iter()
-            .filter(|item| item.meta.is_json)
-            .map(|item| item.payload.len())
-            .max()
-            .unwrap_or(0);
-        let tree = largest.saturating_mul(sentry_envelope::HEADER_TREE_FACTOR);
+    /// Memory auditing one JSON payload of `len` bytes may take at its peak: its tree (counted
+    /// as envelope headers are, see [`sentry_envelope::HEADER_TREE_FACTOR`]), twice with
+    /// `--scrub` (the scrubbed copy), plus the scrubbed copy's text. Items are audited one at a
+    /// time, so an envelope's peak is its largest JSON item's.
+    pub fn audit_memory(&self, len: usize) -> usize {
+        let tree = len.saturating_mul(sentry_envelope::HEADER_TREE_FACTOR);
         match self.scrub {
-            true => tree.saturating_mul(2).saturating_add(largest),
+            true => tree.saturating_mul(2).saturating_add(len),
             false => tree,
-        }
-    }
-
-    pub fn check_items(&self, items: &mut [NewItem]) {
-        for item in items.iter_mut().filter(|i| i.meta.is_json) {
-            item.audit = self.check_payload(&item.payload);
         }
     }
 }

@@ -15,6 +15,7 @@ use serde_json::{Map, Value, json};
 
 use crate::auth::{self, Auth};
 use crate::config::Limits;
+use crate::data_policy::DataPolicy;
 use crate::decode::{self, ContentEncoding};
 use crate::envelope;
 use crate::error::IngestError;
@@ -237,6 +238,26 @@ pub fn ingest_envelope(
         envelope.project_id = stream_project(envelope.header.as_ref());
     }
     Ok(Ingested { envelope, event_id })
+}
+
+/// Audits (and with `--scrub`, scrubs) every JSON item of a captured envelope in place,
+/// charging the value trees the audit builds (up to 100 MiB items) before they are built.
+pub(crate) fn audit_items(
+    policy: &DataPolicy,
+    items: &mut [NewItem],
+    charge: &RequestCharge,
+) -> Result<(), IngestError> {
+    let largest = items
+        .iter()
+        .filter(|item| item.meta.is_json)
+        .map(|item| item.payload.len())
+        .max()
+        .unwrap_or(0);
+    charge.add(policy.audit_memory(largest))?;
+    for item in items.iter_mut().filter(|item| item.meta.is_json) {
+        item.audit = policy.check_payload(&item.payload);
+    }
+    Ok(())
 }
 
 /// Frames an envelope within the limits, charging every item's header tree and bookkeeping to

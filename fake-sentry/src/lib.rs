@@ -93,10 +93,10 @@ use sentry_envelope as envelope;
 // Running a server.
 pub use server::{AppState, Server, now_ms, router};
 // Configuring it: `Config` and the types its fields hold, with their parse errors.
+pub use config::{BadDsn, ForwardConfig, Upstream};
 pub use config::{Config, Limits, Storage, SyncMode, UiLimits};
 pub use data_policy::DataPolicy;
 pub use faults::{FaultKind, FaultParseError, FaultRule};
-pub use forward::{BadDsn, ForwardConfig, Upstream};
 // Reading what it captured.
 pub use error::ApiError;
 pub use store::{

@@ -156,10 +156,7 @@ async fn accept(
     };
     let mut ingested = ingested;
     if let Some(policy) = &state.config.policy {
-        // The audit builds value trees of up to 100 MiB items: charged before they are built.
-        req.charge
-            .add(policy.audit_memory(&ingested.envelope.items))?;
-        policy.check_items(&mut ingested.envelope.items);
+        ingest::audit_items(policy, &mut ingested.envelope.items, &req.charge)?;
     }
     let forward_body = state
         .forwarder
