@@ -197,7 +197,7 @@ impl Forwarder {
             status,
             error,
             bytes,
-            at: crate::store::format_ms(crate::server::now_ms()),
+            at: crate::store::format_ms(crate::store::now_ms()),
         });
     }
 

@@ -91,7 +91,8 @@ pub mod ui;
 use sentry_envelope as envelope;
 
 // Running a server.
-pub use server::{AppState, Server, now_ms, router};
+pub use server::{AppState, Server, router};
+pub use store::now_ms;
 // Configuring it: `Config` and the types its fields hold, with their parse errors.
 pub use config::{BadDsn, ForwardConfig, Upstream};
 pub use config::{Config, Limits, Storage, SyncMode, UiLimits};

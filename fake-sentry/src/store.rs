@@ -1288,6 +1288,15 @@ pub struct SdkInfo {
     pub version: Option<String>,
 }
 
+/// Milliseconds since the Unix epoch: the clock requests, refusals and outcomes are stamped
+/// with (see [`format_ms`]).
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
 /// Formats epoch milliseconds as RFC 3339 UTC.
 pub fn format_ms(ms: i64) -> String {
     format_secs(ms as f64 / 1000.0)

@@ -10,7 +10,6 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 
 use super::body::read_body;
-use super::now_ms;
 use super::state::AppState;
 use crate::auth;
 use crate::error::IngestError;
@@ -18,6 +17,7 @@ use crate::faults::FaultDecision;
 use crate::forward;
 use crate::ingest::{self, Endpoint, IngestRequest, Ingested};
 use crate::store::NewRefusal;
+use crate::store::now_ms;
 
 /// Runs one ingest request end to end: faults, body, parse, store, answer; every refusal is
 /// recorded before it is answered. `project` is the path's `{project}`, `None` for `/stream`.
