@@ -13,6 +13,9 @@
 //!   gives the parsed size of a module, measured by the counting allocator
 //!   (`bench fake-symbols`).
 //! - [`crash_generation`]: crashes generated per second on one core (`bench crash-generator`).
+//! - [`scrub_speed`]: event-filter's scrubbing rate on one core, for path rules, every
+//!   built-in detector and the CLI's parse + scrub + serialise, optionally against Fillmore in
+//!   the same run (`bench event-filter`).
 //! - [`demo_run`]: the harness's demo corpus end to end, with each stage's share of the time
 //!   (`bench harness`).
 //!
@@ -21,6 +24,7 @@
 pub mod crash_generation;
 pub mod demo_run;
 pub mod parse_footprint;
+pub mod scrub_speed;
 pub mod sentry_ingest;
 pub mod sentry_suite;
 pub mod sentry_ui;

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use bench::{
-    crash_generation, demo_run, parse_footprint, sentry_ingest, sentry_suite, symbols_server,
+    crash_generation, demo_run, parse_footprint, scrub_speed, sentry_ingest, sentry_suite,
+    symbols_server,
 };
 use cap::Cap;
 use clap::{Args, Parser, Subcommand};
@@ -39,6 +40,8 @@ enum Command {
     CrashGenerator(CrashGeneratorArgs),
     /// harness: the demo corpus end to end, with each stage's share of the time.
     Harness(HarnessArgs),
+    /// event-filter: scrubbing speed on one core (and Fillmore's, with `--fillmore-python`).
+    EventFilter(EventFilterArgs),
     /// Parse a synthetic module and print its memory figures as JSON (run by fake-symbols).
     #[command(hide = true)]
     ParseFootprint {
@@ -162,6 +165,17 @@ struct HarnessArgs {
     stackwalk: Option<PathBuf>,
 }
 
+#[derive(Args)]
+struct EventFilterArgs {
+    /// Seconds per measurement.
+    #[arg(long, default_value_t = 3.0)]
+    seconds: f64,
+    /// A Python with `fillmore` installed: also run
+    /// event-filter/testdata/bench/fillmore_bench.py.
+    #[arg(long)]
+    fillmore_python: Option<PathBuf>,
+}
+
 /// Serves fake-symbols for the fake-symbols bench, which measures this process from outside.
 async fn serve_fake_symbols(
     symbols_dir: PathBuf,
@@ -217,6 +231,9 @@ async fn main() -> anyhow::Result<()> {
         Command::Harness(args) => {
             println!("{}", demo_run::run_bench(args.stackwalk).await?);
             Ok(())
+        }
+        Command::EventFilter(args) => {
+            scrub_speed::run(args.seconds, args.fillmore_python.as_deref())
         }
         Command::ParseFootprint { size } => {
             let footprint = parse_footprint::measure(&HEAP, size)?;

@@ -81,3 +81,25 @@ fn crash_generator_counts_what_it_generated() {
     let out = bench(&["crash-generator", "--count", "5", "--os", "windows"]);
     assert!(out.starts_with("5 crashes in "), "{out}");
 }
+
+#[test]
+fn event_filter_prints_every_figure() {
+    let out = bench(&["event-filter", "--seconds", "0.05"]);
+    for label in [
+        "7 path rules",
+        "every built-in detector",
+        "parse + 7 path rules + serialise",
+    ] {
+        let line = out
+            .lines()
+            .find(|l| l.starts_with(label))
+            .unwrap_or_else(|| panic!("no {label:?} in {out}"));
+        let rate: f64 = line
+            .split_whitespace()
+            .rev()
+            .nth(1)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0.0);
+        assert!(rate > 0.0, "{line}");
+    }
+}

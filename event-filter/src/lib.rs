@@ -29,7 +29,6 @@
 
 pub mod action;
 pub mod audit;
-pub mod bench;
 pub mod detect;
 pub mod document;
 pub mod path;

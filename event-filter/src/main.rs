@@ -57,15 +57,6 @@ enum Command {
         #[arg(long)]
         all: bool,
     },
-    /// Measure scrubbing speed on one core (and Fillmore's, with `--fillmore-python`).
-    Bench {
-        /// Seconds per measurement.
-        #[arg(long, default_value_t = 3.0)]
-        seconds: f64,
-        /// A Python with `fillmore` installed: also run testdata/bench/fillmore_bench.py.
-        #[arg(long)]
-        fillmore_python: Option<PathBuf>,
-    },
 }
 
 #[derive(Args)]
@@ -269,52 +260,6 @@ fn diff(before: &Path, after: &Path, all: bool) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn bench(seconds: f64, fillmore_python: Option<&Path>) -> anyhow::Result<ExitCode> {
-    let duration = std::time::Duration::from_secs_f64(seconds);
-    println!(
-        "event: {} bytes of a real sentry-sdk 2.75.0 error event; {seconds:.1}s per figure, one core",
-        event_filter::bench::EVENT.len()
-    );
-    let figures = event_filter::bench::run(duration)?;
-    for figure in &figures {
-        println!("{:<42} {:>12.0} events/s", figure.label, figure.per_second);
-    }
-    if let Some(python) = fillmore_python {
-        let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let event =
-            std::env::temp_dir().join(format!("event-filter-bench-{}.json", std::process::id()));
-        std::fs::write(&event, event_filter::bench::EVENT)?;
-        let output = std::process::Command::new(python)
-            .arg(manifest.join("testdata/bench/fillmore_bench.py"))
-            .arg(&event)
-            .arg(seconds.to_string())
-            .output()
-            .with_context(|| format!("cannot run {}", python.display()))?;
-        let _ = std::fs::remove_file(&event);
-        if !output.status.success() {
-            bail!(
-                "fillmore_bench.py failed: {}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-        }
-        let fillmore: f64 = String::from_utf8_lossy(&output.stdout)
-            .trim()
-            .parse()
-            .context("fillmore_bench.py output")?;
-        println!(
-            "{:<42} {:>12.0} events/s",
-            "Fillmore 2.2, same 7 rules, parsed event", fillmore
-        );
-        if let Some(paths) = figures.first() {
-            println!(
-                "ratio, 7 path rules: {:.1}x Fillmore",
-                paths.per_second / fillmore.max(1e-9)
-            );
-        }
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -326,10 +271,6 @@ fn main() -> ExitCode {
         } => policy.load().and_then(|p| audit(p, &files, format)),
         Command::Shape { files } => shape(&files),
         Command::Diff { before, after, all } => diff(&before, &after, all),
-        Command::Bench {
-            seconds,
-            fillmore_python,
-        } => bench(seconds, fillmore_python.as_deref()),
         Command::CheckPolicy { policy } => check_policy(&policy),
     };
     result.unwrap_or_else(|err| {

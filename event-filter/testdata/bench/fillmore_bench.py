@@ -1,4 +1,4 @@
-"""Fillmore's side of `event-filter bench`: the same event and the same 7 rules
+"""Fillmore's side of `bench event-filter`: the same event and the same 7 rules
 (testdata/bench/seven-rules.toml), scrubbed in place repeatedly for SECONDS on one core.
 
 usage: fillmore_bench.py EVENT.json SECONDS   (needs `pip install fillmore==2.2.0`)
