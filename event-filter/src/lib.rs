@@ -1,21 +1,44 @@
 //! `event-filter`: keeps forbidden data out of what a service sends to Sentry, and proves it.
 //!
-//! One declarative [`policy::Policy`] (TOML, or a built-in [`presets`] preset) drives both
-//! halves:
-//! - the [`scrub::Scrubber`] changes events before they leave (as the `sentry` crate's
+//! One declarative [`Policy`] (TOML, a built-in [`presets`] preset, or a Relay PII config
+//! through [`relay`]) drives both halves:
+//! - the [`Scrubber`] changes events before they leave (as the `sentry` crate's
 //!   `before_send`, or over JSON files with the CLI) and reports every change;
-//! - the [`audit::Auditor`] checks events without changing them and reports findings with
+//! - the [`Auditor`] checks events without changing them and reports findings with
 //!   redacted excerpts, for CI.
 //!
-//! The building blocks: [`path`] selects places in an event (`exception.values.*.stacktrace.
-//! frames.*.vars.password`, `**` for any depth, HTTP headers compared case-insensitively),
-//! [`action`] says what to do there (remove, mask, keyed hash, query-string and cookie
-//! scrubbing, ...), and [`detect`] finds values anywhere (emails, IPs, card numbers, tokens,
-//! keys) whatever key they sit under. [`shape`] snapshots and diffs event shapes, for the
-//! "did this SDK upgrade change what we send?" check.
+//! The public surface: at the crate root, the [`Policy`] with its [`Rule`]s, [`AuditSettings`]
+//! and [`PolicyError`]; the [`Scrubber`] and what one scrub reports ([`ScrubReport`],
+//! [`Change`], [`Diagnostic`], and [`ERROR_MARKER`], what a value becomes when its rule
+//! fails); the [`Auditor`] and its [`Finding`]s ([`FindingKind`]); and the [`Document`] the
+//! CLI reads, a JSON event or a whole envelope ([`DocumentError`]).
+//!
+//! Public modules are namespaces of their own, each a vocabulary a user works in:
+//! - [`path`]: the path language, which places in an event a rule, an allowlist or a diff
+//!   names ([`path::PathSelector`], `exception.values.*.stacktrace.frames.*.vars.password`,
+//!   `**` for any depth, HTTP headers compared case-insensitively) and the concrete places
+//!   findings and changes report ([`path::JsonPath`]); with its grammar, limits and errors.
+//! - [`action`]: what a rule does at a place (remove, mask, keyed hash, query-string and
+//!   cookie scrubbing, ...), applicable to one value on its own, and the markers it writes.
+//! - [`detect`]: the detectors that find values anywhere (emails, IPs, card numbers, tokens,
+//!   keys) whatever key they sit under, usable on any text.
+//! - [`shape`]: snapshots and diffs of event shapes and values, for the "did this SDK upgrade
+//!   change what we send?" check; a job of its own next to scrubbing and auditing (fake-sentry's
+//!   compare page uses it).
+//! - [`presets`]: the built-in policies as data, by name.
+//! - [`relay`]: Relay's PII config format, imported into a [`Policy`] with notes on what
+//!   could not be mapped.
+//!
+//! How the parts fit (every other module is private): `policy` parses and validates the TOML
+//! into rules of [`path`], [`action`] and [`detect`] parts, locating every error; `scrub` runs
+//! the rules over an event in policy order; `audit` runs the scrubber on a copy and the
+//! `[audit]` detectors and allowlist, and reports instead of changing; `document` visits each
+//! JSON payload of an event or envelope. The binary (`main.rs`) is the `event-filter` command
+//! over them; the scrubbing speed is measured by the workspace's `bench` crate
+//! (`bench event-filter`).
 //!
 //! ```
-//! use event_filter::{policy::Policy, scrub::Scrubber};
+//! use event_filter::{Policy, Scrubber};
 //! let policy = Policy::from_toml(r#"
 //!     [[rule]]
 //!     path = "extra.password"
@@ -28,16 +51,17 @@
 //! ```
 
 pub mod action;
-pub mod audit;
+mod audit;
 pub mod detect;
-pub mod document;
+mod document;
 pub mod path;
-pub mod policy;
+mod policy;
 pub mod presets;
 pub mod relay;
-pub mod scrub;
+mod scrub;
 pub mod shape;
 
-pub use audit::{Auditor, Finding};
-pub use policy::{Policy, PolicyError};
-pub use scrub::{ScrubReport, Scrubber};
+pub use audit::{Auditor, Finding, FindingKind};
+pub use document::{Document, DocumentError};
+pub use policy::{AuditSettings, Policy, PolicyError, Rule};
+pub use scrub::{Change, Diagnostic, ERROR_MARKER, ScrubReport, Scrubber};

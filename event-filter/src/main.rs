@@ -6,10 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use event_filter::audit::Finding;
-use event_filter::document::Document;
 use event_filter::shape::{Shape, diff_shapes, diff_values, volatile_paths};
-use event_filter::{Auditor, Policy, Scrubber};
+use event_filter::{Auditor, Document, Finding, Policy, Scrubber};
 
 #[derive(Parser)]
 #[command(

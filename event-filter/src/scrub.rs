@@ -80,7 +80,8 @@ pub struct Change {
     pub action: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detector: Option<String>,
-    /// What was there before, redacted (see [`redact`]).
+    /// What was there before, redacted: its first two characters and its length in characters
+    /// (`hu… [7 chars]`), or a description of a non-string value.
     pub excerpt: String,
 }
 

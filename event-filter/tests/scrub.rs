@@ -191,7 +191,7 @@ fn a_failing_rule_marks_the_value_and_keeps_the_event() {
         "[[rule]]\nname = \"wrong type\"\npath = \"extra.n\"\naction = \"scrub_query\"\n\n[[rule]]\npath = \"extra.card\"\naction = \"mask\"\n",
     ))
     .scrub(&mut event);
-    assert_eq!(event["extra"]["n"], event_filter::scrub::ERROR_MARKER);
+    assert_eq!(event["extra"]["n"], event_filter::ERROR_MARKER);
     assert_eq!(report.diagnostics.len(), 1, "{report:?}");
     assert_eq!(report.diagnostics[0].rule, "wrong type");
     assert_eq!(
@@ -292,7 +292,7 @@ proptest! {
                 let at: event_filter::path::PathSelector = diagnostic.path.parse().expect("diagnostic paths parse");
                 let mut found = Vec::new();
                 at.for_each_match_ref(&scrubbed, &mut |_, v| found.push(v.clone()));
-                prop_assert_eq!(found, vec![Value::String(event_filter::scrub::ERROR_MARKER.into())], "{:?}", diagnostic);
+                prop_assert_eq!(found, vec![Value::String(event_filter::ERROR_MARKER.into())], "{:?}", diagnostic);
             }
         }
     }

@@ -9,9 +9,7 @@
 //! The work runs on the request task, before the envelope reaches the storage writer, and only
 //! what the writer binds (JSON texts, bytes) travels on.
 
-use event_filter::audit::Finding;
-use event_filter::scrub::{Change, Diagnostic};
-use event_filter::{Auditor, Policy, Scrubber};
+use event_filter::{Auditor, Change, Diagnostic, Finding, Policy, Scrubber};
 use serde_json::Value;
 
 /// A policy as fake-sentry applies it.

@@ -2,9 +2,7 @@
 //! policy that parses can scrub and audit a real captured event without panicking.
 #![no_main]
 
-use event_filter::audit::Auditor;
-use event_filter::policy::Policy;
-use event_filter::scrub::Scrubber;
+use event_filter::{Auditor, Policy, Scrubber};
 use libfuzzer_sys::fuzz_target;
 
 const EVENT: &str = include_str!("../../testdata/events/python-pii.json");

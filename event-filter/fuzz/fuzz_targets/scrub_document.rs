@@ -9,10 +9,8 @@
 
 use std::sync::OnceLock;
 
-use event_filter::audit::Auditor;
-use event_filter::document::Document;
 use event_filter::presets;
-use event_filter::scrub::Scrubber;
+use event_filter::{Auditor, Document, Scrubber};
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 
