@@ -15,9 +15,8 @@
 //! ```
 //!
 //! Optional attributes (`time`, `timestamp`, the failure's `type`, ...) are written only when
-//! set. A single [`Suite`] can also be a document of its own ([`Suite::to_xml`]), in the short
-//! form tools emit for one run: `errors` is left out, and `skipped` too unless a case was
-//! skipped.
+//! set. A single [`Suite`] can also be a document of its own ([`Suite::to_xml`]), with
+//! `<testsuite>` as its root and the same attributes it has inside a [`Report`].
 //!
 //! # The parts
 //! - The model: [`Report`], [`Suite`], [`Case`], [`Outcome`] and [`Failure`], plain data that

@@ -30,7 +30,7 @@ impl Report {
         }
         w.write_event(Event::Start(root))?;
         for suite in &self.suites {
-            write_suite(&mut w, suite, Form::Full)?;
+            write_suite(&mut w, suite)?;
         }
         w.write_event(Event::End(BytesEnd::new("testsuites")))?;
         finish(w)
@@ -38,8 +38,7 @@ impl Report {
 }
 
 impl Suite {
-    /// This suite alone as a document, with `<testsuite>` as its root, in the short form (see
-    /// the crate docs).
+    /// This suite alone as a document, with `<testsuite>` as its root.
     pub fn to_xml(&self) -> String {
         to_string(|out| self.write_to(out))
     }
@@ -47,7 +46,7 @@ impl Suite {
     /// Writes this suite alone as a document to `out`.
     pub fn write_to(&self, out: impl Write) -> io::Result<()> {
         let mut w = start(out)?;
-        write_suite(&mut w, self, Form::Short)?;
+        write_suite(&mut w, self)?;
         finish(w)
     }
 }
@@ -71,25 +70,13 @@ fn finish<W: Write>(w: Writer<W>) -> io::Result<()> {
     out.flush()
 }
 
-/// Which counts a `<testsuite>` carries: all of them inside a [`Report`], only the non-obvious
-/// ones in a standalone suite.
-#[derive(Clone, Copy, PartialEq)]
-enum Form {
-    Full,
-    Short,
-}
-
-fn write_suite<W: Write>(w: &mut Writer<W>, suite: &Suite, form: Form) -> io::Result<()> {
+fn write_suite<W: Write>(w: &mut Writer<W>, suite: &Suite) -> io::Result<()> {
     let mut start = BytesStart::new("testsuite");
     start.push_attribute(("name", xml_chars(&suite.name).as_ref()));
     start.push_attribute(("tests", suite.tests().to_string().as_str()));
     start.push_attribute(("failures", suite.failures().to_string().as_str()));
-    if form == Form::Full {
-        start.push_attribute(("errors", "0"));
-    }
-    if form == Form::Full || suite.skipped() > 0 {
-        start.push_attribute(("skipped", suite.skipped().to_string().as_str()));
-    }
+    start.push_attribute(("errors", "0"));
+    start.push_attribute(("skipped", suite.skipped().to_string().as_str()));
     if let Some(time) = suite.time {
         start.push_attribute(("time", seconds(time).as_str()));
     }
