@@ -2,7 +2,8 @@
 //!
 //! Each module measures one crate from the outside, through the API a user of that crate has,
 //! and returns or prints figures; none of them asserts a time. The `bench` binary (`main.rs`)
-//! is the command line over them, and the only place that chooses a global allocator:
+//! is the command line over them, on mimalloc as the services run; `bench-parse-footprint`
+//! (`src/bin/`) is the one binary whose allocator counts heap bytes:
 //!
 //! - [`sentry_ingest`]: fake-sentry's ingest throughput and latency over loopback, against
 //!   in-process servers (memory and file SQLite) and optionally a peer such as Kent, in one
@@ -10,8 +11,8 @@
 //!   chosen targets as one table (`bench fake-sentry`).
 //! - [`symbols_server`]: fake-symbols' download, upload and symbolication with the server's
 //!   peak RSS, the server running as this binary in a process of its own; [`parse_footprint`]
-//!   gives the parsed size of a module, measured by the counting allocator
-//!   (`bench fake-symbols`).
+//!   gives the parsed size of a module, measured by `bench-parse-footprint`'s counting
+//!   allocator (`bench fake-symbols`).
 //! - [`crash_generation`]: crashes generated per second on one core (`bench crash-generator`).
 //! - [`scrub_speed`]: event-filter's scrubbing rate on one core, for path rules, every
 //!   built-in detector and the CLI's parse + scrub + serialise, optionally against Fillmore in

@@ -5,19 +5,15 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
-use bench::{
-    crash_generation, demo_run, parse_footprint, scrub_speed, sentry_ingest, sentry_suite,
-    symbols_server,
-};
-use cap::Cap;
+use bench::{crash_generation, demo_run, scrub_speed, sentry_ingest, sentry_suite, symbols_server};
 use clap::{Args, Parser, Subcommand};
 use fake_sentry::config::SyncMode;
 use fake_symbols::config::{Config, Token, parse_size};
 
-/// mimalloc, as the services run with, wrapped in a counter of live heap bytes so that
-/// `parse-footprint` can tell a parsed module's size exactly.
+/// mimalloc, as the services run with (the exact heap count of a parsed module is taken by
+/// `bench-parse-footprint`, a binary of its own, so no bench here pays for counting).
 #[global_allocator]
-static HEAP: Cap<mimalloc::MiMalloc> = Cap::new(mimalloc::MiMalloc, usize::MAX);
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser)]
 #[command(
@@ -42,12 +38,6 @@ enum Command {
     Harness(HarnessArgs),
     /// event-filter: scrubbing speed on one core (and Fillmore's, with `--fillmore-python`).
     EventFilter(EventFilterArgs),
-    /// Parse a synthetic module and print its memory figures as JSON (run by fake-symbols).
-    #[command(hide = true)]
-    ParseFootprint {
-        #[arg(long, value_parser = parse_size)]
-        size: u64,
-    },
     /// Serve fake-symbols on 127.0.0.1:0 and print its URL (run by fake-symbols).
     #[command(hide = true)]
     ServeFakeSymbols {
@@ -234,11 +224,6 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::EventFilter(args) => {
             scrub_speed::run(args.seconds, args.fillmore_python.as_deref())
-        }
-        Command::ParseFootprint { size } => {
-            let footprint = parse_footprint::measure(&HEAP, size)?;
-            println!("{}", serde_json::to_string(&footprint)?);
-            Ok(())
         }
         Command::ServeFakeSymbols {
             symbols_dir,

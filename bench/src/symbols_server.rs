@@ -267,10 +267,18 @@ async fn bench_upload(client: &reqwest::Client, dir: &Path, bytes: u64) -> anyho
     Ok(())
 }
 
-/// Runs `bench parse-footprint` in a process of its own.
+/// Runs `bench-parse-footprint`, the binary built beside `bench` (`cargo build --release -p
+/// bench` builds both), in a process of its own.
 fn measure_parse(bytes: u64) -> anyhow::Result<ParseFootprint> {
-    let output = Command::new(std::env::current_exe()?)
-        .args(["parse-footprint", "--size", &bytes.to_string()])
+    let exe = std::env::current_exe()?.with_file_name("bench-parse-footprint");
+    if !exe.exists() {
+        bail!(
+            "{} is missing: build both binaries with `cargo build --release -p bench`",
+            exe.display()
+        );
+    }
+    let output = Command::new(&exe)
+        .args(["--size", &bytes.to_string()])
         .stderr(Stdio::inherit())
         .output()
         .context("cannot run parse-footprint")?;
