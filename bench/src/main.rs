@@ -59,6 +59,11 @@ struct FakeSentryArgs {
     /// Seconds per target.
     #[arg(long, default_value_t = 10.0)]
     duration: f64,
+    /// Send at this constant rate (envelopes/s across all connections, as wrk2's -R) and count
+    /// each request's latency from when it was due, so that a stall shows in every request it
+    /// held back. Without it each connection sends back to back (closed loop, for throughput).
+    #[arg(long, value_parser = positive_rate)]
+    rate: Option<f64>,
     /// Also measure a peer (e.g. Kent) at this base URL with the same load.
     #[arg(long)]
     peer: Option<String>,
@@ -108,6 +113,9 @@ impl FakeSentryArgs {
         sentry_suite::SuiteOptions {
             connections: self.connections,
             duration: Duration::from_secs_f64(self.duration),
+            load: self
+                .rate
+                .map_or(sentry_ingest::Load::Closed, sentry_ingest::Load::Rate),
             peer: self.peer,
             dir: self.dir,
             sync: self.sync,
@@ -116,6 +124,15 @@ impl FakeSentryArgs {
             ui_items: self.ui_items,
             ui_runs: self.ui_runs,
         }
+    }
+}
+
+fn positive_rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(rate) if rate.is_finite() && rate > 0.0 => Ok(rate),
+        _ => Err(format!(
+            "{text:?} is not a rate: expected envelopes/s above 0"
+        )),
     }
 }
 

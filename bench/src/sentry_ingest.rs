@@ -1,7 +1,16 @@
 //! Ingest benchmark: N keep-alive connections post a real Python SDK error envelope (gzip, as
 //! sentry-sdk sends it without brotli) for T seconds; reports envelopes/s and latency
-//! percentiles. Runs against in-process servers (memory and file SQLite) and, optionally, a
-//! peer such as Kent at a URL, so the figures are comparable within one run.
+//! percentiles (p50 to max, from an HDR histogram of every request). Runs against in-process
+//! servers (memory and file SQLite) and, optionally, a peer such as Kent at a URL, so the
+//! figures are comparable within one run.
+//!
+//! Each connection sends back to back ([`Load::Closed`], for throughput) or on a fixed
+//! schedule ([`Load::Rate`], for latency under a given load, counted from each request's due
+//! time so that a stall cannot hide: see [`latency`]).
+
+mod latency;
+
+pub use latency::{Latencies, LatencySummary, Load, Schedule};
 
 use std::io;
 use std::sync::Arc;
@@ -23,16 +32,53 @@ pub const PYTHON_ERROR_ENVELOPE_GZ: &[u8] =
 #[derive(Debug, Clone)]
 pub struct BenchResult {
     pub label: String,
+    /// Requests answered with a 200.
     pub requests: u64,
     pub errors: u64,
     pub elapsed: Duration,
-    pub p50: Duration,
-    pub p99: Duration,
+    pub latency: LatencySummary,
+    /// The constant rate asked for, and how it went; `None` for a closed loop.
+    pub rate: Option<RateOutcome>,
+}
+
+/// How a constant-rate run kept to its schedule.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateOutcome {
+    /// Envelopes per second asked for.
+    pub target: f64,
+    /// Requests due before the end that were never sent, their connection still waiting on the
+    /// server when the run ended. Each is in the latencies with the time it had waited by then
+    /// (a lower bound), so a stall at the very end shows too.
+    pub unsent: u64,
 }
 
 impl BenchResult {
     pub fn per_second(&self) -> f64 {
         self.requests as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    /// Achieved envelopes/s as a share of the constant rate asked for.
+    pub fn share_of_rate(&self) -> Option<f64> {
+        self.rate.map(|rate| self.per_second() / rate.target)
+    }
+}
+
+/// What one connection (or storage task) measured.
+#[derive(Debug, Default)]
+struct Tally {
+    latencies: Latencies,
+    /// Successes; in constant-rate mode `latencies` also holds the unsent requests.
+    answered: u64,
+    errors: u64,
+    unsent: u64,
+}
+
+impl Tally {
+    fn merge(&mut self, other: Tally) {
+        self.latencies.merge(&other.latencies);
+        self.answered += other.answered;
+        self.errors += other.errors;
+        self.unsent += other.unsent;
     }
 }
 
@@ -62,45 +108,51 @@ fn authority(url: &str) -> Result<String, BenchError> {
     })
 }
 
-/// Drives `base_url` with `connections` connections for `duration`.
+/// Drives `base_url` with `connections` connections for `duration`, paced by `load`.
 pub async fn drive(
     label: &str,
     base_url: &str,
     connections: usize,
     duration: Duration,
+    load: Load,
 ) -> Result<BenchResult, BenchError> {
     let authority = authority(base_url)?;
-    let mut tasks = Vec::with_capacity(connections);
+    let connections = connections.max(1);
     let requests: Arc<[Vec<u8>]> = fixture_pool()
         .iter()
         .map(|body| request_bytes(&authority, body))
         .collect();
-    // The clock starts once the requests are built.
-    let start = Instant::now();
-    let deadline = start + duration;
     // Fail early, with a clear error, when nothing listens there.
     drop(
         tokio::net::TcpStream::connect(&authority)
             .await
             .map_err(|e| BenchError::Connect(authority.clone(), e))?,
     );
-    for first in 0..connections.max(1) {
-        tasks.push(tokio::spawn(connection_loop(
-            authority.clone(),
-            requests.clone(),
-            (first, connections.max(1)),
-            deadline,
-        )));
-    }
-    let mut latencies = Vec::new();
-    let mut errors = 0;
+    // The clock starts once the requests are built and the target answers.
+    let start = Instant::now();
+    let deadline = start + duration;
+    let tasks: Vec<_> = (0..connections)
+        .map(|index| {
+            let pacing = match load {
+                Load::Closed => None,
+                Load::Rate(rate) => Some(Schedule::new(start, deadline, rate, index, connections)),
+            };
+            tokio::spawn(connection_loop(
+                authority.clone(),
+                requests.clone(),
+                (index, connections),
+                deadline,
+                pacing,
+            ))
+        })
+        .collect();
+    let mut tally = Tally::default();
     for task in tasks {
-        if let Ok((lat, err)) = task.await {
-            latencies.extend(lat);
-            errors += err;
+        if let Ok(connection) = task.await {
+            tally.merge(connection);
         }
     }
-    summarize(label, start.elapsed(), latencies, errors)
+    summarize(label, start.elapsed(), tally, load)
 }
 
 /// How many distinct event ids the load cycles through. Real SDKs send a new id with every
@@ -180,10 +232,16 @@ async fn connect(authority: &str) -> io::Result<TcpStream> {
 }
 
 /// Posts the fixture's bodies (request `first`, then every `stride`th, so that connections
-/// never send the same event id at once) back to back on one connection until `deadline`,
-/// reconnecting when the
-/// server closes it (Werkzeug, which Kent runs on, closes after every response); a reconnect
-/// counts in that request's latency, as it would for a real SDK. Only a 200 counts as a success.
+/// never send the same event id at once) on one connection until `deadline`: back to back, or
+/// each when `schedule` says it is due. Reconnects when the server closes the connection
+/// (Werkzeug, which Kent runs on, closes after every response); a reconnect counts in that
+/// request's latency, as it would for a real SDK. Only a 200 counts as a success.
+///
+/// A request's latency runs from its send to the end of its answer, except on a schedule when
+/// the request went out late because this connection was still waiting on the server: then it
+/// runs from when the request was due (wrk2's correction for coordinated omission). A request
+/// that goes out late only because the timer woke late (tokio's has millisecond granularity)
+/// counts from its send: that lateness is the load generator's, not the server's.
 ///
 /// The client is a plain socket writing a prebuilt request and parsing the answer's head with
 /// `httparse`: the load generator shares the cores with the server, so the less it costs, the
@@ -193,20 +251,43 @@ async fn connection_loop(
     requests: Arc<[Vec<u8>]>,
     (first, stride): (usize, usize),
     deadline: Instant,
-) -> (Vec<Duration>, u64) {
-    let mut latencies = Vec::new();
-    let mut errors = 0;
+    mut schedule: Option<Schedule>,
+) -> Tally {
+    let mut tally = Tally::default();
     let mut open: Option<(TcpStream, BytesMut)> = None;
     let mut next = first;
-    while Instant::now() < deadline {
+    loop {
+        let now = Instant::now();
+        let sent = match &mut schedule {
+            None if now < deadline => now,
+            None => break,
+            Some(schedule) => match schedule.next_due() {
+                None => break,
+                Some(due) if now >= deadline => {
+                    // The run ended with requests still due: this connection was held up.
+                    for due in std::iter::once(due).chain(schedule.drain()) {
+                        tally.latencies.record(now - due);
+                        tally.unsent += 1;
+                    }
+                    break;
+                }
+                Some(due) if now >= due => due,
+                Some(due) => {
+                    tokio::time::sleep_until(due.into()).await;
+                    Instant::now()
+                }
+            },
+        };
         let request = &requests[next % requests.len()];
         next += stride;
-        let sent = Instant::now();
         let (mut stream, mut buffer) = match open.take() {
             Some(connection) => connection,
             None => match connect(&authority).await {
                 Ok(stream) => (stream, BytesMut::with_capacity(4096)),
-                Err(_) => return (latencies, errors + 1),
+                Err(_) => {
+                    tally.errors += 1;
+                    return tally;
+                }
             },
         };
         let answer = async {
@@ -217,18 +298,19 @@ async fn connection_loop(
         match answer {
             Ok(response) => {
                 if response.status == 200 {
-                    latencies.push(sent.elapsed());
+                    tally.latencies.record(sent.elapsed());
+                    tally.answered += 1;
                 } else {
-                    errors += 1;
+                    tally.errors += 1;
                 }
                 if response.keep_alive {
                     open = Some((stream, buffer));
                 }
             }
-            Err(_) => errors += 1,
+            Err(_) => tally.errors += 1,
         }
     }
-    (latencies, errors)
+    tally
 }
 
 /// What the load generator needs from a response.
@@ -382,6 +464,9 @@ pub enum Target {
 pub struct RunSettings {
     pub connections: usize,
     pub duration: Duration,
+    /// How the targets that drive HTTP pace their connections; the storage and ingest targets
+    /// always run flat out.
+    pub load: Load,
     /// How the file-backed targets sync.
     pub sync: SyncMode,
     /// Where the file-backed targets keep their databases.
@@ -413,10 +498,19 @@ impl Target {
         }
     }
 
+    /// Whether this target is measured over HTTP (and so paced by [`RunSettings::load`]).
+    pub fn drives_http(self) -> bool {
+        matches!(
+            self,
+            Target::Memory | Target::File | Target::Http | Target::HttpIngest
+        )
+    }
+
     /// Measures this target.
     pub async fn measure(self, run: &RunSettings) -> anyhow::Result<BenchResult> {
         let label = self.label(run.sync);
-        let (connections, duration, sync) = (run.connections, run.duration, run.sync);
+        let (connections, duration, sync, load) =
+            (run.connections, run.duration, run.sync, run.load);
         let file = |name: &str| {
             let path = run.dir.join(name);
             for suffix in ["", "-wal", "-shm"] {
@@ -426,17 +520,20 @@ impl Target {
         };
         match self {
             Target::Memory => {
-                bench_in_process(&label, Storage::Memory, sync, connections, duration).await
+                let storage = Storage::Memory;
+                bench_in_process(&label, storage, sync, connections, duration, load).await
             }
             Target::File => {
                 let storage = file("bench.sqlite");
-                bench_in_process(&label, storage, sync, connections, duration).await
+                bench_in_process(&label, storage, sync, connections, duration, load).await
             }
             Target::Http => {
-                bench_http_stage(&label, HttpStage::AnswerOnly, connections, duration).await
+                let stage = HttpStage::AnswerOnly;
+                bench_http_stage(&label, stage, connections, duration, load).await
             }
             Target::HttpIngest => {
-                bench_http_stage(&label, HttpStage::Ingest, connections, duration).await
+                let stage = HttpStage::Ingest;
+                bench_http_stage(&label, stage, connections, duration, load).await
             }
             Target::StorageMemory => {
                 bench_storage(&label, Storage::Memory, sync, connections, duration).await
@@ -457,6 +554,7 @@ pub async fn bench_in_process(
     sync: SyncMode,
     connections: usize,
     duration: Duration,
+    load: Load,
 ) -> anyhow::Result<BenchResult> {
     let config = Config {
         storage,
@@ -466,7 +564,7 @@ pub async fn bench_in_process(
         ..Config::ephemeral()
     };
     let server = FakeSentry::start_with(config).await?;
-    let result = drive(label, &server.url(), connections, duration).await?;
+    let result = drive(label, &server.url(), connections, duration, load).await?;
     server.shutdown().await;
     Ok(result)
 }
@@ -514,8 +612,7 @@ fn fixture_request() -> IngestRequest {
 pub async fn bench_ingest(label: &str, duration: Duration) -> anyhow::Result<BenchResult> {
     let label = label.to_string();
     tokio::task::spawn_blocking(move || {
-        let mut latencies = Vec::new();
-        let mut errors = 0;
+        let mut tally = Tally::default();
         let start = Instant::now();
         let deadline = start + duration;
         while Instant::now() < deadline {
@@ -523,12 +620,13 @@ pub async fn bench_ingest(label: &str, duration: Duration) -> anyhow::Result<Ben
             match fixture_envelope() {
                 Ok(envelope) => {
                     std::hint::black_box(envelope);
-                    latencies.push(began.elapsed());
+                    tally.latencies.record(began.elapsed());
+                    tally.answered += 1;
                 }
-                Err(_) => errors += 1,
+                Err(_) => tally.errors += 1,
             }
         }
-        Ok(summarize(&label, start.elapsed(), latencies, errors)?)
+        Ok(summarize(&label, start.elapsed(), tally, Load::Closed)?)
     })
     .await?
 }
@@ -552,6 +650,7 @@ pub async fn bench_http_stage(
     stage: HttpStage,
     connections: usize,
     duration: Duration,
+    load: Load,
 ) -> anyhow::Result<BenchResult> {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
     let addr = listener.local_addr()?;
@@ -571,7 +670,14 @@ pub async fn bench_http_stage(
         },
     );
     let server = tokio::spawn(serve);
-    let result = drive(label, &format!("http://{addr}"), connections, duration).await;
+    let result = drive(
+        label,
+        &format!("http://{addr}"),
+        connections,
+        duration,
+        load,
+    )
+    .await;
     let _ = stop.send(());
     let _ = server.await;
     Ok(result?)
@@ -630,8 +736,7 @@ pub async fn bench_storage(
             let store = store.clone();
             let template = template.clone();
             tokio::spawn(async move {
-                let mut latencies = Vec::new();
-                let mut errors = 0;
+                let mut tally = Tally::default();
                 let mut next = first;
                 while Instant::now() < deadline {
                     // A new event id each time, as the HTTP targets send (see
@@ -644,63 +749,102 @@ pub async fn bench_storage(
                     }
                     let sent = Instant::now();
                     match store.insert(envelope).await {
-                        Ok(_) => latencies.push(sent.elapsed()),
-                        Err(_) => errors += 1,
+                        Ok(_) => {
+                            tally.latencies.record(sent.elapsed());
+                            tally.answered += 1;
+                        }
+                        Err(_) => tally.errors += 1,
                     }
                 }
-                (latencies, errors)
+                tally
             })
         })
         .collect();
-    let mut latencies = Vec::new();
-    let mut errors = 0;
+    let mut tally = Tally::default();
     for task in tasks {
-        let (lat, err) = task.await?;
-        latencies.extend(lat);
-        errors += err;
+        tally.merge(task.await?);
     }
-    Ok(summarize(label, start.elapsed(), latencies, errors)?)
+    Ok(summarize(label, start.elapsed(), tally, Load::Closed)?)
 }
 
 fn summarize(
     label: &str,
     elapsed: Duration,
-    mut latencies: Vec<Duration>,
-    errors: u64,
+    tally: Tally,
+    load: Load,
 ) -> Result<BenchResult, BenchError> {
-    if latencies.is_empty() {
-        return Err(BenchError::AllFailed(errors));
+    if tally.answered == 0 {
+        return Err(BenchError::AllFailed(tally.errors));
     }
-    latencies.sort_unstable();
-    let pick = |q: f64| latencies[((latencies.len() - 1) as f64 * q).round() as usize];
     Ok(BenchResult {
         label: label.to_string(),
-        requests: latencies.len() as u64,
-        errors,
+        requests: tally.answered,
+        errors: tally.errors,
         elapsed,
-        p50: pick(0.50),
-        p99: pick(0.99),
+        latency: tally.latencies.summary(),
+        rate: match load {
+            Load::Closed => None,
+            Load::Rate(target) => Some(RateOutcome {
+                target,
+                unsent: tally.unsent,
+            }),
+        },
     })
 }
 
-/// A table row.
+/// The table's columns after the label: (heading, width).
+const COLUMNS: [(&str, usize); 10] = [
+    ("envelopes/s", 11),
+    ("of rate", 7),
+    ("requests", 9),
+    ("unsent", 7),
+    ("p50 ms", 8),
+    ("p90 ms", 8),
+    ("p99 ms", 8),
+    ("p99.9 ms", 8),
+    ("max ms", 8),
+    ("errors", 6),
+];
+
+/// Width of the label column; longer labels (a peer's URL) push their row to the right.
+const LABEL_WIDTH: usize = 28;
+
+fn row_of(label: &str, cells: [String; 10]) -> String {
+    let mut row = format!("{label:<LABEL_WIDTH$}");
+    for (cell, (_, width)) in cells.iter().zip(COLUMNS) {
+        row.push_str(&format!(" {cell:>width$}"));
+    }
+    row
+}
+
+/// A table row. `of rate` (achieved envelopes/s as a share of `--rate`) and `unsent` are `-`
+/// for a closed loop.
 pub fn format_row(result: &BenchResult) -> String {
-    format!(
-        "{:<28} {:>12.0} {:>10} {:>9.2} {:>9.2} {:>7}",
-        result.label,
-        result.per_second(),
-        result.requests,
-        result.p50.as_secs_f64() * 1e3,
-        result.p99.as_secs_f64() * 1e3,
-        result.errors
+    let ms = |latency: Duration| format!("{:.2}", latency.as_secs_f64() * 1e3);
+    let latency = &result.latency;
+    row_of(
+        &result.label,
+        [
+            format!("{:.0}", result.per_second()),
+            result
+                .share_of_rate()
+                .map_or("-".into(), |share| format!("{:.1}%", share * 100.0)),
+            result.requests.to_string(),
+            result
+                .rate
+                .map_or("-".into(), |rate| rate.unsent.to_string()),
+            ms(latency.p50),
+            ms(latency.p90),
+            ms(latency.p99),
+            ms(latency.p999),
+            ms(latency.max),
+            result.errors.to_string(),
+        ],
     )
 }
 
 pub fn header_row() -> String {
-    format!(
-        "{:<28} {:>12} {:>10} {:>9} {:>9} {:>7}",
-        "target", "envelopes/s", "requests", "p50 ms", "p99 ms", "errors"
-    )
+    row_of("target", COLUMNS.map(|(heading, _)| heading.to_string()))
 }
 
 #[cfg(test)]
@@ -756,9 +900,10 @@ mod tests {
     #[tokio::test]
     async fn http_stage_targets_answer_the_fixture() {
         for stage in [HttpStage::AnswerOnly, HttpStage::Ingest] {
-            let result = bench_http_stage("stage", stage, 2, Duration::from_millis(300))
-                .await
-                .expect("stage bench runs");
+            let result =
+                bench_http_stage("stage", stage, 2, Duration::from_millis(300), Load::Closed)
+                    .await
+                    .expect("stage bench runs");
             assert!(result.requests > 0, "{stage:?}: no request answered");
             assert_eq!(result.errors, 0, "{stage:?}: requests failed");
         }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use fake_sentry::config::SyncMode;
 
-use crate::sentry_ingest::{self as ingest_bench, RunSettings, Target};
+use crate::sentry_ingest::{self as ingest_bench, Load, RunSettings, Target};
 use crate::sentry_ui;
 
 /// What one `bench fake-sentry` run measures.
@@ -15,6 +15,8 @@ use crate::sentry_ui;
 pub struct SuiteOptions {
     pub connections: usize,
     pub duration: Duration,
+    /// Closed loop, or a constant rate for the targets that drive HTTP and the peer.
+    pub load: Load,
     /// A peer (e.g. Kent) measured with the same load, by base URL.
     pub peer: Option<String>,
     /// Where the file-backed databases go; a temporary directory, removed after, when absent.
@@ -57,10 +59,22 @@ async fn run_ingest(dir: &Path, options: &SuiteOptions) -> anyhow::Result<()> {
         ingest_bench::PYTHON_ERROR_ENVELOPE_GZ.len(),
         ingest_bench::DISTINCT_EVENTS
     );
+    match options.load {
+        Load::Closed => println!(
+            "closed loop: each connection sends its next request when the last is answered \
+             (for throughput; a stall is one slow request per connection, use --rate for latency)"
+        ),
+        Load::Rate(rate) => println!(
+            "constant rate: {rate} envelopes/s over {} connections (HTTP targets and the peer; \
+             storage and ingest targets run flat out), latency from each request's due time",
+            options.connections
+        ),
+    }
     println!("{}", ingest_bench::header_row());
     let run = RunSettings {
         connections: options.connections,
         duration: options.duration,
+        load: options.load,
         sync: options.sync,
         dir: dir.to_path_buf(),
     };
@@ -78,6 +92,7 @@ async fn run_ingest(dir: &Path, options: &SuiteOptions) -> anyhow::Result<()> {
             peer,
             options.connections,
             options.duration,
+            options.load,
         )
         .await?;
         println!("{}", ingest_bench::format_row(&peer));
@@ -92,7 +107,8 @@ async fn run_ingest(dir: &Path, options: &SuiteOptions) -> anyhow::Result<()> {
                 )
             })
             .collect();
-        if !ratios.is_empty() {
+        // At a constant rate both sides send the same; the ratio is one of capacities.
+        if !ratios.is_empty() && options.load == Load::Closed {
             println!("ratio vs peer: {}", ratios.join(", "));
         }
     }

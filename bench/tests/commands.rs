@@ -2,6 +2,7 @@
 //! asserts a time: the figures are for people, the rows are the contract.
 
 use std::process::Command;
+use std::time::Duration;
 
 fn bench(args: &[&str]) -> String {
     let output = Command::new(env!("CARGO_BIN_EXE_bench"))
@@ -45,6 +46,235 @@ fn fake_sentry_measures_each_target_with_no_errors() {
         assert!(per_second > 0.0, "{label}: {out}");
         assert_eq!(columns.last(), Some(&"0"), "{label} had errors: {out}");
     }
+}
+
+/// A `bench fake-sentry` table cell in milliseconds (or a share, `99.5%`, as a fraction).
+fn number(cell: &str) -> f64 {
+    match cell.strip_suffix('%') {
+        Some(percent) => percent.parse::<f64>().expect("a percentage") / 100.0,
+        None => cell
+            .parse()
+            .unwrap_or_else(|_| panic!("not a number: {cell:?}")),
+    }
+}
+
+/// The columns of a `bench fake-sentry` row after the label, by heading.
+struct IngestRow<'a>(Vec<&'a str>);
+
+impl IngestRow<'_> {
+    fn get(&self, heading: &str) -> &str {
+        let index = [
+            "envelopes/s",
+            "of rate",
+            "requests",
+            "unsent",
+            "p50",
+            "p90",
+            "p99",
+            "p99.9",
+            "max",
+            "errors",
+        ]
+        .iter()
+        .position(|h| *h == heading)
+        .expect("a known heading");
+        self.0[index]
+    }
+
+    fn ms(&self, heading: &str) -> f64 {
+        number(self.get(heading))
+    }
+}
+
+#[test]
+fn fake_sentry_at_a_constant_rate_reports_the_achieved_rate_and_the_tail() {
+    let out = bench(&[
+        "fake-sentry",
+        "--rate",
+        "200",
+        "--duration",
+        "1",
+        "--connections",
+        "4",
+        "--targets",
+        "memory,http",
+    ]);
+    let header = out
+        .lines()
+        .find(|line| line.starts_with("target"))
+        .expect("a header");
+    for heading in ["of rate", "unsent", "p90 ms", "p99.9 ms", "max ms"] {
+        assert!(header.contains(heading), "no {heading:?} in {header}");
+    }
+    assert!(out.contains("constant rate: 200 envelopes/s"), "{out}");
+    for label in ["fake-sentry (memory)", "HTTP only (no ingest)"] {
+        let columns = IngestRow(row(&out, label));
+        let share = number(columns.get("of rate"));
+        assert!(
+            (0.9..=1.1).contains(&share),
+            "{label}: {share} of 200/s\n{out}"
+        );
+        let requests: u64 = columns.get("requests").parse().unwrap();
+        assert!(
+            (180..=200).contains(&requests),
+            "{label}: {requests}\n{out}"
+        );
+        assert_eq!(columns.get("errors"), "0", "{label}: {out}");
+        let [p50, p90, p99, p999, max] =
+            ["p50", "p90", "p99", "p99.9", "max"].map(|h| columns.ms(h));
+        assert!(
+            p50 <= p90 && p90 <= p99 && p99 <= p999 && p999 <= max,
+            "{label}: {out}"
+        );
+    }
+}
+
+/// A stand-in for an ingest endpoint that stalls once, as a server does during a WAL
+/// checkpoint: the `stall_at`th request, and every request that arrives while it waits, is
+/// answered only `stall` after that request arrived. Every other request is answered at once.
+mod stalling_server {
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
+
+    struct Stall {
+        seen: u64,
+        until: Option<Instant>,
+    }
+
+    /// Serves on 127.0.0.1 until the runtime ends; returns its base URL.
+    pub async fn start(stall_at: u64, stall: Duration) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let state = Arc::new(Mutex::new(Stall {
+            seen: 0,
+            until: None,
+        }));
+        tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                tokio::spawn(serve(socket, state.clone(), stall_at, stall));
+            }
+        });
+        url
+    }
+
+    async fn serve(
+        mut socket: TcpStream,
+        state: Arc<Mutex<Stall>>,
+        stall_at: u64,
+        stall: Duration,
+    ) {
+        let mut buffer = Vec::new();
+        while let Some(length) = read_request(&mut socket, &mut buffer).await {
+            buffer.drain(..length);
+            let until = {
+                let mut state = state.lock().unwrap();
+                state.seen += 1;
+                if state.seen == stall_at {
+                    state.until = Some(Instant::now() + stall);
+                }
+                state.until.filter(|until| *until > Instant::now())
+            };
+            if let Some(until) = until {
+                tokio::time::sleep_until(until.into()).await;
+            }
+            let answer = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
+                           content-length: 2\r\n\r\n{}";
+            if socket.write_all(answer).await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Reads until `buffer` holds one whole request (head and `content-length` body); its
+    /// length, or `None` once the client has gone.
+    async fn read_request(socket: &mut TcpStream, buffer: &mut Vec<u8>) -> Option<usize> {
+        loop {
+            let mut headers = [httparse::EMPTY_HEADER; 32];
+            let mut request = httparse::Request::new(&mut headers);
+            if let Ok(httparse::Status::Complete(head)) = request.parse(buffer) {
+                let body: usize = request
+                    .headers
+                    .iter()
+                    .find(|h| h.name.eq_ignore_ascii_case("content-length"))
+                    .and_then(|h| std::str::from_utf8(h.value).ok()?.trim().parse().ok())
+                    .unwrap_or(0);
+                if buffer.len() >= head + body {
+                    return Some(head + body);
+                }
+            }
+            let mut chunk = [0; 16 * 1024];
+            match socket.read(&mut chunk).await {
+                Ok(0) | Err(_) => return None,
+                Ok(read) => buffer.extend_from_slice(&chunk[..read]),
+            }
+        }
+    }
+}
+
+/// The issue-19 gap: a server that stalls for 300 ms once. In a closed loop each connection
+/// has one request waiting through the stall and sends nothing else, so the stall is two slow
+/// samples among thousands and p99 stays fast; only max shows it. At a constant rate every
+/// request due during the stall counts from when it was due, so p99 shows the stall.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_constant_rate_counts_a_stall_against_every_request_it_held_back() {
+    let stall = Duration::from_millis(300);
+    let run = |peer: String, rate: Option<&'static str>| {
+        tokio::task::spawn_blocking(move || {
+            let mut args = vec![
+                "fake-sentry",
+                "--duration",
+                "1",
+                "--connections",
+                "2",
+                "--targets",
+                "http",
+                "--peer",
+                &peer,
+            ]
+            .into_iter()
+            .map(String::from)
+            .collect::<Vec<_>>();
+            if let Some(rate) = rate {
+                args.extend(["--rate".into(), rate.into()]);
+            }
+            let out = bench(&args.iter().map(String::as_str).collect::<Vec<_>>());
+            eprintln!("{out}");
+            let columns: Vec<String> = row(&out, &format!("peer {peer}"))
+                .into_iter()
+                .map(String::from)
+                .collect();
+            (out, columns)
+        })
+    };
+
+    // The 50th request stalls the server: about a quarter of a second into the paced run.
+    let paced = stalling_server::start(50, stall).await;
+    let (out, columns) = run(paced, Some("200")).await.unwrap();
+    let paced = IngestRow(columns.iter().map(String::as_str).collect());
+    assert!(
+        paced.ms("p99") >= 250.0,
+        "the stall is missing from p99:\n{out}"
+    );
+    assert!(paced.ms("max") >= 290.0, "{out}");
+    // The in-process control target, same load, no stall.
+    assert!(IngestRow(row(&out, "HTTP only")).ms("p99") < 250.0, "{out}");
+    assert_eq!(paced.get("errors"), "0", "{out}");
+    // About 60 of the 200 requests were due during the stall.
+    assert!(paced.ms("p90") >= 20.0, "{out}");
+
+    let closed = stalling_server::start(50, stall).await;
+    let (out, columns) = run(closed, None).await.unwrap();
+    let closed = IngestRow(columns.iter().map(String::as_str).collect());
+    assert!(closed.ms("max") >= 290.0, "{out}");
+    let requests: f64 = number(closed.get("requests"));
+    assert!(
+        requests > 400.0,
+        "too few requests to hide the stall: {out}"
+    );
+    assert!(closed.ms("p99") < 250.0, "{out}");
 }
 
 #[test]
