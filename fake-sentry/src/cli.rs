@@ -337,21 +337,10 @@ pub fn main(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> Exit
         )
         .with_writer(std::io::stderr)
         .init();
-    let served = tokio::runtime::Runtime::new()
-        .context("cannot start the async runtime")
-        .and_then(|runtime| {
-            runtime.block_on(match cli.command {
-                Some(Command::Serve(args)) => serve(*args),
-                None => serve(cli.serve),
-            })
-        });
-    match served {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("Error: {err:?}");
-            ExitCode::FAILURE
-        }
-    }
+    http_edge::run_to_exit(match cli.command {
+        Some(Command::Serve(args)) => serve(*args),
+        None => serve(cli.serve),
+    })
 }
 
 #[cfg(test)]

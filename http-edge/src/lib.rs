@@ -17,7 +17,8 @@
 //!   payloads are served, so that nothing a client sent is ever rendered on a service's origin.
 //! - [`InFlightBudget`] is the memory all requests being received and parsed may hold at once:
 //!   each charges what it keeps as it keeps it, and gives it back when done.
-//! - [`shutdown_signal`] resolves on Ctrl-C or SIGTERM; [`secret_eq`] compares tokens in
+//! - [`shutdown_signal`] resolves on Ctrl-C or SIGTERM, and [`run_to_exit`] runs a service's
+//!   main future and gives its exit status; [`secret_eq`] compares tokens in
 //!   constant time; [`ByteSize`] reads sizes with one documented meaning in every service.
 //!
 //! ```no_run
@@ -49,5 +50,5 @@ pub use headers::{attachment_headers, harden};
 pub use in_flight::{BudgetError, InFlightBudget, RequestCharge};
 pub use secret::secret_eq;
 pub use serve::{ConnectionLimits, serve};
-pub use shutdown::shutdown_signal;
+pub use shutdown::{run_to_exit, shutdown_signal};
 pub use size::{ByteSize, ByteSizeError};
