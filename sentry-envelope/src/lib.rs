@@ -47,6 +47,14 @@ pub struct EnvelopeItem {
     pub payload: Vec<u8>,
     /// Why this item is malformed, if it is. The item is kept either way.
     pub framing_error: Option<String>,
+    /// Where the payload starts in the body it was parsed from (it runs for `payload.len()`
+    /// bytes there), so that a caller keeping the body need not keep the payload as well;
+    /// `None` for an item built in memory.
+    pub payload_offset: Option<usize>,
+    /// Whether `header` was parsed from the line that ends right before the payload: `false`
+    /// for an item built in memory, and for one whose header line could not be read (which
+    /// then holds that line as its payload).
+    pub header_precedes_payload: bool,
 }
 
 /// Limits [`parse_with`] checks while framing a body.
@@ -158,6 +166,7 @@ pub fn parse_with<E>(
         else {
             // Without a header we cannot know how long the payload is: skip to the next line.
             let (line, after_line) = split_line(bytes, pos);
+            let line_start = pos;
             pos = after_line;
             if items.len() >= limits.max_items {
                 return Err(ParseError::TooManyItems {
@@ -173,9 +182,12 @@ pub fn parse_with<E>(
                     "item header is longer than {} bytes",
                     limits.max_item_header_bytes
                 )),
+                payload_offset: Some(line_start),
+                header_precedes_payload: false,
             });
             continue;
         };
+        let line_start = pos;
         pos = after_line;
 
         // Blank lines between items (e.g. a trailing "\n\n", or "\r\n" line ends) carry no item.
@@ -199,6 +211,8 @@ pub fn parse_with<E>(
                     item_type: String::new(),
                     payload: line.to_vec(),
                     framing_error: Some(format!("item header is not a JSON object: {err}")),
+                    payload_offset: Some(line_start),
+                    header_precedes_payload: false,
                 });
                 continue;
             }
@@ -225,6 +239,10 @@ pub fn parse_with<E>(
             },
         };
 
+        let payload_offset = Some(pos);
+        // A header on the body's last line, without a newline, does not end right before its
+        // (empty) payload.
+        let header_precedes_payload = pos > 0 && bytes.get(pos - 1) == Some(&b'\n');
         let rest = bytes.get(pos..).unwrap_or_default();
         let payload = match declared_length {
             None => {
@@ -247,6 +265,8 @@ pub fn parse_with<E>(
                             framing_error: Some(format!(
                                 "declared length {length} but only {available} bytes remain"
                             )),
+                            payload_offset,
+                            header_precedes_payload,
                         });
                         break;
                     }
@@ -275,6 +295,8 @@ pub fn parse_with<E>(
             item_type,
             payload,
             framing_error,
+            payload_offset,
+            header_precedes_payload,
         });
     }
 
@@ -418,6 +440,8 @@ impl EnvelopeItem {
             item_type,
             payload: payload.into(),
             framing_error: None,
+            payload_offset: None,
+            header_precedes_payload: false,
         }
     }
 
@@ -614,6 +638,28 @@ mod tests {
         assert_eq!(envelope.items[1].payload, b"B");
     }
 
+    #[test]
+    fn items_say_where_their_payload_and_header_lie_in_the_body() {
+        let body = b"{}\n{\"type\":\"a\",\"length\":2}\nAA\n\n{\"type\":\"b\"}\nB\nnot json\n{\"type\":\"c\"}";
+        let envelope = parse_ok(body);
+        let places: Vec<(Option<usize>, bool)> = envelope
+            .items
+            .iter()
+            .map(|i| (i.payload_offset, i.header_precedes_payload))
+            .collect();
+        assert_eq!(
+            places,
+            [
+                (Some(27), true),
+                (Some(44), true),
+                // A line that is no header is its own payload.
+                (Some(46), false),
+                // The last line: its header ends the body, no newline before the payload.
+                (Some(body.len()), false),
+            ]
+        );
+        assert_eq!(EnvelopeItem::new("x", "y").payload_offset, None);
+    }
     #[test]
     fn carriage_return_belongs_to_the_payload() {
         let envelope = parse_ok(
@@ -941,10 +987,37 @@ mod tests {
         header
     }
 
+    /// Every parsed item's payload is where its `payload_offset` says, and a header said to
+    /// precede it is the line that ends right before it.
+    fn positions_hold(bytes: &[u8], envelope: &Envelope) -> Result<(), TestCaseError> {
+        for item in &envelope.items {
+            let offset = item
+                .payload_offset
+                .ok_or_else(|| TestCaseError::fail("a parsed item without an offset"))?;
+            prop_assert_eq!(
+                &bytes[offset..offset + item.payload.len()],
+                &item.payload[..]
+            );
+            if item.header_precedes_payload {
+                prop_assert_eq!(bytes[offset - 1], b'\n');
+                let line_start = bytes[..offset - 1]
+                    .iter()
+                    .rposition(|&b| b == b'\n')
+                    .map_or(0, |n| n + 1);
+                let header = parse_header_object(&bytes[line_start..offset - 1], 128)
+                    .map_err(|e| TestCaseError::fail(e.to_string()))?;
+                prop_assert_eq!(&header, &item.header);
+            }
+        }
+        Ok(())
+    }
+
     proptest! {
         #[test]
         fn canonical_bytes_round_trip(envelope in envelope_strategy()) {
-            let parsed = parse(&envelope.to_bytes()).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let bytes = envelope.to_bytes();
+            let parsed = parse(&bytes).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            positions_hold(&bytes, &parsed)?;
             prop_assert_eq!(&parsed.header, &envelope.header);
             prop_assert_eq!(parsed.items.len(), envelope.items.len());
             for (got, want) in parsed.items.iter().zip(&envelope.items) {
@@ -983,6 +1056,7 @@ mod tests {
             }
             bytes.extend(std::iter::repeat_n(b'\n', trailing_newlines));
             let parsed = parse(&bytes).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            positions_hold(&bytes, &parsed)?;
             prop_assert_eq!(&parsed.header, &envelope.header);
             prop_assert_eq!(parsed.items.len(), envelope.items.len());
             for (got, want) in parsed.items.iter().zip(&envelope.items) {
@@ -1016,6 +1090,7 @@ mod tests {
         ], 0..30)) {
             let bytes = lines.join(&b'\n');
             if let Ok(envelope) = parse(&bytes) {
+                positions_hold(&bytes, &envelope)?;
                 let _ = envelope.framing_errors();
                 let again = parse(&envelope.to_bytes()).map_err(|e| TestCaseError::fail(e.to_string()))?;
                 // Canonical serialisation repairs every framing problem.
@@ -1038,8 +1113,11 @@ mod tests {
                 let i = at.index(mutated.len());
                 mutated[i] = value;
             }
-            let _ = parse(&mutated);
+            if let Ok(parsed) = parse(&mutated) {
+                positions_hold(&mutated, &parsed)?;
+            }
             if let Ok(parsed) = parse(truncated) {
+                positions_hold(truncated, &parsed)?;
                 let _ = parsed.to_bytes();
                 let _ = parsed.framing_errors();
             }
