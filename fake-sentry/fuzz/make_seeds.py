@@ -60,6 +60,17 @@ write("minidump_form", "attachments-gzip-dump", form(
     part("__sentry-breadcrumb1", b'{"message":"clicked"}'),
     part("__sentry-event", b'{"level":"fatal"}'),
 ))
+# sentry-native's Crashpad upload: the event and a breadcrumb list as MessagePack (written by
+# hand: {"release": "app@1.0", "tags": {"b": "1"}} and [{"message": "hi"}]), and one nested
+# 2,000 lists deep, past the depth bound.
+write("minidump_form", "crashpad-msgpack", form(
+    part("__sentry-event", b"\x82\xa7release\xa7app@1.0\xa4tags\x81\xa1b\xa11",
+         "__sentry-event"),
+    part("__sentry-breadcrumb1", b"\x91\x81\xa7message\xa2hi", "__sentry-breadcrumb1"),
+    part("__sentry-breadcrumb2", b"\x91" * 2000 + b"\xc0", "__sentry-breadcrumb2"),
+    part("sentry[environment]", b"production"),
+    minidump_part(),
+))
 write("minidump_form", "many-fields", form(
     minidump_part(),
     *[part(f"sentry[tags][k{i}]", str(i).encode()) for i in range(100)],
@@ -167,3 +178,20 @@ write("ui_detail", "audit-findings", ui(1, "event", findings))
 write("ui_detail", "header-object", ui(2, "unknown_type",
                                        {"type": XSS, "filename": XSS, "content_type": "text/html"}))
 write("ui_detail", "non-finite", ui(0, "event", b'{"message":"x","extra":{"n":NaN}}'))
+# Bit 2: an event sent with a processed minidump, the payload its native event (frames with
+# trust and missing symbols, threads, modules); bit 3 as well: processing failed.
+frame = {"instruction_addr": "0x140001010", "function": XSS, "package": "C:\\app\\app.exe",
+         "trust": "cfi", "data": {"symbolicator_status": "missing", "inline": True}}
+native = {
+    "platform": "native", "level": "fatal",
+    "exception": {"values": [{"type": "EXCEPTION_ACCESS_VIOLATION_READ", "value": XSS,
+                              "thread_id": 1, "stacktrace": {"frames": [frame] * 3,
+                                                             "registers": {"rip": XSS}}}]},
+    "threads": {"values": [{"id": 1, "crashed": True},
+                           {"id": 2, "name": XSS, "stacktrace": {"frames": [frame]}}]},
+    "debug_meta": {"images": [{"code_file": XSS, "debug_status": "missing",
+                               "image_addr": "0x1000", "image_size": 4096}]},
+    "contexts": {"os": {"name": "Windows", "version": XSS}, "device": {"arch": "amd64"}},
+}
+write("ui_detail", "native-crash", ui(4, "event", native))
+write("ui_detail", "native-crash-failed", ui(12, "event", XSS.encode()))

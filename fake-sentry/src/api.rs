@@ -20,6 +20,8 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
+mod native;
+
 use crate::error::ApiError;
 use crate::faults::FaultRule;
 use crate::kent;
@@ -49,6 +51,8 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/items/stream/", get(items_stream))
         .route("/api/items/{id}", get(item_detail))
         .route("/api/items/{id}/raw", get(item_raw))
+        .route("/api/items/{id}/processed", get(native::processed))
+        .route("/api/items/{id}/reprocess", post(native::reprocess))
         .route("/api/envelopes/{id}", get(envelope_detail))
         .route("/api/envelopes/{id}/raw", get(envelope_raw))
         .route("/api/wait/", get(wait))
@@ -90,6 +94,7 @@ async fn index(State(state): AppRef) -> Response {
                    "/api/{project}/csp-report/", "/api/{project}/minidump/", "/stream"],
         "kent_api": ["GET /api/eventlist/", "GET /api/event/{id}", "POST /api/flush/"],
         "api": ["GET /api/items/", "GET /api/items/{id}", "GET /api/items/{id}/raw",
+                "GET /api/items/{id}/processed", "POST /api/items/{id}/reprocess",
                 "GET /api/envelopes/{id}", "GET /api/envelopes/{id}/raw", "GET /api/wait/",
                 "GET /api/items/stream/", "GET /stream", "GET /api/stats/", "GET /api/refusals/",
                 "GET|PUT|DELETE /api/faults/"],
@@ -124,9 +129,20 @@ async fn item_with_envelope(
 }
 
 async fn kent_event(State(state): AppRef, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let (record, envelope) = item_with_envelope(&state, &id)
+    let (mut record, envelope) = item_with_envelope(&state, &id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("Event {id} not found")))?;
+    // A native crash's event is answered as processing made it, as Sentry's API would.
+    if record.summary.item_type == "event" {
+        let seq = record.summary.seq;
+        if let Some(native) = state
+            .store
+            .read(move |conn| store::native_event_of(conn, seq))
+            .await?
+        {
+            record.payload = serde_json::to_vec(&native).unwrap_or_default();
+        }
+    }
     Ok(kent::json_response(
         StatusCode::OK,
         &kent::event_json(
@@ -195,12 +211,26 @@ async fn item_detail(State(state): AppRef, Path(id): Path<String>) -> Result<Res
         .ok_or_else(|| ApiError::NotFound(format!("Item {id} not found")))?;
     let item_id = record.summary.id.clone();
     let lookup = item_id.clone();
-    let audit = state
+    let (audit, minidump) = state
         .store
-        .read(move |conn| store::get_item_audit(conn, &lookup))
+        .read(move |conn| {
+            Ok((
+                store::get_item_audit(conn, &lookup)?,
+                store::find_minidump(conn, &lookup, store::MinidumpBodies::None)?,
+            ))
+        })
         .await?;
     let detail = ItemDetail {
         audit: audit_json(&state, audit),
+        processing: minidump.map(|m| {
+            let mut value = native::processing_json(&m, None);
+            if let Some(map) = value.as_object_mut() {
+                map.remove("processed");
+            }
+            value["links"]["processed"] =
+                json!(format!("/api/items/{}/processed", m.minidump_item_id));
+            value
+        }),
         envelope,
         header: record.header.as_ref(),
         item: &record.summary,
@@ -225,6 +255,9 @@ struct ItemDetail<'a> {
     item: &'a store::ItemSummary,
     links: Value,
     payload: ItemPayload<'a>,
+    /// Where the item's minidump stands in processing, when it is one or was sent with one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    processing: Option<Value>,
     schema_note: Option<String>,
 }
 
@@ -458,6 +491,8 @@ async fn stats(State(state): AppRef) -> Result<Response, ApiError> {
         })
         .await?;
     let (items_with_findings, findings) = state.store.read(store::finding_totals).await?;
+    let minidumps_pending = state.store.read(store::pending_minidumps).await?;
+    let evicted = state.store.evictions();
     let total: u64 = by_type.iter().map(|(_, n)| n).sum();
     let by_type: Map<String, Value> = by_type.into_iter().map(|(t, n)| (t, json!(n))).collect();
     Ok(json_ok(json!({
@@ -467,11 +502,19 @@ async fn stats(State(state): AppRef) -> Result<Response, ApiError> {
         "last_seq": last_seq,
         "refusals": refusals.0,
         "max_items": state.config.max_items,
+        "minidumps_pending": minidumps_pending,
+        "max_db_bytes": state.config.max_db_bytes,
+        "evicted": {"envelopes": evicted.envelopes, "items": evicted.items},
         "storage": match &state.config.storage {
             crate::config::Storage::Memory => "memory".to_string(),
             crate::config::Storage::File(p) => p.display().to_string(),
         },
         "uptime_secs": state.started.elapsed().as_secs(),
+        // Searches scan the items above the watermark: after a burst of ingest, until the
+        // indexer has caught up, they are slower.
+        "search_index": state.store.search_indexed_through().map(|through| json!({
+            "indexed_through": through,
+        })),
         "policy": state.config.policy.as_ref().map(|p| json!({
             "origin": p.origin,
             "scrub": p.scrub,

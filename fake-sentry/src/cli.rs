@@ -2,6 +2,8 @@
 //! `FAKE_SENTRY_*` variable. [`main`] is what the `fake-sentry` binary and the suite's
 //! multi-call binary run; it parses, builds a [`Config`] and serves until a signal.
 
+mod native_args;
+
 use std::ffi::OsString;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -56,6 +58,12 @@ struct ServeArgs {
     /// envelopes are evicted; not applied to --db.
     #[arg(long, env = "FAKE_SENTRY_MAX_MEMORY_BYTES", value_parser = parse_size, default_value = "1GiB")]
     max_memory_bytes: usize,
+    /// Bytes the --db file holds (its pages in use) before the oldest envelopes are evicted;
+    /// no cap when absent or empty. Freed pages are reused, so the file stops growing near the
+    /// cap but never shrinks; the WAL is bounded by --max-wal. In memory the smaller of this
+    /// and --max-memory-bytes applies.
+    #[arg(long, env = "FAKE_SENTRY_MAX_DB_SIZE", value_parser = parse_size_cap)]
+    max_db_size: Option<SizeCap>,
     /// Refused requests kept for /api/refusals/.
     #[arg(long, env = "FAKE_SENTRY_MAX_REFUSALS", default_value_t = 10_000)]
     max_refusals: usize,
@@ -96,6 +104,10 @@ struct ServeArgs {
     /// fastest), normal (also survives a machine crash, minus the last commits) or full.
     #[arg(long, env = "FAKE_SENTRY_SYNC", default_value = "off")]
     sync: SyncMode,
+    /// Longest payload the search index of --db takes in; longer ones, and those that are not
+    /// UTF-8, are read by every text search. 0 turns the index off (every search reads all).
+    #[arg(long, env = "FAKE_SENTRY_SEARCH_INDEX_MAX_BYTES", value_parser = parse_size, default_value = "64KiB")]
+    search_index_max_bytes: usize,
     /// Accept only this public key (repeat for several); any key when absent.
     #[arg(
         long = "require-key",
@@ -200,10 +212,11 @@ struct ServeArgs {
     forward_timeout: f64,
     /// How much of a captured value the web UI shows: KEY=N (repeat, or comma-separate), e.g.
     /// frames=1000 or pretty_json_bytes=8MiB. Keys and defaults: frames 250, context_lines 50,
-    /// breadcrumbs 500, chain 50, spans 1000, logs 1000, field_rows 500, cell_chars 2000,
-    /// summary_chars 300, pretty_json_bytes 1MiB, json_view_bytes 8MiB,
-    /// text_preview_bytes 64KiB, hex_preview_bytes 4KiB, compare_changes 2000, refusals 500,
-    /// page 50, max_page 500, suggestions 50, suggestion_window 500.
+    /// breadcrumbs 500, chain 50, native_threads 100, native_modules 1000, spans 1000,
+    /// logs 1000, field_rows 500, cell_chars 2000, summary_chars 300, pretty_json_bytes 1MiB,
+    /// json_view_bytes 8MiB, text_preview_bytes 64KiB, hex_preview_bytes 4KiB,
+    /// compare_changes 2000, refusals 500, page 50, max_page 500, suggestions 50,
+    /// suggestion_window 500.
     #[arg(
         long = "ui-limit",
         env = "FAKE_SENTRY_UI_LIMITS",
@@ -219,6 +232,20 @@ struct ServeArgs {
     /// Bytes of a refused request's body kept for /api/refusals/ and the refusals page.
     #[arg(long, env = "FAKE_SENTRY_REFUSED_BODY_PREFIX", value_parser = parse_size, default_value = "4KiB")]
     refused_body_prefix: usize,
+    #[command(flatten)]
+    native: native_args::NativeArgs,
+}
+
+/// A byte cap that may be switched off: empty (as an image's environment can set it, like
+/// `FAKE_SENTRY_DB=`) means none.
+#[derive(Debug, Clone, Copy)]
+struct SizeCap(Option<usize>);
+
+fn parse_size_cap(text: &str) -> Result<SizeCap, String> {
+    match text.trim() {
+        "" => Ok(SizeCap(None)),
+        size => parse_size(size).map(|bytes| SizeCap(Some(bytes))),
+    }
 }
 
 /// A flag's seconds as a duration of at least a millisecond; infinite or absurd values are an
@@ -246,10 +273,12 @@ impl ServeArgs {
             storage: self.db.clone().unwrap_or(Storage::Memory),
             max_items: self.max_events,
             max_memory_bytes: self.max_memory_bytes,
+            max_db_bytes: self.max_db_size.and_then(|cap| cap.0).map(|b| b as u64),
             max_refusals: self.max_refusals,
             max_refusal_bytes: self.max_refusal_bytes,
             max_wal_bytes: self.max_wal as u64,
             sync: self.sync,
+            search_index_max_bytes: self.search_index_max_bytes,
             limits: Limits {
                 max_request_body: self.max_request_body,
                 max_decompressed: self.max_decompressed,
@@ -296,6 +325,7 @@ impl ServeArgs {
             api_max_page: self.api_max_page as usize,
             stream_replay: self.stream_replay as usize,
             refused_body_prefix: self.refused_body_prefix,
+            native: self.native.config()?,
         })
     }
 }
@@ -376,6 +406,40 @@ mod tests {
             });
             assert!(listed, "--help does not give {entry}: {help}");
         }
+    }
+
+    /// A file has no byte cap unless `--max-db-size` is given.
+    #[test]
+    fn the_db_size_cap_is_off_unless_given() {
+        let config = |args: &[&str]| {
+            let cli = Cli::try_parse_from(args).expect("parses");
+            cli.serve.config().expect("config")
+        };
+        assert_eq!(config(&["fake-sentry"]).max_db_bytes, None);
+        assert_eq!(
+            config(&["fake-sentry", "--max-db-size", "64MiB"]).max_db_bytes,
+            Some(64 << 20)
+        );
+        assert_eq!(
+            config(&["fake-sentry", "--max-db-size="]).max_db_bytes,
+            None
+        );
+        assert!(Cli::try_parse_from(["fake-sentry", "--max-db-size", "lots"]).is_err());
+    }
+
+    #[test]
+    fn the_search_index_cap_defaults_to_the_library_s_and_zero_turns_it_off() {
+        let config = |args: &[&str]| {
+            let cli =
+                Cli::try_parse_from(["fake-sentry", "serve"].iter().chain(args)).expect("parses");
+            let Some(Command::Serve(args)) = cli.command else {
+                panic!("not serve");
+            };
+            args.config().expect("config").search_index_max_bytes
+        };
+        assert_eq!(config(&[]), crate::config::DEFAULT_SEARCH_INDEX_MAX_BYTES);
+        assert_eq!(config(&["--search-index-max-bytes=1MiB"]), 1 << 20);
+        assert_eq!(config(&["--search-index-max-bytes=0"]), 0);
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! would accept too; every one of them is a command-line flag.
 
 mod forward;
+mod native;
 mod ui_limits;
 
 use std::net::SocketAddr;
@@ -15,6 +16,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use forward::{BadDsn, ForwardConfig, Upstream};
+pub use native::*;
 pub use ui_limits::{BadUiLimit, UiLimit, UiLimits};
 
 use crate::data_policy::DataPolicy;
@@ -210,6 +212,11 @@ pub const DEFAULT_MAX_WAL_BYTES: u64 = 256 * 1024 * 1024;
 /// Bytes of refused requests kept for the refusals API (`--max-refusal-bytes`).
 pub const DEFAULT_MAX_REFUSAL_BYTES: usize = 64 * MIB;
 
+/// Longest payload the search index of a file takes in (`--search-index-max-bytes`): every
+/// event, log and most transactions, where a larger payload costs indexing time in proportion
+/// and is rare enough to be read by each search instead.
+pub const DEFAULT_SEARCH_INDEX_MAX_BYTES: usize = 64 * KIB;
+
 /// Everything a running fake-sentry needs.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -220,6 +227,11 @@ pub struct Config {
     /// Bytes the in-memory store keeps (bodies, payloads, headers) before the oldest
     /// envelopes are evicted; a file-backed store is not capped by it.
     pub max_memory_bytes: usize,
+    /// Bytes a database file holds (its pages in use) before the oldest envelopes are
+    /// evicted; no cap when `None` (the default: a file is kept, the disk is the user's to
+    /// size, and `max_items` still bounds it). In memory the smaller of this and
+    /// `max_memory_bytes` applies. See `store/retention.rs`.
+    pub max_db_bytes: Option<u64>,
     /// Refused requests kept for the refusals API.
     pub max_refusals: usize,
     /// Bytes of refused requests (reasons, body prefixes, head strings) kept for the refusals
@@ -230,6 +242,9 @@ pub struct Config {
     pub max_wal_bytes: u64,
     /// How a file-backed store syncs to disk.
     pub sync: SyncMode,
+    /// File-backed: the longest payload the search index takes in (longer ones, and those that
+    /// are not UTF-8, are read by every search); 0 turns the index off.
+    pub search_index_max_bytes: usize,
     pub limits: Limits,
     /// Public keys accepted; empty accepts any key (and requests with none).
     pub required_keys: Vec<String>,
@@ -255,6 +270,8 @@ pub struct Config {
     pub stream_replay: usize,
     /// Bytes of a refused request's body kept for the refusals API and page.
     pub refused_body_prefix: usize,
+    /// How minidumps are processed into native crash events.
+    pub native: NativeConfig,
 }
 
 /// A base URL SDKs use to reach fake-sentry: `http(s)://HOST[:PORT][/PREFIX]`.
@@ -308,10 +325,12 @@ impl Default for Config {
             storage: Storage::Memory,
             max_items: 200_000,
             max_memory_bytes: 1024 * MIB,
+            max_db_bytes: None,
             max_refusals: 10_000,
             max_refusal_bytes: DEFAULT_MAX_REFUSAL_BYTES,
             max_wal_bytes: DEFAULT_MAX_WAL_BYTES,
             sync: SyncMode::default(),
+            search_index_max_bytes: DEFAULT_SEARCH_INDEX_MAX_BYTES,
             limits: Limits::default(),
             required_keys: Vec::new(),
             faults: Vec::new(),
@@ -324,11 +343,26 @@ impl Default for Config {
             api_max_page: 1000,
             stream_replay: 500,
             refused_body_prefix: 4 * KIB,
+            native: NativeConfig::default(),
         }
     }
 }
 
 impl Config {
+    /// How the store is opened.
+    pub fn store_options(&self) -> crate::store::StoreOptions {
+        crate::store::StoreOptions {
+            max_items: self.max_items,
+            max_refusals: self.max_refusals,
+            max_refusal_bytes: self.max_refusal_bytes,
+            max_wal_bytes: self.max_wal_bytes,
+            sync: self.sync,
+            max_memory_bytes: self.max_memory_bytes,
+            max_db_bytes: self.max_db_bytes,
+            search_index_max_bytes: self.search_index_max_bytes,
+        }
+    }
+
     /// A configuration for tests: in memory, ephemeral port on loopback.
     pub fn ephemeral() -> Self {
         Self {

@@ -152,33 +152,60 @@ pub fn decode_body_charged(
         charge.add(body.len())?;
         return Ok(body.to_vec());
     }
-    let mut reader: Box<dyn Read + '_> = Box::new(body);
-    // Whether `reader` is still the body itself, which is already buffered in memory.
-    let mut reads_body = true;
+    let Decoder { reader, outermost } = decoder(body, encodings)?;
+    read_capped(reader, limit, charge).map_err(|e| match e {
+        CapError::TooLarge => DecodeError::TooLarge { limit },
+        CapError::Budget(e) => DecodeError::Budget(e),
+        CapError::Io(e) => corrupt_from_io(outermost, e),
+    })
+}
+
+/// `body` decoded as a stream: what [`decode_body`] reads to the end, for a reader that needs
+/// only the start of it (a stored body is decoded again to read one item back, and decoding
+/// stops once that item's bytes are out).
+pub struct Decoder<'a> {
+    reader: Box<dyn Read + 'a>,
+    /// The coding an error that names none is reported against.
+    outermost: &'static str,
+}
+
+impl Decoder<'_> {
+    /// Reads decoded bytes into `buf`, like [`Read::read`]: 0 at the end of the body.
+    pub fn read(&mut self, buf: &mut [u8]) -> Result<usize, DecodeError> {
+        loop {
+            match self.reader.read(buf) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                other => return other.map_err(|e| corrupt_from_io(self.outermost, e)),
+            }
+        }
+    }
+}
+
+/// The pipeline of decoders that undoes `encodings` (in the order they were applied) over
+/// `body`, one reader per coding, none of them holding a whole stage in memory.
+pub fn decoder<'a>(
+    body: impl BufRead + 'a,
+    encodings: &[ContentEncoding],
+) -> Result<Decoder<'a>, DecodeError> {
+    let mut input = Stage::Buffered(Box::new(body));
     let mut outermost = "identity";
     for &encoding in encodings.iter().rev() {
         let name = encoding.as_str();
-        reader = match encoding {
+        let output: Box<dyn Read + 'a> = match encoding {
             ContentEncoding::Identity => continue,
             // flate2's `read` decoders put a zeroed 32 KiB buffer in front of their input; the
             // body needs none, and a decoder further down the chain gets std's (uninitialised)
             // one. That buffer was a fifth of the cost of decoding a typical SDK envelope.
-            ContentEncoding::Gzip if reads_body => Box::new(Tagged {
-                inner: flate2::bufread::MultiGzDecoder::new(body),
-                encoding: name,
-            }),
             ContentEncoding::Gzip => Box::new(Tagged {
-                inner: flate2::bufread::MultiGzDecoder::new(BufReader::with_capacity(
-                    CHUNK, reader,
-                )),
+                inner: flate2::bufread::MultiGzDecoder::new(input.buffered()),
                 encoding: name,
             }),
             ContentEncoding::Deflate => {
-                Box::new(Inflate::new(reader).map_err(|e| corrupt_from_io(name, e))?)
+                Box::new(Inflate::new(input.reader()).map_err(|e| corrupt_from_io(name, e))?)
             }
-            ContentEncoding::Brotli => Box::new(Unbrotli::new(reader)),
+            ContentEncoding::Brotli => Box::new(Unbrotli::new(input.reader())),
             ContentEncoding::Zstd => {
-                let mut decoder = zstd::stream::read::Decoder::new(reader)
+                let mut decoder = zstd::stream::read::Decoder::new(input.reader())
                     .map_err(|e| corrupt_from_io(name, e))?;
                 // zstd's default allows a 128 MiB window per stream; SDKs compress with far
                 // smaller ones, and the cap bounds what a hostile frame can make us allocate.
@@ -191,14 +218,36 @@ pub fn decode_body_charged(
                 })
             }
         };
-        reads_body = false;
+        input = Stage::Decoded(output);
         outermost = name;
     }
-    read_capped(reader, limit, charge).map_err(|e| match e {
-        CapError::TooLarge => DecodeError::TooLarge { limit },
-        CapError::Budget(e) => DecodeError::Budget(e),
-        CapError::Io(e) => corrupt_from_io(outermost, e),
+    Ok(Decoder {
+        reader: input.reader(),
+        outermost,
     })
+}
+
+/// What one decoder of the pipeline reads: the body, which is buffered already, or what the
+/// decoder before it puts out.
+enum Stage<'a> {
+    Buffered(Box<dyn BufRead + 'a>),
+    Decoded(Box<dyn Read + 'a>),
+}
+
+impl<'a> Stage<'a> {
+    fn buffered(self) -> Box<dyn BufRead + 'a> {
+        match self {
+            Self::Buffered(body) => body,
+            Self::Decoded(reader) => Box::new(BufReader::with_capacity(CHUNK, reader)),
+        }
+    }
+
+    fn reader(self) -> Box<dyn Read + 'a> {
+        match self {
+            Self::Buffered(body) => body,
+            Self::Decoded(reader) => reader,
+        }
+    }
 }
 
 /// Decodes a body posted to the legacy store endpoint by old raven clients: base64 of zlib of JSON,

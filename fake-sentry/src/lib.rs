@@ -22,6 +22,9 @@
 //!   a real Sentry, scrubbed: fake-sentry as a scrubbing proxy.
 //! - [`ui`] is the web UI at `/`: event list, detail pages, compare, flush and refusals,
 //!   rendered with `askama` (the JSON index is at `/api/`).
+//! - `native` processes minidumps after they are stored, on threads of its own, with the real
+//!   `minidump-processor` (`crash-processing`) and turns each into a native crash event
+//!   (`native::event`), signed by `crash-signature`; `store` keeps where each stands.
 //! - `faults` makes ingest answer 429/413/500/503 or slowly, for testing SDK back-off;
 //!   `in_flight` is the memory budget shared by the requests being ingested.
 //! - [`testing`] starts an in-process server for Rust tests, in the spirit of wiremock.
@@ -81,10 +84,13 @@ mod in_flight;
 mod ingest;
 mod item;
 mod kent;
+mod native;
+mod pacing;
 mod prune;
 mod server;
 mod store;
 pub mod testing;
+mod thread_priority;
 pub mod ui;
 
 // Envelope framing lives in its own crate so that `event-filter` reads envelopes the same way.
@@ -101,8 +107,8 @@ pub use faults::{FaultKind, FaultParseError, FaultRule};
 // Reading what it captured.
 pub use error::ApiError;
 pub use store::{
-    BadTime, EnvelopeRecord, ItemAuditRecord, ItemFilter, ItemRecord, ItemSummary, RefusalRecord,
-    SdkInfo,
+    BadTime, EnvelopeRecord, ItemAuditRecord, ItemFilter, ItemRecord, ItemSummary, MinidumpRecord,
+    Order, ProcessingStatus, RefusalRecord, SdkInfo, count_items, list_items,
 };
 // The ingest stage and the store without HTTP.
 pub use auth::{Auth, AuthSource};
@@ -111,7 +117,10 @@ pub use error::IngestError;
 pub use in_flight::RequestCharge;
 pub use ingest::{Endpoint, IngestRequest, Ingested, ingest_envelope};
 pub use item::{EnvelopeContext, ItemMeta, describe};
-pub use store::{MAX_REFUSAL_FIELD, NewEnvelope, NewItem, NewRefusal, Store, StoreError, Stored};
+pub use store::{
+    BodyPosition, EvictionStats, MAX_REFUSAL_FIELD, NewEnvelope, NewItem, NewRefusal, Store,
+    StoreError, StoreOptions, Stored,
+};
 
 /// The internal parsers and entry points the cargo-fuzz targets in `fuzz/` call directly, so
 /// that each can be fuzzed without a server around it. Built only with the `fuzzing` feature,

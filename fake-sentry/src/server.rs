@@ -19,7 +19,9 @@ mod state;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use crate::config::Config;
+use anyhow::Context as _;
+
+use crate::config::{Config, Storage};
 
 pub use routes::router;
 pub use state::AppState;
@@ -35,7 +37,12 @@ impl Server {
     pub async fn bind(config: Config) -> anyhow::Result<Self> {
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
-        let state = AppState::new(config, addr)?;
+        let storage = match &config.storage {
+            Storage::File(path) => format!("the database {}", path.display()),
+            Storage::Memory => "the database in memory".into(),
+        };
+        let state =
+            AppState::new(config, addr).with_context(|| format!("cannot open {storage}"))?;
         Ok(Self { listener, state })
     }
 

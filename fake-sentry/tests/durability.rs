@@ -1,6 +1,7 @@
 //! Durability and retention: an envelope acknowledged with a 200 survives `kill -9` of the real
 //! binary (the answer comes only after the SQLite commit), nothing unacknowledged appears, and
-//! `max_items` keeps exactly the newest items.
+//! `max_items` keeps exactly the newest items, also once a file restarted with a lower cap has
+//! caught up.
 
 mod support;
 
@@ -9,7 +10,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use fake_sentry::Config;
-use fake_sentry::config::SyncMode;
+use fake_sentry::config::{Storage, SyncMode};
 use fake_sentry::testing::FakeSentry;
 use serde_json::{Value, json};
 use support::binary::Binary;
@@ -219,6 +220,79 @@ async fn max_items_keeps_exactly_the_newest() {
     );
 }
 
+/// A file restarted with caps ten times lower than it holds keeps the newest items once it
+/// has caught up (in bounded steps, see `store/retention.rs`), taking writes meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_restart_with_lower_caps_keeps_the_newest() {
+    const TASKS: usize = 10;
+    const PER_TASK: usize = 60;
+    const KEEP: usize = TASKS * PER_TASK / 10;
+    let dir = TempDir::new("lower-caps");
+    let db = dir.path().join("x.sqlite");
+    let first = Binary::start([OsStr::new("--db"), db.as_os_str()]).await;
+    let addr = first.addr;
+    let senders: Vec<_> = (0..TASKS)
+        .map(|task| {
+            tokio::spawn(async move {
+                for n in 0..PER_TASK {
+                    let id = new_event_id();
+                    let body = event_envelope(&id, &format!("task {task} envelope {n}"));
+                    let reply = post_envelope(addr, 1, &body).await;
+                    assert_eq!(reply.status, 200, "{}", reply.text());
+                }
+            })
+        })
+        .collect();
+    for sender in senders {
+        sender.await.expect("sender task");
+    }
+    first.kill_9().await;
+
+    let keep = KEEP.to_string();
+    let second = Binary::start([
+        OsStr::new("--db"),
+        db.as_os_str(),
+        OsStr::new("--max-events"),
+        OsStr::new(&keep),
+        OsStr::new("--max-db-size"),
+        OsStr::new("64MiB"),
+    ])
+    .await;
+    let addr = second.addr;
+    let mut newest = Vec::new();
+    for n in 0..KEEP {
+        let id = new_event_id();
+        let reply = post_envelope(addr, 1, &event_envelope(&id, &format!("after {n}"))).await;
+        assert_eq!(reply.status, 200, "after the restart: {}", reply.text());
+        newest.push(id);
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let stats = loop {
+        let stats = get_json(addr, "/api/stats/").await;
+        if stats["items"] == json!(KEEP) {
+            break stats;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never caught up: {stats}; stderr: {}",
+            second.stderr()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert_eq!(stats["max_db_bytes"], json!(64 << 20), "{stats}");
+    assert_eq!(
+        stats["evicted"]["items"],
+        json!(TASKS * PER_TASK),
+        "{stats}"
+    );
+    assert_eq!(
+        stored_event_ids(addr).await,
+        newest,
+        "exactly what was sent after the restart, oldest first"
+    );
+    second.kill_9().await;
+}
+
 /// Under sustained writes a background checkpoint never catches up, so without a bound the
 /// WAL file only grows; past `max_wal_bytes` it is checkpointed and rewound (sync off: by the
 /// writer) or truncated (sync normal: by the checkpointer), and nothing is lost.
@@ -242,6 +316,10 @@ async fn wal_stays_within_its_limit(sync: SyncMode) {
         storage: fake_sentry::config::Storage::File(db.clone()),
         max_wal_bytes: LIMIT,
         sync,
+        // The search index reads what was stored, and any reader holds the WAL back while it
+        // reads: at the rate this test sends (50 MB of WAL per second), one read that waits
+        // 20 ms for the CPU outgrows the slack. The bound is the writer's to keep.
+        search_index_max_bytes: 0,
         ..Config::ephemeral()
     })
     .await
@@ -279,5 +357,47 @@ async fn an_empty_db_flag_means_in_memory() {
         let stats = get_json(server.addr, "/api/stats/").await;
         assert_eq!(stats["storage"], json!("memory"), "--db {value:?}: {stats}");
         server.kill_9().await;
+    }
+}
+
+/// `/api/stats/` says how far the search index has got: `null` in memory; with a file, its
+/// watermark reaches the newest item once the indexer has caught up.
+#[tokio::test]
+async fn stats_show_the_search_index_catching_up() {
+    let memory = FakeSentry::start_with(Config::ephemeral())
+        .await
+        .expect("start fake-sentry");
+    let stats = get_json(memory.addr(), "/api/stats/").await;
+    assert_eq!(stats["search_index"], Value::Null, "{stats}");
+
+    let dir = TempDir::new("search-stats");
+    let sentry = FakeSentry::start_with(Config {
+        storage: Storage::File(dir.path().join("db.sqlite")),
+        ..Config::ephemeral()
+    })
+    .await
+    .expect("start fake-sentry");
+    let addr = sentry.addr();
+    for n in 0..20 {
+        let reply =
+            post_envelope(addr, 1, &event_envelope(&new_event_id(), &format!("n {n}"))).await;
+        assert_eq!(reply.status, 200, "{}", reply.text());
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let stats = get_json(addr, "/api/stats/").await;
+        let last = stats["last_seq"].as_i64().expect("last_seq");
+        let through = stats["search_index"]["indexed_through"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("no watermark: {stats}"));
+        assert!(through <= last, "{stats}");
+        if through == last && last == 20 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never caught up: {stats}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }

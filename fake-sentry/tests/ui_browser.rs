@@ -322,6 +322,22 @@ async fn filters_and_search_narrow_the_list() {
     );
 }
 
+/// Where screenshots go: `docs/screenshots/` with `FAKE_SENTRY_UPDATE_SCREENSHOTS=1`, else a
+/// scratch directory.
+fn screenshot_dir() -> PathBuf {
+    let out = if std::env::var_os("FAKE_SENTRY_UPDATE_SCREENSHOTS").is_some() {
+        repo_root().join("docs/screenshots")
+    } else {
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("ui-screenshots")
+    };
+    std::fs::create_dir_all(&out).expect("screenshot dir");
+    out
+}
+
+fn screenshot_path(name: &str) -> PathBuf {
+    screenshot_dir().join(name)
+}
+
 /// The recorded sentry-sdk 2.75.0 error envelope (gzip), as the SDK sent it.
 const PYTHON_ERROR_GZ: &[u8] = include_bytes!("../testdata/captures/python-error-gzip.envelope.gz");
 
@@ -354,12 +370,7 @@ async fn screenshots_of_list_and_detail() {
         .expect("stored");
     let detail = &items[3].id;
 
-    let out = if std::env::var_os("FAKE_SENTRY_UPDATE_SCREENSHOTS").is_some() {
-        repo_root().join("docs/screenshots")
-    } else {
-        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("ui-screenshots")
-    };
-    std::fs::create_dir_all(&out).expect("screenshot dir");
+    let out = screenshot_dir();
     let seen = scenario(
         "screenshots",
         &[&sentry.url(), detail, out.to_str().expect("utf-8 path")],
@@ -375,4 +386,145 @@ async fn screenshots_of_list_and_detail() {
         );
         assert!(bytes.len() > 10_000, "{shot} is suspiciously small");
     }
+}
+
+/// A crash-generator minidump processed against fake-symbols (one module's symbols withheld):
+/// the page shows what the processor found, frame by frame, and reprocesses on request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn native_crash_page_shows_the_processed_crash_and_reprocesses() {
+    use crash_generator::{Crash, OsFlavor, Profile};
+    let symbols = fake_symbols::testing::FakeSymbols::start()
+        .await
+        .expect("start fake-symbols");
+    let crash = Crash::generate(&Profile::for_os(OsFlavor::Windows), 77);
+    let files = crash.sym_files();
+    // Every module's symbols but the last's, so that some frame or module lacks them.
+    for (path, bytes) in &files[..files.len() - 1] {
+        let key = fake_symbols::SymbolKey::from_path(path).expect("symbol path");
+        symbols
+            .store()
+            .put(&key, false, bytes)
+            .expect("store symbols");
+    }
+    let mut config = fake_sentry::Config::ephemeral();
+    config.native.symbol_urls = vec![symbols.url()];
+    let sentry = FakeSentry::start_with(config).await.expect("start");
+    let boundary = "native-ui-boundary";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"sentry[release]\"\r\n\r\nnative@1\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"upload_file_minidump\"; filename=\"crash.dmp\"\r\n\
+         Content-Type: application/octet-stream\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(crash.minidump_bytes());
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let reply = reqwest::Client::new()
+        .post(format!(
+            "{}/api/1/minidump/?sentry_key=public",
+            sentry.url()
+        ))
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(body)
+        .send()
+        .await
+        .expect("post");
+    assert!(reply.status().is_success());
+    let event_id = reply.text().await.expect("id").trim().replace('-', "");
+    let filter = fake_sentry::ItemFilter {
+        item_type: Some("event".into()),
+        processing: Some("processed".into()),
+        ..Default::default()
+    };
+    sentry
+        .wait_for_within(filter, 1, std::time::Duration::from_secs(60))
+        .await
+        .expect("processed");
+    let processed =
+        support::get_json(&format!("{}/api/items/{event_id}/processed", sentry.url())).await;
+    let frames = processed["processed"]["crashing_thread"]["frames"]
+        .as_array()
+        .expect("frames");
+    // What the page must list, newest first: each frame's inlines, then the frame.
+    let expected: Vec<String> = frames
+        .iter()
+        .flat_map(|f| {
+            let inlines = f["inlines"].as_array().cloned().unwrap_or_default();
+            let mut names: Vec<String> = inlines
+                .iter()
+                .map(|i| i["function"].as_str().unwrap_or_default().to_string())
+                .collect();
+            names.push(match f["function"].as_str() {
+                Some(function) => function.to_string(),
+                None => format!(
+                    "{}@{}",
+                    f["module"].as_str().unwrap_or("?"),
+                    f["module_offset"].as_str().unwrap_or("?")
+                ),
+            });
+            names
+        })
+        .collect();
+    let event_item = support::item_by_event_id(&sentry.url(), &event_id, "event").await;
+    let item_id = event_item["item"]["id"]
+        .as_str()
+        .expect("item id")
+        .to_string();
+    let shot = screenshot_path("native-crash.png");
+    let seen = scenario(
+        "native_crash",
+        &[&sentry.url(), &item_id, shot.to_str().expect("path")],
+    )
+    .await;
+    let reason = processed["processed"]["crash_info"]["type"]
+        .as_str()
+        .unwrap();
+    assert_eq!(seen["type"], reason, "{seen}");
+    assert_eq!(seen["status"], "processed", "{seen}");
+    assert_eq!(seen["signature"], processed["signature"], "{seen}");
+    let shown: Vec<String> = strings(&seen["functions"]);
+    assert_eq!(shown.len(), expected.len(), "{seen}");
+    for (shown, expected) in shown.iter().zip(&expected) {
+        assert!(
+            shown.contains(expected.as_str()),
+            "{shown} is not {expected}: {seen}"
+        );
+    }
+    assert_eq!(strings(&seen["trusts"])[0], "context", "{seen}");
+    let threads = seen["threads"].as_array().expect("threads");
+    assert_eq!(
+        threads.len(),
+        processed["processed"]["threads"].as_array().unwrap().len(),
+        "{seen}"
+    );
+    assert_eq!(
+        threads.iter().filter(|t| t["open"] == true).count(),
+        1,
+        "only the crashed thread is open: {seen}"
+    );
+    let modules = seen["modules"].as_array().expect("modules");
+    assert!(!modules.is_empty(), "{seen}");
+    assert!(
+        modules.iter().any(|m| m.to_string().contains("missing")),
+        "the withheld module is marked: {seen}"
+    );
+    assert!(
+        seen["download"]
+            .as_str()
+            .unwrap_or_default()
+            .ends_with("/raw"),
+        "{seen}"
+    );
+    assert!(
+        seen["after_reprocess"]["url"]
+            .as_str()
+            .unwrap_or_default()
+            .ends_with(&format!("/items/{item_id}")),
+        "{seen}"
+    );
+    let again =
+        support::get_json(&format!("{}/api/items/{event_id}/processed", sentry.url())).await;
+    assert_eq!(again["attempt"], 2, "{again}");
 }

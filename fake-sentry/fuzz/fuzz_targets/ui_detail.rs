@@ -4,7 +4,9 @@
 //!
 //! Input: a flags byte, the item type up to the first newline, then the payload. Flag bit 0
 //! also feeds the payload to the data-policy section (as findings, scrub report and scrubbed
-//! copy); bit 1 also uses it as the item and envelope headers (when it is a JSON object).
+//! copy); bit 1 also uses it as the item and envelope headers (when it is a JSON object); bit 2
+//! makes the item an event sent with a minidump, whose processed native event is the payload
+//! (when it is JSON) and whose processing failed with the payload as its error when bit 3 is set.
 //!
 //! Invariants: no panic; rendering succeeds; and the page holds exactly one `<script` (the
 //! template's own `app.js` tag, any case): whatever the payload says is escaped.
@@ -15,7 +17,8 @@ use fake_sentry::fuzzing::format_ms;
 use fake_sentry::ui::UiLimits;
 use fake_sentry::ui::detail::{DetailData, DetailPage};
 use fake_sentry::{
-    EnvelopeContext, EnvelopeRecord, ItemAuditRecord, ItemRecord, ItemSummary, SdkInfo, describe,
+    EnvelopeContext, EnvelopeRecord, ItemAuditRecord, ItemRecord, ItemSummary, MinidumpRecord,
+    ProcessingStatus, SdkInfo, describe,
 };
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Map, Value, json};
@@ -96,6 +99,28 @@ fuzz_target!(|data: &[u8]| {
         http_headers: Some(json!({"user-agent": "fuzz/1"})),
         item_ids: vec![summary.id.clone()],
     };
+    let minidump = (flags & 4 != 0).then(|| {
+        let failed = flags & 8 != 0;
+        let text = String::from_utf8_lossy(payload).into_owned();
+        MinidumpRecord {
+            minidump_item_id: "0190f2d4-0000-7000-8000-000000000002".into(),
+            event_item_id: Some(summary.id.clone()),
+            status: if failed {
+                ProcessingStatus::Failed
+            } else {
+                ProcessingStatus::Processed
+            },
+            error: failed.then(|| text.clone()),
+            signature: (!failed).then(|| text.clone()),
+            attempt: 1,
+            processed_at: Some(summary.received_at.clone()),
+            filename: Some(text),
+            size: payload.len() as i64,
+            seq: 3,
+            processed: None,
+            native_event: if failed { None } else { as_json() },
+        }
+    });
     let mut sibling = summary.clone();
     sibling.id = "0190f2d4-0000-7000-8000-000000000002".into();
     sibling.seq = 3;
@@ -111,6 +136,7 @@ fuzz_target!(|data: &[u8]| {
         older: None,
         newer: Some(sibling),
         audit,
+        minidump,
     };
     let page = DetailPage::new(data, "fuzz-policy.toml", &UiLimits::default());
     let html = match page.render() {

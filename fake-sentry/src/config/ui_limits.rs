@@ -20,6 +20,11 @@ pub struct UiLimits {
     pub breadcrumbs: usize,
     /// Exceptions (of a chain) or threads shown.
     pub chain: usize,
+    /// Threads shown of a native crash (a processed minidump lists every thread of the
+    /// process, each with its own stack).
+    pub native_threads: usize,
+    /// Loaded and unloaded modules listed for a native crash.
+    pub native_modules: usize,
     /// Spans shown in a transaction's waterfall.
     pub spans: usize,
     /// Log records shown.
@@ -61,6 +66,8 @@ impl Default for UiLimits {
             context_lines: 50,
             breadcrumbs: 500,
             chain: 50,
+            native_threads: 100,
+            native_modules: 1000,
             spans: 1000,
             logs: 1000,
             field_rows: 500,
@@ -108,6 +115,8 @@ impl UiLimits {
         ("context_lines", |l| &mut l.context_lines),
         ("breadcrumbs", |l| &mut l.breadcrumbs),
         ("chain", |l| &mut l.chain),
+        ("native_threads", |l| &mut l.native_threads),
+        ("native_modules", |l| &mut l.native_modules),
         ("spans", |l| &mut l.spans),
         ("logs", |l| &mut l.logs),
         ("field_rows", |l| &mut l.field_rows),

@@ -10,7 +10,7 @@ use crate::config::Limits;
 use crate::error::IngestError;
 use crate::in_flight::RequestCharge;
 use crate::item::{self, EnvelopeContext};
-use crate::store::NewItem;
+use crate::store::{BodyPosition, NewItem};
 
 /// `POST /api/{project}/envelope/` and Spotlight's `POST /stream`. The content type is not
 /// consulted: Relay treats text/plain, form-urlencoded and multipart bodies as envelopes too
@@ -63,6 +63,11 @@ pub fn ingest_envelope(
                 context,
                 limits.max_json_depth,
             ),
+            // Every item is a byte range of the body, kept once there.
+            in_body: it.payload_offset.map(|at| BodyPosition {
+                payload: at..at + it.payload.len(),
+                header_line_before: it.header_precedes_payload,
+            }),
             item_type: it.item_type,
             header: Some(it.header),
             payload: it.payload,
@@ -76,6 +81,7 @@ pub fn ingest_envelope(
             .and_then(|i| i.meta.event_id.clone())
     });
     let mut envelope = new_envelope(req, auth, Some(header), raw.len(), items);
+    envelope.header_is_first_line = true;
     if req.endpoint == Endpoint::Stream {
         envelope.project_id = stream_project(envelope.header.as_ref());
     }

@@ -1,5 +1,7 @@
 //! Minidump uploads: the multipart form crash reporters post, its `sentry` fields and files.
 
+use std::ops::Range;
+
 use bytes::Bytes;
 use serde_json::{Map, Value, json};
 
@@ -12,7 +14,9 @@ use crate::decode::{self, ContentEncoding};
 use crate::error::IngestError;
 use crate::in_flight::RequestCharge;
 use crate::item::{self, EnvelopeContext};
-use crate::store::NewItem;
+use crate::store::{BodyPosition, NewItem};
+
+use super::native_payload::AttachedEvent;
 
 fn is_minidump(bytes: &[u8]) -> bool {
     bytes.starts_with(b"MDMP") || bytes.starts_with(b"PMDM")
@@ -104,6 +108,25 @@ struct FormPart {
     data: Bytes,
 }
 
+/// Finds the files of a multipart body in it, so that the store keeps each once (as its place
+/// in the body). The reader does not say where a part lies, so each is looked for, from where
+/// the last one found ends on: parts come in order, so the search never starts past the part
+/// it looks for, and whatever range it finds holds exactly the part's bytes.
+struct PartFinder {
+    body: Bytes,
+    from: usize,
+}
+
+impl PartFinder {
+    fn find(&mut self, data: &[u8]) -> Option<Range<usize>> {
+        let rest = self.body.get(self.from..)?;
+        let start = self.from + memchr::memmem::find(rest, data)?;
+        let range = start..start + data.len();
+        self.from = range.end;
+        Some(range)
+    }
+}
+
 fn invalid_form(cause: String) -> IngestError {
     IngestError::BadRequest {
         detail: "invalid multipart body".into(),
@@ -187,6 +210,16 @@ async fn read_multipart(
     Ok(parts)
 }
 
+/// A file of the upload: name, content type, attachment type, bytes, and where they lie in the
+/// decoded body when they are there as they are.
+type Attachment = (
+    String,
+    Option<String>,
+    &'static str,
+    Vec<u8>,
+    Option<Range<usize>>,
+);
+
 /// `POST /api/{project}/minidump/`: a multipart upload with `upload_file_minidump` and Sentry
 /// event fields (`sentry` JSON or `sentry[...]` fields), or a raw minidump body. Other files
 /// become attachments and other fields land in the event's `extra`, as in Relay.
@@ -201,8 +234,9 @@ pub async fn ingest_minidump(
     let media_type = req.media_type();
     let mut event = Map::new();
     let mut extra = Map::new();
-    let mut attachments: Vec<(String, Option<String>, &'static str, Vec<u8>)> = Vec::new();
+    let mut attachments: Vec<Attachment> = Vec::new();
     let mut minidump = None;
+    let mut attached_event = AttachedEvent::default();
     if media_type == "multipart/form-data" {
         let boundary = req
             .header(http::header::CONTENT_TYPE)
@@ -211,7 +245,9 @@ pub async fn ingest_minidump(
         // The multipart reader works on its own copy of the body, and the parts kept are
         // copied once more (`decoded_body` charged the body and one copy).
         req.charge.add(decoded_size.saturating_mul(2))?;
-        let parts = read_multipart(Bytes::from(decoded), &boundary, limits).await?;
+        let body = Bytes::from(decoded);
+        let parts = read_multipart(body.clone(), &boundary, limits).await?;
+        let mut finder = PartFinder { body, from: 0 };
         // The event's fields as a tree: one map per level of a bracket path, besides their
         // values (which the copies above cover).
         req.charge.add(
@@ -227,10 +263,10 @@ pub async fn ingest_minidump(
                         .filename
                         .clone()
                         .unwrap_or_else(|| "minidump.dmp".into());
-                    minidump = Some((
-                        name,
-                        unwrap_minidump(part.data.to_vec(), limits, &req.charge)?,
-                    ));
+                    let dump = unwrap_minidump(part.data.to_vec(), limits, &req.charge)?;
+                    // A dump that came compressed in its part is not in the body as it is.
+                    let place = finder.find(&dump);
+                    minidump = Some((name, dump, place));
                 }
                 ("sentry", None) => {
                     req.charge.add(json_tree_bytes(part.data.len()))?;
@@ -246,6 +282,25 @@ pub async fn ingest_minidump(
                         limits.max_form_depth,
                     )?;
                 }
+                (name, _) if name.starts_with("__sentry-") => {
+                    check_item_size(limits, "attachment", part.data.len())?;
+                    // sentry-native's event and breadcrumbs: merged into the event below and
+                    // kept as the attachments Relay makes of them.
+                    let attachment_type = match attached_event.take(name, &part.data) {
+                        Some(attachment_type) => {
+                            req.charge.add(json_tree_bytes(part.data.len()))?;
+                            attachment_type
+                        }
+                        None => "event.attachment",
+                    };
+                    attachments.push((
+                        part.filename.clone().unwrap_or_else(|| name.to_string()),
+                        part.content_type,
+                        attachment_type,
+                        part.data.to_vec(),
+                        finder.find(&part.data),
+                    ));
+                }
                 (_, Some(filename)) => {
                     check_item_size(limits, "attachment", part.data.len())?;
                     attachments.push((
@@ -253,14 +308,7 @@ pub async fn ingest_minidump(
                         part.content_type,
                         "event.attachment",
                         part.data.to_vec(),
-                    ));
-                }
-                (name, None) if name.starts_with("__sentry") => {
-                    attachments.push((
-                        name.to_string(),
-                        part.content_type,
-                        "event.attachment",
-                        part.data.to_vec(),
+                        finder.find(&part.data),
                     ));
                 }
                 (name, None) => {
@@ -272,16 +320,20 @@ pub async fn ingest_minidump(
             }
         }
     } else {
+        // The whole body, unless it came compressed.
+        let place = is_minidump(&decoded).then_some(0..decoded.len());
         minidump = Some((
             "minidump.dmp".into(),
             unwrap_minidump(decoded, limits, &req.charge)?,
+            place,
         ));
     }
-    let (dump_name, dump) = minidump.ok_or_else(|| IngestError::BadRequest {
+    let (dump_name, dump, dump_place) = minidump.ok_or_else(|| IngestError::BadRequest {
         detail: "invalid minidump".into(),
         causes: vec!["missing upload_file_minidump".into()],
     })?;
     check_item_size(limits, "attachment", dump.len())?;
+    let mut event = attached_event.merge(event, limits.max_json_depth);
     if !extra.is_empty() {
         let target = event
             .entry("extra")
@@ -315,6 +367,7 @@ pub async fn ingest_minidump(
                 .unwrap_or_default(),
         ),
         payload,
+        in_body: None,
         meta,
         audit: None,
     }];
@@ -325,9 +378,10 @@ pub async fn ingest_minidump(
             Some("application/x-dmp".into()),
             "event.minidump",
             dump,
+            dump_place,
         ),
     );
-    for (filename, content_type, attachment_type, data) in attachments {
+    for (filename, content_type, attachment_type, data, place) in attachments {
         let mut header = Map::new();
         header.insert("type".into(), json!("attachment"));
         header.insert("filename".into(), json!(filename));
@@ -342,6 +396,10 @@ pub async fn ingest_minidump(
             item_type: "attachment".into(),
             header: Some(header),
             payload: data,
+            in_body: place.map(|payload| BodyPosition {
+                payload,
+                header_line_before: false,
+            }),
             meta,
             audit: None,
         });

@@ -24,10 +24,11 @@ use crate::data_policy::DataPolicy;
 use crate::decode;
 use crate::error::IngestError;
 use crate::in_flight::RequestCharge;
-use crate::store::{NewEnvelope, NewItem};
+use crate::store::{BodyPosition, NewEnvelope, NewItem};
 
 mod envelope;
 mod minidump;
+mod native_payload;
 mod security;
 mod store;
 
@@ -146,10 +147,25 @@ fn new_envelope(
             .header(http::header::CONTENT_ENCODING)
             .map(str::to_string),
         header,
+        header_is_first_line: false,
         body: req.body.clone(),
         decoded_size,
         http_headers: headers_json(&req.headers),
         items,
+    }
+}
+
+/// A single item written back exactly as it came (a store event compact, keys in order, with
+/// an `event_id`; a security report likewise) is the decoded body itself: the store keeps it
+/// once, there.
+pub(super) fn keep_in_body_if_unchanged(items: &mut [NewItem], decoded: &[u8]) {
+    if let [item] = items
+        && item.payload == decoded
+    {
+        item.in_body = Some(BodyPosition {
+            payload: 0..decoded.len(),
+            header_line_before: false,
+        });
     }
 }
 

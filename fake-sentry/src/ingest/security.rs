@@ -4,7 +4,7 @@ use serde_json::{Map, Value, json};
 
 use super::{
     IngestRequest, Ingested, authenticated, check_item_size, decoded_body, json_kind,
-    json_tree_bytes, new_envelope,
+    json_tree_bytes, keep_in_body_if_unchanged, new_envelope,
 };
 use crate::config::Limits;
 use crate::error::IngestError;
@@ -80,6 +80,7 @@ pub fn ingest_security(
             item_type: "security".into(),
             header: Some(header.clone()),
             payload,
+            in_body: None,
             meta,
             audit: None,
         });
@@ -87,6 +88,7 @@ pub fn ingest_security(
     if items.is_empty() {
         return Err(IngestError::bad_request("security report list is empty"));
     }
+    keep_in_body_if_unchanged(&mut items, &decoded);
     let event_id = items.first().and_then(|i| i.meta.event_id.clone());
     Ok(Ingested {
         envelope: new_envelope(req, auth, None, decoded.len(), items),

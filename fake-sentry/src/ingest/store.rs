@@ -4,7 +4,8 @@ use serde_json::{Map, Value};
 
 use super::{
     IngestRequest, Ingested, authenticated, check_item_size, decoded_body, ingest_envelope,
-    json_kind_of_non_object, json_tree_bytes, new_envelope, parse_json_object,
+    json_kind_of_non_object, json_tree_bytes, keep_in_body_if_unchanged, new_envelope,
+    parse_json_object,
 };
 use crate::auth::Auth;
 use crate::config::Limits;
@@ -39,7 +40,9 @@ pub fn ingest_store(
         });
     }
     let json_bytes = legacy_event_json(&decoded, limits, &req.charge)?;
-    store_event(req, auth, json_bytes, limits)
+    let mut ingested = store_event(req, auth, json_bytes, limits)?;
+    keep_in_body_if_unchanged(&mut ingested.envelope.items, &decoded);
+    Ok(ingested)
 }
 
 /// Undoes the base64 and zlib wrappings old raven clients put around store bodies.
@@ -93,6 +96,7 @@ fn store_event(
         item_type: item_type.to_string(),
         header: None,
         payload,
+        in_body: None,
         meta,
         audit: None,
     }];

@@ -9,6 +9,7 @@ use crate::config::Config;
 use crate::faults::FaultPlan;
 use crate::forward::Forwarder;
 use crate::in_flight::InFlightBudget;
+use crate::native::NativePipeline;
 use crate::store::{Store, StoreError};
 
 /// Shared state of one running server.
@@ -25,6 +26,8 @@ pub struct AppState {
     pub(crate) forwarder: Option<Arc<Forwarder>>,
     /// The memory budget of the requests being ingested (`--max-in-flight`).
     pub(crate) in_flight: InFlightBudget,
+    /// The native crash pipeline; `None` with `--minidump-workers 0`.
+    pub(crate) native: Option<Arc<NativePipeline>>,
     /// Becomes true when the server begins to shut down, so that requests that would otherwise
     /// run on (event streams, long-poll waits) end and graceful shutdown can finish.
     closing: tokio::sync::watch::Sender<bool>,
@@ -32,16 +35,10 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(config: Config, public_addr: SocketAddr) -> Result<Arc<Self>, StoreError> {
-        let store = Store::open_capped(
-            &config.storage,
-            config.max_items,
-            config.max_refusals,
-            config.max_refusal_bytes,
-            config.max_wal_bytes,
-            config.sync,
-            config.max_memory_bytes,
-        )?;
+        let store = Store::open_with(&config.storage, &config.store_options())?;
+        let native = NativePipeline::start(&store, &config.storage, &config.native)?;
         Ok(Arc::new(Self {
+            native,
             faults: FaultPlan::new(config.faults.clone()),
             forwarder: config.forward.clone().map(Forwarder::start),
             ui_counts: Default::default(),

@@ -2,10 +2,12 @@
 //!
 //! The count cap (`--max-events`) alone lets 200,000 items of up to 100 MiB each pile up in
 //! memory. The writer therefore also keeps a running total of the bytes it has stored (request
-//! bodies as sent, payloads, their headers and audit texts, plus a fixed overhead per row) and,
-//! once a commit takes it past the cap, evicts the oldest envelopes whole, as the count cap
-//! evicts the oldest items. The newest envelope is never evicted by bytes: one envelope larger
-//! than the whole cap is kept alone rather than acknowledged and dropped at once.
+//! bodies as sent; payloads as kept: nothing for one kept as its place in the body, the
+//! compressed size of another; their headers and audit texts; a fixed overhead per row) and,
+//! once a commit takes it past the cap, evicts the oldest envelopes whole (see
+//! `store/retention.rs`, which also counts a file's envelopes this way to choose what to evict).
+//! The newest envelope is never evicted: one envelope larger than the whole cap is kept alone
+//! rather than acknowledged and dropped at once.
 //!
 //! The total is counted the same way on both sides: in Rust from what is inserted, in SQL
 //! (`octet_length`, bytes whatever the column's type) from what is evicted, so it cannot
@@ -15,20 +17,37 @@
 use rusqlite::Connection;
 
 use super::PreparedEnvelope;
-use super::event_index::IndexChanges;
 
 /// Bytes counted per stored row besides its contents (SQLite's record and index entries, and
 /// the listing columns).
 const ROW_OVERHEAD: i64 = 512;
 
 /// The bytes one envelope row of `id` holds, in SQL over `envelopes`.
-const ENVELOPE_BYTES: &str = "(512 + COALESCE(octet_length(raw), 0)
+pub(super) const ENVELOPE_BYTES: &str = "(512 + COALESCE(octet_length(raw), 0)
     + COALESCE(octet_length(http_headers), 0) + COALESCE(octet_length(header), 0))";
 
-/// The bytes one item row holds, in SQL over `items`.
-const ITEM_BYTES: &str = "(512 + COALESCE(octet_length(payload), 0)
+/// The bytes one item row holds, in SQL over `items`, with what processing its minidump kept
+/// (see [`minidump_bytes`]).
+pub(super) const ITEM_BYTES: &str = "(512 + COALESCE(octet_length(payload), 0)
     + COALESCE(octet_length(header), 0) + COALESCE(octet_length(scrubbed), 0)
-    + COALESCE(octet_length(findings), 0) + COALESCE(octet_length(scrub_report), 0))";
+    + COALESCE(octet_length(findings), 0) + COALESCE(octet_length(scrub_report), 0)
+    + COALESCE((SELECT octet_length(m.processed) + octet_length(m.native_event)
+                + octet_length(m.search_text) FROM minidumps m WHERE m.seq = items.seq), 0))";
+
+/// The bytes processing kept for the minidump at `seq` (its JSON, native event and search
+/// text, compressed), as [`ITEM_BYTES`] counts them: the writer adds the change each outcome
+/// makes.
+pub(super) fn minidump_bytes(conn: &Connection, seq: i64) -> rusqlite::Result<i64> {
+    conn.prepare_cached(
+        "SELECT COALESCE(octet_length(processed) + octet_length(native_event)
+                + octet_length(search_text), 0) FROM minidumps WHERE seq = ?1",
+    )?
+    .query_row([seq], |r| r.get(0))
+    .or_else(|err| match err {
+        rusqlite::Error::QueryReturnedNoRows => Ok(0),
+        err => Err(err),
+    })
+}
 
 /// What an envelope about to be inserted adds to the total, as [`total`] would count it.
 pub(super) fn envelope_bytes(prepared: &PreparedEnvelope) -> i64 {
@@ -36,14 +55,17 @@ pub(super) fn envelope_bytes(prepared: &PreparedEnvelope) -> i64 {
     let text = |t: &Option<String>| t.as_ref().map_or(0, String::len);
     let mut bytes = ROW_OVERHEAD as usize
         + env.body.len()
-        + env.http_headers.len()
+        + prepared.http_headers.len()
         + text(&prepared.header_text);
-    for (item, header) in env.items.iter().zip(&prepared.item_header_texts) {
-        bytes += ROW_OVERHEAD as usize + item.payload.len() + text(header);
+    // What the rows keep: a payload kept in the body counts nothing of its own, a compressed
+    // one (and a scrubbed copy) its compressed size.
+    for (item, stored) in env.items.iter().zip(&prepared.items) {
+        bytes += ROW_OVERHEAD as usize
+            + stored.payload.len()
+            + text(&stored.header_text)
+            + stored.scrubbed.as_ref().map_or(0, Vec::len);
         if let Some(audit) = &item.audit {
-            bytes += audit.findings_json.len()
-                + audit.scrubbed.as_ref().map_or(0, Vec::len)
-                + text(&audit.scrub_report_json);
+            bytes += audit.findings_json.len() + text(&audit.scrub_report_json);
         }
     }
     i64::try_from(bytes).unwrap_or(i64::MAX)
@@ -61,99 +83,14 @@ pub(super) fn total(conn: &Connection) -> rusqlite::Result<i64> {
     )
 }
 
-/// The bytes of the `excess` oldest items and of the envelopes that removing them leaves
-/// empty, as [`super::evict_oldest`] is about to delete them.
-pub(super) fn oldest_items_bytes(conn: &Connection, excess: i64) -> rusqlite::Result<i64> {
-    let items: i64 = conn
-        .prepare_cached(&format!(
-            "SELECT COALESCE(SUM({ITEM_BYTES}), 0) FROM items WHERE seq IN
-             (SELECT seq FROM items ORDER BY seq LIMIT ?1)"
-        ))?
-        .query_row([excess], |r| r.get(0))?;
-    let envelopes: i64 = conn
-        .prepare_cached(&format!(
-            "SELECT COALESCE(SUM({ENVELOPE_BYTES}), 0) FROM envelopes WHERE id <
-             (SELECT COALESCE(MIN(envelope_id), 9223372036854775807) FROM items WHERE seq NOT IN
-              (SELECT seq FROM items ORDER BY seq LIMIT ?1))"
-        ))?
-        .query_row([excess], |r| r.get(0))?;
-    Ok(items + envelopes)
-}
-
-/// Evicts the oldest envelopes, items and all, until at least `excess` bytes are freed or only
-/// the newest envelope is left. Returns the items and bytes removed.
-pub(super) fn evict(
-    conn: &Connection,
-    excess: i64,
-    index_changes: &mut IndexChanges,
-) -> rusqlite::Result<(i64, i64)> {
-    let newest: Option<i64> = conn.query_row("SELECT MAX(id) FROM envelopes", [], |r| r.get(0))?;
-    let Some(newest) = newest else {
-        return Ok((0, 0));
-    };
-    let mut last = None;
-    let (mut items, mut freed) = (0i64, 0i64);
-    {
-        let mut stmt = conn.prepare_cached(&format!(
-            "SELECT e.id, {ENVELOPE_BYTES}
-                 + COALESCE((SELECT SUM({ITEM_BYTES}) FROM items WHERE envelope_id = e.id), 0),
-               (SELECT COUNT(*) FROM items WHERE envelope_id = e.id)
-             FROM envelopes AS e WHERE e.id < ?1 ORDER BY e.id"
-        ))?;
-        let mut rows = stmt.query([newest])?;
-        while freed < excess {
-            let Some(row) = rows.next()? else {
-                break;
-            };
-            last = Some(row.get::<_, i64>(0)?);
-            freed += row.get::<_, i64>(1)?;
-            items += row.get::<_, i64>(2)?;
-        }
-    }
-    let Some(last) = last else {
-        return Ok((0, 0));
-    };
-    index_changes.remove_rows(
-        conn.prepare_cached(
-            "SELECT seq, event_id FROM items WHERE envelope_id <= ?1 AND event_id IS NOT NULL",
-        )?
-        .query_map([last], |r| Ok((r.get(0)?, r.get(1)?)))?,
-    )?;
-    conn.execute("DELETE FROM items WHERE envelope_id <= ?1", [last])?;
-    conn.execute("DELETE FROM envelopes WHERE id <= ?1", [last])?;
-    Ok((items, freed))
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::tests::noise_envelope;
     use super::super::*;
-    use super::total;
+    use super::{envelope_bytes, total};
 
     fn envelope(event_id: &str, payload_bytes: usize) -> NewEnvelope {
-        NewEnvelope {
-            project_id: 1,
-            endpoint: "envelope",
-            received_at_ms: 1,
-            auth: Auth::none(),
-            user_agent: None,
-            content_type: None,
-            content_encoding: None,
-            header: None,
-            body: bytes::Bytes::from(vec![b'b'; 100]),
-            decoded_size: 100,
-            http_headers: "{}".into(),
-            items: vec![NewItem {
-                item_type: "event".into(),
-                header: None,
-                payload: vec![b'p'; payload_bytes],
-                meta: ItemMeta {
-                    event_id: Some(event_id.to_string()),
-                    summary: "event".into(),
-                    ..ItemMeta::default()
-                },
-                audit: None,
-            }],
-        }
+        noise_envelope(event_id, "event".into(), payload_bytes, 100)
     }
 
     fn stored(store: &Store) -> (i64, i64, i64) {
@@ -208,9 +145,10 @@ mod tests {
 
     #[tokio::test]
     async fn count_eviction_and_flush_keep_the_total_right() {
-        // Each envelope counts 2,126 bytes: the cap holds two, and the count cap keeps two. Were
-        // the bytes of count-evicted rows not taken off the total, the byte cap would evict
-        // one more.
+        // The cap holds two envelopes and a half, and the count cap keeps two. Were the bytes
+        // of count-evicted rows not taken off the total, the byte cap would evict one more.
+        let each = envelope_bytes(&PreparedEnvelope::new(envelope("0", 1000)).unwrap());
+        assert!(each > 2000, "{each}: the payload stays about as large");
         let store = Store::open_capped(
             &Storage::Memory,
             2,
@@ -218,7 +156,7 @@ mod tests {
             usize::MAX,
             1 << 20,
             SyncMode::Off,
-            5000,
+            (each * 5 / 2) as usize,
         )
         .unwrap();
         for n in 0..5 {
@@ -228,7 +166,7 @@ mod tests {
                 .unwrap();
             let (items, _, bytes) = stored(&store);
             assert_eq!(items, (n + 1).min(2), "after {n}");
-            assert_eq!(bytes, 2126 * items);
+            assert_eq!(bytes, each * items, "Rust and SQL count the same");
         }
         store.flush(None).await.unwrap();
         assert_eq!(stored(&store).2, 0);
@@ -239,5 +177,64 @@ mod tests {
                 .unwrap();
         }
         assert_eq!(stored(&store).0, 2, "the flush reset the total");
+    }
+
+    /// What processing a minidump keeps counts against the cap like what was sent: the
+    /// processed forms of a dump can be larger than the dump.
+    #[tokio::test]
+    async fn what_processing_keeps_counts_against_the_cap() {
+        use crate::store::{PendingMinidump, ProcessingOutcome};
+        let cap = 350 * 1024;
+        let store = Store::open_capped(
+            &Storage::Memory,
+            1000,
+            10,
+            usize::MAX,
+            1 << 20,
+            SyncMode::Off,
+            cap,
+        )
+        .unwrap();
+        let mut with_dump = envelope("0", 1000);
+        let mut dump = with_dump.items[0].clone();
+        dump.item_type = "attachment".into();
+        dump.header = serde_json::json!({"attachment_type": "event.minidump"})
+            .as_object()
+            .cloned();
+        with_dump.items.push(dump);
+        store.insert(with_dump).await.unwrap();
+        // 300 KiB of letters, about 190 KiB compressed.
+        let noise = String::from_utf8(
+            super::super::tests::noise(300 * 1024)
+                .iter()
+                .map(|b| b'a' + b % 26)
+                .collect(),
+        )
+        .unwrap();
+        let outcome = ProcessingOutcome::Processed {
+            processed: serde_json::json!({"text": noise}),
+            native_event: serde_json::json!({}),
+            signature: "sig".into(),
+            summary: "crash".into(),
+            search_text: String::new(),
+        };
+        let pending = PendingMinidump { seq: 2, attempt: 1 };
+        assert!(store.record_minidump(pending, outcome).await.unwrap());
+        let (_, _, bytes) = stored(&store);
+        assert!(bytes > 150 * 1024, "{bytes}: counted in SQL");
+        // Two envelopes of 100 KiB: the first with its processed dump must go to keep the cap.
+        for n in 1..3 {
+            store
+                .insert(envelope(&format!("{n:x}"), 100 * 1024))
+                .await
+                .unwrap();
+        }
+        let (items, first, bytes) = stored(&store);
+        assert!(bytes <= cap as i64, "{bytes} bytes kept");
+        assert_eq!(
+            (items, first),
+            (2, 2),
+            "the envelope with the processed dump went"
+        );
     }
 }

@@ -15,6 +15,7 @@ use super::item_views::{
 };
 use super::limits::UiLimits;
 use super::list::Row;
+use super::native_crash::{NativeCrash, NativeCrashView, NativeStatus, native_crash_view};
 use super::text::short_time;
 use super::{UiError, queries, render};
 use crate::server::AppState;
@@ -28,6 +29,8 @@ pub struct DetailData {
     pub older: Option<ItemSummary>,
     pub newer: Option<ItemSummary>,
     pub audit: store::ItemAuditRecord,
+    /// The minidump the item is, or was sent with, and how far its processing has got.
+    pub minidump: Option<store::MinidumpRecord>,
 }
 
 /// Loads item `id` (fake-sentry id or Sentry event id) and its surroundings.
@@ -43,7 +46,14 @@ pub fn load(conn: &rusqlite::Connection, id: &str) -> rusqlite::Result<Option<De
             .collect();
     let (older, newer) = queries::neighbours(conn, record.summary.seq)?;
     let audit = store::get_item_audit(conn, &record.summary.id)?;
+    let minidump = match record.summary.item_type.as_str() {
+        "event" | "attachment" => {
+            store::find_minidump(conn, &record.summary.id, store::MinidumpBodies::NativeEvent)?
+        }
+        _ => None,
+    };
     Ok(Some(DetailData {
+        minidump,
         audit,
         record,
         envelope,
@@ -166,6 +176,8 @@ pub struct DetailPage {
     pub(crate) older: Option<String>,
     pub(crate) newer: Option<String>,
     pub(crate) audit: Option<AuditView>,
+    /// A native crash: the event sent with a minidump (or the minidump, when it came alone).
+    pub(crate) native: Option<NativeCrashView>,
 }
 
 impl DetailPage {
@@ -174,6 +186,7 @@ impl DetailPage {
     pub fn new(data: DetailData, policy: &str, limits: &UiLimits) -> Self {
         let l = limits;
         let DetailData {
+            minidump,
             audit,
             record,
             envelope,
@@ -217,7 +230,15 @@ impl DetailPage {
             older: older.map(|i| i.id),
             newer: newer.map(|i| i.id),
             audit: audit_view(l, audit, policy),
+            native: None,
         };
+        page.native = minidump
+            .as_ref()
+            .filter(|m| match m.event_item_id.as_deref() {
+                Some(event_item) => event_item == summary.id,
+                None => m.minidump_item_id == summary.id,
+            })
+            .map(|m| native_view(l, m, payload.as_ref()));
         let Some(payload) = payload else {
             page.preview = Some(binary_preview(l, &record.payload));
             return page;
@@ -266,6 +287,39 @@ impl DetailPage {
     pub(crate) fn received(&self) -> String {
         short_time(&self.item.time_full)
     }
+}
+
+/// The native crash view of `minidump`: its processed event once there is one, else what the
+/// client sent (`payload`, the event item's).
+fn native_view(
+    l: &UiLimits,
+    minidump: &store::MinidumpRecord,
+    payload: Option<&Value>,
+) -> NativeCrashView {
+    let status = match (&minidump.status, &minidump.error) {
+        (store::ProcessingStatus::Pending, _) => NativeStatus::Pending,
+        (store::ProcessingStatus::Processed, _) => NativeStatus::Processed,
+        (store::ProcessingStatus::Failed, error) => NativeStatus::Failed {
+            error: error.as_deref().unwrap_or("processing failed"),
+        },
+    };
+    let empty = Value::Object(Default::default());
+    let event = minidump
+        .native_event
+        .as_ref()
+        .or(payload.filter(|_| minidump.event_item_id.is_some()))
+        .unwrap_or(&empty);
+    native_crash_view(
+        l,
+        &NativeCrash {
+            event,
+            status,
+            signature: minidump.signature.as_deref(),
+            minidump_item_id: &minidump.minidump_item_id,
+            minidump_filename: minidump.filename.as_deref().unwrap_or("minidump.dmp"),
+            minidump_size: u64::try_from(minidump.size).unwrap_or(0),
+        },
+    )
 }
 
 /// `GET /items/{id}`

@@ -117,7 +117,7 @@ pub struct EventView {
 }
 
 /// `values` of a `{"values": [...]}` container, or the list itself (older SDKs send bare lists).
-fn values(value: Option<&Value>) -> &[Value] {
+pub(super) fn values(value: Option<&Value>) -> &[Value] {
     match value {
         Some(Value::Array(list)) => list,
         Some(Value::Object(map)) => match map.get("values") {

@@ -10,6 +10,9 @@
 //!   [`detail`] shows one item, with `event_view` turning an event payload into exception
 //!   chains, frames, breadcrumbs and the rest, and `item_views` doing the same for
 //!   transactions, logs, client reports, sessions and anything else.
+//! - `native_crash` lays out a native crash (a minidump and the event it was processed into):
+//!   exception banner with processing status, signature and reprocess button, the crashing
+//!   thread's frames with trust and symbol marks, the other threads, modules and system.
 //! - `compare` diffs two items with `event_filter::shape::diff_values`; `admin` holds the
 //!   flush and refusals pages.
 //! - `queries` has the extra SQL the pages need; `text` shortens and formats values, and
@@ -34,6 +37,7 @@ mod event_view;
 mod item_views;
 mod limits;
 pub mod list;
+mod native_crash;
 pub(crate) mod queries;
 mod text;
 

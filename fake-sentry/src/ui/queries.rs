@@ -178,11 +178,11 @@ mod tests {
     fn store_with(rows: &[(i64, &str)]) -> Connection {
         let conn = Connection::open_in_memory().expect("db");
         conn.execute_batch(
-            "CREATE TABLE items (seq INTEGER PRIMARY KEY, project_id INTEGER, item_type TEXT);
-             CREATE INDEX items_project ON items(project_id, seq);
-             CREATE INDEX items_type ON items(item_type, seq);",
+            "CREATE TABLE items (seq INTEGER PRIMARY KEY, project_id INTEGER, item_type TEXT,
+             finding_count INTEGER);",
         )
         .expect("schema");
+        crate::store::ensure_item_counts(&conn).expect("counts");
         for (project, item_type) in rows {
             conn.execute(
                 "INSERT INTO items (project_id, item_type) VALUES (?1, ?2)",
@@ -194,7 +194,7 @@ mod tests {
     }
 
     #[test]
-    fn skip_scans_find_every_project_and_type() {
+    fn projects_and_counts_by_type() {
         let conn = store_with(&[(3, "event"), (1, "log"), (3, "event"), (7, "attachment")]);
         assert_eq!(projects(&conn).expect("projects"), [1, 3, 7]);
         assert_eq!(
