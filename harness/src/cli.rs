@@ -189,7 +189,8 @@ pub struct RunArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct CommonRunArgs {
-    /// Where report.json, junit.xml and report.html go (default: `target/harness/<scenario>`).
+    /// Where report.json, junit.xml, report.html and crashes/ go (default:
+    /// `target/harness/<scenario>`).
     #[arg(long)]
     pub report_dir: Option<PathBuf>,
     /// Also run this minidump-stackwalk binary (Socorro's flags) and compare.
@@ -308,10 +309,12 @@ async fn run_scenario(scenario: &Scenario, args: &CommonRunArgs) -> anyhow::Resu
     let paths = report::write_all(&report, &dir)?;
     print!("{}", report::terminal::render(&report));
     println!(
-        "\nreports: {}\n         {}\n         {}",
+        "\nreports: {}\n         {}\n         {}\n         {} ({} processed crashes, as Socorro keeps them)",
         paths.html.display(),
         paths.json.display(),
-        paths.junit.display()
+        paths.junit.display(),
+        paths.crashes.display(),
+        report.processed_crashes.len()
     );
     if args.keep_running {
         if let Some(url) = &services.sentry_url {

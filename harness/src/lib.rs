@@ -4,13 +4,19 @@
 //! Antenna-compatible [`collector`]), generates crashes with crash-generator, uploads their
 //! symbols, submits the crashes, runs the real processor ([`processor`]: minidump-processor
 //! in-process over HTTP, and optionally an external minidump-stackwalk with Socorro's flags),
-//! checks every frame against ground truth, injects symbols faults, runs the sample
+//! checks every frame against ground truth, sends the crashes a scenario marks
+//! `submit = [.., "sentry"]` to fake-sentry as sentry-native does and checks what fake-sentry's
+//! own processing made of them (frames against ground truth, its signature against the
+//! in-process one: the [`FAKE_SENTRY`] results), injects symbols faults, runs the sample
 //! Sentry-instrumented [`component`] and audits everything fake-sentry captured, then writes
-//! the [`report`] (terminal, JSON, JUnit XML, HTML).
+//! the [`report`] (terminal, JSON, JUnit XML, HTML, and every processed crash in the shape
+//! Socorro's processor stores, with the signature the report gives, which siggen reads
+//! unchanged).
 //!
 //! The public surface: at the crate root, [`run`] and [`run_with`] with their [`RunOptions`],
-//! [`RunServices`] and [`RunError`] (with [`AuditError`] and [`SymbolsServerError`] that it
-//! wraps), the [`Scenario`] they run ([`demo_scenario`] is the
+//! [`RunServices`] and [`RunError`] (with [`AuditError`], [`SymbolsServerError`] and
+//! [`SentryNativeError`] that it wraps), the processor names results carry ([`IN_PROCESS`],
+//! [`STACKWALK`], [`FAKE_SENTRY`]), the [`Scenario`] they run ([`demo_scenario`] is the
 //! built-in one), the [`RunReport`] they return, and [`signature`] (Socorro-style signatures of
 //! any processed-crash JSON). Public modules are the namespaces a user works in:
 //! [`scenario`] (the scenario file, one type per section), [`report`] (the report and its four
@@ -22,7 +28,7 @@
 //! `bench harness`).
 //!
 //! Private: `run` (the pipeline, one function per stage), `audit` (fake-sentry's captures
-//! against the policy), `demo` and `signature`.
+//! against the policy) and `demo`.
 //!
 //! From a Rust test elsewhere:
 //!
@@ -54,12 +60,15 @@ pub mod report;
 mod run;
 pub mod scenario;
 pub mod services;
-mod signature;
 
 pub use audit::AuditError;
+/// Socorro-style signatures live in their own crate, which fake-sentry shares.
+pub use crash_signature::signature;
 pub use demo::{DEMO_TOML, scenario as demo_scenario};
 pub use report::RunReport;
+pub use run::sentry_native::SentryNativeError;
 pub use run::symbols_server::SymbolsServerError;
-pub use run::{IN_PROCESS, RunError, RunOptions, RunServices, STACKWALK, run, run_with};
+pub use run::{
+    FAKE_SENTRY, IN_PROCESS, RunError, RunOptions, RunServices, STACKWALK, run, run_with,
+};
 pub use scenario::Scenario;
-pub use signature::signature;

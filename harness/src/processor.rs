@@ -3,207 +3,27 @@
 //!
 //! Both fetch symbols over HTTP from the symbols server (fake-symbols, or the user's own) and
 //! keep them in one cache per run, so each module's symbols are fetched once per run whatever
-//! the number of crashes. [`InProcess`] processes each dump with its own `Symbolizer` (so a
-//! module's `loaded_symbols` describes that crash only, as a fresh minidump-stackwalk process
-//! would report it) over one [`SharedSupplier`]: the HTTP supplier with its disk cache, plus a
-//! memo of modules the server did not have, so a missing module is asked for once too.
-//! [`InProcess::prefetch`] fills the cache up front so a run can time fetching and processing
-//! apart. [`Stackwalk`] shares one `--symbols-cache` across its invocations.
+//! the number of crashes. The in-process one is the `crash-processing` crate's [`Processor`]
+//! (shared with fake-sentry), re-exported here; [`Processor::prefetch`] fills the cache up front
+//! so a run can time fetching and processing apart. [`Stackwalk`] shares one `--symbols-cache`
+//! across its invocations.
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::StreamExt;
-use minidump::{Minidump, MinidumpModuleList, Module};
-use minidump_processor::ProcessState;
-use minidump_unwind::{
-    FileError, FileKind, FrameSymbolizer, LocateSymbolsResult, SymbolError, SymbolSupplier,
-    Symbolizer, http_symbol_supplier,
-};
+pub use crash_processing::{Limits, ProcessFailure, Processor, SymbolSources, to_json};
 use serde_json::Value;
 use tokio::process::Command;
 
-/// A module's identity as a symbol supplier sees it.
-type ModuleKey = (String, Option<String>, Option<String>, Option<String>);
-
-fn module_key(module: &(dyn Module + Sync)) -> ModuleKey {
-    (
-        module.code_file().into_owned(),
-        module.code_identifier().map(|c| c.to_string()),
-        module.debug_file().map(|d| d.into_owned()),
-        module.debug_identifier().map(|d| d.breakpad().to_string()),
-    )
-}
-
-/// The HTTP supplier shared by every crash of a run: found symbols land in its disk cache,
-/// and modules it could not find are remembered so they are not asked for again.
-#[derive(Clone)]
-pub struct SharedSupplier {
-    http: Arc<dyn SymbolSupplier + Send + Sync>,
-    missing: Arc<Mutex<HashSet<ModuleKey>>>,
-}
-
-impl SharedSupplier {
-    /// Fetches from `symbol_urls` (tried in order) into a cache under `cache_dir`; each
-    /// download may take at most `timeout`.
-    pub fn new(symbol_urls: Vec<String>, cache_dir: &Path, timeout: Duration) -> Self {
-        // The tmp dir must exist and share the cache's file system (the supplier renames).
-        let _ = std::fs::create_dir_all(cache_dir.join("tmp"));
-        let _ = std::fs::create_dir_all(cache_dir.join("cache"));
-        let http = http_symbol_supplier(
-            Vec::new(),
-            symbol_urls,
-            cache_dir.join("cache"),
-            cache_dir.join("tmp"),
-            timeout,
-        );
-        Self {
-            http: Arc::new(http),
-            missing: Arc::default(),
-        }
-    }
-
-    fn is_missing(&self, key: &ModuleKey) -> bool {
-        self.missing
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .contains(key)
-    }
-}
-
-#[async_trait::async_trait]
-impl SymbolSupplier for SharedSupplier {
-    async fn locate_symbols(
-        &self,
-        module: &(dyn Module + Sync),
-    ) -> Result<LocateSymbolsResult, SymbolError> {
-        let key = module_key(module);
-        if self.is_missing(&key) {
-            return Err(SymbolError::NotFound);
-        }
-        let result = self.http.locate_symbols(module).await;
-        if matches!(result, Err(SymbolError::NotFound)) {
-            self.missing
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(key);
-        }
-        result
-    }
-
-    async fn locate_file(
-        &self,
-        module: &(dyn Module + Sync),
-        file_kind: FileKind,
-    ) -> Result<PathBuf, FileError> {
-        self.http.locate_file(module, file_kind).await
-    }
-}
-
-/// Processes dumps in this process over one [`SharedSupplier`].
-pub struct InProcess {
-    supplier: SharedSupplier,
-}
-
-/// A processing failure, named as minidump-stackwalk names it (`HeaderMismatch`, ...).
-#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
-#[error("{name}: {detail}")]
-pub struct ProcessFailure {
-    /// What becomes `status` / `mdsw_status_string`.
-    pub name: String,
-    pub detail: String,
-}
-
-/// Swallows what `fill_symbol` reports: prefetching only wants the fetch to happen.
-struct Discard(u64);
-
-impl FrameSymbolizer for Discard {
-    fn get_instruction(&self) -> u64 {
-        self.0
-    }
-    fn set_function(&mut self, _: &str, _: u64, _: u32) {}
-    fn set_source_file(&mut self, _: &str, _: u32, _: u64) {}
-}
-
-impl InProcess {
-    /// A processor fetching from `symbol_urls` (tried in order) through a cache under
-    /// `cache_dir`; each download may take at most `timeout`.
-    pub fn new(symbol_urls: Vec<String>, cache_dir: &Path, timeout: Duration) -> Self {
-        Self {
-            supplier: SharedSupplier::new(symbol_urls, cache_dir, timeout),
-        }
-    }
-
-    /// Fetches the symbols of every module in `dumps` (each once), `concurrency` at a time.
-    /// Returns how many distinct modules were looked up. Unreadable dumps are skipped here;
-    /// processing reports them.
-    pub async fn prefetch(&self, dumps: &[&[u8]], concurrency: usize) -> usize {
-        let mut seen = HashSet::new();
-        let mut modules = Vec::new();
-        for bytes in dumps {
-            let Ok(dump) = Minidump::read(*bytes) else {
-                continue;
-            };
-            let Ok(list) = dump.get_stream::<MinidumpModuleList>() else {
-                continue;
-            };
-            for module in list.iter() {
-                if seen.insert(module_key(module)) {
-                    modules.push(module.clone());
-                }
-            }
-        }
-        let count = modules.len();
-        let symbolizer = Symbolizer::new(self.supplier.clone());
-        let symbolizer = &symbolizer;
-        futures::stream::iter(modules)
-            .for_each_concurrent(concurrency.max(1), |module| async move {
-                let mut frame = Discard(module.base_address());
-                // A module without symbols is an expected outcome; processing reports it.
-                let _ = symbolizer.fill_symbol(&module, &mut frame).await;
-            })
-            .await;
-        count
-    }
-
-    /// Processes one dump with a symbolizer of its own over the shared supplier.
-    pub async fn process(&self, bytes: &[u8]) -> Result<ProcessState, ProcessFailure> {
-        let dump = Minidump::read(bytes).map_err(|e| ProcessFailure {
-            name: error_name(&format!("{e:?}")),
-            detail: e.to_string(),
-        })?;
-        let symbolizer = Symbolizer::new(self.supplier.clone());
-        minidump_processor::process_minidump(&dump, &symbolizer)
-            .await
-            .map_err(|e| ProcessFailure {
-                name: error_name(&format!("{e:?}")),
-                detail: e.to_string(),
-            })
-    }
-}
-
-/// The variant name of an error's `Debug` form (`HeaderMismatch`, `MissingThreadList`).
-fn error_name(debug: &str) -> String {
-    let name: String = debug
-        .chars()
-        .take_while(|c| c.is_alphanumeric() || *c == '_')
-        .collect();
-    if name.is_empty() {
-        "UnknownError".into()
-    } else {
-        name
-    }
-}
-
-/// A processed crash in minidump-stackwalk's JSON form.
-pub fn to_json(state: &ProcessState) -> Value {
-    let mut out = Vec::new();
-    match state.print_json(&mut out, false) {
-        Ok(()) => serde_json::from_slice(&out).unwrap_or(Value::Null),
-        Err(_) => Value::Null,
-    }
+/// The in-process processor of a run: symbols from `symbol_urls` (tried in order) through a
+/// cache under `cache_dir`, each download within `download_timeout`, no other limit.
+pub fn in_process(
+    symbol_urls: Vec<String>,
+    cache_dir: &Path,
+    download_timeout: Duration,
+) -> Processor {
+    let sources = SymbolSources::http(symbol_urls, cache_dir, download_timeout);
+    Processor::new(&sources, Limits::default())
 }
 
 /// An external `minidump-stackwalk`, run with Socorro's flags.
@@ -360,13 +180,5 @@ mod tests {
             "HeaderMismatch"
         );
         assert_eq!(status_string(&Value::Null, ""), "unknown error");
-    }
-
-    #[test]
-    fn error_names_come_from_debug_forms() {
-        assert_eq!(error_name("HeaderMismatch"), "HeaderMismatch");
-        assert_eq!(error_name("MissingThreadList"), "MissingThreadList");
-        assert_eq!(error_name("Io(Error)"), "Io");
-        assert_eq!(error_name(""), "UnknownError");
     }
 }

@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crash_generator::{OsFlavor, Profile};
+use crash_generator::{EdgeCase, OsFlavor, Profile};
 use event_filter::Policy;
 use fake_symbols::FaultRule;
 use serde::Deserialize;
@@ -34,6 +34,9 @@ pub struct Scenario {
     pub faults: Vec<FaultScenario>,
     #[serde(default)]
     pub audit: Option<AuditSettings>,
+    /// How crashes of entries with `submit = [.., "sentry"]` are sent to fake-sentry.
+    #[serde(default)]
+    pub sentry_native: Option<SentryNativeSettings>,
     #[serde(default)]
     pub expect: Expectations,
     /// Set by [`Scenario::load`]: the folder relative paths are resolved against.
@@ -171,6 +174,36 @@ pub struct GeneratedCorpus {
     pub crashes: u32,
     #[serde(default)]
     pub seed: u64,
+    /// Where the crashes are submitted; by default the collector (when there is one).
+    #[serde(default)]
+    pub submit: Option<Vec<SubmitTo>>,
+}
+
+/// A place a crash is submitted to, as a crash reporter would.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubmitTo {
+    /// The Antenna-compatible collector (`POST /submit`), as Firefox's crash reporter does.
+    Collector,
+    /// fake-sentry's minidump endpoint (`POST /api/{project}/minidump/`), as sentry-native's
+    /// Crashpad handler does; fake-sentry processes it and the result is checked.
+    Sentry,
+}
+
+impl SubmitTo {
+    fn name(self) -> &'static str {
+        match self {
+            SubmitTo::Collector => "collector",
+            SubmitTo::Sentry => "sentry",
+        }
+    }
+}
+
+/// Where one corpus entry's crashes go, defaults applied ([`Scenario::destinations`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Destinations {
+    pub collector: bool,
+    pub sentry: bool,
 }
 
 fn one() -> u32 {
@@ -263,6 +296,54 @@ pub struct ComponentSettings {
     pub orders: u32,
     #[serde(default = "one_u64")]
     pub project: u64,
+}
+
+/// The `[sentry_native]` section: how crashes are sent to fake-sentry's minidump endpoint and
+/// how long its processing may take. Every key has a default; the section may be left out.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SentryNativeSettings {
+    /// The project in the minidump URL (`/api/{project}/minidump/`).
+    #[serde(default = "one_u64")]
+    pub project: u64,
+    /// Sent as `sentry[release]`.
+    #[serde(default = "default_release")]
+    pub release: String,
+    /// Sent as `sentry[environment]`.
+    #[serde(default = "default_environment")]
+    pub environment: String,
+    /// Gzip the form and send `Content-Encoding: gzip`, as Crashpad's handler does (Breakpad
+    /// sends it plain).
+    #[serde(default = "yes")]
+    pub gzip: bool,
+    /// How long fake-sentry may take to process every submitted dump.
+    #[serde(default = "default_processing_wait")]
+    pub wait_secs: u64,
+}
+
+impl Default for SentryNativeSettings {
+    fn default() -> Self {
+        Self {
+            project: 1,
+            release: default_release(),
+            environment: default_environment(),
+            gzip: true,
+            wait_secs: default_processing_wait(),
+        }
+    }
+}
+
+/// The longest `[sentry_native] wait_secs` (fake-sentry's longest long poll).
+pub const MAX_SENTRY_WAIT_SECS: u64 = 300;
+
+fn default_release() -> String {
+    concat!("understudy-harness@", env!("CARGO_PKG_VERSION")).to_string()
+}
+fn default_environment() -> String {
+    "harness".to_string()
+}
+fn default_processing_wait() -> u64 {
+    60
 }
 
 fn default_orders() -> u32 {
@@ -384,9 +465,12 @@ impl Scenario {
                     g.programs
                 )));
             }
-            self.profile(&g.profile)
+            let profile = self
+                .profile(&g.profile)
                 .map_err(|e| self.invalid(format!("corpus.generated[{i}]: {e}")))?;
+            self.validate_submit(i, g, &profile)?;
         }
+        self.validate_sentry_native()?;
         if !(1..=64).contains(&self.processor.concurrency) {
             return Err(self.invalid("processor.concurrency must be in 1..=64".into()));
         }
@@ -436,6 +520,110 @@ impl Scenario {
             return Err(self.invalid("generated crashes need a symbols server".into()));
         }
         Ok(())
+    }
+
+    /// A corpus entry's `submit` list: not empty, no repeats, and each place available.
+    fn validate_submit(
+        &self,
+        i: usize,
+        g: &GeneratedCorpus,
+        profile: &Profile,
+    ) -> Result<(), ScenarioError> {
+        let Some(targets) = &g.submit else {
+            return Ok(());
+        };
+        let at = format!("corpus.generated[{i}].submit");
+        if targets.is_empty() {
+            return Err(self.invalid(format!(
+                "{at} is empty: name \"collector\", \"sentry\" or both (leave it out for the collector)"
+            )));
+        }
+        for (n, target) in targets.iter().enumerate() {
+            if targets[..n].contains(target) {
+                return Err(self.invalid(format!("{at} names {:?} twice", target.name())));
+            }
+            let (service, key) = match target {
+                SubmitTo::Collector => (&self.services.collector, "collector"),
+                SubmitTo::Sentry => (&self.services.fake_sentry, "fake_sentry"),
+            };
+            if *service == Service::Disabled {
+                return Err(self.invalid(format!(
+                    "{at} names {:?} but services.{key} = \"none\"",
+                    target.name()
+                )));
+            }
+        }
+        // fake-sentry refuses a dump without the minidump signature at ingest, as Relay does:
+        // there would be nothing to process.
+        let unsigned = match profile.edge_case {
+            Some(EdgeCase::EmptyDump) => Some("empty_dump"),
+            Some(EdgeCase::BadHeader) => Some("bad_header"),
+            _ => None,
+        };
+        if let (true, Some(edge)) = (targets.contains(&SubmitTo::Sentry), unsigned) {
+            return Err(self.invalid(format!(
+                "{at} names \"sentry\", but fake-sentry refuses {edge} dumps at ingest (no MDMP signature)"
+            )));
+        }
+        Ok(())
+    }
+
+    /// `[sentry_native]`: sane numbers, and only with something to send.
+    fn validate_sentry_native(&self) -> Result<(), ScenarioError> {
+        let Some(settings) = &self.sentry_native else {
+            return Ok(());
+        };
+        if !self.submits_to_sentry() {
+            return Err(self.invalid(
+                "[sentry_native] is set but no corpus.generated entry has submit = [.., \"sentry\"]"
+                    .into(),
+            ));
+        }
+        if settings.project == 0 {
+            return Err(self.invalid("sentry_native.project must be > 0".into()));
+        }
+        for (key, value) in [
+            ("release", &settings.release),
+            ("environment", &settings.environment),
+        ] {
+            if value.trim().is_empty() {
+                return Err(self.invalid(format!("sentry_native.{key} is empty")));
+            }
+        }
+        if !(1..=MAX_SENTRY_WAIT_SECS).contains(&settings.wait_secs) {
+            return Err(self.invalid(format!(
+                "sentry_native.wait_secs must be in 1..={MAX_SENTRY_WAIT_SECS}"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Where a corpus entry's crashes go: its `submit` list, or else the collector when the
+    /// scenario has one.
+    pub fn destinations(&self, entry: &GeneratedCorpus) -> Destinations {
+        match &entry.submit {
+            Some(targets) => Destinations {
+                collector: targets.contains(&SubmitTo::Collector),
+                sentry: targets.contains(&SubmitTo::Sentry),
+            },
+            None => Destinations {
+                collector: self.services.collector != Service::Disabled,
+                sentry: false,
+            },
+        }
+    }
+
+    /// Whether any corpus entry submits its crashes to fake-sentry.
+    pub fn submits_to_sentry(&self) -> bool {
+        self.corpus
+            .generated
+            .iter()
+            .any(|g| self.destinations(g).sentry)
+    }
+
+    /// The `[sentry_native]` settings, or their defaults.
+    pub fn sentry_native_settings(&self) -> SentryNativeSettings {
+        self.sentry_native.clone().unwrap_or_default()
     }
 
     fn resolve(&self, path: &Path) -> PathBuf {
@@ -559,6 +747,110 @@ mod tests {
         assert!(err.contains("ftp://x"), "{err}");
         let err = parse("name = \"x\"").unwrap_err().to_string();
         assert!(err.contains("nothing to do"), "{err}");
+    }
+
+    #[test]
+    fn crashes_go_to_the_collector_unless_submit_says_otherwise() {
+        let s = parse(
+            r#"
+            name = "submit"
+            [[corpus.generated]]
+            profile = "linux"
+            crashes = 1
+            [[corpus.generated]]
+            profile = "windows"
+            crashes = 1
+            submit = ["collector", "sentry"]
+            [[corpus.generated]]
+            profile = "mac"
+            crashes = 1
+            submit = ["sentry"]
+            [sentry_native]
+            release = "app@2"
+            gzip = false
+            "#,
+        )
+        .unwrap();
+        let destinations: Vec<(bool, bool)> = s
+            .corpus
+            .generated
+            .iter()
+            .map(|g| s.destinations(g))
+            .map(|d| (d.collector, d.sentry))
+            .collect();
+        assert_eq!(destinations, [(true, false), (true, true), (false, true)]);
+        assert!(s.submits_to_sentry());
+        let settings = s.sentry_native_settings();
+        assert_eq!(settings.release, "app@2");
+        assert_eq!(settings.environment, "harness");
+        assert!(!settings.gzip);
+        assert_eq!((settings.project, settings.wait_secs), (1, 60));
+        // Without a collector, crashes are processed as generated.
+        let s = parse(
+            "name = \"x\"\n[services]\ncollector = \"none\"\n[[corpus.generated]]\nprofile = \"linux\"\ncrashes = 1",
+        )
+        .unwrap();
+        assert_eq!(
+            s.destinations(&s.corpus.generated[0]),
+            Destinations::default()
+        );
+        assert!(!s.submits_to_sentry());
+    }
+
+    #[test]
+    fn submit_mistakes_are_named() {
+        let entry = |submit: &str| {
+            format!(
+                "name = \"x\"\n[[corpus.generated]]\nprofile = \"linux\"\ncrashes = 1\nsubmit = {submit}\n"
+            )
+        };
+        let err = |text: &str| parse(text).unwrap_err().to_string();
+        let e = err(&entry("[\"antenna\"]"));
+        assert!(e.contains("antenna") && e.contains("collector"), "{e}");
+        let e = err(&entry("[]"));
+        assert!(e.contains("corpus.generated[0].submit is empty"), "{e}");
+        let e = err(&entry("[\"sentry\", \"sentry\"]"));
+        assert!(e.contains("names \"sentry\" twice"), "{e}");
+        let e = err(&format!(
+            "{}[services]\nfake_sentry = \"none\"",
+            entry("[\"sentry\"]")
+        ));
+        assert!(
+            e.contains("names \"sentry\" but services.fake_sentry = \"none\""),
+            "{e}"
+        );
+        let e = err(&format!(
+            "{}[services]\ncollector = \"none\"",
+            entry("[\"collector\"]")
+        ));
+        assert!(e.contains("services.collector = \"none\""), "{e}");
+        let e = err(&format!(
+            "{}[sentry_native]\nrelease = \"a\"",
+            entry("[\"collector\"]")
+        ));
+        assert!(e.contains("no corpus.generated entry has submit"), "{e}");
+        let e = err(&format!(
+            "{}[sentry_native]\nwait_secs = 0",
+            entry("[\"sentry\"]")
+        ));
+        assert!(
+            e.contains("sentry_native.wait_secs must be in 1..=300"),
+            "{e}"
+        );
+        let e = err(&format!(
+            "{}[sentry_native]\nrelease = \" \"",
+            entry("[\"sentry\"]")
+        ));
+        assert!(e.contains("sentry_native.release is empty"), "{e}");
+        let e = err(&format!(
+            "{}[sentry_native]\ndsn = \"x\"",
+            entry("[\"sentry\"]")
+        ));
+        assert!(e.contains("dsn"), "{e}");
+        let e = err(
+            "name = \"x\"\n[[corpus.generated]]\nprofile = { os = \"linux\", edge_case = \"empty_dump\" }\ncrashes = 1\nsubmit = [\"sentry\"]",
+        );
+        assert!(e.contains("fake-sentry refuses empty_dump dumps"), "{e}");
     }
 
     #[test]

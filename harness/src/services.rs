@@ -2,7 +2,8 @@
 //! collector, on fixed or ephemeral loopback ports, each stoppable on its own.
 //!
 //! `harness up` uses this to serve all three until Ctrl-C; `harness run` uses it for the
-//! services a scenario marks `builtin`, and takes URLs for the others.
+//! services a scenario marks `builtin`, and takes URLs for the others. A built-in fake-sentry
+//! fetches symbols for the minidumps it processes from the built-in fake-symbols.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -85,10 +86,15 @@ impl Default for Ports {
     }
 }
 
-/// Starts a built-in fake-sentry on `addr`.
-pub async fn start_sentry(addr: SocketAddr) -> Result<FakeSentry, ServiceError> {
+/// Starts a built-in fake-sentry on `addr` that processes minidumps as `native` says (its
+/// `symbol_urls` should name the run's symbols server, so that it can symbolicate).
+pub async fn start_sentry(
+    addr: SocketAddr,
+    native: fake_sentry::config::NativeConfig,
+) -> Result<FakeSentry, ServiceError> {
     let config = fake_sentry::config::Config {
         listen: addr,
+        native,
         ..fake_sentry::config::Config::ephemeral()
     };
     FakeSentry::start_with(config)
@@ -146,12 +152,17 @@ impl Suite {
     ) -> Result<Self, ServiceError> {
         let at = |port| SocketAddr::new(ports.host, port);
         let wanted = |service| services.contains(&service);
-        let sentry = match wanted(SuiteService::FakeSentry) {
-            true => Some(start_sentry(at(ports.sentry)).await?),
-            false => None,
-        };
         let symbols = match wanted(SuiteService::FakeSymbols) {
             true => Some(start_symbols(at(ports.symbols)).await?),
+            false => None,
+        };
+        // fake-sentry symbolicates the minidumps it receives from the fake-symbols beside it.
+        let native = fake_sentry::config::NativeConfig {
+            symbol_urls: symbols.iter().map(FakeSymbols::url).collect(),
+            ..Default::default()
+        };
+        let sentry = match wanted(SuiteService::FakeSentry) {
+            true => Some(start_sentry(at(ports.sentry), native).await?),
             false => None,
         };
         let collector = match wanted(SuiteService::Collector) {

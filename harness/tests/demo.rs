@@ -1,4 +1,5 @@
-//! The demo scenario, run for real once: it must pass, its JUnit XML must be valid and list
+//! The demo scenario, run for real once: it must pass (fake-sentry's processing of the crashes
+//! sent to it as sentry-native sends them included), its JUnit XML must be valid and list
 //! every case, and the external stackwalker (the pinned minidump-stackwalk, which
 //! `scripts/setup-test-clients` installs when every client is required, as in `.ci/run`) must
 //! agree with the in-process processor on every crash. Without it the comparison is skipped with
@@ -8,7 +9,7 @@ use std::io::Write as _;
 use std::path::PathBuf;
 
 use harness::report::{self, junit};
-use harness::{IN_PROCESS, RunOptions, STACKWALK, run};
+use harness::{FAKE_SENTRY, IN_PROCESS, RunOptions, STACKWALK, run};
 
 /// Every test client must be present (`UNDERSTUDY_REQUIRE_ALL_CLIENTS=1`, which `.ci/run` sets, or
 /// `CI`): a missing one fails the test instead of skipping what needs it. The same rule as
@@ -86,6 +87,19 @@ async fn demo_passes_with_valid_junit_and_processors_agree() {
             .iter()
             .all(|c| c.crash_id.is_some() && c.signature.is_some())
     );
+    // The 32-bit Windows crashes also went to fake-sentry as sentry-native sends them: each
+    // processed there to its ground truth, with the in-process processor's signature.
+    let sentry: Vec<_> = report
+        .crashes
+        .iter()
+        .filter(|c| c.processor == FAKE_SENTRY)
+        .collect();
+    assert_eq!(sentry.len(), 25);
+    for c in &sentry {
+        assert!(c.crash.starts_with("windows-x86-") && c.passed, "{c:?}");
+        let reference = in_process.iter().find(|o| o.crash == c.crash).unwrap();
+        assert_eq!(c.signature, reference.signature, "{}", c.crash);
+    }
     assert_eq!(report.symbols.max_requests_per_module, 1);
     assert!(report.symbols.modules > 3);
     assert_eq!(report.faults.len(), 3);
@@ -114,6 +128,19 @@ async fn demo_passes_with_valid_junit_and_processors_agree() {
     }
     let html = std::fs::read_to_string(&paths.html).unwrap();
     assert!(html.contains("<svg") && html.contains("passed"));
+    // Every crash as Socorro keeps it, with the signature its result gives.
+    for crash in &in_process {
+        let path = paths.crashes.join(format!("{}.json", crash.crash));
+        let kept: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        assert_eq!(
+            kept["signature"].as_str(),
+            crash.signature.as_deref(),
+            "{}",
+            crash.crash
+        );
+    }
+    assert_eq!(std::fs::read_dir(&paths.crashes).unwrap().count(), 100);
 
     if walker.is_some() {
         let external: Vec<_> = report

@@ -41,7 +41,9 @@ fn loopback() -> std::net::SocketAddr {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_scenario_runs_against_services_given_by_url() {
-    let sentry = services::start_sentry(loopback()).await.unwrap();
+    let sentry = services::start_sentry(loopback(), Default::default())
+        .await
+        .unwrap();
     let symbols = services::start_symbols(loopback()).await.unwrap();
     let collector = RunningCollector::start(loopback(), CollectorConfig::default())
         .await

@@ -63,6 +63,18 @@ fn a_wrong_expectation_fails_with_a_diff_and_exit_code_1() {
     let parsed = harness::report::junit::parse(&xml).unwrap();
     assert!(parsed.failures >= 1);
     assert!(xml.contains("definitely::not::this"));
+    // The signature checked is the one of the crash as written in crashes/.
+    let kept: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(reports.join("crashes/linux-1.json")).unwrap())
+            .unwrap();
+    let signature = kept["signature"].as_str().unwrap();
+    assert!(
+        stdout.contains(&format!(
+            "expected definitely::not::this, got {signature}\n"
+        )),
+        "{stdout}"
+    );
+    assert!(reports.join("crashes/linux-2.json").is_file());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,6 +1,7 @@
 //! `junit.xml`: the JUnit XML that CI systems (GitLab, Jenkins, GitHub reporters) display.
 //!
-//! Four suites: `crashes` (one case per crash and processor), `faults` (one per injected
+//! Four suites: `crashes` (one case per crash and processor; fake-sentry's processing of the
+//! crashes sent to it is the processor `fake-sentry`), `faults` (one per injected
 //! symbols fault), `audit` (one per item fake-sentry captured) and `expectations`. A failing
 //! case carries a `<failure>` whose text is the readable diff. The `junit` crate writes the
 //! XML; this module only says what the cases are.

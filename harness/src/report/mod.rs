@@ -3,8 +3,11 @@
 //! The pipeline fills a [`RunReport`]; [`terminal`] prints its summary table, [`json`] writes it
 //! as `report.json` (its field names are the stable schema, versioned by
 //! [`SCHEMA_VERSION`]), [`junit`] writes `junit.xml` (one test case per crash and processor,
-//! per fault scenario, per audited item and per expectation) and [`html`] writes a
-//! self-contained `report.html`.
+//! fake-sentry's processing of the crashes sent to it included, per fault scenario, per audited
+//! item and per expectation) and [`html`] writes a
+//! self-contained `report.html`. [`write_all`] also writes each [`ProcessedCrash`] as
+//! `crashes/<crash>.json`, in the shape Socorro's processor stores (siggen's
+//! `convert_to_crash_data` reads it unchanged).
 
 pub mod html;
 pub mod json;
@@ -14,6 +17,7 @@ pub mod terminal;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 /// Bumped whenever a field of the JSON report changes meaning or disappears.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -34,6 +38,38 @@ pub struct RunReport {
     pub faults: Vec<FaultOutcome>,
     pub audit: Vec<AuditOutcome>,
     pub expectations: Vec<Check>,
+    /// Every crash as Socorro's processor keeps it, in the order processed: written to
+    /// `crashes/<crash>.json` beside the reports, not part of `report.json`.
+    #[serde(skip)]
+    pub processed_crashes: Vec<ProcessedCrash>,
+}
+
+/// One crash as Socorro's processor keeps it (`v1/processed_crash/<id>`): the processor's
+/// output in `json_dump`, the crash annotations under Socorro's processed names beside it, and
+/// the signature (`signature`, `proto_signature`, siggen's notes in `processor_notes`) that the
+/// crash's result in the report carries.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ProcessedCrash {
+    /// The crash's name, as in [`CrashOutcome::crash`].
+    pub crash: String,
+    /// The processor whose output is in `json_dump`: minidump-processor, or minidump-stackwalk
+    /// in a run without the in-process processor.
+    pub processor: String,
+    /// The processed crash.
+    pub json: Value,
+}
+
+impl ProcessedCrash {
+    /// Its `signature`.
+    pub fn signature(&self) -> Option<&str> {
+        self.json.get("signature").and_then(Value::as_str)
+    }
+
+    /// Its file's name in `crashes/`: `<crash>.json` (any path separator in the name becomes
+    /// `_`).
+    pub fn file_name(&self) -> String {
+        format!("{}.json", self.crash.replace(['/', '\\'], "_"))
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -70,11 +106,14 @@ pub struct CrashOutcome {
     pub id: String,
     pub crash: String,
     pub processor: String,
-    /// The collector's crash id (`bp-...`), when it went through a collector.
+    /// The collector's crash id (`bp-...`), when it went through a collector; for fake-sentry's
+    /// results, the event id fake-sentry answered with.
     pub crash_id: Option<String>,
     pub os: Option<String>,
-    /// The processor's status (`OK`, or the error name).
+    /// The processor's status (`OK`, or the error name; for fake-sentry, also `still pending
+    /// after N s` or `refused: <status> <body>`).
     pub status: String,
+    /// The Socorro-style signature (for fake-sentry's results, the one fake-sentry computed).
     pub signature: Option<String>,
     pub crash_reason: Option<String>,
     pub passed: bool,
@@ -223,6 +262,8 @@ pub struct ReportPaths {
     pub json: PathBuf,
     pub junit: PathBuf,
     pub html: PathBuf,
+    /// The folder of processed crashes, one `<crash>.json` each.
+    pub crashes: PathBuf,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -238,8 +279,11 @@ pub enum ReportError {
     Json(#[from] serde_json::Error),
 }
 
-/// Writes `report.json`, `junit.xml` and `report.html` into `dir` (created if missing). Each
-/// file is written to a temporary name and renamed, so a reader never sees half a report.
+/// Writes `report.json`, `junit.xml`, `report.html` and the processed crashes
+/// (`crashes/<crash>.json`, pretty JSON) into `dir` (created if missing). Each file is written
+/// to a temporary name and renamed, so a reader never sees half a report; the processed
+/// crashes first, and then any other `*.json` in `crashes/` (a previous run's) is removed, so
+/// the folder holds this run's crashes only.
 pub fn write_all(report: &RunReport, dir: &Path) -> Result<ReportPaths, ReportError> {
     std::fs::create_dir_all(dir).map_err(|source| ReportError::Io {
         path: dir.to_path_buf(),
@@ -249,11 +293,40 @@ pub fn write_all(report: &RunReport, dir: &Path) -> Result<ReportPaths, ReportEr
         json: dir.join("report.json"),
         junit: dir.join("junit.xml"),
         html: dir.join("report.html"),
+        crashes: dir.join("crashes"),
     };
+    write_processed_crashes(&report.processed_crashes, &paths.crashes)?;
     write_atomically(&paths.json, json::render(report)?.as_bytes())?;
     write_atomically(&paths.junit, junit::render(report).as_bytes())?;
     write_atomically(&paths.html, html::render(report)?.as_bytes())?;
     Ok(paths)
+}
+
+/// Each processed crash into `dir` as `<crash>.json`; then every other `*.json` there is
+/// removed.
+fn write_processed_crashes(crashes: &[ProcessedCrash], dir: &Path) -> Result<(), ReportError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| ReportError::Io { path, source }
+    };
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let mut written = std::collections::HashSet::new();
+    for crash in crashes {
+        let name = crash.file_name();
+        let mut text = serde_json::to_vec_pretty(&crash.json)?;
+        text.push(b'\n');
+        write_atomically(&dir.join(&name), &text)?;
+        written.insert(std::ffi::OsString::from(name));
+    }
+    for entry in std::fs::read_dir(dir).map_err(io(dir))? {
+        let path = entry.map_err(io(dir))?.path();
+        let stale = path.extension().is_some_and(|e| e == "json")
+            && path.file_name().is_some_and(|n| !written.contains(n));
+        if stale {
+            std::fs::remove_file(&path).map_err(io(&path))?;
+        }
+    }
+    Ok(())
 }
 
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
@@ -368,8 +441,49 @@ pub(crate) mod sample {
                 passed: true,
             }],
             passed: false,
+            processed_crashes: vec![ProcessedCrash {
+                crash: "linux-1".into(),
+                processor: "in-process".into(),
+                json: serde_json::json!({"json_dump": {"status": "OK"}, "signature": "foo | bar"}),
+            }],
         };
         report.settle();
         report
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn processed_crashes_are_written_one_file_each_replacing_a_previous_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let crashes = dir.path().join("crashes");
+        std::fs::create_dir_all(&crashes).unwrap();
+        std::fs::write(crashes.join("linux-0.json"), "{}").unwrap();
+        std::fs::write(crashes.join("notes.txt"), "mine").unwrap();
+        let report = sample::report();
+        let paths = write_all(&report, dir.path()).unwrap();
+        assert_eq!(paths.crashes, crashes);
+        let mut names: Vec<String> = std::fs::read_dir(&crashes)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["linux-1.json", "notes.txt"]);
+        let written: Value =
+            serde_json::from_slice(&std::fs::read(crashes.join("linux-1.json")).unwrap()).unwrap();
+        assert_eq!(written, report.processed_crashes[0].json);
+        assert_eq!(report.processed_crashes[0].signature(), Some("foo | bar"));
+    }
+
+    #[test]
+    fn a_crash_name_never_leaves_the_crashes_folder() {
+        let crash = ProcessedCrash {
+            crash: "../a\\b".into(),
+            ..ProcessedCrash::default()
+        };
+        assert_eq!(crash.file_name(), ".._a_b.json");
     }
 }

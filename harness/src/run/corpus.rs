@@ -6,13 +6,15 @@ use std::path::{Path, PathBuf};
 use crash_generator::{Crash, GroundTruth, Program};
 use indicatif::ProgressBar;
 
-use crate::scenario::Scenario;
+use crate::scenario::{Destinations, Scenario};
 
 /// One generated crash and the truth the processors must reproduce over HTTP.
 pub struct GeneratedCrash {
     pub name: String,
     pub crash: Crash,
     pub truth: GroundTruth,
+    /// Where its corpus entry submits it.
+    pub destinations: Destinations,
 }
 
 /// Seeds of a corpus entry's programs are spread out so they do not collide with crash seeds.
@@ -28,6 +30,7 @@ pub fn generate(
     let mut names = HashSet::new();
     for (index, entry) in scenario.corpus.generated.iter().enumerate() {
         let profile = scenario.profile(&entry.profile)?;
+        let destinations = scenario.destinations(entry);
         let programs: Vec<Program> = (0..entry.programs)
             .map(|p| {
                 Program::generate(
@@ -49,7 +52,12 @@ pub fn generate(
                 ));
             }
             let truth = crash.truth_over_http();
-            out.push(GeneratedCrash { name, crash, truth });
+            out.push(GeneratedCrash {
+                name,
+                crash,
+                truth,
+                destinations,
+            });
             progress.inc(1);
         }
     }

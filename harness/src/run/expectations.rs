@@ -3,19 +3,16 @@
 use serde_json::Value;
 
 use super::outcome::top_functions;
-use super::{IN_PROCESS, Submitted};
 use crate::report::{Check, Mismatch, RunReport};
 use crate::scenario::Scenario;
 
 /// Adds a check per expectation to `report`, and marks a crash failed where one of its own
 /// expectations does not hold. Without `ground_truth`, truth mismatches stay as information.
-pub(super) fn expectations(
-    scenario: &Scenario,
-    report: &mut RunReport,
-    in_process_json: &[Option<Value>],
-    submitted: &[Submitted],
-    symbols_counted: bool,
-) {
+///
+/// A crash's expectations are checked against the crash as kept in `crashes/<crash>.json`
+/// (the in-process processor's, or the external stackwalker's in a run without it): its
+/// `signature`, and its `json_dump`'s crash reason and frames.
+pub(super) fn expectations(scenario: &Scenario, report: &mut RunReport, symbols_counted: bool) {
     let expect = &scenario.expect;
     if !expect.ground_truth {
         // Truth mismatches stay in the report as information; only failures to process and
@@ -38,22 +35,26 @@ pub(super) fn expectations(
         });
     }
     for wanted in &expect.crash {
-        let index = submitted.iter().position(|s| s.name == wanted.crash);
-        let json = index
-            .and_then(|i| in_process_json.get(i))
-            .and_then(Option::as_ref);
-        let Some(json) = json else {
+        let Some(kept) = report
+            .processed_crashes
+            .iter()
+            .find(|p| p.crash == wanted.crash)
+        else {
             report.expectations.push(Check {
                 name: format!("crash {}", wanted.crash),
-                expected: "processed by minidump-processor".into(),
+                expected: "a processed crash".into(),
                 actual: "no such crash, or it was not processed".into(),
                 passed: false,
             });
             continue;
         };
+        let processor = kept.processor.clone();
+        let empty = Value::Null;
+        let json = kept.json.get("json_dump").unwrap_or(&empty);
         let mut checks = Vec::new();
         if let Some(sig) = &wanted.signature {
-            checks.push(("signature", sig.clone(), crate::signature::signature(json)));
+            let actual = kept.signature().unwrap_or("null").to_string();
+            checks.push(("signature", sig.clone(), actual));
         }
         if let Some(reason) = &wanted.crash_reason {
             let actual = json
@@ -73,7 +74,7 @@ pub(super) fn expectations(
                 && let Some(outcome) = report
                     .crashes
                     .iter_mut()
-                    .find(|c| c.crash == wanted.crash && c.processor == IN_PROCESS)
+                    .find(|c| c.crash == wanted.crash && c.processor == processor)
             {
                 outcome.passed = false;
                 outcome.mismatches.push(Mismatch {

@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::corpus::GeneratedCrash;
 use super::symbols_server::{SymbolsServer, traffic};
 use super::{RunError, Submitted};
-use crate::processor::{InProcess, to_json};
+use crate::processor::to_json;
 use crate::report::{Check, FaultOutcome};
 use crate::scenario::{FaultScenario, Symbolicated};
 
@@ -30,7 +30,7 @@ pub(crate) async fn run_fault(
         .unwrap_or(default_timeout);
     server.set_faults(&fault.rules).await?;
     server.clear_requests().await?;
-    let processor = InProcess::new(vec![server.url.clone()], work, timeout);
+    let processor = crate::processor::in_process(vec![server.url.clone()], work, timeout);
     let started = Instant::now();
     let dumps: Vec<&[u8]> = submitted[..count]
         .iter()

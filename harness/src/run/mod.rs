@@ -5,20 +5,28 @@
 //! stored dump is what gets processed), `fetch symbols` (every module's symbols, once, into
 //! the shared symbolizer), `process` (the real minidump-processor), `compare` (every frame
 //! against ground truth, signatures), `real dumps` (the scenario's folder of real minidumps,
-//! when it names one), `stackwalk` (the external minidump-stackwalk, when configured), `faults`
-//! (each injected symbols fault with a fresh cache), `audit` (the sample component, then every
-//! captured item against the policy), `report`. [`run_with`] reads as that list.
+//! when it names one), `stackwalk` (the external minidump-stackwalk, when configured),
+//! `sentry-native` (the crashes of entries with `submit = [.., "sentry"]` sent to fake-sentry as
+//! sentry-native sends them, its processing awaited and checked), `faults` (each injected
+//! symbols fault with a fresh cache), `audit` (the sample component, then every captured item
+//! against the policy), `report`. [`run_with`] reads as that list.
+//!
+//! Each crash a processor of the run made something of is also kept as Socorro's processor
+//! would keep it (`socorro`): the report's `crashes/<crash>.json`, whose signature is the one
+//! the report gives and checks.
 
 pub mod corpus;
 mod expectations;
 pub mod faults;
 pub mod outcome;
+pub mod sentry_native;
+mod socorro;
 mod stages;
 mod submit;
 pub mod symbols_server;
 
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::Value;
@@ -33,6 +41,7 @@ use stages::{Crashes, Pipeline};
 pub const IN_PROCESS: &str = "minidump-processor";
 /// The external stackwalker's name in reports.
 pub const STACKWALK: &str = "minidump-stackwalk";
+pub use sentry_native::FAKE_SENTRY;
 
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
@@ -54,6 +63,8 @@ pub enum RunError {
     Component(#[from] crate::component::ComponentError),
     #[error(transparent)]
     Stackwalk(#[from] crate::processor::StackwalkError),
+    #[error(transparent)]
+    SentryNative(#[from] sentry_native::SentryNativeError),
     #[error("{0}")]
     Setup(String),
 }
@@ -71,18 +82,19 @@ pub struct RunServices {
 impl RunServices {
     pub async fn start(scenario: &Scenario) -> Result<Self, RunError> {
         let any = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
-        let (sentry, sentry_url) = match &scenario.services.fake_sentry {
+        let (symbols, symbols_url) = match &scenario.services.fake_symbols {
             Service::Builtin => {
-                let s = services::start_sentry(any).await?;
+                let s = services::start_symbols(any).await?;
                 let url = s.url();
                 (Some(s), Some(url))
             }
             Service::External(url) => (None, Some(url.clone())),
             Service::Disabled => (None, None),
         };
-        let (symbols, symbols_url) = match &scenario.services.fake_symbols {
+        let (sentry, sentry_url) = match &scenario.services.fake_sentry {
             Service::Builtin => {
-                let s = services::start_symbols(any).await?;
+                let s =
+                    services::start_sentry(any, sentry_processing(scenario, &symbols_url)).await?;
                 let url = s.url();
                 (Some(s), Some(url))
             }
@@ -128,6 +140,22 @@ impl RunServices {
         if let Some(s) = self.sentry {
             s.shutdown().await;
         }
+    }
+}
+
+/// How a built-in fake-sentry processes minidumps: symbols from the run's symbols server,
+/// with the scenario's download timeout, on as many workers as the processor's concurrency
+/// (at most one per core: they run at the lowest priority, and the run waits for them).
+fn sentry_processing(
+    scenario: &Scenario,
+    symbols_url: &Option<String>,
+) -> fake_sentry::config::NativeConfig {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    fake_sentry::config::NativeConfig {
+        symbol_urls: symbols_url.iter().cloned().collect(),
+        workers: scenario.processor.concurrency.min(cores),
+        download_timeout: Duration::from_secs(scenario.processor.symbols_download_timeout_secs),
+        ..Default::default()
     }
 }
 
@@ -185,7 +213,8 @@ pub async fn run_with(
     let in_process_json = run.process(&crashes, request_log).await?;
     run.real_dumps().await?;
     run.stackwalk(&crashes, &in_process_json).await?;
+    run.sentry_native(&crashes, &in_process_json).await?;
     run.faults(&crashes).await?;
     run.audit().await?;
-    Ok(run.finish(&crashes, &in_process_json, request_log))
+    Ok(run.finish(request_log))
 }

@@ -1,11 +1,11 @@
-//! Turning one processor result into a [`CrashOutcome`]: the ground-truth comparison, the
-//! signature, and the crashing thread's frames for the report.
+//! Turning one processor result into a [`CrashOutcome`]: the ground-truth comparison and the
+//! crashing thread's frames for the report. The signature is the caller's: the one of the crash
+//! as Socorro keeps it (`socorro`), or fake-sentry's own.
 
 use crash_generator::GroundTruth;
 use serde_json::Value;
 
 use crate::report::{CrashOutcome, FrameRow, Mismatch};
-use crate::signature::signature;
 
 /// What a processor produced for one crash: its JSON, or the error name.
 pub enum Processed {
@@ -13,7 +13,8 @@ pub enum Processed {
     Failed(String),
 }
 
-/// Builds the outcome; `truth` is `None` for real dumps, which pass when processed.
+/// Builds the outcome, without a signature; `truth` is `None` for real dumps, which pass when
+/// processed.
 pub fn crash_outcome(
     crash: &str,
     processor: &str,
@@ -67,7 +68,7 @@ pub fn crash_outcome(
                 .map(str::to_string)
         }),
         status,
-        signature: json.map(signature),
+        signature: None,
         crash_reason: json.and_then(|j| {
             j.pointer("/crash_info/type")
                 .and_then(Value::as_str)

@@ -13,13 +13,15 @@ use super::corpus::{self, GeneratedCrash};
 use super::expectations::expectations;
 use super::faults;
 use super::outcome::{Processed, crash_outcome};
+use super::sentry_native::SentryNative;
+use super::socorro::{self, Walked};
 use super::submit::submit_to_collector;
 use super::symbols_server::{self, SymbolsServer};
 use super::{IN_PROCESS, RunError, RunOptions, RunServices, STACKWALK, Submitted, bar, ms};
 use crate::audit::SentryAudit;
 use crate::diff;
-use crate::processor::{InProcess, Stackwalk, to_json};
-use crate::report::{Check, CrashOutcome, Mismatch, RunReport, SCHEMA_VERSION};
+use crate::processor::{Processor, Stackwalk, to_json};
+use crate::report::{Check, Mismatch, ProcessedCrash, RunReport, SCHEMA_VERSION};
 use crate::scenario::Scenario;
 use crate::services::UPLOAD_TOKEN;
 
@@ -128,15 +130,18 @@ impl<'a> Pipeline<'a> {
         Ok(server.try_clear_requests().await?)
     }
 
-    /// `submit`: each crash to the collector, keeping the dump and annotations it stored; without
-    /// a collector, the generated ones (and no time recorded).
+    /// `submit`: each crash its corpus entry sends to the collector, keeping the dump and
+    /// annotations the collector stored; for the others, the generated ones (and without any
+    /// sent, no time recorded).
     pub(super) async fn submit(
         &mut self,
         generated: &[GeneratedCrash],
     ) -> Result<Vec<Submitted>, RunError> {
         let t = Instant::now();
         let submitted = submit_to_collector(generated, self.services, self.options).await?;
-        if self.services.collector_url.is_some() {
+        if self.services.collector_url.is_some()
+            && generated.iter().any(|g| g.destinations.collector)
+        {
             self.report.add_stage("submit", ms(t));
         }
         Ok(submitted)
@@ -144,7 +149,8 @@ impl<'a> Pipeline<'a> {
 
     /// `fetch symbols`, `process` and `compare`, when the scenario uses the in-process
     /// processor: every module's symbols once into the shared symbolizer, every submitted dump
-    /// through minidump-processor, every result against its ground truth; then the symbols
+    /// through minidump-processor, every result against its ground truth and kept as Socorro
+    /// keeps a processed crash (with the signature the result carries); then the symbols
     /// server's traffic when it logged requests.
     ///
     /// Returns each crash's processed JSON by index (all `None` without the in-process
@@ -163,7 +169,7 @@ impl<'a> Pipeline<'a> {
         if !settings.in_process {
             return Ok(in_process_json);
         }
-        let processor = InProcess::new(
+        let processor = crate::processor::in_process(
             self.symbol_urls.clone(),
             &self.work.path().join("in-process"),
             self.timeout,
@@ -184,13 +190,19 @@ impl<'a> Pipeline<'a> {
         for (i, (processed, millis)) in results.into_iter().enumerate() {
             let s = &submitted[i];
             let truth = generated.get(i).map(|g| &g.truth);
-            let outcome = crash_outcome(
+            let mut outcome = crash_outcome(
                 &s.name,
                 IN_PROCESS,
                 s.crash_id.clone(),
                 &processed,
                 truth,
                 millis,
+            );
+            outcome.signature = self.keep(
+                &s.name,
+                IN_PROCESS,
+                &s.raw_crash,
+                Walked::in_process(&s.dump, &processed),
             );
             if let Processed::Json(json) = processed {
                 in_process_json[i] = Some(json);
@@ -207,34 +219,33 @@ impl<'a> Pipeline<'a> {
     }
 
     /// `real dumps`: the scenario's folder of real minidumps, when it names one, through the
-    /// in-process processor with a cache of their own (no ground truth to compare with).
+    /// in-process processor with a cache of their own (no ground truth to compare with), each
+    /// kept as a processed crash without annotations.
     pub(super) async fn real_dumps(&mut self) -> Result<(), RunError> {
         let Some(dir) = self.scenario.dumps_dir() else {
             return Ok(());
         };
         let t = Instant::now();
-        let processor = InProcess::new(
+        let processor = crate::processor::in_process(
             self.symbol_urls.clone(),
             &self.work.path().join("real"),
             self.timeout,
         );
         for (name, path) in corpus::real_dumps(&dir).map_err(RunError::Setup)? {
             let started = Instant::now();
-            let processed = match std::fs::read(&path) {
+            let (processed, dump) = match std::fs::read(&path) {
                 Ok(bytes) => match processor.process(&bytes).await {
-                    Ok(state) => Processed::Json(to_json(&state)),
-                    Err(e) => Processed::Failed(e.name),
+                    Ok(state) => (Processed::Json(to_json(&state)), Some(bytes)),
+                    Err(e) => (Processed::Failed(e.name), Some(bytes)),
                 },
-                Err(e) => Processed::Failed(format!("Unreadable: {e}")),
+                Err(e) => (Processed::Failed(format!("Unreadable: {e}")), None),
             };
-            self.report.crashes.push(crash_outcome(
-                &name,
-                IN_PROCESS,
-                None,
-                &processed,
-                None,
-                ms(started),
-            ));
+            let mut outcome = crash_outcome(&name, IN_PROCESS, None, &processed, None, ms(started));
+            if let Some(dump) = dump {
+                let walked = Walked::in_process(&dump, &processed);
+                outcome.signature = self.keep(&name, IN_PROCESS, &Value::Null, walked);
+            }
+            self.report.crashes.push(outcome);
         }
         self.report.add_stage("real dumps", ms(t));
         Ok(())
@@ -243,7 +254,8 @@ impl<'a> Pipeline<'a> {
     /// `stackwalk`: every submitted dump through the external minidump-stackwalk, run as
     /// Socorro runs it, when the options or the scenario name one. Each result is compared with
     /// its ground truth and, when the scenario expects the processors to agree, with the
-    /// in-process JSON.
+    /// in-process JSON; its signature is that of the crash as Socorro keeps it with this output,
+    /// which is the crash kept in a run without the in-process processor.
     pub(super) async fn stackwalk(
         &mut self,
         crashes: &Crashes,
@@ -270,22 +282,31 @@ impl<'a> Pipeline<'a> {
             download_timeout: self.timeout,
             kill_timeout: Duration::from_secs(scenario.processor.kill_timeout_secs),
         };
-        walker.version().await?;
+        let version = walker.version().await?;
         let progress = bar(self.options, submitted.len() as u64, "stackwalk");
-        let outcomes: Vec<CrashOutcome> = futures::stream::iter(submitted.iter().enumerate())
+        let outcomes: Vec<_> = futures::stream::iter(submitted.iter().enumerate())
             .map(|(i, s)| {
                 let walker = &walker;
+                let version = version.as_str();
                 let progress = &progress;
                 let truth = generated.get(i).map(|g| &g.truth);
                 let reference = in_process_json[i].as_ref();
                 let expect_agree = scenario.expect.processors_agree;
                 async move {
                     let started = Instant::now();
-                    let processed = match walker.process(&s.name, &s.dump, &s.raw_crash).await {
-                        Ok(out) if out.status == "OK" => Processed::Json(out.json),
-                        Ok(out) => Processed::Failed(out.status),
-                        Err(e) => Processed::Failed(e.to_string()),
-                    };
+                    let (processed, kept) =
+                        match walker.process(&s.name, &s.dump, &s.raw_crash).await {
+                            Ok(out) => {
+                                let walked = Walked::stackwalk(&s.dump, &out, version);
+                                let kept = socorro::processed_crash(&s.raw_crash, walked);
+                                let processed = match out.status == "OK" {
+                                    true => Processed::Json(out.json),
+                                    false => Processed::Failed(out.status),
+                                };
+                                (processed, Some(kept))
+                            }
+                            Err(e) => (Processed::Failed(e.to_string()), None),
+                        };
                     let mut outcome = crash_outcome(
                         &s.name,
                         STACKWALK,
@@ -294,6 +315,7 @@ impl<'a> Pipeline<'a> {
                         truth,
                         ms(started),
                     );
+                    outcome.signature = kept.as_ref().and_then(signature_of);
                     if let (true, Some(reference), Processed::Json(json)) =
                         (expect_agree, reference, &processed)
                     {
@@ -308,15 +330,57 @@ impl<'a> Pipeline<'a> {
                         }
                     }
                     progress.inc(1);
-                    outcome
+                    (outcome, kept)
                 }
             })
             .buffered(2)
             .collect()
             .await;
         progress.finish_and_clear();
-        self.report.crashes.extend(outcomes);
+        for ((outcome, kept), s) in outcomes.into_iter().zip(submitted) {
+            // The in-process processor's crash is the one kept when it ran.
+            if let (false, Some(json)) = (scenario.processor.in_process, kept) {
+                self.report.processed_crashes.push(ProcessedCrash {
+                    crash: s.name.clone(),
+                    processor: STACKWALK.into(),
+                    json,
+                });
+            }
+            self.report.crashes.push(outcome);
+        }
         self.report.add_stage("stackwalk", ms(t));
+        Ok(())
+    }
+
+    /// `sentry-native`: the crashes whose entries submit them to fake-sentry, sent as
+    /// sentry-native sends them; once fake-sentry has processed them, each result against its
+    /// ground truth and its signature against the in-process processor's. Before `faults`, so
+    /// that fake-sentry's symbol downloads never meet an injected fault, and after the main
+    /// corpus' request log was read.
+    pub(super) async fn sentry_native(
+        &mut self,
+        crashes: &Crashes,
+        in_process_json: &[Option<Value>],
+    ) -> Result<(), RunError> {
+        if !self.scenario.submits_to_sentry() {
+            return Ok(());
+        }
+        let t = Instant::now();
+        let settings = self.scenario.sentry_native_settings();
+        let (url, dsn) = self
+            .services
+            .sentry_url
+            .as_deref()
+            .zip(self.services.dsn(settings.project))
+            .ok_or_else(|| RunError::Setup("submit = [\"sentry\"] needs fake-sentry".into()))?;
+        let sentry = SentryNative::new(url, &dsn, &settings)?;
+        let progress = bar(self.options, 0, "fake-sentry");
+        let outcomes = sentry
+            .check(&crashes.generated, in_process_json, &progress)
+            .await?;
+        progress.finish_and_clear();
+        self.report.crashes.extend(outcomes);
+        self.report.add_stage("sentry-native", ms(t));
         Ok(())
     }
 
@@ -389,20 +453,9 @@ impl<'a> Pipeline<'a> {
 
     /// `report`: the scenario's expectations checked against what the stages found, the total
     /// time (and its limit), and the verdict.
-    pub(super) fn finish(
-        mut self,
-        crashes: &Crashes,
-        in_process_json: &[Option<Value>],
-        request_log: bool,
-    ) -> RunReport {
+    pub(super) fn finish(mut self, request_log: bool) -> RunReport {
         let scenario = self.scenario;
-        expectations(
-            scenario,
-            &mut self.report,
-            in_process_json,
-            &crashes.submitted,
-            request_log,
-        );
+        expectations(scenario, &mut self.report, request_log);
         let report = &mut self.report;
         report.duration_ms = ms(self.started);
         if let Some(max) = scenario.expect.max_seconds {
@@ -419,10 +472,39 @@ impl<'a> Pipeline<'a> {
     }
 }
 
+impl Pipeline<'_> {
+    /// Keeps `crash` as Socorro's processor would from its raw crash and `walked`, for the
+    /// report's `crashes/`; returns its signature, which the crash's result carries.
+    fn keep(
+        &mut self,
+        crash: &str,
+        processor: &str,
+        raw_crash: &Value,
+        walked: Walked,
+    ) -> Option<String> {
+        let json = socorro::processed_crash(raw_crash, walked);
+        let signature = signature_of(&json);
+        self.report.processed_crashes.push(ProcessedCrash {
+            crash: crash.to_string(),
+            processor: processor.to_string(),
+            json,
+        });
+        signature
+    }
+}
+
+/// A processed crash's `signature`.
+fn signature_of(processed: &Value) -> Option<String> {
+    processed
+        .get("signature")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+}
+
 /// Every submitted dump through the in-process processor, `concurrency` at a time, in order,
 /// each with its processing time in milliseconds.
 async fn process_all(
-    processor: &InProcess,
+    processor: &Processor,
     submitted: &[Submitted],
     concurrency: usize,
     progress: &ProgressBar,
