@@ -8,7 +8,16 @@
 //! - [`sentry_ingest`]: fake-sentry's ingest throughput and latency over loopback, against
 //!   in-process servers (memory and file SQLite) and optionally a peer such as Kent, in one
 //!   run; [`sentry_ui`] times the web UI's pages over a large store; [`sentry_suite`] runs the
-//!   chosen targets as one table (`bench fake-sentry`).
+//!   chosen targets as one table (`bench fake-sentry`), driven by the built-in client and
+//!   optionally Debian's wrk ([`sentry_ingest::wrk`]), with [`kent`] started as a peer.
+//! - [`sentry_db`]: fake-sentry on a large database file in a process of its own: fill rate,
+//!   disk per envelope, search and page times, restart time and RSS under sustained load
+//!   (`bench fake-sentry-db`). [`sentry_process`] starts fake-sentry's real command line in a
+//!   process of its own (also for `bench fake-sentry --server-process`), and [`child_server`]
+//!   runs it (and Kent) as a child process.
+//! - [`sentry_minidumps`]: fake-sentry's native crash pipeline in a process of its own:
+//!   crash-generator dumps processed per second with a warm symbol cache, and ingest throughput
+//!   with and without dumps being processed beside it (`bench fake-sentry-minidumps`).
 //! - [`symbols_server`]: fake-symbols' download, upload and symbolication with the server's
 //!   peak RSS, the server running as this binary in a process of its own; [`parse_footprint`]
 //!   gives the parsed size of a module, measured by `bench-parse-footprint`'s counting
@@ -19,14 +28,21 @@
 //!   the same run (`bench event-filter`).
 //! - [`demo_run`]: the harness's demo corpus end to end, with each stage's share of the time
 //!   (`bench harness`).
+//! - [`scratch`]: the working directory a bench runs in (`--dir`, or a temporary one).
 //!
 //! Dated figures live in `docs/benchmarks.md`.
 
+pub mod child_server;
 pub mod crash_generation;
 pub mod demo_run;
+pub mod kent;
 pub mod parse_footprint;
+pub mod scratch;
 pub mod scrub_speed;
+pub mod sentry_db;
 pub mod sentry_ingest;
+pub mod sentry_minidumps;
+pub mod sentry_process;
 pub mod sentry_suite;
 pub mod sentry_ui;
 pub mod symbols_server;

@@ -6,27 +6,55 @@
 //!
 //! Each connection sends back to back ([`Load::Closed`], for throughput) or on a fixed
 //! schedule ([`Load::Rate`], for latency under a given load, counted from each request's due
-//! time so that a stall cannot hide: see [`latency`]).
+//! time so that a stall cannot hide: see `sentry_ingest/latency.rs`).
+//!
+//! The load comes from this crate's client or from Debian's wrk ([`Generator`], [`wrk`]). The
+//! client posts the fixture with [`DISTINCT_EVENTS`] event ids, or a body made per request
+//! ([`Bodies::Made`]) for a run whose every envelope must differ, for a time or for a number
+//! of requests ([`Span`]).
 
 mod latency;
+mod response;
+mod targets;
+pub mod wrk;
 
 pub use latency::{Latencies, LatencySummary, Load, Schedule};
+pub use targets::{
+    HttpStage, RunSettings, ServerCaps, Target, bench_http_stage, bench_in_process, bench_ingest,
+    bench_storage,
+};
 
 use std::io;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::{Buf, Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use bytes::{Bytes, BytesMut};
+use fake_sentry::{Endpoint, IngestRequest};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
-use fake_sentry::config::{Config, Limits, Storage, SyncMode};
-use fake_sentry::testing::FakeSentry;
-use fake_sentry::{Endpoint, IngestRequest, NewEnvelope, Store, ingest_envelope};
+use response::read_response;
 
 /// The wire body of a real `sentry-sdk` 2.75.0 error envelope (see `testdata/captures`).
 pub const PYTHON_ERROR_ENVELOPE_GZ: &[u8] =
     include_bytes!("../../fake-sentry/testdata/captures/python-error-gzip.envelope.gz");
+
+/// A gzipped envelope `body` posted to project 1, as the ingest stage takes it (no HTTP): the
+/// benches that store envelopes without a server start from it.
+pub fn gzip_envelope_request(body: Bytes) -> IngestRequest {
+    let mut headers = http::HeaderMap::new();
+    headers.insert("content-encoding", http::HeaderValue::from_static("gzip"));
+    IngestRequest {
+        charge: fake_sentry::RequestCharge::unlimited(),
+        endpoint: Endpoint::Envelope,
+        project_id: 1,
+        headers,
+        query: Default::default(),
+        body,
+        received_at_ms: fake_sentry::now_ms(),
+    }
+}
 
 /// One measured target.
 #[derive(Debug, Clone)]
@@ -65,16 +93,16 @@ impl BenchResult {
 
 /// What one connection (or storage task) measured.
 #[derive(Debug, Default)]
-struct Tally {
-    latencies: Latencies,
+pub(crate) struct Tally {
+    pub(crate) latencies: Latencies,
     /// Successes; in constant-rate mode `latencies` also holds the unsent requests.
-    answered: u64,
-    errors: u64,
-    unsent: u64,
+    pub(crate) answered: u64,
+    pub(crate) errors: u64,
+    pub(crate) unsent: u64,
 }
 
 impl Tally {
-    fn merge(&mut self, other: Tally) {
+    pub(crate) fn merge(&mut self, other: Tally) {
         self.latencies.merge(&other.latencies);
         self.answered += other.answered;
         self.errors += other.errors;
@@ -108,7 +136,8 @@ fn authority(url: &str) -> Result<String, BenchError> {
     })
 }
 
-/// Drives `base_url` with `connections` connections for `duration`, paced by `load`.
+/// Drives `base_url` with `connections` connections for `duration`, paced by `load`, posting
+/// the fixture with [`DISTINCT_EVENTS`] event ids.
 pub async fn drive(
     label: &str,
     base_url: &str,
@@ -116,12 +145,108 @@ pub async fn drive(
     duration: Duration,
     load: Load,
 ) -> Result<BenchResult, BenchError> {
+    let span = Span::For(duration);
+    drive_bodies(label, base_url, connections, Bodies::Fixture, span, load).await
+}
+
+/// Which client sends a target's load.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Generator {
+    /// This crate's client ([`drive`]), paced by a [`Load`].
+    Builtin(Load),
+    /// Debian's `wrk` at this path ([`wrk::drive`]): a closed loop posting one fixed body.
+    Wrk(PathBuf),
+}
+
+impl Generator {
+    /// Drives `base_url` with `connections` connections for `duration`.
+    pub async fn drive(
+        &self,
+        label: &str,
+        base_url: &str,
+        connections: usize,
+        duration: Duration,
+    ) -> anyhow::Result<BenchResult> {
+        match self {
+            Generator::Builtin(load) => {
+                Ok(drive(label, base_url, connections, duration, *load).await?)
+            }
+            Generator::Wrk(wrk) => wrk::drive(wrk, label, base_url, connections, duration).await,
+        }
+    }
+
+    /// What a row's label ends with, to tell the generators' rows apart.
+    pub fn suffix(&self) -> &'static str {
+        match self {
+            Generator::Builtin(_) => "",
+            Generator::Wrk(_) => " (wrk)",
+        }
+    }
+}
+
+/// What a run posts.
+#[derive(Clone)]
+pub enum Bodies {
+    /// The fixture with [`DISTINCT_EVENTS`] event ids, in turn, each built into a whole
+    /// request before the clock starts, so that sending one costs the client only the write.
+    Fixture,
+    /// Request `n` (counted from 0 across the run's connections) posts `make(n)`, built as it
+    /// is sent: for a run whose every envelope must differ, such as filling a store with
+    /// distinct events. The client pays for building each one.
+    Made(Arc<dyn Fn(u64) -> Vec<u8> + Send + Sync>),
+}
+
+/// How long a run lasts.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Span {
+    For(Duration),
+    /// Until this many requests have been sent (at a constant rate, for as long as the
+    /// schedule takes to send them).
+    Requests(u64),
+}
+
+/// The requests of one run, by number.
+enum Source {
+    Prebuilt(Arc<[Vec<u8>]>),
+    Made {
+        authority: String,
+        make: Arc<dyn Fn(u64) -> Vec<u8> + Send + Sync>,
+    },
+}
+
+impl Source {
+    fn request(&self, n: u64) -> std::borrow::Cow<'_, [u8]> {
+        match self {
+            Source::Prebuilt(requests) => (&requests[(n % requests.len() as u64) as usize]).into(),
+            Source::Made { authority, make } => request_bytes(authority, &make(n)).into(),
+        }
+    }
+}
+
+/// Drives `base_url` with `connections` connections posting `bodies` for `span`, paced by
+/// `load`.
+pub async fn drive_bodies(
+    label: &str,
+    base_url: &str,
+    connections: usize,
+    bodies: Bodies,
+    span: Span,
+    load: Load,
+) -> Result<BenchResult, BenchError> {
     let authority = authority(base_url)?;
     let connections = connections.max(1);
-    let requests: Arc<[Vec<u8>]> = fixture_pool()
-        .iter()
-        .map(|body| request_bytes(&authority, body))
-        .collect();
+    let source = Arc::new(match bodies {
+        Bodies::Fixture => Source::Prebuilt(
+            fixture_pool()
+                .iter()
+                .map(|body| request_bytes(&authority, body))
+                .collect(),
+        ),
+        Bodies::Made(make) => Source::Made {
+            authority: authority.clone(),
+            make,
+        },
+    });
     // Fail early, with a clear error, when nothing listens there.
     drop(
         tokio::net::TcpStream::connect(&authority)
@@ -130,18 +255,27 @@ pub async fn drive(
     );
     // The clock starts once the requests are built and the target answers.
     let start = Instant::now();
-    let deadline = start + duration;
+    let (deadline, limit) = match (span, load) {
+        (Span::For(duration), _) => (Some(start + duration), None),
+        (Span::Requests(count), Load::Closed) => (None, Some(count)),
+        (Span::Requests(count), Load::Rate(rate)) => (
+            Some(start + Duration::from_secs_f64(count as f64 / rate)),
+            Some(count),
+        ),
+    };
     let tasks: Vec<_> = (0..connections)
         .map(|index| {
-            let pacing = match load {
-                Load::Closed => None,
-                Load::Rate(rate) => Some(Schedule::new(start, deadline, rate, index, connections)),
+            let pacing = match (load, deadline) {
+                (Load::Rate(rate), Some(deadline)) => {
+                    Some(Schedule::new(start, deadline, rate, index, connections))
+                }
+                _ => None,
             };
             tokio::spawn(connection_loop(
                 authority.clone(),
-                requests.clone(),
-                (index, connections),
-                deadline,
+                source.clone(),
+                (index as u64, connections as u64),
+                (deadline, limit),
                 pacing,
             ))
         })
@@ -189,7 +323,7 @@ pub fn fixture_bodies(count: usize) -> Vec<Vec<u8>> {
 /// UUIDs are), so consecutive requests land at scattered places of whatever is keyed by
 /// event id rather than sweeping it in order. SplitMix64's finalizer is a bijection, so `n` below 2^64 never
 /// repeat an id.
-fn event_id(n: usize) -> String {
+pub(crate) fn event_id(n: usize) -> String {
     let mut z = (n as u64).wrapping_add(0x9e37_79b9_7f4a_7c15);
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
@@ -231,11 +365,12 @@ async fn connect(authority: &str) -> io::Result<TcpStream> {
     Ok(stream)
 }
 
-/// Posts the fixture's bodies (request `first`, then every `stride`th, so that connections
-/// never send the same event id at once) on one connection until `deadline`: back to back, or
-/// each when `schedule` says it is due. Reconnects when the server closes the connection
-/// (Werkzeug, which Kent runs on, closes after every response); a reconnect counts in that
-/// request's latency, as it would for a real SDK. Only a 200 counts as a success.
+/// Posts the run's requests (request `first`, then every `stride`th, so that connections
+/// never send the same event id at once) on one connection until `deadline`, or until the next
+/// would be request `limit` or later: back to back, or each when `schedule` says it is due.
+/// Reconnects when the server closes the connection (Werkzeug, which Kent runs on, closes
+/// after every response); a reconnect counts in that request's latency, as it would for a
+/// real SDK. Only a 200 counts as a success.
 ///
 /// A request's latency runs from its send to the end of its answer, except on a schedule when
 /// the request went out late because this connection was still waiting on the server: then it
@@ -248,22 +383,25 @@ async fn connect(authority: &str) -> io::Result<TcpStream> {
 /// more of the machine measures the server.
 async fn connection_loop(
     authority: String,
-    requests: Arc<[Vec<u8>]>,
-    (first, stride): (usize, usize),
-    deadline: Instant,
+    source: Arc<Source>,
+    (first, stride): (u64, u64),
+    (deadline, limit): (Option<Instant>, Option<u64>),
     mut schedule: Option<Schedule>,
 ) -> Tally {
     let mut tally = Tally::default();
     let mut open: Option<(TcpStream, BytesMut)> = None;
     let mut next = first;
     loop {
+        if limit.is_some_and(|limit| next >= limit) {
+            break;
+        }
         let now = Instant::now();
         let sent = match &mut schedule {
-            None if now < deadline => now,
+            None if deadline.is_none_or(|deadline| now < deadline) => now,
             None => break,
             Some(schedule) => match schedule.next_due() {
                 None => break,
-                Some(due) if now >= deadline => {
+                Some(due) if deadline.is_some_and(|deadline| now >= deadline) => {
                     // The run ended with requests still due: this connection was held up.
                     for due in std::iter::once(due).chain(schedule.drain()) {
                         tally.latencies.record(now - due);
@@ -278,7 +416,7 @@ async fn connection_loop(
                 }
             },
         };
-        let request = &requests[next % requests.len()];
+        let request = source.request(next);
         next += stride;
         let (mut stream, mut buffer) = match open.take() {
             Some(connection) => connection,
@@ -291,7 +429,7 @@ async fn connection_loop(
             },
         };
         let answer = async {
-            stream.write_all(request).await?;
+            stream.write_all(&request).await?;
             read_response(&mut stream, &mut buffer).await
         }
         .await;
@@ -313,461 +451,7 @@ async fn connection_loop(
     tally
 }
 
-/// What the load generator needs from a response.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct ResponseHead {
-    status: u16,
-    keep_alive: bool,
-}
-
-/// How a response body is delimited (RFC 9112 §6.3).
-enum BodyFraming {
-    Length(usize),
-    Chunked,
-    UntilClose,
-}
-
-fn invalid(message: impl Into<String>) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, message.into())
-}
-
-/// Reads more of the connection into `buffer`; the end of the stream is an error here.
-async fn fill(stream: &mut TcpStream, buffer: &mut BytesMut) -> io::Result<()> {
-    if buffer.capacity() - buffer.len() < 1024 {
-        buffer.reserve(4096);
-    }
-    match stream.read_buf(buffer).await? {
-        0 => Err(io::ErrorKind::UnexpectedEof.into()),
-        _ => Ok(()),
-    }
-}
-
-/// Reads one whole response (head and body) from the connection, leaving anything after it in
-/// `buffer`.
-async fn read_response(stream: &mut TcpStream, buffer: &mut BytesMut) -> io::Result<ResponseHead> {
-    let (head, framing, head_len) = loop {
-        let mut headers = [httparse::EMPTY_HEADER; 32];
-        let mut response = httparse::Response::new(&mut headers);
-        match response.parse(buffer).map_err(|e| invalid(e.to_string()))? {
-            httparse::Status::Complete(head_len) => {
-                let status = response.code.unwrap_or_default();
-                let mut keep_alive = response.version == Some(1);
-                let mut framing = BodyFraming::UntilClose;
-                for header in response.headers.iter() {
-                    let value = std::str::from_utf8(header.value).unwrap_or_default();
-                    if header.name.eq_ignore_ascii_case("content-length") {
-                        let length = value
-                            .trim()
-                            .parse()
-                            .map_err(|_| invalid("bad content-length"))?;
-                        framing = BodyFraming::Length(length);
-                    } else if header.name.eq_ignore_ascii_case("transfer-encoding")
-                        && value.to_ascii_lowercase().contains("chunked")
-                    {
-                        framing = BodyFraming::Chunked;
-                        break;
-                    } else if header.name.eq_ignore_ascii_case("connection") {
-                        let value = value.to_ascii_lowercase();
-                        if value.contains("close") {
-                            keep_alive = false;
-                        } else if value.contains("keep-alive") {
-                            keep_alive = true;
-                        }
-                    }
-                }
-                break (ResponseHead { status, keep_alive }, framing, head_len);
-            }
-            httparse::Status::Partial => fill(stream, buffer).await?,
-        }
-    };
-    buffer.advance(head_len);
-    match framing {
-        BodyFraming::Length(length) => {
-            while buffer.len() < length {
-                fill(stream, buffer).await?;
-            }
-            buffer.advance(length);
-            Ok(head)
-        }
-        BodyFraming::Chunked => {
-            skip_chunked_body(stream, buffer).await?;
-            Ok(head)
-        }
-        BodyFraming::UntilClose => {
-            while stream.read_buf(buffer).await? > 0 {
-                buffer.clear();
-            }
-            Ok(ResponseHead {
-                keep_alive: false,
-                ..head
-            })
-        }
-    }
-}
-
-/// Reads one CRLF-terminated line, returning it without the CRLF.
-async fn read_line(stream: &mut TcpStream, buffer: &mut BytesMut) -> io::Result<BytesMut> {
-    loop {
-        if let Some(end) = buffer.windows(2).position(|w| w == b"\r\n") {
-            let line = buffer.split_to(end);
-            buffer.advance(2);
-            return Ok(line);
-        }
-        if buffer.len() > 64 * 1024 {
-            return Err(invalid("chunk line too long"));
-        }
-        fill(stream, buffer).await?;
-    }
-}
-
-async fn skip_chunked_body(stream: &mut TcpStream, buffer: &mut BytesMut) -> io::Result<()> {
-    loop {
-        let line = read_line(stream, buffer).await?;
-        let size = std::str::from_utf8(&line)
-            .ok()
-            .and_then(|l| l.split(';').next())
-            .and_then(|s| usize::from_str_radix(s.trim(), 16).ok())
-            .ok_or_else(|| invalid("bad chunk size"))?;
-        if size == 0 {
-            // Trailer fields, then the empty line that ends the message.
-            while !read_line(stream, buffer).await?.is_empty() {}
-            return Ok(());
-        }
-        while buffer.len() < size + 2 {
-            fill(stream, buffer).await?;
-        }
-        buffer.advance(size + 2);
-    }
-}
-
-/// One thing `bench fake-sentry` can measure.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Target {
-    /// The whole server, SQLite in memory.
-    Memory,
-    /// The whole server, SQLite in a file.
-    File,
-    /// The HTTP stack answering without ingest ([`HttpStage::AnswerOnly`]).
-    Http,
-    /// HTTP and ingest, no storage ([`HttpStage::Ingest`]).
-    HttpIngest,
-    /// The SQLite writer alone, in memory.
-    StorageMemory,
-    /// The SQLite writer alone, on a file.
-    StorageFile,
-    /// Decoding, parsing and describing alone, on one thread.
-    Ingest,
-}
-
-/// What every target of one `bench fake-sentry` run shares.
-#[derive(Debug, Clone)]
-pub struct RunSettings {
-    pub connections: usize,
-    pub duration: Duration,
-    /// How the targets that drive HTTP pace their connections; the storage and ingest targets
-    /// always run flat out.
-    pub load: Load,
-    /// How the file-backed targets sync.
-    pub sync: SyncMode,
-    /// Where the file-backed targets keep their databases.
-    pub dir: std::path::PathBuf,
-}
-
-impl Target {
-    /// Every target, in the order a run measures them.
-    pub const ALL: [Target; 7] = [
-        Target::Memory,
-        Target::File,
-        Target::Http,
-        Target::HttpIngest,
-        Target::StorageMemory,
-        Target::StorageFile,
-        Target::Ingest,
-    ];
-
-    fn label(self, sync: SyncMode) -> String {
-        let file = format!("file, sync {}", sync.as_str());
-        match self {
-            Target::Memory => "fake-sentry (memory)".into(),
-            Target::File => format!("fake-sentry ({file})"),
-            Target::Http => "HTTP only (no ingest)".into(),
-            Target::HttpIngest => "HTTP + ingest (no storage)".into(),
-            Target::StorageMemory => "storage only (memory)".into(),
-            Target::StorageFile => format!("storage only ({file})"),
-            Target::Ingest => "ingest only (1 thread)".into(),
-        }
-    }
-
-    /// Whether this target is measured over HTTP (and so paced by [`RunSettings::load`]).
-    pub fn drives_http(self) -> bool {
-        matches!(
-            self,
-            Target::Memory | Target::File | Target::Http | Target::HttpIngest
-        )
-    }
-
-    /// Measures this target.
-    pub async fn measure(self, run: &RunSettings) -> anyhow::Result<BenchResult> {
-        let label = self.label(run.sync);
-        let (connections, duration, sync, load) =
-            (run.connections, run.duration, run.sync, run.load);
-        let file = |name: &str| {
-            let path = run.dir.join(name);
-            for suffix in ["", "-wal", "-shm"] {
-                let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-            }
-            Storage::File(path)
-        };
-        match self {
-            Target::Memory => {
-                let storage = Storage::Memory;
-                bench_in_process(&label, storage, sync, connections, duration, load).await
-            }
-            Target::File => {
-                let storage = file("bench.sqlite");
-                bench_in_process(&label, storage, sync, connections, duration, load).await
-            }
-            Target::Http => {
-                let stage = HttpStage::AnswerOnly;
-                bench_http_stage(&label, stage, connections, duration, load).await
-            }
-            Target::HttpIngest => {
-                let stage = HttpStage::Ingest;
-                bench_http_stage(&label, stage, connections, duration, load).await
-            }
-            Target::StorageMemory => {
-                bench_storage(&label, Storage::Memory, sync, connections, duration).await
-            }
-            Target::StorageFile => {
-                let storage = file("storage-only.sqlite");
-                bench_storage(&label, storage, sync, connections, duration).await
-            }
-            Target::Ingest => bench_ingest(&label, duration).await,
-        }
-    }
-}
-
-/// Starts an in-process server on `storage` and measures it.
-pub async fn bench_in_process(
-    label: &str,
-    storage: Storage,
-    sync: SyncMode,
-    connections: usize,
-    duration: Duration,
-    load: Load,
-) -> anyhow::Result<BenchResult> {
-    let config = Config {
-        storage,
-        sync,
-        // Keep everything the run sends: eviction is not what is being measured.
-        max_items: usize::MAX >> 2,
-        ..Config::ephemeral()
-    };
-    let server = FakeSentry::start_with(config).await?;
-    let result = drive(label, &server.url(), connections, duration, load).await?;
-    server.shutdown().await;
-    Ok(result)
-}
-
-/// The fixture envelope as ingest turns it into a storage record.
-fn fixture_envelope() -> anyhow::Result<NewEnvelope> {
-    Ok(ingest_envelope(&fixture_request(), &Limits::default(), &[])?.envelope)
-}
-
-/// The fixture as the server sees one of the load generator's requests.
-fn fixture_request() -> IngestRequest {
-    // The headers the load generator sends, so the stored record is the one a request makes.
-    let mut headers = http::HeaderMap::new();
-    for (name, value) in [
-        ("host", "127.0.0.1:8000"),
-        ("content-type", "application/x-sentry-envelope"),
-        ("content-encoding", "gzip"),
-        ("user-agent", "sentry.python/2.75.0"),
-        (
-            "x-sentry-auth",
-            "Sentry sentry_key=public, sentry_version=7, sentry_client=sentry.python/2.75.0",
-        ),
-        ("accept-encoding", "identity"),
-    ] {
-        headers.insert(name, http::HeaderValue::from_static(value));
-    }
-    headers.insert(
-        http::header::CONTENT_LENGTH,
-        http::HeaderValue::from(PYTHON_ERROR_ENVELOPE_GZ.len()),
-    );
-    IngestRequest {
-        charge: fake_sentry::RequestCharge::unlimited(),
-        endpoint: Endpoint::Envelope,
-        project_id: 1,
-        headers,
-        query: Default::default(),
-        body: Bytes::from_static(PYTHON_ERROR_ENVELOPE_GZ),
-        received_at_ms: fake_sentry::now_ms(),
-    }
-}
-
-/// Measures the ingest stage alone, on one thread: decoding, envelope parsing and describing
-/// the fixture's items, as a request does before it queues for the writer; no HTTP, no
-/// storage. Its envelopes/s is the inverse of the CPU time that stage costs per request.
-pub async fn bench_ingest(label: &str, duration: Duration) -> anyhow::Result<BenchResult> {
-    let label = label.to_string();
-    tokio::task::spawn_blocking(move || {
-        let mut tally = Tally::default();
-        let start = Instant::now();
-        let deadline = start + duration;
-        while Instant::now() < deadline {
-            let began = Instant::now();
-            match fixture_envelope() {
-                Ok(envelope) => {
-                    std::hint::black_box(envelope);
-                    tally.latencies.record(began.elapsed());
-                    tally.answered += 1;
-                }
-                Err(_) => tally.errors += 1,
-            }
-        }
-        Ok(summarize(&label, start.elapsed(), tally, Load::Closed)?)
-    })
-    .await?
-}
-
-/// How much of the ingest path an HTTP stage target runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HttpStage {
-    /// Read the body and answer like Relay, nothing else: the floor that the HTTP stack
-    /// (client, loopback TCP, hyper, axum) sets.
-    AnswerOnly,
-    /// Also decode, parse and describe the envelope as the server does, but store nothing.
-    Ingest,
-}
-
-/// Measures the server's HTTP stack with `stage` of the ingest path behind it and no storage:
-/// the same server edge (`http_edge::serve`, default connection limits) with keep-alive and
-/// `TCP_NODELAY`, driven by the same load.
-/// Set beside the full server's figure, it shows what each stage costs per request.
-pub async fn bench_http_stage(
-    label: &str,
-    stage: HttpStage,
-    connections: usize,
-    duration: Duration,
-    load: Load,
-) -> anyhow::Result<BenchResult> {
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
-    let addr = listener.local_addr()?;
-    let app = axum::Router::new()
-        .route(
-            "/api/{project}/envelope/",
-            axum::routing::post(answer_stage),
-        )
-        .with_state(stage);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serve = http_edge::serve(
-        listener,
-        app,
-        http_edge::ConnectionLimits::default(),
-        async move {
-            let _ = stopped.await;
-        },
-    );
-    let server = tokio::spawn(serve);
-    let result = drive(
-        label,
-        &format!("http://{addr}"),
-        connections,
-        duration,
-        load,
-    )
-    .await;
-    let _ = stop.send(());
-    let _ = server.await;
-    Ok(result?)
-}
-
-async fn answer_stage(
-    axum::extract::State(stage): axum::extract::State<HttpStage>,
-    headers: http::HeaderMap,
-    body: Bytes,
-) -> axum::response::Response {
-    use axum::response::IntoResponse as _;
-    let event_id = match stage {
-        HttpStage::AnswerOnly => Some("dd52e5d2fcb7424ead216d7d659c8280".to_string()),
-        HttpStage::Ingest => {
-            let request = IngestRequest {
-                charge: fake_sentry::RequestCharge::unlimited(),
-                endpoint: Endpoint::Envelope,
-                project_id: 1,
-                headers,
-                query: Default::default(),
-                body,
-                received_at_ms: fake_sentry::now_ms(),
-            };
-            match ingest_envelope(&request, &Limits::default(), &[]) {
-                Ok(ingested) => ingested.event_id,
-                Err(err) => return err.into_response(),
-            }
-        }
-    };
-    axum::Json(serde_json::json!({ "id": event_id })).into_response()
-}
-
-/// Measures the storage stage alone: `concurrency` tasks insert the fixture envelope directly,
-/// without HTTP, decoding or parsing. Shows how much of the end-to-end cost is the single
-/// writer.
-pub async fn bench_storage(
-    label: &str,
-    storage: Storage,
-    sync: SyncMode,
-    concurrency: usize,
-    duration: Duration,
-) -> anyhow::Result<BenchResult> {
-    let store = Store::open(
-        &storage,
-        usize::MAX >> 2,
-        16,
-        fake_sentry::config::DEFAULT_MAX_WAL_BYTES,
-        sync,
-    )?;
-    let template = fixture_envelope()?;
-    let start = Instant::now();
-    let deadline = start + duration;
-    let stride = concurrency.max(1);
-    let tasks: Vec<_> = (0..stride)
-        .map(|first| {
-            let store = store.clone();
-            let template = template.clone();
-            tokio::spawn(async move {
-                let mut tally = Tally::default();
-                let mut next = first;
-                while Instant::now() < deadline {
-                    // A new event id each time, as the HTTP targets send (see
-                    // `DISTINCT_EVENTS`).
-                    let mut envelope = template.clone();
-                    let id = event_id(next % DISTINCT_EVENTS);
-                    next += stride;
-                    for item in &mut envelope.items {
-                        item.meta.event_id = Some(id.clone());
-                    }
-                    let sent = Instant::now();
-                    match store.insert(envelope).await {
-                        Ok(_) => {
-                            tally.latencies.record(sent.elapsed());
-                            tally.answered += 1;
-                        }
-                        Err(_) => tally.errors += 1,
-                    }
-                }
-                tally
-            })
-        })
-        .collect();
-    let mut tally = Tally::default();
-    for task in tasks {
-        tally.merge(task.await?);
-    }
-    Ok(summarize(label, start.elapsed(), tally, Load::Closed)?)
-}
-
-fn summarize(
+pub(crate) fn summarize(
     label: &str,
     elapsed: Duration,
     tally: Tally,
@@ -807,7 +491,7 @@ const COLUMNS: [(&str, usize); 10] = [
 ];
 
 /// Width of the label column; longer labels (a peer's URL) push their row to the right.
-const LABEL_WIDTH: usize = 28;
+const LABEL_WIDTH: usize = 34;
 
 fn row_of(label: &str, cells: [String; 10]) -> String {
     let mut row = format!("{label:<LABEL_WIDTH$}");
@@ -850,7 +534,10 @@ pub fn header_row() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokio::net::TcpListener;
+    use bytes::Bytes;
+    use fake_sentry::config::Limits;
+    use fake_sentry::{IngestRequest, ingest_envelope};
+    use targets::fixture_request;
 
     /// Each body is the fixture with an event id of its own that ingest reads back, and the
     /// item still parses (its length header still matches).
@@ -893,86 +580,5 @@ mod tests {
         let in_order = ids.windows(2).filter(|w| w[0] < w[1]).count();
         let share = in_order as f64 / (DISTINCT_EVENTS - 1) as f64;
         assert!((0.4..0.6).contains(&share), "{share} of neighbours ascend");
-    }
-
-    /// Both HTTP stage targets answer the fixture with 200 (an ingest error would count as
-    /// an error, and a stage that answered nothing would report no requests).
-    #[tokio::test]
-    async fn http_stage_targets_answer_the_fixture() {
-        for stage in [HttpStage::AnswerOnly, HttpStage::Ingest] {
-            let result =
-                bench_http_stage("stage", stage, 2, Duration::from_millis(300), Load::Closed)
-                    .await
-                    .expect("stage bench runs");
-            assert!(result.requests > 0, "{stage:?}: no request answered");
-            assert_eq!(result.errors, 0, "{stage:?}: requests failed");
-        }
-    }
-
-    /// Serves `raw` as the answer to one connection, then reads back every response the load
-    /// generator's parser finds in it.
-    async fn parse_all(raw: &'static [u8]) -> Vec<io::Result<ResponseHead>> {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let server = tokio::spawn(async move {
-            let (mut socket, _) = listener.accept().await.unwrap();
-            // Byte by byte, so every partial-read path is taken.
-            for byte in raw {
-                socket.write_all(std::slice::from_ref(byte)).await.unwrap();
-                socket.flush().await.unwrap();
-            }
-        });
-        let mut stream = TcpStream::connect(addr).await.unwrap();
-        let mut buffer = BytesMut::new();
-        let mut heads = Vec::new();
-        loop {
-            let head = read_response(&mut stream, &mut buffer).await;
-            let stop = !matches!(&head, Ok(h) if h.keep_alive);
-            heads.push(head);
-            if stop {
-                break;
-            }
-        }
-        server.await.unwrap();
-        heads
-    }
-
-    #[tokio::test]
-    async fn responses_are_framed_by_length_chunks_or_close() {
-        let heads = parse_all(
-            b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n{\"a\"}\
-              HTTP/1.1 429 Too Many Requests\r\nTransfer-Encoding: chunked\r\n\r\n\
-              3;x=y\r\nabc\r\n2\r\n\r\n\r\n0\r\nTrailer: 1\r\n\r\n\
-              HTTP/1.0 200 OK\r\nConnection: close\r\n\r\nbody until close",
-        )
-        .await;
-        let heads: Vec<ResponseHead> = heads.into_iter().map(Result::unwrap).collect();
-        assert_eq!(
-            heads,
-            [
-                ResponseHead {
-                    status: 200,
-                    keep_alive: true
-                },
-                ResponseHead {
-                    status: 429,
-                    keep_alive: true
-                },
-                ResponseHead {
-                    status: 200,
-                    keep_alive: false
-                },
-            ]
-        );
-    }
-
-    #[tokio::test]
-    async fn a_truncated_response_is_an_error() {
-        let heads = parse_all(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nshort").await;
-        assert_eq!(heads.len(), 1);
-        assert_eq!(
-            heads[0].as_ref().unwrap_err().kind(),
-            io::ErrorKind::UnexpectedEof
-        );
     }
 }

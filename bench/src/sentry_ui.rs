@@ -11,7 +11,7 @@ use crate::sentry_ingest::PYTHON_ERROR_ENVELOPE_GZ;
 use fake_sentry::config::{Config, Limits, Storage};
 use fake_sentry::ui::detail::{DetailPage, load};
 use fake_sentry::ui::list::{ListQuery, render_blocking};
-use fake_sentry::{AppState, Endpoint, IngestRequest, ingest_envelope};
+use fake_sentry::{AppState, ingest_envelope};
 
 /// Timings of one page.
 #[derive(Debug, Clone)]
@@ -25,17 +25,8 @@ pub struct PageTiming {
 
 /// Inserts `count` copies of the Python error envelope, `concurrency` at a time.
 pub async fn fill(state: &Arc<AppState>, count: usize, concurrency: usize) -> anyhow::Result<()> {
-    let mut headers = http::HeaderMap::new();
-    headers.insert("content-encoding", http::HeaderValue::from_static("gzip"));
-    let request = IngestRequest {
-        charge: fake_sentry::RequestCharge::unlimited(),
-        endpoint: Endpoint::Envelope,
-        project_id: 1,
-        headers,
-        query: Default::default(),
-        body: Bytes::from_static(PYTHON_ERROR_ENVELOPE_GZ),
-        received_at_ms: fake_sentry::now_ms(),
-    };
+    let request =
+        crate::sentry_ingest::gzip_envelope_request(Bytes::from_static(PYTHON_ERROR_ENVELOPE_GZ));
     let template = ingest_envelope(&request, &Limits::default(), &[])?.envelope;
     let progress = ProgressBar::new(count as u64).with_style(
         ProgressStyle::with_template("storing {pos}/{len} envelopes {bar:40} {per_sec} eta {eta}")
@@ -98,8 +89,8 @@ pub async fn run(
 ) -> anyhow::Result<Vec<PageTiming>> {
     let db = dir.join("ui-bench.sqlite");
     // A database left by an earlier run would add its items to this one's.
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    for file in fake_sentry::Store::files(&db) {
+        let _ = std::fs::remove_file(file);
     }
     let config = Config {
         storage: Storage::File(db),

@@ -163,16 +163,8 @@ async fn download(
 }
 
 pub async fn run(options: BenchOptions) -> anyhow::Result<()> {
-    let temp;
-    let dir = match &options.dir {
-        Some(dir) => dir.clone(),
-        None => {
-            temp = tempfile::Builder::new()
-                .prefix("fake-symbols-bench-")
-                .tempdir()?;
-            temp.path().to_path_buf()
-        }
-    };
+    let scratch = crate::scratch::Scratch::new(options.dir.as_deref(), "fake-symbols-bench-")?;
+    let dir = scratch.path().to_path_buf();
     // A plain client: the bench measures the server, so no transparent decompression.
     let client = reqwest::Client::builder().no_gzip().build()?;
     if options.download_bytes > 0 {

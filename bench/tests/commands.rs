@@ -48,6 +48,40 @@ fn fake_sentry_measures_each_target_with_no_errors() {
     }
 }
 
+#[test]
+fn fake_sentry_measures_a_server_in_a_process_of_its_own() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = bench(&[
+        "fake-sentry",
+        "--duration",
+        "0.5",
+        "--connections",
+        "2",
+        "--targets",
+        "file",
+        "--server-process",
+        "--max-events",
+        "100",
+        "--dir",
+        dir.path().to_str().expect("a UTF-8 path"),
+    ]);
+    let columns = row(&out, "fake-sentry (file, sync off)");
+    let per_second: f64 = columns[0].parse().expect("envelopes/s");
+    assert!(per_second > 0.0, "{out}");
+    assert_eq!(columns.last(), Some(&"0"), "errors: {out}");
+    // The server ran as the real command line, with the caps it was given.
+    let log = std::fs::read_to_string(dir.path().join("bench-server.log")).expect("its log");
+    assert!(!log.contains("panicked"), "{log}");
+    let db = rusqlite::Connection::open(dir.path().join("bench.sqlite")).expect("its database");
+    let items: i64 = db
+        .query_row("SELECT COUNT(*) FROM items", [], |r| r.get(0))
+        .expect("items");
+    assert!(
+        (1..=100).contains(&items),
+        "kept {items} items of --max-events 100"
+    );
+}
+
 /// A `bench fake-sentry` table cell in milliseconds (or a share, `99.5%`, as a fraction).
 fn number(cell: &str) -> f64 {
     match cell.strip_suffix('%') {
@@ -275,6 +309,199 @@ async fn a_constant_rate_counts_a_stall_against_every_request_it_held_back() {
         "too few requests to hide the stall: {out}"
     );
     assert!(closed.ms("p99") < 250.0, "{out}");
+}
+
+/// Whether an executable file `name` is in a directory of `PATH`.
+fn on_path(name: &str) -> bool {
+    std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::metadata(dir.join(name))
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+    })
+}
+
+/// A variable set to something.
+fn env_set(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|value| !value.is_empty())
+}
+
+/// Whether every test client is required (`.ci/run` sets UNDERSTUDY_REQUIRE_ALL_CLIENTS): a
+/// missing one then fails the test instead of skipping it. The same rule as
+/// `scripts/setup-test-clients`, which installs them.
+fn all_clients_required() -> bool {
+    env_set("UNDERSTUDY_REQUIRE_ALL_CLIENTS").as_deref() == Some("1")
+        || env_set("CI").is_some_and(|ci| ci != "0" && ci != "false")
+}
+
+/// The kent-server to measure: `UNDERSTUDY_KENT`, or the one `scripts/setup-test-clients`
+/// installs into `.clients/kent`.
+fn kent_server() -> Option<String> {
+    env_set("UNDERSTUDY_KENT").or_else(|| {
+        let installed = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../.clients/kent/bin/kent-server");
+        installed
+            .is_file()
+            .then(|| installed.to_string_lossy().into_owned())
+    })
+}
+
+/// Checks that `label`'s row measured something and had no errors.
+fn assert_measured(out: &str, label: &str) {
+    let columns = IngestRow(row(out, label));
+    assert!(number(columns.get("envelopes/s")) > 0.0, "{label}: {out}");
+    assert_eq!(columns.get("errors"), "0", "{label} had errors: {out}");
+}
+
+/// `--wrk` drives the whole server with Debian's wrk too, in rows of their own, with the
+/// file / memory ratio per generator. Skipped without wrk on PATH unless every client is
+/// required (`scripts/setup-test-clients` installs wrk).
+#[test]
+fn fake_sentry_with_wrk_adds_a_wrk_row_per_http_target() {
+    if !on_path("wrk") && !all_clients_required() {
+        eprintln!("skipped: wrk is not on PATH (scripts/setup-test-clients installs it)");
+        return;
+    }
+    let out = bench(&[
+        "fake-sentry",
+        "--wrk",
+        "--duration",
+        "1",
+        "--connections",
+        "2",
+        "--targets",
+        "memory,file,ingest",
+    ]);
+    for label in [
+        "fake-sentry (memory) (wrk)",
+        "fake-sentry (file, sync off) (wrk)",
+    ] {
+        assert_measured(&out, label);
+    }
+    // The ingest target calls the server's code directly: no wrk row.
+    assert!(!out.contains("ingest only (1 thread) (wrk)"), "{out}");
+    for ratios in ["ratios: file / memory = ", "ratios (wrk): file / memory = "] {
+        assert!(out.contains(ratios), "no {ratios:?} in:\n{out}");
+    }
+}
+
+/// `--kent PATH` starts Kent on a free port, measures it with the same load and prints each
+/// target's throughput over Kent's. Skipped without a kent-server (UNDERSTUDY_KENT, or
+/// `.clients/kent`'s from `scripts/setup-test-clients`) unless every client is required.
+#[test]
+fn fake_sentry_measures_kent_started_by_the_bench() {
+    let Some(kent) = kent_server() else {
+        assert!(
+            !all_clients_required(),
+            "no kent-server: run scripts/setup-test-clients, or set UNDERSTUDY_KENT"
+        );
+        eprintln!("skipped: no kent-server (scripts/setup-test-clients installs it)");
+        return;
+    };
+    let out = bench(&[
+        "fake-sentry",
+        "--kent",
+        &kent,
+        "--duration",
+        "1",
+        "--peer-duration",
+        "1",
+        "--connections",
+        "2",
+        "--targets",
+        "memory,file",
+    ]);
+    assert_measured(&out, "kent");
+    for ratio in ["file / memory = ", "file / kent = ", "memory / kent = "] {
+        assert!(out.contains(ratio), "no {ratio:?} in:\n{out}");
+    }
+}
+
+/// `fake-sentry-db` at a tiny size: fills the store, reports its disk use, times every read
+/// (the corpus's rare word is in event 0 only, its absent word nowhere), restarts and samples
+/// RSS under a short sustained load.
+#[test]
+fn fake_sentry_db_reports_every_figure() {
+    let out = bench(&[
+        "fake-sentry-db",
+        "--items",
+        "2000",
+        "--runs",
+        "2",
+        "--restarts",
+        "2",
+        "--sustain",
+        "1",
+        "--rss-every",
+        "0.2",
+    ]);
+    // "fill " rather than "fill": "filled 2000 events" starts with that too.
+    assert_measured(&out, "fill ");
+    assert!(out.contains("filled 2000 events"), "{out}");
+    assert!(out.contains("stored: 2000 items"), "{out}");
+    assert!(out.contains("bytes per envelope"), "{out}");
+    let items = |label: &str| row(&out, label)[1].to_string();
+    assert_eq!(items("search, common word"), "50", "{out}");
+    assert_eq!(items("search, rare word"), "1", "{out}");
+    assert_eq!(items("search, no match"), "0", "{out}");
+    for label in ["stats", "UI list page /", "newest page"] {
+        let columns = row(&out, label);
+        let p50: f64 = columns[columns.len() - 3].parse().expect("p50 ms");
+        assert!(p50 > 0.0, "{label}: {out}");
+    }
+    for figure in [
+        "restart 1: exited",
+        "restart 2: exited",
+        "/api/stats/ 200 after",
+    ] {
+        assert!(out.contains(figure), "no {figure:?} in:\n{out}");
+    }
+    assert!(out.contains("rss at"), "{out}");
+    assert!(out.contains("rss after the"), "{out}");
+    assert_measured(&out, "sustained load");
+}
+
+/// `fake-sentry-minidumps` at a tiny size: a pass that fills the symbol cache and a warm one,
+/// both processing every dump, then one (a, b) pair of ingest windows with the dumps beside
+/// (b) counted and the ratio printed.
+#[test]
+fn fake_sentry_minidumps_reports_processing_and_ingest_beside_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = bench(&[
+        "fake-sentry-minidumps",
+        "--dumps",
+        "9",
+        "--runs",
+        "1",
+        "--rounds",
+        "1",
+        "--duration",
+        "0.3",
+        "--connections",
+        "2",
+        "--dir",
+        dir.path().to_str().expect("a UTF-8 path"),
+    ]);
+    for label in ["cold cache (fills it)", "warm cache #1"] {
+        let columns = row(&out, label);
+        assert_eq!(columns[1], "9", "{label}: {out}");
+        assert!(number(columns[4]) > 0.0, "{label} dumps/s: {out}");
+    }
+    // Every sym file is fetched once by the cold pass; the warm one downloads none.
+    let warm = row(&out, "warm cache #1");
+    let cold = row(&out, "cold cache (fills it)");
+    assert!(number(warm[7]) < number(cold[7]), "{out}");
+    assert_measured(&out, "(a) no dumps #1");
+    assert_measured(&out, "(b) dumps processing #1");
+    assert!(out.contains("dumps beside it:"), "{out}");
+    assert!(
+        out.contains("CPU in the window, seconds on a CPU (waiting for one): server"),
+        "{out}"
+    );
+    assert!(out.contains("overall: (b) / (a) = "), "{out}");
+    let log = std::fs::read_to_string(dir.path().join("fake-sentry.log")).expect("its log");
+    assert!(!log.contains("panicked"), "{log}");
 }
 
 #[test]
