@@ -7,42 +7,19 @@ use std::io::Write as _;
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 
-use crate::dump_writer::{self, Amd64Registers, DumpWriter, SystemIdentity};
+use crate::dump_writer::{Amd64Registers, DumpWriter};
 use crate::exception::{self, CrashKind, ExceptionSpec};
+pub use crate::frames::{FrameSite, Location};
 use crate::names::NameGen;
-use crate::profile::{Arch, EdgeCase, OsFlavor, Profile};
+use crate::platform;
+use crate::profile::{Arch, EdgeCase, OperatingSystem, Profile};
 use crate::program::Program;
-use crate::stack::{self, LaidOutStack, PlannedFrame};
-use crate::stack_win::StackWin;
-use crate::stack_x86::{self, PlannedX86Frame};
+use crate::stack::{self, LaidOutStack};
 use crate::sym_writer;
 use crate::truth::{
     FrameTruth, GroundTruth, InlineTruth, ModuleTruth, ThreadTruth, UnloadedHit,
     UnloadedModuleTruth,
 };
-
-/// Where a frame's instruction lies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Location {
-    /// In a FUNC of `module`.
-    Function { module: usize, function: usize },
-    /// In a PUBLIC-only region of `module`.
-    Public { module: usize, public: usize },
-    /// In a module that has no usable symbols.
-    Bare { module: usize },
-    /// In an unloaded module (frame 0 of a non-crashing thread only).
-    Unloaded { unloaded: usize },
-}
-
-/// One frame of a thread's call chain.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FrameSite {
-    pub location: Location,
-    /// The instruction the processor must report: the pc for frame 0, the call instruction
-    /// (return address - 1) for callers.
-    pub instruction: u64,
-    pub frame_size: u64,
-}
 
 /// A thread and its laid-out stack.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,72 +108,41 @@ impl Crash {
         let thread_count = rng.random_range(profile.threads.min()..=profile.threads.max()) as usize;
         let crashing_thread = rng.random_range(0..thread_count);
         let mut names = NameGen::new(os);
-        let mut stack_cursor = stack_region_start(os);
+        let mut stack_cursor = platform::stack_region_start(os);
         let mut threads = Vec::with_capacity(thread_count);
         let mut tids = BTreeSet::new();
         for index in 0..thread_count {
             let tid = loop {
-                let candidate = match (os, index) {
-                    (OsFlavor::Linux, 0) => pid,
-                    (OsFlavor::Linux, _) => pid + 1 + rng.random_range(0u32..5000),
-                    (OsFlavor::Windows | OsFlavor::WindowsX86, _) => {
-                        rng.random_range(1u32..0x4000) * 4
-                    }
-                    (OsFlavor::Mac, _) => rng.random_range(0x1000u32..0x10_0000),
-                };
+                let candidate = platform::draw_thread_id(os, &mut rng, pid, index);
                 if tids.insert(candidate) {
                     break candidate;
                 }
             };
             let is_crashing = index == crashing_thread;
-            let mut frames = if is_crashing && profile.stack_overflow {
-                plan_recursion(profile, &program, &symbol_states, &mut rng)
-            } else {
-                plan_frames(profile, &program, &symbol_states, &mut rng, is_crashing)
-            };
+            let frames = crate::frames::plan_thread(
+                profile,
+                &program,
+                &symbol_states,
+                &mut rng,
+                is_crashing,
+            );
             let stack_base = stack_cursor;
-            let laid = match os.arch() {
-                Arch::Amd64 => {
-                    let planned: Vec<PlannedFrame> = frames
-                        .iter()
-                        .enumerate()
-                        .map(|(k, f)| PlannedFrame {
-                            pc: if k == 0 {
-                                f.instruction
-                            } else {
-                                f.instruction + 1
-                            },
-                            frame_size: f.frame_size,
-                            has_cfi: has_cfi(&program, &symbol_states, f.location),
-                        })
-                        .collect();
-                    stack::lay_out(&planned, stack_base, |_| rng.random_bool(0.5))
-                }
-                Arch::X86 => {
-                    avoid_leftover_return_address(
-                        profile,
-                        &program,
-                        &symbol_states,
-                        &mut rng,
-                        &mut frames,
-                    );
-                    let planned = plan_x86(&program, &symbol_states, &frames);
-                    stack_x86::lay_out(&planned, stack_base, |_| rng.random_bool(0.5))
-                }
-            };
+            let laid = crate::frames::lay_out_thread(
+                &program,
+                &symbol_states,
+                &frames,
+                stack_base,
+                &mut rng,
+            );
             stack_cursor = (stack_base + laid.memory.len() as u64 + 0xffff) & !0xffff;
-            stack_cursor += match os.arch() {
-                Arch::Amd64 => 0x10_0000,
-                // 32-bit address space: 64 KiB guard gaps keep 1,000 threads under 256 MiB.
-                Arch::X86 => 0x1_0000,
-            };
+            stack_cursor += platform::stack_gap(os);
             let registers = Amd64Registers {
                 rip: frames[0].instruction,
                 rsp: laid.rsp,
                 rbp: laid.rbp,
                 rax: rng.random_range(0u64..0x1000),
                 rbx: match os.arch() {
-                    Arch::Amd64 => rng.random(),
+                    Arch::Amd64 | Arch::Arm64 => rng.random(),
                     Arch::X86 => u64::from(rng.random::<u32>()),
                 },
             };
@@ -226,7 +172,9 @@ impl Crash {
                 0 => 0,
                 1 => rng.random_range(1u64..0x200) * 8,
                 _ => match os.arch() {
-                    Arch::Amd64 => 0x0000_dead_0000_0000 | (rng.random::<u64>() & 0xffff_fff8),
+                    Arch::Amd64 | Arch::Arm64 => {
+                        0x0000_dead_0000_0000 | (rng.random::<u64>() & 0xffff_fff8)
+                    }
                     // Kernel space of a 32-bit process.
                     Arch::X86 => 0xdead_0000 | (rng.random::<u64>() & 0xfff8),
                 },
@@ -306,7 +254,7 @@ impl Crash {
         }
         let mut w = DumpWriter::new(self.timestamp).arch(os.arch());
         if edge != Some(EdgeCase::MissingSystemInfo) {
-            w = w.system_info(system_identity(os, &self.program));
+            w = w.system_info(platform::system_identity(os, self.program.modules.len()));
         }
         w = w.misc_info(self.pid, self.process_create_time);
         for m in &self.program.modules {
@@ -337,7 +285,7 @@ impl Crash {
         // handler copies /proc/self/maps (the LinuxMaps stream, below) and writes no
         // MemoryInfoList; the other flavours carry a MemoryInfoList. A dump with both is one no
         // real writer makes, and rust-minidump warns about it each time it loads one.
-        if os != OsFlavor::Linux {
+        if !os.is_linux_kernel() {
             const PAGE_READWRITE: u32 = 0x04;
             const PAGE_EXECUTE_READ: u32 = 0x20;
             for t in &self.threads {
@@ -368,15 +316,21 @@ impl Crash {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         w = w.crashpad_info(self.report_id, client_id, &annotations);
-        if os == OsFlavor::Linux {
+        if os.is_linux_kernel() {
             // Breakpad's handler thread wrote the dump; it is not in the thread list.
             let handler_tid = self.threads.iter().map(|t| t.tid).max().unwrap_or(self.pid) + 1;
-            w = w
-                .breakpad_info(handler_tid, crashing.tid)
-                .linux_lsb_release(
+            w = w.breakpad_info(handler_tid, crashing.tid);
+            // Android has no /etc/lsb-release for the handler to copy.
+            if os.os() != OperatingSystem::Android {
+                w = w.linux_lsb_release(
                     "DISTRIB_ID=Debian\nDISTRIB_RELEASE=12\nDISTRIB_CODENAME=bookworm\nDISTRIB_DESCRIPTION=\"Debian GNU/Linux 12\"\n",
-                )
-                .linux_cpu_info(&linux_cpu_info(self.program.modules.len()))
+                );
+            }
+            w = w
+                .linux_cpu_info(&platform::linux_cpu_info(
+                    os.arch(),
+                    self.program.modules.len(),
+                ))
                 .linux_proc_status(&format!(
                     "Name:\t{}\nState:\tR (running)\nPid:\t{}\nPPid:\t1\nThreads:\t{}\n",
                     self.program.modules[0].filename(),
@@ -517,14 +471,7 @@ impl Crash {
             .collect();
         GroundTruth {
             status: "OK".to_string(),
-            os: Some(
-                match os {
-                    OsFlavor::Linux => "Linux",
-                    OsFlavor::Windows | OsFlavor::WindowsX86 => "Windows NT",
-                    OsFlavor::Mac => "Mac OS X",
-                }
-                .to_string(),
-            ),
+            os: Some(platform::processor_os_name(os).to_string()),
             cpu_arch: Some(os.arch().as_str().to_string()),
             pid: Some(self.pid),
             crash_reason: Some(self.exception.reason.clone()),
@@ -588,223 +535,6 @@ impl Crash {
         }
         truth
     }
-}
-
-fn stack_region_start(os: OsFlavor) -> u64 {
-    match os {
-        OsFlavor::Linux => 0x7ffd_0000_0000,
-        OsFlavor::Windows => 0x00e0_0000_0000,
-        OsFlavor::WindowsX86 => 0x0100_0000,
-        OsFlavor::Mac => 0x7ff0_0000_0000,
-    }
-}
-
-fn system_identity(os: OsFlavor, program: &Program) -> SystemIdentity {
-    let cpu_count = (program.modules.len() % 8 + 2) as u8;
-    match os {
-        OsFlavor::Linux => SystemIdentity {
-            platform_id: dump_writer::PLATFORM_LINUX,
-            major_version: 6,
-            minor_version: 1,
-            build_number: 0,
-            cpu_count,
-        },
-        OsFlavor::Windows | OsFlavor::WindowsX86 => SystemIdentity {
-            platform_id: dump_writer::PLATFORM_WINDOWS_NT,
-            major_version: 10,
-            minor_version: 0,
-            build_number: 22631,
-            cpu_count,
-        },
-        OsFlavor::Mac => SystemIdentity {
-            platform_id: dump_writer::PLATFORM_MAC_OS_X,
-            major_version: 14,
-            minor_version: 5,
-            build_number: 0,
-            cpu_count,
-        },
-    }
-}
-
-fn linux_cpu_info(seed_len: usize) -> String {
-    let mut out = Vec::new();
-    for cpu in 0..(seed_len % 8 + 2) {
-        let _ = write!(
-            out,
-            "processor\t: {cpu}\nvendor_id\t: GenuineIntel\ncpu family\t: 6\nmodel\t\t: 158\nmicrocode\t: 0xf0\n\n"
-        );
-    }
-    String::from_utf8(out).expect("ascii")
-}
-
-fn has_cfi(program: &Program, states: &[SymbolState], location: Location) -> bool {
-    match location {
-        Location::Function { module, function } => {
-            states[module] == SymbolState::Good
-                && program.modules[module].functions[function].has_cfi
-        }
-        Location::Public { module, public } => {
-            states[module] == SymbolState::Good && program.modules[module].publics[public].has_cfi
-        }
-        Location::Bare { .. } | Location::Unloaded { .. } => false,
-    }
-}
-
-/// The usable STACK WIN record covering a frame's code (x86 Windows).
-fn stack_win(program: &Program, states: &[SymbolState], location: Location) -> Option<StackWin> {
-    match location {
-        Location::Function { module, function } if states[module] == SymbolState::Good => {
-            program.modules[module].functions[function].stack_win
-        }
-        Location::Public { module, public } if states[module] == SymbolState::Good => {
-            program.modules[module].publics[public].stack_win
-        }
-        _ => None,
-    }
-}
-
-/// The parameter size the processor attributes to a frame once it has symbolized it: the FUNC's
-/// (its STACK WIN record says the same), 0 for PUBLIC-only code (our PUBLIC lines say 0) and for
-/// code without symbols. The x86 walker adds it to the *caller's* STACK WIN frame size.
-fn symbolized_parameter_size(program: &Program, states: &[SymbolState], location: Location) -> u64 {
-    match location {
-        Location::Function { module, function } if states[module] == SymbolState::Good => {
-            u64::from(program.modules[module].functions[function].param_size)
-        }
-        _ => 0,
-    }
-}
-
-/// The x86 call chain: pcs, frame sizes, the arguments each caller pushed for its callee and
-/// the STACK WIN records the walker will evaluate.
-fn plan_x86(
-    program: &Program,
-    states: &[SymbolState],
-    frames: &[FrameSite],
-) -> Vec<PlannedX86Frame> {
-    frames
-        .iter()
-        .enumerate()
-        .map(|(k, f)| PlannedX86Frame {
-            pc: if k == 0 {
-                f.instruction as u32
-            } else {
-                (f.instruction + 1) as u32
-            },
-            frame_size: f.frame_size,
-            args_size: match k {
-                0 => 0,
-                _ => symbolized_parameter_size(program, states, frames[k - 1].location),
-            },
-            stack_win: stack_win(program, states, f.location),
-        })
-        .collect()
-}
-
-/// The x86 FPO walker skips a "leftover" return address equal to the context frame's pc (a
-/// Breakpad heuristic for FPO system calls); a caller whose return address happens to equal
-/// the crashing pc is re-drawn so that the heuristic never fires on a generated stack.
-fn avoid_leftover_return_address(
-    profile: &Profile,
-    program: &Program,
-    states: &[SymbolState],
-    rng: &mut ChaCha8Rng,
-    frames: &mut [FrameSite],
-) {
-    while frames.len() > 1 && frames[1].instruction + 1 == frames[0].instruction {
-        frames[1] = pick_code_site(profile, program, states, rng);
-    }
-}
-
-/// A random code location and instruction in a loaded module.
-fn pick_code_site(
-    profile: &Profile,
-    program: &Program,
-    states: &[SymbolState],
-    rng: &mut ChaCha8Rng,
-) -> FrameSite {
-    let module = rng.random_range(0..program.modules.len());
-    let m = &program.modules[module];
-    let usable = states[module] == SymbolState::Good;
-    if !usable && rng.random_bool(0.5) {
-        // Code the processor cannot name: anywhere in the module's text.
-        let rva = rng.random_range(0x1000..u64::from(m.size) - 0x1000);
-        return FrameSite {
-            location: Location::Bare { module },
-            instruction: m.base + rva,
-            frame_size: crate::program::frame_size(program.os, rng),
-        };
-    }
-    if !m.publics.is_empty() && rng.random_bool(profile.public_frame_probability) {
-        let public = rng.random_range(0..m.publics.len());
-        let p = &m.publics[public];
-        return FrameSite {
-            location: if usable {
-                Location::Public { module, public }
-            } else {
-                Location::Bare { module }
-            },
-            instruction: m.base + p.rva + rng.random_range(0x10..p.size),
-            frame_size: p.frame_size,
-        };
-    }
-    let function = rng.random_range(0..m.functions.len());
-    let f = &m.functions[function];
-    FrameSite {
-        location: if usable {
-            Location::Function { module, function }
-        } else {
-            Location::Bare { module }
-        },
-        instruction: m.base + f.rva + rng.random_range(0x10..f.size),
-        frame_size: f.frame_size,
-    }
-}
-
-fn plan_frames(
-    profile: &Profile,
-    program: &Program,
-    states: &[SymbolState],
-    rng: &mut ChaCha8Rng,
-    is_crashing: bool,
-) -> Vec<FrameSite> {
-    let n = rng.random_range(profile.frames_per_thread.min()..=profile.frames_per_thread.max())
-        as usize;
-    let mut frames = Vec::with_capacity(n);
-    if !is_crashing
-        && !program.unloaded_modules.is_empty()
-        && rng.random_bool(profile.unloaded_frame_probability)
-    {
-        let unloaded = rng.random_range(0..program.unloaded_modules.len());
-        let u = &program.unloaded_modules[unloaded];
-        frames.push(FrameSite {
-            location: Location::Unloaded { unloaded },
-            instruction: u.base + rng.random_range(0..u64::from(u.size)),
-            frame_size: crate::program::frame_size(program.os, rng),
-        });
-    }
-    while frames.len() < n {
-        frames.push(pick_code_site(profile, program, states, rng));
-    }
-    frames
-}
-
-/// A runaway recursion through one to three functions, under a few ordinary outer frames.
-fn plan_recursion(
-    profile: &Profile,
-    program: &Program,
-    states: &[SymbolState],
-    rng: &mut ChaCha8Rng,
-) -> Vec<FrameSite> {
-    let cycle: Vec<FrameSite> = (0..rng.random_range(1usize..=3))
-        .map(|_| pick_code_site(profile, program, states, rng))
-        .collect();
-    let depth = rng.random_range(300usize..=1200);
-    let mut frames: Vec<FrameSite> = (0..depth).map(|i| cycle[i % cycle.len()].clone()).collect();
-    for _ in 0..rng.random_range(1..=4) {
-        frames.push(pick_code_site(profile, program, states, rng));
-    }
-    frames
 }
 
 /// Zips `.sym` files under their symbol-server paths.

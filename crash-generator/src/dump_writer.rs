@@ -1,5 +1,5 @@
 //! Our minidump builder. `minidump-synth` (pinned, test-quality) does the container work; this
-//! module adds what it lacks (full AMD64 and x86 contexts, CodeView records, an exception stream
+//! module adds what it lacks (full AMD64, x86 and ARM64 contexts, CodeView records, an exception stream
 //! that cites its own context, the header timestamp) and keeps its `test_assembler` types out of
 //! our API.
 
@@ -16,7 +16,8 @@ const LE: Endian = Endian::Little;
 
 /// The registers we set in a CPU context; the rest are zero. In an x86 context (the dump
 /// writer's `arch(Arch::X86)`) the low 32 bits of `rip`, `rsp`, `rbp`, `rax` and `rbx` are written as
-/// `eip`, `esp`, `ebp`, `eax` and `ebx`.
+/// `eip`, `esp`, `ebp`, `eax` and `ebx`; in an ARM64 context as `pc`, `sp`, `x29` (fp), `x0` and
+/// `x19` (the first callee-saved register).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Amd64Registers {
     pub rip: u64,
@@ -82,6 +83,37 @@ fn x86_context(regs: &Amd64Registers) -> Section {
         .append_repeated(0, 512) // extended registers
 }
 
+/// A full 912-byte `CONTEXT_ARM64` (minidump-synth's helper sets only pc/sp; the frame-pointer
+/// walker needs `x29`).
+fn arm64_context(regs: &Amd64Registers) -> Section {
+    const CONTEXT_ARM64_ALL: u32 = 0x0040_001f;
+    const X0: usize = 0;
+    const X19: usize = 19;
+    const FP: usize = 29;
+    let mut section = Section::with_endian(LE)
+        .D32(CONTEXT_ARM64_ALL)
+        .D32(0x6000_0000); // cpsr
+    for index in 0..31 {
+        section = section.D64(match index {
+            X0 => regs.rax,
+            X19 => regs.rbx,
+            FP => regs.rbp,
+            // lr: the crashing function's own return address already sits in its frame record.
+            _ => 0,
+        });
+    }
+    section
+        .D64(regs.rsp)
+        .D64(regs.rip)
+        .append_repeated(0, 16 * 32) // d0..d31 (NEON)
+        .D32(0) // fpcr
+        .D32(0) // fpsr
+        .append_repeated(0, 4 * 8) // bcr
+        .append_repeated(0, 8 * 8) // bvr
+        .append_repeated(0, 4 * 2) // wcr
+        .append_repeated(0, 8 * 2) // wvr
+}
+
 /// OS identity written into the system info stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SystemIdentity {
@@ -96,6 +128,8 @@ pub struct SystemIdentity {
 pub const PLATFORM_WINDOWS_NT: u32 = 2;
 pub const PLATFORM_MAC_OS_X: u32 = 0x8101;
 pub const PLATFORM_LINUX: u32 = 0x8201;
+/// A Breakpad extension: Android's handler writes it where Linux's writes `PLATFORM_LINUX`.
+pub const PLATFORM_ANDROID: u32 = 0x8203;
 
 /// Assembles one minidump.
 pub struct DumpWriter {
@@ -132,6 +166,7 @@ impl DumpWriter {
         match self.arch {
             Arch::Amd64 => amd64_context(regs),
             Arch::X86 => x86_context(regs),
+            Arch::Arm64 => arm64_context(regs),
         }
     }
 
@@ -145,8 +180,13 @@ impl DumpWriter {
         info.processor_architecture = match self.arch {
             Arch::Amd64 => md::ProcessorArchitecture::PROCESSOR_ARCHITECTURE_AMD64,
             Arch::X86 => md::ProcessorArchitecture::PROCESSOR_ARCHITECTURE_INTEL,
+            Arch::Arm64 => md::ProcessorArchitecture::PROCESSOR_ARCHITECTURE_ARM64,
         } as u16;
-        info.processor_level = 6;
+        info.processor_level = match self.arch {
+            Arch::Amd64 | Arch::X86 => 6,
+            // Windows on ARM writes the implementer-specific level; 8 is ARMv8.
+            Arch::Arm64 => 8,
+        };
         info.number_of_processors = id.cpu_count;
         info.platform_id = id.platform_id;
         info.major_version = id.major_version;

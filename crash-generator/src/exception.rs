@@ -4,7 +4,7 @@
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 
-use crate::profile::OsFlavor;
+use crate::profile::{Arch, OperatingSystem, OsFlavor};
 
 /// What went wrong, in the dump's raw terms plus the processor's wording.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,6 +76,8 @@ const KERN_PROTECTION_FAILURE: u32 = 2;
 const EXC_I386_INVOP: u32 = 1;
 const EXC_I386_DIV: u32 = 1;
 const EXC_I386_BPT: u32 = 2;
+const EXC_ARM_UNDEFINED: u32 = 1;
+const EXC_ARM_BREAKPOINT: u32 = 1;
 
 /// The exception for `kind` on `os`, crashing at `pc` and (for faults) touching `fault`.
 pub fn exception_for(os: OsFlavor, kind: CrashKind, pc: u64, fault: u64) -> ExceptionSpec {
@@ -87,8 +89,16 @@ pub fn exception_for(os: OsFlavor, kind: CrashKind, pc: u64, fault: u64) -> Exce
         crash_address: address,
         reason: reason.to_string(),
     };
-    match os {
-        OsFlavor::Linux => match kind {
+    let arm64 = os.arch() == Arch::Arm64;
+    // ARM64 integer division does not trap (it yields 0); compilers that check for zero divisors
+    // call abort or execute `brk`, which only Windows turns into EXCEPTION_INT_DIVIDE_BY_ZERO.
+    let kind = if arm64 && !os.is_windows() && kind == CrashKind::DivideByZero {
+        CrashKind::Abort
+    } else {
+        kind
+    };
+    match os.os() {
+        OperatingSystem::Linux | OperatingSystem::Android => match kind {
             CrashKind::ReadFault => simple(SIGSEGV, SEGV_MAPERR, fault, "SIGSEGV / SEGV_MAPERR"),
             CrashKind::WriteFault => simple(SIGSEGV, SEGV_ACCERR, fault, "SIGSEGV / SEGV_ACCERR"),
             CrashKind::StackOverflow => {
@@ -98,7 +108,7 @@ pub fn exception_for(os: OsFlavor, kind: CrashKind, pc: u64, fault: u64) -> Exce
             CrashKind::IllegalInstruction => simple(SIGILL, ILL_ILLOPN, pc, "SIGILL / ILL_ILLOPN"),
             CrashKind::DivideByZero => simple(SIGFPE, FPE_INTDIV, pc, "SIGFPE / FPE_INTDIV"),
         },
-        OsFlavor::Windows | OsFlavor::WindowsX86 => match kind {
+        OperatingSystem::Windows => match kind {
             CrashKind::ReadFault | CrashKind::WriteFault => {
                 let (access, reason) = if kind == CrashKind::ReadFault {
                     (0, "EXCEPTION_ACCESS_VIOLATION_READ")
@@ -133,7 +143,34 @@ pub fn exception_for(os: OsFlavor, kind: CrashKind, pc: u64, fault: u64) -> Exce
                 "EXCEPTION_INT_DIVIDE_BY_ZERO",
             ),
         },
-        OsFlavor::Mac => match kind {
+        OperatingSystem::Mac if arm64 => match kind {
+            CrashKind::ReadFault => simple(
+                EXC_BAD_ACCESS,
+                KERN_INVALID_ADDRESS,
+                fault,
+                "EXC_BAD_ACCESS / KERN_INVALID_ADDRESS",
+            ),
+            CrashKind::WriteFault | CrashKind::StackOverflow => simple(
+                EXC_BAD_ACCESS,
+                KERN_PROTECTION_FAILURE,
+                fault,
+                "EXC_BAD_ACCESS / KERN_PROTECTION_FAILURE",
+            ),
+            // `brk` (Rust's and clang's trap on arm64).
+            CrashKind::Abort | CrashKind::DivideByZero => simple(
+                EXC_BREAKPOINT,
+                EXC_ARM_BREAKPOINT,
+                pc,
+                "EXC_BREAKPOINT / EXC_ARM_BREAKPOINT",
+            ),
+            CrashKind::IllegalInstruction => simple(
+                EXC_BAD_INSTRUCTION,
+                EXC_ARM_UNDEFINED,
+                pc,
+                "EXC_BAD_INSTRUCTION / EXC_ARM_UNDEFINED",
+            ),
+        },
+        OperatingSystem::Mac => match kind {
             CrashKind::ReadFault => simple(
                 EXC_BAD_ACCESS,
                 KERN_INVALID_ADDRESS,

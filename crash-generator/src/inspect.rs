@@ -128,7 +128,7 @@ pub fn describe(bytes: &[u8]) -> Result<String, minidump::Error> {
 }
 
 /// The registers that locate a thread's stack, named as the context's CPU names them (x86
-/// contexts show `eip`/`esp`/`ebp`, AMD64 ones `rip`/`rsp`/`rbp`).
+/// contexts show `eip`/`esp`/`ebp`, AMD64 ones `rip`/`rsp`/`rbp`, ARM64 ones `pc`/`sp`/`fp`).
 fn registers(context: &MinidumpContext) -> String {
     match &context.raw {
         MinidumpRawContext::X86(c) => format!(
@@ -138,6 +138,12 @@ fn registers(context: &MinidumpContext) -> String {
         MinidumpRawContext::Amd64(c) => {
             format!("amd64 rip={:#x} rsp={:#x} rbp={:#x}", c.rip, c.rsp, c.rbp)
         }
+        MinidumpRawContext::Arm64(c) => format!(
+            "arm64 pc={:#x} sp={:#x} fp={:#x}",
+            c.pc,
+            c.sp,
+            c.iregs[minidump_common::format::Arm64RegisterNumbers::FramePointer as usize]
+        ),
         _ => format!(
             "pc={:#x} sp={:#x}",
             context.get_instruction_pointer(),

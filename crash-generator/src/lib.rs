@@ -1,8 +1,10 @@
 //! `crash-generator`: deterministic synthetic crashes whose correct processing result is known.
 //!
-//! From a [`Profile`] and a seed, [`Program::generate`] builds a synthetic program (modules with
-//! Linux/Windows/macOS identities, source files, functions with line tables and inline chains,
-//! STACK CFI, or STACK WIN for 32-bit x86 Windows, PUBLIC-only regions) and [`Crash::generate`]
+//! From a [`Profile`] and a seed, [`Program::generate`] builds a synthetic program for one of ten
+//! platforms ([`OsFlavor`]: Linux, macOS and Windows on x86-64, 32-bit x86 and ARM64, Android on
+//! ARM64), with modules carrying the OS's identities (ELF build ids, PDB GUID+age, Mach-O UUIDs),
+//! source files, functions with line tables and inline chains, STACK CFI (or STACK WIN for
+//! 32-bit x86 Windows) and PUBLIC-only regions, and [`Crash::generate`]
 //! crashes it: threads with call chains laid out on their stacks so that each frame is found by a
 //! known unwinding method (its [`Trust`]). From a crash come three artefacts that agree with each
 //! other:
@@ -26,9 +28,11 @@
 //! CodeView identifier rules.
 //!
 //! How the parts fit (every other module is private): `profile` reads profiles; `program`
-//! generates modules, with `names` and `ids`; `crash` plans threads and their frames, laid out
-//! on the stack by `stack` for x86-64 (which explains how each frame's trust is forced) and
-//! `stack_x86` with `stack_win` for x86; `exception` picks the exception; `dump_writer` and
+//! generates modules, with `names` and `ids`; `crash` puts a crash together: `frames` plans each
+//! thread's call chain and hands it to the CPU's stack layout, `stack` for x86-64 (which explains
+//! how each frame's trust is forced), `stack_x86` with `stack_win` for x86 and `stack_arm64` for
+//! ARM64, `platform` holds the per-OS process facts (stacks, thread ids, system info) and
+//! `exception` picks the exception; `dump_writer` and
 //! `sym_writer` write the artefacts; `truth` and `compare` hold and check the expectation;
 //! `inspect` and `output` serve the binary, and `submit_batch` the `submit` command
 //! (generation speed is measured by the workspace's `bench` crate).
@@ -49,14 +53,17 @@ mod crash;
 mod dump_writer;
 pub mod edge;
 mod exception;
+mod frames;
 pub mod ids;
 mod inspect;
 mod names;
 mod output;
+mod platform;
 pub mod processing;
 mod profile;
 mod program;
 mod stack;
+mod stack_arm64;
 mod stack_win;
 mod stack_x86;
 pub mod strategies;
@@ -72,7 +79,7 @@ pub use dump_writer::Amd64Registers;
 pub use exception::ExceptionSpec;
 pub use inspect::describe as describe_minidump;
 pub use output::{BatchSummary, write_batch, write_crash};
-pub use profile::{Arch, EdgeCase, OsFlavor, Profile, ProfileError, Span};
+pub use profile::{Arch, EdgeCase, OperatingSystem, OsFlavor, Profile, ProfileError, Span};
 pub use program::{
     Function, InlineFrameTruth, InlineRecord, LineRecord, Module, Program, PublicRegion,
     SymbolTruth, UnloadedModule,

@@ -19,10 +19,12 @@ struct Cli {
 
 #[derive(clap::Args)]
 struct ProfileArgs {
-    /// OS flavour (overrides the profile's): linux, windows, mac or windows-x86.
+    /// OS (overrides the profile's): linux, android, mac or windows, on x86-64 unless `--arch`
+    /// says otherwise (android: arm64); `<os>-<arch>` spellings such as windows-x86 also work.
     #[arg(long)]
     os: Option<OsFlavor>,
-    /// CPU (amd64 or x86; x86 only with windows): `--os windows --arch x86` is `--os windows-x86`.
+    /// CPU: amd64, x86 or arm64 (android: arm64 only). `--os windows --arch x86` is
+    /// `--os windows-x86`.
     #[arg(long)]
     arch: Option<Arch>,
     /// A TOML profile file (defaults apply to missing keys).
@@ -44,9 +46,11 @@ impl ProfileArgs {
         };
         if let Some(os) = self.os {
             profile.os = os;
+            profile.arch = None;
         }
         if let Some(arch) = self.arch {
-            profile.os = profile.os.with_arch(arch)?;
+            profile.os = profile.flavour().with_arch(arch)?;
+            profile.arch = None;
         }
         Ok(profile)
     }

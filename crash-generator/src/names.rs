@@ -52,6 +52,26 @@ pub struct NameGen {
     counter: u32,
 }
 
+/// Android modules: the zygote's `app_process64`, the platform libraries every app maps (so
+/// crashes land in `libc.so` and `libart.so` as real Android crashes do), then the app's own.
+fn android_module_path(word: &str, index: usize) -> String {
+    const PLATFORM: [&str; 6] = [
+        "/apex/com.android.runtime/lib64/bionic/libc.so",
+        "/apex/com.android.art/lib64/libart.so",
+        "/system/lib64/libandroid_runtime.so",
+        "/system/lib64/libbinder.so",
+        "/system/lib64/libutils.so",
+        "/apex/com.android.runtime/lib64/bionic/libm.so",
+    ];
+    match index {
+        0 => "/system/bin/app_process64".to_string(),
+        _ => match PLATFORM.get(index - 1) {
+            Some(path) => (*path).to_string(),
+            None => format!("/data/app/org.synth.app/lib/arm64/lib{word}{index}.so"),
+        },
+    }
+}
+
 fn pick<'a>(rng: &mut ChaCha8Rng, list: &[&'a str]) -> &'a str {
     list[rng.random_range(0..list.len())]
 }
@@ -80,6 +100,19 @@ impl NameGen {
             (OsFlavor::WindowsX86, _) => {
                 format!(r"C:\Program Files (x86)\Synth\{word}{index}.dll")
             }
+            (OsFlavor::LinuxX86, 0) => format!("/usr/bin/{word}-app"),
+            (OsFlavor::LinuxX86, _) => format!("/usr/lib/i386-linux-gnu/lib{word}{index}.so"),
+            (OsFlavor::LinuxArm64, 0) => format!("/usr/bin/{word}-app"),
+            (OsFlavor::LinuxArm64, _) => format!("/usr/lib/aarch64-linux-gnu/lib{word}{index}.so"),
+            (OsFlavor::MacX86 | OsFlavor::MacArm64, 0) => {
+                format!("/Applications/Synth.app/Contents/MacOS/{word}app")
+            }
+            (OsFlavor::MacX86 | OsFlavor::MacArm64, _) => {
+                format!("/usr/lib/lib{word}{index}.dylib")
+            }
+            (OsFlavor::WindowsArm64, 0) => format!(r"C:\Program Files\Synth\{word}app.exe"),
+            (OsFlavor::WindowsArm64, _) => format!(r"C:\Program Files\Synth\{word}{index}.dll"),
+            (OsFlavor::AndroidArm64, index) => android_module_path(word, index),
         }
     }
 
@@ -91,6 +124,11 @@ impl NameGen {
             OsFlavor::Windows => format!(r"C:\Windows\System32\gone{word}{index}.dll"),
             OsFlavor::Mac => format!("/usr/lib/libgone{word}{index}.dylib"),
             OsFlavor::WindowsX86 => format!(r"C:\Windows\SysWOW64\gone{word}{index}.dll"),
+            OsFlavor::WindowsArm64 => format!(r"C:\Windows\System32\gone{word}{index}.dll"),
+            OsFlavor::LinuxX86 => format!("/usr/lib/i386-linux-gnu/libgone{word}{index}.so"),
+            OsFlavor::LinuxArm64 => format!("/usr/lib/aarch64-linux-gnu/libgone{word}{index}.so"),
+            OsFlavor::AndroidArm64 => format!("/system/lib64/libgone{word}{index}.so"),
+            OsFlavor::MacX86 | OsFlavor::MacArm64 => format!("/usr/lib/libgone{word}{index}.dylib"),
         }
     }
 
@@ -117,9 +155,7 @@ impl NameGen {
         let word = pick(rng, WORDS);
         let ext = if rng.random_bool(0.5) { "rs" } else { "cpp" };
         match self.os {
-            OsFlavor::Windows | OsFlavor::WindowsX86 => {
-                format!(r"c:\build\src\{module}\{word}_{id}.{ext}")
-            }
+            os if os.is_windows() => format!(r"c:\build\src\{module}\{word}_{id}.{ext}"),
             _ => format!("/build/src/{module}/{word}_{id}.{ext}"),
         }
     }

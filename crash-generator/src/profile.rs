@@ -6,11 +6,37 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-/// Which operating system (and CPU) the synthetic program pretends to run on. `Linux`, `Windows`
-/// and `Mac` are x86-64; `WindowsX86` is a 32-bit x86 Windows process, the one flavour whose
-/// `.sym` files carry `STACK WIN` unwind records. The flavour decides module naming, identifiers
-/// (ELF build ids, PDB GUID+age, Mach-O UUIDs), the exception codes, the CPU context format and
-/// the `.sym` layout.
+/// The operating system a flavour runs, whatever its CPU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OperatingSystem {
+    Linux,
+    /// Android: Linux underneath (ELF modules, signals, `/proc` streams), told apart by the
+    /// system info's platform id (`0x8203`, a Breakpad extension).
+    Android,
+    Mac,
+    Windows,
+}
+
+impl OperatingSystem {
+    /// The name the CLI and profiles use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OperatingSystem::Linux => "linux",
+            OperatingSystem::Android => "android",
+            OperatingSystem::Mac => "mac",
+            OperatingSystem::Windows => "windows",
+        }
+    }
+}
+
+/// Which operating system and CPU the synthetic program pretends to run on. `Linux`, `Windows`
+/// and `Mac` are x86-64 (their names predate the other CPUs); the others name their CPU. The
+/// flavour decides module naming, identifiers (ELF build ids, PDB GUID+age, Mach-O UUIDs), the
+/// exception codes, the CPU context format, the stack layout and the `.sym` layout: `STACK WIN`
+/// unwind records for 32-bit x86 Windows, `STACK CFI` everywhere else.
+///
+/// [`OsFlavor::new`] builds a flavour from an [`OperatingSystem`] and an [`Arch`]; combinations
+/// that are not modelled (Android on anything but arm64) are refused there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OsFlavor {
@@ -20,13 +46,33 @@ pub enum OsFlavor {
     /// 32-bit x86 Windows (`os = "windows-x86"`).
     #[serde(rename = "windows-x86")]
     WindowsX86,
+    /// 32-bit x86 Linux.
+    #[serde(rename = "linux-x86")]
+    LinuxX86,
+    /// 32-bit x86 macOS.
+    #[serde(rename = "mac-x86")]
+    MacX86,
+    /// ARM64 (AArch64) Linux.
+    #[serde(rename = "linux-arm64")]
+    LinuxArm64,
+    /// ARM64 Android (the only Android CPU modelled; `os = "android"` also reads as this).
+    #[serde(rename = "android-arm64", alias = "android")]
+    AndroidArm64,
+    /// Apple silicon macOS.
+    #[serde(rename = "mac-arm64")]
+    MacArm64,
+    /// Windows on ARM64.
+    #[serde(rename = "windows-arm64")]
+    WindowsArm64,
 }
 
 /// The CPU a flavour runs on, as the processor names it (`system_info.cpu_arch`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Arch {
     Amd64,
     X86,
+    Arm64,
 }
 
 impl Arch {
@@ -35,18 +81,48 @@ impl Arch {
         match self {
             Arch::Amd64 => "amd64",
             Arch::X86 => "x86",
+            Arch::Arm64 => "arm64",
         }
     }
 }
 
 impl OsFlavor {
     /// Every flavour, for loops in tests and benchmarks.
-    pub const ALL: [OsFlavor; 4] = [
+    pub const ALL: [OsFlavor; 10] = [
         OsFlavor::Linux,
         OsFlavor::Windows,
         OsFlavor::Mac,
         OsFlavor::WindowsX86,
+        OsFlavor::LinuxX86,
+        OsFlavor::MacX86,
+        OsFlavor::LinuxArm64,
+        OsFlavor::AndroidArm64,
+        OsFlavor::MacArm64,
+        OsFlavor::WindowsArm64,
     ];
+
+    /// The flavour for `os` on `arch`, if it is modelled.
+    pub fn new(os: OperatingSystem, arch: Arch) -> Result<OsFlavor, ProfileError> {
+        use OperatingSystem as Os;
+        Ok(match (os, arch) {
+            (Os::Linux, Arch::Amd64) => OsFlavor::Linux,
+            (Os::Linux, Arch::X86) => OsFlavor::LinuxX86,
+            (Os::Linux, Arch::Arm64) => OsFlavor::LinuxArm64,
+            (Os::Android, Arch::Arm64) => OsFlavor::AndroidArm64,
+            (Os::Mac, Arch::Amd64) => OsFlavor::Mac,
+            (Os::Mac, Arch::X86) => OsFlavor::MacX86,
+            (Os::Mac, Arch::Arm64) => OsFlavor::MacArm64,
+            (Os::Windows, Arch::Amd64) => OsFlavor::Windows,
+            (Os::Windows, Arch::X86) => OsFlavor::WindowsX86,
+            (Os::Windows, Arch::Arm64) => OsFlavor::WindowsArm64,
+            (Os::Android, Arch::Amd64 | Arch::X86) => {
+                return Err(ProfileError::Invalid(format!(
+                    "android is only modelled on arm64, not {}",
+                    arch.as_str()
+                )));
+            }
+        })
+    }
 
     /// The name the CLI and profiles use.
     pub fn as_str(self) -> &'static str {
@@ -55,33 +131,53 @@ impl OsFlavor {
             OsFlavor::Windows => "windows",
             OsFlavor::Mac => "mac",
             OsFlavor::WindowsX86 => "windows-x86",
+            OsFlavor::LinuxX86 => "linux-x86",
+            OsFlavor::MacX86 => "mac-x86",
+            OsFlavor::LinuxArm64 => "linux-arm64",
+            OsFlavor::AndroidArm64 => "android-arm64",
+            OsFlavor::MacArm64 => "mac-arm64",
+            OsFlavor::WindowsArm64 => "windows-arm64",
         }
     }
 
-    /// Whether the flavour is Windows (either CPU).
+    /// The operating system, whatever the CPU.
+    pub fn os(self) -> OperatingSystem {
+        match self {
+            OsFlavor::Linux | OsFlavor::LinuxX86 | OsFlavor::LinuxArm64 => OperatingSystem::Linux,
+            OsFlavor::AndroidArm64 => OperatingSystem::Android,
+            OsFlavor::Mac | OsFlavor::MacX86 | OsFlavor::MacArm64 => OperatingSystem::Mac,
+            OsFlavor::Windows | OsFlavor::WindowsX86 | OsFlavor::WindowsArm64 => {
+                OperatingSystem::Windows
+            }
+        }
+    }
+
+    /// Whether the flavour is Windows (any CPU).
     pub fn is_windows(self) -> bool {
-        matches!(self, OsFlavor::Windows | OsFlavor::WindowsX86)
+        self.os() == OperatingSystem::Windows
+    }
+
+    /// Whether the process is Linux underneath (Linux or Android): ELF modules, signals and the
+    /// `/proc` streams Breakpad's Linux handler writes.
+    pub fn is_linux_kernel(self) -> bool {
+        matches!(self.os(), OperatingSystem::Linux | OperatingSystem::Android)
     }
 
     /// The CPU the flavour runs on.
     pub fn arch(self) -> Arch {
         match self {
-            OsFlavor::WindowsX86 => Arch::X86,
             OsFlavor::Linux | OsFlavor::Windows | OsFlavor::Mac => Arch::Amd64,
+            OsFlavor::WindowsX86 | OsFlavor::LinuxX86 | OsFlavor::MacX86 => Arch::X86,
+            OsFlavor::LinuxArm64
+            | OsFlavor::AndroidArm64
+            | OsFlavor::MacArm64
+            | OsFlavor::WindowsArm64 => Arch::Arm64,
         }
     }
 
-    /// The flavour for `self`'s OS on `arch`; only Windows is modelled on 32-bit x86.
+    /// The flavour for `self`'s OS on `arch`.
     pub fn with_arch(self, arch: Arch) -> Result<OsFlavor, ProfileError> {
-        match (self, arch) {
-            (OsFlavor::Windows | OsFlavor::WindowsX86, Arch::X86) => Ok(OsFlavor::WindowsX86),
-            (OsFlavor::WindowsX86, Arch::Amd64) => Ok(OsFlavor::Windows),
-            (os, Arch::Amd64) => Ok(os),
-            (os, Arch::X86) => Err(ProfileError::Invalid(format!(
-                "arch x86 is only modelled for windows, not {}",
-                os.as_str()
-            ))),
-        }
+        OsFlavor::new(self.os(), arch)
     }
 }
 
@@ -92,8 +188,25 @@ impl std::str::FromStr for Arch {
         match s {
             "amd64" | "x86_64" | "x86-64" => Ok(Arch::Amd64),
             "x86" | "i386" | "i686" => Ok(Arch::X86),
+            "arm64" | "aarch64" => Ok(Arch::Arm64),
             other => Err(ProfileError::Invalid(format!(
-                "unknown arch {other:?} (expected amd64 or x86)"
+                "unknown arch {other:?} (expected amd64, x86 or arm64)"
+            ))),
+        }
+    }
+}
+
+impl std::str::FromStr for OperatingSystem {
+    type Err = ProfileError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "linux" => Ok(OperatingSystem::Linux),
+            "android" => Ok(OperatingSystem::Android),
+            "mac" | "macos" => Ok(OperatingSystem::Mac),
+            "windows" => Ok(OperatingSystem::Windows),
+            other => Err(ProfileError::Invalid(format!(
+                "unknown os {other:?} (expected linux, android, mac or windows)"
             ))),
         }
     }
@@ -102,16 +215,25 @@ impl std::str::FromStr for Arch {
 impl std::str::FromStr for OsFlavor {
     type Err = ProfileError;
 
+    /// An OS alone (`linux`, `mac`, `windows` on x86-64; `android` on arm64) or `<os>-<arch>`
+    /// (`windows-x86`, `linux-arm64`, ...), plus the older `windows_x86` and `win32`.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
-            "linux" => Ok(OsFlavor::Linux),
-            "windows" => Ok(OsFlavor::Windows),
-            "mac" | "macos" => Ok(OsFlavor::Mac),
-            "windows-x86" | "windows_x86" | "win32" => Ok(OsFlavor::WindowsX86),
-            other => Err(ProfileError::Invalid(format!(
-                "unknown os {other:?} (expected linux, windows, mac or windows-x86)"
-            ))),
+            "android" => return Ok(OsFlavor::AndroidArm64),
+            "windows_x86" | "win32" => return Ok(OsFlavor::WindowsX86),
+            _ => {}
         }
+        let (os, arch) = match s.split_once('-') {
+            Some((os, arch)) => (os, arch.parse()?),
+            None => (s, Arch::Amd64),
+        };
+        let os: OperatingSystem = os.parse().map_err(|_| {
+            ProfileError::Invalid(format!(
+                "unknown os {s:?} (expected linux, android, mac or windows, optionally \
+                 followed by -x86 or -arm64)"
+            ))
+        })?;
+        OsFlavor::new(os, arch)
     }
 }
 
@@ -181,8 +303,13 @@ impl EdgeCase {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Profile {
-    /// Operating system flavour.
+    /// Operating system flavour (and CPU).
     pub os: OsFlavor,
+    /// The CPU, if the profile names it apart from `os` (`os = "linux"`, `arch = "arm64"`); it
+    /// overrides the CPU of `os` ([`Profile::flavour`]). [`Profile::from_toml`] folds it into
+    /// `os` and clears it, so a loaded profile's `os` is the flavour.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arch: Option<Arch>,
     /// Loaded modules (the main executable is one of them).
     pub modules: Span,
     /// FUNC-described functions per module.
@@ -222,6 +349,7 @@ impl Default for Profile {
     fn default() -> Self {
         Profile {
             os: OsFlavor::Linux,
+            arch: None,
             modules: Span(2, 5),
             functions_per_module: Span(4, 12),
             files_per_module: Span(1, 4),
@@ -273,9 +401,17 @@ impl Profile {
         }
     }
 
+    /// The flavour to generate: `os`, on `arch` if the profile names a CPU apart.
+    pub fn flavour(&self) -> OsFlavor {
+        self.arch
+            .and_then(|arch| self.os.with_arch(arch).ok())
+            .unwrap_or(self.os)
+    }
+
     /// Builder-style: the OS flavour.
     pub fn with_os(mut self, os: OsFlavor) -> Self {
         self.os = os;
+        self.arch = None;
         self
     }
 
@@ -317,7 +453,10 @@ impl Profile {
 
     /// Parses a TOML profile; missing keys take their defaults.
     pub fn from_toml(text: &str) -> Result<Self, ProfileError> {
-        let profile: Profile = toml::from_str(text)?;
+        let mut profile: Profile = toml::from_str(text)?;
+        if let Some(arch) = profile.arch.take() {
+            profile.os = profile.os.with_arch(arch)?;
+        }
         profile.validate()?;
         Ok(profile)
     }
@@ -333,6 +472,9 @@ impl Profile {
 
     /// Checks ranges and probabilities; generation relies on these invariants.
     pub fn validate(&self) -> Result<(), ProfileError> {
+        if let Some(arch) = self.arch {
+            self.os.with_arch(arch)?;
+        }
         let spans = [
             ("modules", self.modules, 1, 200),
             ("functions_per_module", self.functions_per_module, 1, 2000),
@@ -406,7 +548,11 @@ mod tests {
             OsFlavor::Windows.with_arch(Arch::X86).unwrap(),
             OsFlavor::WindowsX86
         );
-        assert!(OsFlavor::Linux.with_arch(Arch::X86).is_err());
+        assert_eq!(
+            OsFlavor::Linux.with_arch(Arch::X86).unwrap(),
+            OsFlavor::LinuxX86
+        );
+        assert!(OsFlavor::AndroidArm64.with_arch(Arch::Amd64).is_err());
         for bad in [
             "threads = [3, 2]",
             "cfi_probability = 1.5",
@@ -414,8 +560,50 @@ mod tests {
             "threads = [1, 1000]\nframes_per_thread = [1, 100000]",
             "no_such_key = 1",
             "os = \"beos\"",
+            "os = \"android\"\narch = \"x86\"",
+            "os = \"linux\"\narch = \"sparc\"",
         ] {
             assert!(Profile::from_toml(bad).is_err(), "{bad} must be refused");
         }
+    }
+
+    #[test]
+    fn os_and_arch_spellings_name_every_flavour() {
+        for flavour in OsFlavor::ALL {
+            assert_eq!(flavour.as_str().parse::<OsFlavor>().unwrap(), flavour);
+            assert_eq!(
+                OsFlavor::new(flavour.os(), flavour.arch()).unwrap(),
+                flavour
+            );
+            let text = format!("os = \"{}\"\n", flavour.as_str());
+            assert_eq!(Profile::from_toml(&text).unwrap().os, flavour);
+        }
+        for (text, flavour) in [
+            ("os = \"linux\"\narch = \"arm64\"\n", OsFlavor::LinuxArm64),
+            ("os = \"mac\"\narch = \"x86\"\n", OsFlavor::MacX86),
+            ("os = \"android\"\n", OsFlavor::AndroidArm64),
+            (
+                "os = \"windows-x86\"\narch = \"arm64\"\n",
+                OsFlavor::WindowsArm64,
+            ),
+        ] {
+            let profile = Profile::from_toml(text).unwrap();
+            assert_eq!(profile.os, flavour, "{text}");
+            assert_eq!((profile.arch, profile.flavour()), (None, flavour), "{text}");
+        }
+        // A profile built in code (or deserialized without `from_toml`) keeps `arch` apart.
+        let built = Profile {
+            arch: Some(Arch::Arm64),
+            ..Profile::for_os(OsFlavor::Mac)
+        };
+        assert_eq!(built.flavour(), OsFlavor::MacArm64);
+        assert!(built.validate().is_ok());
+        assert_eq!(
+            "android".parse::<OsFlavor>().unwrap(),
+            OsFlavor::AndroidArm64
+        );
+        assert_eq!("win32".parse::<OsFlavor>().unwrap(), OsFlavor::WindowsX86);
+        let refused = "android-x86".parse::<OsFlavor>().unwrap_err().to_string();
+        assert!(refused.contains("only modelled on arm64"), "{refused}");
     }
 }

@@ -10,7 +10,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::ids::{self, CodeView};
 use crate::names::NameGen;
-use crate::profile::{Arch, OsFlavor, Profile};
+use crate::profile::{Arch, OperatingSystem, OsFlavor, Profile};
 use crate::stack_win::StackWin;
 
 /// A source line range inside a function (a Breakpad line record).
@@ -145,7 +145,7 @@ impl Module {
     pub fn code_id(&self, os: OsFlavor) -> Option<String> {
         ids::code_id(
             &self.codeview,
-            os == OsFlavor::Mac,
+            os.os() == OperatingSystem::Mac,
             self.time_date_stamp,
             self.size,
         )
@@ -263,7 +263,7 @@ impl Program {
     }
 
     pub(crate) fn generate_with(profile: &Profile, rng: &mut ChaCha8Rng) -> Program {
-        let os = profile.os;
+        let os = profile.flavour();
         let mut names = NameGen::new(os);
         let module_count = span(rng, profile.modules) as usize;
         let mut modules = Vec::with_capacity(module_count);
@@ -293,27 +293,40 @@ impl Program {
 /// Module bases: one 16 MiB slot per module, in the address ranges each OS typically uses.
 fn module_base(os: OsFlavor, index: usize) -> u64 {
     let slot = index as u64 * 0x100_0000;
+    // 32-bit: DLLs and shared libraries from 1.5 GiB in 4 MiB slots (a module is at most
+    // ~2.5 MiB), all below 4 GiB and clear of the thread stacks and unloaded modules.
+    let slot_32 = 0x6000_0000 + index as u64 * 0x40_0000;
     match (os, index) {
-        (OsFlavor::Linux, 0) => 0x5555_5555_4000,
-        (OsFlavor::Linux, _) => 0x7f00_0000_0000 + slot,
-        (OsFlavor::Windows, 0) => 0x7ff6_1000_0000,
-        (OsFlavor::Windows, _) => 0x7ffa_0000_0000 + slot,
-        (OsFlavor::Mac, 0) => 0x1_0000_0000,
+        (OsFlavor::Linux | OsFlavor::LinuxArm64, 0) => 0x5555_5555_4000,
+        (OsFlavor::Linux | OsFlavor::LinuxArm64, _) => 0x7f00_0000_0000 + slot,
+        (OsFlavor::Windows | OsFlavor::WindowsArm64, 0) => 0x7ff6_1000_0000,
+        (OsFlavor::Windows | OsFlavor::WindowsArm64, _) => 0x7ffa_0000_0000 + slot,
+        (OsFlavor::Mac | OsFlavor::MacArm64, 0) => 0x1_0000_0000,
         (OsFlavor::Mac, _) => 0x7ff8_0000_0000 + slot,
-        // 32-bit: the executable at its classic image base, DLLs from 1.5 GiB in 4 MiB slots
-        // (a module is at most ~2.5 MiB), all below 4 GiB and clear of the thread stacks.
+        // Apple silicon maps system dylibs from the shared cache, around 0x18_0000_0000.
+        (OsFlavor::MacArm64, _) => 0x18_0000_0000 + slot,
+        // Android's app_process64 and the libraries of a 39-bit address space.
+        (OsFlavor::AndroidArm64, 0) => 0x5a_0000_0000,
+        (OsFlavor::AndroidArm64, _) => 0x70_0000_0000 + slot,
+        // The executables at their classic image bases (PIE for Linux).
         (OsFlavor::WindowsX86, 0) => 0x0040_0000,
-        (OsFlavor::WindowsX86, _) => 0x6000_0000 + index as u64 * 0x40_0000,
+        (OsFlavor::LinuxX86, 0) => 0x5655_5000,
+        (OsFlavor::MacX86, 0) => 0x0010_0000,
+        (OsFlavor::WindowsX86 | OsFlavor::LinuxX86 | OsFlavor::MacX86, _) => slot_32,
     }
 }
 
 fn unloaded_base(os: OsFlavor, index: usize) -> u64 {
     let slot = index as u64 * 0x100_0000;
     match os {
-        OsFlavor::Linux => 0x7f10_0000_0000 + slot,
-        OsFlavor::Windows => 0x7ffb_0000_0000 + slot,
+        OsFlavor::Linux | OsFlavor::LinuxArm64 => 0x7f10_0000_0000 + slot,
+        OsFlavor::Windows | OsFlavor::WindowsArm64 => 0x7ffb_0000_0000 + slot,
         OsFlavor::Mac => 0x7ff9_0000_0000 + slot,
-        OsFlavor::WindowsX86 => 0x5000_0000 + index as u64 * 0x10_0000,
+        OsFlavor::MacArm64 => 0x1c_0000_0000 + slot,
+        OsFlavor::AndroidArm64 => 0x74_0000_0000 + slot,
+        OsFlavor::WindowsX86 | OsFlavor::MacX86 => 0x5000_0000 + index as u64 * 0x10_0000,
+        // Below the PIE executable at 0x5655_5000.
+        OsFlavor::LinuxX86 => 0x4000_0000 + index as u64 * 0x10_0000,
     }
 }
 
@@ -323,7 +336,7 @@ fn generate_module(
     names: &mut NameGen,
     index: usize,
 ) -> Module {
-    let os = profile.os;
+    let os = profile.flavour();
     let code_file = names.module_path(rng, index);
     let namespace = names.namespace(rng);
     let file_count = span(rng, profile.files_per_module) as usize;
@@ -353,10 +366,11 @@ fn generate_module(
             name: names.function(rng, &namespace),
             rva,
             size,
+            // dump_syms records parameter sizes from PDBs only, and only x86 walkers use them.
             param_size: match os {
                 OsFlavor::Windows => rng.random_range(0u32..4) * 8,
                 OsFlavor::WindowsX86 => rng.random_range(0u32..4) * 4,
-                OsFlavor::Linux | OsFlavor::Mac => 0,
+                _ => 0,
             },
             multiple: rng.random_bool(0.05),
             lines,
@@ -367,7 +381,7 @@ fn generate_module(
             also_public: rng.random_bool(0.2),
         });
         let f = functions.last_mut().expect("just pushed");
-        if os.arch() == Arch::X86 && f.has_cfi {
+        if os == OsFlavor::WindowsX86 && f.has_cfi {
             f.stack_win = Some(StackWin::generate(rng, f.frame_size));
         }
     }
@@ -381,7 +395,7 @@ fn generate_module(
         let frame_size = frame_size(os, rng);
         let has_cfi = rng.random_bool(profile.cfi_probability);
         let stack_win =
-            (os.arch() == Arch::X86 && has_cfi).then(|| StackWin::generate(rng, frame_size));
+            (os == OsFlavor::WindowsX86 && has_cfi).then(|| StackWin::generate(rng, frame_size));
         publics.push(PublicRegion {
             name,
             rva,
@@ -398,16 +412,16 @@ fn generate_module(
         && os.is_windows()
         && rng.random_bool(profile.module_without_debug_id_probability);
     let codeview = {
-        match os {
-            OsFlavor::Linux => CodeView::Elf {
+        match os.os() {
+            OperatingSystem::Linux | OperatingSystem::Android => CodeView::Elf {
                 build_id: (0..20).map(|_| rng.random::<u8>()).collect(),
             },
-            OsFlavor::Windows | OsFlavor::WindowsX86 => CodeView::Pdb70 {
+            OperatingSystem::Windows => CodeView::Pdb70 {
                 guid: rng.random(),
                 age: rng.random_range(1u32..=3),
                 pdb_name: names.pdb_name(&code_file),
             },
-            OsFlavor::Mac => CodeView::Pdb70 {
+            OperatingSystem::Mac => CodeView::Pdb70 {
                 guid: rng.random(),
                 age: 0,
                 pdb_name: ids::basename(&code_file).to_string(),
@@ -437,6 +451,8 @@ pub(crate) fn frame_size(os: OsFlavor, rng: &mut ChaCha8Rng) -> u64 {
     match os.arch() {
         Arch::Amd64 => rng.random_range(2u64..=16) * 16,
         Arch::X86 => rng.random_range(3u64..=32) * 4,
+        // sp stays 16-aligned; at most 256 bytes, so a scan (40 words) reaches the frame record.
+        Arch::Arm64 => rng.random_range(2u64..=16) * 16,
     }
 }
 

@@ -1,4 +1,4 @@
-//! Stack layout for 32-bit x86 (the `windows-x86` flavour): turns a planned call chain into
+//! Stack layout for 32-bit x86 (`windows-x86`, `linux-x86`, `mac-x86`): turns a planned call chain into
 //! stack memory, `esp`/`ebp` and the trust of every frame that minidump-unwind 0.27's x86 walker
 //! (`src/x86.rs`) must recover. The amd64 counterpart is [`crate::stack`].
 //!
@@ -11,8 +11,10 @@
 //!
 //! The x86 walker tries, in order, and the layout forces which one succeeds:
 //!
-//! 1. **cfi**: the callee's code has a `STACK WIN` record the walker can evaluate. FrameData
-//!    (type 4) and FPO without a base pointer need a known callee `ebp`; FPO with one does not.
+//! 1. **cfi**: the callee's code has a `STACK WIN` record the walker can evaluate (Windows) or
+//!    `STACK CFI` (Linux, macOS: `.cfa: $esp <frame_size> + .ra: .cfa -4 + ^ $ebp: .cfa -8 + ^`).
+//!    FrameData (type 4) and FPO without a base pointer need a known callee `ebp`; FPO with one
+//!    and STACK CFI do not, and STACK CFI restores `ebp` from the slot below the return address.
 //! 2. **frame_pointer**: the callee's `ebp` is known and readable. The x86 walker does not
 //!    validate the result, so a known `ebp` that should not be used is set to 0 (unreadable).
 //! 3. **scan**: the return address is the first word at or above `sp_k` inside a module. The slot
@@ -36,14 +38,19 @@ pub struct PlannedX86Frame {
     pub frame_size: u64,
     /// Arguments this frame pushed for its callee (0 for frame 0).
     pub args_size: u64,
-    /// The usable `STACK WIN` record covering the frame's code, if any.
+    /// The usable `STACK WIN` record covering the frame's code, if any (Windows).
     pub stack_win: Option<StackWin>,
+    /// Whether the frame's code has usable `STACK CFI` (Linux, macOS). The CFA is
+    /// `$esp + frame_size`, so such a frame pushes no arguments for its callee: cdecl callers on
+    /// those systems keep no parameter size in their symbols (`args_size` is 0).
+    pub stack_cfi: bool,
 }
 
 /// How the walker gets from frame `k` to `k + 1`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Step {
     StackWin(StackWin),
+    StackCfi,
     FramePointer,
     Scan,
 }
@@ -80,13 +87,17 @@ pub fn lay_out(
     for k in 0..n - 1 {
         let step = match frames[k].stack_win {
             Some(win) if known_ebp[k] || !win.needs_callee_ebp() => Step::StackWin(win),
+            _ if frames[k].stack_cfi => {
+                debug_assert_eq!(frames[k].args_size, 0, "STACK CFI frames push no arguments");
+                Step::StackCfi
+            }
             _ if known_ebp[k] && choose_fp(k) => Step::FramePointer,
             _ => Step::Scan,
         };
         // Every STACK WIN kind leaves the caller's ebp known (see `CallerEbp`).
         known_ebp[k + 1] = step != Step::Scan;
         trust.push(match step {
-            Step::StackWin(_) => Trust::Cfi,
+            Step::StackWin(_) | Step::StackCfi => Trust::Cfi,
             Step::FramePointer => Trust::FramePointer,
             Step::Scan => Trust::Scan,
         });
@@ -100,7 +111,7 @@ pub fn lay_out(
         ebp[k] = match steps[k] {
             Step::Scan => 0,
             Step::StackWin(win) if win.caller_ebp() == CallerEbp::PassedThrough => ebp[k + 1],
-            Step::StackWin(_) | Step::FramePointer => ebp_slot(k),
+            Step::StackWin(_) | Step::StackCfi | Step::FramePointer => ebp_slot(k),
         };
     }
 
@@ -113,7 +124,7 @@ pub fn lay_out(
         put(return_slot(k), u64::from(frames[k + 1].pc));
         let caller_ebp = ebp[k + 1];
         match steps[k] {
-            Step::FramePointer => put(ebp_slot(k), caller_ebp),
+            Step::FramePointer | Step::StackCfi => put(ebp_slot(k), caller_ebp),
             Step::StackWin(win) => match win.caller_ebp() {
                 CallerEbp::BelowReturnAddress => put(ebp_slot(k), caller_ebp),
                 CallerEbp::SavedAt { offset } => {
@@ -149,6 +160,7 @@ mod tests {
                 kind,
                 saved_register_size: 8,
             }),
+            stack_cfi: false,
         }
     }
 
@@ -188,5 +200,32 @@ mod tests {
         assert_eq!(laid.rbp, laid.rsp + 0x20 + 0x20 - 8);
         assert_eq!(read(laid.rbp + 4), 0x3000);
         assert_eq!(read(laid.rsp + 0x20 - 4), 0x2000);
+    }
+
+    #[test]
+    fn stack_cfi_works_after_a_scan_and_restores_ebp() {
+        let mut frames = [
+            frame(0x1000, None),
+            frame(0x2000, None),
+            frame(0x3000, None),
+            frame(0x4000, None),
+        ];
+        frames[1].stack_cfi = true;
+        let laid = lay_out(&frames, 0x10_0000, |_| true);
+        // Frame 0 -> 1 by frame pointer, 1 -> 2 by CFI, which leaves ebp known for 2 -> 3.
+        assert_eq!(
+            laid.trust,
+            [
+                Trust::Context,
+                Trust::FramePointer,
+                Trust::Cfi,
+                Trust::FramePointer
+            ]
+        );
+        let laid = lay_out(&frames, 0x10_0000, |_| false);
+        assert_eq!(
+            laid.trust,
+            [Trust::Context, Trust::Scan, Trust::Cfi, Trust::Scan]
+        );
     }
 }

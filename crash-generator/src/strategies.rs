@@ -16,14 +16,9 @@ use crate::crash::Crash;
 use crate::profile::{OsFlavor, Profile, Span};
 use crate::program::Program;
 
-/// Any OS flavour.
+/// Any OS flavour (every OS on every CPU it is modelled on).
 pub fn any_os() -> impl Strategy<Value = OsFlavor> {
-    prop_oneof![
-        Just(OsFlavor::Linux),
-        Just(OsFlavor::Windows),
-        Just(OsFlavor::Mac),
-        Just(OsFlavor::WindowsX86)
-    ]
+    proptest::sample::select(OsFlavor::ALL.to_vec())
 }
 
 /// Well-formed profiles of every flavour with varied shapes and probabilities (no edge cases).

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use crate::ids;
-use crate::profile::{Arch, OsFlavor};
+use crate::profile::{Arch, OperatingSystem, OsFlavor};
 use crate::program::Module;
 
 /// Generator name and version written as `INFO GENERATOR`.
@@ -22,11 +22,12 @@ pub fn sym_path(module: &Module) -> String {
     )
 }
 
+/// dump_syms names the OS by the binary format, so Android's ELF modules say `Linux`.
 fn os_name(os: OsFlavor) -> &'static str {
-    match os {
-        OsFlavor::Linux => "Linux",
-        OsFlavor::Windows | OsFlavor::WindowsX86 => "windows",
-        OsFlavor::Mac => "mac",
+    match os.os() {
+        OperatingSystem::Linux | OperatingSystem::Android => "Linux",
+        OperatingSystem::Windows => "windows",
+        OperatingSystem::Mac => "mac",
     }
 }
 
@@ -34,6 +35,7 @@ fn arch_name(os: OsFlavor) -> &'static str {
     match os.arch() {
         Arch::Amd64 => "x86_64",
         Arch::X86 => "x86",
+        Arch::Arm64 => "arm64",
     }
 }
 
@@ -49,8 +51,8 @@ pub fn write_sym(os: OsFlavor, module: &Module) -> String {
         module.debug_id().expect("symbol identity"),
         ids::basename(&debug_file)
     );
-    match (os, module.code_id(os)) {
-        (OsFlavor::Windows | OsFlavor::WindowsX86, Some(code_id)) => {
+    match (os.is_windows(), module.code_id(os)) {
+        (true, Some(code_id)) => {
             let _ = writeln!(out, "INFO CODE_ID {code_id} {}", module.filename());
         }
         (_, Some(code_id)) => {
@@ -97,7 +99,7 @@ pub fn write_sym(os: OsFlavor, module: &Module) -> String {
     for (rva, param_size, name) in publics {
         let _ = writeln!(out, "PUBLIC {rva:x} {param_size:x} {name}");
     }
-    if os.arch() == Arch::X86 {
+    if os == OsFlavor::WindowsX86 {
         write_stack_win(&mut out, module);
         return out;
     }
@@ -114,20 +116,55 @@ pub fn write_sym(os: OsFlavor, module: &Module) -> String {
                 .map(|p| (p.rva, p.size, p.frame_size)),
         );
     for (rva, size, frame_size) in cfi_ranges {
-        // A push-rbp / mov rbp,rsp / sub rsp prologue: the full frame is set up from rva+4 on,
-        // and every address a frame can be at lies past the 16-byte prologue.
-        let _ = writeln!(
-            out,
-            "STACK CFI INIT {rva:x} {size:x} .cfa: $rsp 8 + .ra: .cfa -8 + ^"
-        );
-        let _ = writeln!(
-            out,
-            "STACK CFI {:x} .cfa: $rsp 16 + $rbp: .cfa -16 + ^",
-            rva + 1
-        );
-        let _ = writeln!(out, "STACK CFI {:x} .cfa: $rsp {frame_size} +", rva + 4);
+        write_stack_cfi(&mut out, os.arch(), rva, size, frame_size);
     }
     out
+}
+
+/// The STACK CFI rows of one function, for a prologue that has set up the whole frame by
+/// `rva + 4`; every address a frame can be at lies past the 16-byte prologue, so the last row
+/// is the one the walker applies. The frame's top holds the saved frame pointer and the return
+/// address (see the stack layout modules).
+fn write_stack_cfi(out: &mut String, arch: Arch, rva: u64, size: u64, frame_size: u64) {
+    match arch {
+        // push rbp / mov rbp, rsp / sub rsp, N
+        Arch::Amd64 => {
+            let _ = writeln!(
+                out,
+                "STACK CFI INIT {rva:x} {size:x} .cfa: $rsp 8 + .ra: .cfa -8 + ^"
+            );
+            let _ = writeln!(
+                out,
+                "STACK CFI {:x} .cfa: $rsp 16 + $rbp: .cfa -16 + ^",
+                rva + 1
+            );
+            let _ = writeln!(out, "STACK CFI {:x} .cfa: $rsp {frame_size} +", rva + 4);
+        }
+        // push ebp / mov ebp, esp / sub esp, N
+        Arch::X86 => {
+            let _ = writeln!(
+                out,
+                "STACK CFI INIT {rva:x} {size:x} .cfa: $esp 4 + .ra: .cfa -4 + ^"
+            );
+            let _ = writeln!(
+                out,
+                "STACK CFI {:x} .cfa: $esp 8 + $ebp: .cfa -8 + ^",
+                rva + 1
+            );
+            let _ = writeln!(out, "STACK CFI {:x} .cfa: $esp {frame_size} +", rva + 3);
+        }
+        // On entry the return address is in x30; `sub sp, sp, N` / `stp x29, x30, [sp, N-16]`
+        // then stores the frame record at the top of the frame. AArch64 register names carry
+        // no `$`, as dump_syms writes them.
+        Arch::Arm64 => {
+            let _ = writeln!(out, "STACK CFI INIT {rva:x} {size:x} .cfa: sp 0 + .ra: x30");
+            let _ = writeln!(
+                out,
+                "STACK CFI {:x} .cfa: sp {frame_size} + .ra: .cfa -8 + ^ x29: .cfa -16 + ^",
+                rva + 4
+            );
+        }
+    }
 }
 
 /// STACK WIN records, as dump_syms writes them for 32-bit PDBs (x86 Windows has no STACK CFI).

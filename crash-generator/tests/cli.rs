@@ -227,14 +227,6 @@ fn windows_x86_is_selected_by_os_or_arch_and_inspected_as_x86() {
     assert!(text.contains("system: Windows NT / x86"), "{text}");
     assert!(text.contains(" x86 eip=0x"), "{text}");
 
-    let refused = cli()
-        .args(["generate", "--os", "linux", "--arch", "x86", "--out"])
-        .arg(by_os.join("refused"))
-        .output()
-        .unwrap();
-    assert!(!refused.status.success());
-    let stderr = String::from_utf8_lossy(&refused.stderr);
-    assert!(stderr.contains("only modelled for windows"), "{stderr}");
     let _ = std::fs::remove_dir_all(&by_os);
     let _ = std::fs::remove_dir_all(&by_arch);
 }
@@ -268,5 +260,64 @@ fn check_accepts_the_processors_json_for_an_x86_crash() {
         "{}",
         String::from_utf8_lossy(&output.stdout)
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn every_os_and_arch_is_generated_and_unmodelled_ones_are_refused() {
+    let dir = temp_dir("os-arch");
+    for (os, arch, name) in [
+        ("linux", "arm64", "linux-arm64"),
+        ("android", "arm64", "android-arm64"),
+        ("mac", "arm64", "mac-arm64"),
+        ("windows", "arm64", "windows-arm64"),
+        ("linux", "x86", "linux-x86"),
+        ("mac", "x86", "mac-x86"),
+        ("windows", "amd64", "windows"),
+    ] {
+        let status = cli()
+            .args([
+                "generate", "--seed", "2", "--os", os, "--arch", arch, "--out",
+            ])
+            .arg(&dir)
+            .status()
+            .unwrap();
+        assert!(status.success(), "{os} {arch}");
+        let dump = dir.join(format!("dumps/{name}-2.dmp"));
+        let output = cli().arg("inspect").arg(&dump).output().unwrap();
+        let text = String::from_utf8(output.stdout).unwrap();
+        let cpu = if arch == "amd64" { "amd64" } else { arch };
+        assert!(text.contains(&format!(" / {cpu}")), "{name}: {text}");
+    }
+    let text = String::from_utf8(
+        cli()
+            .arg("inspect")
+            .arg(dir.join("dumps/android-arm64-2.dmp"))
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    assert!(text.contains("system: Android / arm64"), "{text}");
+    assert!(text.contains(" arm64 pc=0x"), "{text}");
+
+    for args in [
+        ["--os", "android", "--arch", "x86"],
+        ["--os", "linux", "--arch", "sparc"],
+    ] {
+        let refused = cli()
+            .arg("generate")
+            .args(args)
+            .arg("--out")
+            .arg(dir.join("refused"))
+            .output()
+            .unwrap();
+        assert!(!refused.status.success(), "{args:?}");
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(
+            stderr.contains("only modelled on arm64") || stderr.contains("unknown arch"),
+            "{stderr}"
+        );
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -184,6 +184,11 @@ fn every_shipped_profile_loads_and_generates() {
         if path.extension().is_some_and(|e| e == "toml") {
             let profile =
                 Profile::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            // A profile named after a flavour (`linux-arm64.toml`, `android.toml`) is that one.
+            let stem = path.file_stem().unwrap().to_str().unwrap();
+            if let Ok(flavour) = stem.parse::<OsFlavor>() {
+                assert_eq!(profile.os, flavour, "{}", path.display());
+            }
             let crash = Crash::generate(&profile, 1);
             assert_eq!(
                 crash.truth().status,

@@ -1,6 +1,7 @@
 //! The decisive test: the real minidump-processor (0.27, symbols from the generated `.sym` files)
-//! reports exactly the ground truth, natively and in its JSON form, for many seeds and every OS
-//! flavour (x86-64 Linux, Windows, macOS, and 32-bit x86 Windows with STACK WIN). `PROPTEST_CASES` raises the case count (default 64, sized for debug-profile CI).
+//! reports exactly the ground truth, natively and in its JSON form, for many seeds and every
+//! platform (Linux, macOS and Windows on x86-64, 32-bit x86 and ARM64; Android on ARM64).
+//! `PROPTEST_CASES` raises the case count (default 64, sized for debug-profile CI).
 
 use crash_generator::processing;
 use crash_generator::strategies::{any_crash, any_os, any_profile};
@@ -73,6 +74,40 @@ proptest! {
         seed in any::<u64>(),
     ) {
         check(&Crash::generate(&profile, seed))?;
+    }
+
+    /// The ARM64 walker (CFI with `sp`/`x29` rules, x29/x30 frame records, scanning) and the
+    /// 32-bit x86 one with STACK CFI, over varied shapes.
+    #[test]
+    fn processor_reports_the_truth_for_any_arm64_or_x86_cfi_profile(
+        profile in any_profile(),
+        os in proptest::sample::select(vec![
+            OsFlavor::LinuxArm64,
+            OsFlavor::AndroidArm64,
+            OsFlavor::MacArm64,
+            OsFlavor::WindowsArm64,
+            OsFlavor::LinuxX86,
+            OsFlavor::MacX86,
+        ]),
+        seed in any::<u64>(),
+    ) {
+        check(&Crash::generate(&profile.with_os(os), seed))?;
+    }
+}
+
+#[test]
+fn arm64_and_x86_cfi_platforms_match_for_fixed_seeds() {
+    for os in [
+        OsFlavor::LinuxArm64,
+        OsFlavor::AndroidArm64,
+        OsFlavor::MacArm64,
+        OsFlavor::WindowsArm64,
+        OsFlavor::LinuxX86,
+        OsFlavor::MacX86,
+    ] {
+        for seed in 0..16 {
+            check(&Crash::generate(&Profile::for_os(os), seed)).unwrap();
+        }
     }
 }
 
@@ -148,7 +183,8 @@ fn linux_streams_are_read_by_the_processor() {
 }
 
 /// Each flavour records its mappings in the one stream its real writer uses: Breakpad's Linux
-/// dumps carry /proc/self/maps and no MemoryInfoList, the others a MemoryInfoList and no maps.
+/// (and Android) dumps carry /proc/self/maps and no MemoryInfoList, the others a MemoryInfoList
+/// and no maps.
 /// With both, rust-minidump warns on every load (`UnifiedMemoryInfoList got both kinds of info!`).
 #[test]
 fn each_flavour_writes_one_kind_of_memory_info() {
@@ -160,7 +196,7 @@ fn each_flavour_writes_one_kind_of_memory_info() {
         let maps = dump.get_stream::<MinidumpLinuxMaps>().is_ok();
         assert_eq!(
             (info, maps),
-            (os != OsFlavor::Linux, os == OsFlavor::Linux),
+            (!os.is_linux_kernel(), os.is_linux_kernel()),
             "{os:?}"
         );
     }
