@@ -641,12 +641,11 @@ impl Scenario {
                 p.validate().map_err(|e| e.to_string())?;
                 Ok((**p).clone())
             }
-            ProfileRef::Named(name) => match name.as_str() {
-                "linux" => Ok(Profile::for_os(OsFlavor::Linux)),
-                "windows" => Ok(Profile::for_os(OsFlavor::Windows)),
-                "windows-x86" => Ok(Profile::for_os(OsFlavor::WindowsX86)),
-                "mac" | "macos" => Ok(Profile::for_os(OsFlavor::Mac)),
-                path => Profile::load(&self.resolve(Path::new(path))).map_err(|e| e.to_string()),
+            // A platform's name (`linux`, `android`, `mac-arm64`, `windows-x86`, ...), as
+            // crash-generator's `--os`/`--arch` spell it, or else a profile file.
+            ProfileRef::Named(name) => match name.parse::<OsFlavor>() {
+                Ok(os) => Ok(Profile::for_os(os)),
+                Err(_) => Profile::load(&self.resolve(Path::new(name))).map_err(|e| e.to_string()),
             },
         }
     }

@@ -69,17 +69,27 @@ async fn demo_passes_with_valid_junit_and_processors_agree() {
         report::terminal::render(&report)
     );
 
-    // ~100 crashes across four OS flavours, each symbol file fetched once.
+    // 100 crashes across seven platforms, ARM64 among them, each symbol file fetched once.
     let in_process: Vec<_> = report
         .crashes
         .iter()
         .filter(|c| c.processor == IN_PROCESS)
         .collect();
     assert_eq!(in_process.len(), 100);
-    for os in ["Linux", "Windows NT", "Mac OS X"] {
+    for os in ["Linux", "Windows NT", "Mac OS X", "Android"] {
         assert!(
             in_process.iter().any(|c| c.os.as_deref() == Some(os)),
             "no {os} crash"
+        );
+    }
+    for platform in ["mac-arm64-", "android-", "windows-arm64-"] {
+        assert_eq!(
+            in_process
+                .iter()
+                .filter(|c| c.crash.starts_with(platform) && c.passed)
+                .count(),
+            15,
+            "{platform} crashes that match their ground truth"
         );
     }
     assert!(
@@ -87,16 +97,19 @@ async fn demo_passes_with_valid_junit_and_processors_agree() {
             .iter()
             .all(|c| c.crash_id.is_some() && c.signature.is_some())
     );
-    // The 32-bit Windows crashes also went to fake-sentry as sentry-native sends them: each
-    // processed there to its ground truth, with the in-process processor's signature.
+    // The 32-bit Windows and Android crashes also went to fake-sentry as sentry-native sends
+    // them: each processed there to its ground truth, with the in-process processor's signature.
     let sentry: Vec<_> = report
         .crashes
         .iter()
         .filter(|c| c.processor == FAKE_SENTRY)
         .collect();
-    assert_eq!(sentry.len(), 25);
+    assert_eq!(sentry.len(), 30);
     for c in &sentry {
-        assert!(c.crash.starts_with("windows-x86-") && c.passed, "{c:?}");
+        assert!(
+            (c.crash.starts_with("windows-x86-") || c.crash.starts_with("android-")) && c.passed,
+            "{c:?}"
+        );
         let reference = in_process.iter().find(|o| o.crash == c.crash).unwrap();
         assert_eq!(c.signature, reference.signature, "{}", c.crash);
     }
