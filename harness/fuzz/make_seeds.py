@@ -1,8 +1,14 @@
 #!/usr/bin/env python3
-"""Writes the seed corpus of collector_submission (committed; run again only to change it).
-Input layout: a choice byte (bits 0-5 pick the Content-Type, 0 = multipart/form-data with
+"""Writes the seed corpora of collector_submission and crash_signature (committed; run again
+only to change them).
+
+collector_submission's input layout: a choice byte (bits 0-5 pick the Content-Type, 0 = multipart/form-data with
 boundary fuzzboundary, 3 = application/json; bit 6 also writes to disk; bit 7 declares gzip),
-then the body."""
+then the body.
+
+crash_signature's: a mode byte (0: a processed crash as JSON, here crash-signature's corpus
+crashes for the annotation and malformed-input rules; 1: an AsyncShutdownTimeout annotation;
+2: function names, one per line), then the text."""
 
 import gzip
 import json
@@ -55,3 +61,31 @@ SEEDS = {
 FOLDER.mkdir(parents=True, exist_ok=True)
 for name, (choice, body) in SEEDS.items():
     (FOLDER / name).write_bytes(bytes([choice]) + body)
+
+# crash_signature: the rule crashes of crash-signature's corpus, plus annotations and names.
+SIGNATURE_FOLDER = HERE / "corpus" / "crash_signature"
+CORPUS = HERE.parent.parent / "crash-signature" / "testdata" / "corpus"
+RULE_CRASHES = [
+    "rule-shutdown-timeout-invalid-json", "rule-shutdown-timeout-missing-name",
+    "rule-shutdown-timeout-no-conditions", "rule-oom-reason", "rule-ipc-stomps-abort",
+    "rule-java-stack-trace", "rule-java-exception-malformed", "rule-crashing-thread-string",
+    "rule-frame-not-an-object", "rule-stackwalker-error-with-hang", "norm-cpp-lambda-numbers",
+    "norm-cpp-operator-new", "walk-all-irrelevant",
+]
+SIGNATURE_SEEDS = {name: (0, (CORPUS / f"{name}.json").read_bytes()) for name in RULE_CRASHES}
+SIGNATURE_SEEDS.update({
+    "shutdown-conditions": (1, json.dumps({"phase": "profile-before-change", "conditions": [
+        {"name": "A"}, {"name": "B", "state": {"x": [1, 2.5e3, None, True]}}, "C"]}).encode()),
+    "shutdown-escapes": (1, b'{"phase": "\\ud83d\\ude00 \\u0000", "conditions": []}'),
+    "names-cpp-rust": (2, "\n".join([
+        "mozalloc_abort", "abort", "moz_xmalloc",
+        "std::vector<int, std::allocator<int> >::push_back(int const&)",
+        "(anonymous namespace)::Thing::operator()(int) const",
+        "core::panicking::panic_fmt::h0123456789abcdef",
+        "<alloc::vec::Vec<u8> as core::ops::drop::Drop>::drop",
+        "libxul.so@0x1234", "RtlUserThreadStart",
+    ]).encode()),
+})
+SIGNATURE_FOLDER.mkdir(parents=True, exist_ok=True)
+for name, (mode, text) in SIGNATURE_SEEDS.items():
+    (SIGNATURE_FOLDER / name).write_bytes(bytes([mode]) + text)
