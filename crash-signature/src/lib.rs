@@ -58,6 +58,35 @@ mod rules;
 pub mod siggen_peer;
 mod walk;
 
+/// siggen's signature lists as vendored (`siglists/`), entry by entry, for code that wants to
+/// name frames the way real crashes name them (crash-generator's production-like names).
+pub mod siglists {
+    /// The entries of the prefix list (Python regular expressions, matched at a frame's start).
+    pub fn prefix_entries() -> impl Iterator<Item = &'static str> {
+        crate::lists::entries(crate::lists::PREFIX)
+    }
+
+    /// The entries of the irrelevant list (Python regular expressions).
+    pub fn irrelevant_entries() -> impl Iterator<Item = &'static str> {
+        crate::lists::entries(crate::lists::IRRELEVANT)
+    }
+
+    /// The sentinels: whole frame names a signature starts at.
+    pub fn sentinel_entries() -> impl Iterator<Item = &'static str> {
+        crate::lists::entries(crate::lists::SENTINELS)
+    }
+
+    /// Whether siggen's prefix list matches a normalised frame.
+    pub fn is_prefix(frame: &str) -> bool {
+        crate::lists::LISTS.prefix.is_match(frame)
+    }
+
+    /// Whether siggen's irrelevant list matches a normalised frame.
+    pub fn is_irrelevant(frame: &str) -> bool {
+        crate::lists::LISTS.irrelevant.is_match(frame)
+    }
+}
+
 use serde_json::{Map, Value};
 
 pub use frames::MAX_FRAMES;
