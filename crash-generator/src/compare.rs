@@ -236,6 +236,7 @@ pub fn observe_state(state: &ProcessState) -> GroundTruth {
         threads,
         modules,
         unloaded_modules,
+        socorro: None,
     }
 }
 
@@ -318,6 +319,7 @@ pub fn observe_json(json: &Value) -> GroundTruth {
         threads,
         modules,
         unloaded_modules,
+        socorro: None,
     }
 }
 

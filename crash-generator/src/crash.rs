@@ -83,7 +83,8 @@ impl Crash {
     }
 
     /// A crash of an already generated program.
-    pub fn of_program(profile: &Profile, program: Program, seed: u64) -> Crash {
+    pub fn of_program(profile: &Profile, mut program: Program, seed: u64) -> Crash {
+        crate::dress::prepare_program(profile, &mut program, seed);
         let mut rng = rng_for(seed, b"crash");
         let os = program.os;
         let mut symbol_states: Vec<SymbolState> = program
@@ -106,7 +107,8 @@ impl Crash {
         let timestamp = rng.random_range(1_700_000_000u32..1_800_000_000);
         let process_create_time = timestamp - rng.random_range(5u32..86_400);
         let thread_count = rng.random_range(profile.threads.min()..=profile.threads.max()) as usize;
-        let crashing_thread = rng.random_range(0..thread_count);
+        let drawn_thread = rng.random_range(0..thread_count);
+        let crashing_thread = crate::dress::crashing_thread(profile, drawn_thread, thread_count);
         let mut names = NameGen::new(os);
         let mut stack_cursor = platform::stack_region_start(os);
         let mut threads = Vec::with_capacity(thread_count);
@@ -180,7 +182,8 @@ impl Crash {
                 },
             },
         };
-        let exception = exception::exception_for(os, kind, crashing.registers.rip, fault);
+        let exception = crate::dress::recipe_exception(profile, crashing.registers.rip, fault)
+            .unwrap_or_else(|| exception::exception_for(os, kind, crashing.registers.rip, fault));
         let report_id: [u8; 16] = rng.random();
 
         let mut crash = Crash {
@@ -199,10 +202,15 @@ impl Crash {
             sym_files: Vec::new(),
             truth: GroundTruth::unprocessable("OK"),
         };
+        let frames = &crash.threads[crashing_thread].frames;
+        crate::dress::dress_program(profile, &mut crash.program, frames, seed);
         let client_id: [u8; 16] = rng.random();
         crash.minidump = crash.build_minidump(client_id);
         crash.sym_files = crash.build_sym_files();
         crash.truth = crash.build_truth();
+        if profile.socorro_signature {
+            crash.truth.socorro = Some(crate::socorro::sign_truth(&crash.truth, profile));
+        }
         crash
     }
 
@@ -480,6 +488,7 @@ impl Crash {
             threads,
             modules,
             unloaded_modules,
+            socorro: None,
         }
     }
 

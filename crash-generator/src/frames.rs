@@ -46,6 +46,8 @@ pub fn plan_thread(
 ) -> Vec<FrameSite> {
     let mut frames = if is_crashing && profile.stack_overflow {
         plan_recursion(profile, program, states, rng)
+    } else if is_crashing && profile.crashing_stack.is_some() {
+        crate::dress::plan_crashing_stack(profile, program, states, rng)
     } else {
         plan_frames(profile, program, states, rng, is_crashing)
     };

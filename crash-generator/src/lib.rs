@@ -19,13 +19,20 @@
 //! The public surface: those types and the data they hold, at the crate root ([`Crash`] and its
 //! [`ThreadPlan`]s, [`Program`] and its [`Module`]s, the truth types, [`Mismatch`]), plus
 //! [`write_batch`]/[`write_crash`] to write crashes to disk and [`describe_minidump`] to describe
-//! a dump. Five modules are namespaces of their own:
+//! a dump. Six modules are namespaces of their own:
 //! [`submission`] builds, posts and parses Antenna-style crash report submissions (the
 //! workspace's one parser of that format, bounded by limits checked while reading) and submits
 //! batches of them; [`processing`] runs the real processor over a crash with its symbols served
 //! from memory; [`strategies`] has proptest strategies; [`edge`] holds the deliberate
 //! malformations and the status each one makes the processor report; [`ids`] the Breakpad and
-//! CodeView identifier rules.
+//! CodeView identifier rules; [`socorro`] the processed crash Socorro makes of a crash and the
+//! signature it gets.
+//!
+//! A profile's `crashing_stack` recipe ([`CrashingStack`]) makes the crashing thread start like a
+//! production crash, with frames named from Socorro's signature lists, C++ templates, Rust
+//! symbols in both manglings and deep inline chains; with `socorro_signature` the truth also
+//! holds the signature Socorro gives the crash ([`socorro`] builds the processed crash and
+//! `crash-signature` signs it).
 //!
 //! How the parts fit (every other module is private): `profile` reads profiles; `program`
 //! generates modules, with `names` and `ids`; `crash` puts a crash together: `frames` plans each
@@ -34,6 +41,8 @@
 //! ARM64, `platform` holds the per-OS process facts (stacks, thread ids, system info) and
 //! `exception` picks the exception; `dump_writer` and
 //! `sym_writer` write the artefacts; `truth` and `compare` hold and check the expectation;
+//! `stack_recipe` reads a crashing-stack recipe and `dress` carries it out, with names from
+//! `siglist_names` (Socorro's lists) and `symbol_names` (C++ and Rust shapes);
 //! `inspect` and `output` serve the binary, and `submit_batch` the `submit` command
 //! (generation speed is measured by the workspace's `bench` crate).
 //!
@@ -50,6 +59,7 @@
 
 mod compare;
 mod crash;
+mod dress;
 mod dump_writer;
 pub mod edge;
 mod exception;
@@ -62,14 +72,18 @@ mod platform;
 pub mod processing;
 mod profile;
 mod program;
+mod siglist_names;
+pub mod socorro;
 mod stack;
 mod stack_arm64;
+mod stack_recipe;
 mod stack_win;
 mod stack_x86;
 pub mod strategies;
 pub mod submission;
 mod submit_batch;
 mod sym_writer;
+mod symbol_names;
 mod truth;
 
 pub use compare::{CheckError, Mismatch, check_files};
@@ -85,6 +99,7 @@ pub use program::{
     SymbolTruth, UnloadedModule,
 };
 pub use stack::{LaidOutStack, Trust};
+pub use stack_recipe::{CrashingStack, FrameKind, RecipeException};
 pub use stack_win::{CallerEbp, StackWin, StackWinKind};
 pub use sym_writer::{sym_path, write_sym};
 pub use truth::{

@@ -7,14 +7,14 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::profile::OsFlavor;
 
-const WORDS: &[&str] = &[
+pub(crate) const WORDS: &[&str] = &[
     "render", "layout", "net", "http", "cache", "store", "dom", "style", "gfx", "font", "audio",
     "video", "codec", "ipc", "event", "timer", "task", "thread", "pool", "alloc", "string",
     "parser", "lexer", "token", "frame", "image", "decode", "encode", "crypto", "hash", "socket",
     "stream", "buffer", "queue", "worker", "script", "compile", "shader", "texture", "widget",
 ];
 
-const TYPES: &[&str] = &[
+pub(crate) const TYPES: &[&str] = &[
     "Manager",
     "Context",
     "Handler",
@@ -32,7 +32,7 @@ const TYPES: &[&str] = &[
     "Registry",
 ];
 
-const VERBS: &[&str] = &[
+pub(crate) const VERBS: &[&str] = &[
     "run", "process", "dispatch", "handle", "flush", "poll", "read", "write", "open", "close",
     "update", "resolve", "visit", "apply", "drain", "lookup", "insert", "remove", "notify",
 ];
@@ -72,7 +72,7 @@ fn android_module_path(word: &str, index: usize) -> String {
     }
 }
 
-fn pick<'a>(rng: &mut ChaCha8Rng, list: &[&'a str]) -> &'a str {
+pub(crate) fn pick<'a>(rng: &mut ChaCha8Rng, list: &[&'a str]) -> &'a str {
     list[rng.random_range(0..list.len())]
 }
 

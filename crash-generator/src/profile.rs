@@ -6,6 +6,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::stack_recipe::{CrashingStack, RecipeException};
+
 /// The operating system a flavour runs, whatever its CPU.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum OperatingSystem {
@@ -343,6 +345,17 @@ pub struct Profile {
     pub edge_case: Option<EdgeCase>,
     /// Crash annotations: written into the Crashpad info stream and sent with submissions.
     pub annotations: BTreeMap<String, String>,
+    /// What the crashing thread's stack starts with (names from Socorro's signature lists, C++
+    /// templates, Rust symbols, deep inline chains) and its exception; `None`: synthetic names.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub crashing_stack: Option<CrashingStack>,
+    /// Other minidumps sent with the crash, by the suffix of their part name (`browser` is
+    /// `upload_file_minidump_browser`, which makes an IPC channel error the browser's).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub additional_minidumps: Vec<String>,
+    /// Put the signature Socorro gives the crash into the truth (`socorro`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub socorro_signature: bool,
 }
 
 impl Default for Profile {
@@ -371,6 +384,9 @@ impl Default for Profile {
                 ("ReleaseChannel".to_string(), "nightly".to_string()),
                 ("BuildID".to_string(), "20260101000000".to_string()),
             ]),
+            crashing_stack: None,
+            additional_minidumps: Vec::new(),
+            socorro_signature: false,
         }
     }
 }
@@ -523,6 +539,44 @@ impl Profile {
                     "{name} = {p} is not in 0..=1"
                 )));
             }
+        }
+        if let Some(recipe) = &self.crashing_stack {
+            self.validate_recipe(recipe)?;
+        }
+        for name in &self.additional_minidumps {
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(ProfileError::Invalid(format!(
+                    "additional_minidumps: {name:?} must be letters, digits and _"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// A recipe needs functions of its own for its named frames and, for `unsymbolized`
+    /// frames, a library besides the main executable.
+    fn validate_recipe(&self, recipe: &CrashingStack) -> Result<(), ProfileError> {
+        let invalid = |why: &str| Err(ProfileError::Invalid(format!("crashing_stack: {why}")));
+        if self.stack_overflow {
+            return invalid("cannot be combined with stack_overflow");
+        }
+        if recipe.exception == Some(RecipeException::InPageDeviceError) && !self.os.is_windows() {
+            return invalid("exception in_page_device_error is Windows-only");
+        }
+        if recipe.needs_unsymbolized_module() && self.modules.min() < 2 {
+            return invalid("unsymbolized frames need modules.min >= 2");
+        }
+        let library = usize::from(recipe.needs_unsymbolized_module());
+        let functions =
+            (self.modules.min() as usize - library) * self.functions_per_module.min() as usize;
+        if recipe.named_frames() > functions {
+            return invalid(&format!(
+                "{} named frames need as many functions; the profile guarantees {functions}",
+                recipe.named_frames()
+            ));
+        }
+        if self.module_without_symbols_probability > 0.0 && recipe.named_frames() > 0 {
+            return invalid("named frames need module_without_symbols_probability = 0");
         }
         Ok(())
     }

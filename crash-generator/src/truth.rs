@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::socorro::SocorroSignature;
 use crate::stack::Trust;
 
 /// Serde helpers for `0x…` hex addresses.
@@ -154,6 +155,10 @@ pub struct GroundTruth {
     pub threads: Vec<ThreadTruth>,
     pub modules: Vec<ModuleTruth>,
     pub unloaded_modules: Vec<UnloadedModuleTruth>,
+    /// The signature Socorro gives the crash (profiles with `socorro_signature = true` only, so
+    /// other truth files stay as they were).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub socorro: Option<SocorroSignature>,
 }
 
 impl GroundTruth {
@@ -170,6 +175,7 @@ impl GroundTruth {
             threads: Vec::new(),
             modules: Vec::new(),
             unloaded_modules: Vec::new(),
+            socorro: None,
         }
     }
 

@@ -29,11 +29,21 @@ pub struct Submission {
 
 impl Submission {
     /// A submission of one crash: its profile's annotations and its minidump.
+    /// The profile's `additional_minidumps` go along as copies of the crash's dump under their
+    /// own part names (Socorro only reads their names).
     pub fn for_crash(crash: &Crash) -> Self {
+        let dump = crash.minidump_bytes().to_vec();
+        let mut dumps = vec![(MINIDUMP_FIELD.to_string(), dump.clone())];
+        for name in &crash.profile.additional_minidumps {
+            dumps.push((
+                crate::socorro::additional_minidump_field(name),
+                dump.clone(),
+            ));
+        }
         Submission {
             annotations: crash.profile.annotations.clone(),
             annotation_encoding: AnnotationEncoding::default(),
-            dumps: vec![(MINIDUMP_FIELD.to_string(), crash.minidump_bytes().to_vec())],
+            dumps,
             gzip: false,
         }
     }

@@ -1,0 +1,264 @@
+//! The `signature-*` profiles make crashes that exercise every rule of siggen's pipeline, and
+//! their truth files say which signature Socorro gives them: for each profile and a few seeds,
+//! the REAL minidump-processor processes the crash, its output becomes the processed crash
+//! (`crash_generator::socorro::processed_crash`), and the signature `crash-signature` computes
+//! from it must equal the truth's, which must show the profile's rule at work; then siggen
+//! itself signs the same processed crashes and must agree.
+//!
+//! siggen 2.2.20241029 is found as `crash_signature::siggen_peer` finds it
+//! (`UNDERSTUDY_SIGGEN_PYTHON`, else `.clients/venv`). Without it that half is skipped with a
+//! note on stderr, or fails when every test client is required
+//! (`UNDERSTUDY_REQUIRE_ALL_CLIENTS=1` or `CI`).
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use crash_generator::socorro::{SocorroSignature, processed_crash};
+use crash_generator::{Crash, FrameKind, Profile, processing};
+use crash_signature::siggen_peer::python_with_siggen;
+use serde_json::Value;
+
+/// The seeds each profile is generated with.
+const SEEDS: [u64; 3] = [1, 20, 300];
+
+/// What shows that a rule changed the signature.
+type Shows = fn(&SocorroSignature, &Profile) -> bool;
+
+/// Each profile, the rule(s) it exercises and how the signature shows it.
+const CASES: &[(&str, &str, Shows)] = &[
+    (
+        "signature-lists",
+        "SignatureGenerationRule (irrelevant, prefix, module-only frames once, C++ rules)",
+        |s, _| {
+            let proto = frames(s.proto_signature.as_deref());
+            let signature = frames(Some(&s.signature));
+            // The irrelevant top frame is gone, the library without symbols counts once,
+            // and the walk ended on the C++ frame after the prefix frames.
+            signature.len() == 4
+                && proto[0] != signature[0]
+                && proto[2] == proto[3]
+                && signature[1] == proto[2]
+                && signature[3] == proto[5]
+                && signature[3].contains("<T>") == proto[5].contains("<T>")
+        },
+    ),
+    (
+        "signature-sentinel",
+        "SignatureGenerationRule (sentinel, Rust v0 names)",
+        |s, _| {
+            let proto = frames(s.proto_signature.as_deref());
+            !s.signature.contains(&proto[0]) && s.signature.starts_with(&proto[1])
+                || !s.signature.contains(&proto[0]) && s.signature.starts_with(&proto[2])
+        },
+    ),
+    (
+        "signature-rust",
+        "SignatureGenerationRule (Rust rules: legacy hash dropped)",
+        |s, _| {
+            let signature = frames(Some(&s.signature));
+            signature.len() == 2 && !signature[1].contains("::h")
+        },
+    ),
+    (
+        "signature-truncate",
+        "SigTruncate (and a 32-deep inline chain expanded)",
+        |s, _| {
+            s.signature.chars().count() == crash_signature::MAX_LENGTH
+                && s.signature.ends_with("...")
+                && frames(s.proto_signature.as_deref()).len() > 32
+        },
+    ),
+    (
+        "signature-abort",
+        "AbortSignature, SigFixWhitespace",
+        |s, _| {
+            s.signature
+                .starts_with("Abort | Aborting on channel error. Fatal state | ")
+        },
+    ),
+    ("signature-oom", "OOMSignature", |s, _| {
+        s.signature.starts_with("OOM | large | ")
+    }),
+    (
+        "signature-shutdown-timeout",
+        "SignatureShutdownTimeout",
+        |s, _| {
+            s.signature
+                == "AsyncShutdownTimeout | profile-before-change | IndexedDB shutdown,StorageService shutdown"
+        },
+    ),
+    ("signature-shutdown-hang", "SignatureRunWatchDog", |s, _| {
+        // The watchdog thread crashed; the signature is the main thread's.
+        s.signature.starts_with("shutdownhang | ") && !s.signature.contains("RunWatchdog")
+    }),
+    (
+        "signature-ipc",
+        "SignatureIPCChannelError, SignatureIPCMessageName",
+        |s, _| {
+            s.signature
+                == "IPCError-browser | ShutDownKill | IPC_Message_Name=PContent::Msg_PreferenceUpdate"
+        },
+    ),
+    (
+        "signature-stack-overflow",
+        "StackOverflowSignature",
+        |s, _| s.signature.starts_with("stackoverflow | "),
+    ),
+    ("signature-hang", "HungProcess", |s, _| {
+        s.signature.starts_with("hang: 1 | ")
+    }),
+    (
+        "signature-bad-hardware",
+        "BadHardware (and the line-number list: js_Interpret:<line>)",
+        |s, _| s.signature.starts_with("bad hardware | js_Interpret:"),
+    ),
+    (
+        "signature-empty",
+        "StackwalkerErrorSignatureRule",
+        |s, _| s.signature == "EMPTY: no frame data available; MissingThreadList",
+    ),
+];
+
+fn frames(signature: Option<&str>) -> Vec<String> {
+    signature
+        .unwrap_or_default()
+        .split(" | ")
+        .map(str::to_string)
+        .collect()
+}
+
+fn profile(name: &str) -> Profile {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("profiles")
+        .join(format!("{name}.toml"));
+    Profile::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The processed crash Socorro makes of `crash` with the real processor's output.
+fn processed_by_the_real_processor(crash: &Crash) -> Value {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("tokio runtime");
+    match runtime.block_on(processing::process(crash)) {
+        Ok(state) => {
+            let mut json = Vec::new();
+            state.print_json(&mut json, false).expect("json output");
+            let json: Value = serde_json::from_slice(&json).expect("valid json");
+            let status = json["status"]
+                .as_str()
+                .unwrap_or("unknown error")
+                .to_string();
+            processed_crash(Some(&json), &status, &crash.profile)
+        }
+        Err(e) => processed_crash(None, e.name(), &crash.profile),
+    }
+}
+
+/// siggen's signature, proto signature and notes for each processed crash.
+fn siggen_signs(python: &std::path::Path, crashes: &[Value]) -> Vec<SocorroSignature> {
+    const SCRIPT: &str = r#"
+import json, sys
+from siggen.generator import SignatureGenerator
+from siggen.utils import convert_to_crash_data
+generator = SignatureGenerator()
+out = []
+for crash in json.load(sys.stdin):
+    result = generator.generate(convert_to_crash_data(crash))
+    out.append({"signature": result.signature,
+                "proto_signature": result.extra.get("proto_signature"),
+                "notes": result.notes})
+json.dump(out, sys.stdout)
+"#;
+    let mut child = Command::new(python)
+        .args(["-c", SCRIPT])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run siggen");
+    let input = serde_json::to_vec(crashes).expect("json");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(&input)
+        .expect("write to siggen");
+    let output = child.wait_with_output().expect("siggen output");
+    assert!(output.status.success(), "siggen failed");
+    serde_json::from_slice(&output.stdout).expect("siggen's JSON")
+}
+
+#[test]
+fn every_siggen_rule_is_exercised_and_signed_as_the_truth_and_siggen_say() {
+    // First, so that a missing siggen fails before the work when every client is required.
+    let python = python_with_siggen("crash-generator's signature profiles");
+    let mut processed = Vec::new();
+    let mut expected = Vec::new();
+    let mut failures = Vec::new();
+    for (name, rule, shows) in CASES {
+        let profile = profile(name);
+        for seed in SEEDS {
+            let crash = Crash::generate(&profile, seed);
+            let truth = crash
+                .truth()
+                .socorro
+                .clone()
+                .unwrap_or_else(|| panic!("{name}: the truth has no signature"));
+            let crash_json = processed_by_the_real_processor(&crash);
+            let signed = SocorroSignature::of_processed(&crash_json);
+            if signed != truth {
+                failures.push(format!(
+                    "{name} seed {seed}: processor gives {signed:?}, truth {truth:?}"
+                ));
+            }
+            if !shows(&truth, &profile) {
+                failures.push(format!("{name} seed {seed}: {rule} not shown by {truth:?}"));
+            }
+            processed.push(crash_json);
+            expected.push((format!("{name} seed {seed}"), truth));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+
+    let Some(python) = python else {
+        return;
+    };
+    let siggen = siggen_signs(&python, &processed);
+    assert_eq!(siggen.len(), expected.len());
+    let differing: Vec<String> = expected
+        .iter()
+        .zip(&siggen)
+        .filter(|((_, ours), theirs)| ours != *theirs)
+        .map(|((what, ours), theirs)| format!("{what}: ours {ours:?}\n  siggen {theirs:?}"))
+        .collect();
+    assert!(differing.is_empty(), "{}", differing.join("\n"));
+}
+
+#[test]
+fn profiles_without_a_recipe_write_no_signature_and_keep_their_truth() {
+    for os in crash_generator::OsFlavor::ALL {
+        let crash = Crash::generate(&Profile::for_os(os), 7);
+        assert!(crash.truth().socorro.is_none());
+        assert!(!crash.truth().to_json_pretty().contains("socorro"));
+    }
+}
+
+#[test]
+fn recipe_frames_carry_the_kinds_they_ask_for() {
+    let profile = profile("signature-rust");
+    let crash = Crash::generate(&profile, 5);
+    let thread = &crash.truth().threads[crash.truth().crashing_thread.unwrap()];
+    let legacy = thread.frames[1].function.as_deref().unwrap();
+    let v0 = thread.frames[2].function.as_deref().unwrap();
+    assert!(legacy.rsplit("::h").next().unwrap().len() == 16, "{legacy}");
+    assert!(v0.contains('['), "{v0}");
+    for frame in &thread.frames[1..3] {
+        assert!(frame.file.as_deref().unwrap().ends_with(".rs"), "{frame:?}");
+    }
+    let recipe = profile.crashing_stack.as_ref().unwrap();
+    assert_eq!(recipe.top[1], FrameKind::RustLegacy);
+
+    let deep = Crash::generate(&self::profile("signature-truncate"), 5);
+    let thread = &deep.truth().threads[deep.truth().crashing_thread.unwrap()];
+    assert_eq!(thread.frames[0].inlines.len(), 32);
+}
