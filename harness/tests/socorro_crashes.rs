@@ -3,7 +3,9 @@
 //! macOS and 32-bit Windows crashes, crashes whose annotations siggen's rules read
 //! (`AbortMessage`, `OOMAllocationSize`, `ipc_channel_error`, `AsyncShutdownTimeout`, ...) and
 //! the corrupt dumps that sign as `EMPTY: ...`, written into a temporary report folder and
-//! signed again by siggen itself (`tests/siggen_check.py`).
+//! signed again by siggen itself (`tests/siggen_check.py`). Then crash-generator's
+//! `signature-*` profiles, which exercise every siggen rule, go through the same run: each
+//! processed crash must sign as its truth says (the run checks it) and as siggen does.
 //!
 //! siggen 2.2.20241029 is found in `UNDERSTUDY_SIGGEN_PYTHON`'s interpreter, else in
 //! `.clients/venv` (which `scripts/setup-test-clients` makes). Without it the siggen half is
@@ -229,13 +231,18 @@ async fn siggen_signs_every_written_crash_as_the_harness_did() {
     }
 
     // And siggen itself signs each file as it stands the same way.
-    let Some(python) = python else {
-        return;
-    };
+    if let Some(python) = python {
+        siggen_agrees(&python, dir.path(), crashes.len());
+    }
+}
+
+/// Runs `tests/siggen_check.py` over the report folder `dir`: siggen must sign each of its
+/// `count` crashes as the harness did.
+fn siggen_agrees(python: &Path, dir: &Path, count: usize) {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/siggen_check.py");
-    let output = Command::new(&python)
+    let output = Command::new(python)
         .arg(&script)
-        .arg(dir.path())
+        .arg(dir)
         .arg("--json")
         .output()
         .unwrap_or_else(|e| panic!("running {}: {e}", script.display()));
@@ -247,11 +254,99 @@ async fn siggen_signs_every_written_crash_as_the_harness_did() {
         )
     });
     let checked = checked["crashes"].as_array().expect("a list of crashes");
-    assert_eq!(checked.len(), crashes.len());
+    assert_eq!(checked.len(), count);
     let differing: Vec<&Value> = checked.iter().filter(|c| c["equal"] != true).collect();
     assert!(
         differing.is_empty(),
         "siggen signs these differently: {differing:#?}"
     );
     assert!(output.status.success());
+}
+
+/// crash-generator's `signature-*` profiles, one or two per siggen rule, each with a seed of
+/// its own (crash names are `<os>-<seed>`).
+const SIGNATURE_PROFILES: [(&str, u64); 13] = [
+    ("signature-lists", 1001),
+    ("signature-sentinel", 1002),
+    ("signature-rust", 1003),
+    ("signature-truncate", 1004),
+    ("signature-abort", 1005),
+    ("signature-oom", 1006),
+    ("signature-shutdown-timeout", 1007),
+    ("signature-shutdown-hang", 1008),
+    ("signature-ipc", 1009),
+    ("signature-stack-overflow", 1010),
+    ("signature-hang", 1011),
+    ("signature-bad-hardware", 1012),
+    ("signature-empty", 1013),
+];
+
+/// Every signature profile's crash goes through the collector as an Antenna submission (its
+/// annotations as fields, its additional minidumps as parts) and the processor, and the
+/// processed crash the harness keeps signs as the crash's truth says: the run fails otherwise
+/// (a `signature` mismatch). siggen agrees with each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signature_profiles_sign_through_the_pipeline_as_their_truth_says() {
+    let python = python_with_siggen(
+        "siggen's signatures of crash-generator's signature profiles in harness/tests/socorro_crashes.rs",
+    );
+    let profiles = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../crash-generator/profiles");
+    let mut toml =
+        String::from("name = \"signature-profiles\"\n[services]\nfake_sentry = \"none\"\n");
+    for (name, seed) in SIGNATURE_PROFILES {
+        let path = profiles.join(format!("{name}.toml"));
+        toml.push_str(&format!(
+            "[[corpus.generated]]\nprofile = {:?}\ncrashes = 1\nseed = {seed}\n",
+            path.display().to_string()
+        ));
+    }
+    let scenario = Scenario::from_toml(&toml, Path::new("signatures.toml"), ".".into()).unwrap();
+    let report = run(&scenario, &RunOptions::default()).await.unwrap();
+    assert!(report.passed, "{}", report::terminal::render(&report));
+    let dir = tempfile::tempdir().unwrap();
+    report::write_all(&report, dir.path()).unwrap();
+    let crashes = written(dir.path());
+    assert_eq!(crashes.len(), SIGNATURE_PROFILES.len());
+    for outcome in &report.crashes {
+        assert!(outcome.signature.is_some(), "{}", outcome.crash);
+        assert!(outcome.mismatches.is_empty(), "{:?}", outcome.mismatches);
+    }
+
+    // What travelled in the submission reached the processed crash.
+    let ipc = &crashes["windows-1009"];
+    assert_eq!(
+        ipc["additional_minidumps"],
+        serde_json::json!(["upload_file_minidump_browser"])
+    );
+    assert_eq!(
+        ipc["signature"],
+        "IPCError-browser | ShutDownKill | IPC_Message_Name=PContent::Msg_PreferenceUpdate"
+    );
+    assert_eq!(crashes["linux-1011"]["hang"], "1");
+    for (crash, start) in [
+        (
+            "linux-1005",
+            "Abort | Aborting on channel error. Fatal state | ",
+        ),
+        ("windows-1006", "OOM | large | "),
+        ("windows-1008", "shutdownhang | "),
+        ("windows-1010", "stackoverflow | "),
+        ("linux-1011", "hang: 1 | "),
+        ("windows-1012", "bad hardware | js_Interpret:"),
+        (
+            "linux-1013",
+            "EMPTY: no frame data available; MissingThreadList",
+        ),
+        (
+            "mac-1007",
+            "AsyncShutdownTimeout | profile-before-change | ",
+        ),
+    ] {
+        let signature = crashes[crash]["signature"].as_str().unwrap();
+        assert!(signature.starts_with(start), "{crash}: {signature}");
+    }
+
+    if let Some(python) = python {
+        siggen_agrees(&python, dir.path(), crashes.len());
+    }
 }

@@ -81,6 +81,22 @@ pub fn crash_outcome(
     }
 }
 
+/// Holds `outcome`'s signature (Socorro's, from the processed crash the harness kept) to the one
+/// the truth says Socorro gives, when the crash's profile asked for it (`socorro_signature`).
+pub fn check_signature(outcome: &mut CrashOutcome, truth: Option<&GroundTruth>) {
+    let Some(expected) = truth.and_then(|t| t.socorro.as_ref()) else {
+        return;
+    };
+    if outcome.signature.as_deref() != Some(expected.signature.as_str()) {
+        outcome.mismatches.push(Mismatch {
+            path: "signature".into(),
+            expected: expected.signature.clone(),
+            actual: outcome.signature.clone().unwrap_or_default(),
+        });
+        outcome.passed = false;
+    }
+}
+
 fn frame_rows(json: &Value, thread: usize, mismatches: &[Mismatch]) -> Vec<FrameRow> {
     let frames = json
         .pointer(&format!("/threads/{thread}/frames"))
@@ -140,4 +156,36 @@ pub fn top_functions(json: &Value) -> Vec<String> {
                 .to_string()
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crash_generator::socorro::SocorroSignature;
+
+    #[test]
+    fn a_signature_other_than_the_truths_fails_the_crash() {
+        let mut truth = GroundTruth::unprocessable("MissingThreadList");
+        let processed = Processed::Failed("MissingThreadList".into());
+        let mut outcome = crash_outcome("c", "p", None, &processed, Some(&truth), 0.0);
+        outcome.signature = Some("EMPTY: no frame data available; MissingThreadList".into());
+        check_signature(&mut outcome, Some(&truth));
+        assert!(
+            outcome.passed,
+            "no signature in the truth: nothing to hold to"
+        );
+
+        truth.socorro = Some(SocorroSignature {
+            signature: "EMPTY: no frame data available; OK".into(),
+            proto_signature: None,
+            notes: Vec::new(),
+        });
+        check_signature(&mut outcome, Some(&truth));
+        assert!(!outcome.passed);
+        assert_eq!(outcome.mismatches[0].path, "signature");
+        assert_eq!(
+            outcome.mismatches[0].expected,
+            "EMPTY: no frame data available; OK"
+        );
+    }
 }

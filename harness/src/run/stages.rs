@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 use super::corpus::{self, GeneratedCrash};
 use super::expectations::expectations;
 use super::faults;
-use super::outcome::{Processed, crash_outcome};
+use super::outcome::{Processed, check_signature, crash_outcome};
 use super::sentry_native::SentryNative;
 use super::socorro::{self, Walked};
 use super::submit::submit_to_collector;
@@ -204,6 +204,7 @@ impl<'a> Pipeline<'a> {
                 &s.raw_crash,
                 Walked::in_process(&s.dump, &processed),
             );
+            check_signature(&mut outcome, truth);
             if let Processed::Json(json) = processed {
                 in_process_json[i] = Some(json);
             }
@@ -316,6 +317,7 @@ impl<'a> Pipeline<'a> {
                         ms(started),
                     );
                     outcome.signature = kept.as_ref().and_then(signature_of);
+                    check_signature(&mut outcome, truth);
                     if let (true, Some(reference), Processed::Json(json)) =
                         (expect_agree, reference, &processed)
                     {
