@@ -20,7 +20,7 @@ use crate::frames::{FrameSite, Location, pick_code_site};
 use crate::ids::{self, CodeView};
 use crate::profile::{OperatingSystem, OsFlavor, Profile};
 use crate::program::{InlineRecord, Program};
-use crate::siglist_names::{POOLS, function_treatment_is_ordinary};
+use crate::siglist_names::{POOLS, is_ordinary_function};
 use crate::stack_recipe::{FrameKind, RecipeException};
 use crate::symbol_names;
 
@@ -199,7 +199,7 @@ fn function_name(kind: &FrameKind, rng: &mut ChaCha8Rng) -> String {
             // so a `cpp` frame always ends the signature's walk.
             loop {
                 let name = symbol_names::cpp_function(rng);
-                if function_treatment_is_ordinary(&name) {
+                if is_ordinary_function(&name) {
                     break name;
                 }
             }

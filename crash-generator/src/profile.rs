@@ -607,6 +607,13 @@ mod tests {
             OsFlavor::LinuxX86
         );
         assert!(OsFlavor::AndroidArm64.with_arch(Arch::Amd64).is_err());
+        let recipe = Profile::from_toml(
+            "os = \"windows\"\nmodule_without_symbols_probability = 0.0\n\
+             [crashing_stack]\ntop = [\"unsymbolized\", \"inlined-prefix:4\"]\n\
+             exception = \"in_page_device_error\"",
+        )
+        .unwrap();
+        assert_eq!(recipe.crashing_stack.unwrap().named_frames(), 1);
         for bad in [
             "threads = [3, 2]",
             "cfi_probability = 1.5",
@@ -616,6 +623,13 @@ mod tests {
             "os = \"beos\"",
             "os = \"android\"\narch = \"x86\"",
             "os = \"linux\"\narch = \"sparc\"",
+            "stack_overflow = true\n[crashing_stack]\ntop = [\"cpp\"]",
+            "module_without_symbols_probability = 0.0\n[crashing_stack]\ntop = [\"cpp\"]\nexception = \"in_page_device_error\"",
+            "modules = [1, 2]\nmodule_without_symbols_probability = 0.0\n[crashing_stack]\ntop = [\"unsymbolized\"]",
+            "[crashing_stack]\ntop = [\"prefix\"]",
+            "module_without_symbols_probability = 0.0\nmodules = [2, 2]\nfunctions_per_module = [1, 1]\n[crashing_stack]\ntop = [\"cpp\", \"cpp\", \"cpp\"]",
+            "[crashing_stack]\ntop = [\"jit\"]",
+            "additional_minidumps = [\"a b\"]",
         ] {
             assert!(Profile::from_toml(bad).is_err(), "{bad} must be refused");
         }

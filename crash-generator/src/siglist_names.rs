@@ -86,8 +86,9 @@ fn is_sentinel(name: &str) -> bool {
     result.signature == END || result.signature.starts_with(&normalized)
 }
 
-/// How siggen treats a function named `name` (C/C++ rules, as no source file is given).
-pub fn function_treatment_is_ordinary(name: &str) -> bool {
+/// Whether siggen signs a function named `name` as an ordinary frame: on no list, no sentinel,
+/// setting off no other rule (C/C++ rules, as no source file is given).
+pub fn is_ordinary_function(name: &str) -> bool {
     treatment(json!({"function": name})) == Treatment::Ordinary && !is_sentinel(name)
 }
 
@@ -339,7 +340,7 @@ mod tests {
                 "{name}"
             );
         }
-        assert!(function_treatment_is_ordinary("nsFoo::Bar"));
-        assert!(!function_treatment_is_ordinary("memcpy"));
+        assert!(is_ordinary_function("nsFoo::Bar"));
+        assert!(!is_ordinary_function("memcpy"));
     }
 }

@@ -80,6 +80,9 @@ const CASES: &[(&str, &str, Shows)] = &[
     ("signature-oom", "OOMSignature", |s, _| {
         s.signature.starts_with("OOM | large | ")
     }),
+    ("signature-oom-small", "OOMSignature (small)", |s, _| {
+        s.signature == "OOM | small"
+    }),
     (
         "signature-shutdown-timeout",
         "SignatureShutdownTimeout",

@@ -265,7 +265,7 @@ fn siggen_agrees(python: &Path, dir: &Path, count: usize) {
 
 /// crash-generator's `signature-*` profiles, one or two per siggen rule, each with a seed of
 /// its own (crash names are `<os>-<seed>`).
-const SIGNATURE_PROFILES: [(&str, u64); 13] = [
+const SIGNATURE_PROFILES: [(&str, u64); 14] = [
     ("signature-lists", 1001),
     ("signature-sentinel", 1002),
     ("signature-rust", 1003),
@@ -279,6 +279,7 @@ const SIGNATURE_PROFILES: [(&str, u64); 13] = [
     ("signature-hang", 1011),
     ("signature-bad-hardware", 1012),
     ("signature-empty", 1013),
+    ("signature-oom-small", 1014),
 ];
 
 /// Every signature profile's crash goes through the collector as an Antenna submission (its
@@ -329,6 +330,7 @@ async fn signature_profiles_sign_through_the_pipeline_as_their_truth_says() {
             "Abort | Aborting on channel error. Fatal state | ",
         ),
         ("windows-1006", "OOM | large | "),
+        ("linux-1014", "OOM | small"),
         ("windows-1008", "shutdownhang | "),
         ("windows-1010", "stackoverflow | "),
         ("linux-1011", "hang: 1 | "),
