@@ -265,3 +265,38 @@ fn recipe_frames_carry_the_kinds_they_ask_for() {
     let thread = &deep.truth().threads[deep.truth().crashing_thread.unwrap()];
     assert_eq!(thread.frames[0].inlines.len(), 32);
 }
+
+/// A recipe works on every flavour's stack layout: the processor still reports the whole
+/// truth, and the crash signs as the truth says.
+#[test]
+fn recipes_hold_on_every_flavour() {
+    let mut failures = Vec::new();
+    for os in crash_generator::OsFlavor::ALL {
+        let mut profile = profile("signature-lists");
+        profile.os = os;
+        let recipe = profile.crashing_stack.as_mut().unwrap();
+        recipe.top.push(FrameKind::InlinedPrefix(5));
+        recipe.top.push(FrameKind::RustLegacy);
+        for seed in SEEDS {
+            let crash = Crash::generate(&profile, seed);
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .expect("tokio runtime");
+            let state = runtime
+                .block_on(processing::process(&crash))
+                .expect("processing");
+            let mismatches = crash.truth().compare(&state);
+            if !mismatches.is_empty() {
+                failures.push(format!("{os:?} seed {seed}: {}", mismatches[0]));
+            }
+            let truth = crash.truth().socorro.clone().expect("a signature");
+            let signed = SocorroSignature::of_processed(&processed_by_the_real_processor(&crash));
+            // siggen counts a run of frames in one library once for `.so` and `.dll` names
+            // only, so macOS keeps both `libobjc.A.dylib` frames.
+            if signed != truth || frames(Some(&truth.signature)).len() < 4 {
+                failures.push(format!("{os:?} seed {seed}: {signed:?} vs {truth:?}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
