@@ -452,6 +452,7 @@ impl Store {
         let (queue, rx) = mpsc::channel(QUEUE_DEPTH);
         // The writer's "the WAL is past its limit" signal to the checkpointer.
         let (truncate_tx, truncate_rx) = std::sync::mpsc::sync_channel::<()>(1);
+        let checkpoint_lock = Arc::new(std::sync::Mutex::new(()));
         let (changes, _) = watch::channel(last_seq as u64);
         let store = Arc::new(Self {
             queue,
@@ -475,12 +476,15 @@ impl Store {
             retention,
             store: Arc::downgrade(&store),
             minidumps_to_process: false,
+            // Every file has one: with sync off the writer checkpoints as it goes, but a
+            // reader that holds a snapshot (one starved of CPU, say) keeps the WAL from
+            // rewinding, and then only the writer's own truncation bounds it.
             wal_limit: match storage {
-                Storage::File(_) if sync == SyncMode::Off => None,
                 Storage::File(path) => Some(WalLimit {
                     path: wal_path(path),
                     max_bytes: max_wal_bytes,
                     truncate: truncate_tx,
+                    checkpoint_lock: checkpoint_lock.clone(),
                 }),
                 Storage::Memory => None,
             },
@@ -495,7 +499,7 @@ impl Store {
             let weak = Arc::downgrade(&store);
             std::thread::Builder::new()
                 .name("fake-sentry-checkpoint".into())
-                .spawn(move || run_checkpointer(conn, weak, truncate_rx))
+                .spawn(move || run_checkpointer(conn, weak, truncate_rx, checkpoint_lock))
                 .map_err(|e| StoreError::Task(e.to_string()))?;
         }
         Ok((store, indexer))

@@ -100,11 +100,23 @@ pub(super) const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(250);
 /// When the writer reports the WAL past its limit (`truncate`), a TRUNCATE checkpoint waits
 /// for the writer's current transaction, holds the next one back while it copies the rest,
 /// and empties the file. Stops when the store is dropped.
+///
+/// Every checkpoint runs under `checkpoint_lock`, which the writer takes too when it truncates
+/// the WAL itself (see [`Writer::bound_wal`]): SQLite answers BUSY to a second checkpoint while
+/// one runs, so without the lock a writer that found the WAL far past its limit could give up
+/// while a CPU-starved checkpointer was still copying, and the WAL grew on.
 pub(super) fn run_checkpointer(
     conn: Connection,
     store: std::sync::Weak<Store>,
     truncate: std::sync::mpsc::Receiver<()>,
+    checkpoint_lock: Arc<Mutex<()>>,
 ) {
+    let checkpoint = |mode: &str| {
+        let _running = checkpoint_lock.lock().unwrap_or_else(|e| e.into_inner());
+        conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
+            r.get::<_, i64>(0)
+        })
+    };
     use std::sync::mpsc::RecvTimeoutError;
     let mut last_seen = u64::MAX;
     while let Some(store) = store.upgrade() {
@@ -112,14 +124,12 @@ pub(super) fn run_checkpointer(
         drop(store);
         if version != last_seen {
             last_seen = version;
-            if let Err(err) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            if let Err(err) = checkpoint("PASSIVE") {
                 tracing::warn!(%err, "WAL checkpoint failed");
             }
         }
         match truncate.recv_timeout(CHECKPOINT_INTERVAL) {
-            Ok(()) => match conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
-                r.get::<_, i64>(0)
-            }) {
+            Ok(()) => match checkpoint("TRUNCATE") {
                 Ok(0) => tracing::debug!("WAL past its limit: checkpointed and truncated"),
                 Ok(_) => tracing::warn!("WAL past its limit, but a reader kept it"),
                 Err(err) => tracing::warn!(%err, "WAL checkpoint failed"),
@@ -158,6 +168,8 @@ pub(super) struct WalLimit {
     pub(super) max_bytes: u64,
     /// Wakes the checkpointer to truncate the WAL (a full channel means it already knows).
     pub(super) truncate: std::sync::mpsc::SyncSender<()>,
+    /// Held by whoever checkpoints (see [`run_checkpointer`]).
+    pub(super) checkpoint_lock: Arc<Mutex<()>>,
 }
 
 /// SQLite's name for a database's write-ahead log.
@@ -184,6 +196,11 @@ impl Writer {
             .saturating_mul(2)
             .max(limit.max_bytes.saturating_add(HARD_WAL_SLACK));
         if size > hard {
+            // Waits for a checkpoint the checkpointer is running, instead of being refused.
+            let _running = limit
+                .checkpoint_lock
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
             let conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
             match conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
                 r.get::<_, i64>(0)
