@@ -311,42 +311,6 @@ async fn a_constant_rate_counts_a_stall_against_every_request_it_held_back() {
     assert!(closed.ms("p99") < 250.0, "{out}");
 }
 
-/// Whether an executable file `name` is in a directory of `PATH`.
-fn on_path(name: &str) -> bool {
-    std::env::var_os("PATH").is_some_and(|path| {
-        std::env::split_paths(&path).any(|dir| {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::metadata(dir.join(name))
-                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
-    })
-}
-
-/// A variable set to something.
-fn env_set(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|value| !value.is_empty())
-}
-
-/// Whether every test client is required (`.ci/run` sets UNDERSTUDY_REQUIRE_ALL_CLIENTS): a
-/// missing one then fails the test instead of skipping it. The same rule as
-/// `scripts/setup-test-clients`, which installs them.
-fn all_clients_required() -> bool {
-    env_set("UNDERSTUDY_REQUIRE_ALL_CLIENTS").as_deref() == Some("1")
-        || env_set("CI").is_some_and(|ci| ci != "0" && ci != "false")
-}
-
-/// The kent-server to measure: `UNDERSTUDY_KENT`, or the one `scripts/setup-test-clients`
-/// installs into `.clients/kent`.
-fn kent_server() -> Option<String> {
-    env_set("UNDERSTUDY_KENT").or_else(|| {
-        let installed = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../.clients/kent/bin/kent-server");
-        installed
-            .is_file()
-            .then(|| installed.to_string_lossy().into_owned())
-    })
-}
-
 /// Checks that `label`'s row measured something and had no errors.
 fn assert_measured(out: &str, label: &str) {
     let columns = IngestRow(row(out, label));
@@ -359,13 +323,14 @@ fn assert_measured(out: &str, label: &str) {
 /// required (`scripts/setup-test-clients` installs wrk).
 #[test]
 fn fake_sentry_with_wrk_adds_a_wrk_row_per_http_target() {
-    if !on_path("wrk") && !all_clients_required() {
-        eprintln!("skipped: wrk is not on PATH (scripts/setup-test-clients installs it)");
+    let Some(wrk) = test_clients::wrk("the wrk rows in bench's fake-sentry test") else {
         return;
-    }
+    };
     let out = bench(&[
         "fake-sentry",
         "--wrk",
+        "--wrk-path",
+        wrk.to_str().expect("a UTF-8 path"),
         "--duration",
         "1",
         "--connections",
@@ -391,18 +356,13 @@ fn fake_sentry_with_wrk_adds_a_wrk_row_per_http_target() {
 /// `.clients/kent`'s from `scripts/setup-test-clients`) unless every client is required.
 #[test]
 fn fake_sentry_measures_kent_started_by_the_bench() {
-    let Some(kent) = kent_server() else {
-        assert!(
-            !all_clients_required(),
-            "no kent-server: run scripts/setup-test-clients, or set UNDERSTUDY_KENT"
-        );
-        eprintln!("skipped: no kent-server (scripts/setup-test-clients installs it)");
+    let Some(kent) = test_clients::kent_server("the Kent row in bench's fake-sentry test") else {
         return;
     };
     let out = bench(&[
         "fake-sentry",
         "--kent",
-        &kent,
+        kent.to_str().expect("a UTF-8 path"),
         "--duration",
         "1",
         "--peer-duration",

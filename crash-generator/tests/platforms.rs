@@ -4,8 +4,6 @@
 //! flavours the external `minidump-stackwalk` (when installed) must report the ground truth too.
 
 use std::collections::BTreeSet;
-use std::io::Write as _;
-use std::path::PathBuf;
 
 use crash_generator::{Crash, OsFlavor, Profile, processing};
 use serde_json::Value;
@@ -202,32 +200,15 @@ fn sym_files_carry_each_platforms_unwind_records() {
     assert!(windows_x86.contains("STACK WIN") && !windows_x86.contains("STACK CFI"));
 }
 
-/// The pinned binary: `MINIDUMP_STACKWALK`, else where `scripts/setup-test-clients` installs it.
-fn stackwalk() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("MINIDUMP_STACKWALK") {
-        return Some(PathBuf::from(path));
-    }
-    let installed = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../.clients/minidump-stackwalk/bin/minidump-stackwalk");
-    if installed.exists() {
-        return Some(installed);
-    }
-    let why = "minidump-stackwalk not found; set MINIDUMP_STACKWALK or run \
-               UNDERSTUDY_REQUIRE_ALL_CLIENTS=1 scripts/setup-test-clients";
-    assert!(
-        std::env::var("UNDERSTUDY_REQUIRE_ALL_CLIENTS").as_deref() != Ok("1"),
-        "{why}"
-    );
-    // Straight to stderr: libtest shows captured output only for failing tests.
-    let _ = writeln!(std::io::stderr(), "skipped: {}: {why}", file!());
-    None
-}
-
 /// The external stackwalker, given the dump and the `.sym` files on disk, reports the ground
 /// truth for the ARM64 and 32-bit x86 flavours, as it does for the others in the harness.
 #[test]
 fn minidump_stackwalk_reports_the_truth_for_new_platforms() {
-    let Some(walker) = stackwalk() else { return };
+    let Some(walker) =
+        test_clients::minidump_stackwalk(concat!("the minidump-stackwalk check in ", file!()))
+    else {
+        return;
+    };
     let dir = std::env::temp_dir().join(format!("crashgen-platforms-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let mut checked = 0;

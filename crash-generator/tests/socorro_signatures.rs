@@ -5,7 +5,7 @@
 //! from it must equal the truth's, which must show the profile's rule at work; then siggen
 //! itself signs the same processed crashes and must agree.
 //!
-//! siggen 2.2.20241029 is found as `crash_signature::siggen_peer` finds it
+//! siggen 2.2.20241029 is found as the `test-clients` crate finds it
 //! (`UNDERSTUDY_SIGGEN_PYTHON`, else `.clients/venv`). Without it that half is skipped with a
 //! note on stderr, or fails when every test client is required
 //! (`UNDERSTUDY_REQUIRE_ALL_CLIENTS=1` or `CI`).
@@ -16,8 +16,8 @@ use std::process::{Command, Stdio};
 
 use crash_generator::socorro::{SocorroSignature, processed_crash};
 use crash_generator::{Crash, FrameKind, Profile, processing};
-use crash_signature::siggen_peer::python_with_siggen;
 use serde_json::Value;
+use test_clients::python_with_siggen;
 
 /// The seeds each profile is generated with.
 const SEEDS: [u64; 3] = [1, 20, 300];

@@ -43,8 +43,7 @@
 //!
 //! `testdata/corpus` holds processed crashes for every rule and normalisation case with the
 //! signatures siggen gives them (`expected.json`); the tests require the same, and compare
-//! with siggen itself when it is installed. [`siggen_peer`] finds that siggen, for these tests
-//! and the harness's check of the crashes it writes.
+//! with siggen itself when it is installed (found by the `test-clients` crate).
 
 mod crash_data;
 mod frames;
@@ -55,7 +54,6 @@ mod pipeline;
 mod py;
 mod pyre;
 mod rules;
-pub mod siggen_peer;
 mod walk;
 
 /// siggen's signature lists as vendored (`siglists/`), entry by entry, for code that wants to

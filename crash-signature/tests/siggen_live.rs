@@ -15,7 +15,7 @@ use std::process::Command;
 use common::{as_result, assert_all_match, committed, corpus, testdata};
 use serde_json::Value;
 
-use crash_signature::siggen_peer::python_with_siggen;
+use test_clients::python_with_siggen;
 
 /// What siggen says now about the corpus and the probes (`siggen_expected.py --print`).
 fn run_siggen(python: &PathBuf) -> Value {

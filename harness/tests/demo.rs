@@ -5,54 +5,13 @@
 //! agree with the in-process processor on every crash. Without it the comparison is skipped with
 //! a note on stderr, or fails when every client is required.
 
-use std::io::Write as _;
-use std::path::PathBuf;
-
 use harness::report::{self, junit};
 use harness::{FAKE_SENTRY, IN_PROCESS, RunOptions, STACKWALK, run};
 
-/// Every test client must be present (`UNDERSTUDY_REQUIRE_ALL_CLIENTS=1`, which `.ci/run` sets, or
-/// `CI`): a missing one fails the test instead of skipping what needs it. The same rule as
-/// `scripts/setup-test-clients`'.
-fn all_clients_required() -> bool {
-    let set = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    set("UNDERSTUDY_REQUIRE_ALL_CLIENTS").as_deref() == Some("1")
-        || set("CI").is_some_and(|v| v != "0" && v != "false")
-}
-
-/// The pinned binary: `MINIDUMP_STACKWALK`, else where `scripts/setup-test-clients` installs it.
-/// Without it: `None` and a note on stderr, or a panic when every client is required.
-fn stackwalk() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("MINIDUMP_STACKWALK") {
-        let path = PathBuf::from(path);
-        assert!(
-            path.is_file(),
-            "MINIDUMP_STACKWALK={} does not exist; unset it to use .clients/'s",
-            path.display()
-        );
-        return Some(path);
-    }
-    let installed = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../.clients/minidump-stackwalk/bin/minidump-stackwalk");
-    if installed.exists() {
-        return Some(installed);
-    }
-    let why = "minidump-stackwalk not found; set MINIDUMP_STACKWALK or run \
-               UNDERSTUDY_REQUIRE_ALL_CLIENTS=1 scripts/setup-test-clients";
-    assert!(!all_clients_required(), "{why}");
-    // Straight to the process's stderr: libtest captures `eprintln!` and shows it only for a
-    // failing test, and a skip nobody sees is the silent one this note is here to avoid.
-    let _ = writeln!(
-        std::io::stderr(),
-        "skipped: the minidump-stackwalk comparison in {}: {why}",
-        file!()
-    );
-    None
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn demo_passes_with_valid_junit_and_processors_agree() {
-    let walker = stackwalk();
+    let walker =
+        test_clients::minidump_stackwalk(concat!("the minidump-stackwalk comparison in ", file!()));
     let scenario = harness::demo_scenario();
     let report = run(
         &scenario,

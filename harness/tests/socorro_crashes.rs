@@ -21,7 +21,7 @@ use harness::scenario::Scenario;
 use harness::{IN_PROCESS, RunOptions, run};
 use serde_json::Value;
 
-use crash_signature::siggen_peer::python_with_siggen;
+use test_clients::python_with_siggen;
 
 /// Every OS flavour, annotations each of siggen's annotation rules reads, and every corrupt
 /// dump the processor refuses.
