@@ -78,42 +78,18 @@ enum Rbp {
 pub fn lay_out(
     frames: &[PlannedFrame],
     stack_base: u64,
-    mut choose_fp: impl FnMut(usize) -> bool,
+    choose_fp: impl FnMut(usize) -> bool,
 ) -> LaidOutStack {
     assert!(!frames.is_empty(), "a thread has at least one frame");
     let n = frames.len();
-    // trust[k] = how frame k is found; method k -> k+1 is trust[k+1].
-    let mut trust = Vec::with_capacity(n);
-    trust.push(Trust::Context);
-    for k in 0..n - 1 {
-        let method = if frames[k].has_cfi {
-            Trust::Cfi
-        } else if trust[k] == Trust::Scan {
-            Trust::Scan
-        } else if choose_fp(k) {
-            Trust::FramePointer
-        } else {
-            Trust::Scan
-        };
-        trust.push(method);
-    }
+    let trust = trust_chain(frames, choose_fp);
 
     const RED_ZONE: u64 = 0x80;
     const DEAD_ZONE: u64 = 0x120;
     let sp0 = stack_base + RED_ZONE;
-    let mut sp = Vec::with_capacity(n);
-    let mut cursor = sp0;
-    for f in frames {
-        sp.push(cursor);
-        cursor += f.frame_size;
-    }
-    let dead = cursor;
+    let (sp, dead) = stack_pointers(sp0, frames.iter().map(|f| f.frame_size));
     let end = dead + DEAD_ZONE;
-    let mut memory = vec![0u8; (end - stack_base) as usize];
-    let mut put = |address: u64, value: u64| {
-        let at = (address - stack_base) as usize;
-        memory[at..at + 8].copy_from_slice(&value.to_le_bytes());
-    };
+    let mut memory = StackMemory::zeroed(stack_base, end);
     let slot_of = |k: usize| sp[k] + frames[k].frame_size - 16;
 
     // rbp[k]: the value frame k's rbp must hold for the transition k -> k+1.
@@ -145,23 +121,92 @@ pub fn lay_out(
         } else {
             (0, 0)
         };
-        put(slot_of(k), saved_rbp);
-        put(slot_of(k) + 8, return_address);
+        memory.put_u64(slot_of(k), saved_rbp);
+        memory.put_u64(slot_of(k) + 8, return_address);
     }
     LaidOutStack {
         memory_base: stack_base,
         rsp: sp0,
         rbp: rbp_value(0),
-        memory,
+        memory: memory.bytes,
         trust,
     }
 }
 
+/// How each frame of an amd64 or arm64 chain is found, innermost first: `trust[k + 1]` is the
+/// step out of frame `k`. The two walkers share the order: CFI where the callee has it, else
+/// the frame pointer where `choose_fp(k)` picks it, else a scan. After a scan the walker has no
+/// frame pointer of its own (amd64 guesses `rbp`, the arm64 scanner restores only pc and sp), so
+/// only CFI or another scan can follow; `choose_fp(k)` is asked only where both are possible.
+pub(crate) fn trust_chain(
+    frames: &[PlannedFrame],
+    mut choose_fp: impl FnMut(usize) -> bool,
+) -> Vec<Trust> {
+    let n = frames.len();
+    let mut trust = Vec::with_capacity(n);
+    trust.push(Trust::Context);
+    for k in 0..n - 1 {
+        let step = if frames[k].has_cfi {
+            Trust::Cfi
+        } else if trust[k] == Trust::Scan {
+            Trust::Scan
+        } else if choose_fp(k) {
+            Trust::FramePointer
+        } else {
+            Trust::Scan
+        };
+        trust.push(step);
+    }
+    trust
+}
+
+/// The stack pointer of every frame, the first at `first` and each caller's where its callee's
+/// `sizes` bytes end, and the address just above the last frame.
+pub(crate) fn stack_pointers(first: u64, sizes: impl Iterator<Item = u64>) -> (Vec<u64>, u64) {
+    let mut sp = Vec::with_capacity(sizes.size_hint().0);
+    let mut cursor = first;
+    for size in sizes {
+        sp.push(cursor);
+        cursor += size;
+    }
+    (sp, cursor)
+}
+
+/// A thread's stack memory from `base` up to an end, all zeros until a layout writes its
+/// little-endian words.
+pub(crate) struct StackMemory {
+    base: u64,
+    pub(crate) bytes: Vec<u8>,
+}
+
+impl StackMemory {
+    pub(crate) fn zeroed(base: u64, end: u64) -> Self {
+        StackMemory {
+            base,
+            bytes: vec![0; (end - base) as usize],
+        }
+    }
+
+    pub(crate) fn put_u64(&mut self, address: u64, value: u64) {
+        self.put(address, &value.to_le_bytes());
+    }
+
+    pub(crate) fn put_u32(&mut self, address: u64, value: u32) {
+        self.put(address, &value.to_le_bytes());
+    }
+
+    fn put(&mut self, address: u64, word: &[u8]) {
+        let at = (address - self.base) as usize;
+        self.bytes[at..at + word.len()].copy_from_slice(word);
+    }
+}
+
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn frame(pc: u64, has_cfi: bool) -> PlannedFrame {
+    /// A 0x40-byte frame at `pc`, for this layout's tests and the arm64 one's.
+    pub(crate) fn frame(pc: u64, has_cfi: bool) -> PlannedFrame {
         PlannedFrame {
             pc,
             frame_size: 0x40,
@@ -197,15 +242,18 @@ mod tests {
             laid.trust,
             [Trust::Context, Trust::FramePointer, Trust::FramePointer]
         );
-        let read = |a: u64| {
-            let at = (a - laid.memory_base) as usize;
-            u64::from_le_bytes(laid.memory[at..at + 8].try_into().unwrap())
-        };
+        let read = |a: u64| read_u64(&laid, a);
         // frame 0's rbp -> saved rbp of frame 1, return address into frame 1
         assert_eq!(read(laid.rbp + 8), 0x2000);
         let rbp1 = read(laid.rbp);
         assert_eq!(rbp1, laid.rsp + 0x40 + 0x30);
         assert_eq!(read(rbp1 + 8), 0x3000);
         assert_eq!(read(read(rbp1) + 8), 0, "walk ends after the last frame");
+    }
+
+    /// The 8-byte word the layout wrote at `address`.
+    pub(crate) fn read_u64(laid: &LaidOutStack, address: u64) -> u64 {
+        let at = (address - laid.memory_base) as usize;
+        u64::from_le_bytes(laid.memory[at..at + 8].try_into().unwrap())
     }
 }

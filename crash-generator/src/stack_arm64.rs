@@ -25,7 +25,7 @@
 //! A caller's frame is reported at `return address - 4` (arm64 instructions are 4 bytes), where
 //! x86 reports `return address - 1`.
 
-use crate::stack::{LaidOutStack, PlannedFrame, Trust};
+use crate::stack::{LaidOutStack, PlannedFrame, StackMemory, Trust, stack_pointers, trust_chain};
 
 /// Space below the first frame (the crashing function was using it).
 const RED_ZONE: u64 = 0x80;
@@ -33,11 +33,12 @@ const RED_ZONE: u64 = 0x80;
 const DEAD_ZONE: u64 = 0x100;
 
 /// Chooses transitions (frame pointer vs. scan where the callee has no CFI but a known `x29`) from
-/// `choose_fp`, then writes the stack. `choose_fp(k)` is asked only where both are possible.
+/// `choose_fp`, as the amd64 layout does ([`trust_chain`]: after a scan `x29` is unknown), then
+/// writes the stack. `choose_fp(k)` is asked only where both are possible.
 pub fn lay_out(
     frames: &[PlannedFrame],
     stack_base: u64,
-    mut choose_fp: impl FnMut(usize) -> bool,
+    choose_fp: impl FnMut(usize) -> bool,
 ) -> LaidOutStack {
     assert!(!frames.is_empty(), "a thread has at least one frame");
     assert!(
@@ -47,30 +48,9 @@ pub fn lay_out(
         "arm64 frames hold a 16-byte frame record and keep sp 16-aligned"
     );
     let n = frames.len();
-    // trust[k] = how frame k is found; the step out of frame k finds frame k + 1.
-    let mut trust = Vec::with_capacity(n);
-    trust.push(Trust::Context);
-    for k in 0..n - 1 {
-        let step = if frames[k].has_cfi {
-            Trust::Cfi
-        } else if trust[k] == Trust::Scan {
-            // The scanner left x29 unknown: the frame-pointer method cannot run.
-            Trust::Scan
-        } else if choose_fp(k) {
-            Trust::FramePointer
-        } else {
-            Trust::Scan
-        };
-        trust.push(step);
-    }
-
-    let mut sp = Vec::with_capacity(n);
-    let mut cursor = stack_base + RED_ZONE;
-    for f in frames {
-        sp.push(cursor);
-        cursor += f.frame_size;
-    }
-    let end = cursor + DEAD_ZONE;
+    let trust = trust_chain(frames, choose_fp);
+    let (sp, top) = stack_pointers(stack_base + RED_ZONE, frames.iter().map(|f| f.frame_size));
+    let end = top + DEAD_ZONE;
     let record = |k: usize| sp[k] + frames[k].frame_size - 16;
     // x29 of frame k as the walker sees it: pointing at its record, unless the step out of it
     // must not use the frame pointer (then 0, which the walker refuses).
@@ -82,20 +62,16 @@ pub fn lay_out(
         }
     };
 
-    let mut memory = vec![0u8; (end - stack_base) as usize];
-    let mut put = |address: u64, value: u64| {
-        let at = (address - stack_base) as usize;
-        memory[at..at + 8].copy_from_slice(&value.to_le_bytes());
-    };
+    let mut memory = StackMemory::zeroed(stack_base, end);
     for k in 0..n - 1 {
-        put(record(k), fp(k + 1));
-        put(record(k) + 8, frames[k + 1].pc);
+        memory.put_u64(record(k), fp(k + 1));
+        memory.put_u64(record(k) + 8, frames[k + 1].pc);
     }
     LaidOutStack {
         memory_base: stack_base,
         rsp: sp[0],
         rbp: fp(0),
-        memory,
+        memory: memory.bytes,
         trust,
     }
 }
@@ -103,19 +79,7 @@ pub fn lay_out(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn frame(pc: u64, has_cfi: bool) -> PlannedFrame {
-        PlannedFrame {
-            pc,
-            frame_size: 0x40,
-            has_cfi,
-        }
-    }
-
-    fn read(laid: &LaidOutStack, address: u64) -> u64 {
-        let at = (address - laid.memory_base) as usize;
-        u64::from_le_bytes(laid.memory[at..at + 8].try_into().unwrap())
-    }
+    use crate::stack::tests::{frame, read_u64 as read};
 
     #[test]
     fn scan_is_sticky_until_cfi_restores_x29() {

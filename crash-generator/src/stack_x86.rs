@@ -26,7 +26,7 @@
 //! inwards, so a pass-through (FPO without a base pointer, FrameData from `.raSearch`) carries the
 //! caller's requirement down.
 
-use crate::stack::{LaidOutStack, Trust};
+use crate::stack::{LaidOutStack, StackMemory, Trust, stack_pointers};
 use crate::stack_win::{CallerEbp, StackWin};
 
 /// One frame of a planned x86 call chain, innermost first.
@@ -69,13 +69,11 @@ pub fn lay_out(
 ) -> LaidOutStack {
     assert!(!frames.is_empty(), "a thread has at least one frame");
     let n = frames.len();
-    let mut sp = Vec::with_capacity(n + 1);
-    let mut cursor = stack_base + RED_ZONE;
-    for f in frames {
-        sp.push(cursor);
-        cursor += f.args_size + f.frame_size;
-    }
-    let end = cursor + DEAD_ZONE;
+    let (sp, top) = stack_pointers(
+        stack_base + RED_ZONE,
+        frames.iter().map(|f| f.args_size + f.frame_size),
+    );
+    let end = top + DEAD_ZONE;
     let return_slot = |k: usize| sp[k] + frames[k].args_size + frames[k].frame_size - 4;
     let ebp_slot = |k: usize| return_slot(k) - 4;
 
@@ -115,11 +113,9 @@ pub fn lay_out(
         };
     }
 
-    let mut memory = vec![0u8; (end - stack_base) as usize];
-    let mut put = |address: u64, value: u64| {
-        let at = (address - stack_base) as usize;
-        memory[at..at + 4].copy_from_slice(&(value as u32).to_le_bytes());
-    };
+    let mut memory = StackMemory::zeroed(stack_base, end);
+    // x86 words are 4 bytes; every address here is below 4 GiB.
+    let mut put = |address: u64, value: u64| memory.put_u32(address, value as u32);
     for k in 0..n - 1 {
         put(return_slot(k), u64::from(frames[k + 1].pc));
         let caller_ebp = ebp[k + 1];
@@ -141,7 +137,7 @@ pub fn lay_out(
         memory_base: stack_base,
         rsp: sp[0],
         rbp: ebp[0],
-        memory,
+        memory: memory.bytes,
         trust,
     }
 }
