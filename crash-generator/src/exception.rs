@@ -143,33 +143,7 @@ pub fn exception_for(os: OsFlavor, kind: CrashKind, pc: u64, fault: u64) -> Exce
                 "EXCEPTION_INT_DIVIDE_BY_ZERO",
             ),
         },
-        OperatingSystem::Mac if arm64 => match kind {
-            CrashKind::ReadFault => simple(
-                EXC_BAD_ACCESS,
-                KERN_INVALID_ADDRESS,
-                fault,
-                "EXC_BAD_ACCESS / KERN_INVALID_ADDRESS",
-            ),
-            CrashKind::WriteFault | CrashKind::StackOverflow => simple(
-                EXC_BAD_ACCESS,
-                KERN_PROTECTION_FAILURE,
-                fault,
-                "EXC_BAD_ACCESS / KERN_PROTECTION_FAILURE",
-            ),
-            // `brk` (Rust's and clang's trap on arm64).
-            CrashKind::Abort | CrashKind::DivideByZero => simple(
-                EXC_BREAKPOINT,
-                EXC_ARM_BREAKPOINT,
-                pc,
-                "EXC_BREAKPOINT / EXC_ARM_BREAKPOINT",
-            ),
-            CrashKind::IllegalInstruction => simple(
-                EXC_BAD_INSTRUCTION,
-                EXC_ARM_UNDEFINED,
-                pc,
-                "EXC_BAD_INSTRUCTION / EXC_ARM_UNDEFINED",
-            ),
-        },
+        // Mach exceptions: a bad access is the same on every CPU; traps carry the CPU's codes.
         OperatingSystem::Mac => match kind {
             CrashKind::ReadFault => simple(
                 EXC_BAD_ACCESS,
@@ -183,8 +157,21 @@ pub fn exception_for(os: OsFlavor, kind: CrashKind, pc: u64, fault: u64) -> Exce
                 fault,
                 "EXC_BAD_ACCESS / KERN_PROTECTION_FAILURE",
             ),
-            // A trap (`__builtin_trap`, Rust's abort on x86-64 macOS); rust-minidump 0.27 has no
-            // name for EXC_CRASH.
+            // `brk` (Rust's and clang's trap on arm64).
+            CrashKind::Abort | CrashKind::DivideByZero if arm64 => simple(
+                EXC_BREAKPOINT,
+                EXC_ARM_BREAKPOINT,
+                pc,
+                "EXC_BREAKPOINT / EXC_ARM_BREAKPOINT",
+            ),
+            CrashKind::IllegalInstruction if arm64 => simple(
+                EXC_BAD_INSTRUCTION,
+                EXC_ARM_UNDEFINED,
+                pc,
+                "EXC_BAD_INSTRUCTION / EXC_ARM_UNDEFINED",
+            ),
+            // A trap (`__builtin_trap`, Rust's abort on x86 macOS); rust-minidump 0.27 has no name
+            // for EXC_CRASH.
             CrashKind::Abort => simple(
                 EXC_BREAKPOINT,
                 EXC_I386_BPT,
