@@ -127,31 +127,30 @@ pub fn write_sym(os: OsFlavor, module: &Module) -> String {
 /// address (see the stack layout modules).
 fn write_stack_cfi(out: &mut String, arch: Arch, rva: u64, size: u64, frame_size: u64) {
     match arch {
-        // push rbp / mov rbp, rsp / sub rsp, N
-        Arch::Amd64 => {
+        // push rbp / mov rbp, rsp / sub rsp, N on amd64, push ebp / mov ebp, esp / sub esp, N on
+        // x86: one prologue at two widths, whose `mov` is a byte longer on amd64 (REX prefix).
+        Arch::Amd64 | Arch::X86 => {
+            let (sp, fp, word, frame_set_up) = if arch == Arch::Amd64 {
+                ("$rsp", "$rbp", 8, 4)
+            } else {
+                ("$esp", "$ebp", 4, 3)
+            };
             let _ = writeln!(
                 out,
-                "STACK CFI INIT {rva:x} {size:x} .cfa: $rsp 8 + .ra: .cfa -8 + ^"
+                "STACK CFI INIT {rva:x} {size:x} .cfa: {sp} {word} + .ra: .cfa -{word} + ^"
             );
             let _ = writeln!(
                 out,
-                "STACK CFI {:x} .cfa: $rsp 16 + $rbp: .cfa -16 + ^",
-                rva + 1
-            );
-            let _ = writeln!(out, "STACK CFI {:x} .cfa: $rsp {frame_size} +", rva + 4);
-        }
-        // push ebp / mov ebp, esp / sub esp, N
-        Arch::X86 => {
-            let _ = writeln!(
-                out,
-                "STACK CFI INIT {rva:x} {size:x} .cfa: $esp 4 + .ra: .cfa -4 + ^"
+                "STACK CFI {:x} .cfa: {sp} {} + {fp}: .cfa -{} + ^",
+                rva + 1,
+                2 * word,
+                2 * word
             );
             let _ = writeln!(
                 out,
-                "STACK CFI {:x} .cfa: $esp 8 + $ebp: .cfa -8 + ^",
-                rva + 1
+                "STACK CFI {:x} .cfa: {sp} {frame_size} +",
+                rva + frame_set_up
             );
-            let _ = writeln!(out, "STACK CFI {:x} .cfa: $esp {frame_size} +", rva + 3);
         }
         // On entry the return address is in x30; `sub sp, sp, N` / `stp x29, x30, [sp, N-16]`
         // then stores the frame record at the top of the frame. AArch64 register names carry
