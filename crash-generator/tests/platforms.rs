@@ -8,6 +8,9 @@ use std::collections::BTreeSet;
 use crash_generator::{Crash, OsFlavor, Profile, processing};
 use serde_json::Value;
 
+mod common;
+use common::ARM64_AND_X86_CFI;
+
 const SEEDS: u64 = 24;
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -212,14 +215,7 @@ fn minidump_stackwalk_reports_the_truth_for_new_platforms() {
     let dir = std::env::temp_dir().join(format!("crashgen-platforms-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let mut checked = 0;
-    for os in [
-        OsFlavor::LinuxArm64,
-        OsFlavor::AndroidArm64,
-        OsFlavor::MacArm64,
-        OsFlavor::WindowsArm64,
-        OsFlavor::LinuxX86,
-        OsFlavor::MacX86,
-    ] {
+    for os in ARM64_AND_X86_CFI {
         for seed in 0..4 {
             let crash = Crash::generate(&Profile::for_os(os), seed);
             crash_generator::write_crash(&dir, &crash, false).unwrap();

@@ -8,6 +8,9 @@ use crash_generator::strategies::{any_crash, any_os, any_profile};
 use crash_generator::{Crash, Mismatch, OsFlavor, Profile};
 use proptest::prelude::*;
 
+mod common;
+use common::ARM64_AND_X86_CFI;
+
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .build()
@@ -81,14 +84,7 @@ proptest! {
     #[test]
     fn processor_reports_the_truth_for_any_arm64_or_x86_cfi_profile(
         profile in any_profile(),
-        os in proptest::sample::select(vec![
-            OsFlavor::LinuxArm64,
-            OsFlavor::AndroidArm64,
-            OsFlavor::MacArm64,
-            OsFlavor::WindowsArm64,
-            OsFlavor::LinuxX86,
-            OsFlavor::MacX86,
-        ]),
+        os in proptest::sample::select(ARM64_AND_X86_CFI.to_vec()),
         seed in any::<u64>(),
     ) {
         check(&Crash::generate(&profile.with_os(os), seed))?;
@@ -97,14 +93,7 @@ proptest! {
 
 #[test]
 fn arm64_and_x86_cfi_platforms_match_for_fixed_seeds() {
-    for os in [
-        OsFlavor::LinuxArm64,
-        OsFlavor::AndroidArm64,
-        OsFlavor::MacArm64,
-        OsFlavor::WindowsArm64,
-        OsFlavor::LinuxX86,
-        OsFlavor::MacX86,
-    ] {
+    for os in ARM64_AND_X86_CFI {
         for seed in 0..16 {
             check(&Crash::generate(&Profile::for_os(os), seed)).unwrap();
         }
