@@ -302,12 +302,24 @@ async fn signature_profiles_sign_through_the_pipeline_as_their_truth_says() {
         ));
     }
     let scenario = Scenario::from_toml(&toml, Path::new("signatures.toml"), ".".into()).unwrap();
-    let report = run(&scenario, &RunOptions::default()).await.unwrap();
+    // The pinned minidump-stackwalk processes every crash too, and its processed crash must
+    // sign as the truth says as well.
+    let walker = test_clients::minidump_stackwalk(concat!(
+        "the minidump-stackwalk half of the signature profiles in ",
+        file!()
+    ));
+    let options = RunOptions {
+        progress: false,
+        stackwalk: walker.clone(),
+    };
+    let report = run(&scenario, &options).await.unwrap();
     assert!(report.passed, "{}", report::terminal::render(&report));
     let dir = tempfile::tempdir().unwrap();
     report::write_all(&report, dir.path()).unwrap();
     let crashes = written(dir.path());
     assert_eq!(crashes.len(), SIGNATURE_PROFILES.len());
+    let processors = if walker.is_some() { 2 } else { 1 };
+    assert_eq!(report.crashes.len(), SIGNATURE_PROFILES.len() * processors);
     for outcome in &report.crashes {
         assert!(outcome.signature.is_some(), "{}", outcome.crash);
         assert!(outcome.mismatches.is_empty(), "{:?}", outcome.mismatches);
