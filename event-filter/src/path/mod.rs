@@ -43,7 +43,7 @@
 //! # Sentry's special cases
 //!
 //! * HTTP header names are case-insensitive, so the keys directly below any key named
-//!   `headers` always compare ignoring ASCII case (`request.headers.authorization` matches
+//!   `headers` always compare ignoring case (`request.headers.authorization` matches
 //!   `Authorization`). [`PathSelector::case_insensitive`] extends that to every key.
 //! * Sentry accepts `request.headers`, `request.cookies`, `request.query_string` (and other
 //!   maps) as a list of `[name, value]` pairs. When a [`Segment::Key`] or [`Segment::Keys`]

@@ -14,9 +14,16 @@ pub(super) fn is_headers(key: &str) -> bool {
     key.eq_ignore_ascii_case("headers")
 }
 
+/// Key equality; with `ci`, equal when their lowercase forms are (Unicode lowercasing, as
+/// Python's `str.lower()` that sentry-sdk's `EventScrubber` compares with: `TO\u{212A}EN`, with
+/// the Kelvin sign, is `token` to it). ASCII keys, nearly all of them, compare without allocating.
 fn key_eq(pattern: &str, key: &str, ci: bool) -> bool {
     if ci {
-        pattern.eq_ignore_ascii_case(key)
+        if pattern.is_ascii() && key.is_ascii() {
+            pattern.eq_ignore_ascii_case(key)
+        } else {
+            pattern.to_lowercase() == key.to_lowercase()
+        }
     } else {
         pattern == key
     }
@@ -106,7 +113,7 @@ impl PathSelector {
         &self.segments
     }
 
-    /// Makes every key comparison ignore ASCII case (keys below `headers` always do).
+    /// Makes every key comparison ignore case (keys below `headers` always do).
     pub fn case_insensitive(mut self, yes: bool) -> Self {
         self.case_insensitive = yes;
         self

@@ -422,6 +422,16 @@ fn frame_vars_rules() {
 }
 
 #[test]
+fn case_insensitive_keys_compare_unicode_lowercase_forms() {
+    // sentry-sdk's EventScrubber compares `key.lower()`, and Python lowercases the Kelvin sign
+    // (U+212A) to `k`: an ASCII-only comparison would let `TO\u{212A}EN` through.
+    let doc = json!({"extra": {"TO\u{212A}EN": "a", "Pässword": "b", "token2": "c"}});
+    let s = sel("extra.{token,pässword}").case_insensitive(true);
+    assert_eq!(visited(&s, &doc), ["extra.Pässword", "extra.TO\u{212A}EN"]);
+    assert!(visited(&sel("extra.token"), &doc).is_empty());
+}
+
+#[test]
 fn any_element_does_not_match_object_keys() {
     let doc = event();
     assert!(visited(&sel("contexts.[]"), &doc).is_empty());
@@ -950,7 +960,7 @@ fn equivalent(p: &JsonPath, q: &JsonPath, ci: bool) -> bool {
                 n > 0 && matches!(p.0.get(n - 1), Some(PathElem::Key(k)) if is_headers(k));
             match pair {
                 (PathElem::Key(a), PathElem::Key(b)) => {
-                    a == b || ((ci || under_headers) && a.eq_ignore_ascii_case(b))
+                    a == b || ((ci || under_headers) && a.to_lowercase() == b.to_lowercase())
                 }
                 (PathElem::Index(i), PathElem::Index(j)) => i == j,
                 // A bare number also names the object key; a quoted one never an index.

@@ -279,7 +279,7 @@ struct Frame<'a, N: Node<'a>> {
     /// States that apply only to child index 1: set when this container is a `[name, value]`
     /// pair whose name matched a key segment.
     pending: u64,
-    /// Whether this container's keys compare ignoring ASCII case.
+    /// Whether this container's keys compare ignoring case.
     ci: bool,
     /// Whether this container is an array (its elements may be pairs).
     array: bool,
