@@ -100,3 +100,33 @@ fn custom_detectors_and_audit_settings() {
     );
     assert_eq!(policy.audit.allow.as_ref().map(Vec::len), Some(2));
 }
+
+/// `strict` extends `python-sdk`, which masks denylisted keys only where sentry-sdk looks;
+/// strict masks them wherever they are, values no detector would recognise included.
+#[test]
+fn strict_masks_denylisted_keys_at_any_depth() {
+    let scrubber = event_filter::Scrubber::new(Policy::preset("strict").expect("strict"));
+    let mut event = serde_json::json!({
+        "tags": { "Session": "plain-words" },
+        "contexts": { "app": { "nested": { "PASSWORD": "plain-words" } } },
+        "extra": { "deep": [{ "api_key": "plain-words" }] },
+        "request": { "env": { "REMOTE_ADDR": "plain-words" } },
+        "message": "plain-words",
+    });
+    scrubber.scrub(&mut event);
+    for path in [
+        "/tags/Session",
+        "/contexts/app/nested/PASSWORD",
+        "/extra/deep/0/api_key",
+        "/request/env/REMOTE_ADDR",
+    ] {
+        assert_eq!(event.pointer(path), Some(&"[Filtered]".into()), "{path}");
+    }
+    assert_eq!(event["message"], "plain-words");
+
+    // python-sdk itself leaves them, as the SDK does (tests/presets_vs_peers.rs).
+    let python_sdk = event_filter::Scrubber::new(Policy::preset("python-sdk").expect("preset"));
+    let mut event = serde_json::json!({ "tags": { "Session": "plain-words" } });
+    python_sdk.scrub(&mut event);
+    assert_eq!(event["tags"]["Session"], "plain-words");
+}
