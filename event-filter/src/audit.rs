@@ -102,7 +102,7 @@ impl Auditor {
                         kind: FindingKind::Detector,
                         name: detectors
                             .get(index)
-                            .map(|d| d.name().to_string())
+                            .map(|d| d.name_of(hit).to_string())
                             .unwrap_or_default(),
                         excerpt: redact(text.get(hit.start..hit.end).unwrap_or_default()),
                     });

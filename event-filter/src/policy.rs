@@ -22,7 +22,8 @@
 //! pattern = "ORD-[0-9]{8}"
 //!
 //! [audit]
-//! detectors = ["all"]               # findings wherever these match
+//! detectors = ["all"]               # findings wherever these match ("secrets": every
+//!                                   # secret family; a family by name: "stripe_secret_key")
 //! allow = ["exception.**", "level"] # strict audit: any other path is a finding
 //! ```
 //!
@@ -179,7 +180,9 @@ impl Policy {
         }
         let mut custom = Vec::new();
         for d in &raw.detectors {
-            if builtin_kind(d.name.get_ref()).is_some() {
+            if builtin_kind(d.name.get_ref()).is_some()
+                || Detector::secret(d.name.get_ref()).is_some()
+            {
                 return Err(at.error(
                     d.name.span(),
                     format!("{:?} is the name of a built-in detector", d.name.get_ref()),
@@ -194,9 +197,11 @@ impl Policy {
             for name in names {
                 match name.get_ref().as_str() {
                     "all" => out.extend(crate::detect::builtin_detectors()),
+                    "secrets" => out.push(Detector::secrets()),
                     other => {
                         let found = builtin_kind(other)
                             .and_then(Detector::builtin)
+                            .or_else(|| Detector::secret(other))
                             .or_else(|| custom.iter().find(|d| d.name() == other).cloned())
                             .ok_or_else(|| {
                                 at.error(name.span(), format!("unknown detector {other:?}"))
@@ -291,7 +296,7 @@ impl Policy {
 fn builtin_kind(name: &str) -> Option<DetectorKind> {
     name.parse::<DetectorKind>()
         .ok()
-        .filter(|kind| *kind != DetectorKind::Custom)
+        .filter(|kind| !matches!(kind, DetectorKind::Custom | DetectorKind::Secret))
 }
 
 fn build_action(rule: &RawRule, at: &Locator<'_>) -> Result<Action, PolicyError> {

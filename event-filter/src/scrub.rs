@@ -339,10 +339,14 @@ fn apply_detected(
     let at = &joined(base, sub);
     // Hits of different detectors may overlap; the action gets disjoint ranges.
     let mut ranges: Vec<Range<usize>> = Vec::with_capacity(hits.len());
-    // One change per detector, with the first text it matched (redacted).
+    // One change per detector (per family for secrets), with the first text it matched
+    // (redacted).
     let mut names: Vec<(String, String)> = Vec::new();
     for (index, hit) in &hits {
-        if let Some(name) = rule.detectors.get(*index).map(|d| d.name().to_string())
+        if let Some(name) = rule
+            .detectors
+            .get(*index)
+            .map(|d| d.name_of(*hit).to_string())
             && !names.iter().any(|(n, _)| *n == name)
         {
             names.push((

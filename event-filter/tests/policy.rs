@@ -130,3 +130,26 @@ fn strict_masks_denylisted_keys_at_any_depth() {
     python_sdk.scrub(&mut event);
     assert_eq!(event["tags"]["Session"], "plain-words");
 }
+
+#[test]
+fn secret_families_are_detectors_by_name_and_as_a_group() {
+    let policy = Policy::from_toml(
+        "[audit]\ndetectors = [\"stripe_secret_key\", \"secrets\"]\n",
+        "test",
+    )
+    .expect("policy");
+    let names: Vec<&str> = policy.audit.detectors.iter().map(|d| d.name()).collect();
+    assert_eq!(names, ["stripe_secret_key", "secrets"]);
+    // `secrets` is every family in one detector, whose hits carry their family's name.
+    let secrets = &policy.audit.detectors[1];
+    let hits = secrets.find("glpat-Zq3Xw9Lm2Rt5Vy7Pn4Hs");
+    assert_eq!(hits.len(), 1);
+    assert_eq!(secrets.name_of(hits[0]), "gitlab_pat");
+    assert!(secrets.find("jane.doe@example.com").is_empty());
+    let err = Policy::from_toml(
+        "[[detector]]\nname = \"gitlab_pat\"\npattern = \"x\"\n",
+        "test",
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("built-in detector"), "{err}");
+}

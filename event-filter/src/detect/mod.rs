@@ -63,11 +63,19 @@
 //! - `url_password`: the password of `scheme://user:password@host` (the part between the first
 //!   `:` of the userinfo and the last `@` of the authority); placeholders such as `****`,
 //!   `${PASSWORD}` or `[Filtered]` are skipped.
+//! - secret families (kind `secret`, named per family: `stripe_secret_key`, `gitlab_pat`,
+//!   `generic_api_key`, ...): the rules of gitleaks' default set and of our
+//!   `rules/understudy.toml`, matched as gitleaks does (keywords, secret group, entropy,
+//!   allowlists); see the `secrets` module. In [`find_all`] a family's hit that overlaps a
+//!   more specific detector's hit is dropped, so one secret is one finding.
 //! - `custom`: a user regex; the hit is the whole match, or capture group 1 when the pattern
 //!   has any capture group (a match whose group 1 did not take part is skipped). Empty
 //!   matches are never hits.
 //!
 //! # Known limitations
+//! - Secret families see only the string, not its key: a rule that needs a label next to the
+//!   value (`datadog_access_token`, `generic_api_key`) finds `key=value` text, not a value
+//!   stored under a key of that name (the key rules of the presets handle those).
 //! - ASCII only: internationalised e-mail addresses and full-width digits are not found.
 //! - Not handled: lowercase IBANs, per-country BBAN formats, credentials in URLs without a
 //!   scheme (`user:pass@host`), GitHub token checksums, Slack `xapp-` tokens, JWTs whose
@@ -83,10 +91,11 @@
 //! # Layout
 //! This file holds the public surface ([`DetectorKind`], [`Detector`], [`Hit`], [`find_all`])
 //! and dispatches to one scanner per kind, grouped by family: `address` (e-mail, IPv4,
-//! IPv6), `payment` (cards, IBAN), `credentials` (bearer, basic, JWT, URL passwords) and
-//! `keys` (PEM private keys, AWS, GCP, GitHub, Slack). `scan` holds what the scanners share,
-//! `prefilter` the byte statistics and gates behind [`find_all`]; the tests read the
-//! `testdata/detectors/<kind>.txt` corpus.
+//! IPv6), `payment` (cards, IBAN), `credentials` (bearer, basic, JWT, URL passwords),
+//! `keys` (PEM private keys, AWS, GCP, GitHub, Slack) and `secrets` (the rule-file
+//! families). `scan` holds what the scanners share, `prefilter` the byte statistics and
+//! gates behind [`find_all`]; the tests read the `testdata/detectors/<kind>.txt` and
+//! `testdata/detectors/secrets/<family>.txt` corpora.
 #![forbid(unsafe_code)]
 
 use std::borrow::Cow;
@@ -102,6 +111,7 @@ mod keys;
 mod payment;
 mod prefilter;
 mod scan;
+mod secrets;
 #[cfg(test)]
 mod tests;
 
@@ -146,6 +156,9 @@ pub enum DetectorKind {
     SlackToken,
     /// Passwords in URL userinfo.
     UrlPassword,
+    /// A secret family from the rule files (`stripe_secret_key`, `gitlab_pat`, ...); the
+    /// detector's name is the family. See [`secret_detectors`].
+    Secret,
     /// A user-defined regex.
     Custom,
 }
@@ -186,6 +199,7 @@ impl DetectorKind {
             DetectorKind::GithubToken => "github_token",
             DetectorKind::SlackToken => "slack_token",
             DetectorKind::UrlPassword => "url_password",
+            DetectorKind::Secret => "secret",
             DetectorKind::Custom => "custom",
         }
     }
@@ -203,7 +217,7 @@ impl fmt::Display for DetectorKind {
 #[error(
     "unknown detector kind {input:?} (expected one of email, ipv4, ipv6, credit_card, iban, \
      bearer_token, basic_auth, jwt, pem_private_key, aws_access_key, gcp_api_key, \
-     github_token, slack_token, url_password, custom)"
+     github_token, slack_token, url_password, secret, custom)"
 )]
 pub struct UnknownDetectorKind {
     /// The name that was given.
@@ -230,6 +244,7 @@ impl FromStr for DetectorKind {
             "github_token" => DetectorKind::GithubToken,
             "slack_token" => DetectorKind::SlackToken,
             "url_password" => DetectorKind::UrlPassword,
+            "secret" => DetectorKind::Secret,
             "custom" => DetectorKind::Custom,
             _ => {
                 return Err(UnknownDetectorKind {
@@ -247,9 +262,31 @@ pub struct Hit {
     pub start: usize,
     /// One past the last byte of the hit.
     pub end: usize,
+    /// The secret rule that found it, for secret detectors ([`Detector::name_of`]).
+    rule: Option<u16>,
 }
 
 impl Hit {
+    /// A hit of `start..end` that no secret rule made.
+    pub fn new(start: usize, end: usize) -> Hit {
+        Hit {
+            start,
+            end,
+            rule: None,
+        }
+    }
+
+    /// How specific the detector behind it is: hand-written and custom detectors 0, secret
+    /// families 1, catch-all secret rules (`generic_api_key`, `secret_assignment`) 2. A hit
+    /// that overlaps a more specific one is the same secret seen less precisely.
+    fn specificity(self) -> u8 {
+        match self.rule {
+            Some(rule) if secrets::rules().is_generic(usize::from(rule)) => 2,
+            Some(_) => 1,
+            None => 0,
+        }
+    }
+
     /// The hit as a range, for slicing the scanned text.
     pub fn range(self) -> Range<usize> {
         self.start..self.end
@@ -283,7 +320,12 @@ pub enum DetectorError {
 #[derive(Debug, Clone)]
 enum Matcher {
     Builtin,
-    Custom { regex: Regex, group: bool },
+    /// These rules of [`secrets::rules`]: one family, or all of them.
+    Secrets(Box<secrets::RuleSet>),
+    Custom {
+        regex: Regex,
+        group: bool,
+    },
 }
 
 /// A compiled detector: a built-in scanner or a custom regex. Cheap to clone.
@@ -303,7 +345,7 @@ impl Detector {
     /// The built-in detector of `kind`; `None` for [`DetectorKind::Custom`], which needs a
     /// pattern (see [`Detector::custom`]).
     pub fn builtin(kind: DetectorKind) -> Option<Detector> {
-        if kind == DetectorKind::Custom {
+        if matches!(kind, DetectorKind::Custom | DetectorKind::Secret) {
             return None;
         }
         Some(Detector {
@@ -312,6 +354,31 @@ impl Detector {
             matcher: Matcher::Builtin,
             gates: gates(kind),
         })
+    }
+
+    /// The detector of one secret family (`stripe_secret_key`), if there is such a family.
+    pub fn secret(family: &str) -> Option<Detector> {
+        let rules = secrets::rules();
+        let set = rules.family_rules(family);
+        let first = set.iter().next()?;
+        Some(Detector {
+            kind: DetectorKind::Secret,
+            name: Cow::Borrowed(rules.family(first)),
+            matcher: Matcher::Secrets(Box::new(set)),
+            gates: [Gate::ALWAYS, Gate::ALWAYS],
+        })
+    }
+
+    /// One detector for every secret family at once, named `secrets`; its hits are named by
+    /// family ([`Detector::name_of`]). One keyword pass then gates every rule, which is what
+    /// keeps `all` fast.
+    pub fn secrets() -> Detector {
+        Detector {
+            kind: DetectorKind::Secret,
+            name: Cow::Borrowed("secrets"),
+            matcher: Matcher::Secrets(Box::new(secrets::rules().all())),
+            gates: [Gate::ALWAYS, Gate::ALWAYS],
+        }
     }
 
     /// A custom detector from a regex (Rust `regex` syntax). If the pattern has a capture
@@ -340,9 +407,19 @@ impl Detector {
         self.kind
     }
 
-    /// The kind's name for built-ins, the given name for custom detectors.
+    /// The kind's name for built-ins, the family for one secret family, `secrets` for all of
+    /// them, the given name for custom detectors.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// What to call one of this detector's hits in a finding: the secret family that found
+    /// it (`stripe_secret_key`), else the detector's name.
+    pub fn name_of(&self, hit: Hit) -> &str {
+        match hit.rule {
+            Some(rule) => secrets::rules().family(usize::from(rule)),
+            None => self.name(),
+        }
     }
 
     /// All hits in `text`: non-overlapping, left to right.
@@ -368,8 +445,29 @@ impl Detector {
     /// Appends this detector's hits to `hits` (which must be empty), sorted and
     /// non-overlapping; with `first_only` it may stop after the first hit.
     fn scan(&self, text: &str, hits: &mut Vec<Hit>, first_only: bool) {
+        self.scan_admitted(text, hits, first_only, None);
+    }
+
+    /// [`Detector::scan`], given the secret rules whose keywords `text` has when the
+    /// caller already knows them.
+    fn scan_admitted(
+        &self,
+        text: &str,
+        hits: &mut Vec<Hit>,
+        first_only: bool,
+        admitted: Option<&secrets::RuleSet>,
+    ) {
         let mut sink = Sink { hits, first_only };
         match &self.matcher {
+            Matcher::Secrets(set) => {
+                let rules = secrets::rules();
+                let mut run = match admitted {
+                    Some(admitted) => *admitted,
+                    None => rules.admitted(text, &Stats::of(text.as_bytes())),
+                };
+                run.intersect(set);
+                rules.scan_all(&run, text, &mut sink);
+            }
             Matcher::Custom { regex, group } => scan_custom(regex, *group, text, &mut sink),
             Matcher::Builtin => match self.kind {
                 DetectorKind::Email => scan_email(text, &mut sink),
@@ -386,24 +484,44 @@ impl Detector {
                 DetectorKind::GithubToken => scan_github(text, &mut sink),
                 DetectorKind::SlackToken => scan_slack(text, &mut sink),
                 DetectorKind::UrlPassword => scan_url_password(text, &mut sink),
-                DetectorKind::Custom => {}
+                DetectorKind::Secret | DetectorKind::Custom => {}
             },
         }
         normalize(text, hits);
     }
 }
 
-/// All built-in detectors, in [`DetectorKind::BUILTIN`] order.
+/// All built-in detectors: the hand-written ones in [`DetectorKind::BUILTIN`] order, then
+/// [`Detector::secrets`] for every secret family.
 pub fn builtin_detectors() -> Vec<Detector> {
     DetectorKind::BUILTIN
         .iter()
         .filter_map(|&kind| Detector::builtin(kind))
+        .chain([Detector::secrets()])
+        .collect()
+}
+
+/// One detector per secret family, in rule-file order.
+pub fn secret_detectors() -> Vec<Detector> {
+    let mut families: Vec<&str> = secret_families().iter().map(|&(f, _)| f).collect();
+    families.dedup();
+    families.into_iter().filter_map(Detector::secret).collect()
+}
+
+/// Every secret family with the rule it comes from (`("stripe_secret_key",
+/// "understudy:stripe-secret-key")`), in rule-file order.
+pub fn secret_families() -> Vec<(&'static str, &'static str)> {
+    let rules = secrets::rules();
+    (0..rules.len())
+        .map(|i| (rules.family(i), rules.source(i)))
         .collect()
 }
 
 /// Runs several detectors over one text and merges their hits: `(detector index, hit)`
 /// sorted by start (ties by detector index, then end). Overlapping hits from different
-/// detectors are all reported; per detector they never overlap.
+/// detectors are all reported, except that a secret family's hit gives way to an
+/// overlapping hit of a more specific detector (hand-written before families, families
+/// before catch-alls), so one secret is one finding. Per detector hits never overlap.
 pub fn find_all(detectors: &[Detector], text: &str) -> Vec<(usize, Hit)> {
     let mut out = Vec::new();
     if text.is_empty() || detectors.is_empty() {
@@ -411,25 +529,50 @@ pub fn find_all(detectors: &[Detector], text: &str) -> Vec<(usize, Hit)> {
     }
     let stats = if detectors
         .iter()
-        .any(|d| matches!(d.matcher, Matcher::Builtin))
+        .any(|d| !matches!(d.matcher, Matcher::Custom { .. }))
     {
         Stats::of(text.as_bytes())
     } else {
         Stats::ALL
     };
+    // The keyword pass for every secret rule at once, on the first secret detector.
+    let mut admitted: Option<secrets::RuleSet> = None;
     let mut hits = Vec::new();
     for (index, detector) in detectors.iter().enumerate() {
         if !detector.may_match(&stats) {
             continue;
         }
         hits.clear();
-        detector.scan(text, &mut hits, false);
+        if let Matcher::Secrets(_) = detector.matcher {
+            let set = admitted.get_or_insert_with(|| secrets::rules().admitted(text, &stats));
+            if set.is_empty() {
+                continue;
+            }
+            detector.scan_admitted(text, &mut hits, false, Some(set));
+        } else {
+            detector.scan(text, &mut hits, false);
+        }
         out.extend(hits.iter().map(|&hit| (index, hit)));
     }
     if out.len() > 1 {
         out.sort_by_key(|&(index, hit)| (hit.start, index, hit.end));
+        drop_less_specific(&mut out);
     }
     out
+}
+
+/// Removes secret-family hits that overlap a hit of a more specific detector.
+fn drop_less_specific(out: &mut Vec<(usize, Hit)>) {
+    if out.iter().all(|&(_, hit)| hit.rule.is_none()) {
+        return;
+    }
+    let ranked: Vec<(u8, Hit)> = out.iter().map(|&(_, h)| (h.specificity(), h)).collect();
+    out.retain(|&(_, hit)| {
+        let mine = hit.specificity();
+        !ranked
+            .iter()
+            .any(|&(other, h)| other < mine && h.start < hit.end && hit.start < h.end)
+    });
 }
 
 // ---------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ pub(super) struct Stats {
 
 pub(super) const L_DIGIT: usize = 0;
 pub(super) const L_DOT: usize = 1;
-const L_COLON: usize = 2;
+pub(super) const L_COLON: usize = 2;
 const L_DASH: usize = 3;
 pub(super) const L_UPPER: usize = 4;
 const L_AT: usize = 5;
@@ -178,7 +178,7 @@ pub(super) fn gates(kind: DetectorKind) -> [Gate; 2] {
             Gate::new(at_least(&[(L_DOT, 2)]), P_SLASH | letters(b"hooksslack")),
         ],
         DetectorKind::UrlPassword => one(&[(L_AT, 1), (L_COLON, 1)], P_SLASH),
-        DetectorKind::Custom => [Gate::ALWAYS, Gate::ALWAYS],
+        DetectorKind::Secret | DetectorKind::Custom => [Gate::ALWAYS, Gate::ALWAYS],
     }
 }
 

@@ -12,8 +12,25 @@ pub(super) struct Sink<'a> {
 impl Sink<'_> {
     /// Records a hit; returns whether scanning should go on.
     pub(super) fn push(&mut self, start: usize, end: usize) -> bool {
-        if start < end {
-            self.hits.push(Hit { start, end });
+        self.push_hit(Hit {
+            start,
+            end,
+            rule: None,
+        })
+    }
+
+    /// Records a hit of secret rule `rule`; returns whether scanning should go on.
+    pub(super) fn push_rule(&mut self, start: usize, end: usize, rule: u16) -> bool {
+        self.push_hit(Hit {
+            start,
+            end,
+            rule: Some(rule),
+        })
+    }
+
+    fn push_hit(&mut self, hit: Hit) -> bool {
+        if hit.start < hit.end {
+            self.hits.push(hit);
         }
         !self.first_only || self.hits.is_empty()
     }
