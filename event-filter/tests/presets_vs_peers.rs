@@ -23,6 +23,9 @@ use std::sync::OnceLock;
 
 use event_filter::{Policy, Scrubber};
 use serde_json::{Map, Value, json};
+use support::real_events;
+
+mod support;
 
 /// The peers' versions, as `scripts/setup-test-clients` pins them.
 const PEERS: [(&str, &str); 2] = [("sentry-sdk", "2.75.0"), ("fillmore", "2.2.0")];
@@ -312,28 +315,6 @@ fn crafted(places: &[&str]) -> Vec<(String, Value)> {
             (format!("crafted {place}"), event)
         })
         .collect()
-}
-
-fn real_events() -> Vec<(String, Value)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/events");
-    let mut out: Vec<(String, Value)> = std::fs::read_dir(&dir)
-        .expect("testdata/events")
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .map(|p| {
-            let text = std::fs::read_to_string(&p).expect("read");
-            let name = p
-                .file_name()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .into_owned();
-            (name, serde_json::from_str(&text).expect("event JSON"))
-        })
-        .collect();
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    assert!(out.len() >= 7, "events missing from {}", dir.display());
-    out
 }
 
 fn wire_captures() -> Vec<PathBuf> {

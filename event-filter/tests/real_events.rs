@@ -2,38 +2,11 @@
 //! PII, @sentry/node, the Rust `sentry` crate; see `testdata/events/README.md`): the strict
 //! preset leaves no detector hit in any of them and keeps what makes an error report useful.
 
-use std::path::PathBuf;
-
 use event_filter::{Auditor, Policy, Scrubber};
 use serde_json::Value;
+use support::real_events as events;
 
-fn events() -> Vec<(String, Value)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/events");
-    let mut out: Vec<(String, Value)> = std::fs::read_dir(&dir)
-        .expect("testdata/events")
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .map(|p| {
-            let text = std::fs::read_to_string(&p).expect("read");
-            let value =
-                serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-            (
-                p.file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default(),
-                value,
-            )
-        })
-        .collect();
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    assert!(
-        out.len() >= 4,
-        "captured events are missing from {}",
-        dir.display()
-    );
-    out
-}
+mod support;
 
 fn exception_shape(event: &Value) -> Vec<(String, usize, Vec<String>)> {
     event["exception"]["values"]
