@@ -12,7 +12,9 @@
 
 use std::sync::LazyLock;
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use aho_corasick::automaton::Automaton;
+use aho_corasick::dfa::DFA;
+use aho_corasick::{Anchored, MatchKind, StartKind};
 
 use super::Hit;
 use super::prefilter::{Gate, Stats};
@@ -88,10 +90,11 @@ impl RuleSet {
 #[derive(Debug)]
 pub(super) struct SecretRules {
     rules: Vec<Rule>,
-    /// Every distinct keyword of every rule, lowercase.
-    keywords: AhoCorasick,
-    /// The length of the longest keyword.
-    longest_keyword: usize,
+    /// Every distinct keyword of every rule, lowercase, as a DFA that [`Self::admitted`]
+    /// walks itself.
+    keywords: DFA,
+    /// The DFA's unanchored start state.
+    keyword_start: aho_corasick::automaton::StateID,
     /// Per keyword (automaton pattern id): the rules it admits.
     keyword_rules: Vec<RuleSet>,
     /// Rules without keywords: they always run.
@@ -168,18 +171,24 @@ impl SecretRules {
                 keyword_rules[at].insert(index);
             }
         }
-        let keywords = AhoCorasick::builder()
+        let invalid = |message: String| RuleFileError::Invalid {
+            file: "rules/",
+            id: "keywords".into(),
+            message,
+        };
+        // A full DFA: a few hundred KB for a few hundred keywords, and the fastest scan (the
+        // `keyword_engines` test compares the kinds). No prefilter: with this many keywords
+        // nearly every byte starts one, so it would only add a call per start state.
+        let keywords = DFA::builder()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::Standard)
-            // A full DFA: a few hundred KB for a few hundred keywords, and the fastest scan
-            // (the default picks a slower NFA above about a hundred patterns).
-            .kind(Some(AhoCorasickKind::DFA))
+            .start_kind(StartKind::Unanchored)
+            .prefilter(false)
             .build(&words)
-            .map_err(|e| RuleFileError::Invalid {
-                file: "rules/",
-                id: "keywords".into(),
-                message: e.to_string(),
-            })?;
+            .map_err(|e| invalid(e.to_string()))?;
+        let keyword_start = keywords
+            .start_state(Anchored::No)
+            .map_err(|e| invalid(e.to_string()))?;
         let shortest = rules.iter().map(|r| r.min_len).min().unwrap_or(0);
         let fitting = (0..=FITTING_TABLE_LEN)
             .map(|n| {
@@ -199,8 +208,8 @@ impl SecretRules {
             .collect();
         Ok(SecretRules {
             rules,
-            longest_keyword: words.iter().map(String::len).max().unwrap_or(0),
             keywords,
+            keyword_start,
             keyword_rules,
             unkeyed,
             gated,
@@ -254,25 +263,42 @@ impl SecretRules {
             return RuleSet::default();
         }
         let mut set = self.unkeyed;
-        // Most texts have no keyword, and a plain search says so about twice as fast as an
-        // overlapping one (measured by the `keyword_engines` test).
-        if let Some(first) = self.keywords.find(text) {
-            // Every keyword occurrence ends at or after the first one's end, so none starts
-            // before `end - longest`: the overlapping search need not rescan what is before.
-            let from = first.end().saturating_sub(self.longest_keyword);
-            let input = aho_corasick::Input::new(text).range(from..);
-            for m in self.keywords.find_overlapping_iter(input) {
-                if let Some(rules) = self.keyword_rules.get(m.pattern().as_usize()) {
-                    set.union(rules);
-                }
-            }
-        }
+        set.union(&self.keyword_rules_in(text));
         if let Some(fitting) = self.fitting.get(text.len()) {
             set.intersect(fitting);
         }
         for &(index, gate) in &self.gated {
             if !gate.admits(stats) {
                 set.remove(index);
+            }
+        }
+        set
+    }
+
+    /// The rules whose keywords occur in `text`.
+    ///
+    /// One walk of the keyword DFA over the text, by hand: the automaton's own searches cost
+    /// a call and its setup per text (most texts are short) and a second, overlapping pass
+    /// from the first keyword on, while here each byte is one transition and a comparison.
+    /// With standard match semantics a match state lists every keyword that ends at that
+    /// byte, so this sees every occurrence an overlapping search would.
+    fn keyword_rules_in(&self, text: &str) -> RuleSet {
+        let dfa = &self.keywords;
+        let mut set = RuleSet::default();
+        let mut sid = self.keyword_start;
+        for &byte in text.as_bytes() {
+            sid = dfa.next_state(Anchored::No, sid, byte);
+            // Without a prefilter the only special states an unanchored walk reaches are
+            // match states; `is_special` is the cheap test, `is_match` the exact one.
+            if dfa.is_special(sid) && dfa.is_match(sid) {
+                for index in 0..dfa.match_len(sid) {
+                    if let Some(rules) = self
+                        .keyword_rules
+                        .get(dfa.match_pattern(sid, index).as_usize())
+                    {
+                        set.union(rules);
+                    }
+                }
             }
         }
         set
