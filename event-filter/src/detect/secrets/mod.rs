@@ -12,7 +12,7 @@
 
 use std::sync::LazyLock;
 
-use aho_corasick::automaton::Automaton;
+use aho_corasick::automaton::{Automaton, StateID};
 use aho_corasick::dfa::DFA;
 use aho_corasick::{Anchored, MatchKind, StartKind};
 
@@ -94,7 +94,10 @@ pub(super) struct SecretRules {
     /// walks itself.
     keywords: DFA,
     /// The DFA's unanchored start state.
-    keyword_start: aho_corasick::automaton::StateID,
+    keyword_start: StateID,
+    /// Per DFA state (indexed by its id): its depth, the length of the keyword prefix it
+    /// stands for, which tells a lane of [`Self::keyword_rules_in`] when to stop.
+    keyword_depth: Vec<u8>,
     /// Per keyword (automaton pattern id): the rules it admits.
     keyword_rules: Vec<RuleSet>,
     /// Rules without keywords: they always run.
@@ -189,6 +192,7 @@ impl SecretRules {
         let keyword_start = keywords
             .start_state(Anchored::No)
             .map_err(|e| invalid(e.to_string()))?;
+        let keyword_depth = state_depths(&keywords, keyword_start);
         let shortest = rules.iter().map(|r| r.min_len).min().unwrap_or(0);
         let fitting = (0..=FITTING_TABLE_LEN)
             .map(|n| {
@@ -210,6 +214,7 @@ impl SecretRules {
             rules,
             keywords,
             keyword_start,
+            keyword_depth,
             keyword_rules,
             unkeyed,
             gated,
@@ -277,31 +282,98 @@ impl SecretRules {
 
     /// The rules whose keywords occur in `text`.
     ///
-    /// One walk of the keyword DFA over the text, by hand: the automaton's own searches cost
-    /// a call and its setup per text (most texts are short) and a second, overlapping pass
-    /// from the first keyword on, while here each byte is one transition and a comparison.
+    /// Walks the keyword DFA by hand: the automaton's own searches cost a call and its setup
+    /// per text (most texts are short) and, for every keyword, a second, overlapping pass.
     /// With standard match semantics a match state lists every keyword that ends at that
-    /// byte, so this sees every occurrence an overlapping search would.
+    /// byte, so the walk sees every occurrence an overlapping search would.
+    ///
+    /// Each transition is a load that depends on the one before, so one walk is bound by
+    /// memory latency, not by instructions. A longer text is therefore cut into [`LANES`]
+    /// segments walked side by side, each from the start state; a lane then goes on past its
+    /// segment's end only while its state may still be inside a keyword that began in its
+    /// segment (the state's depth reaches back across the end). Every occurrence is seen by
+    /// the lane of the segment it starts in; some are seen twice, which a union does not mind.
     fn keyword_rules_in(&self, text: &str) -> RuleSet {
-        let dfa = &self.keywords;
+        let bytes = text.as_bytes();
         let mut set = RuleSet::default();
-        let mut sid = self.keyword_start;
-        for &byte in text.as_bytes() {
-            sid = dfa.next_state(Anchored::No, sid, byte);
-            // Without a prefilter the only special states an unanchored walk reaches are
-            // match states; `is_special` is the cheap test, `is_match` the exact one.
-            if dfa.is_special(sid) && dfa.is_match(sid) {
-                for index in 0..dfa.match_len(sid) {
-                    if let Some(rules) = self
-                        .keyword_rules
-                        .get(dfa.match_pattern(sid, index).as_usize())
-                    {
-                        set.union(rules);
-                    }
+        let seg = bytes.len() / LANES;
+        if seg < MIN_SEGMENT {
+            self.walk_keywords(self.keyword_start, bytes, usize::MAX, &mut set);
+            return set;
+        }
+        let dfa = &self.keywords;
+        let mut sids = [self.keyword_start; LANES];
+        for i in 0..seg {
+            for (lane, sid) in sids.iter_mut().enumerate() {
+                let byte = bytes.get(lane * seg + i).copied().unwrap_or(0);
+                *sid = dfa.next_state(Anchored::No, *sid, byte);
+            }
+            // Match states are rare: one test for all lanes.
+            if sids.iter().any(|&sid| dfa.is_special(sid)) {
+                for &sid in &sids {
+                    self.add_keyword_matches(sid, &mut set);
                 }
             }
         }
+        for (lane, &sid) in sids.iter().enumerate() {
+            let end = (lane + 1) * seg;
+            let rest = bytes.get(end..).unwrap_or_default();
+            if lane + 1 == LANES {
+                // The last lane also takes what the division left over.
+                self.walk_keywords(sid, rest, usize::MAX, &mut set);
+            } else {
+                self.walk_keywords(sid, rest, 0, &mut set);
+            }
+        }
         set
+    }
+
+    /// Walks `bytes` from state `sid`, adding the rules of every keyword that ends in them;
+    /// stops early once the state's depth is at most the number of bytes walked minus
+    /// `reach`, that is once no keyword that began before `bytes` can still end in them
+    /// (never with `usize::MAX`, and at once in the start state with 0).
+    #[inline]
+    fn walk_keywords(&self, mut sid: StateID, bytes: &[u8], reach: usize, set: &mut RuleSet) {
+        let dfa = &self.keywords;
+        let depth = |sid: StateID| {
+            usize::from(
+                self.keyword_depth
+                    .get(sid.as_usize())
+                    .copied()
+                    .unwrap_or(u8::MAX),
+            )
+        };
+        if reach == 0 && depth(sid) == 0 {
+            return;
+        }
+        for (walked, &byte) in bytes.iter().enumerate() {
+            sid = dfa.next_state(Anchored::No, sid, byte);
+            if dfa.is_special(sid) {
+                self.add_keyword_matches(sid, set);
+            }
+            if reach == 0 && depth(sid) <= walked + 1 {
+                return;
+            }
+        }
+    }
+
+    /// Adds the rules of every keyword that state `sid` matches (none unless it is a match
+    /// state).
+    #[inline]
+    fn add_keyword_matches(&self, sid: StateID, set: &mut RuleSet) {
+        let dfa = &self.keywords;
+        // Without a prefilter the only special states an unanchored walk reaches are match
+        // states; `is_special` is the cheap test, `is_match` the exact one.
+        if dfa.is_special(sid) && dfa.is_match(sid) {
+            for index in 0..dfa.match_len(sid) {
+                if let Some(rules) = self
+                    .keyword_rules
+                    .get(dfa.match_pattern(sid, index).as_usize())
+                {
+                    set.union(rules);
+                }
+            }
+        }
     }
 
     /// The hits of every rule in `run` (whose keywords the caller has checked), without the
@@ -380,6 +452,37 @@ impl SecretRules {
         }
         true
     }
+}
+
+/// Segments [`SecretRules::keyword_rules_in`] walks side by side.
+const LANES: usize = 4;
+/// Shorter segments are not worth their lanes' set-up: the text is walked in one.
+const MIN_SEGMENT: usize = 8;
+
+/// The depth of every state of `dfa` (the length of the keyword prefix it stands for), by
+/// state id, found breadth-first from the start state: the shortest text that leads from
+/// the start to a state is its prefix itself (any other ends with it), so its length is the
+/// state's distance. Depths cap at 255, which no keyword comes near.
+fn state_depths(dfa: &DFA, start: StateID) -> Vec<u8> {
+    let mut depth: Vec<u8> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut queue = std::collections::VecDeque::from([(start, 0u8)]);
+    seen.insert(start);
+    while let Some((sid, d)) = queue.pop_front() {
+        if depth.len() <= sid.as_usize() {
+            depth.resize(sid.as_usize() + 1, u8::MAX);
+        }
+        if let Some(slot) = depth.get_mut(sid.as_usize()) {
+            *slot = d;
+        }
+        for byte in 0..=255u8 {
+            let next = dfa.next_state(Anchored::No, sid, byte);
+            if seen.insert(next) {
+                queue.push_back((next, d.saturating_add(1)));
+            }
+        }
+    }
+    depth
 }
 
 /// The line of `text` that byte `at` is on, without its newline.

@@ -234,6 +234,48 @@ fn rule_cost() {
     }
 }
 
+/// The keyword walk (lanes, their hand-over at segment ends) admits exactly the rules one
+/// of whose keywords occurs in the text, ASCII case-insensitively: on every corpus line and
+/// with every keyword at every offset of texts long enough for lanes.
+#[test]
+fn keyword_walk_admits_the_rules_whose_keywords_occur() {
+    let rules = rules();
+    let check = |text: &str| {
+        let lower = text.to_ascii_lowercase();
+        let admitted = rules.keyword_rules_in(text);
+        for (index, rule) in rules.rules.iter().enumerate() {
+            let expected = rule.keywords.iter().any(|k| lower.contains(k.as_str()));
+            let got = admitted.iter().any(|i| i == index);
+            assert_eq!(got, expected, "rule {} on {text:?}", rule.source);
+        }
+    };
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/detectors/secrets");
+    for entry in std::fs::read_dir(dir).unwrap() {
+        if let Ok(text) = std::fs::read_to_string(entry.unwrap().path()) {
+            text.lines().for_each(check);
+        }
+    }
+    let mut keywords: Vec<&str> = rules
+        .rules
+        .iter()
+        .flat_map(|r| r.keywords.iter().map(String::as_str))
+        .collect();
+    keywords.sort_unstable();
+    keywords.dedup();
+    let filler = "the quick brown fox jumps over the lazy dog 0123456789 ".repeat(3);
+    for keyword in keywords {
+        let upper = keyword.to_ascii_uppercase();
+        for len in [45, 130] {
+            for at in 0..len {
+                let mut text: String = filler.chars().take(at).collect();
+                text.push_str(if at % 2 == 0 { keyword } else { &upper });
+                text.extend(filler.chars().take(len - at));
+                check(&text);
+            }
+        }
+    }
+}
+
 #[test]
 #[ignore = "a measurement, not a check"]
 fn keyword_engines() {
