@@ -130,12 +130,14 @@ impl Gate {
         }
     }
 
-    /// Branch-free: a lane passes if its count's low seven bits reach the minimum (no
-    /// borrow into the lane's high bit) or the count is 128 or more.
+    /// The presence bits first: they are the cheaper test and the one most texts fail
+    /// (short ones lack the letters, and [`Gate::NEVER`] fails it outright), so the counts
+    /// are rarely computed. A lane passes if its count's low seven bits reach the minimum
+    /// (no borrow into the lane's high bit) or the count is 128 or more.
     #[inline]
     pub(super) fn admits(self, s: &Stats) -> bool {
-        let ok = (((s.counts | HIGH_BITS) - self.min) | s.counts) & HIGH_BITS;
-        ok == HIGH_BITS && s.present & self.present == self.present
+        s.present & self.present == self.present
+            && (((s.counts | HIGH_BITS) - self.min) | s.counts) & HIGH_BITS == HIGH_BITS
     }
 }
 
