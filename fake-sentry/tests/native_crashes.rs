@@ -36,6 +36,14 @@ fn upload_symbols(symbols: &FakeSymbols, crash: &Crash) {
     }
 }
 
+/// A symbols server with every `.sym` file of the crash `os` and `seed` make, and that crash.
+async fn symbols_serving(os: OsFlavor, seed: u64) -> (FakeSymbols, Crash) {
+    let symbols = FakeSymbols::start().await.expect("start fake-symbols");
+    let crash = crash(os, seed);
+    upload_symbols(&symbols, &crash);
+    (symbols, crash)
+}
+
 /// A multipart form of `fields` (name, value) and the dump as `upload_file_minidump`, plus
 /// `files` (name, filename, bytes), as Breakpad and Crashpad write them.
 fn form(fields: &[(&str, &str)], files: &[(&str, &str, &[u8])], dump: &[u8]) -> Vec<u8> {
@@ -235,10 +243,8 @@ async fn generated_crashes_of_each_os_are_processed_to_their_ground_truth() {
 
 #[tokio::test]
 async fn a_crashpad_upload_gzip_encoded_is_processed() {
-    let symbols = FakeSymbols::start().await.expect("start fake-symbols");
+    let (symbols, crash) = symbols_serving(OsFlavor::Linux, 21).await;
     let sentry = start(Some(&symbols)).await;
-    let crash = crash(OsFlavor::Linux, 21);
-    upload_symbols(&symbols, &crash);
     // sentry-native's Crashpad backend: the event and the two breadcrumb files as MessagePack,
     // annotations as form fields, the whole body gzip-encoded by crashpad_handler.
     let event = rmp_serde::to_vec_named(&json!({
@@ -289,10 +295,8 @@ async fn a_crashpad_upload_gzip_encoded_is_processed() {
 
 #[tokio::test]
 async fn an_envelope_with_an_event_and_a_minidump_attachment_is_processed() {
-    let symbols = FakeSymbols::start().await.expect("start fake-symbols");
+    let (symbols, crash) = symbols_serving(OsFlavor::Windows, 31).await;
     let sentry = start(Some(&symbols)).await;
-    let crash = crash(OsFlavor::Windows, 31);
-    upload_symbols(&symbols, &crash);
     let event_id = "9ec79c33ec9942ab8353589fcb2e04dc";
     let event = json!({"event_id": event_id, "level": "fatal", "platform": "native",
                        "release": "envelope-app@3", "tags": {"via": "envelope"}});
@@ -405,9 +409,7 @@ async fn a_corrupt_dump_fails_with_the_processors_error_and_is_still_listed() {
 
 #[tokio::test]
 async fn a_symbols_server_that_is_down_slow_or_truncating_leaves_symbols_missing() {
-    let symbols = FakeSymbols::start().await.expect("start fake-symbols");
-    let crash = crash(OsFlavor::Windows, 51);
-    upload_symbols(&symbols, &crash);
+    let (symbols, crash) = symbols_serving(OsFlavor::Windows, 51).await;
     for action in [
         json!({"kind": "latency", "millis": 5000}),
         json!({"kind": "slow_stream", "bytes_per_sec": 200}),
@@ -443,9 +445,7 @@ async fn a_symbols_server_that_is_down_slow_or_truncating_leaves_symbols_missing
 
 #[tokio::test]
 async fn a_processed_crash_is_found_by_a_function_name_in_memory_and_in_a_file() {
-    let symbols = FakeSymbols::start().await.expect("start fake-symbols");
-    let crash = crash(OsFlavor::Linux, 61);
-    upload_symbols(&symbols, &crash);
+    let (symbols, crash) = symbols_serving(OsFlavor::Linux, 61).await;
     let dir = tempfile::tempdir().expect("tempdir");
     for storage in [
         fake_sentry::Storage::Memory,
@@ -512,9 +512,7 @@ fn urlencode(text: &str) -> String {
 
 #[tokio::test]
 async fn each_dump_is_held_to_its_time_limit_and_symbol_budget() {
-    let symbols = FakeSymbols::start().await.expect("start fake-symbols");
-    let crash = crash(OsFlavor::Linux, 71);
-    upload_symbols(&symbols, &crash);
+    let (symbols, crash) = symbols_serving(OsFlavor::Linux, 71).await;
     // A budget smaller than any symbol file: every module is processed without symbols.
     let mut config = Config::ephemeral();
     config.native.symbol_urls = vec![symbols.url()];
@@ -550,9 +548,7 @@ async fn each_dump_is_held_to_its_time_limit_and_symbol_budget() {
 
 #[tokio::test]
 async fn dumps_left_pending_are_processed_after_a_restart() {
-    let symbols = FakeSymbols::start().await.expect("start fake-symbols");
-    let crash = crash(OsFlavor::Mac, 81);
-    upload_symbols(&symbols, &crash);
+    let (symbols, crash) = symbols_serving(OsFlavor::Mac, 81).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let config = |workers| {
         let mut config = Config::ephemeral();
