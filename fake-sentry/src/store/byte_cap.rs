@@ -106,20 +106,25 @@ mod tests {
             .expect("read")
     }
 
-    #[tokio::test]
-    async fn the_oldest_envelopes_go_once_the_bytes_pass_the_cap() {
-        // Room for about three envelopes of 100 KiB.
-        let cap = 350 * 1024;
-        let store = Store::open_capped(
+    /// An in-memory store keeping at most `max_items` envelopes and `max_bytes` bytes.
+    fn memory_store(max_items: usize, max_bytes: usize) -> Arc<Store> {
+        Store::open_capped(
             &Storage::Memory,
-            1000,
+            max_items,
             10,
             usize::MAX,
             1 << 20,
             SyncMode::Off,
-            cap,
+            max_bytes,
         )
-        .unwrap();
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_oldest_envelopes_go_once_the_bytes_pass_the_cap() {
+        // Room for about three envelopes of 100 KiB.
+        let cap = 350 * 1024;
+        let store = memory_store(1000, cap);
         for n in 0..10 {
             let id = format!("{n:032x}");
             store.insert(envelope(&id, 100 * 1024)).await.unwrap();
@@ -149,16 +154,7 @@ mod tests {
         // of count-evicted rows not taken off the total, the byte cap would evict one more.
         let each = envelope_bytes(&PreparedEnvelope::new(envelope("0", 1000)).unwrap());
         assert!(each > 2000, "{each}: the payload stays about as large");
-        let store = Store::open_capped(
-            &Storage::Memory,
-            2,
-            10,
-            usize::MAX,
-            1 << 20,
-            SyncMode::Off,
-            (each * 5 / 2) as usize,
-        )
-        .unwrap();
+        let store = memory_store(2, (each * 5 / 2) as usize);
         for n in 0..5 {
             store
                 .insert(envelope(&format!("{n:x}"), 1000))
@@ -185,16 +181,7 @@ mod tests {
     async fn what_processing_keeps_counts_against_the_cap() {
         use crate::store::{PendingMinidump, ProcessingOutcome};
         let cap = 350 * 1024;
-        let store = Store::open_capped(
-            &Storage::Memory,
-            1000,
-            10,
-            usize::MAX,
-            1 << 20,
-            SyncMode::Off,
-            cap,
-        )
-        .unwrap();
+        let store = memory_store(1000, cap);
         let mut with_dump = envelope("0", 1000);
         let mut dump = with_dump.items[0].clone();
         dump.item_type = "attachment".into();
