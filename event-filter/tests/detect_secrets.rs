@@ -7,74 +7,12 @@
 //! is skipped with a note, or fails when every client is required
 //! (`UNDERSTUDY_REQUIRE_ALL_CLIENTS=1`, which `.ci/run` sets, or `CI`).
 
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use event_filter::Policy;
 use event_filter::detect::find_all;
 
-/// The detect-secrets release this test compares with, as `scripts/setup-test-clients` pins it.
-const DETECT_SECRETS_VERSION: &str = "1.5.0";
-
-fn all_clients_required() -> bool {
-    let set = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    set("UNDERSTUDY_REQUIRE_ALL_CLIENTS").as_deref() == Some("1")
-        || set("CI").is_some_and(|v| v != "0" && v != "false")
-}
-
-fn detect_secrets_version(python: &Path) -> Option<String> {
-    let output = Command::new(python)
-        .args([
-            "-c",
-            "import importlib.metadata as m; print(m.version('detect-secrets'))",
-        ])
-        .output()
-        .ok()?;
-    output
-        .status
-        .success()
-        .then(|| String::from_utf8_lossy(&output.stdout).trim().to_string())
-}
-
-/// An interpreter with the pinned detect-secrets, or `None` after a note on stderr (a panic
-/// when every client is required). The same rules as the `test-clients` crate's lookups,
-/// written here because that crate is outside event-filter's change.
-fn python_with_detect_secrets() -> Option<PathBuf> {
-    let (python, from_env) = match std::env::var_os("UNDERSTUDY_DETECT_SECRETS_PYTHON") {
-        Some(path) => (PathBuf::from(path), true),
-        None => (
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.clients/venv/bin/python"),
-            false,
-        ),
-    };
-    let why = match detect_secrets_version(&python) {
-        Some(version) if version == DETECT_SECRETS_VERSION => return Some(python),
-        Some(version) => format!(
-            "{} has detect-secrets {version}, not {DETECT_SECRETS_VERSION}",
-            python.display()
-        ),
-        // An override that is set but does not work fails whatever the mode (as in the
-        // test-clients crate): someone asked for it, and skipping would hide the mistake.
-        None if from_env => panic!(
-            "UNDERSTUDY_DETECT_SECRETS_PYTHON={} cannot import detect_secrets",
-            python.display()
-        ),
-        None => format!(
-            "detect-secrets {DETECT_SECRETS_VERSION} not found in .clients/venv; run \
-             scripts/setup-test-clients or set UNDERSTUDY_DETECT_SECRETS_PYTHON"
-        ),
-    };
-    assert!(!all_clients_required(), "{why}");
-    // Straight to the process's stderr: libtest shows captured output only for failures.
-    let _ = writeln!(
-        std::io::stderr(),
-        "skipped: detect-secrets comparison: {why}"
-    );
-    None
-}
-
-/// `\n` → newline, `\\` → backslash, as the corpus files escape.
 fn unescape(s: &str) -> String {
     s.replace("\\\\", "\u{0}")
         .replace("\\n", "\n")
@@ -145,7 +83,8 @@ struct PotentialSecret {
 
 #[test]
 fn strict_finds_every_secret_detect_secrets_finds_in_the_corpus() {
-    let Some(python) = python_with_detect_secrets() else {
+    let Some(python) = test_clients::python_with_detect_secrets("the detect-secrets comparison")
+    else {
         return;
     };
     let cases = true_positives();

@@ -28,7 +28,10 @@ use support::real_events;
 mod support;
 
 /// The peers' versions, as `scripts/setup-test-clients` pins them.
-const PEERS: [(&str, &str); 2] = [("sentry-sdk", "2.75.0"), ("fillmore", "2.2.0")];
+const PEERS: [(&str, &str); 2] = [
+    ("sentry-sdk", test_clients::SENTRY_SDK_VERSION),
+    ("fillmore", test_clients::FILLMORE_VERSION),
+];
 
 /// sentry-sdk's DEFAULT_DENYLIST and DEFAULT_PII_DENYLIST, copied from its scrubber.py so that
 /// a preset that drops a key fails here.
@@ -120,41 +123,9 @@ fn repo_root() -> PathBuf {
 /// `test_clients::skip_or_fail`'s note. Looked up once, so a skip is noted once.
 fn peers_python() -> Option<PathBuf> {
     static PYTHON: OnceLock<Option<PathBuf>> = OnceLock::new();
-    PYTHON.get_or_init(find_peers_python).clone()
-}
-
-/// `$UNDERSTUDY_PEERS_PYTHON` (which must work: it was asked for, as test-clients' overrides),
-/// else the workspace's `.clients/venv`.
-fn find_peers_python() -> Option<PathBuf> {
-    let over = std::env::var_os("UNDERSTUDY_PEERS_PYTHON").filter(|v| !v.is_empty());
-    let python = over
+    PYTHON
+        .get_or_init(|| test_clients::python_with_scrubber_peers("presets vs peers"))
         .clone()
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join(".clients/venv/bin/python"));
-    let check = PEERS
-        .iter()
-        .map(|(name, want)| format!("v('{name}') == '{want}'"))
-        .collect::<Vec<_>>()
-        .join(" and ");
-    let script =
-        format!("import sys; from importlib.metadata import version as v; sys.exit(not ({check}))");
-    let ok = Command::new(&python)
-        .args(["-c", &script])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if ok {
-        return Some(python);
-    }
-    let why = format!(
-        "{} lacks sentry-sdk 2.75.0 or fillmore 2.2.0",
-        python.display()
-    );
-    assert!(over.is_none(), "UNDERSTUDY_PEERS_PYTHON: {why}");
-    test_clients::skip_or_fail(
-        "presets vs peers",
-        &format!("{why}; run scripts/setup-test-clients or set UNDERSTUDY_PEERS_PYTHON"),
-    );
-    None
 }
 
 /// One event through both peers.

@@ -2,10 +2,12 @@
 //!
 //! `scripts/setup-test-clients` installs the outside programs some tests compare with or drive
 //! into `.clients/` at the workspace root: a Python venv with siggen (Socorro's signature
-//! generation), minidump-stackwalk, Kent, and Debian's wrk. Every test that needs one asks here,
+//! generation), detect-secrets and the peer scrubbers (sentry-sdk, Fillmore), minidump-stackwalk,
+//! Kent, and Debian's wrk. Every test that needs one asks here,
 //! so the rule is written once:
 //!
-//! - a variable names a client elsewhere (`UNDERSTUDY_SIGGEN_PYTHON`, `MINIDUMP_STACKWALK`,
+//! - a variable names a client elsewhere (`UNDERSTUDY_SIGGEN_PYTHON`,
+//!   `UNDERSTUDY_DETECT_SECRETS_PYTHON`, `UNDERSTUDY_PEERS_PYTHON`, `MINIDUMP_STACKWALK`,
 //!   `UNDERSTUDY_KENT`); when it is set but does not work the test fails, because someone asked
 //!   for that client and a skip would hide the mistake;
 //! - else the client is looked for in `.clients/`, at the pinned version where the tests depend
@@ -28,6 +30,12 @@ use std::process::Command;
 
 /// The siggen release crash-signature reproduces, as `scripts/setup-test-clients` pins it.
 pub const SIGGEN_VERSION: &str = "2.2.20241029";
+/// The detect-secrets release event-filter's strict preset is compared with.
+pub const DETECT_SECRETS_VERSION: &str = "1.5.0";
+/// The sentry-sdk release whose `EventScrubber` the `python-sdk` preset is compared with.
+pub const SENTRY_SDK_VERSION: &str = "2.75.0";
+/// The Fillmore release whose default scrubber the `fillmore` preset is compared with.
+pub const FILLMORE_VERSION: &str = "2.2.0";
 /// The minidump-stackwalk release the harness and crash-generator compare with; the same
 /// release as the minidump crates the workspace builds on.
 pub const MINIDUMP_STACKWALK_VERSION: &str = "0.27.0";
@@ -58,6 +66,32 @@ pub fn skip_or_fail(what: &str, why: &str) {
 #[track_caller]
 pub fn python_with_siggen(what: &str) -> Option<PathBuf> {
     Clients::of_workspace().python_with_siggen(what)
+}
+
+/// An interpreter with the pinned detect-secrets: `$UNDERSTUDY_DETECT_SECRETS_PYTHON`, else
+/// `.clients/venv/bin/python`. Without one: `None` after [`skip_or_fail`] for `what`.
+#[track_caller]
+pub fn python_with_detect_secrets(what: &str) -> Option<PathBuf> {
+    Clients::of_workspace().python_with(
+        what,
+        "UNDERSTUDY_DETECT_SECRETS_PYTHON",
+        &[("detect-secrets", DETECT_SECRETS_VERSION)],
+    )
+}
+
+/// An interpreter with the pinned peer scrubbers, sentry-sdk and Fillmore:
+/// `$UNDERSTUDY_PEERS_PYTHON`, else `.clients/venv/bin/python`. Without one: `None` after
+/// [`skip_or_fail`] for `what`.
+#[track_caller]
+pub fn python_with_scrubber_peers(what: &str) -> Option<PathBuf> {
+    Clients::of_workspace().python_with(
+        what,
+        "UNDERSTUDY_PEERS_PYTHON",
+        &[
+            ("sentry-sdk", SENTRY_SDK_VERSION),
+            ("fillmore", FILLMORE_VERSION),
+        ],
+    )
 }
 
 /// The pinned minidump-stackwalk: `$MINIDUMP_STACKWALK`, else
@@ -109,12 +143,28 @@ impl Clients {
 
     #[track_caller]
     fn python_with_siggen(&self, what: &str) -> Option<PathBuf> {
-        find(
+        self.python_with(
             what,
             "UNDERSTUDY_SIGGEN_PYTHON",
+            &[("siggen", SIGGEN_VERSION)],
+        )
+    }
+
+    /// The venv's interpreter (or the one `variable` names) with each of `packages` at its
+    /// pinned version.
+    #[track_caller]
+    fn python_with(
+        &self,
+        what: &str,
+        variable: &str,
+        packages: &[(&str, &str)],
+    ) -> Option<PathBuf> {
+        find(
+            what,
+            variable,
             self.dir.join("venv/bin/python"),
-            has_pinned_siggen,
-            "run scripts/setup-test-clients or set UNDERSTUDY_SIGGEN_PYTHON",
+            |python| has_pinned_packages(python, packages),
+            &format!("run scripts/setup-test-clients or set {variable}"),
         )
     }
 
@@ -186,24 +236,20 @@ fn find(
     }
 }
 
-/// Whether `python` runs and has siggen at [`SIGGEN_VERSION`].
-fn has_pinned_siggen(python: &Path) -> Result<(), String> {
-    let version = version_of(
-        python,
-        &[
-            "-c",
-            "import importlib.metadata as m; print(m.version('siggen'))",
-        ],
-    )
-    .ok_or_else(|| format!("{} cannot import siggen", python.display()))?;
-    if version == SIGGEN_VERSION {
-        Ok(())
-    } else {
-        Err(format!(
-            "{} has siggen {version}, not {SIGGEN_VERSION}",
-            python.display()
-        ))
+/// Whether `python` runs and has each of `packages` (name, version) at that version.
+fn has_pinned_packages(python: &Path, packages: &[(&str, &str)]) -> Result<(), String> {
+    for (package, pinned) in packages {
+        let script = format!("import importlib.metadata as m; print(m.version('{package}'))");
+        let version = version_of(python, &["-c", &script])
+            .ok_or_else(|| format!("{} cannot import {package}", python.display()))?;
+        if version != *pinned {
+            return Err(format!(
+                "{} has {package} {version}, not {pinned}",
+                python.display()
+            ));
+        }
     }
+    Ok(())
 }
 
 /// Whether `walker --version` says `minidump-stackwalk` [`MINIDUMP_STACKWALK_VERSION`].

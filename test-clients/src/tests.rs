@@ -204,14 +204,41 @@ fn siggen_must_be_the_pinned_release() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let python = dir.path().join("python");
+    let siggen = [("siggen", SIGGEN_VERSION)];
     write_script(&python, &format!("echo {SIGGEN_VERSION}"));
-    assert_eq!(has_pinned_siggen(&python), Ok(()));
+    assert_eq!(has_pinned_packages(&python, &siggen), Ok(()));
     write_script(&python, "echo 2.1.0");
-    let why = has_pinned_siggen(&python).unwrap_err();
+    let why = has_pinned_packages(&python, &siggen).unwrap_err();
     assert!(why.ends_with("has siggen 2.1.0, not 2.2.20241029"), "{why}");
     write_script(&python, "exit 1");
-    let why = has_pinned_siggen(&python).unwrap_err();
+    let why = has_pinned_packages(&python, &siggen).unwrap_err();
     assert!(why.ends_with("cannot import siggen"), "{why}");
+}
+
+/// Every package must be at its pin: the peer scrubbers are two.
+#[test]
+fn each_of_several_packages_must_be_pinned() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let python = dir.path().join("python");
+    let peers = [
+        ("sentry-sdk", SENTRY_SDK_VERSION),
+        ("fillmore", FILLMORE_VERSION),
+    ];
+    // The script sees the package's name in its `-c` argument.
+    write_script(
+        &python,
+        &format!(
+            "case \"$2\" in *sentry-sdk*) echo {SENTRY_SDK_VERSION};; *) echo {FILLMORE_VERSION};; esac"
+        ),
+    );
+    assert_eq!(has_pinned_packages(&python, &peers), Ok(()));
+    write_script(
+        &python,
+        &format!("case \"$2\" in *sentry-sdk*) echo {SENTRY_SDK_VERSION};; *) echo 2.1.0;; esac"),
+    );
+    let why = has_pinned_packages(&python, &peers).unwrap_err();
+    assert!(why.ends_with("has fillmore 2.1.0, not 2.2.0"), "{why}");
 }
 
 #[test]
