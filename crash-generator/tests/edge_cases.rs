@@ -8,11 +8,8 @@ use std::path::Path;
 use crash_generator::processing;
 use crash_generator::{Crash, EdgeCase, OsFlavor, Profile, Span};
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .build()
-        .expect("tokio runtime")
-}
+mod common;
+use common::runtime;
 
 fn assert_matches_truth(crash: &Crash) {
     let state = runtime()

@@ -10,14 +10,9 @@ use serde_json::Value;
 
 mod common;
 use common::ARM64_AND_X86_CFI;
+use common::runtime;
 
 const SEEDS: u64 = 24;
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .build()
-        .expect("tokio runtime")
-}
 
 /// The processor's JSON for a crash, checked against the crash's ground truth.
 fn processed_json(crash: &Crash) -> Value {

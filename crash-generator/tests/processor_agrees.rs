@@ -10,12 +10,7 @@ use proptest::prelude::*;
 
 mod common;
 use common::ARM64_AND_X86_CFI;
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .build()
-        .expect("tokio runtime")
-}
+use common::runtime;
 
 fn listing(crash: &Crash, mismatches: &[Mismatch]) -> String {
     let mut out = format!(

@@ -7,11 +7,8 @@ use std::collections::BTreeSet;
 use crash_generator::processing::{self, InMemorySymbols};
 use crash_generator::{Crash, Location, OsFlavor, Profile, StackWinKind, Trust};
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .build()
-        .expect("tokio runtime")
-}
+mod common;
+use common::runtime;
 
 fn x86(seed: u64) -> Crash {
     Crash::generate(&Profile::for_os(OsFlavor::WindowsX86), seed)
