@@ -32,6 +32,9 @@ use std::process::Command;
 pub const SIGGEN_VERSION: &str = "2.2.20241029";
 /// The detect-secrets release event-filter's strict preset is compared with.
 pub const DETECT_SECRETS_VERSION: &str = "1.5.0";
+/// The sentry-relay release (Relay's PII engine) event-filter's Relay config import is compared
+/// with.
+pub const SENTRY_RELAY_VERSION: &str = "0.10.1";
 /// The sentry-sdk release whose `EventScrubber` the `python-sdk` preset is compared with.
 pub const SENTRY_SDK_VERSION: &str = "2.75.0";
 /// The Fillmore release whose default scrubber the `fillmore` preset is compared with.
@@ -91,6 +94,18 @@ pub fn python_with_scrubber_peers(what: &str) -> Option<PathBuf> {
             ("sentry-sdk", SENTRY_SDK_VERSION),
             ("fillmore", FILLMORE_VERSION),
         ],
+    )
+}
+
+/// An interpreter with the pinned sentry-relay (Relay's own PII engine):
+/// `$UNDERSTUDY_RELAY_PYTHON`, else `.clients/venv/bin/python`. Without one: `None` after
+/// [`skip_or_fail`] for `what`.
+#[track_caller]
+pub fn python_with_relay(what: &str) -> Option<PathBuf> {
+    Clients::of_workspace().python_with(
+        what,
+        "UNDERSTUDY_RELAY_PYTHON",
+        &[("sentry-relay", SENTRY_RELAY_VERSION)],
     )
 }
 
