@@ -273,6 +273,33 @@ async fn store_endpoint_accepts_plain_legacy_and_non_finite_json() {
     assert_eq!(beacon.status(), 200);
     assert_eq!(beacon.headers()["content-type"], "image/gif");
     support::item_by_event_id(&sentry.url(), &format!("{:032x}", 4), "event").await;
+
+    // A beacon has no body, so a Content-Encoding it carries (even one ingest cannot decode)
+    // describes nothing stored: it is accepted, and what it stored stays readable (the fuzz
+    // target `ingest` found such an envelope kept with an encoding its reader refused).
+    let data = json!({"event_id": format!("{:032x}", 5), "message": "odd beacon"}).to_string();
+    let beacon = reqwest::Client::new()
+        .get(format!("{}/api/3/store/", sentry.url()))
+        .header("content-encoding", "compress")
+        .query(&[("sentry_key", "abc"), ("sentry_data", data.as_str())])
+        .send()
+        .await
+        .expect("beacon");
+    assert_eq!(beacon.status(), 200);
+    let item = support::item_by_event_id(&sentry.url(), &format!("{:032x}", 5), "event").await;
+    assert_eq!(item["payload"]["message"], "odd beacon");
+    assert_eq!(item["envelope"]["content_encoding"], Value::Null);
+    assert_eq!(
+        item["envelope"]["http_headers"]["content-encoding"], "compress",
+        "the header is still recorded as sent: {item}"
+    );
+    for link in ["raw", "envelope_raw"] {
+        let path = item["links"][link].as_str().expect("link");
+        let reply = reqwest::get(format!("{}{path}", sentry.url()))
+            .await
+            .expect("read");
+        assert_eq!(reply.status(), 200, "{path}");
+    }
 }
 
 #[tokio::test]

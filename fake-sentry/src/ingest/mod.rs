@@ -143,8 +143,13 @@ fn new_envelope(
         auth,
         user_agent: req.header(http::header::USER_AGENT).map(str::to_string),
         content_type: req.content_type(),
+        // The encoding of the body kept below. A request without a body (the store GET
+        // beacon) has none, whatever its header says: the header may name a coding ingest
+        // never decoded, and reading the envelope back would then refuse it. The header
+        // itself stays in `http_headers`.
         content_encoding: req
             .header(http::header::CONTENT_ENCODING)
+            .filter(|_| !req.body.is_empty())
             .map(str::to_string),
         header,
         header_is_first_line: false,
