@@ -277,10 +277,18 @@ fn main() -> ExitCode {
     })
 }
 
-/// Validates a policy file; for a Relay PII config, also lists what could not be imported.
+/// Validates a policy file; for a Relay PII config, also lists what Relay ignores in it.
 fn check_policy(path: &std::path::Path) -> anyhow::Result<ExitCode> {
     let policy = Policy::from_file(path)?;
-    println!("{}: ok, {} rules", path.display(), policy.rules.len());
+    match &policy.relay {
+        Some(engine) => println!(
+            "{}: ok, Relay PII config: {} selectors, {} rules",
+            path.display(),
+            engine.selector_count(),
+            engine.rule_count()
+        ),
+        None => println!("{}: ok, {} rules", path.display(), policy.rules.len()),
+    }
     if path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("json"))

@@ -79,6 +79,9 @@ pub struct Policy {
     /// Record every change in the event's `_meta` as Sentry does (`meta_remarks = true`), so
     /// Sentry's UI shows which rule removed or replaced a value.
     pub meta_remarks: bool,
+    /// A Relay PII config, applied after `rules` with Relay's own semantics (see
+    /// [`crate::relay`]); set when a policy is imported from one.
+    pub relay: Option<std::sync::Arc<crate::relay::PiiEngine>>,
 }
 
 #[derive(Deserialize)]

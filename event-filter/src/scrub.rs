@@ -196,6 +196,18 @@ impl Scrubber {
                 });
             }
         }
+        if let Some(engine) = &self.policy.relay {
+            let outcome = catch_unwind(AssertUnwindSafe(|| {
+                engine.strip(event, &mut report.changes);
+            }));
+            if outcome.is_err() {
+                report.diagnostics.push(Diagnostic {
+                    rule: "relay".into(),
+                    path: String::new(),
+                    message: "the Relay PII config panicked; the event is partly scrubbed".into(),
+                });
+            }
+        }
         if self.policy.meta_remarks
             && let Some(map) = event.as_object_mut()
         {

@@ -179,7 +179,7 @@ fn relay_pii_configs_are_policies_too() {
         "relay.json",
         br#"{"rules": {"order": {"type": "pattern", "pattern": "ORD-[0-9]{6}",
                                 "redaction": {"method": "replace", "text": "[order]"}}},
-            "applications": {"$string": ["@email", "order"], "!extra.safe": ["@ip"]}}"#,
+            "applications": {"$string": ["@email", "order"], "!extra.safe": ["@ip", "@nope"]}}"#,
     );
     let path = relay.to_str().expect("path");
     let out = event_filter(&["check-policy", path], None);
@@ -189,7 +189,7 @@ fn relay_pii_configs_are_policies_too() {
         String::from_utf8_lossy(&out.stderr)
     );
     let _settings = snapshots().bind_to_scope();
-    // Two rules, and a note for the negated selector.
+    // Two selectors, three rules, and a note for the rule that does not exist.
     insta::assert_snapshot!("check_policy_relay", String::from_utf8_lossy(&out.stdout));
 
     let event = br#"{"message": "ORD-123456 for bob@example.com"}"#;
@@ -204,7 +204,7 @@ fn relay_pii_configs_are_policies_too() {
 
     let broken = temp_file(
         "broken.json",
-        b"{\n  \"applications\": {\"$string\": [\"@nope\"]}\n}",
+        b"{\n  \"rules\": {\"r\": {\"type\": \"nope\"}},\n  \"applications\": {\"$string\": [\"r\"]}\n}",
     );
     let out = event_filter(&["check-policy", broken.to_str().expect("path")], None);
     assert_eq!(out.status.code(), Some(2));
