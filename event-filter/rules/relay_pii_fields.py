@@ -10,7 +10,8 @@ engine needs that table. Rather than transcribing Relay's schema, this asks the 
 corpus, and for an unknown key added to every object (what the schema does with fields it does
 not declare), it runs `pii_strip_event` with
 
-- the field's exact path and `@anything:remove`: removed means `true` or `maybe`;
+- the field's exact path and `@anything:remove`: changed (removed, or a file path cut to its
+  file name, which Relay keeps) means `true` or `maybe`;
 - `** && <that path>` and `@anything:remove`: removed means `true` (a deep wildcard never
   reaches a `maybe` field).
 
@@ -43,6 +44,8 @@ def corpus():
     for path in sorted((ROOT / "fake-sentry" / "testdata" / "captures").glob("*.body")):
         for item in capture_events(path):
             yield item["event"]
+    for path in sorted((ROOT / "event-filter" / "testdata" / "relay" / "events").glob("*.json")):
+        yield json.loads(path.read_text())
     extra = ROOT / "event-filter" / "rules" / "relay-pii-probe-events.json"
     if extra.exists():
         yield from json.loads(extra.read_text())
@@ -127,12 +130,43 @@ def probe(event, path):
         return None
     if isinstance(value, str) and value in NEVER_SCRUBBED:
         return None
+    # Removed, or (for paths, whose file name Relay keeps) shortened: either way, changed.
     exact = {"applications": {selector(path): ["@anything:remove"]}}
-    if resolve(strip(exact, event), path) is not None:
+    if resolve(strip(exact, event), path) == value:
         return "false"
     # `**` reaches only `true` fields; the conjunction keeps it to this one.
     deep = {"applications": {"** && " + selector(path): ["@anything:remove"]}}
-    return "true" if resolve(strip(deep, event), path) is None else "maybe"
+    return "true" if resolve(strip(deep, event), path) != value else "maybe"
+
+
+def parent_of(pattern):
+    """The pattern one level up, or None at the top (split on unquoted dots)."""
+    depth, quoted = None, False
+    for i, c in enumerate(pattern):
+        if c == "'":
+            quoted = not quoted
+        elif c == "." and not quoted:
+            depth = i
+    return None if depth is None else pattern[:depth]
+
+
+def pruned(table):
+    """Drops entries the lookup would give anyway: a leaf whose attribute equals its object's
+    default (`parent.*`), or, without a default, its parent's own attribute."""
+    while True:
+        dropped = False
+        for key in sorted(table, key=len, reverse=True):
+            if key.endswith("*") or any(k.startswith(key + ".") for k in table):
+                continue
+            parent = parent_of(key)
+            if parent is None:
+                continue
+            inherited = table.get(parent + ".*", table.get(parent))
+            if inherited == table[key]:
+                del table[key]
+                dropped = True
+        if not dropped:
+            return table
 
 
 def main():
@@ -148,6 +182,7 @@ def main():
             pii = probe(event, path)
             if pii is not None:
                 table[key] = pii
+    table = pruned(table)
     out = HERE / "relay-pii-fields.tsv"
     with out.open("w") as f:
         f.write(

@@ -152,20 +152,21 @@ struct Patterns {
 static PATTERNS: LazyLock<Patterns> = LazyLock::new(|| {
     let v4 = ipv4();
     let h = "[0-9a-fA-F]{1,4}";
-    // The IPv6 forms, full and compressed, link-local with a zone, and IPv4-mapped; group 1 is
-    // the address, between whitespace, punctuation or the ends of the string.
+    // Relay's IPv6 alternatives, group 1 the address, between whitespace, punctuation or the
+    // ends of the string. They are Relay's as they behave, not as IPv6 is written: the
+    // compressed forms want one colon more than `::` has (so `2001:db8::1` is found from `db8`
+    // on), and the link-local and IPv4-mapped forms run together as one.
     let ipv6 = [
         format!("(?:{h}:){{7}}{h}"),
         format!("(?:{h}:){{1,7}}:"),
-        format!("(?:{h}:){{1,6}}:{h}"),
-        format!("(?:{h}:){{1,5}}(?::{h}){{1,2}}"),
-        format!("(?:{h}:){{1,4}}(?::{h}){{1,3}}"),
-        format!("(?:{h}:){{1,3}}(?::{h}){{1,4}}"),
-        format!("(?:{h}:){{1,2}}(?::{h}){{1,5}}"),
+        format!("(?:{h}:){{1,6}}::{h}"),
+        format!("(?:{h}:){{1,5}}:(?::{h}){{1,2}}"),
+        format!("(?:{h}:){{1,4}}:(?::{h}){{1,3}}"),
+        format!("(?:{h}:){{1,3}}:(?::{h}){{1,4}}"),
+        format!("(?:{h}:){{1,2}}:(?::{h}){{1,5}}"),
         format!("{h}:(?:(?::{h}){{1,6}})"),
         format!(":(?:(?::{h}){{1,7}}|:)"),
-        format!("fe80:(?::{h}){{0,4}}%[0-9a-zA-Z]{{1,}}"),
-        format!("::(?:ffff(?::0{{1,4}}){{0,1}}:){{0,1}}{v4}"),
+        format!("fe80:(?::{h}){{0,4}}%[0-9a-zA-Z]{{1,}}::(?:ffff(?::0{{1,4}}){{0,1}}:){{0,1}}{v4}"),
         format!("(?:{h}:){{1,4}}:{v4}"),
     ]
     .join("|");

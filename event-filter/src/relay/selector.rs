@@ -104,8 +104,8 @@ impl Selector {
 /// last steps one to one; the `**` then takes the step above them (and a `maybe` value is never
 /// reached through one). Above that, the first item before the `**` is looked for from the top
 /// of the path down, and the items after it must match the steps that follow it; any steps left
-/// between them and the `**` are the `**`'s too. A `**` with nothing before it needs one more
-/// step above its own (Relay's rule: `**.password` does not reach `extra.password`).
+/// between them and the `**` are the `**`'s too. So `**.password` reaches `extra.password` but
+/// not a top-level `password` (the `**` needs a step of its own).
 fn path_matches(items: &[Item], path: &[Step], pii: Pii) -> bool {
     if items.len() > path.len() {
         return false;
@@ -133,7 +133,7 @@ fn path_matches(items: &[Item], path: &[Step], pii: Pii) -> bool {
     let above = &below[..below.len() - 1];
     let head = &items[..deep];
     let Some(first) = head.first() else {
-        return !above.is_empty();
+        return true;
     };
     let Some(start) = above.iter().position(|step| first.matches(pii, 0, step)) else {
         return false;
@@ -509,9 +509,9 @@ mod tests {
         assert!(matches("$frame.vars.password", &path, Pii::True));
         assert!(matches("$frame.vars.password", &path, Pii::Maybe));
         assert!(!matches("password.**", &path, Pii::True));
-        // A leading `**` needs a step above the one it takes.
+        // A leading `**` needs a step of its own.
         let shallow = [("extra", Object), ("password", String)];
-        assert!(!matches("**.password", &shallow, Pii::True));
-        assert!(matches("extra.password", &shallow, Pii::True));
+        assert!(matches("**.password", &shallow, Pii::True));
+        assert!(!matches("**.password", &shallow[1..], Pii::True));
     }
 }

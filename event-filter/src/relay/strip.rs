@@ -56,6 +56,8 @@ impl PiiEngine {
             norm: Vec::new(),
             json: JsonPath::default(),
             changes,
+            carried: None,
+            last_chunks: None,
         };
         walk.object_fields(map, Place::root());
     }
@@ -70,6 +72,11 @@ struct Walk<'a> {
     /// Where the current value is in the JSON as sent.
     json: JsonPath,
     changes: &'a mut Vec<Change>,
+    /// The chunks a string was left in by its pass as a pair's value, for its second pass by
+    /// position (Relay keeps them in the value's metadata, so that pass does not rescan them).
+    carried: Option<(JsonPath, Vec<Chunk>)>,
+    /// The chunks of the string scrubbed last.
+    last_chunks: Option<Vec<Chunk>>,
 }
 
 impl Walk<'_> {
@@ -161,6 +168,9 @@ impl Walk<'_> {
                 if self.is_pair_string() && place.pii != Pii::False {
                     return self.pair_string(value, place);
                 }
+                if self.is_image_path() {
+                    return self.image_path(text, key, place);
+                }
                 match self.string(text, key, place) {
                     Ok(matched) => matched,
                     Err(Delete) => {
@@ -215,6 +225,38 @@ impl Walk<'_> {
         )
     }
 
+    /// Paths to files whose name Relay keeps: a frame's `filename` and `abs_path`, a debug
+    /// image's `code_file` and `debug_file`.
+    fn is_image_path(&self) -> bool {
+        let norm: Vec<&str> = self.norm.iter().map(String::as_str).collect();
+        match norm.as_slice() {
+            ["debug_meta", "images", "*", "code_file" | "debug_file"] => true,
+            [owner @ .., "frames", "*", "filename" | "abs_path"] => {
+                schema_type(&self.norm[..owner.len() + 2]) == Some(ValueType::Frame)
+            }
+            _ => false,
+        }
+    }
+
+    /// A file path: everything up to the last separator is scrubbed, the file name kept; a
+    /// deleted path becomes the bare file name. Without a separator, nothing is scrubbed.
+    fn image_path(&mut self, text: &mut String, key: Option<&str>, place: Place) -> bool {
+        let Some(at) = text.rfind(['/', '\\']) else {
+            return false;
+        };
+        let name = text.split_off(at);
+        match self.string(text, key, place) {
+            Ok(matched) => {
+                text.push_str(&name);
+                matched
+            }
+            Err(Delete) => {
+                *text = name[1..].to_string();
+                true
+            }
+        }
+    }
+
     fn is_pair_string(&self) -> bool {
         let norm: Vec<&str> = self.norm.iter().map(String::as_str).collect();
         matches!(norm.as_slice(), ["request", "cookies" | "query_string"])
@@ -248,7 +290,17 @@ impl Walk<'_> {
             return Ok(false);
         }
         let original = std::mem::take(text);
-        let mut chunks = vec![Chunk::Text(original.clone())];
+        let carried = self
+            .carried
+            .as_ref()
+            .is_some_and(|(at, _)| *at == self.json);
+        let mut chunks = match self.carried.take() {
+            Some((_, chunks)) if carried => chunks,
+            other => {
+                self.carried = other;
+                vec![Chunk::Text(original.clone())]
+            }
+        };
         let mut matched = false;
         for (selector, rules) in &self.engine.applications {
             if !selector.matches(&self.steps, place.pii) {
@@ -269,24 +321,49 @@ impl Walk<'_> {
             }
         }
         *text = joined(&chunks);
+        self.last_chunks = Some(chunks);
         Ok(matched)
     }
 
     fn array(&mut self, items: &mut [Value], place: Place) {
-        // A `[key, value]` pair: the value is scrubbed under the key first.
+        if self.is_pair_list() {
+            // A typed pair list (headers, cookies, tags, ...): each value is scrubbed under its
+            // name; the pairs themselves are not values Relay selects.
+            for (index, item) in items.iter_mut().enumerate() {
+                match item {
+                    Value::Array(pair) if pair.len() == 2 && pair[0].is_string() => {
+                        let name = pair[0].as_str().unwrap_or_default().to_string();
+                        let child = place.child(Some(&name), false);
+                        self.json.push_index(index);
+                        self.json.push_index(1);
+                        self.push(Some(&name), None, TypeSet::default());
+                        self.visit(&mut pair[1], Some(&name), child);
+                        self.pop();
+                        self.json.pop();
+                        self.json.pop();
+                    }
+                    _ => self.enter_index(index, item, place.child(None, false)),
+                }
+            }
+            return;
+        }
+        // Any other `[key, value]` pair: the value is scrubbed under the key first, then every
+        // element by position, as Relay does.
         if items.len() == 2
             && let Some(Value::String(pair_key)) = items.first()
         {
             let pair_key = pair_key.clone();
             self.json.push_index(1);
             self.push(Some(&pair_key), None, TypeSet::default());
-            let inherited = place.inherited();
-            let matched = self.visit(&mut items[1], Some(&pair_key), inherited);
+            self.last_chunks = None;
+            self.visit(&mut items[1], Some(&pair_key), place.inherited());
+            if items[1].is_string()
+                && let Some(chunks) = self.last_chunks.take()
+            {
+                self.carried = Some((self.json.clone(), chunks));
+            }
             self.pop();
             self.json.pop();
-            if matched {
-                return;
-            }
         }
         for (index, item) in items.iter_mut().enumerate() {
             let child = place.child(None, false);
