@@ -280,14 +280,15 @@ fn main() -> ExitCode {
 /// Validates a policy file; for a Relay PII config, also lists what Relay ignores in it.
 fn check_policy(path: &std::path::Path) -> anyhow::Result<ExitCode> {
     let policy = Policy::from_file(path)?;
-    match &policy.relay {
-        Some(engine) => println!(
-            "{}: ok, Relay PII config: {} selectors, {} rules",
-            path.display(),
-            engine.selector_count(),
-            engine.rule_count()
-        ),
-        None => println!("{}: ok, {} rules", path.display(), policy.rules.len()),
+    if policy.relay.is_empty() {
+        println!("{}: ok, {} rules", path.display(), policy.rules.len());
+    } else {
+        let selectors: usize = policy.relay.iter().map(|e| e.selector_count()).sum();
+        let rules: usize = policy.relay.iter().map(|e| e.rule_count()).sum();
+        println!(
+            "{}: ok, Relay PII config: {selectors} selectors, {rules} rules",
+            path.display()
+        );
     }
     if path
         .extension()

@@ -79,9 +79,10 @@ pub struct Policy {
     /// Record every change in the event's `_meta` as Sentry does (`meta_remarks = true`), so
     /// Sentry's UI shows which rule removed or replaced a value.
     pub meta_remarks: bool,
-    /// A Relay PII config, applied after `rules` with Relay's own semantics (see
-    /// [`crate::relay`]); set when a policy is imported from one.
-    pub relay: Option<std::sync::Arc<crate::relay::PiiEngine>>,
+    /// Relay PII configs, applied in order after `rules` with Relay's own semantics (see
+    /// [`crate::relay`]); set when a policy is imported from a Relay config or from legacy
+    /// data-scrubbing settings (a project with both has two, applied as Relay does).
+    pub relay: Vec<std::sync::Arc<crate::relay::PiiEngine>>,
 }
 
 #[derive(Deserialize)]

@@ -196,7 +196,7 @@ impl Scrubber {
                 });
             }
         }
-        if let Some(engine) = &self.policy.relay {
+        for engine in &self.policy.relay {
             let outcome = catch_unwind(AssertUnwindSafe(|| {
                 engine.strip(event, &mut report.changes);
             }));

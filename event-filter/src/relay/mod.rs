@@ -14,13 +14,24 @@
 //! - `strip`: the walk that applies it, as Relay's PII processor does.
 //!
 //! [`import`] reads a config (or a project config holding one) into a [`Policy`] whose
-//! [`Policy::relay`] is the compiled config; the scrubber applies it after the policy's own
-//! rules. Notes list what Relay itself ignores in the config (references to rules that do not
+//! [`Policy::relay`] holds the compiled config; the scrubber applies it after the policy's own
+//! rules.
+//!
+//! Legacy data-scrubbing settings are accepted too (`legacy`), converted first exactly as
+//! Relay's `convert_datascrubbing_config` does ([`convert_datascrubbing_config`]) and then
+//! compiled: a document of settings (`{"scrubData": true, "sensitiveFields": [...], ...}` with
+//! no `rules` or `applications`), a project config holding them (`datascrubbingSettings`, also
+//! under `config`, next to an optional `piiConfig`: Relay applies the PII config, then the
+//! converted settings, and so does the policy), or Sentry's project options
+//! (`sentry:scrub_data`, `sentry:scrub_defaults`, `sentry:scrub_ip_address`,
+//! `sentry:sensitive_fields`, `sentry:safe_fields`; unset ones take Sentry's defaults, which
+//! scrub data and defaults). Notes list what Relay itself ignores in the config (references to rules that do not
 //! exist, patterns that do not compile, hash keys), so a config that does less than its author
 //! meant says so. `tests/relay_vs_peer.rs` compares the results with Relay's own engine
 //! (PyPI `sentry-relay`) on real SDK events and configs that use every feature.
 
 mod config;
+mod legacy;
 mod rules;
 mod schema;
 mod selector;
@@ -31,6 +42,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 pub use config::{ConfigError, PiiEngine};
+pub use legacy::{LegacyError, convert_datascrubbing_config};
 pub use selector::SelectorError;
 
 use crate::policy::{Locator, Policy, PolicyError};
@@ -43,8 +55,14 @@ pub struct RelayImport {
     pub notes: Vec<String>,
 }
 
-/// Reads a Relay PII config (JSON text); `origin` names it in errors.
+/// Reads a Relay PII config or legacy data-scrubbing settings (JSON text, see the module doc);
+/// `origin` names it in errors.
 pub fn import(source: &str, origin: &str) -> Result<RelayImport, PolicyError> {
+    legacy::import_with_settings(source, origin, import_pii_config)
+}
+
+/// Reads a Relay PII config (JSON text); `origin` names it in errors.
+fn import_pii_config(source: &str, origin: &str) -> Result<RelayImport, PolicyError> {
     let document: Value = serde_json::from_str(source).map_err(|e| PolicyError {
         origin: origin.to_string(),
         line: e.line(),
@@ -71,7 +89,7 @@ pub fn import(source: &str, origin: &str) -> Result<RelayImport, PolicyError> {
     let notes = notes(config);
     Ok(RelayImport {
         policy: Policy {
-            relay: Some(Arc::new(engine)),
+            relay: vec![Arc::new(engine)],
             ..Policy::default()
         },
         notes,
@@ -281,7 +299,7 @@ mod tests {
             "project.json",
         )
         .unwrap();
-        assert!(import.policy.relay.is_some_and(|engine| !engine.is_empty()));
+        assert!(import.policy.relay.iter().any(|engine| !engine.is_empty()));
     }
 
     #[test]
