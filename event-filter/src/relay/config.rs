@@ -13,6 +13,12 @@ use super::selector::{Selector, SelectorError};
 /// How deep `alias` and `multiple` rules may nest (a cycle stops here too).
 const MAX_RULE_NESTING: usize = 32;
 
+/// The largest selector compiled, in bytes and in nodes. Every value of every event is matched
+/// against every selector, so these bound what a hostile config costs; Sentry's own converted
+/// data-scrubbing config, the largest real one, has a 2.6 KiB selector of 69 paths.
+pub const MAX_SELECTOR_BYTES: usize = 64 * 1024;
+pub const MAX_SELECTOR_NODES: usize = 4096;
+
 /// A compiled Relay PII config: applications in Relay's order.
 #[derive(Debug, Clone, Default)]
 pub struct PiiEngine {
@@ -33,6 +39,11 @@ pub enum ConfigError {
     InvalidRule { rule: String, message: String },
     #[error("\"{0}\" must be an object")]
     NotAnObject(&'static str),
+    #[error(
+        "a selector of {bytes} bytes and {nodes} parts is over the limit \
+         ({MAX_SELECTOR_BYTES} bytes, {MAX_SELECTOR_NODES} parts)"
+    )]
+    SelectorTooLarge { bytes: usize, nodes: usize },
 }
 
 struct Compiler<'a> {
@@ -208,10 +219,22 @@ impl PiiEngine {
         };
         let mut applications: BTreeMap<Selector, Vec<CompiledRule>> = BTreeMap::new();
         for (text, ids) in object("applications")? {
+            if text.len() > MAX_SELECTOR_BYTES {
+                return Err(ConfigError::SelectorTooLarge {
+                    bytes: text.len(),
+                    nodes: 0,
+                });
+            }
             let selector: Selector = text.parse().map_err(|error| ConfigError::Selector {
                 selector: text.clone(),
                 error,
             })?;
+            if selector.node_count() > MAX_SELECTOR_NODES {
+                return Err(ConfigError::SelectorTooLarge {
+                    bytes: text.len(),
+                    nodes: selector.node_count(),
+                });
+            }
             let mut set = BTreeMap::new();
             for id in ids
                 .as_array()

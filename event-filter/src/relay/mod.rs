@@ -41,7 +41,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-pub use config::{ConfigError, PiiEngine};
+pub use config::{ConfigError, MAX_SELECTOR_BYTES, MAX_SELECTOR_NODES, PiiEngine};
 pub use legacy::{LegacyError, convert_datascrubbing_config};
 pub use selector::SelectorError;
 
@@ -82,6 +82,7 @@ fn import_pii_config(source: &str, origin: &str) -> Result<RelayImport, PolicyEr
                 rule.clone()
             }
             ConfigError::NotAnObject(key) => (*key).to_string(),
+            ConfigError::SelectorTooLarge { .. } => "applications".to_string(),
         };
         let offset = source.find(&format!("\"{near}\"")).unwrap_or(0);
         at.error(offset..offset, error.to_string())

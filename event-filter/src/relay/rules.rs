@@ -100,9 +100,9 @@ GB|GE|GI|GL|GR|GT|HR|HU|IE|IL|IQ|IS|IT|JO|KW|KZ|LB|LC|LI|LT|LU|LV|LY|MC|MD|ME|MK
 PL|PS|PT|QA|RO|RU|RS|SA|SC|SE|SI|SK|SM|ST|SV|TL|TN|TR|UA|VA|VG|XK|DZ|AO|BJ|BF|BI|CV|CM|CF|TD|KM|CG|\
 CI|DJ|GQ|GA|GW|HN|IR|MG|ML|MA|MZ|NI|NE|SN|TG";
 
-/// Cookie names the `cookies` rule type redacts (those of Sentry's own and common frameworks'
-/// sessions and CSRF tokens, as Relay 0.10.1 lists them).
-pub(crate) const SENSITIVE_COOKIES: [&str; 23] = [
+/// Cookie names the `cookies` rule type redacts, and that the legacy settings filter (those of
+/// Sentry's own and common frameworks' sessions and CSRF tokens, as Relay 0.10.1 lists them).
+pub(super) const SENSITIVE_COOKIES: [&str; 23] = [
     "sentrysid",
     "sudo",
     "su",

@@ -52,7 +52,7 @@ pub(super) enum ValueType {
     TraceMetric,
 }
 
-/// Every type with the names Relay's selectors accept for it.
+/// Every type with the names Relay's selectors accept for it, the one Relay writes first.
 const NAMES: [(ValueType, &[&str]); 26] = [
     (ValueType::String, &["string"]),
     (ValueType::Binary, &["binary"]),
@@ -65,7 +65,7 @@ const NAMES: [(ValueType, &[&str]); 26] = [
     (ValueType::Attachments, &["attachments"]),
     (ValueType::Replay, &["replay"]),
     (ValueType::Exception, &["error", "exception"]),
-    (ValueType::Stacktrace, &["stacktrace"]),
+    (ValueType::Stacktrace, &["stack", "stacktrace"]),
     (ValueType::Frame, &["frame"]),
     (ValueType::Request, &["http", "request"]),
     (ValueType::User, &["user"]),
