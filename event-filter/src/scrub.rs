@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use crate::action::{Action, Outcome};
 use crate::detect::find_all;
-use crate::path::{JsonPath, walk_strings_mut};
+use crate::path::{JsonPath, MatchPath, walk_strings_mut};
 use crate::policy::{Policy, Rule};
 
 /// Where Sentry events keep metadata about their values.
@@ -286,17 +286,17 @@ fn apply_rule(rule: &Rule, event: &mut Value, report: &mut ScrubReport) {
             }
             return;
         }
-        path.for_each_match(event, &mut |at, value| apply_whole(rule, at, value, report));
+        path.for_each_match_lazy(event, &mut |at, value| apply_whole(rule, at, value, report));
         return;
     }
-    let mut visit = |base: &JsonPath, value: &mut Value| {
+    let mut visit = |base: &mut dyn MatchPath, value: &mut Value| {
         walk_strings_mut(value, &mut |sub, text| {
             apply_detected(rule, base, sub, text, report);
         });
     };
     match &rule.path {
-        Some(path) => path.for_each_match(event, &mut visit),
-        None => visit(&JsonPath::default(), event),
+        Some(path) => path.for_each_match_lazy(event, &mut visit),
+        None => visit(&mut JsonPath::default(), event),
     }
 }
 
@@ -315,21 +315,33 @@ fn change(rule: &Rule, at: &JsonPath, detector: Option<String>, excerpt: String)
     }
 }
 
-fn apply_whole(rule: &Rule, at: &JsonPath, value: &mut Value, report: &mut ScrubReport) {
+fn apply_whole(rule: &Rule, at: &mut dyn MatchPath, value: &mut Value, report: &mut ScrubReport) {
+    // A value already masked: nothing to change, so no preview and no path.
+    if let Action::Mask { text } = &rule.action
+        && value.as_str() == Some(text.as_str())
+    {
+        return;
+    }
     let before = Preview::of(value);
     match rule.action.apply(value) {
-        Ok(Outcome::Changed) => report.changes.push(change(rule, at, None, before.finish())),
+        Ok(Outcome::Changed) => {
+            report
+                .changes
+                .push(change(rule, at.get(), None, before.finish()));
+        }
         Ok(Outcome::Unchanged) => {}
         Ok(Outcome::Remove) => {
             // Only `remove` asks for removal, and it is handled by `remove_matches`.
             *value = Value::Null;
-            report.changes.push(change(rule, at, None, before.finish()));
+            report
+                .changes
+                .push(change(rule, at.get(), None, before.finish()));
         }
         Err(err) => {
             *value = Value::String(ERROR_MARKER.into());
             report.diagnostics.push(Diagnostic {
                 rule: rule.name.clone(),
-                path: at.to_string(),
+                path: at.get().to_string(),
                 message: err.to_string(),
             });
         }
@@ -338,7 +350,7 @@ fn apply_whole(rule: &Rule, at: &JsonPath, value: &mut Value, report: &mut Scrub
 
 fn apply_detected(
     rule: &Rule,
-    base: &JsonPath,
+    base: &mut dyn MatchPath,
     sub: &JsonPath,
     text: &mut String,
     report: &mut ScrubReport,
@@ -348,7 +360,7 @@ fn apply_detected(
         return;
     }
     // Most strings have no hit: the full path is only built for those that do.
-    let at = &joined(base, sub);
+    let at = &joined(base.get(), sub);
     // Hits of different detectors may overlap; the action gets disjoint ranges.
     let mut ranges: Vec<Range<usize>> = Vec::with_capacity(hits.len());
     // One change per detector (per family for secrets), with the first text it matched

@@ -8,6 +8,7 @@ use std::slice;
 use super::selector::{PathSelector, is_headers};
 use super::{JsonPath, PathElem, resolve_mut};
 use serde_json::{Value, map};
+use smallvec::SmallVec;
 
 /// The path buffer of one walk. Popped keys keep their `String` for the next push, and the
 /// buffer goes back to a per-thread slot when the walk ends, so steady-state walks (one per
@@ -285,6 +286,38 @@ struct Frame<'a, N: Node<'a>> {
     array: bool,
 }
 
+/// A matched node's path, spelled out only when asked for: a scrubber that finds nothing to
+/// change at a match (a value already masked) then costs no path work.
+pub(crate) trait MatchPath {
+    fn get(&mut self) -> &JsonPath;
+}
+
+/// A path already spelled out (the whole event, for rules without a path).
+impl MatchPath for JsonPath {
+    fn get(&mut self) -> &JsonPath {
+        self
+    }
+}
+
+/// [`MatchPath`] over the selector walk's frames.
+struct Speller<'s, 'a, N: Node<'a>> {
+    pb: &'s mut PathBuilder,
+    valid: &'s mut usize,
+    frames: &'s [Frame<'a, N>],
+    child: Child<'a>,
+    spelled: bool,
+}
+
+impl<'a, N: Node<'a>> MatchPath for Speller<'_, 'a, N> {
+    fn get(&mut self) -> &JsonPath {
+        if !self.spelled {
+            spell_path(self.pb, self.valid, self.frames, self.child);
+            self.spelled = true;
+        }
+        &self.pb.path
+    }
+}
+
 impl PathSelector {
     /// Calls `f` once for every node the selector matches, in document order; a node matched
     /// by several routes (e.g. `**` overlaps) is visited once.
@@ -293,12 +326,21 @@ impl PathSelector {
     /// container (say with `"[Filtered]"`) the walk continues into the replacement, not into
     /// what was there.
     pub fn for_each_match(&self, root: &mut Value, f: &mut dyn FnMut(&JsonPath, &mut Value)) {
+        self.visit(root, false, |path, node| f(path.get(), node));
+    }
+
+    /// [`for_each_match`](Self::for_each_match) with the path spelled out on demand.
+    pub(crate) fn for_each_match_lazy(
+        &self,
+        root: &mut Value,
+        f: &mut dyn FnMut(&mut dyn MatchPath, &mut Value),
+    ) {
         self.visit(root, false, |path, node| f(path, node));
     }
 
     /// Same as [`for_each_match`](Self::for_each_match), read-only.
     pub fn for_each_match_ref(&self, root: &Value, f: &mut dyn FnMut(&JsonPath, &Value)) {
-        self.visit(root, false, |path, node| f(path, node));
+        self.visit(root, false, |path, node| f(path.get(), node));
     }
 
     /// Removes every matched node from its parent (object key or array element) and returns
@@ -313,7 +355,7 @@ impl PathSelector {
     pub fn remove_matches(&self, root: &mut Value) -> Vec<JsonPath> {
         let mut targets = Vec::new();
         // Read-only (`&*root`): the removal below needs the matched paths, not the nodes.
-        self.visit(&*root, true, |path, _| targets.push(path.clone()));
+        self.visit(&*root, true, |path, _| targets.push(path.get().clone()));
         // Siblings are removed together, one pass over their parent each, so that `*` over a
         // large object or array stays linear. Groups run back to front: removing from an
         // array only shifts later elements, whose own removals are then already done.
@@ -367,12 +409,13 @@ impl PathSelector {
         &'a self,
         root: N,
         prune: bool,
-        mut report: impl FnMut(&JsonPath, &mut N),
+        mut report: impl FnMut(&mut dyn MatchPath, &mut N),
     ) {
         let fin = self.final_bit();
         let mut pb = PathBuilder::take();
         let mut valid = 0;
-        let mut stack: Vec<Frame<'a, N>> = Vec::with_capacity(16);
+        // Most events nest less than this; deeper ones spill to the heap.
+        let mut stack: SmallVec<[Frame<'a, N>; 16]> = SmallVec::new();
         if let Some(frame) = self.frame(root, None, self.start(), self.case_insensitive, 0) {
             stack.push(frame);
         }
@@ -395,9 +438,17 @@ impl PathSelector {
                 continue;
             }
             let reported = t & fin != 0 || (prune && pend & fin != 0);
+            let mut spelled = false;
             if reported {
-                spell_path(&mut pb, &mut valid, &stack, elem);
-                report(&pb.path, &mut node);
+                let mut speller = Speller {
+                    pb: &mut pb,
+                    valid: &mut valid,
+                    frames: &stack,
+                    child: elem,
+                    spelled: false,
+                };
+                report(&mut speller, &mut node);
+                spelled = speller.spelled;
                 if prune {
                     continue;
                 }
@@ -409,8 +460,8 @@ impl PathSelector {
             let child_ci = self.case_insensitive || matches!(elem, Child::Key(k) if is_headers(k));
             if let Some(frame) = self.frame(node, Some(elem), t, child_ci, pend) {
                 // The new frame's step goes at index `stack.len() - 1` of the path, where a
-                // report of this very node has just put it.
-                valid = if reported {
+                // report of this very node has just put it if it asked for the path.
+                valid = if spelled {
                     stack.len()
                 } else {
                     valid.min(stack.len().saturating_sub(1))
