@@ -26,8 +26,8 @@
 //!   change what we send?" check; a job of its own next to scrubbing and auditing (fake-sentry's
 //!   compare page uses it).
 //! - [`presets`]: the built-in policies as data, by name.
-//! - [`relay`]: Relay's PII config format, imported into a [`Policy`] with notes on what
-//!   could not be mapped.
+//! - [`relay`]: Relay's PII configs and Sentry's legacy data-scrubbing settings, compiled into
+//!   a [`Policy`] whose scrubbing follows Relay's own engine.
 //!
 //! How the parts fit (every other module is private): `policy` parses and validates the TOML
 //! into rules of [`path`], [`action`] and [`detect`] parts, locating every error; `scrub` runs
