@@ -314,8 +314,8 @@ fn run(f: impl FnOnce(&Path)) {
 fn presets_equal_their_peers_on_real_sdk_events() {
     run(|python| {
         let runs = run_peers(python, real_events(), &wire_captures());
-        // Events and transactions (spans) from the captures, besides the seven events.
-        assert!(runs.len() >= 7 + 13, "only {} events", runs.len());
+        // Events and transactions (spans) from the captures, besides the eight events.
+        assert!(runs.len() >= 8 + 13, "only {} events", runs.len());
         assert!(runs.iter().any(|r| r.input["type"] == "transaction"));
         // The real events carry denylisted keys the peers scrub: the comparison is not empty.
         let sdk_changed = runs.iter().filter(|r| r.python_sdk != r.input).count();

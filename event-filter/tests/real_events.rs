@@ -1,6 +1,7 @@
 //! Real events captured from real SDKs (Python sentry-sdk with local variables and default
-//! PII, @sentry/node, the Rust `sentry` crate; see `testdata/events/README.md`): the strict
-//! preset leaves no detector hit in any of them and keeps what makes an error report useful.
+//! PII, @sentry/node, @sentry/browser in Chromium, the Rust `sentry` crate; see
+//! `testdata/events/README.md`): the strict preset leaves no detector hit in any of them and
+//! keeps what makes an error report useful.
 
 use event_filter::{Auditor, Policy, Scrubber};
 use serde_json::Value;
@@ -97,6 +98,9 @@ fn planted_values_are_gone_after_strict_scrubbing() {
         "203.0.113.7",
         "s3cr3t-pw",
         "xoxb-2048163512-4096327024-Zq7Rk3Ws9Lp1Xv5Tn8Bc2Hd6",
+        "ghp_R8xKq2LmN4vT7wZ1pC9sD3fH6jY0bA5eG2uQ",
+        "198.51.100.23",
+        "192.0.2.44",
     ];
     for (name, mut event) in events() {
         scrubber.scrub(&mut event);

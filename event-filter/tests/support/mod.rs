@@ -25,7 +25,7 @@ pub fn real_events() -> Vec<(String, Value)> {
         .collect();
     out.sort_by(|a, b| a.0.cmp(&b.0));
     assert!(
-        out.len() >= 7,
+        out.len() >= 8,
         "captured events are missing from {}",
         dir.display()
     );
