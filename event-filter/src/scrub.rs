@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use crate::action::{Action, Outcome};
 use crate::detect::find_all;
-use crate::path::{JsonPath, MatchPath, walk_strings_mut};
+use crate::path::{JsonPath, MatchPath, walk_strings_mut_lazy};
 use crate::policy::{Policy, Rule};
 
 /// Where Sentry events keep metadata about their values.
@@ -290,7 +290,7 @@ fn apply_rule(rule: &Rule, event: &mut Value, report: &mut ScrubReport) {
         return;
     }
     let mut visit = |base: &mut dyn MatchPath, value: &mut Value| {
-        walk_strings_mut(value, &mut |sub, text| {
+        walk_strings_mut_lazy(value, &mut |sub, text| {
             apply_detected(rule, base, sub, text, report);
         });
     };
@@ -351,7 +351,7 @@ fn apply_whole(rule: &Rule, at: &mut dyn MatchPath, value: &mut Value, report: &
 fn apply_detected(
     rule: &Rule,
     base: &mut dyn MatchPath,
-    sub: &JsonPath,
+    sub: &mut dyn MatchPath,
     text: &mut String,
     report: &mut ScrubReport,
 ) {
@@ -360,7 +360,7 @@ fn apply_detected(
         return;
     }
     // Most strings have no hit: the full path is only built for those that do.
-    let at = &joined(base.get(), sub);
+    let at = &joined(base.get(), sub.get());
     // Hits of different detectors may overlap; the action gets disjoint ranges.
     let mut ranges: Vec<Range<usize>> = Vec::with_capacity(hits.len());
     // One change per detector (per family for secrets), with the first text it matched

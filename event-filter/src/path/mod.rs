@@ -88,7 +88,7 @@ mod walk;
 
 pub use parse::{MAX_SEGMENTS, PathError, Segment};
 pub use selector::PathSelector;
-pub(crate) use walk::MatchPath;
+pub(crate) use walk::{MatchPath, walk_strings_mut_lazy};
 pub use walk::{walk, walk_strings_mut};
 
 /// One step of a concrete location in a JSON document.

@@ -217,12 +217,21 @@ impl<'a, N: Node<'a>> Kids<'a, N> {
 
 /// Depth-first walk over every node (containers and leaves), root included, in document order.
 pub fn walk(root: &Value, f: &mut dyn FnMut(&JsonPath, &Value)) {
-    walk_nodes(root, |_| true, |path, node| f(path, node));
+    walk_nodes(root, |_| true, |path, node| f(path.get(), node));
 }
 
 /// Depth-first walk over every string leaf, mutable, in document order (root included when
 /// it is a string).
 pub fn walk_strings_mut(root: &mut Value, f: &mut dyn FnMut(&JsonPath, &mut String)) {
+    walk_strings_mut_lazy(root, &mut |path, s| f(path.get(), s));
+}
+
+/// [`walk_strings_mut`] with each string's path spelled out only when asked for: a detector
+/// that finds nothing in a string then costs no path work.
+pub(crate) fn walk_strings_mut_lazy(
+    root: &mut Value,
+    f: &mut dyn FnMut(&mut dyn MatchPath, &mut String),
+) {
     walk_nodes(root, Value::is_string, |path, node| {
         if let Value::String(s) = &mut **node {
             f(path, s);
@@ -230,40 +239,57 @@ pub fn walk_strings_mut(root: &mut Value, f: &mut dyn FnMut(&JsonPath, &mut Stri
     });
 }
 
+/// One container on [`walk_nodes`]' stack: its children still to visit, and the step from its
+/// parent (`None` for the root).
+struct NodeFrame<'a, N: Node<'a>> {
+    kids: Kids<'a, N>,
+    elem: Option<Child<'a>>,
+}
+
 /// The walk behind [`walk`] and [`walk_strings_mut`]: depth-first, root first, in document
-/// order, calling `f` on the nodes `wanted` accepts. Other scalars need no path, so they cost
-/// nothing.
+/// order, calling `f` on the nodes `wanted` accepts. Paths are spelled only when `f` asks.
 fn walk_nodes<'a, N: Node<'a>>(
     mut root: N,
     wanted: impl Fn(&Value) -> bool,
-    mut f: impl FnMut(&JsonPath, &mut N),
+    mut f: impl FnMut(&mut dyn MatchPath, &mut N),
 ) {
     let mut pb = PathBuilder::take();
-    pb.truncate(0);
+    let mut valid = 0;
     if wanted(root.value()) {
-        f(&pb.path, &mut root);
+        pb.truncate(0);
+        f(&mut pb.path, &mut root);
     }
-    let mut stack: Vec<(Kids<'a, N>, usize)> = Vec::new();
+    let mut stack: SmallVec<[NodeFrame<'a, N>; 16]> = SmallVec::new();
     if let Some(kids) = root.children() {
-        stack.push((kids, 0));
+        stack.push(NodeFrame { kids, elem: None });
     }
-    while let Some((kids, depth)) = stack.last_mut() {
-        let depth = *depth;
-        let Some((elem, mut node, _)) = kids.next() else {
+    while let Some(top) = stack.last_mut() {
+        let Some((elem, mut node, _)) = top.kids.next() else {
             stack.pop();
             continue;
         };
+        let mut spelled = false;
         if wanted(node.value()) {
-            pb.truncate(depth);
-            pb.push(elem);
-            f(&pb.path, &mut node);
-            if let Some(kids) = node.children() {
-                stack.push((kids, depth + 1));
-            }
-        } else if let Some(kids) = node.children() {
-            pb.truncate(depth);
-            pb.push(elem);
-            stack.push((kids, depth + 1));
+            let mut speller = Speller {
+                pb: &mut pb,
+                valid: &mut valid,
+                frames: &stack,
+                child: elem,
+                spelled: false,
+            };
+            f(&mut speller, &mut node);
+            spelled = speller.spelled;
+        }
+        if let Some(kids) = node.children() {
+            valid = if spelled {
+                stack.len()
+            } else {
+                valid.min(stack.len().saturating_sub(1))
+            };
+            stack.push(NodeFrame {
+                kids,
+                elem: Some(elem),
+            });
         }
     }
     pb.give_back();
@@ -299,16 +325,33 @@ impl MatchPath for JsonPath {
     }
 }
 
-/// [`MatchPath`] over the selector walk's frames.
-struct Speller<'s, 'a, N: Node<'a>> {
+/// A walk's stack entry: the step from its parent container to it.
+trait Stepped<'a> {
+    fn step(&self) -> Option<Child<'a>>;
+}
+
+impl<'a, N: Node<'a>> Stepped<'a> for Frame<'a, N> {
+    fn step(&self) -> Option<Child<'a>> {
+        self.elem
+    }
+}
+
+impl<'a, N: Node<'a>> Stepped<'a> for NodeFrame<'a, N> {
+    fn step(&self) -> Option<Child<'a>> {
+        self.elem
+    }
+}
+
+/// [`MatchPath`] over a walk's frames.
+struct Speller<'s, 'a, F: Stepped<'a>> {
     pb: &'s mut PathBuilder,
     valid: &'s mut usize,
-    frames: &'s [Frame<'a, N>],
+    frames: &'s [F],
     child: Child<'a>,
     spelled: bool,
 }
 
-impl<'a, N: Node<'a>> MatchPath for Speller<'_, 'a, N> {
+impl<'a, F: Stepped<'a>> MatchPath for Speller<'_, 'a, F> {
     fn get(&mut self) -> &JsonPath {
         if !self.spelled {
             spell_path(self.pb, self.valid, self.frames, self.child);
@@ -508,10 +551,10 @@ impl PathSelector {
 /// it out when reporting a match, so non-matching nodes cost no path work. `valid` counts the
 /// leading steps of `pb` known to agree with `frames`; the walks lower it when they push a
 /// frame, so each frame's step is copied about once, not once per match below it.
-fn spell_path<'a, N: Node<'a>>(
+fn spell_path<'a, F: Stepped<'a>>(
     pb: &mut PathBuilder,
     valid: &mut usize,
-    frames: &[Frame<'a, N>],
+    frames: &[F],
     child: Child<'a>,
 ) {
     // The root frame has no step, so the child's path is one step per frame.
@@ -520,7 +563,7 @@ fn spell_path<'a, N: Node<'a>>(
     let steps = frames
         .iter()
         .skip(at + 1)
-        .filter_map(|frame| frame.elem)
+        .filter_map(Stepped::step)
         .chain(std::iter::once(child));
     for step in steps {
         pb.set(at, step);
