@@ -25,10 +25,14 @@
 //! converted settings, and so does the policy), or Sentry's project options
 //! (`sentry:scrub_data`, `sentry:scrub_defaults`, `sentry:scrub_ip_address`,
 //! `sentry:sensitive_fields`, `sentry:safe_fields`; unset ones take Sentry's defaults, which
-//! scrub data and defaults). Notes list what Relay itself ignores in the config (references to rules that do not
-//! exist, patterns that do not compile, hash keys), so a config that does less than its author
-//! meant says so. `tests/relay_vs_peer.rs` compares the results with Relay's own engine
-//! (PyPI `sentry-relay`) on real SDK events and configs that use every feature.
+//! scrub data and defaults). A config is refused when Relay's own validation
+//! (`validate_pii_config`, what Sentry runs when a config is saved) refuses it: a field missing
+//! or of the wrong type, an unknown rule type, a selector that does not parse, a regex of an
+//! applied rule that does not compile. Notes list what Relay accepts but ignores (references to
+//! rules that do not exist, hash keys, snake_case spellings of `replaceGroups` and `hideInner`),
+//! so a config that does less than its author meant says so. `tests/relay_vs_peer.rs` compares
+//! the results with Relay's own engine (PyPI `sentry-relay`) on real SDK events and configs
+//! that use every feature, and `tests/relay_validate.rs` which configs are refused.
 
 mod config;
 mod legacy;
@@ -70,21 +74,35 @@ fn import_pii_config(source: &str, origin: &str) -> Result<RelayImport, PolicyEr
         message: format!("invalid JSON: {e}"),
     })?;
     // A whole project config (`{"config": {"piiConfig": {...}}}`) is accepted too.
-    let config = document
+    let nested = document
         .pointer("/config/piiConfig")
-        .or_else(|| document.get("piiConfig"))
-        .unwrap_or(&document);
+        .or_else(|| document.get("piiConfig"));
+    let config = nested.unwrap_or(&document);
     let at = Locator { origin, source };
-    let engine = PiiEngine::compile(config).map_err(|error| {
+    let compiled = match nested {
+        Some(config) => PiiEngine::compile(config),
+        // From the text, which Relay's validation reads: a field given twice is refused too,
+        // and errors have their line and column.
+        None => PiiEngine::compile_str(source),
+    };
+    let engine = compiled.map_err(|error| {
         let near = match &error {
-            ConfigError::Selector { selector, .. } => selector.clone(),
-            ConfigError::UnknownType { rule, .. } | ConfigError::InvalidRule { rule, .. } => {
-                rule.clone()
+            ConfigError::Schema { line, column, .. } if *line > 0 => {
+                return PolicyError {
+                    origin: origin.to_string(),
+                    line: *line,
+                    column: *column,
+                    message: error.to_string(),
+                };
             }
-            ConfigError::NotAnObject(key) => (*key).to_string(),
-            ConfigError::SelectorTooLarge { .. } => "applications".to_string(),
+            ConfigError::Schema { .. } => "piiConfig",
+            ConfigError::Selector { selector, .. } | ConfigError::Application { selector, .. } => {
+                selector.as_str()
+            }
+            ConfigError::Rule { rule, .. } | ConfigError::Pattern { rule, .. } => rule.as_str(),
+            ConfigError::SelectorTooLarge { .. } => "applications",
         };
-        let offset = source.find(&format!("\"{near}\"")).unwrap_or(0);
+        let offset = key_offset(source, near);
         at.error(offset..offset, error.to_string())
     })?;
     let notes = notes(config);
@@ -96,6 +114,49 @@ fn import_pii_config(source: &str, origin: &str) -> Result<RelayImport, PolicyEr
         notes,
     })
 }
+
+/// Where `key` is written as a key (`"key":`) in `source`, else where it is written at all,
+/// else 0.
+fn key_offset(source: &str, key: &str) -> usize {
+    let Ok(quoted) = serde_json::to_string(key) else {
+        return 0;
+    };
+    let mut first = None;
+    for (offset, _) in source.match_indices(&quoted) {
+        first.get_or_insert(offset);
+        if source[offset + quoted.len()..]
+            .trim_start()
+            .starts_with(':')
+        {
+            return offset;
+        }
+    }
+    first.unwrap_or(0)
+}
+
+/// Relay's rule types in its order, which a numeric `type` indexes.
+const RULE_TYPES: [&str; 20] = [
+    "anything",
+    "pattern",
+    "imei",
+    "mac",
+    "uuid",
+    "email",
+    "ip",
+    "creditcard",
+    "iban",
+    "userpath",
+    "pemkey",
+    "url_auth",
+    "us_ssn",
+    "bearer",
+    "password",
+    "cookies",
+    "redact_pair",
+    "multiple",
+    "alias",
+    "unknown",
+];
 
 /// What Relay ignores in `config`.
 fn notes(config: &Value) -> Vec<String> {
@@ -127,13 +188,23 @@ fn notes(config: &Value) -> Vec<String> {
                 .flatten()
                 .filter_map(Value::as_str),
         );
-        if spec.get("type").and_then(Value::as_str) == Some("pattern")
-            && let Some(pattern) = spec.get("pattern").and_then(Value::as_str)
-            && rules::pattern_finder(pattern, None).is_none()
+        if let Some(index) = spec.get("type").and_then(Value::as_u64)
+            && let Some(kind) = usize::try_from(index).ok().and_then(|i| RULE_TYPES.get(i))
         {
             notes.push(format!(
-                "rule {id:?}: its pattern does not compile, so it never matches (Relay ignores it too)"
+                "rule {id:?}: \"type\": {index} is read as {kind:?} (Relay reads a number as the \
+                 position of a type in its list)"
             ));
+        }
+        for (ignored, read) in [
+            ("replace_groups", "replaceGroups"),
+            ("hide_inner", "hideInner"),
+        ] {
+            if spec.get(ignored).is_some() && spec.get(read).is_none() {
+                notes.push(format!(
+                    "rule {id:?}: {ignored:?} is ignored (Relay reads {read:?})"
+                ));
+            }
         }
         let redaction = spec.get("redaction");
         if redaction.and_then(|r| r.get("key")).is_some() {
@@ -306,18 +377,52 @@ mod tests {
     #[test]
     fn what_relay_ignores_is_noted() {
         let import = import(
-            r#"{"rules": {"r": {"type": "pattern", "pattern": "(x", "redaction": {"method": "hash", "key": "k"}}},
-                "applications": {"$string": ["r", "@nope"]}}"#,
+            r#"{"rules": {"r": {"type": "pattern", "pattern": "x", "replace_groups": [1],
+                                "redaction": {"method": "hash", "key": "k"}},
+                          "n": {"type": 6}},
+                "applications": {"$string": ["r", "n", "@nope"]}}"#,
             "relay.json",
         )
         .unwrap();
         let notes = import.notes.join("\n");
-        assert!(notes.contains("does not compile"), "{notes}");
         assert!(
             notes.contains("\"@nope\" is referenced but not defined"),
             "{notes}"
         );
         assert!(notes.contains("\"key\" is ignored"), "{notes}");
+        assert!(notes.contains("\"replace_groups\" is ignored"), "{notes}");
+        assert!(notes.contains("is read as \"ip\""), "{notes}");
+    }
+
+    #[test]
+    fn a_pattern_that_does_not_compile_is_refused_where_it_is_applied() {
+        let config = "{\"rules\": {\n  \"r\": {\"type\": \"pattern\", \"pattern\": \"(x\"}},\n \
+                      \"applications\": {\"$string\": [\"r\"]}}";
+        let err = import(config, "relay.json").unwrap_err();
+        assert_eq!((err.line, err.column), (2, 3), "{err}");
+        assert!(
+            err.message
+                .contains("rule \"r\": its pattern \"(x\" does not compile: unclosed group"),
+            "{err}"
+        );
+        // Not applied, it does nothing, and Relay accepts it.
+        import(
+            r#"{"rules": {"r": {"type": "pattern", "pattern": "(x"}}}"#,
+            "relay.json",
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn groups_that_name_themselves_compile_quickly() {
+        let import = import(
+            r#"{"rules": {"a": {"type": "multiple", "rules": ["a", "a", "b", "@ip"]},
+                          "b": {"type": "alias", "rule": "a"}},
+                "applications": {"$string": ["a"]}}"#,
+            "relay.json",
+        )
+        .unwrap();
+        assert_eq!(import.policy.relay[0].rule_count(), 1);
     }
 
     #[test]

@@ -13,7 +13,6 @@
 use std::sync::{Arc, LazyLock};
 
 use regex::Regex;
-use serde_json::Value;
 
 /// What a rule does with what it finds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -334,30 +333,6 @@ pub(super) fn builtin(name: &str) -> Option<Builtin> {
     Some(Builtin::Single(rule_type, redaction))
 }
 
-/// A rule's `redaction` object (absent or null: the default).
-pub(super) fn redaction_of(spec: Option<&Value>) -> Redaction {
-    let Some(spec) = spec.filter(|r| !r.is_null()) else {
-        return Redaction::Default;
-    };
-    match spec
-        .get("method")
-        .and_then(Value::as_str)
-        .unwrap_or("default")
-    {
-        "default" => Redaction::Default,
-        "remove" => Redaction::Remove,
-        "replace" => Redaction::Replace(
-            spec.get("text")
-                .and_then(Value::as_str)
-                .unwrap_or("[Filtered]")
-                .to_string(),
-        ),
-        "mask" => Redaction::Mask,
-        "hash" => Redaction::Hash,
-        _ => Redaction::Other,
-    }
-}
-
 /// `@urlauth:legacy`'s finder and redaction.
 pub(super) fn urlauth_legacy() -> (Vec<Finder>, Redaction) {
     (
@@ -370,27 +345,31 @@ pub(super) fn urlauth_legacy() -> (Vec<Finder>, Redaction) {
     )
 }
 
-/// A custom `pattern` rule's finder; `None` when the pattern does not compile (Relay then
-/// ignores the rule).
-pub(super) fn pattern_finder(pattern: &str, groups: Option<Vec<usize>>) -> Option<Finder> {
+/// How large a custom rule's regex may compile, in bytes: Relay's limit (a config over it is
+/// refused, as Relay's validation refuses it).
+const PATTERN_SIZE_LIMIT: usize = 262_144;
+
+/// A custom `pattern` rule's finder, replacing the given capture groups (0 is the whole match).
+pub(super) fn pattern_finder(
+    pattern: &str,
+    groups: Option<Vec<usize>>,
+) -> Result<Finder, regex::Error> {
     let regex = regex::RegexBuilder::new(pattern)
-        .size_limit(1 << 20)
-        .build()
-        .ok()?;
-    Some(Finder {
+        .size_limit(PATTERN_SIZE_LIMIT)
+        .build()?;
+    Ok(Finder {
         how: Match::Value,
         regex: Arc::new(regex),
         replace: Replace::Groups(groups.unwrap_or_else(|| vec![0])),
     })
 }
 
-/// A `redact_pair` rule's finder; `None` when the key pattern does not compile.
-pub(super) fn redact_pair_finder(key_pattern: &str) -> Option<Finder> {
+/// A `redact_pair` rule's finder.
+pub(super) fn redact_pair_finder(key_pattern: &str) -> Result<Finder, regex::Error> {
     let regex = regex::RegexBuilder::new(key_pattern)
-        .size_limit(1 << 20)
-        .build()
-        .ok()?;
-    Some(Finder {
+        .size_limit(PATTERN_SIZE_LIMIT)
+        .build()?;
+    Ok(Finder {
         how: Match::KeyValue,
         regex: Arc::new(regex),
         replace: Replace::WholeValue,
