@@ -134,6 +134,21 @@ fn preceded_by_version(b: &[u8], s: usize) -> bool {
     k >= 7 && b[k - 7..k].eq_ignore_ascii_case(b"version")
 }
 
+/// Whether the dotted quad at `s` is a product version in a user agent (`Chrome/156.0.0.0`,
+/// `Edg/120.0.0.0`: Chromium's reduced user agents end every version in `.0.0.0`): right after
+/// a `/` that ends a word of letters and digits standing at the start or after a space or `(`.
+/// A path segment (`/hosts/10.0.0.1`) does not stand after a space, so it is still an address.
+fn is_product_version(b: &[u8], s: usize) -> bool {
+    if s < 2 || b[s - 1] != b'/' {
+        return false;
+    }
+    let mut k = s - 1;
+    while k > 0 && b[k - 1].is_ascii_alphanumeric() {
+        k -= 1;
+    }
+    k < s - 1 && b[k].is_ascii_alphabetic() && (k == 0 || matches!(b[k - 1], b' ' | b'('))
+}
+
 pub(super) fn scan_ipv4(text: &str, sink: &mut Sink) {
     let b = text.as_bytes();
     if !has_digits(b, 4) {
@@ -161,7 +176,11 @@ pub(super) fn scan_ipv4(text: &str, sink: &mut Sink) {
         while e > s && b[e - 1] == b'.' {
             e -= 1;
         }
-        if parse_ipv4(&b[s..e]) && !preceded_by_version(b, s) && !sink.push(s, e) {
+        if parse_ipv4(&b[s..e])
+            && !preceded_by_version(b, s)
+            && !is_product_version(b, s)
+            && !sink.push(s, e)
+        {
             return;
         }
     }
