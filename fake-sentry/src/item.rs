@@ -8,6 +8,10 @@ use serde_json::{Map, Value};
 
 use crate::prune::{self, Spec};
 
+mod trace;
+
+pub use trace::{MAX_TRACES_PER_ITEM, TraceLink, normalize_span_id, normalize_trace_id};
+
 /// Item types whose payload is JSON.
 const JSON_TYPES: &[&str] = &[
     "event",
@@ -41,9 +45,14 @@ static EVENT_FIELDS: Spec = Spec::Keys(&[
         Spec::Keys(&[("name", Spec::All), ("version", Spec::All)]),
     ),
     ("timestamp", Spec::All),
+    ("start_timestamp", Spec::All),
     ("transaction", Spec::All),
-    // Each span pruned to `{}`: only their count is shown.
-    ("spans", Spec::Keys(&[])),
+    ("contexts", Spec::Keys(&[("trace", TRACE_CONTEXT)])),
+    // Each span pruned to its times: the listing shows their count, the trace its extent.
+    (
+        "spans",
+        Spec::Keys(&[("start_timestamp", Spec::All), ("timestamp", Spec::All)]),
+    ),
     ("error", Spec::All),
     (
         "exception",
@@ -70,6 +79,14 @@ static EVENT_FIELDS: Spec = Spec::Keys(&[
     ("violated-directive", Spec::All),
 ]);
 
+/// What the trace of an item is read from: `contexts.trace` (see `item/trace.rs`).
+const TRACE_CONTEXT: Spec = Spec::Keys(&[
+    ("trace_id", Spec::All),
+    ("span_id", Spec::All),
+    ("parent_span_id", Spec::All),
+    ("op", Spec::All),
+]);
+
 /// The top-level fields [`describe`] reads of an item type whose summary needs nothing else
 /// (profiles, replays, unknown types): such items can be tens of megabytes, and a full
 /// `serde_json::Value` of them would take ten times that in memory.
@@ -88,6 +105,20 @@ static LISTING_FIELDS: Spec = Spec::Fields(&[
         Spec::Fields(&[("name", Spec::All), ("version", Spec::All)]),
     ),
     ("timestamp", Spec::All),
+    // The traces of profiles and replays (see `item/trace.rs`).
+    ("transaction", Spec::Fields(&[("trace_id", Spec::All)])),
+    (
+        "transactions",
+        Spec::FirstOf(
+            MAX_TRACES_PER_ITEM,
+            &Spec::Fields(&[("trace_id", Spec::All)]),
+        ),
+    ),
+    (
+        "contexts",
+        Spec::Fields(&[("trace", Spec::Fields(&[("trace_id", Spec::All)]))]),
+    ),
+    ("trace_ids", Spec::FirstOf(MAX_TRACES_PER_ITEM, &Spec::All)),
 ]);
 
 /// Item types whose summary reads more than [`LISTING_FIELDS`]; all are small (at most
@@ -127,6 +158,9 @@ pub struct ItemMeta {
     pub is_json: bool,
     /// Why the payload could not be decoded, when it should have been.
     pub decode_error: Option<String>,
+    /// The traces the item takes part in, its own first (see `item/trace.rs`); empty when it
+    /// names none and its envelope names none either.
+    pub traces: Vec<TraceLink>,
 }
 
 /// Where `sentry-types` cannot read an event (informational: real SDKs send shapes that crate
@@ -254,6 +288,7 @@ pub fn describe_within(
         .and_then(|b| b.get("timestamp"))
         .and_then(parse_timestamp);
     meta.summary = summarize(item_type, item_header, payload.len(), json.as_ref(), &meta);
+    meta.traces = trace::links(item_type, body, trace);
     meta
 }
 

@@ -21,6 +21,10 @@ pub enum Spec {
     /// For an object, only these keys, as [`Spec::Keys`]; anything else (an array, a scalar) is
     /// checked and dropped (`null`), so a document of any size costs only what the keys hold.
     Fields(&'static [(&'static str, Spec)]),
+    /// For an array, its first `n` elements, each with its own spec (the rest checked and
+    /// dropped); anything else is checked and dropped (`null`): a list whose length the sender
+    /// chooses costs at most `n` elements.
+    FirstOf(usize, &'static Spec),
 }
 
 /// Checks that `bytes` is one JSON document, keeping nothing of it (no allocation per value).
@@ -48,6 +52,7 @@ impl<'de> DeserializeSeed<'de> for Prune<'_> {
             Spec::All => serde::Deserialize::deserialize(deserializer),
             Spec::Keys(keys) => deserializer.deserialize_any(PruneKeys(keys)),
             Spec::Fields(keys) => deserializer.deserialize_any(PruneFields(keys)),
+            Spec::FirstOf(n, spec) => deserializer.deserialize_any(PruneFirst(*n, spec)),
         }
     }
 }
@@ -171,6 +176,58 @@ impl<'de> Visitor<'de> for PruneFields<'_> {
     }
 }
 
+/// Keeps the first elements of an array and nothing of any other value.
+struct PruneFirst<'s>(usize, &'s Spec);
+
+impl<'de> Visitor<'de> for PruneFirst<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while items.len() < self.0 {
+            match seq.next_element_seed(Prune(self.1))? {
+                Some(item) => items.push(item),
+                None => return Ok(Value::Array(items)),
+            }
+        }
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Value::Null)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -201,6 +258,20 @@ mod tests {
     }
 
     static FIELDS: Spec = Spec::Fields(&[("a", Spec::All)]);
+
+    static FIRST: Spec = Spec::FirstOf(2, &Spec::Keys(&[("a", Spec::All)]));
+
+    #[test]
+    fn first_of_keeps_the_first_elements_of_an_array_only() {
+        assert_eq!(
+            parse(br#"[{"a": 1, "b": 2}, 3, {"a": 4}]"#, &FIRST).unwrap(),
+            json!([{"a": 1}, 3])
+        );
+        for other in [&br#"{"a": 1}"#[..], b"\"a\"", b"12", b"true", b"null"] {
+            assert_eq!(parse(other, &FIRST).unwrap(), Value::Null);
+        }
+        assert!(parse(br#"[1, 2, 3,]"#, &FIRST).is_err());
+    }
 
     #[test]
     fn fields_keep_an_objects_keys_and_drop_anything_else() {

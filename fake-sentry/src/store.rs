@@ -20,7 +20,8 @@
 //! decodes a stored body only as far as a read needs), the event id map (`event_index`), text
 //! search (`text_search`, which checks candidates, and `search_index`, a file's trigram index
 //! that names them, kept by a thread of its own), the byte count of what is stored
-//! (`byte_cap`) and refusals (`refusals`).
+//! (`byte_cap`), refusals (`refusals`) and which items take part in which trace, with the
+//! trace list (`traces`).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -50,6 +51,7 @@ mod retention;
 mod schema;
 mod search_index;
 mod text_search;
+mod traces;
 mod writer;
 
 pub use event_index::EventIndex;
@@ -75,6 +77,11 @@ pub use retention::{Caps, EvictionStats};
 use retention::{Evictions, Retention};
 use schema::{FileSettings, configure};
 use search_index::{IndexerSettings, SHARD_SEQS, SearchIndex, spawn_indexer};
+pub use traces::{
+    TraceCounts, TraceFilter, TraceItem, TraceRoot, TraceService, TraceSummary, duration_ms,
+    format_timestamp, item_payload, list_traces, root_of, summarize as summarize_trace,
+    trace_items,
+};
 use writer::{
     MinidumpWrite, PreparedEnvelope, WalLimit, WriteOp, Writer, run_checkpointer, wal_path,
 };

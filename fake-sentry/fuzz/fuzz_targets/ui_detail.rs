@@ -49,6 +49,7 @@ fn summary(item_type: &str, payload: &[u8], header: &Map<String, Value>) -> (Ite
         content_type: text("content_type"),
         decode_error: meta.decode_error,
         findings: None,
+        trace_id: meta.traces.first().map(|t| t.trace_id.clone()),
     };
     (summary, meta.is_json)
 }

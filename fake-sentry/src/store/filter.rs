@@ -36,6 +36,9 @@ pub struct ItemFilter {
     /// Only items with a minidump in this state (`pending`, `processed` or `failed`): the
     /// dump's attachment and the event sent with it.
     pub processing: Option<String>,
+    /// Only items that take part in this trace (32 hex digits): events, transactions, spans,
+    /// logs, profiles, replays and check-ins that name it, and items whose envelope names it.
+    pub trace_id: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -78,6 +81,14 @@ fn like_pattern(text: &str) -> String {
 }
 
 impl ItemFilter {
+    /// Why `trace_id` cannot be a trace id, when it cannot.
+    pub fn bad_trace_id(&self) -> Option<String> {
+        let id = self.trace_id.as_deref()?;
+        crate::item::normalize_trace_id(id.trim())
+            .is_none()
+            .then(|| format!("invalid trace id {id:?}: expected 32 hex digits"))
+    }
+
     /// The SQL `WHERE` clause (without the keyword) and its parameters, for every field but
     /// the text `q` (which `list_items` and `count_items` match in Rust).
     pub fn to_sql(&self) -> Result<(String, Vec<SqlValue>), BadTime> {
@@ -140,6 +151,14 @@ impl ItemFilter {
                 "seq IN (SELECT seq FROM minidumps WHERE status = {p}
                          UNION ALL SELECT event_seq FROM minidumps WHERE status = {p})"
             ));
+        }
+        if let Some(trace_id) = &self.trace_id {
+            // An id that is not one matches nothing (the API refuses it first, see
+            // `ItemFilter::bad_trace_id`).
+            let id = crate::item::normalize_trace_id(trace_id.trim())
+                .unwrap_or_else(|| trace_id.clone());
+            let p = w.bind(SqlValue::Text(id));
+            w.clauses.push(super::traces::sql_condition(&p));
         }
         match self.findings {
             Some(true) => w.clauses.push("finding_count > 0".into()),

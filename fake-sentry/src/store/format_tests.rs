@@ -377,7 +377,7 @@ fn version_1_schema() -> String {
     let v1 = SCHEMA
         .replace(",\n    header_in_body INTEGER NOT NULL DEFAULT 0", "")
         .replace(
-            ",\n    layout INTEGER,\n    payload_size INTEGER,\n    payload_at INTEGER",
+            ",\n    layout INTEGER,\n    payload_size INTEGER,\n    payload_at INTEGER,\n    trace_id TEXT",
             "",
         );
     assert_ne!(v1, SCHEMA);
@@ -439,8 +439,10 @@ async fn a_version_1_file_is_migrated_without_rewriting_its_rows() {
     let opened_in = started.elapsed();
     assert_eq!(user_version(&store), SCHEMA_VERSION);
     let wal_bytes = std::fs::metadata(&wal).map_or(0, |m| m.len());
+    // A few pages per table and index the migrations add (version 5's trace table and its
+    // index took it past 64 KiB), against the 8 MB the rows hold.
     assert!(
-        wal_bytes < 64 * 1024,
+        wal_bytes < 128 * 1024,
         "{wal_bytes} bytes of WAL: rows were rewritten"
     );
     assert!(opened_in.as_secs() < 5, "{opened_in:?}");
@@ -488,14 +490,14 @@ async fn a_version_1_file_is_migrated_without_rewriting_its_rows() {
 fn a_database_of_an_unknown_version_is_refused() {
     for (version, want) in [
         (
-            5,
-            "the database is schema version 5, written by a newer fake-sentry; this one reads \
-             versions 1 to 4",
+            6,
+            "the database is schema version 6, written by a newer fake-sentry; this one reads \
+             versions 1 to 5",
         ),
         (
             -1,
             "the database has schema version -1, which no fake-sentry writes; this one reads \
-             versions 1 to 4",
+             versions 1 to 5",
         ),
     ] {
         let (path, _dir) = temp_file("unknown-version");

@@ -118,8 +118,8 @@ pub fn get_item(conn: &Connection, id: &str) -> rusqlite::Result<Option<ItemReco
             |row| {
                 Ok((
                     summary_from_row(row)?,
-                    StoredItem::from_row(row, 20)?,
-                    row.get(26)?,
+                    StoredItem::from_row(row, 21)?,
+                    row.get(27)?,
                 ))
             },
         )

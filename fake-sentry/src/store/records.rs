@@ -33,6 +33,10 @@ pub struct ItemSummary {
     /// How many data-policy findings the item has; `None` when it was not audited (no policy,
     /// or not a JSON item).
     pub findings: Option<u64>,
+    /// The trace the item belongs to (its own, else its envelope's); absent when it names
+    /// none, and for items stored before fake-sentry recorded traces.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -68,7 +72,7 @@ pub(super) const SUMMARY_COLUMNS: &str =
     "seq, id, envelope_id, project_id, item_type, event_id, level, platform, release,
     environment, sdk_name, sdk_version, summary, timestamp, received_at,
     COALESCE(payload_size, LENGTH(payload)), filename,
-    content_type, decode_error, finding_count";
+    content_type, decode_error, finding_count, trace_id";
 
 pub(super) fn summary_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ItemSummary> {
     let sdk_name: Option<String> = row.get(10)?;
@@ -96,6 +100,7 @@ pub(super) fn summary_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Item
         content_type: row.get(17)?,
         decode_error: row.get(18)?,
         findings: row.get::<_, Option<i64>>(19)?.map(|n| n as u64),
+        trace_id: row.get(20)?,
     })
 }
 

@@ -13,8 +13,11 @@ use crate::config::SyncMode;
 /// version 2 keeps each payload once (see `payload.rs`); version 3 compresses the HTTP headers
 /// (see `http_headers.rs`: its rows are BLOBs where older ones are TEXT, so opening a file
 /// migrates nothing, but a build of version 2 must not read it); version 4 adds where each
-/// minidump stands in processing (`minidumps.rs`: a table of its own, created on open).
-pub(super) const SCHEMA_VERSION: i64 = 4;
+/// minidump stands in processing (`minidumps.rs`: a table of its own, created on open);
+/// version 5 records the traces each item takes part in (`traces.rs`: `items.trace_id` and
+/// the `item_traces` table; rows stored before it are not read back for their traces, so they
+/// belong to none).
+pub(super) const SCHEMA_VERSION: i64 = 5;
 
 /// The oldest schema version this build opens (and migrates).
 pub(super) const OLDEST_SCHEMA_VERSION: i64 = 1;
@@ -68,7 +71,8 @@ CREATE TABLE IF NOT EXISTS items (
     scrub_report TEXT,
     layout INTEGER,
     payload_size INTEGER,
-    payload_at INTEGER
+    payload_at INTEGER,
+    trace_id TEXT
 );
 CREATE INDEX IF NOT EXISTS items_seq_event ON items(seq, event_id);
 CREATE INDEX IF NOT EXISTS items_envelope ON items(envelope_id);
@@ -121,6 +125,7 @@ pub(super) fn create_or_migrate(conn: &Connection) -> rusqlite::Result<()> {
     tx.execute_batch(SCHEMA)?;
     tx.execute_batch(super::minidumps::SCHEMA)?;
     migrate(&tx)?;
+    tx.execute_batch(super::traces::SCHEMA)?;
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()
 }
@@ -176,7 +181,19 @@ pub(super) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
         "CREATE INDEX IF NOT EXISTS items_with_findings ON items(seq) WHERE finding_count > 0",
         [],
     )?;
-    migrate_to_payloads_once(conn)
+    migrate_to_payloads_once(conn)?;
+    migrate_to_traces(conn)
+}
+
+/// Version 4 to 5: each item's trace (see `traces.rs`). A column is added (no row is touched,
+/// so a large file migrates at once) and `item_traces` is created empty: the items already
+/// stored are not read back for their traces, which would mean decompressing every stored
+/// body on open, so they belong to no trace and `trace_id` filters do not find them.
+fn migrate_to_traces(conn: &Connection) -> rusqlite::Result<()> {
+    if !has_column(conn, "items", "trace_id")? {
+        conn.execute("ALTER TABLE items ADD COLUMN trace_id TEXT", [])?;
+    }
+    Ok(())
 }
 
 /// Version 1 to 2: each payload kept once (see `payload.rs`). Only columns are added, which

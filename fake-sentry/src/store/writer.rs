@@ -583,9 +583,9 @@ fn insert_envelope_rows(
         "INSERT INTO items (id, envelope_id, idx, project_id, item_type, event_id, level, platform,
          release, environment, sdk_name, sdk_version, summary, timestamp, received_at, header,
          payload, is_json, filename, content_type, decode_error, findings, finding_count,
-         scrubbed, scrub_report, layout, payload_size, payload_at)
+         scrubbed, scrub_report, layout, payload_size, payload_at, trace_id)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
-         ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)",
+         ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29)",
     )?;
     let mut kinds = Vec::with_capacity(env.items.len());
     for (idx, ((item, id), stored)) in env
@@ -634,8 +634,10 @@ fn insert_envelope_rows(
             stored.layout.to_sql(),
             stored.payload_size,
             stored.payload_at,
+            m.traces.first().map(|t| t.trace_id.as_str()),
         ])?;
         let seq = conn.last_insert_rowid();
+        super::traces::insert_links(conn, seq, &m.traces)?;
         if let Some(event_id) = &m.event_id {
             index_changes.add(event_id, seq);
         }

@@ -37,6 +37,8 @@ pub struct ListQuery {
     pub limit: String,
     /// `with` or `without` data-policy findings; empty for any.
     pub findings: String,
+    /// Only the items of this trace (32 hex digits); no form field, a link's.
+    pub trace_id: String,
     /// Set after a flush, to say how many items went.
     pub flushed: String,
 }
@@ -79,9 +81,13 @@ impl ListQuery {
                     )));
                 }
             },
+            trace_id: non_empty(&self.trace_id),
             ..Default::default()
         };
         filter.to_sql()?;
+        if let Some(bad) = filter.bad_trace_id() {
+            return Err(UiError::BadRequest(bad));
+        }
         Ok(filter)
     }
 
@@ -108,6 +114,7 @@ impl ListQuery {
             ("q", &self.q),
             ("since", &self.since),
             ("until", &self.until),
+            ("trace_id", &self.trace_id),
         ]
         .into_iter()
         .filter_map(|(name, value)| non_empty(value).map(|v| (name, v)))
