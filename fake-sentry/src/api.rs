@@ -6,7 +6,6 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
@@ -21,6 +20,11 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
 mod native;
+mod traces;
+mod wait;
+
+pub use traces::{TreeLimits, trace_tree};
+pub use wait::{WaitOutcome, wait_for_items, wait_for_types};
 
 use crate::error::ApiError;
 use crate::faults::FaultRule;
@@ -30,8 +34,6 @@ use crate::store::{self, ItemFilter, Order};
 
 type AppRef = State<Arc<AppState>>;
 
-/// Longest a wait may block.
-const MAX_WAIT: Duration = Duration::from_secs(300);
 /// Envelopes or items a stream reads from the store at a time while it catches up (a page
 /// size, not a bound: it reads on until it has caught up).
 const STREAM_CHUNK: usize = 500;
@@ -55,7 +57,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/items/{id}/reprocess", post(native::reprocess))
         .route("/api/envelopes/{id}", get(envelope_detail))
         .route("/api/envelopes/{id}/raw", get(envelope_raw))
-        .route("/api/wait/", get(wait))
+        .route("/api/wait/", get(wait::wait))
         .route("/api/stats/", get(stats))
         .route("/api/refusals/", get(refusals))
         .route("/api/forwarded/", get(forwarded))
@@ -63,6 +65,7 @@ pub fn routes() -> Router<Arc<AppState>> {
             "/api/faults/",
             get(get_faults).put(put_faults).delete(clear_faults),
         )
+        .merge(traces::routes())
 }
 
 /// Dockerflow's health and version routes: outside the browser boundary, so that probes reach
@@ -72,6 +75,15 @@ pub fn health_routes() -> Router<Arc<AppState>> {
         .route("/__heartbeat__", get(heartbeat))
         .route("/__lbheartbeat__", get(|| async { axum::Json(json!({})) }))
         .route("/__version__", get(version))
+}
+
+/// Checks an item filter the way every query answers it: a bad time or trace id is a 400.
+fn check_filter(filter: &ItemFilter) -> Result<(), ApiError> {
+    filter.to_sql()?;
+    match filter.bad_trace_id() {
+        Some(message) => Err(ApiError::BadRequest(message)),
+        None => Ok(()),
+    }
 }
 
 /// Parses the query string into `T`, answering 400 with a JSON error when it does not fit.
@@ -97,6 +109,7 @@ async fn index(State(state): AppRef) -> Response {
                 "GET /api/items/{id}/processed", "POST /api/items/{id}/reprocess",
                 "GET /api/envelopes/{id}", "GET /api/envelopes/{id}/raw", "GET /api/wait/",
                 "GET /api/items/stream/", "GET /stream", "GET /api/stats/", "GET /api/refusals/",
+                "GET /api/traces/", "GET /api/traces/{trace_id}",
                 "GET|PUT|DELETE /api/faults/"],
     }))
 }
@@ -181,7 +194,7 @@ struct PageParams {
 async fn list_items(State(state): AppRef, uri: Uri) -> Result<Response, ApiError> {
     let mut filter: ItemFilter = query(&uri)?;
     let page: PageParams = query(&uri)?;
-    filter.to_sql()?;
+    check_filter(&filter)?;
     let limit = page
         .limit
         .unwrap_or(100)
@@ -402,80 +415,6 @@ async fn envelope_raw(
         format!("envelope-{key}.envelope")
     };
     Ok((http_edge::attachment_headers(&name), bytes).into_response())
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct WaitParams {
-    /// Items wanted (default 1).
-    count: Option<usize>,
-    /// Seconds to wait at most (default 10, at most 300).
-    timeout: Option<f64>,
-}
-
-/// The outcome of a wait.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct WaitOutcome {
-    pub satisfied: bool,
-    pub count: u64,
-    pub items: Vec<store::ItemSummary>,
-}
-
-/// Waits until at least `count` items match `filter`, or `timeout` passes. Returns the
-/// matching items oldest first. Never polls: it sleeps until the writer commits.
-pub async fn wait_for_items(
-    state: &AppState,
-    filter: ItemFilter,
-    count: usize,
-    timeout: Duration,
-) -> Result<WaitOutcome, ApiError> {
-    filter.to_sql()?;
-    let deadline = tokio::time::Instant::now() + timeout.min(MAX_WAIT);
-    let mut changes = state.store.subscribe_changes();
-    loop {
-        changes.borrow_and_update();
-        let f = filter.clone();
-        let matched = state
-            .store
-            .read(move |conn| store::count_items(conn, &f))
-            .await?;
-        let timed_out = tokio::time::Instant::now() >= deadline;
-        if matched as usize >= count || timed_out {
-            let f = filter.clone();
-            let limit = count.clamp(1, state.config.api_max_page);
-            let items = state
-                .store
-                .read(move |conn| store::list_items(conn, &f, Order::Asc, limit))
-                .await?;
-            return Ok(WaitOutcome {
-                satisfied: matched as usize >= count,
-                count: matched,
-                items,
-            });
-        }
-        // A commit or the deadline leads to one more count; shutdown ends the wait.
-        tokio::select! {
-            _ = tokio::time::timeout_at(deadline, changes.changed()) => {}
-            _ = state.closed() => return Err(ApiError::ShuttingDown),
-        }
-    }
-}
-
-async fn wait(State(state): AppRef, uri: Uri) -> Result<Response, ApiError> {
-    let filter: ItemFilter = query(&uri)?;
-    let params: WaitParams = query(&uri)?;
-    let timeout = params.timeout.unwrap_or(10.0);
-    if !timeout.is_finite() || timeout < 0.0 {
-        return Err(ApiError::BadRequest(format!("invalid timeout {timeout}")));
-    }
-    let outcome = wait_for_items(
-        &state,
-        filter,
-        params.count.unwrap_or(1),
-        Duration::from_secs_f64(timeout),
-    )
-    .await?;
-    Ok(json_ok(json!(outcome)))
 }
 
 async fn stats(State(state): AppRef) -> Result<Response, ApiError> {
@@ -724,7 +663,7 @@ async fn items_stream(
     uri: Uri,
 ) -> Result<Response, ApiError> {
     let filter: ItemFilter = query(&uri)?;
-    filter.to_sql()?;
+    check_filter(&filter)?;
     let start = match last_event_id(&headers).or(filter.after) {
         Some(seq) => seq,
         None => state.store.read(store::last_item_seq).await?,

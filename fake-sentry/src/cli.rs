@@ -226,6 +226,9 @@ struct ServeArgs {
     /// Most items one API list or wait answer carries (lists page on with `next_cursor`).
     #[arg(long, env = "FAKE_SENTRY_API_MAX_PAGE", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
     api_max_page: u32,
+    /// Most spans GET /api/traces/{id} nests in its tree, and most log entries it pins.
+    #[arg(long, env = "FAKE_SENTRY_MAX_TRACE_SPANS", default_value_t = crate::config::DEFAULT_MAX_TRACE_SPANS as u32, value_parser = clap::value_parser!(u32).range(1..))]
+    max_trace_spans: u32,
     /// Envelopes Spotlight's /stream replays to a client that connects without Last-Event-ID.
     #[arg(long, env = "FAKE_SENTRY_STREAM_REPLAY", default_value_t = 500)]
     stream_replay: u32,
@@ -323,6 +326,7 @@ impl ServeArgs {
             },
             ui: UiLimits::with(&self.ui_limits)?,
             api_max_page: self.api_max_page as usize,
+            max_trace_spans: self.max_trace_spans as usize,
             stream_replay: self.stream_replay as usize,
             refused_body_prefix: self.refused_body_prefix,
             native: self.native.config()?,

@@ -206,6 +206,9 @@ impl std::str::FromStr for SyncMode {
     }
 }
 
+/// `--max-trace-spans`: most spans one trace tree answer nests (see [`Config::max_trace_spans`]).
+pub const DEFAULT_MAX_TRACE_SPANS: usize = 10_000;
+
 /// Default for [`Config::max_wal_bytes`].
 pub const DEFAULT_MAX_WAL_BYTES: u64 = 256 * 1024 * 1024;
 
@@ -265,6 +268,10 @@ pub struct Config {
     pub ui: UiLimits,
     /// Most items one API list or wait answer carries (larger sets are paged by cursor).
     pub api_max_page: usize,
+    /// Most spans (transactions and spans) `GET /api/traces/{id}` nests in its tree, and most
+    /// log entries it pins; past it the answer says it was truncated (its durations are
+    /// never cut: they come from every span).
+    pub max_trace_spans: usize,
     /// Envelopes Spotlight's `/stream` replays to a client that connects without
     /// `Last-Event-ID`.
     pub stream_replay: usize,
@@ -341,6 +348,7 @@ impl Default for Config {
             connection: http_edge::ConnectionLimits::default(),
             ui: UiLimits::default(),
             api_max_page: 1000,
+            max_trace_spans: DEFAULT_MAX_TRACE_SPANS,
             stream_replay: 500,
             refused_body_prefix: 4 * KIB,
             native: NativeConfig::default(),

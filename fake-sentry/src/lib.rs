@@ -15,7 +15,8 @@
 //! - `store` keeps envelopes and items in SQLite through one batching writer; a request is
 //!   acknowledged only after its commit.
 //! - `api` answers queries: Kent's exact shapes, a filterable item API, long-poll waits and
-//!   Server-Sent Event streams. `kent` holds the Kent encodings; `error` has the typed errors
+//!   Server-Sent Event streams, and traces (`api/traces.rs`: the trace list and one trace as a
+//!   tree across services). `kent` holds the Kent encodings; `error` has the typed errors
 //!   of ingest and of the API, each with one status and one body shape.
 //! - `data_policy` applies an `event-filter` policy to every JSON item as it arrives
 //!   (findings, and scrubbed copies with `--scrub`); `forward` sends what was captured on to
@@ -39,7 +40,9 @@
 //!   (with [`Upstream`]), and the errors of parsing them from text.
 //! - Read what it captured: [`ItemFilter`] selects items, read back as [`ItemSummary`],
 //!   [`ItemRecord`], [`EnvelopeRecord`], [`ItemAuditRecord`] and [`RefusalRecord`]; the
-//!   query API answers [`ApiError`]s.
+//!   query API answers [`ApiError`]s. Traces: [`list_traces`] (with a [`TraceFilter`]) reads
+//!   [`TraceSummary`]s from the trace index the writer keeps, [`trace_tree`] answers one trace
+//!   as the tree `GET /api/traces/{id}` shows; ingest records each item's [`TraceLink`]s.
 //! - The ingest stage and the store without HTTP, as the `bench` crate drives them:
 //!   [`ingest_envelope`] turns an [`IngestRequest`] into an [`Ingested`] [`NewEnvelope`] (or
 //!   an [`IngestError`]), which [`Store::insert`] commits; [`describe`] is how ingest
@@ -110,6 +113,10 @@ pub use store::{
     BadTime, EnvelopeRecord, ItemAuditRecord, ItemFilter, ItemRecord, ItemSummary, MinidumpRecord,
     Order, ProcessingStatus, RefusalRecord, SdkInfo, count_items, list_items,
 };
+// Traces: the list, and one trace as a tree.
+pub use api::{TreeLimits, trace_tree};
+pub use item::TraceLink;
+pub use store::{TraceCounts, TraceFilter, TraceRoot, TraceService, TraceSummary, list_traces};
 // The ingest stage and the store without HTTP.
 pub use auth::{Auth, AuthSource};
 pub use data_policy::ItemAudit;

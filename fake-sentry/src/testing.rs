@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use server_handle::ServerHandle;
 
-use crate::api::{WaitOutcome, wait_for_items};
+use crate::api::{WaitOutcome, wait_for_items, wait_for_types};
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::server::{AppState, Server};
@@ -98,6 +98,7 @@ impl FakeSentry {
             satisfied,
             count: found,
             items,
+            ..
         } = wait_for_items(&self.state, filter, count, timeout).await?;
         if satisfied {
             Ok(items)
@@ -106,6 +107,34 @@ impl FakeSentry {
                 waited: timeout,
                 found,
                 wanted: count,
+            })
+        }
+    }
+
+    /// Waits until, for each `(type, n)` of `wants`, `n` items of that type match `filter`
+    /// (its own type ignored), at most [`DEFAULT_WAIT`]; returns the items of those types,
+    /// oldest first. "Two transactions and an error in trace X":
+    /// `wait_for_counts(ItemFilter { trace_id: Some(x), ..Default::default() }, &[("transaction", 2), ("event", 1)])`.
+    pub async fn wait_for_counts(
+        &self,
+        filter: ItemFilter,
+        wants: &[(&str, usize)],
+    ) -> Result<Vec<ItemSummary>, TestingError> {
+        let wanted = wants.iter().map(|(_, n)| n).sum();
+        let wants = wants.iter().map(|(t, n)| (t.to_string(), *n)).collect();
+        let WaitOutcome {
+            satisfied,
+            count: found,
+            items,
+            ..
+        } = wait_for_types(&self.state, filter, wants, DEFAULT_WAIT).await?;
+        if satisfied {
+            Ok(items)
+        } else {
+            Err(TestingError::Timeout {
+                waited: DEFAULT_WAIT,
+                found,
+                wanted,
             })
         }
     }
