@@ -208,6 +208,22 @@ fn entries(db: &Path) -> Vec<i64> {
     seqs
 }
 
+/// [`entries`], or `None` while the search file is still being made (it exists before its
+/// tables do), for waits that poll across the indexer making it anew.
+fn entries_if_made(db: &Path) -> Option<Vec<i64>> {
+    let conn = Connection::open(search_path(db)).ok()?;
+    let mut seqs = Vec::new();
+    for id in file::shards(&conn, "main").ok()? {
+        let sql = format!("SELECT rowid FROM {} ORDER BY rowid", file::shard_table(id));
+        let mut stmt = conn.prepare(&sql).ok()?;
+        let rows = stmt.query_map([], |r| r.get::<_, i64>(0)).ok()?;
+        for row in rows {
+            seqs.push(row.ok()?);
+        }
+    }
+    Some(seqs)
+}
+
 fn item_seqs(store: &Store) -> Vec<i64> {
     store
         .read_blocking(|conn| {
@@ -459,7 +475,8 @@ async fn a_search_file_removed_under_its_indexer_is_made_anew() {
     insert(&store, 20..30, None).await;
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     let search = search_path(&db);
-    while !(search.exists() && entries(&db) == item_seqs(&store)) {
+    // The indexer makes the file, then its tables: until both exist there is nothing to read.
+    while !(search.exists() && entries_if_made(&db) == Some(item_seqs(&store))) {
         assert!(
             std::time::Instant::now() < deadline,
             "the index was not made anew"
