@@ -188,6 +188,10 @@ struct ServeArgs {
     #[arg(long, env = "FAKE_SENTRY_MAX_JSON_DEPTH", default_value_t = 128,
           value_parser = clap::value_parser!(u16).range(1..=128))]
     max_json_depth: u16,
+    /// Entries of one log item stored as rows of their own (for /api/logs/ and /logs); those
+    /// past it are counted, not kept.
+    #[arg(long, env = "FAKE_SENTRY_MAX_LOG_ENTRIES", default_value_t = 1000)]
+    max_log_entries: usize,
     /// Audit every JSON item against this data policy (event-filter TOML, or a Relay PII
     /// config as .json); findings show in the API and UI.
     #[arg(long, env = "FAKE_SENTRY_POLICY", conflicts_with = "preset")]
@@ -304,6 +308,7 @@ impl ServeArgs {
                 max_error_cause: self.max_error_cause,
                 max_faults_body: self.max_faults_body,
                 max_json_depth: usize::from(self.max_json_depth),
+                max_log_entries: self.max_log_entries,
                 ..defaults
             },
             required_keys: self.require_key.clone(),

@@ -89,6 +89,9 @@ pub struct Limits {
     /// parsing; a lower limit is checked by a scan before parsing (see
     /// [`sentry_envelope::check_json_depth`]).
     pub max_json_depth: usize,
+    /// Entries of one `log` item stored as rows of their own (for `/api/logs/` and `/logs`);
+    /// entries past it are counted, not kept (the item's payload keeps them all).
+    pub max_log_entries: usize,
 }
 
 impl Default for Limits {
@@ -120,6 +123,7 @@ impl Default for Limits {
             max_error_cause: KIB,
             max_faults_body: 64 * KIB,
             max_json_depth: sentry_envelope::SERDE_JSON_MAX_DEPTH,
+            max_log_entries: crate::item::DEFAULT_MAX_LOG_ENTRIES,
         }
     }
 }

@@ -8,8 +8,13 @@ use serde_json::{Map, Value};
 
 use crate::prune::{self, Spec};
 
+mod logs;
 mod trace;
 
+pub use logs::{
+    DEFAULT_MAX_LOG_ENTRIES, LEVELS, LogEntries, entries as log_entries, levels_from,
+    normalize_level,
+};
 pub use trace::{MAX_TRACES_PER_ITEM, TraceLink, normalize_span_id, normalize_trace_id};
 
 /// Item types whose payload is JSON.
@@ -161,6 +166,8 @@ pub struct ItemMeta {
     /// The traces the item takes part in, its own first (see `item/trace.rs`); empty when it
     /// names none and its envelope names none either.
     pub traces: Vec<TraceLink>,
+    /// A `log` item's entries, as many as `--max-log-entries` (see `item/logs.rs`).
+    pub logs: LogEntries,
 }
 
 /// Where `sentry-types` cannot read an event (informational: real SDKs send shapes that crate
@@ -200,17 +207,20 @@ pub fn describe(
         payload,
         envelope,
         sentry_envelope::SERDE_JSON_MAX_DEPTH,
+        DEFAULT_MAX_LOG_ENTRIES,
     )
 }
 
 /// [`describe`], with JSON nested deeper than `max_json_depth` (`--max-json-depth`) refused
-/// before it is parsed: the item keeps its bytes and gets a decode error, as for invalid JSON.
+/// before it is parsed: the item keeps its bytes and gets a decode error, as for invalid JSON;
+/// a `log` item keeps its first `max_log_entries` entries (`--max-log-entries`).
 pub fn describe_within(
     item_type: &str,
     item_header: &Map<String, Value>,
     payload: &[u8],
     envelope: EnvelopeContext<'_>,
     max_json_depth: usize,
+    max_log_entries: usize,
 ) -> ItemMeta {
     let mut meta = ItemMeta::default();
     let mut json = None;
@@ -289,6 +299,11 @@ pub fn describe_within(
         .and_then(parse_timestamp);
     meta.summary = summarize(item_type, item_header, payload.len(), json.as_ref(), &meta);
     meta.traces = trace::links(item_type, body, trace);
+    if item_type == "log"
+        && let Some(body) = body
+    {
+        meta.logs = logs::entries(body, &meta, max_log_entries);
+    }
     meta
 }
 
@@ -594,11 +609,25 @@ mod tests {
     fn json_deeper_than_the_limit_is_a_decode_error_and_not_parsed() {
         let payload = br#"{"event_id":"0123456789abcdef0123456789abcdef","extra":{"a":[[1]]}}"#;
         let ctx = EnvelopeContext::default();
-        let within = describe_within("event", &Map::new(), payload, ctx, 4);
+        let within = describe_within(
+            "event",
+            &Map::new(),
+            payload,
+            ctx,
+            4,
+            DEFAULT_MAX_LOG_ENTRIES,
+        );
         assert!(within.is_json);
         assert_eq!(within.decode_error, None);
 
-        let deeper = describe_within("event", &Map::new(), payload, ctx, 3);
+        let deeper = describe_within(
+            "event",
+            &Map::new(),
+            payload,
+            ctx,
+            3,
+            DEFAULT_MAX_LOG_ENTRIES,
+        );
         assert!(!deeper.is_json);
         assert_eq!(
             deeper.decode_error.as_deref(),

@@ -42,6 +42,7 @@ mod event_index;
 mod filter;
 mod http_headers;
 mod item_counts;
+mod logs;
 mod minidumps;
 mod payload;
 mod queries;
@@ -59,6 +60,10 @@ pub use filter::{BadTime, ItemFilter};
 #[cfg(test)]
 pub(crate) use item_counts::ensure as ensure_item_counts;
 pub use item_counts::{counts_by_type, finding_totals, projects};
+pub use logs::{
+    BadLogFilter, LogCursor, LogFilter, LogRecord, last_log_id, list_logs, log_counts, log_facets,
+    logs_after,
+};
 pub use minidumps::{
     MinidumpBodies, MinidumpRecord, PendingMinidump, ProcessingOutcome, ProcessingStatus,
     find_minidump, minidump_inputs, native_event_of, pending, pending_minidumps,

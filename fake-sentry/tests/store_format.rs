@@ -398,7 +398,7 @@ async fn a_version_1_database_reads_back_as_its_build_answered() {
         assert_eq!(old[key], expected[key], "{key} reads back differently");
     }
     assert_eq!(old, expected);
-    assert_eq!(user_version(&db), 5, "migrated in place");
+    assert_eq!(user_version(&db), 6, "migrated in place");
     let old_rows: i64 = rusqlite::Connection::open(&db)
         .and_then(|c| {
             c.query_row("SELECT COUNT(*) FROM items WHERE layout IS NULL", [], |r| {
@@ -484,7 +484,7 @@ async fn a_version_4_database_reads_back_as_its_build_answered() {
     for (key, _) in expected.as_object().expect("object") {
         assert_eq!(old[key], expected[key], "{key} reads back differently");
     }
-    assert_eq!(user_version(&db), 5, "migrated in place");
+    assert_eq!(user_version(&db), 6, "migrated in place");
     sentry.shutdown().await;
 }
 
@@ -499,7 +499,7 @@ async fn a_newer_database_is_refused_naming_both_versions() {
         .expect("set user_version");
     let before = std::fs::read(&db).expect("read");
     let want = "the database is schema version 99, written by a newer fake-sentry; \
-                this one reads versions 1 to 5";
+                this one reads versions 1 to 6";
 
     let Err(err) = FakeSentry::start_with(scrubbing(Storage::File(db.clone()))).await else {
         panic!("a newer database opened");

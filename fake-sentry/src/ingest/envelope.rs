@@ -62,6 +62,7 @@ pub fn ingest_envelope(
                 &it.payload,
                 context,
                 limits.max_json_depth,
+                limits.max_log_entries,
             ),
             // Every item is a byte range of the body, kept once there.
             in_body: it.payload_offset.map(|at| BodyPosition {

@@ -27,12 +27,14 @@ pub(super) const ENVELOPE_BYTES: &str = "(512 + COALESCE(octet_length(raw), 0)
     + COALESCE(octet_length(http_headers), 0) + COALESCE(octet_length(header), 0))";
 
 /// The bytes one item row holds, in SQL over `items`, with what processing its minidump kept
-/// (see [`minidump_bytes`]).
+/// (see [`minidump_bytes`]) and its log entries' rows (see `logs::entries_bytes`).
 pub(super) const ITEM_BYTES: &str = "(512 + COALESCE(octet_length(payload), 0)
     + COALESCE(octet_length(header), 0) + COALESCE(octet_length(scrubbed), 0)
     + COALESCE(octet_length(findings), 0) + COALESCE(octet_length(scrub_report), 0)
     + COALESCE((SELECT octet_length(m.processed) + octet_length(m.native_event)
-                + octet_length(m.search_text) FROM minidumps m WHERE m.seq = items.seq), 0))";
+                + octet_length(m.search_text) FROM minidumps m WHERE m.seq = items.seq), 0)
+    + COALESCE((SELECT SUM(256 + 2 * (octet_length(l.body) + octet_length(l.attributes)))
+                FROM logs l WHERE l.seq = items.seq), 0))";
 
 /// The bytes processing kept for the minidump at `seq` (its JSON, native event and search
 /// text, compressed), as [`ITEM_BYTES`] counts them: the writer adds the change each outcome
@@ -64,6 +66,7 @@ pub(super) fn envelope_bytes(prepared: &PreparedEnvelope) -> i64 {
             + stored.payload.len()
             + text(&stored.header_text)
             + stored.scrubbed.as_ref().map_or(0, Vec::len);
+        bytes += super::logs::entries_bytes(&item.meta.logs) as usize;
         if let Some(audit) = &item.audit {
             bytes += audit.findings_json.len() + text(&audit.scrub_report_json);
         }

@@ -440,9 +440,10 @@ async fn a_version_1_file_is_migrated_without_rewriting_its_rows() {
     assert_eq!(user_version(&store), SCHEMA_VERSION);
     let wal_bytes = std::fs::metadata(&wal).map_or(0, |m| m.len());
     // A few pages per table and index the migrations add (version 5's trace table and its
-    // index took it past 64 KiB), against the 8 MB the rows hold.
+    // index took it past 64 KiB, version 6's log tables, seven indexes and text index past
+    // 128 KiB), against the 8 MB the rows hold.
     assert!(
-        wal_bytes < 128 * 1024,
+        wal_bytes < 256 * 1024,
         "{wal_bytes} bytes of WAL: rows were rewritten"
     );
     assert!(opened_in.as_secs() < 5, "{opened_in:?}");
@@ -490,14 +491,14 @@ async fn a_version_1_file_is_migrated_without_rewriting_its_rows() {
 fn a_database_of_an_unknown_version_is_refused() {
     for (version, want) in [
         (
-            6,
-            "the database is schema version 6, written by a newer fake-sentry; this one reads \
-             versions 1 to 5",
+            7,
+            "the database is schema version 7, written by a newer fake-sentry; this one reads \
+             versions 1 to 6",
         ),
         (
             -1,
             "the database has schema version -1, which no fake-sentry writes; this one reads \
-             versions 1 to 5",
+             versions 1 to 6",
         ),
     ] {
         let (path, _dir) = temp_file("unknown-version");

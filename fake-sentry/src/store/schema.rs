@@ -16,8 +16,9 @@ use crate::config::SyncMode;
 /// minidump stands in processing (`minidumps.rs`: a table of its own, created on open);
 /// version 5 records the traces each item takes part in (`traces.rs`: `items.trace_id` and
 /// the `item_traces` table; rows stored before it are not read back for their traces, so they
-/// belong to none).
-pub(super) const SCHEMA_VERSION: i64 = 5;
+/// belong to none); version 6 stores every log entry as a row (`logs.rs`: `logs`, `logs_text`
+/// and `item_logs`; the log items already stored are read back for their entries on open).
+pub(super) const SCHEMA_VERSION: i64 = 6;
 
 /// The oldest schema version this build opens (and migrates).
 pub(super) const OLDEST_SCHEMA_VERSION: i64 = 1;
@@ -124,8 +125,14 @@ pub(super) fn create_or_migrate(conn: &Connection) -> rusqlite::Result<()> {
     let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
     tx.execute_batch(SCHEMA)?;
     tx.execute_batch(super::minidumps::SCHEMA)?;
+    let found: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     migrate(&tx)?;
     tx.execute_batch(super::traces::SCHEMA)?;
+    tx.execute_batch(super::logs::SCHEMA)?;
+    if found < 6 {
+        // Version 5 to 6: only the log items are read, once each.
+        super::logs::backfill(&tx, crate::item::DEFAULT_MAX_LOG_ENTRIES)?;
+    }
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()
 }

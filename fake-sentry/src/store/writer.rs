@@ -638,6 +638,14 @@ fn insert_envelope_rows(
         ])?;
         let seq = conn.last_insert_rowid();
         super::traces::insert_links(conn, seq, &m.traces)?;
+        let log_item = super::logs::ItemContext {
+            seq,
+            project_id: env.project_id as i64,
+            received_at: env.received_at_ms as f64 / 1000.0,
+            sdk_name: m.sdk_name.as_deref(),
+            sdk_version: m.sdk_version.as_deref(),
+        };
+        super::logs::insert(conn, &log_item, &m.logs)?;
         if let Some(event_id) = &m.event_id {
             index_changes.add(event_id, seq);
         }
