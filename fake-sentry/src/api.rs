@@ -19,10 +19,12 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
+mod logs;
 mod native;
 mod traces;
 mod wait;
 
+pub use logs::parse_log_query;
 pub use traces::{TreeLimits, trace_tree};
 pub use wait::{WaitOutcome, wait_for_items, wait_for_types};
 
@@ -66,6 +68,7 @@ pub fn routes() -> Router<Arc<AppState>> {
             get(get_faults).put(put_faults).delete(clear_faults),
         )
         .merge(traces::routes())
+        .merge(logs::routes())
 }
 
 /// Dockerflow's health and version routes: outside the browser boundary, so that probes reach
@@ -109,7 +112,8 @@ async fn index(State(state): AppRef) -> Response {
                 "GET /api/items/{id}/processed", "POST /api/items/{id}/reprocess",
                 "GET /api/envelopes/{id}", "GET /api/envelopes/{id}/raw", "GET /api/wait/",
                 "GET /api/items/stream/", "GET /stream", "GET /api/stats/", "GET /api/refusals/",
-                "GET /api/traces/", "GET /api/traces/{trace_id}",
+                "GET /api/traces/", "GET /api/traces/{trace_id}", "GET /api/logs/",
+                "GET /api/logs/stream/",
                 "GET|PUT|DELETE /api/faults/"],
     }))
 }

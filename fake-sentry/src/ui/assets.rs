@@ -20,6 +20,11 @@ const FILES: &[(&str, &str, &str)] = &[
         include_str!("../../static/app.js"),
     ),
     (
+        "logs.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/logs.js"),
+    ),
+    (
         "favicon.svg",
         "image/svg+xml",
         include_str!("../../static/favicon.svg"),

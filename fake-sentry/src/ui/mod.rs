@@ -18,6 +18,7 @@
 //! - `queries` has the extra SQL the pages need; `text` shortens and formats values, and
 //!   `limits` has the helpers that cut a value to how much any page shows (`--ui-limit`,
 //!   [`UiLimits`], kept in [`crate::config`]).
+//! - [`logs`] lists every log entry across items and services, and tails them live.
 //! - `assets` embeds `static/` (CSS, JS) with `include_str!`.
 //!
 //! Public here: the policy every page is served with, the limits, [`UiError`], and the two
@@ -37,6 +38,7 @@ mod event_view;
 mod item_views;
 mod limits;
 pub mod list;
+pub mod logs;
 mod native_crash;
 pub(crate) mod queries;
 mod text;
@@ -64,6 +66,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/", get(list::page))
         .route("/items/{id}", get(detail::page))
+        .route("/logs", get(logs::page))
         .route("/compare", get(compare::page))
         .route("/flush", get(admin::flush_form).post(admin::flush))
         .route("/refusals", get(admin::refusals))
