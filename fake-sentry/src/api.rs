@@ -702,41 +702,78 @@ struct SpotlightEvent {
     base64: bool,
 }
 
+/// The item content types Spotlight's sidecar (4.11.8) sends as text in a raw item's `data`;
+/// every other raw item is base64.
+const SPOTLIGHT_TEXT_TYPES: [&str; 9] = [
+    "text/plain",
+    "text/css",
+    "text/csv",
+    "text/html",
+    "text/javascript",
+    "text/json",
+    "text/x-json",
+    "application/json",
+    "application/ld+json",
+];
+
 impl IntoEvent for SpotlightEvent {
     fn into_event(self) -> Event {
         // Spotlight names events by content type; every stored body is sent as an envelope
-        // (store, security and minidump bodies as the items they became).
+        // (store, security and minidump bodies as the items they became). Spotlight 4.11.8's
+        // sidecar sends the parsed envelope as JSON either way: `?base64` (which its UI always
+        // asks for) only adds `;base64` to the event name.
         const CONTENT_TYPE: &str = "application/x-sentry-envelope";
-        let event = Event::default().id(self.envelope.id.to_string());
-        if self.base64 {
-            return event.event(format!("{CONTENT_TYPE};base64")).data(
-                base64::engine::general_purpose::STANDARD.encode(
-                    self.envelope
-                        .body
-                        .decoded(store::StoredBody::DECODE_LIMIT)
-                        .unwrap_or_default(),
-                ),
-            );
-        }
+        let id = self.envelope.id.to_string();
         let items: Vec<Value> = self
             .envelope
             .items
             .into_iter()
             .map(|(header, payload, is_json)| {
+                let header = header.unwrap_or_else(|| json!({}));
                 let body = if is_json {
-                    serde_json::from_slice(&payload).unwrap_or(Value::Null)
-                } else {
-                    // Spotlight's raw types carry their bytes as text or base64 in `data`.
-                    match String::from_utf8(payload) {
-                        Ok(text) => json!({"data": text}),
-                        Err(e) => json!({"data": base64::engine::general_purpose::STANDARD.encode(e.as_bytes())}),
+                    let mut body = serde_json::from_slice(&payload).unwrap_or(Value::Null);
+                    // As the sidecar does: its UI sorts payloads by their `type` (a log
+                    // container's payload has none of its own).
+                    if let (Some(body), Some(kind)) = (body.as_object_mut(), header.get("type")) {
+                        body.insert("type".into(), kind.clone());
                     }
+                    body
+                } else {
+                    json!({"data": spotlight_raw_data(&header, payload)})
                 };
-                json!([header.unwrap_or_else(|| json!({})), body])
+                json!([header, body])
             })
             .collect();
-        let data = json!([self.envelope.header.unwrap_or_else(|| json!({})), items]);
-        event.event(CONTENT_TYPE).data(data.to_string())
+        let mut header = self.envelope.header.unwrap_or_else(|| json!({}));
+        if let Some(header) = header.as_object_mut() {
+            // The UI keys envelopes by this; the sidecar's is the SSE id, as here.
+            header.insert("__spotlight_envelope_id".into(), Value::String(id.clone()));
+        }
+        let name = if self.base64 {
+            format!("{CONTENT_TYPE};base64")
+        } else {
+            CONTENT_TYPE.to_string()
+        };
+        Event::default()
+            .id(id)
+            .event(name)
+            .data(json!([header, items]).to_string())
+    }
+}
+
+/// A raw item's bytes as Spotlight's sidecar gives them: text for a textual content type
+/// (`statsd` is text by default), else base64.
+fn spotlight_raw_data(header: &Value, payload: Vec<u8>) -> String {
+    let content_type = header["content_type"]
+        .as_str()
+        .or((header["type"] == "statsd").then_some("text/plain"))
+        .and_then(|t| t.split(';').next())
+        .map(|t| t.trim().to_ascii_lowercase());
+    let text = content_type.is_some_and(|t| SPOTLIGHT_TEXT_TYPES.contains(&t.as_str()));
+    match String::from_utf8(payload) {
+        Ok(payload) if text => payload,
+        Ok(payload) => base64::engine::general_purpose::STANDARD.encode(payload),
+        Err(e) => base64::engine::general_purpose::STANDARD.encode(e.as_bytes()),
     }
 }
 
