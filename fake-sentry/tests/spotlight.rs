@@ -1,8 +1,10 @@
 //! Spotlight mode: real SDKs configured with `spotlight=` post to fake-sentry's `/stream`, as
-//! to Spotlight's sidecar, and `GET /stream` replays them in the sidecar's format.
+//! to Spotlight's sidecar; `GET /stream` replays them in the sidecar's format; and the real
+//! Spotlight UI (@spotlightjs/spotlight's built UI, unchanged) shows what fake-sentry captured.
 //!
 //! The SDK scripts are `tests/clients/spotlight_python.py` (sentry-sdk) and
-//! `tests/clients/spotlight_node.mjs` (@sentry/node). The clients
+//! `tests/clients/spotlight_node.mjs` (@sentry/node); the UI scenario is
+//! `tests/browser/spotlight_ui.mjs` (playwright-core driving Debian's Chromium). The clients
 //! come from `scripts/setup-test-clients`; without them a test is skipped with a note, or fails
 //! when every client is required (`UNDERSTUDY_REQUIRE_ALL_CLIENTS=1`, CI).
 
@@ -21,6 +23,7 @@ use support::{get_json, raised_exception, repo_root, run_client};
 const MARKER: &str = "understudy-marker-7f3c";
 /// The releases `scripts/setup-test-clients` pins.
 const NODE_SDK_VERSION: &str = "10.78.0";
+const SPOTLIGHT_VERSION: &str = "4.11.8";
 
 /// The version in `modules/{package}/package.json`, if installed.
 fn installed_version(modules: &std::path::Path, package: &str) -> Option<String> {
@@ -48,6 +51,25 @@ fn node_modules_with(what: &str, packages: &[(&str, &str)]) -> Option<PathBuf> {
         return Some(modules);
     };
     test_clients::skip_or_fail(what, &format!("{why}; run scripts/setup-test-clients"));
+    None
+}
+
+/// What the UI scenario needs besides the SDKs: Chromium and playwright-core.
+#[track_caller]
+fn browser(what: &str) -> Option<()> {
+    let chromium = PathBuf::from(
+        std::env::var("CHROMIUM_PATH").unwrap_or_else(|_| "/usr/bin/chromium".into()),
+    );
+    if chromium.exists() {
+        return Some(());
+    }
+    test_clients::skip_or_fail(
+        what,
+        &format!(
+            "{} does not exist; run scripts/setup-test-clients",
+            chromium.display()
+        ),
+    );
     None
 }
 
@@ -357,6 +379,77 @@ async fn node_sdk_spotlight_without_dsn() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn node_sdk_spotlight_with_dsn() {
     node_spotlight(true).await;
+}
+
+/// The real Spotlight UI, served as its sidecar serves it but told fake-sentry's port, lists
+/// the errors real SDKs sent to fake-sentry in Spotlight mode.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spotlight_ui_shows_what_fake_sentry_captured() {
+    let what = "the Spotlight UI test in spotlight.rs";
+    let Some(python) = test_clients::python_with_scrubber_peers(what) else {
+        return;
+    };
+    let Some(modules) = node_modules_with(
+        what,
+        &[
+            ("@sentry/node", NODE_SDK_VERSION),
+            ("@spotlightjs/spotlight", SPOTLIGHT_VERSION),
+            ("playwright-core", "1.65.1"),
+        ],
+    ) else {
+        return;
+    };
+    if browser(what).is_none() {
+        return;
+    }
+    let sentry = FakeSentry::start().await.expect("start");
+    let python_sent = run(python_command(&sentry, python, false)).await;
+    let node_sent = run(node_command(&sentry, &modules, false)).await;
+    for sent in [&python_sent, &node_sent] {
+        assert_spotlight_run(&sentry, sent, false).await;
+    }
+
+    let texts = [
+        format!("python spotlight error {MARKER}"),
+        format!("node spotlight error {MARKER}"),
+    ];
+    let mut command = Command::new("node");
+    command
+        .arg(repo_root().join("fake-sentry/tests/browser/spotlight_ui.mjs"))
+        .arg(sentry.url())
+        .args(&texts)
+        .env("SENTRY_NODE_MODULES", &modules);
+    let seen = run(command).await;
+
+    // Both errors are listed.
+    for text in &texts {
+        assert_eq!(seen["found"][text], true, "{text} not shown: {seen:#}");
+    }
+    // The UI read fake-sentry's /stream, as it reads its sidecar's, from its own origin.
+    let streams = seen["stream_requests"].as_array().expect("stream requests");
+    assert!(!streams.is_empty(), "{seen:#}");
+    for request in streams {
+        assert_eq!(request["status"], 200, "{request}");
+        let url = reqwest::Url::parse(request["url"].as_str().expect("url")).expect("url");
+        assert_eq!(url.host_str(), Some("localhost"), "{request}");
+        assert_eq!(
+            url.query(),
+            Some("base64=1&client=spotlight-ui"),
+            "{request}"
+        );
+        let headers = &request["response_headers"];
+        assert_eq!(headers["content-type"], "text/event-stream", "{request}");
+        let ui_origin = seen["ui_url"]
+            .as_str()
+            .expect("ui url")
+            .trim_end_matches('/');
+        assert_eq!(
+            headers["access-control-allow-origin"], ui_origin,
+            "{request}"
+        );
+    }
+    assert_eq!(seen["watch"]["pageErrors"], json!([]), "{seen:#}");
+    assert_eq!(seen["watch"]["dialogs"], json!([]), "{seen:#}");
 }
 
 /// Items as Spotlight 4.11.8's sidecar gives them to its UI: a raw item's bytes as text for a
