@@ -1,7 +1,8 @@
-// fake-sentry web UI: copy buttons, live updates of the event list, row selection for
-// comparing, and keyboard shortcuts. Served as a static file: the pages' Content-Security-Policy
+// fake-sentry web UI: copy buttons, live updates of the event and trace lists, row selection
+// for comparing, and keyboard shortcuts. Served as a static file: the pages' Content-Security-Policy
 // allows no inline script. Captured values are only ever put into the page as text
-// (textContent), never as HTML.
+// (textContent), never as HTML; the one exception is the trace list's rows, which are the
+// server's own escaped rendering of the same page, fetched again.
 "use strict";
 
 (function () {
@@ -200,6 +201,83 @@
     });
     $("#live-toggle").addEventListener("click", togglePause);
     window.addEventListener("pagehide", () => source.close());
+  }
+
+  // ---- live updates of the trace list ------------------------------------------------------
+  // Any new item may start or grow a trace, so the page's own rows are fetched again (the same
+  // server-rendered, escaped HTML a reload gives; parsed inert by DOMParser, never run) and
+  // swapped in; rows of traces not shown before are marked fresh.
+  const traceLive = $("#trace-live");
+  const traceRows = $("#trace-rows");
+  if (traceLive && traceRows && "EventSource" in window) {
+    let tracesPaused = false;
+    let stale = false;
+    let timer = null;
+    let fetching = false;
+    const status = (text, state) => {
+      $("#trace-live-status").textContent = text;
+      traceLive.dataset.state = state;
+    };
+    const statusNow = () =>
+      tracesPaused ? status(stale ? "paused: new data" : "paused", "paused") : status("live", "live");
+    async function refresh() {
+      timer = null;
+      if (fetching) {
+        timer = setTimeout(refresh, 200);
+        return;
+      }
+      fetching = true;
+      stale = false;
+      try {
+        const response = await fetch(traceLive.dataset.refresh, { headers: { accept: "text/html" } });
+        if (!response.ok) throw new Error(`the trace list answered ${response.status}`);
+        const doc = new DOMParser().parseFromString(await response.text(), "text/html");
+        const fresh = doc.getElementById("trace-rows");
+        if (!fresh) return;
+        const current = $("#trace-rows");
+        const known = new Set($all("tr[data-trace]", current).map((tr) => tr.dataset.trace));
+        const adopted = document.importNode(fresh, true);
+        $all("tr[data-trace]", adopted).forEach((tr) => {
+          if (!known.has(tr.dataset.trace)) tr.classList.add("fresh");
+        });
+        current.replaceWith(adopted);
+        const empty = $("#empty");
+        if (empty && adopted.children.length) empty.remove();
+        const count = $("#trace-count");
+        if (count) count.textContent = String(adopted.children.length);
+        statusNow();
+      } catch (_) {
+        status("reconnecting…", "error");
+      } finally {
+        fetching = false;
+      }
+    }
+    const schedule = () => {
+      if (tracesPaused) {
+        stale = true;
+        statusNow();
+      } else if (!timer) {
+        timer = setTimeout(refresh, 250);
+      }
+    };
+    const traceSource = new EventSource(traceLive.dataset.stream);
+    traceSource.addEventListener("open", statusNow);
+    traceSource.addEventListener("error", () => status("reconnecting…", "error"));
+    traceSource.addEventListener("item", schedule);
+    $("#trace-live-toggle").addEventListener("click", () => {
+      tracesPaused = !tracesPaused;
+      const button = $("#trace-live-toggle");
+      button.textContent = tracesPaused ? "Resume" : "Pause";
+      button.setAttribute("aria-pressed", String(tracesPaused));
+      if (!tracesPaused && stale) refresh();
+      statusNow();
+    });
+    traceRows.closest("table").addEventListener("click", (event) => {
+      if (event.target.closest("a, input, button, label")) return;
+      const row = event.target.closest("tr[data-href]");
+      if (row) window.location.href = row.dataset.href;
+    });
+    window.addEventListener("pagehide", () => traceSource.close());
   }
 
   // ---- keyboard ----------------------------------------------------------------------------

@@ -121,6 +121,16 @@ impl ListQuery {
         .collect()
     }
 
+    /// The query string of this listing without its `trace_id` filter.
+    fn without_trace(&self) -> String {
+        let pairs: Vec<(&str, String)> = self
+            .filter_pairs()
+            .into_iter()
+            .filter(|(name, _)| *name != "trace_id")
+            .collect();
+        encode(&pairs)
+    }
+
     /// The query string of this listing with a different `type` filter.
     fn with_type(&self, item_type: &str) -> String {
         let mut pairs: Vec<(&str, String)> = self
@@ -159,6 +169,8 @@ pub(crate) struct Row {
     pub decode_error: bool,
     /// Data-policy findings, when the item was audited.
     pub findings: u64,
+    /// The trace it takes part in (32 hex digits), or empty.
+    pub trace_id: String,
 }
 
 impl Row {
@@ -184,6 +196,7 @@ impl Row {
             environment: item.environment.clone().unwrap_or_default(),
             decode_error: item.decode_error.is_some(),
             findings: item.findings.unwrap_or(0),
+            trace_id: item.trace_id.clone().unwrap_or_default(),
         }
     }
 }
@@ -225,6 +238,8 @@ pub(crate) struct ListPage {
     pub newest_seq: i64,
     pub filtered: bool,
     pub flushed: Option<String>,
+    /// The query string without the `trace_id` filter (the trace chip's ×).
+    pub without_trace: String,
 }
 
 impl ListPage {
@@ -273,6 +288,7 @@ impl ListPage {
         };
         Self {
             all_types_query: query.with_type(""),
+            without_trace: query.without_trace(),
             filtered: query.is_filtered(),
             flushed: non_empty(&query.flushed),
             rows: data

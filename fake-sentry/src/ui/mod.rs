@@ -13,6 +13,8 @@
 //! - `native_crash` lays out a native crash (a minidump and the event it was processed into):
 //!   exception banner with processing status, signature and reprocess button, the crashing
 //!   thread's frames with trust and symbol marks, the other threads, modules and system.
+//! - [`traces`] lists the traces seen (`/traces`, live) and lays one out as a waterfall across
+//!   services (`/traces/{id}`), from the same functions as the trace API.
 //! - `compare` diffs two items with `event_filter::shape::diff_values`; `admin` holds the
 //!   flush and refusals pages.
 //! - `queries` has the extra SQL the pages need; `text` shortens and formats values, and
@@ -42,6 +44,7 @@ pub mod logs;
 mod native_crash;
 pub(crate) mod queries;
 mod text;
+pub mod traces;
 
 use std::sync::Arc;
 
@@ -66,6 +69,8 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/", get(list::page))
         .route("/items/{id}", get(detail::page))
+        .route("/traces", get(traces::list_page))
+        .route("/traces/{trace_id}", get(traces::trace_page))
         .route("/logs", get(logs::page))
         .route("/compare", get(compare::page))
         .route("/flush", get(admin::flush_form).post(admin::flush))

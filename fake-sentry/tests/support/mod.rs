@@ -5,6 +5,7 @@
 
 pub mod binary;
 pub mod http;
+pub mod trace_envelopes;
 
 use std::path::PathBuf;
 use std::process::Command;
