@@ -528,3 +528,223 @@ async fn native_crash_page_shows_the_processed_crash_and_reprocesses() {
         support::get_json(&format!("{}/api/items/{event_id}/processed", sentry.url())).await;
     assert_eq!(again["attempt"], 2, "{again}");
 }
+
+/// The trace pages: a two-service trace arrives live on `/traces`, opens as one waterfall with
+/// its error and log pinned, links to its items and back; screenshots of both pages; a trace of
+/// script payloads arrives live and opens, and nothing runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn traces_arrive_live_and_open_as_one_waterfall() {
+    use support::trace_envelopes::{TraceSpec, lone_transaction, post as post_envelope};
+    const T: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+    const H: &str = "5cf92f3577b34da6a3ce929d0e0e4737";
+    let sentry = FakeSentry::start().await.expect("start");
+    let base = sentry.url();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs_f64();
+    for (id, name, op, ago, secs) in [
+        (
+            "6af92f3577b34da6a3ce929d0e0e4738",
+            "nightly cleanup",
+            "task",
+            900.0,
+            4.2,
+        ),
+        (
+            "7af92f3577b34da6a3ce929d0e0e4739",
+            "GET /health",
+            "http.server",
+            300.0,
+            0.0123,
+        ),
+    ] {
+        post_envelope(&base, 1, lone_transaction(id, name, op, now - ago, secs)).await;
+    }
+    sentry
+        .wait_for(Default::default(), 2)
+        .await
+        .expect("stored");
+
+    let mut hostile = TraceSpec::new(H, now - 5.0);
+    hostile.root = format!("{SCRIPT}</td></tr></table>");
+    hostile.root_op = SVG.into();
+    hostile.call = IMG.into();
+    hostile.backend = format!("</li></ol>{SCRIPT}");
+    hostile.query = SVG.into();
+    hostile.error_type = SCRIPT.into();
+    hostile.error_value = IMG.into();
+    hostile.log = IMG.into();
+    hostile.unpinned_log = SVG.into();
+    hostile.front_sdk = SVG.into();
+    hostile.back_release = IMG.into();
+    let bodies = |spec: &TraceSpec| -> Vec<Value> {
+        spec.envelopes()
+            .into_iter()
+            .map(|(project, body)| json!([project, String::from_utf8(body).expect("text")]))
+            .collect()
+    };
+    let spec = json!({
+        "trace_id": T,
+        "hostile_id": H,
+        "live": bodies(&TraceSpec::new(T, now - 60.0)),
+        "hostile": bodies(&hostile),
+    });
+    let file = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("ui-traces-envelopes.json");
+    std::fs::write(&file, spec.to_string()).expect("write envelopes");
+    let out = screenshot_dir();
+
+    let seen = scenario(
+        "traces",
+        &[
+            &base,
+            file.to_str().expect("utf-8 path"),
+            out.to_str().expect("utf-8 path"),
+        ],
+    )
+    .await;
+
+    // Live: the new trace on top, without a reload.
+    assert_eq!(
+        strings(&seen["before"]),
+        [
+            "7af92f3577b34da6a3ce929d0e0e4739",
+            "6af92f3577b34da6a3ce929d0e0e4738"
+        ],
+        "{seen}"
+    );
+    assert_eq!(strings(&seen["after_live"])[0], T, "{seen}");
+    assert_eq!(seen["after_live"].as_array().map(Vec::len), Some(3));
+    assert_eq!(seen["fresh"], true, "{seen}");
+    assert_eq!(seen["same_document"], true, "the page reloaded: {seen}");
+    assert_eq!(seen["live_row"]["name"], "GET /checkout");
+    assert_eq!(seen["live_row"]["duration"], "1,234.567 ms");
+    let services = strings(&seen["live_row"]["services"]);
+    assert!(
+        services.contains(&"project 2 · sentry.python · payments@1.4.0".to_string()),
+        "{services:?}"
+    );
+
+    // The waterfall, opened from the list.
+    assert!(
+        seen["waterfall_url"]
+            .as_str()
+            .unwrap_or_default()
+            .ends_with(&format!("/traces/{T}")),
+        "{seen}"
+    );
+    let rows = seen["rows"].as_array().expect("rows");
+    let shape: Vec<(u64, &str, &str)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["depth"].as_u64().unwrap_or(99),
+                r["description"].as_str().unwrap_or_default(),
+                r["duration"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        shape,
+        [
+            (0, "GET /checkout", "1,234.567 ms"),
+            (1, "session", "0.001 ms"),
+            (1, "SELECT 1", "30.000 ms"),
+            (1, "POST http://payments/charge", "800.000 ms"),
+            (2, "POST /charge", "650.000 ms"),
+            (3, "SELECT * FROM cards WHERE id = %s", "50.000 ms"),
+        ],
+        "{seen}"
+    );
+    // Each row's parent is the row above it at one depth less.
+    for (at, row) in rows.iter().enumerate().skip(1) {
+        let depth = row["depth"].as_u64().unwrap();
+        let parent = rows[..at]
+            .iter()
+            .rev()
+            .find(|r| r["depth"].as_u64() == Some(depth - 1))
+            .expect("a parent row");
+        assert_eq!(row["parent"], parent["span"], "{row}");
+    }
+    // Bars where the times say: the root across the axis, the call from 100 ms for 800 ms.
+    let bar = |at: usize| -> (f64, f64) {
+        let b = &rows[at]["bar"];
+        (b[0].as_f64().unwrap(), b[1].as_f64().unwrap())
+    };
+    let near = |a: f64, b: f64| (a - b).abs() < 0.005;
+    assert!(near(bar(0).0, 0.0) && near(bar(0).1, 1.0), "{:?}", bar(0));
+    assert!(
+        near(bar(3).0, 0.081) && near(bar(3).1, 0.648),
+        "{:?}",
+        bar(3)
+    );
+    assert!(bar(1).1 > 0.0, "the tiny span is visible");
+    // A colour per service.
+    assert_eq!(rows[0]["colour"], rows[3]["colour"]);
+    assert_ne!(rows[0]["colour"], rows[4]["colour"], "{seen}");
+    assert_eq!(rows[4]["colour"], rows[5]["colour"]);
+    // The error on the query span, the log on the back end's transaction, the spanless log on
+    // the root: markers on the bars and lines under the rows, linked to their items.
+    assert_eq!(rows[5]["error_marks"], 1, "{seen}");
+    assert_eq!(
+        rows[5]["pins"][0]["text"],
+        "CardDeclined: card 4242 declined"
+    );
+    assert_eq!(rows[5]["pins"][0]["at"], "+280.000 ms");
+    assert_eq!(rows[4]["log_marks"], 1, "{seen}");
+    assert_eq!(rows[4]["pins"][0]["text"], "charging card");
+    assert_eq!(rows[0]["log_marks"], 1);
+    assert_eq!(rows[0]["pins"][0]["text"], "retrying without a span");
+    let error_href = rows[5]["pins"][0]["href"].as_str().expect("a link");
+    assert_eq!(
+        seen["marker"], error_href,
+        "the marker links to the error too"
+    );
+    assert!(
+        seen["error_page"]["url"]
+            .as_str()
+            .unwrap_or_default()
+            .ends_with(error_href),
+        "{seen}"
+    );
+    assert_eq!(
+        seen["error_page"]["title"],
+        "CardDeclined: card 4242 declined"
+    );
+    assert!(
+        seen["back_url"]
+            .as_str()
+            .unwrap_or_default()
+            .ends_with(&format!("/traces/{T}")),
+        "{seen}"
+    );
+
+    // Script payloads: text on the live list and on the waterfall; nothing ran.
+    let list = &seen["hostile_list"];
+    assert_eq!(list["executed"], Value::Null, "{seen}");
+    assert_eq!(list["injected"], 0, "{seen}");
+    assert_eq!(list["name"], format!("{SCRIPT}</td></tr></table>"));
+    let trace = &seen["hostile_trace"];
+    assert_eq!(trace["executed"], Value::Null, "{seen}");
+    assert_eq!(trace["injected"], 0, "{seen}");
+    assert_eq!(strings(&trace["scripts"]), ["/static/app.js"]);
+    assert_eq!(trace["title"], format!("{SCRIPT}</td></tr></table>"));
+    let descriptions = strings(&trace["descriptions"]);
+    assert!(descriptions.contains(&IMG.to_string()), "{descriptions:?}");
+    assert!(descriptions.contains(&SVG.to_string()), "{descriptions:?}");
+    assert!(
+        strings(&trace["pins"]).contains(&format!("{SCRIPT}: {IMG}")),
+        "{seen}"
+    );
+
+    let shots = strings(&seen["shots"]);
+    assert_eq!(shots.len(), 4, "{seen}");
+    for shot in shots {
+        let bytes = std::fs::read(&shot).unwrap_or_else(|e| panic!("{shot}: {e}"));
+        assert!(
+            bytes.starts_with(b"\x89PNG\r\n\x1a\n"),
+            "{shot} is not a PNG"
+        );
+        assert!(bytes.len() > 10_000, "{shot} is suspiciously small");
+    }
+}
