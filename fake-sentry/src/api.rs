@@ -25,7 +25,7 @@ mod traces;
 mod wait;
 
 pub use logs::parse_log_query;
-pub use traces::{TreeLimits, trace_tree};
+pub use traces::{TraceLayout, TreeLimits, trace_layout, trace_tree};
 pub use wait::{WaitOutcome, wait_for_items, wait_for_types};
 
 use crate::error::ApiError;

@@ -95,19 +95,54 @@ pub struct TreeLimits {
 }
 
 /// One span of the tree (a transaction's root span, or a span).
-struct Node {
-    kind: &'static str,
-    span_id: Option<String>,
-    parent_span_id: Option<String>,
-    op: Option<String>,
-    description: Option<String>,
-    start: Option<f64>,
-    end: Option<f64>,
-    status: Option<String>,
-    /// The item it came in.
-    item: usize,
-    errors: Vec<Value>,
-    logs: Vec<Value>,
+#[derive(Debug, Clone)]
+pub struct Node {
+    /// `transaction` or `span`.
+    pub kind: &'static str,
+    pub span_id: Option<String>,
+    pub parent_span_id: Option<String>,
+    pub op: Option<String>,
+    pub description: Option<String>,
+    pub start: Option<f64>,
+    pub end: Option<f64>,
+    pub status: Option<String>,
+    /// The item it came in (an index into [`TraceLayout::items`]).
+    pub item: usize,
+    /// Errors pinned on it (as the API answers them), by time.
+    pub errors: Vec<Value>,
+    /// Log entries pinned on it, by time.
+    pub logs: Vec<Value>,
+}
+
+/// A trace laid out: its nodes, how they nest, and what could not be pinned. What
+/// [`trace_tree`] answers as JSON and the UI's waterfall lays out, built once by
+/// [`trace_layout`].
+#[derive(Debug, Clone)]
+pub struct TraceLayout {
+    pub trace_id: String,
+    pub summary: store::TraceSummary,
+    pub items: Vec<TraceItem>,
+    pub nodes: Vec<Node>,
+    /// Each node's children (detached ones excluded: they are roots), by start.
+    pub children: Vec<Vec<usize>>,
+    /// The roots, by start.
+    pub roots: Vec<usize>,
+    /// Every node once, depth first from the roots, with its depth.
+    pub order: Vec<(usize, usize)>,
+    /// Nodes whose parent was not seen (or hangs in a cycle).
+    pub orphan: Vec<bool>,
+    /// Nodes nested deeper than [`MAX_DEPTH`], made roots.
+    pub detached: Vec<bool>,
+    pub unpinned_errors: Vec<Value>,
+    pub unpinned_logs: Vec<Value>,
+    pub profiles: Vec<Value>,
+    pub replays: Vec<Value>,
+    pub others: Vec<Value>,
+    pub truncated: bool,
+    pub spans_returned: usize,
+    pub spans_total: usize,
+    pub logs_total: usize,
+    pub max_spans: usize,
 }
 
 /// Trace `trace_id` (normalised) as a tree, `None` when no item names it.
@@ -116,6 +151,15 @@ pub fn trace_tree(
     trace_id: &str,
     limits: TreeLimits,
 ) -> rusqlite::Result<Option<Value>> {
+    Ok(trace_layout(conn, trace_id, limits)?.map(TraceLayout::into_json))
+}
+
+/// Trace `trace_id` (normalised) laid out, `None` when no item names it.
+pub fn trace_layout(
+    conn: &Connection,
+    trace_id: &str,
+    limits: TreeLimits,
+) -> rusqlite::Result<Option<TraceLayout>> {
     let items = store::trace_items(conn, trace_id)?;
     if items.is_empty() {
         return Ok(None);
@@ -151,22 +195,63 @@ pub fn trace_tree(
     let root_span = store::root_of(&items).and_then(|r| r.link.span_id.clone());
     let spans_returned = tree.nodes.len();
     let (spans_total, logs_total) = (tree.spans_total, tree.logs_total);
-    let (spans, unpinned_errors, unpinned_logs) =
-        tree.assemble(&items, errors, root_span.as_deref());
-    Ok(Some(json!({
-        "trace_id": trace_id,
-        "summary": summary,
-        "spans": spans,
-        "unpinned": {"errors": unpinned_errors, "logs": unpinned_logs},
-        "profiles": profiles,
-        "replays": replays,
-        "other_items": others,
-        "truncated": spans_returned < spans_total || logs_total > limits.max_spans,
-        "spans_returned": spans_returned,
-        "spans_total": spans_total,
-        "logs_total": logs_total,
-        "max_spans": limits.max_spans,
-    })))
+    let mut layout = tree.assemble(errors, root_span.as_deref());
+    layout.trace_id = trace_id.to_string();
+    layout.summary = summary;
+    layout.items = items;
+    layout.profiles = profiles;
+    layout.replays = replays;
+    layout.others = others;
+    layout.truncated = spans_returned < spans_total || logs_total > limits.max_spans;
+    layout.spans_returned = spans_returned;
+    layout.spans_total = spans_total;
+    layout.logs_total = logs_total;
+    layout.max_spans = limits.max_spans;
+    Ok(Some(layout))
+}
+
+impl TraceLayout {
+    /// The answer of `GET /api/traces/{trace_id}`: the nodes nested under their parents.
+    pub fn into_json(self) -> Value {
+        let count = self.nodes.len();
+        // Children before parents (the reverse of depth first): each node's value takes its
+        // children's, moved rather than copied.
+        let mut built: Vec<Option<Value>> = vec![None; count];
+        let mut nodes: Vec<Option<Node>> = self.nodes.into_iter().map(Some).collect();
+        for &(at, _) in self.order.iter().rev() {
+            let Some(node) = nodes[at].take() else {
+                continue;
+            };
+            let kids: Vec<Value> = self.children[at]
+                .iter()
+                .filter_map(|c| built[*c].take())
+                .collect();
+            built[at] = Some(node_json(
+                node,
+                &self.items,
+                kids,
+                self.orphan[at],
+                self.detached[at],
+            ));
+        }
+        let spans: Vec<Value> = self.roots.iter().filter_map(|r| built[*r].take()).collect();
+        let mut answer = json!({
+            "trace_id": self.trace_id,
+            "summary": self.summary,
+            "unpinned": {"errors": self.unpinned_errors, "logs": self.unpinned_logs},
+            "profiles": self.profiles,
+            "replays": self.replays,
+            "other_items": self.others,
+            "truncated": self.truncated,
+            "spans_returned": self.spans_returned,
+            "spans_total": self.spans_total,
+            "logs_total": self.logs_total,
+            "max_spans": self.max_spans,
+        });
+        // Moved in: `json!` would deep-copy the whole tree.
+        answer["spans"] = Value::Array(spans);
+        answer
+    }
 }
 
 /// An item's payload as a JSON object, when it is one within the depth limit.
@@ -372,12 +457,7 @@ impl Tree<'_> {
 
     /// Pins errors and logs, nests the nodes and builds the answer's `spans` (and what could
     /// not be pinned), without recursion.
-    fn assemble(
-        mut self,
-        items: &[TraceItem],
-        errors: Vec<Value>,
-        root_span: Option<&str>,
-    ) -> (Vec<Value>, Vec<Value>, Vec<Value>) {
+    fn assemble(mut self, errors: Vec<Value>, root_span: Option<&str>) -> TraceLayout {
         let mut by_span: HashMap<&str, usize> = HashMap::new();
         for (at, node) in self.nodes.iter().enumerate() {
             if let Some(id) = &node.span_id {
@@ -442,7 +522,7 @@ impl Tree<'_> {
 
         // Breadth first from the roots; what is left unvisited hangs in a cycle and becomes a
         // root, and a node past `MAX_DEPTH` is detached into a root of its own.
-        let mut order = Vec::with_capacity(count);
+        let mut tree_parent: Vec<Option<usize>> = vec![None; count];
         let mut visited = vec![false; count];
         let mut detached = vec![false; count];
         let mut queue = std::collections::VecDeque::new();
@@ -456,12 +536,12 @@ impl Tree<'_> {
                 }
             }
             while let Some((at, depth)) = queue.pop_front() {
-                order.push(at);
                 for &child in &children[at] {
                     if visited[child] {
                         continue;
                     }
                     visited[child] = true;
+                    tree_parent[child] = Some(at);
                     if depth + 1 >= MAX_DEPTH {
                         detached[child] = true;
                         roots.push(child);
@@ -482,31 +562,45 @@ impl Tree<'_> {
             pending_roots.push(next_unvisited);
         }
 
-        // Children before parents: each node's value takes its children's.
-        let mut built: Vec<Option<Value>> = vec![None; count];
-        let mut nodes: Vec<Option<Node>> = self.nodes.into_iter().map(Some).collect();
-        for &at in order.iter().rev() {
-            let Some(node) = nodes[at].take() else {
-                continue;
-            };
-            let kids: Vec<Value> = children[at]
-                .iter()
-                .filter(|c| !detached[**c])
-                .filter_map(|c| built[*c].take())
-                .collect();
-            built[at] = Some(node_json(node, items, kids, orphan[at], detached[at]));
+        // Only the edges the walk took: no detached node, no cycle back to a root.
+        for (at, list) in children.iter_mut().enumerate() {
+            list.retain(|c| !detached[*c] && tree_parent[*c] == Some(at));
         }
-        roots.sort_by(|a, b| {
-            let key = |at: &usize| {
-                built[*at]
-                    .as_ref()
-                    .and_then(|v| v["start_timestamp_secs"].as_f64())
-                    .unwrap_or(f64::INFINITY)
-            };
-            key(a).total_cmp(&key(b)).then(a.cmp(b))
-        });
-        let spans = roots.iter().filter_map(|r| built[*r].take()).collect();
-        (spans, unpinned_errors, unpinned_logs)
+        let start_key = |at: &usize| self.nodes[*at].start.unwrap_or(f64::INFINITY);
+        roots.sort_by(|a, b| start_key(a).total_cmp(&start_key(b)).then(a.cmp(b)));
+        // Depth first, for the waterfall (and, reversed, children before parents).
+        let mut dfs = Vec::with_capacity(count);
+        let mut stack: Vec<(usize, usize)> = roots.iter().rev().map(|r| (*r, 0)).collect();
+        while let Some((at, depth)) = stack.pop() {
+            dfs.push((at, depth));
+            stack.extend(children[at].iter().rev().map(|c| (*c, depth + 1)));
+        }
+        let secs = |v: &Value| v["timestamp_secs"].as_f64().unwrap_or(f64::INFINITY);
+        for node in &mut self.nodes {
+            node.errors.sort_by(|a, b| secs(a).total_cmp(&secs(b)));
+            node.logs.sort_by(|a, b| secs(a).total_cmp(&secs(b)));
+        }
+        TraceLayout {
+            trace_id: String::new(),
+            summary: store::summarize_trace("", &[]),
+            items: Vec::new(),
+            nodes: self.nodes,
+            children,
+            roots,
+            order: dfs,
+            orphan,
+            detached,
+            unpinned_errors,
+            unpinned_logs,
+            profiles: Vec::new(),
+            replays: Vec::new(),
+            others: Vec::new(),
+            truncated: false,
+            spans_returned: 0,
+            spans_total: 0,
+            logs_total: 0,
+            max_spans: 0,
+        }
     }
 }
 
@@ -518,12 +612,8 @@ fn node_json(
     detached: bool,
 ) -> Value {
     let item = &items[node.item];
-    let mut errors = node.errors;
-    let mut logs = node.logs;
-    let secs = |v: &Value| v["timestamp_secs"].as_f64().unwrap_or(f64::INFINITY);
-    errors.sort_by(|a, b| secs(a).total_cmp(&secs(b)));
-    logs.sort_by(|a, b| secs(a).total_cmp(&secs(b)));
-    json!({
+    let (errors, logs) = (node.errors, node.logs);
+    let mut value = json!({
         "kind": node.kind,
         "span_id": node.span_id,
         "parent_span_id": node.parent_span_id,
@@ -546,10 +636,15 @@ fn node_json(
         "event_id": item.event_id,
         "orphan": orphan,
         "detached": detached,
-        "errors": errors,
-        "logs": logs,
-        "children": children,
-    })
+    });
+    // Moved in, not through `json!`: it would serialise (deep-copy) each subtree once per
+    // ancestor, which made a 10,000-span trace take seconds.
+    if let Value::Object(map) = &mut value {
+        map.insert("errors".into(), Value::Array(errors));
+        map.insert("logs".into(), Value::Array(logs));
+        map.insert("children".into(), Value::Array(children));
+    }
+    value
 }
 
 /// For the router: the trace routes.

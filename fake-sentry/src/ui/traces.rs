@@ -2,8 +2,8 @@
 //! behind `GET /api/traces/`), with the list's filters, cursor pages and live updates
 //! (`static/app.js` listens to `/api/items/stream/` and, when anything arrives, fetches the
 //! page again and swaps its rows). `/traces/{trace_id}` lays out one trace as a waterfall from
-//! [`crate::api::trace_tree`], the function behind `GET /api/traces/{trace_id}`: one pass over
-//! its tree makes the rows, the template writes them.
+//! [`crate::api::trace_layout`], the function behind `GET /api/traces/{trace_id}`: one pass
+//! over its nodes makes the rows, the template writes them.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,7 +18,7 @@ use serde_json::Value;
 use super::limits::UiLimits;
 use super::text::{short_time, truncate};
 use super::{UiError, render};
-use crate::api::{TreeLimits, trace_tree};
+use crate::api::{TraceLayout, TreeLimits, trace_layout};
 use crate::item::normalize_trace_id;
 use crate::server::AppState;
 use crate::store::{self, TraceFilter, TraceService, TraceSummary};
@@ -442,10 +442,8 @@ impl Axis {
     }
 }
 
-fn item_links(list: &Value) -> Vec<ItemLink> {
-    list.as_array()
-        .into_iter()
-        .flatten()
+fn item_links(list: &[Value]) -> Vec<ItemLink> {
+    list.iter()
         .map(|item| ItemLink {
             item_id: str_of(item, "item_id").unwrap_or_default().to_string(),
             item_type: str_of(item, "type").unwrap_or_default().to_string(),
@@ -457,33 +455,14 @@ fn item_links(list: &Value) -> Vec<ItemLink> {
         .collect()
 }
 
-/// Lays out the answer of [`trace_tree`] as waterfall rows, depth first, in one pass over the
-/// tree (and one over its nodes to find the time axis).
-pub fn trace_view(tree: &Value, limits: &UiLimits) -> TraceView {
-    // Depth first, children in the order the tree has them (by start), without recursion.
-    let mut nodes: Vec<(&Value, usize)> = Vec::new();
-    let mut stack: Vec<(&Value, usize)> = tree["spans"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .rev()
-        .map(|n| (n, 0))
-        .collect();
-    while let Some((node, depth)) = stack.pop() {
-        nodes.push((node, depth));
-        if let Some(children) = node["children"].as_array() {
-            stack.extend(children.iter().rev().map(|c| (c, depth + 1)));
-        }
-    }
+/// Lays out a trace (as [`trace_layout`] builds it for the API too) as waterfall rows, depth
+/// first, in one pass over its nodes (and one more to find the time axis).
+pub fn trace_view(layout: &TraceLayout, limits: &UiLimits) -> TraceView {
     let (mut start, mut end) = (f64::INFINITY, f64::NEG_INFINITY);
-    for (node, _) in &nodes {
-        if let Some(s) = node["start_timestamp_secs"].as_f64() {
-            start = start.min(s);
-            end = end.max(s);
-        }
-        if let Some(e) = node["timestamp_secs"].as_f64() {
-            start = start.min(e);
-            end = end.max(e);
+    for node in &layout.nodes {
+        for t in [node.start, node.end].into_iter().flatten() {
+            start = start.min(t);
+            end = end.max(t);
         }
     }
     if !start.is_finite() {
@@ -516,58 +495,58 @@ pub fn trace_view(tree: &Value, limits: &UiLimits) -> TraceView {
 
     let mut services: Vec<ServiceTag> = Vec::new();
     let mut service_index: HashMap<ServiceKey, usize> = HashMap::new();
-    let mut rows = Vec::with_capacity(nodes.len());
+    let mut rows = Vec::with_capacity(layout.order.len());
     let mut orphans = 0;
-    for (node, depth) in nodes {
-        let service = &node["service"];
-        let project = node["project_id"].as_u64().unwrap_or(0);
+    for &(at, depth) in &layout.order {
+        let node = &layout.nodes[at];
+        let Some(item) = layout.items.get(node.item) else {
+            continue;
+        };
+        let sdk = item.sdk.as_ref();
         let key = (
-            project,
-            str_of(service, "sdk"),
-            str_of(service, "release"),
-            str_of(service, "environment"),
+            item.project_id,
+            sdk.map(|s| s.name.as_str()),
+            item.release.as_deref(),
+            item.environment.as_deref(),
         );
         let index = *service_index.entry(key).or_insert_with(|| {
             services.push(ServiceTag {
-                label: limits.cell(&service_label(project, key.1, key.2)),
-                title: service_title(str_of(service, "sdk_version"), key.3, limits),
+                label: limits.cell(&service_label(key.0, key.1, key.2)),
+                title: service_title(sdk.and_then(|s| s.version.as_deref()), key.3, limits),
                 colour: services.len() % COLOURS,
             });
             services.len() - 1
         });
-        let (s, e) = (
-            node["start_timestamp_secs"].as_f64(),
-            node["timestamp_secs"].as_f64(),
-        );
-        let duration = match (node["duration_ms"].as_f64(), s, e) {
+        let (s, e) = (node.start, node.end);
+        let duration = match (store::duration_ms(s, e), s, e) {
             // Shorter than the microsecond the API rounds to, but not nothing.
             (Some(ms), Some(s), Some(e)) if ms == 0.0 && e > s => exact_ms((e - s) * 1e3),
             (Some(ms), ..) => exact_ms(ms),
             _ => String::new(),
         };
-        let orphan = node["orphan"].as_bool().unwrap_or(false);
+        let orphan = layout.orphan.get(at).copied().unwrap_or(false);
         orphans += usize::from(orphan);
-        let mut pins: Vec<Pin> = Vec::new();
-        for error in node["errors"].as_array().into_iter().flatten() {
-            pins.push(pin("error", error));
-        }
-        for log in node["logs"].as_array().into_iter().flatten() {
-            pins.push(pin("log", log));
-        }
+        let pins: Vec<Pin> = (node.errors.iter().map(|v| pin("error", v)))
+            .chain(node.logs.iter().map(|v| pin("log", v)))
+            .collect();
         rows.push(SpanRow {
             depth,
-            transaction: node["kind"] == "transaction",
-            span_id: str_of(node, "span_id").unwrap_or_default().to_string(),
-            parent_span_id: str_of(node, "parent_span_id")
-                .unwrap_or_default()
-                .to_string(),
-            op: str_of(node, "op")
+            transaction: node.kind == "transaction",
+            span_id: node.span_id.clone().unwrap_or_default(),
+            parent_span_id: node.parent_span_id.clone().unwrap_or_default(),
+            op: node
+                .op
+                .as_deref()
                 .map(|o| limits.cell(o))
                 .unwrap_or_default(),
-            description: str_of(node, "description")
+            description: node
+                .description
+                .as_deref()
                 .map(|d| truncate(d, limits.summary_chars))
                 .unwrap_or_default(),
-            status: str_of(node, "status")
+            status: node
+                .status
+                .as_deref()
                 .map(|s| limits.cell(s))
                 .unwrap_or_default(),
             duration,
@@ -581,23 +560,18 @@ pub fn trace_view(tree: &Value, limits: &UiLimits) -> TraceView {
             }),
             service: index,
             colour: services[index].colour,
-            item_id: str_of(node, "item_id").unwrap_or_default().to_string(),
+            item_id: item.id.clone(),
             orphan,
-            detached: node["detached"].as_bool().unwrap_or(false),
+            detached: layout.detached.get(at).copied().unwrap_or(false),
             pins,
         });
     }
 
-    let summary = &tree["summary"];
-    let root = &summary["root"];
-    let count = |v: &Value| v.as_u64().unwrap_or(0);
-    let mut unpinned: Vec<Pin> = Vec::new();
-    for error in tree["unpinned"]["errors"].as_array().into_iter().flatten() {
-        unpinned.push(pin("error", error));
-    }
-    for log in tree["unpinned"]["logs"].as_array().into_iter().flatten() {
-        unpinned.push(pin("log", log));
-    }
+    let summary = &layout.summary;
+    let root = summary.root.as_ref();
+    let unpinned: Vec<Pin> = (layout.unpinned_errors.iter().map(|v| pin("error", v)))
+        .chain(layout.unpinned_logs.iter().map(|v| pin("log", v)))
+        .collect();
     let ticks = (0..=4)
         .map(|i| {
             let f = f64::from(i) / 4.0;
@@ -607,31 +581,30 @@ pub fn trace_view(tree: &Value, limits: &UiLimits) -> TraceView {
         })
         .collect();
     TraceView {
-        trace_id: str_of(tree, "trace_id").unwrap_or_default().to_string(),
-        name: str_of(root, "name")
+        trace_id: layout.trace_id.clone(),
+        name: root
+            .and_then(|r| r.name.as_deref())
             .map(|n| truncate(n, limits.summary_chars))
             .unwrap_or_default(),
-        op: str_of(root, "op")
+        op: root
+            .and_then(|r| r.op.as_deref())
             .map(|o| limits.cell(o))
             .unwrap_or_default(),
-        duration: summary["duration_ms"]
-            .as_f64()
-            .map(exact_ms)
-            .unwrap_or_default(),
-        start: str_of(summary, "start").unwrap_or_default().to_string(),
+        duration: summary.duration_ms.map(exact_ms).unwrap_or_default(),
+        start: summary.start.clone().unwrap_or_default(),
         services,
         rows,
         ticks,
         unpinned,
-        profiles: item_links(&tree["profiles"]),
-        replays: item_links(&tree["replays"]),
-        others: item_links(&tree["other_items"]),
-        errors: count(&summary["counts"]["errors"]),
-        truncated: tree["truncated"].as_bool().unwrap_or(false),
-        spans_returned: count(&tree["spans_returned"]),
-        spans_total: count(&tree["spans_total"]),
-        logs_total: count(&tree["logs_total"]),
-        max_spans: count(&tree["max_spans"]),
+        profiles: item_links(&layout.profiles),
+        replays: item_links(&layout.replays),
+        others: item_links(&layout.others),
+        errors: summary.counts.errors,
+        truncated: layout.truncated,
+        spans_returned: layout.spans_returned as u64,
+        spans_total: layout.spans_total as u64,
+        logs_total: layout.logs_total as u64,
+        max_spans: layout.max_spans as u64,
         orphans,
     }
 }
@@ -646,14 +619,14 @@ pub struct TracePage {
 pub fn render_trace(state: &AppState, trace_id: &str) -> Result<Option<String>, UiError> {
     let trace_id = parse_trace_id(trace_id)?;
     let limits = tree_limits(state);
-    let Some(tree) = state
+    let Some(layout) = state
         .store
-        .read_blocking(|conn| trace_tree(conn, &trace_id, limits))?
+        .read_blocking(|conn| trace_layout(conn, &trace_id, limits))?
     else {
         return Ok(None);
     };
     let page = TracePage {
-        view: trace_view(&tree, &state.config.ui),
+        view: trace_view(&layout, &state.config.ui),
     };
     Ok(Some(page.render()?))
 }
@@ -682,9 +655,9 @@ pub(crate) async fn trace_page(
     let trace_id = parse_trace_id(&id)?;
     let limits = tree_limits(&state);
     let lookup = trace_id.clone();
-    let tree = state
+    let layout = state
         .store
-        .read(move |conn| trace_tree(conn, &lookup, limits))
+        .read(move |conn| trace_layout(conn, &lookup, limits))
         .await?
         .ok_or_else(|| {
             UiError::NotFound(format!(
@@ -692,7 +665,7 @@ pub(crate) async fn trace_page(
             ))
         })?;
     render(&TracePage {
-        view: trace_view(&tree, &state.config.ui),
+        view: trace_view(&layout, &state.config.ui),
     })
 }
 
