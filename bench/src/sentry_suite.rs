@@ -239,5 +239,9 @@ async fn run_ui(dir: &Path, options: &SuiteOptions) -> anyhow::Result<()> {
     for timing in &timings {
         println!("{}", sentry_ui::format_row(timing));
     }
+    let runs = options.ui_runs.div_ceil(10).max(5);
+    for timing in sentry_ui::trace_page(runs).await? {
+        println!("{}", sentry_ui::format_row(&timing));
+    }
     Ok(())
 }
