@@ -15,6 +15,8 @@
 //!   (`bench fake-sentry-db`). [`sentry_process`] starts fake-sentry's real command line in a
 //!   process of its own (also for `bench fake-sentry --server-process`), and [`child_server`]
 //!   runs it (and Kent) as a child process.
+//! - [`sentry_logs`]: fake-sentry's `/logs` page and `/api/logs/` per filter over 100,000
+//!   stored log entries, in memory and on a file (`bench fake-sentry-logs`).
 //! - [`sentry_minidumps`]: fake-sentry's native crash pipeline in a process of its own:
 //!   crash-generator dumps processed per second with a warm symbol cache, and ingest throughput
 //!   with and without dumps being processed beside it (`bench fake-sentry-minidumps`).
@@ -41,6 +43,7 @@ pub mod scratch;
 pub mod scrub_speed;
 pub mod sentry_db;
 pub mod sentry_ingest;
+pub mod sentry_logs;
 pub mod sentry_minidumps;
 pub mod sentry_process;
 pub mod sentry_suite;

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use bench::{
-    crash_generation, demo_run, scrub_speed, sentry_db, sentry_ingest, sentry_minidumps,
-    sentry_suite, symbols_server,
+    crash_generation, demo_run, scratch, scrub_speed, sentry_db, sentry_ingest, sentry_logs,
+    sentry_minidumps, sentry_suite, symbols_server,
 };
 use clap::{Args, Parser, Subcommand};
 use fake_sentry::config::SyncMode;
@@ -38,6 +38,9 @@ enum Command {
     /// fake-sentry on a large database file, as its own process: fill rate, disk per
     /// envelope, search, stats and UI times, restart time and RSS under sustained load.
     FakeSentryDb(FakeSentryDbArgs),
+    /// fake-sentry's log listing: `/logs` and `/api/logs/` times per filter over 100,000
+    /// stored log entries, in memory and on a file.
+    FakeSentryLogs(FakeSentryLogsArgs),
     /// fake-sentry's minidump processing, as its own process: dumps/s with a warm symbol
     /// cache, and ingest throughput with and without dumps being processed beside it.
     FakeSentryMinidumps(FakeSentryMinidumpsArgs),
@@ -197,6 +200,22 @@ fn positive_rate(text: &str) -> Result<f64, String> {
             "{text:?} is not a rate: expected envelopes/s above 0"
         )),
     }
+}
+
+#[derive(Args)]
+struct FakeSentryLogsArgs {
+    /// Log entries stored before anything is timed.
+    #[arg(long, default_value_t = 100_000)]
+    entries: usize,
+    /// Timed requests per case and path (after 3 warm-up requests).
+    #[arg(long, default_value_t = 50)]
+    runs: usize,
+    /// The stores measured, each filled afresh: memory, file (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "memory,file")]
+    stores: Vec<sentry_logs::StoreKind>,
+    /// Where the file store goes (a temporary directory, removed after, when absent).
+    #[arg(long)]
+    dir: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -429,6 +448,15 @@ async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::FakeSentry(args) => sentry_suite::run(&args.options()).await,
         Command::FakeSentryDb(args) => sentry_db::run(&args.options()).await,
+        Command::FakeSentryLogs(args) => {
+            let scratch = scratch::Scratch::new(args.dir.as_deref(), "fake-sentry-logs-bench")?;
+            let options = sentry_logs::LogsOptions {
+                entries: args.entries.max(1),
+                runs: args.runs.max(1),
+                stores: args.stores,
+            };
+            sentry_logs::run(scratch.path(), &options).await.map(drop)
+        }
         Command::FakeSentryMinidumps(args) => sentry_minidumps::run(&args.options()?).await,
         Command::FakeSymbols(args) => {
             symbols_server::run(symbols_server::BenchOptions {
