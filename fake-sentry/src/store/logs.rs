@@ -9,7 +9,10 @@
 //!
 //! Listings are newest first by the entry's own time (`ts`, then `id`); every filter has an
 //! index that keeps that order (`logs_level`, `logs_service`, ...), and the cursor is the last
-//! entry's `(ts, id)`. The live tail follows `id`, the order entries were stored in.
+//! entry's `(ts, id)`. A page walks one of them and stops: several levels are one walk per
+//! level merged, and text matches are a set each row is checked against, unless they are few
+//! enough to read and sort (`list_sql`). The live tail follows `id`, the order entries were
+//! stored in.
 
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, params, params_from_iter};
@@ -315,12 +318,24 @@ impl LogFilter {
 
     /// The `WHERE` clause (over `logs AS l`) and its parameters, numbered from 1.
     fn to_sql(&self) -> Result<(Vec<String>, Vec<SqlValue>), BadLogFilter> {
+        let sql = self.to_parts()?;
+        let mut clauses = sql.clauses;
+        clauses.extend(sql.levels.map(|levels| levels.clause()));
+        clauses.extend(sql.text.map(|text| text.clause));
+        Ok((clauses, sql.params))
+    }
+
+    /// The filter as SQL over `logs AS l`, its level and text clauses kept apart so that
+    /// [`list_logs`] can choose how the query walks the indexes.
+    fn to_parts(&self) -> Result<FilterSql, BadLogFilter> {
         let mut clauses = Vec::new();
         let mut params: Vec<SqlValue> = Vec::new();
         let bind = |params: &mut Vec<SqlValue>, value: SqlValue| {
             params.push(value);
             format!("?{}", params.len())
         };
+        let mut level_sql = None;
+        let mut text_sql = None;
         let mut levels: Option<Vec<String>> =
             (!self.levels.is_empty()).then(|| self.levels.clone());
         if let Some(min) = &self.min_level {
@@ -334,15 +349,15 @@ impl LogFilter {
             });
         }
         if let Some(levels) = levels {
-            let list: Vec<String> = levels
-                .into_iter()
-                .map(|l| bind(&mut params, SqlValue::Text(l)))
-                .collect();
-            clauses.push(if list.is_empty() {
-                "0".to_string()
-            } else {
-                format!("l.level IN ({})", list.join(", "))
-            });
+            let mut list: Vec<String> = Vec::new();
+            for level in levels {
+                // `level=error,error` asks for one level: one arm of the merge, not two.
+                let value = SqlValue::Text(level);
+                if !params[params.len() - list.len()..].contains(&value) {
+                    list.push(bind(&mut params, value));
+                }
+            }
+            level_sql = Some(LevelSql(list));
         }
         if let Some(service) = &self.service {
             clauses.push(format!(
@@ -383,22 +398,69 @@ impl LogFilter {
             if q.chars().count() >= 3 && !q.contains('\0') {
                 // A phrase of the trigram tokenizer is a substring, in any case.
                 let phrase = format!("\"{}\"", q.replace('"', "\"\""));
-                clauses.push(format!(
-                    "l.id IN (SELECT rowid FROM logs_text WHERE logs_text MATCH {})",
-                    bind(&mut params, SqlValue::Text(phrase))
-                ));
+                let p = bind(&mut params, SqlValue::Text(phrase));
+                // `+`: the matches are a set each row is checked against, never the index the
+                // query walks (which would read every match's row, then sort them all);
+                // `list_logs` drives the query from the matches when they are few.
+                text_sql = Some(TextSql {
+                    clause: format!(
+                        "+l.id IN (SELECT rowid FROM logs_text WHERE logs_text MATCH {p})"
+                    ),
+                    phrase: Some(p),
+                });
             } else {
                 // Too short for a trigram: the other filters' rows are checked one by one.
                 let pattern = format!("%{}%", like_pattern(q));
                 let p = bind(&mut params, SqlValue::Text(pattern));
-                clauses.push(format!(
-                    "(l.body LIKE {p} ESCAPE '\\' OR l.attributes LIKE {p} ESCAPE '\\')"
-                ));
+                text_sql = Some(TextSql {
+                    clause: format!(
+                        "(l.body LIKE {p} ESCAPE '\\' OR l.attributes LIKE {p} ESCAPE '\\')"
+                    ),
+                    phrase: None,
+                });
             }
         }
-        Ok((clauses, params))
+        Ok(FilterSql {
+            clauses,
+            levels: level_sql,
+            text: text_sql,
+            params,
+        })
     }
 }
+
+/// A [`LogFilter`] as SQL over `logs AS l`: every clause but the level and text ones, which
+/// shape the query (see [`list_logs`]); the parameters of all of them, numbered from 1.
+struct FilterSql {
+    clauses: Vec<String>,
+    levels: Option<LevelSql>,
+    text: Option<TextSql>,
+    params: Vec<SqlValue>,
+}
+
+/// The levels asked for, as the parameters that hold them (none: no entry can match).
+struct LevelSql(Vec<String>);
+
+impl LevelSql {
+    fn clause(&self) -> String {
+        match self.0.as_slice() {
+            [] => "0".into(),
+            [one] => format!("l.level = {one}"),
+            list => format!("l.level IN ({})", list.join(", ")),
+        }
+    }
+}
+
+/// The text clause, and the parameter holding its FTS phrase (`None`: a `LIKE` over the rows,
+/// for text shorter than a trigram).
+struct TextSql {
+    clause: String,
+    phrase: Option<String>,
+}
+
+/// Text matches up to this many are read one by one and sorted; past it, the query walks the
+/// time index and checks each row against the matches, and stops at a page.
+const FEW_TEXT_MATCHES: i64 = 2000;
 
 fn like_pattern(text: &str) -> String {
     text.replace('\\', "\\\\")
@@ -551,7 +613,29 @@ pub fn list_logs(
     before: Option<LogCursor>,
     limit: usize,
 ) -> rusqlite::Result<Vec<LogRecord>> {
-    let (mut clauses, mut params) = filter.to_sql().map_err(sql_error)?;
+    let (sql, params) = list_sql(conn, filter, before, limit)?;
+    query_records(conn, &sql, &params)
+}
+
+/// The query [`list_logs`] runs. Every shape walks an index in the listing's order and stops at
+/// a page, or sorts a few thousand rows at most:
+/// - text whose matches are few: the matches drive (each row looked up, then sorted);
+/// - several levels: one arm per level, each a page from `logs_level` (level, ts) in order,
+///   and the arms' rows (a page each at most) sorted;
+/// - otherwise one walk down the time order of the most selective index, text matches a set
+///   each row is checked against.
+fn list_sql(
+    conn: &Connection,
+    filter: &LogFilter,
+    before: Option<LogCursor>,
+    limit: usize,
+) -> rusqlite::Result<(String, Vec<SqlValue>)> {
+    let FilterSql {
+        mut clauses,
+        levels,
+        text,
+        mut params,
+    } = filter.to_parts().map_err(sql_error)?;
     if let Some(cursor) = before {
         params.push(SqlValue::Real(cursor.ts));
         params.push(SqlValue::Integer(cursor.id));
@@ -559,13 +643,67 @@ pub fn list_logs(
         clauses.push(format!("(l.ts, l.id) < (?{t}, ?{i})"));
     }
     params.push(SqlValue::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
-    let sql = format!(
-        "SELECT {COLUMNS} FROM logs l JOIN items i ON i.seq = l.seq WHERE {}
-         ORDER BY l.ts DESC, l.id DESC LIMIT ?{}",
-        where_of(&clauses),
-        params.len()
-    );
-    query_records(conn, &sql, &params)
+    let limit = format!("?{}", params.len());
+    let order = "ORDER BY l.ts DESC, l.id DESC";
+    let few_matches = match &text {
+        Some(TextSql {
+            phrase: Some(phrase),
+            ..
+        }) => {
+            let index: usize = phrase[1..].parse().unwrap_or(1);
+            let matches: i64 = conn
+                .prepare_cached(
+                    "SELECT COUNT(*) FROM (SELECT rowid FROM logs_text WHERE logs_text MATCH ?1
+                     LIMIT ?2)",
+                )?
+                .query_row(params![params[index - 1], FEW_TEXT_MATCHES + 1], |r| {
+                    r.get(0)
+                })?;
+            (matches <= FEW_TEXT_MATCHES).then(|| phrase.clone())
+        }
+        _ => None,
+    };
+    if let Some(phrase) = few_matches {
+        // `CROSS JOIN` keeps the matches first.
+        clauses.extend(levels.map(|l| l.clause()));
+        let sql = format!(
+            "SELECT {COLUMNS} FROM (SELECT rowid AS id FROM logs_text WHERE logs_text MATCH
+             {phrase}) m CROSS JOIN logs l ON l.id = m.id JOIN items i ON i.seq = l.seq
+             WHERE {} {order} LIMIT {limit}",
+            where_of(&clauses)
+        );
+        return Ok((sql, params));
+    }
+    clauses.extend(text.map(|t| t.clause));
+    let sql = match levels {
+        Some(LevelSql(list)) if list.len() > 1 => {
+            let arms: Vec<String> = list
+                .iter()
+                .map(|level| {
+                    let mut arm = vec![format!("l.level = {level}")];
+                    arm.extend(clauses.iter().cloned());
+                    format!(
+                        "SELECT id FROM (SELECT l.id FROM logs l WHERE {} {order} LIMIT {limit})",
+                        arm.join(" AND ")
+                    )
+                })
+                .collect();
+            format!(
+                "SELECT {COLUMNS} FROM logs l JOIN items i ON i.seq = l.seq
+                 WHERE l.id IN ({}) {order} LIMIT {limit}",
+                arms.join(" UNION ALL ")
+            )
+        }
+        levels => {
+            clauses.extend(levels.map(|l| l.clause()));
+            format!(
+                "SELECT {COLUMNS} FROM logs l JOIN items i ON i.seq = l.seq WHERE {}
+                 {order} LIMIT {limit}",
+                where_of(&clauses)
+            )
+        }
+    };
+    Ok((sql, params))
 }
 
 /// Entries matching `filter` stored after the entry `after` (by `id`, oldest first), at most
@@ -613,12 +751,183 @@ pub fn log_counts(conn: &Connection) -> rusqlite::Result<(u64, u64)> {
 
 /// The services and environments entries name (at most `limit` of each), for suggestions.
 pub fn log_facets(conn: &Connection, limit: usize) -> rusqlite::Result<(Vec<String>, Vec<String>)> {
+    // One probe of the column's index per value (`DISTINCT` would read every entry).
     let distinct = |column: &str| -> rusqlite::Result<Vec<String>> {
         conn.prepare_cached(&format!(
-            "SELECT DISTINCT {column} FROM logs WHERE {column} IS NOT NULL ORDER BY {column} LIMIT ?1"
+            "WITH RECURSIVE v(value) AS (
+                 SELECT MIN({column}) FROM logs
+                 UNION ALL
+                 SELECT (SELECT MIN({column}) FROM logs WHERE {column} > v.value) FROM v
+                 WHERE v.value IS NOT NULL
+             )
+             SELECT value FROM v WHERE value IS NOT NULL LIMIT ?1"
         ))?
         .query_map([limit as i64], |r| r.get(0))?
         .collect()
     };
     Ok((distinct("service")?, distinct("environment")?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Storage, SyncMode};
+    use crate::store::Store;
+
+    fn filter(query: &str) -> LogFilter {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).expect("query");
+        LogFilter::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))).expect("filter")
+    }
+
+    /// Every listing walks an index in time order and stops at a page, or sorts a bounded set
+    /// (a page per level, or few text matches): none reads the whole table or sorts it.
+    #[test]
+    fn listings_walk_an_index_in_time_order() {
+        let store = Store::open(&Storage::Memory, 10, 10, 1 << 20, SyncMode::Off).expect("open");
+        // More matches of "common" than are read one by one; "rare" has one.
+        store
+            .read_blocking(|conn| {
+                conn.execute_batch(&format!(
+                    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {})
+                     INSERT INTO logs_text (rowid, text) SELECT i, 'a common word' FROM n;
+                     INSERT INTO logs_text (rowid, text) VALUES (1000000, 'a rare word');",
+                    FEW_TEXT_MATCHES + 10
+                ))
+            })
+            .expect("text");
+        let trace = "0af7651916cd43dd8448eb211c80319c";
+        let window = "since=1700000000&until=1700003600";
+        // (query, whether a bounded sort is expected)
+        let cases = [
+            ("", false),
+            ("level=error", false),
+            ("level=error,warning", true),
+            ("level=error,error", false),
+            ("min_level=warning", true),
+            ("min_level=fatal", false),
+            ("service=orders", false),
+            (&format!("trace_id={trace}"), false),
+            ("q=common", false),
+            ("q=rare", true),
+            ("q=ab", false),
+            (window, false),
+            (
+                &format!("service=orders&level=error,warning&{window}"),
+                true,
+            ),
+            ("service=orders&q=common", false),
+            ("min_level=error&q=common", true),
+            ("environment=staging", false),
+            ("project=2", false),
+        ];
+        let cursor = LogCursor {
+            ts: 1_700_000_000.5,
+            id: 7,
+        };
+        for (query, sorts) in cases {
+            for before in [None, Some(cursor)] {
+                let filter = filter(query);
+                let plan = store
+                    .read_blocking(|conn| {
+                        let (sql, params) = list_sql(conn, &filter, before, 101)?;
+                        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+                        let rows =
+                            stmt.query_map(params_from_iter(params), |r| r.get::<_, String>(3))?;
+                        rows.collect::<rusqlite::Result<Vec<String>>>()
+                    })
+                    .expect("plan");
+                let shown = format!("{query} {before:?}:\n  {}", plan.join("\n  "));
+                assert!(
+                    !plan.iter().any(|line| line == "SCAN l" || line == "SCAN i"),
+                    "{shown}"
+                );
+                assert_eq!(
+                    plan.iter().any(|line| line.contains("TEMP B-TREE")),
+                    sorts,
+                    "{shown}"
+                );
+                // Several levels: one arm per level, each a page walked in time order.
+                if sorts && !query.contains("rare") {
+                    let arms = plan.iter().filter(|l| l.starts_with("CO-ROUTINE")).count();
+                    assert!(arms >= 2, "{shown}");
+                }
+            }
+        }
+    }
+
+    /// Each query shape (few text matches, many, a merge of levels) pages through the same
+    /// entries as filtering them all and sorting by time would, when ids and times disagree.
+    #[test]
+    fn every_shape_pages_in_time_order() {
+        let store = Store::open(&Storage::Memory, 10, 10, 1 << 20, SyncMode::Off).expect("open");
+        let n = 3 * FEW_TEXT_MATCHES;
+        store
+            .read_blocking(|conn| {
+                conn.execute_batch(&format!(
+                    "PRAGMA foreign_keys = OFF;
+                     INSERT INTO items (seq, id, envelope_id, idx, project_id, item_type, summary,
+                         received_at, payload, is_json)
+                     VALUES (1, 'item', 1, 0, 1, 'log', '', 0, x'', 1);
+                     WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {n})
+                     INSERT INTO logs (id, seq, idx, project_id, ts, level, body, service,
+                         attributes)
+                     SELECT i, 1, i, 1, 1000000 + (i * 7919) % 1000,
+                         CASE i % 4 WHEN 0 THEN 'info' WHEN 1 THEN 'warn' WHEN 2 THEN 'error'
+                             ELSE 'debug' END,
+                         '', CASE WHEN i % 3 = 0 THEN 'a' ELSE 'b' END, '{{}}' FROM n;
+                     INSERT INTO logs_text (rowid, text)
+                     SELECT id, CASE WHEN id % 2 = 0 THEN 'common' ELSE 'other' END
+                         || CASE WHEN id = 1234 THEN ' rare' ELSE '' END FROM logs;"
+                ))
+            })
+            .expect("rows");
+        let all: Vec<(f64, i64, String, String)> = (1..=n)
+            .map(|i| {
+                let level = ["info", "warn", "error", "debug"][(i % 4) as usize];
+                let service = if i % 3 == 0 { "a" } else { "b" };
+                let ts = 1_000_000.0 + ((i * 7919) % 1000) as f64;
+                (ts, i, level.to_string(), service.to_string())
+            })
+            .collect();
+        type Wanted = fn(&(f64, i64, String, String)) -> bool;
+        let cases: [(&str, Wanted); 6] = [
+            ("level=error,warning", |r| r.2 == "error" || r.2 == "warn"),
+            ("min_level=warn&q=common", |r| {
+                r.2 != "info" && r.2 != "debug" && r.1 % 2 == 0
+            }),
+            ("q=common", |r| r.1 % 2 == 0),
+            ("q=rare", |r| r.1 == 1234),
+            ("q=ther&level=warn,error,debug", |r| {
+                r.1 % 2 == 1 && r.2 != "info"
+            }),
+            ("service=a&level=warn,error&q=common", |r| {
+                r.3 == "a" && (r.2 == "warn" || r.2 == "error") && r.1 % 2 == 0
+            }),
+        ];
+        for (query, wanted) in cases {
+            let expected: Vec<i64> = {
+                let mut rows: Vec<_> = all.iter().filter(|r| wanted(r)).collect();
+                rows.sort_by(|a, b| (b.0, b.1).partial_cmp(&(a.0, a.1)).expect("order"));
+                rows.iter().map(|r| r.1).collect()
+            };
+            let filter = filter(query);
+            let mut got = Vec::new();
+            let mut before = None;
+            loop {
+                let page = store
+                    .read_blocking(|conn| list_logs(conn, &filter, before, 500))
+                    .expect("page");
+                got.extend(page.iter().map(|r| r.id));
+                match page.last() {
+                    Some(last) if page.len() == 500 => before = Some(last.cursor()),
+                    _ => break,
+                }
+            }
+            assert_eq!(got.len(), expected.len(), "{query}");
+            assert!(
+                got == expected,
+                "{query}: pages differ from the sorted rows"
+            );
+        }
+    }
 }
