@@ -660,4 +660,45 @@ async fn a_node_service_calling_a_python_service_is_one_trace() {
     assert_eq!(summary["counts"]["errors"], 1);
     assert_eq!(summary["counts"]["logs"], 2);
     assert!(summary["services"].as_array().unwrap().len() >= 2);
+
+    // The trace page shows the same tree: the Python transaction's row right under the Node
+    // request span's row, one level deeper, with the error and both logs pinned in it.
+    let page = reqwest::get(format!("{base}/traces/{trace_id}"))
+        .await
+        .expect("trace page")
+        .text()
+        .await
+        .expect("page text");
+    let row_of = |span_id: &str| {
+        let at = page
+            .find(&format!("data-span=\"{span_id}\""))
+            .unwrap_or_else(|| panic!("no row for span {span_id}"));
+        let start = page[..at].rfind("<li").expect("row start");
+        let depth = page[start..at]
+            .split("data-depth=\"")
+            .nth(1)
+            .and_then(|d| d.split('"').next())
+            .and_then(|d| d.parse::<usize>().ok())
+            .expect("row depth");
+        (start, depth)
+    };
+    let (http_at, http_depth) = row_of(parent);
+    let python_span = served["transaction_span_id"].as_str().expect("span id");
+    let (python_at, python_depth) = row_of(python_span);
+    assert!(
+        http_at < python_at,
+        "the Python row follows the Node span's"
+    );
+    assert_eq!(python_depth, http_depth + 1, "nested one level under it");
+    for text in [
+        "call python",
+        "GET /work",
+        "ValueError: python service failed",
+        "python service handling /work",
+        "python service inside the query",
+        "sentry.javascript.node",
+        "sentry.python",
+    ] {
+        assert!(page.contains(text), "the trace page shows {text:?}");
+    }
 }
