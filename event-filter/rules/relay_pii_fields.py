@@ -32,7 +32,7 @@ import sentry_relay
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(ROOT / "event-filter" / "tests"))
-from peer_scrubbers import capture_events  # noqa: E402
+from captures import capture_events  # noqa: E402
 
 UNKNOWN = "zz_unknown_field"
 NEVER_SCRUBBED = {"", "true", "false", "null", "undefined"}

@@ -17,14 +17,12 @@ value here and its remark is dropped; the Rust side compares without `meta_remar
 """
 
 import copy
-import gzip
 import json
 import logging
 import sys
 from importlib.metadata import version
-from pathlib import Path
 
-import brotli
+from captures import capture_events
 from fillmore.scrubber import SCRUB_RULES_DEFAULT, Scrubber
 from sentry_sdk._types import AnnotatedValue
 from sentry_sdk.scrubber import EventScrubber
@@ -41,42 +39,6 @@ def unannotate(node):
     if isinstance(node, (list, tuple)):
         return [unannotate(v) for v in node]
     return node
-
-
-def envelope_items(data):
-    """(type, payload) of every item of an envelope (length-prefixed or newline-terminated)."""
-    lines = data.split(b"\n", 1)
-    rest = lines[1] if len(lines) > 1 else b""
-    while rest.strip():
-        header_line, _, rest = rest.partition(b"\n")
-        if not header_line.strip():
-            continue
-        header = json.loads(header_line)
-        length = header.get("length")
-        if length is None:
-            payload, _, rest = rest.partition(b"\n")
-        else:
-            payload, rest = rest[:length], rest[length + 1 :]
-        yield header.get("type"), payload
-
-
-def capture_events(path):
-    path = Path(path)
-    raw = path.read_bytes()
-    if path.name.endswith(".gz"):
-        data = gzip.decompress(raw)
-    else:
-        meta = json.loads(path.with_suffix(".json").read_text())
-        encoding = {k.lower(): v for k, v in meta["headers"].items()}.get("content-encoding", "")
-        if encoding == "br":
-            data = brotli.decompress(raw)
-        elif encoding == "gzip":
-            data = gzip.decompress(raw)
-        else:
-            data = raw
-    for n, (kind, payload) in enumerate(envelope_items(data)):
-        if kind in ("event", "transaction"):
-            yield {"name": f"{path.name}#{n}", "event": json.loads(payload)}
 
 
 def sentry_sdk_scrub(event):

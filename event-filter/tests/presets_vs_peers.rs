@@ -16,9 +16,7 @@
 //! are skipped with a note on stderr, or fail when every client is required
 //! (`UNDERSTUDY_REQUIRE_ALL_CLIENTS=1` or `CI`): `test_clients::skip_or_fail`'s rule.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
 use event_filter::{Policy, Scrubber};
@@ -142,25 +140,7 @@ fn run_peers(python: &Path, events: Vec<(String, Value)>, captures: &[PathBuf]) 
         "events": events.into_iter().map(|(name, event)| json!({"name": name, "event": event})).collect::<Vec<_>>(),
         "captures": captures,
     });
-    let driver = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peer_scrubbers.py");
-    let mut child = Command::new(python)
-        .arg(&driver)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the peer driver");
-    let mut stdin = child.stdin.take().expect("stdin");
-    let body = request.to_string();
-    let writer = std::thread::spawn(move || stdin.write_all(body.as_bytes()));
-    let output = child.wait_with_output().expect("peer driver");
-    writer.join().expect("writer").expect("write to the driver");
-    assert!(
-        output.status.success(),
-        "peer driver failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let mut reply: Value = serde_json::from_slice(&output.stdout).expect("driver JSON");
+    let mut reply = support::run_script(python, "peer_scrubbers.py", &request);
     for (name, want) in PEERS {
         assert_eq!(reply["versions"][name], want, "{name} version");
     }

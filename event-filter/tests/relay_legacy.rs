@@ -12,9 +12,9 @@
 //! skipped with a note, or fails when every client is required
 //! (`UNDERSTUDY_REQUIRE_ALL_CLIENTS=1`, which `.ci/run` sets, or `CI`).
 
-use std::io::Write as _;
+mod support;
+
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use event_filter::Scrubber;
 use event_filter::relay::{LegacyError, convert_datascrubbing_config, import};
@@ -325,31 +325,8 @@ fn all_settings() -> Vec<Value> {
 
 /// Relay's results, one per settings document: `Ok(config)` or `Err(message)`.
 fn relay_results(python: &Path, settings: &[Value]) -> Vec<Result<Value, String>> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/relay_legacy.py");
-    let mut child = Command::new(python)
-        .arg(&script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the Relay conversion script");
-    let input = serde_json::to_vec(settings).expect("settings as JSON");
-    // Written from a thread so that a full stdout pipe cannot stall the write.
-    let mut stdin = child.stdin.take().expect("stdin");
-    let writer = std::thread::spawn(move || stdin.write_all(&input));
-    let output = child
-        .wait_with_output()
-        .expect("the Relay conversion script");
-    writer
-        .join()
-        .expect("writer thread")
-        .expect("settings written to the script");
-    assert!(
-        output.status.success(),
-        "tests/relay_legacy.py failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let results: Vec<Value> = serde_json::from_slice(&output.stdout).expect("the script's JSON");
+    let reply = support::run_script(python, "relay_legacy.py", &Value::from(settings.to_vec()));
+    let results: Vec<Value> = serde_json::from_value(reply).expect("a list of results");
     results
         .into_iter()
         .map(|result| match (result.get("config"), result.get("error")) {

@@ -21,59 +21,17 @@ every key optional. The reply:
   Relay's shapes.
 - `captures`: the events and transactions of wire captures of fake-sentry/testdata/captures/
   (`<name>.body`, still compressed as its `<name>.json` headers say, or `<name>.envelope.gz`),
-  decoded as tests/peer_scrubbers.py does. A brotli body needs the `brotli` module, which
-  scripts/setup-test-clients installs into .clients/venv.
+  decoded by tests/captures.py.
 
 An error in one case is that case's `{"error": ...}`; the process goes on.
 """
 
-import gzip
 import json
 import sys
 from importlib.metadata import version
-from pathlib import Path
 
 import sentry_relay
-
-
-def envelope_items(data):
-    """(type, payload) of every item of an envelope (length-prefixed or newline-terminated)."""
-    lines = data.split(b"\n", 1)
-    rest = lines[1] if len(lines) > 1 else b""
-    while rest.strip():
-        header_line, _, rest = rest.partition(b"\n")
-        if not header_line.strip():
-            continue
-        header = json.loads(header_line)
-        length = header.get("length")
-        if length is None:
-            payload, _, rest = rest.partition(b"\n")
-        else:
-            payload, rest = rest[:length], rest[length + 1 :]
-        yield header.get("type"), payload
-
-
-def capture_events(path):
-    path = Path(path)
-    raw = path.read_bytes()
-    if path.name.endswith(".gz"):
-        data = gzip.decompress(raw)
-    else:
-        meta = json.loads(path.with_suffix(".json").read_text())
-        encoding = {k.lower(): v for k, v in meta["headers"].items()}.get("content-encoding", "")
-        if encoding == "br":
-            # Imported here so that a Python without brotli still serves everything else, and
-            # says exactly what is missing when a brotli capture comes.
-            import brotli
-
-            data = brotli.decompress(raw)
-        elif encoding == "gzip":
-            data = gzip.decompress(raw)
-        else:
-            data = raw
-    for n, (kind, payload) in enumerate(envelope_items(data)):
-        if kind in ("event", "transaction"):
-            yield {"name": f"{path.name}#{n}", "event": json.loads(payload)}
+from captures import capture_events
 
 
 def guarded(f, *args):

@@ -19,14 +19,14 @@
 //! skipped with a note, or fails when every client is required
 //! (`UNDERSTUDY_REQUIRE_ALL_CLIENTS=1`, which `.ci/run` sets, or `CI`).
 
-use std::io::Write as _;
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use event_filter::relay::import;
 use serde_json::{Value, json};
 
 mod corpus;
+#[path = "../support/mod.rs"]
+mod support;
 
 use corpus::*;
 
@@ -76,31 +76,8 @@ fn intended_differences() -> Vec<(String, bool, &'static str)> {
 /// Relay's verdicts, one per entry (`{"config": text}` or `{"selector": text}`):
 /// `Ok(())` or `Err(message)`.
 fn relay_verdicts(python: &Path, entries: &[Value]) -> Vec<Result<(), String>> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/relay_validate.py");
-    let mut child = Command::new(python)
-        .arg(&script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the Relay validation script");
-    let input = serde_json::to_vec(entries).expect("entries as JSON");
-    // Written from a thread so that a full stdout pipe cannot stall the write.
-    let mut stdin = child.stdin.take().expect("stdin");
-    let writer = std::thread::spawn(move || stdin.write_all(&input));
-    let output = child
-        .wait_with_output()
-        .expect("the Relay validation script");
-    writer
-        .join()
-        .expect("writer thread")
-        .expect("entries written to the script");
-    assert!(
-        output.status.success(),
-        "tests/relay_validate.py failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let results: Vec<Value> = serde_json::from_slice(&output.stdout).expect("the script's JSON");
+    let reply = support::run_script(python, "relay_validate.py", &Value::from(entries.to_vec()));
+    let results: Vec<Value> = serde_json::from_value(reply).expect("a list of verdicts");
     assert_eq!(results.len(), entries.len(), "one verdict per entry");
     results
         .into_iter()

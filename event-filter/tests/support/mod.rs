@@ -1,8 +1,46 @@
-//! What more than one test file reads: the real SDK events in `testdata/events/`.
+//! What more than one test file needs: the real SDK events in `testdata/events/`, and running
+//! one of the Python scripts beside the tests (the peers' drivers) on a JSON request.
 
-use std::path::PathBuf;
+#![allow(dead_code)]
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 
 use serde_json::Value;
+
+/// Runs `tests/<script>` with `python`, writes `request` (JSON) to its stdin, and returns the
+/// JSON it prints; panics, with its stderr, when it fails.
+pub fn run_script(python: &Path, script: &str, request: &Value) -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join(script);
+    let mut child = Command::new(python)
+        .arg(&path)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start tests/{script}: {e}"));
+    let body = serde_json::to_vec(request).expect("the request as JSON");
+    // Written from a thread so that a full stdout pipe cannot stall the write.
+    let mut stdin = child.stdin.take().expect("stdin");
+    let writer = std::thread::spawn(move || stdin.write_all(&body));
+    let output = child
+        .wait_with_output()
+        .unwrap_or_else(|e| panic!("tests/{script}: {e}"));
+    writer
+        .join()
+        .expect("writer thread")
+        .unwrap_or_else(|e| panic!("writing to tests/{script}: {e}"));
+    assert!(
+        output.status.success(),
+        "tests/{script} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("tests/{script} printed no JSON: {e}"))
+}
 
 /// Every event in `testdata/events/` (captured from real SDKs), by file name, in name order.
 pub fn real_events() -> Vec<(String, Value)> {
