@@ -51,8 +51,8 @@ impl<'de> DeserializeSeed<'de> for Prune<'_> {
         match self.0 {
             Spec::All => serde::Deserialize::deserialize(deserializer),
             Spec::Keys(keys) => deserializer.deserialize_any(PruneKeys(keys)),
-            Spec::Fields(keys) => deserializer.deserialize_any(PruneFields(keys)),
-            Spec::FirstOf(n, spec) => deserializer.deserialize_any(PruneFirst(*n, spec)),
+            Spec::Fields(keys) => deserializer.deserialize_any(PruneOnly::Fields(keys)),
+            Spec::FirstOf(n, spec) => deserializer.deserialize_any(PruneOnly::FirstOf(*n, spec)),
         }
     }
 }
@@ -132,54 +132,15 @@ impl<'de> Visitor<'de> for PruneKeys<'_> {
     }
 }
 
-/// Keeps the named keys of an object and nothing of any other value.
-struct PruneFields<'s>(&'s [(&'static str, Spec)]);
-
-impl<'de> Visitor<'de> for PruneFields<'_> {
-    type Value = Value;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-
-    fn visit_bool<E>(self, _: bool) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_i64<E>(self, _: i64) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_u64<E>(self, _: u64) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_f64<E>(self, _: f64) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_str<E>(self, _: &str) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(Value::Null)
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Value, A::Error> {
-        PruneKeys(self.0).visit_map(map)
-    }
+/// Keeps one kind of container and nothing of any other value (`null`, after checking it).
+enum PruneOnly<'s> {
+    /// An object's named keys ([`Spec::Fields`]).
+    Fields(&'s [(&'static str, Spec)]),
+    /// An array's first elements ([`Spec::FirstOf`]).
+    FirstOf(usize, &'s Spec),
 }
 
-/// Keeps the first elements of an array and nothing of any other value.
-struct PruneFirst<'s>(usize, &'s Spec);
-
-impl<'de> Visitor<'de> for PruneFirst<'_> {
+impl<'de> Visitor<'de> for PruneOnly<'_> {
     type Value = Value;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -211,9 +172,13 @@ impl<'de> Visitor<'de> for PruneFirst<'_> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let Self::FirstOf(n, spec) = self else {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            return Ok(Value::Null);
+        };
         let mut items = Vec::new();
-        while items.len() < self.0 {
-            match seq.next_element_seed(Prune(self.1))? {
+        while items.len() < n {
+            match seq.next_element_seed(Prune(spec))? {
                 Some(item) => items.push(item),
                 None => return Ok(Value::Array(items)),
             }
@@ -223,8 +188,11 @@ impl<'de> Visitor<'de> for PruneFirst<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        Ok(Value::Null)
+        let Self::Fields(keys) = self else {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            return Ok(Value::Null);
+        };
+        PruneKeys(keys).visit_map(map)
     }
 }
 

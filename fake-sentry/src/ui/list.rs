@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 use super::limits::UiLimits;
 use super::queries::{self, ListData, Suggestions};
+use super::query_string::{PageLinks, encode, non_empty, number, page_limit, pairs, parse};
 use super::text::{short_time, truncate};
 use super::{UiError, render};
 use crate::server::AppState;
@@ -43,25 +44,11 @@ pub struct ListQuery {
     pub flushed: String,
 }
 
-fn non_empty(text: &str) -> Option<String> {
-    let text = text.trim();
-    (!text.is_empty()).then(|| text.to_string())
-}
-
 impl ListQuery {
     /// The store filter these fields describe.
     pub(crate) fn filter(&self) -> Result<ItemFilter, UiError> {
-        let number = |name: &str, text: &str| -> Result<Option<i64>, UiError> {
-            non_empty(text)
-                .map(|t| {
-                    t.parse::<i64>().map_err(|_| {
-                        UiError::BadRequest(format!("{name} must be a number, not {t:?}"))
-                    })
-                })
-                .transpose()
-        };
         let filter = ItemFilter {
-            project: number("project", &self.project)?.map(|p| p as u64),
+            project: number::<i64>("project", &self.project)?.map(|p| p as u64),
             item_type: non_empty(&self.item_type),
             level: non_empty(&self.level),
             release: non_empty(&self.release),
@@ -93,18 +80,12 @@ impl ListQuery {
 
     /// Items per page: `limit`, within the `page` and `max_page` settings.
     pub(crate) fn limit(&self, limits: &UiLimits) -> Result<usize, UiError> {
-        match non_empty(&self.limit) {
-            None => Ok(limits.page),
-            Some(t) => t
-                .parse::<usize>()
-                .map(|n| n.clamp(1, limits.max_page))
-                .map_err(|_| UiError::BadRequest(format!("limit must be a number, not {t:?}"))),
-        }
+        page_limit(&self.limit, limits)
     }
 
     /// The non-empty filter fields as `name=value` pairs (no cursor, no limit).
     fn filter_pairs(&self) -> Vec<(&'static str, String)> {
-        [
+        pairs([
             ("project", &self.project),
             ("type", &self.item_type),
             ("level", &self.level),
@@ -115,10 +96,7 @@ impl ListQuery {
             ("since", &self.since),
             ("until", &self.until),
             ("trace_id", &self.trace_id),
-        ]
-        .into_iter()
-        .filter_map(|(name, value)| non_empty(value).map(|v| (name, v)))
-        .collect()
+        ])
     }
 
     /// The query string of this listing without its `trace_id` filter.
@@ -147,10 +125,6 @@ impl ListQuery {
     fn is_filtered(&self) -> bool {
         !self.filter_pairs().is_empty()
     }
-}
-
-fn encode(pairs: &[(&str, String)]) -> String {
-    serde_urlencoded::to_string(pairs).unwrap_or_default()
 }
 
 /// One table row.
@@ -268,20 +242,11 @@ impl ListPage {
                 dsn: state.dsn(*p),
             })
             .collect();
-        let first_page = non_empty(&query.before).is_none();
         let mut filter_pairs = query.filter_pairs();
-        let older = data.next_cursor.map(|cursor| {
-            let mut pairs = filter_pairs.clone();
-            pairs.push(("before", cursor.to_string()));
-            if let Some(limit) = non_empty(&query.limit) {
-                pairs.push(("limit", limit));
-            }
-            encode(&pairs)
-        });
-        let newest = (!first_page).then(|| encode(&filter_pairs));
+        let pages = PageLinks::new(&filter_pairs, &query.before, &query.limit, data.next_cursor);
         // The stream takes the store's filter names; the list's cursor is not one of them.
         filter_pairs.push(("after", data.newest_seq.to_string()));
-        let stream_query = if first_page {
+        let stream_query = if pages.first {
             encode(&filter_pairs)
         } else {
             String::new()
@@ -302,9 +267,9 @@ impl ListPage {
             dsns,
             suggestions: data.suggestions,
             types: data.counts_by_type.into_iter().map(|(t, _)| t).collect(),
-            older,
-            newest,
-            live: first_page,
+            older: pages.older,
+            newest: pages.newest,
+            live: pages.first,
             stream_query,
             newest_seq: data.newest_seq,
             query,
@@ -317,9 +282,7 @@ pub(crate) async fn page(
     State(state): State<Arc<AppState>>,
     uri: Uri,
 ) -> Result<Response, UiError> {
-    let query: ListQuery = axum::extract::Query::try_from_uri(&uri)
-        .map(|q| q.0)
-        .map_err(|e| UiError::BadRequest(format!("invalid query: {}", e.body_text())))?;
+    let query: ListQuery = parse(&uri)?;
     let filter = query.filter()?;
     let limit = query.limit(&state.config.ui)?;
     let version = state.store.version();

@@ -14,6 +14,7 @@ use axum::http::Uri;
 use axum::response::Response;
 
 use super::limits::UiLimits;
+use super::query_string::encode;
 use super::text::truncate;
 use super::{UiError, render};
 use crate::api::parse_log_query;
@@ -100,10 +101,6 @@ pub struct LogsPage {
     pub live: bool,
     pub older: Option<String>,
     pub dropped: u64,
-}
-
-fn encode(pairs: &[(&str, String)]) -> String {
-    serde_urlencoded::to_string(pairs).unwrap_or_default()
 }
 
 fn text(value: &Option<String>) -> String {

@@ -17,6 +17,7 @@
 //!   services (`/traces/{id}`), from the same functions as the trace API.
 //! - `compare` diffs two items with `event_filter::shape::diff_values`; `admin` holds the
 //!   flush and refusals pages.
+//! - `query_string` reads the listing pages' form fields and writes their cursor-page links.
 //! - `queries` has the extra SQL the pages need; `text` shortens and formats values, and
 //!   `limits` has the helpers that cut a value to how much any page shows (`--ui-limit`,
 //!   [`UiLimits`], kept in [`crate::config`]).
@@ -43,6 +44,7 @@ pub mod list;
 pub mod logs;
 mod native_crash;
 pub(crate) mod queries;
+mod query_string;
 mod text;
 pub mod traces;
 

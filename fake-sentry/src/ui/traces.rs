@@ -16,6 +16,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::limits::UiLimits;
+use super::query_string::{PageLinks, encode, non_empty, number, page_limit, pairs, parse};
 use super::text::{short_time, truncate};
 use super::{UiError, render};
 use crate::api::{TraceLayout, TreeLimits, trace_layout};
@@ -42,20 +43,6 @@ pub struct TraceListQuery {
     /// The cursor: traces whose newest item is older than this sequence number.
     pub before: String,
     pub limit: String,
-}
-
-fn non_empty(text: &str) -> Option<String> {
-    let text = text.trim();
-    (!text.is_empty()).then(|| text.to_string())
-}
-
-fn number<T: std::str::FromStr>(name: &str, text: &str) -> Result<Option<T>, UiError> {
-    non_empty(text)
-        .map(|t| {
-            t.parse::<T>()
-                .map_err(|_| UiError::BadRequest(format!("{name} must be a number, not {t:?}")))
-        })
-        .transpose()
 }
 
 impl TraceListQuery {
@@ -87,13 +74,12 @@ impl TraceListQuery {
     }
 
     fn limit(&self, limits: &UiLimits) -> Result<usize, UiError> {
-        Ok(number::<usize>("limit", &self.limit)?
-            .map_or(limits.page, |n| n.clamp(1, limits.max_page)))
+        page_limit(&self.limit, limits)
     }
 
     /// The non-empty filter fields as `name=value` pairs (no cursor, no limit).
     fn filter_pairs(&self) -> Vec<(&'static str, String)> {
-        [
+        pairs([
             ("project", &self.project),
             ("sdk", &self.sdk),
             ("release", &self.release),
@@ -102,15 +88,8 @@ impl TraceListQuery {
             ("errors", &self.errors),
             ("since", &self.since),
             ("until", &self.until),
-        ]
-        .into_iter()
-        .filter_map(|(name, value)| non_empty(value).map(|v| (name, v)))
-        .collect()
+        ])
     }
-}
-
-fn encode(pairs: &[(&str, String)]) -> String {
-    serde_urlencoded::to_string(pairs).unwrap_or_default()
 }
 
 /// Milliseconds exactly as the API has them (to the microsecond), with thousands separators:
@@ -288,15 +267,7 @@ pub(crate) struct TraceListPage {
 impl TraceListPage {
     fn new(query: TraceListQuery, data: TraceListData, limits: &UiLimits) -> Self {
         let filter_pairs = query.filter_pairs();
-        let first_page = non_empty(&query.before).is_none();
-        let older = data.next_cursor.map(|cursor| {
-            let mut pairs = filter_pairs.clone();
-            pairs.push(("before", cursor.to_string()));
-            if let Some(limit) = non_empty(&query.limit) {
-                pairs.push(("limit", limit));
-            }
-            encode(&pairs)
-        });
+        let pages = PageLinks::new(&filter_pairs, &query.before, &query.limit, data.next_cursor);
         let mut refresh_pairs = filter_pairs.clone();
         if let Some(limit) = non_empty(&query.limit) {
             refresh_pairs.push(("limit", limit));
@@ -309,9 +280,9 @@ impl TraceListPage {
                 .collect(),
             projects: data.projects,
             filtered: !filter_pairs.is_empty(),
-            newest: (!first_page).then(|| encode(&filter_pairs)),
-            older,
-            live: first_page,
+            newest: pages.newest,
+            older: pages.older,
+            live: pages.first,
             refresh: format!("/traces?{}", encode(&refresh_pairs)),
             newest_seq: data.newest_seq,
             query,
@@ -324,9 +295,7 @@ pub(crate) async fn list_page(
     State(state): State<Arc<AppState>>,
     uri: Uri,
 ) -> Result<Response, UiError> {
-    let query: TraceListQuery = axum::extract::Query::try_from_uri(&uri)
-        .map(|q| q.0)
-        .map_err(|e| UiError::BadRequest(format!("invalid query: {}", e.body_text())))?;
+    let query: TraceListQuery = parse(&uri)?;
     let filter = query.filter()?;
     let limit = query.limit(&state.config.ui)?;
     let before = number::<i64>("before", &query.before)?;
