@@ -15,7 +15,10 @@ use fake_sentry::testing::FakeSentry;
 use fake_sentry::{Config, Storage};
 use futures::StreamExt;
 use serde_json::{Value, json};
-use support::{get_json, node_modules, python, repo_root, run_client};
+use support::envelopes::post;
+use support::{
+    fixture_db_copy, get_json, node_modules, python, repo_root, run_client, user_version,
+};
 
 const T: &str = "0af7651916cd43dd8448eb211c80319c";
 const U: &str = "1bf7651916cd43dd8448eb211c80319d";
@@ -47,25 +50,6 @@ fn entry(ts: f64, level: &str, body: &str, trace_id: &str, attributes: Value) ->
     json!({"timestamp": ts, "trace_id": trace_id, "span_id": "b0e6f15b45c36b12",
            "level": level, "body": body, "severity_number": severity,
            "attributes": attributes})
-}
-
-async fn post(base: &str, project: u64, body: Vec<u8>) {
-    let reply = reqwest::Client::new()
-        .post(format!("{base}/api/{project}/envelope/"))
-        .header(
-            "x-sentry-auth",
-            "Sentry sentry_key=public, sentry_version=7",
-        )
-        .body(body)
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(
-        reply.status(),
-        200,
-        "{}",
-        reply.text().await.unwrap_or_default()
-    );
 }
 
 /// Two services' logs: a Python backend (project 1, production) and a Node frontend
@@ -136,10 +120,6 @@ async fn send_two_services(base: &str) {
         ),
     )
     .await;
-}
-
-fn testdata() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/db")
 }
 
 /// Writes `testdata/db/<FIXTURE_NAME>.sqlite` with this build: the two services' logs through
@@ -452,17 +432,8 @@ async fn the_live_tail_sends_new_entries_that_match() {
 /// in place, and its log items' entries are read back into rows.
 #[tokio::test]
 async fn a_version_5_database_gets_its_log_entries_backfilled() {
-    let dir =
-        std::env::temp_dir().join(format!("fake-sentry-v5-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let db = dir.join("v5.sqlite");
-    std::fs::copy(testdata().join("v5.sqlite"), &db).expect("copy fixture");
-    let version = |db: &std::path::Path| -> i64 {
-        rusqlite::Connection::open(db)
-            .and_then(|c| c.query_row("PRAGMA user_version", [], |r| r.get(0)))
-            .expect("user_version")
-    };
-    assert_eq!(version(&db), 5);
+    let (dir, db) = fixture_db_copy("v5");
+    assert_eq!(user_version(&db), 5);
     let config = Config {
         storage: Storage::File(db.clone()),
         ..Config::ephemeral()
@@ -470,7 +441,7 @@ async fn a_version_5_database_gets_its_log_entries_backfilled() {
     let sentry = FakeSentry::start_with(config)
         .await
         .expect("start on the v5 file");
-    assert_eq!(version(&db), 6, "migrated in place");
+    assert_eq!(user_version(&db), 6, "migrated in place");
     let base = sentry.url();
     let all = logs(&base, "").await;
     assert_eq!(

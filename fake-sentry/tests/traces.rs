@@ -12,48 +12,14 @@ use fake_sentry::testing::FakeSentry;
 use fake_sentry::{Config, ItemFilter, Storage};
 use futures::StreamExt;
 use serde_json::{Value, json};
-use support::{get_json, node_modules, python, repo_root, run_client};
+use support::envelopes::{envelope, post};
+use support::{
+    fixture_db_copy, get_json, node_modules, python, repo_root, run_client, user_version,
+};
 
 const T: &str = "0af7651916cd43dd8448eb211c80319c";
 const U: &str = "1bf7651916cd43dd8448eb211c80319d";
 const OTHER: &str = "2cf7651916cd43dd8448eb211c80319e";
-
-/// An envelope of `items` (each a type and a JSON payload), with `header` as its header.
-fn envelope(header: Value, items: &[(&str, Value)]) -> Vec<u8> {
-    let mut out = format!("{header}\n");
-    for (item_type, payload) in items {
-        let payload = payload.to_string();
-        let extra = if *item_type == "log" {
-            ",\"item_count\":3,\"content_type\":\"application/vnd.sentry.items.log+json\""
-        } else {
-            ""
-        };
-        out.push_str(&format!(
-            "{{\"type\":\"{item_type}\",\"length\":{}{extra}}}\n{payload}\n",
-            payload.len()
-        ));
-    }
-    out.into_bytes()
-}
-
-async fn post(base: &str, project: u64, body: Vec<u8>) {
-    let reply = reqwest::Client::new()
-        .post(format!("{base}/api/{project}/envelope/"))
-        .header(
-            "x-sentry-auth",
-            "Sentry sentry_key=public, sentry_version=7",
-        )
-        .body(body)
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(
-        reply.status(),
-        200,
-        "{}",
-        reply.text().await.unwrap_or_default()
-    );
-}
 
 fn sdk(name: &str, version: &str) -> Value {
     json!({"name": name, "version": version})
@@ -458,32 +424,16 @@ async fn waits_and_streams_filter_by_trace() {
     assert_eq!(not_yet["counts"], json!({"event": 0, "transaction": 1}));
 }
 
-fn fixture_dir() -> std::path::PathBuf {
-    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/db")
-}
-
 #[tokio::test]
 async fn a_version_4_database_is_migrated_and_its_rows_belong_to_no_trace() {
-    let dir = std::env::temp_dir().join(format!(
-        "fake-sentry-traces-v4-{}-{}",
-        std::process::id(),
-        uuid::Uuid::new_v4().simple()
-    ));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let db = dir.join("v4.sqlite");
-    std::fs::copy(fixture_dir().join("v4.sqlite"), &db).expect("copy");
-    let version = |db: &std::path::Path| -> i64 {
-        rusqlite::Connection::open(db)
-            .and_then(|c| c.query_row("PRAGMA user_version", [], |r| r.get(0)))
-            .expect("user_version")
-    };
-    assert_eq!(version(&db), 4);
+    let (dir, db) = fixture_db_copy("v4");
+    assert_eq!(user_version(&db), 4);
     let config = Config {
         storage: Storage::File(db.clone()),
         ..Config::default()
     };
     let sentry = FakeSentry::start_with(config).await.expect("start on v4");
-    assert_eq!(version(&db), 6, "migrated in place");
+    assert_eq!(user_version(&db), 6, "migrated in place");
     let base = sentry.url();
     let old = get_json(&format!("{base}/api/items/")).await;
     assert_eq!(old["items"].as_array().unwrap().len(), 9);

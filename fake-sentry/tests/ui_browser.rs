@@ -534,7 +534,8 @@ async fn native_crash_page_shows_the_processed_crash_and_reprocesses() {
 /// script payloads arrives live and opens, and nothing runs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn traces_arrive_live_and_open_as_one_waterfall() {
-    use support::trace_envelopes::{TraceSpec, lone_transaction, post as post_envelope};
+    use support::envelopes::post as post_envelope;
+    use support::trace_envelopes::{TraceSpec, lone_transaction};
     const T: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
     const H: &str = "5cf92f3577b34da6a3ce929d0e0e4737";
     let sentry = FakeSentry::start().await.expect("start");

@@ -8,8 +8,9 @@ mod support;
 use fake_sentry::testing::FakeSentry;
 use fake_sentry::ui::CONTENT_SECURITY_POLICY;
 use serde_json::Value;
+use support::envelopes::post;
 use support::get_json;
-use support::trace_envelopes::{TraceSpec, lone_transaction, post, send};
+use support::trace_envelopes::{TraceSpec, lone_transaction, send};
 
 const T: &str = "0af7651916cd43dd8448eb211c80319c";
 const U: &str = "1bf7651916cd43dd8448eb211c80319d";

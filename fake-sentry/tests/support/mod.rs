@@ -4,10 +4,11 @@
 #![allow(dead_code)]
 
 pub mod binary;
+pub mod envelopes;
 pub mod http;
 pub mod trace_envelopes;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::{Value, json};
@@ -17,6 +18,29 @@ pub fn repo_root() -> PathBuf {
         .parent()
         .expect("crate lives in the workspace")
         .to_path_buf()
+}
+
+/// A copy of the database `testdata/db/<name>.sqlite` in a fresh temporary folder, for a test
+/// to open (and so migrate): the folder, to remove at the end, and the copy.
+pub fn fixture_db_copy(name: &str) -> (PathBuf, PathBuf) {
+    let dir = std::env::temp_dir().join(format!(
+        "fake-sentry-{name}-{}-{}",
+        std::process::id(),
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let db = dir.join(format!("{name}.sqlite"));
+    let fixture =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("testdata/db/{name}.sqlite"));
+    std::fs::copy(&fixture, &db).unwrap_or_else(|e| panic!("copy {}: {e}", fixture.display()));
+    (dir, db)
+}
+
+/// The schema version (`PRAGMA user_version`) of the database at `db`.
+pub fn user_version(db: &Path) -> i64 {
+    rusqlite::Connection::open(db)
+        .and_then(|c| c.query_row("PRAGMA user_version", [], |r| r.get(0)))
+        .expect("user_version")
 }
 
 /// GETs `url` and parses JSON, asserting a 200.

@@ -3,7 +3,9 @@
 //! pinned to back-end spans, a log entry without a span, and a profile. Every name is a field,
 //! so the same trace can carry hostile text.
 
-use serde_json::{Value, json};
+use serde_json::json;
+
+use super::envelopes::{envelope, post};
 
 /// The names and times of one trace.
 #[derive(Debug, Clone)]
@@ -174,44 +176,6 @@ pub fn lone_transaction(trace_id: &str, name: &str, op: &str, start: f64, secs: 
             }),
         )],
     )
-}
-
-/// An envelope of `items` (each a type and a JSON payload), with `header` as its header.
-pub fn envelope(header: Value, items: &[(&str, Value)]) -> Vec<u8> {
-    let mut out = format!("{header}\n");
-    for (item_type, payload) in items {
-        let payload = payload.to_string();
-        let extra = if *item_type == "log" {
-            ",\"item_count\":2,\"content_type\":\"application/vnd.sentry.items.log+json\""
-        } else {
-            ""
-        };
-        out.push_str(&format!(
-            "{{\"type\":\"{item_type}\",\"length\":{}{extra}}}\n{payload}\n",
-            payload.len()
-        ));
-    }
-    out.into_bytes()
-}
-
-/// Posts `body` to project `project` of the server at `base`, asserting a 200.
-pub async fn post(base: &str, project: u64, body: Vec<u8>) {
-    let reply = reqwest::Client::new()
-        .post(format!("{base}/api/{project}/envelope/"))
-        .header(
-            "x-sentry-auth",
-            "Sentry sentry_key=public, sentry_version=7",
-        )
-        .body(body)
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(
-        reply.status(),
-        200,
-        "{}",
-        reply.text().await.unwrap_or_default()
-    );
 }
 
 /// Sends every envelope of `spec`.
