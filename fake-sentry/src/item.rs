@@ -16,6 +16,7 @@ pub use logs::{
     normalize_level,
 };
 pub use trace::{MAX_TRACES_PER_ITEM, TraceLink, normalize_span_id, normalize_trace_id};
+pub(crate) use trace::{earlier, later};
 
 /// Item types whose payload is JSON.
 const JSON_TYPES: &[&str] = &[

@@ -71,14 +71,16 @@ fn trace_context(body: &Map<String, Value>) -> Option<&Map<String, Value>> {
     body.get("contexts")?.get("trace")?.as_object()
 }
 
-fn min(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+/// The earlier of two optional times (either, when one is missing).
+pub(crate) fn earlier(a: Option<f64>, b: Option<f64>) -> Option<f64> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     }
 }
 
-fn max(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+/// The later of two optional times (either, when one is missing).
+pub(crate) fn later(a: Option<f64>, b: Option<f64>) -> Option<f64> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.max(b)),
         (a, b) => a.or(b),
@@ -200,8 +202,8 @@ fn event_link(item_type: &str, body: &Map<String, Value>, links: &mut Links) {
     let spans = body.get("spans").and_then(Value::as_array);
     for span in spans.into_iter().flatten().filter_map(Value::as_object) {
         link.spans = link.spans.saturating_add(1);
-        link.start = min(link.start, time(span, "start_timestamp"));
-        link.end = max(link.end, time(span, "timestamp"));
+        link.start = earlier(link.start, time(span, "start_timestamp"));
+        link.end = later(link.end, time(span, "timestamp"));
     }
 }
 
@@ -239,8 +241,8 @@ fn span_entry(span: &Map<String, Value>, links: &mut Links) {
         link.op = None;
     }
     let end = time(span, "end_timestamp").or_else(|| time(span, "timestamp"));
-    link.start = min(link.start, time(span, "start_timestamp"));
-    link.end = max(link.end, end);
+    link.start = earlier(link.start, time(span, "start_timestamp"));
+    link.end = later(link.end, end);
 }
 
 #[cfg(test)]

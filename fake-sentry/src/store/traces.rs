@@ -20,7 +20,7 @@ use serde::Serialize;
 use super::filter::ItemFilter;
 use super::payload::{STORED_COLUMNS, StoredItem};
 use super::records::{SdkInfo, format_secs};
-use crate::item::TraceLink;
+use crate::item::{TraceLink, earlier, later};
 
 pub(super) const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS item_traces (
@@ -213,20 +213,6 @@ pub fn format_timestamp(secs: f64) -> String {
     format_secs(secs)
 }
 
-fn min(a: Option<f64>, b: Option<f64>) -> Option<f64> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
-}
-
-fn max(a: Option<f64>, b: Option<f64>) -> Option<f64> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.max(b)),
-        (a, b) => a.or(b),
-    }
-}
-
 /// The root transaction of a trace's items (see [`TraceRoot`]); a lone span without a parent
 /// when the trace has no transaction.
 pub fn root_of(items: &[TraceItem]) -> Option<&TraceItem> {
@@ -267,8 +253,8 @@ pub fn summarize(trace_id: &str, items: &[TraceItem]) -> TraceSummary {
             _ => {}
         }
         if matches!(item.item_type.as_str(), "transaction" | "span") {
-            start = min(start, link.start);
-            end = max(end, link.end);
+            start = earlier(start, link.start);
+            end = later(end, link.end);
         }
         if services.len() < MAX_SERVICES {
             services.insert(TraceService {
