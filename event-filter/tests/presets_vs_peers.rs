@@ -113,10 +113,6 @@ const UNWATCHED_PLACES: &[&str] = &[
     "modules",
 ];
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
 /// An interpreter with both peers at their pinned versions, or `None` after
 /// `test_clients::skip_or_fail`'s note. Looked up once, so a skip is noted once.
 fn peers_python() -> Option<PathBuf> {
@@ -268,22 +264,6 @@ fn crafted(places: &[&str]) -> Vec<(String, Value)> {
         .collect()
 }
 
-fn wire_captures() -> Vec<PathBuf> {
-    let dir = repo_root().join("fake-sentry/testdata/captures");
-    let mut out: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("fake-sentry/testdata/captures")
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| {
-            let name = p.file_name().unwrap_or_default().to_string_lossy();
-            name.ends_with(".body") || name.ends_with(".envelope.gz")
-        })
-        .collect();
-    out.sort();
-    assert!(out.len() >= 16, "captures missing from {}", dir.display());
-    out
-}
-
 fn run(f: impl FnOnce(&Path)) {
     if let Some(python) = peers_python() {
         f(&python);
@@ -293,7 +273,7 @@ fn run(f: impl FnOnce(&Path)) {
 #[test]
 fn presets_equal_their_peers_on_real_sdk_events() {
     run(|python| {
-        let runs = run_peers(python, real_events(), &wire_captures());
+        let runs = run_peers(python, real_events(), &support::wire_captures());
         // Events and transactions (spans) from the captures, besides the eight events.
         assert!(runs.len() >= 8 + 13, "only {} events", runs.len());
         assert!(runs.iter().any(|r| r.input["type"] == "transaction"));

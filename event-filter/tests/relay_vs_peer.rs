@@ -123,29 +123,13 @@ fn json_files(dir: &Path) -> Vec<(String, String)> {
     out
 }
 
-fn wire_captures() -> Vec<PathBuf> {
-    let dir = manifest_dir().join("../fake-sentry/testdata/captures");
-    let mut out: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("fake-sentry/testdata/captures")
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| {
-            let name = p.file_name().unwrap_or_default().to_string_lossy();
-            name.ends_with(".body") || name.ends_with(".envelope.gz")
-        })
-        .collect();
-    out.sort();
-    assert!(out.len() >= 16, "captures missing from {}", dir.display());
-    out
-}
-
 /// Every event of the corpus as (name, event).
 fn corpus_events(relay: &mut Relay) -> Vec<(String, Value)> {
     let mut events: Vec<(String, Value)> = real_events()
         .into_iter()
         .map(|(name, event)| (format!("events/{name}"), event))
         .collect();
-    let reply = relay.ask(&json!({"captures": wire_captures()}));
+    let reply = relay.ask(&json!({"captures": support::wire_captures()}));
     let captures = reply["captures"].as_array().expect("captures");
     // Events and transactions: 4 + 4 from Python, 4 from Node, plus the replayed copy.
     assert!(

@@ -1,4 +1,5 @@
-//! What more than one test file needs: the real SDK events in `testdata/events/`, and running
+//! What more than one test file needs: the real SDK events in `testdata/events/`, fake-sentry's
+//! wire captures, and running
 //! one of the Python scripts beside the tests (the peers' drivers) on a JSON request.
 
 #![allow(dead_code)]
@@ -40,6 +41,24 @@ pub fn run_script(python: &Path, script: &str, request: &Value) -> Value {
     );
     serde_json::from_slice(&output.stdout)
         .unwrap_or_else(|e| panic!("tests/{script} printed no JSON: {e}"))
+}
+
+/// The wire captures of `fake-sentry/testdata/captures/` (`<name>.body` with its headers beside
+/// it, or `<name>.envelope.gz`), in name order: the drivers decode them (tests/captures.py).
+pub fn wire_captures() -> Vec<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fake-sentry/testdata/captures");
+    let mut out: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("fake-sentry/testdata/captures")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            let name = p.file_name().unwrap_or_default().to_string_lossy();
+            name.ends_with(".body") || name.ends_with(".envelope.gz")
+        })
+        .collect();
+    out.sort();
+    assert!(out.len() >= 16, "captures missing from {}", dir.display());
+    out
 }
 
 /// Every event in `testdata/events/` (captured from real SDKs), by file name, in name order.
