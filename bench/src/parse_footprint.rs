@@ -51,22 +51,21 @@ pub fn measure<A: GlobalAlloc>(heap: &Cap<A>, size: u64) -> std::io::Result<Pars
         .map_err(|e| std::io::Error::other(format!("synthetic module did not parse: {e}")))?;
     let parse_secs = started.elapsed().as_secs_f64();
     let after = heap.allocated();
+    // One read for both figures: the kernel reports VmHWM as at least VmRSS within one
+    // status text, while two reads can see RSS move between them (other threads of a test
+    // process allocate and free meanwhile).
+    let status = std::fs::read_to_string("/proc/self/status")?;
     let footprint = ParseFootprint {
         sym_bytes: counted.count,
         functions: parsed.functions.ranges_values().len() as u64,
         parsed_heap: after.saturating_sub(before) as u64,
         parse_peak_heap: heap.max_allocated().saturating_sub(before) as u64,
-        rss_after: proc_status_bytes("VmRSS")?,
-        peak_rss: proc_status_bytes("VmHWM")?,
+        rss_after: read_status_field(&status, "VmRSS")?,
+        peak_rss: read_status_field(&status, "VmHWM")?,
         parse_secs,
     };
     drop(parsed);
     Ok(footprint)
-}
-
-/// A `/proc/self/status` figure (reported in kB) in bytes.
-fn proc_status_bytes(field: &str) -> std::io::Result<u64> {
-    read_status_field(&std::fs::read_to_string("/proc/self/status")?, field)
 }
 
 /// Reads `field` (e.g. `VmHWM`) from a `/proc/<pid>/status` text, in bytes.
