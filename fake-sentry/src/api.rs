@@ -389,7 +389,8 @@ async fn envelope_detail(
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 struct RawParams {
-    /// Present: the body exactly as sent (still compressed); absent: decoded.
+    /// Present: the body exactly as sent (still compressed), when it is kept so (see
+    /// `EnvelopeRecord::kept_as_sent`); absent: decoded.
     as_sent: Option<String>,
 }
 
@@ -406,7 +407,13 @@ async fn envelope_raw(
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("Envelope {id} not found")))?;
     let bytes = if params.as_sent.is_some() {
-        body.bytes
+        body.into_as_sent().ok_or_else(|| {
+            ApiError::Conflict(format!(
+                "envelope {id} was sent encoded and is kept decoded (--bodies compact); its \
+                 decoded form is at /api/envelopes/{id}/raw, and a server started with \
+                 --bodies as-sent keeps bodies byte for byte"
+            ))
+        })?
     } else {
         body.decoded(store::StoredBody::DECODE_LIMIT)
             .map_err(|e| ApiError::Storage(store::StoreError::Task(e.to_string())))?

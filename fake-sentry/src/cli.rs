@@ -108,6 +108,11 @@ struct ServeArgs {
     /// UTF-8, are read by every text search. 0 turns the index off (every search reads all).
     #[arg(long, env = "FAKE_SENTRY_SEARCH_INDEX_MAX_BYTES", value_parser = parse_size, default_value = "64KiB")]
     search_index_max_bytes: usize,
+    /// How request bodies are kept: compact (the decoded body compressed against a dictionary
+    /// of what SDKs send, when that is smaller; a compressed body's bytes as sent are then not
+    /// kept) or as-sent (byte for byte, for `?as_sent` downloads; about twice the disk).
+    #[arg(long, env = "FAKE_SENTRY_BODIES", default_value = "compact")]
+    bodies: crate::store::BodyStorage,
     /// Accept only this public key (repeat for several); any key when absent.
     #[arg(
         long = "require-key",
@@ -286,6 +291,7 @@ impl ServeArgs {
             max_wal_bytes: self.max_wal as u64,
             sync: self.sync,
             search_index_max_bytes: self.search_index_max_bytes,
+            bodies: self.bodies,
             limits: Limits {
                 max_request_body: self.max_request_body,
                 max_decompressed: self.max_decompressed,

@@ -252,6 +252,8 @@ pub struct Config {
     /// File-backed: the longest payload the search index takes in (longer ones, and those that
     /// are not UTF-8, are read by every search); 0 turns the index off.
     pub search_index_max_bytes: usize,
+    /// The form request bodies are kept in (see `store/compact.rs`).
+    pub bodies: crate::store::BodyStorage,
     pub limits: Limits,
     /// Public keys accepted; empty accepts any key (and requests with none).
     pub required_keys: Vec<String>,
@@ -342,6 +344,7 @@ impl Default for Config {
             max_wal_bytes: DEFAULT_MAX_WAL_BYTES,
             sync: SyncMode::default(),
             search_index_max_bytes: DEFAULT_SEARCH_INDEX_MAX_BYTES,
+            bodies: crate::store::BodyStorage::default(),
             limits: Limits::default(),
             required_keys: Vec::new(),
             faults: Vec::new(),
@@ -372,6 +375,7 @@ impl Config {
             max_memory_bytes: self.max_memory_bytes,
             max_db_bytes: self.max_db_bytes,
             search_index_max_bytes: self.search_index_max_bytes,
+            bodies: self.bodies,
         }
     }
 

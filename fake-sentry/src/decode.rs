@@ -169,7 +169,16 @@ pub struct Decoder<'a> {
     outermost: &'static str,
 }
 
-impl Decoder<'_> {
+impl<'a> Decoder<'a> {
+    /// A decoder of another kind than the content codings (the store's compact bodies), its
+    /// errors reported against `name`.
+    pub fn over(reader: Box<dyn Read + 'a>, name: &'static str) -> Self {
+        Self {
+            reader,
+            outermost: name,
+        }
+    }
+
     /// Reads decoded bytes into `buf`, like [`Read::read`]: 0 at the end of the body.
     pub fn read(&mut self, buf: &mut [u8]) -> Result<usize, DecodeError> {
         loop {

@@ -107,6 +107,7 @@ pub use config::{BadDsn, ForwardConfig, Upstream};
 pub use config::{Config, Limits, Storage, SyncMode, UiLimits};
 pub use data_policy::DataPolicy;
 pub use faults::{FaultKind, FaultParseError, FaultRule};
+pub use store::BodyStorage;
 // Reading what it captured.
 pub use error::ApiError;
 pub use store::{

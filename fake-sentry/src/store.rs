@@ -10,14 +10,16 @@
 //! Server-Sent Event streams listen to before they query for what is new. Items are found by
 //! Sentry event id through [`EventIndex`], a map in memory the writer keeps in step, rather
 //! than a SQLite index whose random keys would cost every commit a page per envelope. Each
-//! payload is kept once: the request body as sent and, for each item, its place in that body,
-//! or the payload compressed when ingest built it.
+//! payload is kept once: the request body (as sent, or decoded and compressed against a
+//! dictionary of what SDKs send when that is smaller: `compact`) and, for each item, its place
+//! in that body, or the payload compressed when ingest built it.
 //!
 //! The parts: `schema` (tables, their version, migrations and connection settings), `writer`
 //! (batching, checkpoints), `retention` (the count and byte caps: eviction in bounded steps),
 //! `filter` (what a query asks for, as SQL), `queries` (the reads), `records` (what reads
 //! return), and beside them how payloads are kept and read back (`payload`, with `body`, which
-//! decodes a stored body only as far as a read needs), the event id map (`event_index`), text
+//! decodes a stored body only as far as a read needs, and `compact`, the form bodies are kept
+//! in), the event id map (`event_index`), text
 //! search (`text_search`, which checks candidates, and `search_index`, a file's trigram index
 //! that names them, kept by a thread of its own), the byte count of what is stored
 //! (`byte_cap`), refusals (`refusals`) and which items take part in which trace, with the
@@ -38,6 +40,7 @@ use crate::item::ItemMeta;
 
 mod body;
 mod byte_cap;
+mod compact;
 mod event_index;
 mod filter;
 mod http_headers;
@@ -55,6 +58,7 @@ mod text_search;
 mod traces;
 mod writer;
 
+pub use compact::BodyStorage;
 pub use event_index::EventIndex;
 pub use filter::{BadTime, ItemFilter};
 #[cfg(test)]
@@ -171,9 +175,13 @@ pub struct NewEnvelope {
     /// the store then reads it back from there rather than keeping its text too.
     pub header_is_first_line: bool,
     /// The request body exactly as sent (still compressed when it was); `content_encoding`
-    /// says how to decode it. Kept as sent because it is the truest record and, for the
-    /// compressed bodies most SDKs send, a fraction of the decoded size.
+    /// says how to decode it. Its size is the wire size; the store keeps it, or the compact
+    /// form of `decoded` when that is smaller (see `store/compact.rs`).
     pub body: bytes::Bytes,
+    /// The body after undoing `content_encoding`, when ingest decoded it (an identity body is
+    /// `body` itself): what the compact form keeps (see `store/compact.rs`). `None` keeps the
+    /// body as sent.
+    pub decoded: Option<bytes::Bytes>,
     /// The body size after decompression.
     pub decoded_size: usize,
     /// The HTTP request headers, as a JSON object of name to value (repeated headers joined
@@ -218,6 +226,8 @@ pub struct StoreOptions {
     /// File-backed: the longest payload the search index takes in (longer ones, and those
     /// that are not UTF-8, are always read by a search); 0 turns the index off.
     pub search_index_max_bytes: usize,
+    /// The form request bodies are kept in (`--bodies`, see `store/compact.rs`).
+    pub bodies: BodyStorage,
 }
 
 impl Default for StoreOptions {
@@ -231,6 +241,7 @@ impl Default for StoreOptions {
             max_memory_bytes: usize::MAX,
             max_db_bytes: None,
             search_index_max_bytes: crate::config::DEFAULT_SEARCH_INDEX_MAX_BYTES,
+            bodies: BodyStorage::default(),
         }
     }
 }
@@ -270,6 +281,8 @@ pub struct Store {
     /// File-backed with the index on: the search index readers attach.
     search: Option<Arc<SearchIndex>>,
     evictions: Arc<Evictions>,
+    /// The form new bodies are kept in.
+    bodies: BodyStorage,
 }
 
 /// The file beside `path` whose name is `path`'s with `suffix` added, as SQLite names a
@@ -397,6 +410,7 @@ impl Store {
             max_memory_bytes,
             max_db_bytes,
             search_index_max_bytes,
+            bodies,
         } = *options;
         let caps = Caps {
             max_items,
@@ -475,6 +489,7 @@ impl Store {
             event_index: event_index.clone(),
             search: indexer.as_ref().map(|(search, _)| search.clone()),
             evictions: evictions.clone(),
+            bodies,
         });
         let writer = Writer {
             conn,
@@ -522,7 +537,7 @@ impl Store {
         let (tx, rx) = oneshot::channel();
         self.queue
             .send(WriteOp::Insert(
-                Box::new(PreparedEnvelope::new(envelope)?),
+                Box::new(PreparedEnvelope::new(envelope, self.bodies)?),
                 tx,
             ))
             .await

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use fake_sentry::testing::{FakeSentry, of_type};
+use fake_sentry::{BodyStorage, Config};
 use futures::StreamExt;
 use serde_json::{Value, json};
 use support::get_json;
@@ -119,9 +120,23 @@ async fn form_urlencoded_text_plain_multipart_and_missing_content_types_are_all_
     }
 }
 
+/// Every coding is undone, in both body forms: `as-sent` gives every body back byte for byte;
+/// `compact` (the default) keeps an encoded body decoded when that is smaller, says so, and
+/// answers `?as_sent` with 409 for it, while an identity body is still there as sent.
 #[tokio::test]
 async fn every_content_encoding_is_decoded() {
-    let sentry = FakeSentry::start().await.expect("start");
+    for bodies in [BodyStorage::AsSent, BodyStorage::Compact] {
+        every_content_encoding_is_decoded_keeping(bodies).await;
+    }
+}
+
+async fn every_content_encoding_is_decoded_keeping(bodies: BodyStorage) {
+    let sentry = FakeSentry::start_with(Config {
+        bodies,
+        ..Config::ephemeral()
+    })
+    .await
+    .expect("start");
     let url = format!("{}/api/7/envelope", sentry.url()); // no trailing slash
     type Encoder = fn(&[u8]) -> Vec<u8>;
     let cases: [(&str, Encoder); 7] = [
@@ -166,17 +181,33 @@ async fn every_content_encoding_is_decoded() {
         assert_eq!(&decoded[..], &plain[..], "{encoding}: decoded body");
         let as_sent = reqwest::get(format!("{raw_url}?as_sent=1"))
             .await
-            .expect("raw")
-            .bytes()
-            .await
-            .expect("bytes");
+            .expect("raw");
+        let encoded = matches!(*encoding, "gzip" | "deflate" | "br" | "zstd");
+        let kept = bodies == BodyStorage::AsSent || !encoded;
         assert_eq!(
-            &as_sent[..],
-            &encode(&plain)[..],
-            "{encoding}: body as sent"
+            item["envelope"]["kept_as_sent"], kept,
+            "{encoding} {bodies:?}"
         );
         assert_eq!(item["envelope"]["size"], plain.len());
-        assert_eq!(item["envelope"]["wire_size"], as_sent.len());
+        assert_eq!(item["envelope"]["wire_size"], encode(&plain).len());
+        if kept {
+            assert_eq!(as_sent.status(), 200, "{encoding} {bodies:?}");
+            let as_sent = as_sent.bytes().await.expect("bytes");
+            assert_eq!(
+                &as_sent[..],
+                &encode(&plain)[..],
+                "{encoding}: body as sent"
+            );
+        } else {
+            assert_eq!(as_sent.status(), 409, "{encoding} {bodies:?}");
+            let error: Value = as_sent.json().await.expect("error JSON");
+            assert!(
+                error["error"]
+                    .as_str()
+                    .is_some_and(|d| d.contains("--bodies as-sent")),
+                "{error}"
+            );
+        }
     }
     // Two codings applied in order are undone in reverse.
     let id = format!("{:032x}", 200);

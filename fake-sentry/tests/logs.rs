@@ -441,7 +441,7 @@ async fn a_version_5_database_gets_its_log_entries_backfilled() {
     let sentry = FakeSentry::start_with(config)
         .await
         .expect("start on the v5 file");
-    assert_eq!(user_version(&db), 6, "migrated in place");
+    assert_eq!(user_version(&db), 7, "migrated in place");
     let base = sentry.url();
     let all = logs(&base, "").await;
     assert_eq!(

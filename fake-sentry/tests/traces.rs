@@ -433,7 +433,7 @@ async fn a_version_4_database_is_migrated_and_its_rows_belong_to_no_trace() {
         ..Config::default()
     };
     let sentry = FakeSentry::start_with(config).await.expect("start on v4");
-    assert_eq!(user_version(&db), 6, "migrated in place");
+    assert_eq!(user_version(&db), 7, "migrated in place");
     let base = sentry.url();
     let old = get_json(&format!("{base}/api/items/")).await;
     assert_eq!(old["items"].as_array().unwrap().len(), 9);

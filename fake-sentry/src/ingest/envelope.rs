@@ -4,6 +4,7 @@ use serde_json::{Map, Value};
 
 use super::{
     Endpoint, IngestRequest, Ingested, authorize, check_item_size, decoded_body, new_envelope,
+    with_decoded,
 };
 use crate::auth;
 use crate::config::Limits;
@@ -81,7 +82,11 @@ pub fn ingest_envelope(
             .find(|i| matches!(i.item_type.as_str(), "event" | "transaction"))
             .and_then(|i| i.meta.event_id.clone())
     });
-    let mut envelope = new_envelope(req, auth, Some(header), raw.len(), items);
+    let decoded_size = raw.len();
+    let mut envelope = with_decoded(
+        new_envelope(req, auth, Some(header), decoded_size, items),
+        raw,
+    );
     envelope.header_is_first_line = true;
     if req.endpoint == Endpoint::Stream {
         envelope.project_id = stream_project(envelope.header.as_ref());

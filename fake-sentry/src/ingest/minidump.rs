@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 
 use super::{
     IngestRequest, Ingested, authenticated, check_item_size, decoded_body, json_tree_bytes,
-    new_envelope, parse_json_object,
+    new_envelope, parse_json_object, with_decoded,
 };
 use crate::config::Limits;
 use crate::decode::{self, ContentEncoding};
@@ -237,6 +237,8 @@ pub async fn ingest_minidump(
     let mut attachments: Vec<Attachment> = Vec::new();
     let mut minidump = None;
     let mut attached_event = AttachedEvent::default();
+    // The decoded form, for the store's compact form (see `with_decoded`).
+    let mut kept_decoded = None;
     if media_type == "multipart/form-data" {
         let boundary = req
             .header(http::header::CONTENT_TYPE)
@@ -246,6 +248,7 @@ pub async fn ingest_minidump(
         // copied once more (`decoded_body` charged the body and one copy).
         req.charge.add(decoded_size.saturating_mul(2))?;
         let body = Bytes::from(decoded);
+        kept_decoded = Some(body.clone());
         let parts = read_multipart(body.clone(), &boundary, limits).await?;
         let mut finder = PartFinder { body, from: 0 };
         // The event's fields as a tree: one map per level of a bracket path, besides their
@@ -405,7 +408,12 @@ pub async fn ingest_minidump(
         });
     }
     Ok(Ingested {
-        envelope: new_envelope(req, auth, None, decoded_size, items),
+        envelope: match kept_decoded {
+            Some(decoded) => {
+                with_decoded(new_envelope(req, auth, None, decoded_size, items), decoded)
+            }
+            None => new_envelope(req, auth, None, decoded_size, items),
+        },
         event_id: Some(event_id),
     })
 }

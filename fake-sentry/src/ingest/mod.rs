@@ -154,10 +154,20 @@ fn new_envelope(
         header,
         header_is_first_line: false,
         body: req.body.clone(),
+        decoded: None,
         decoded_size,
         http_headers: headers_json(&req.headers),
         items,
     }
+}
+
+/// `envelope` with the decoded body ingest made, for the store's compact form, when the body was
+/// encoded: an identity body is its own decoded form, and the copy can go at once.
+fn with_decoded(mut envelope: NewEnvelope, decoded: impl Into<Bytes>) -> NewEnvelope {
+    if envelope.content_encoding.is_some() {
+        envelope.decoded = Some(decoded.into());
+    }
+    envelope
 }
 
 /// A single item written back exactly as it came (a store event compact, keys in order, with

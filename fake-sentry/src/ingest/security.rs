@@ -4,7 +4,7 @@ use serde_json::{Map, Value, json};
 
 use super::{
     IngestRequest, Ingested, authenticated, check_item_size, decoded_body, json_kind,
-    json_tree_bytes, keep_in_body_if_unchanged, new_envelope,
+    json_tree_bytes, keep_in_body_if_unchanged, new_envelope, with_decoded,
 };
 use crate::config::Limits;
 use crate::error::IngestError;
@@ -91,7 +91,7 @@ pub fn ingest_security(
     keep_in_body_if_unchanged(&mut items, &decoded);
     let event_id = items.first().and_then(|i| i.meta.event_id.clone());
     Ok(Ingested {
-        envelope: new_envelope(req, auth, None, decoded.len(), items),
+        envelope: with_decoded(new_envelope(req, auth, None, decoded.len(), items), decoded),
         event_id,
     })
 }

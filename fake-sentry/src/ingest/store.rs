@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 use super::{
     IngestRequest, Ingested, authenticated, check_item_size, decoded_body, ingest_envelope,
     json_kind_of_non_object, json_tree_bytes, keep_in_body_if_unchanged, new_envelope,
-    parse_json_object,
+    parse_json_object, with_decoded,
 };
 use crate::auth::Auth;
 use crate::config::Limits;
@@ -42,6 +42,7 @@ pub fn ingest_store(
     let json_bytes = legacy_event_json(&decoded, limits, &req.charge)?;
     let mut ingested = store_event(req, auth, json_bytes, limits)?;
     keep_in_body_if_unchanged(&mut ingested.envelope.items, &decoded);
+    ingested.envelope = with_decoded(ingested.envelope, decoded);
     Ok(ingested)
 }
 

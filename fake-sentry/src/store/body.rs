@@ -7,6 +7,7 @@ use std::io::{BufRead, BufReader, Cursor};
 
 use rusqlite::{Connection, MAIN_DB, OptionalExtension};
 
+use super::compact::{self, BodyForm};
 use super::records::{StoredBody, stored_body};
 use crate::decode::{self, DecodeError};
 
@@ -22,6 +23,9 @@ pub(super) struct PartlyDecoded<'a> {
 /// small body holds is soon read anyway.
 const READ_WHOLE: i64 = 64 * 1024;
 
+/// What errors in a compact body are reported against.
+const COMPACT: &str = "compact body";
+
 /// Bytes of a larger body read from the database at a time.
 const BLOB_READ: usize = 64 * 1024;
 
@@ -32,12 +36,7 @@ impl<'a> PartlyDecoded<'a> {
     /// Over a body read whole.
     pub(super) fn new(body: &'a StoredBody) -> Result<Self, DecodeError> {
         let encoding = body.content_encoding.as_deref();
-        Self::over(
-            &body.bytes[..],
-            body.bytes.is_empty(),
-            body.is_wire,
-            encoding,
-        )
+        Self::over(&body.bytes[..], body.bytes.is_empty(), body.form, encoding)
     }
 
     /// Over the body of envelope `id`, a large one read from the database as decoding goes
@@ -45,27 +44,27 @@ impl<'a> PartlyDecoded<'a> {
     pub(super) fn open(conn: &'a Connection, id: i64) -> rusqlite::Result<Option<Self>> {
         let found = conn
             .prepare_cached(
-                "SELECT content_encoding, raw_is_wire, LENGTH(raw),
+                "SELECT content_encoding, raw_form, LENGTH(raw),
                  CASE WHEN LENGTH(raw) <= ?2 THEN raw END FROM envelopes WHERE id = ?1",
             )?
             .query_row(rusqlite::params![id, READ_WHOLE], |r| {
                 Ok((
                     r.get::<_, Option<String>>(0)?,
-                    r.get(1)?,
+                    BodyForm::from_column(r.get(1)?)?,
                     r.get::<_, i64>(2)?,
                     r.get::<_, Option<Vec<u8>>>(3)?,
                 ))
             })
             .optional()?;
-        let Some((encoding, is_wire, len, whole)) = found else {
+        let Some((encoding, form, len, whole)) = found else {
             return Ok(None);
         };
         let decoding = match whole {
-            Some(bytes) => Self::over(Cursor::new(bytes), len == 0, is_wire, encoding.as_deref()),
+            Some(bytes) => Self::over(Cursor::new(bytes), len == 0, form, encoding.as_deref()),
             None => {
                 let blob = conn.blob_open(MAIN_DB, c"envelopes", c"raw", id, true)?;
                 let blob = BufReader::with_capacity(BLOB_READ, blob);
-                Self::over(blob, len == 0, is_wire, encoding.as_deref())
+                Self::over(blob, len == 0, form, encoding.as_deref())
             }
         };
         decoding.map(Some).map_err(unreadable)
@@ -74,20 +73,25 @@ impl<'a> PartlyDecoded<'a> {
     fn over(
         body: impl BufRead + 'a,
         empty: bool,
-        is_wire: bool,
+        form: BodyForm,
         content_encoding: Option<&str>,
     ) -> Result<Self, DecodeError> {
-        let encodings = if is_wire {
-            decode::parse_content_encoding(content_encoding)?
-        } else {
-            // Written by an older version, which kept the body decoded.
-            Vec::new()
-        };
         // An empty body is empty whatever its encoding (as ingest decodes it).
-        let stream = if empty {
-            None
-        } else {
-            Some(decode::decoder(body, &encodings)?)
+        let stream = match form {
+            _ if empty => None,
+            BodyForm::AsSent => Some(decode::decoder(
+                body,
+                &decode::parse_content_encoding(content_encoding)?,
+            )?),
+            // Written by an older version, which kept the body decoded.
+            BodyForm::Decoded => Some(decode::decoder(body, &[])?),
+            BodyForm::Compact => Some(decode::Decoder::over(
+                compact::decoder(body).map_err(|err| DecodeError::Corrupt {
+                    encoding: COMPACT,
+                    message: err.to_string(),
+                })?,
+                COMPACT,
+            )),
         };
         Ok(Self {
             stream,
@@ -172,7 +176,7 @@ impl<'a> PartlyDecoded<'a> {
 /// The body of envelope `id` as stored.
 pub(super) fn load(conn: &Connection, id: i64) -> rusqlite::Result<Option<StoredBody>> {
     conn.prepare_cached(
-        "SELECT raw, content_type, content_encoding, raw_is_wire FROM envelopes WHERE id = ?1",
+        "SELECT raw, content_type, content_encoding, raw_form FROM envelopes WHERE id = ?1",
     )?
     .query_row([id], |r| stored_body(r, 0))
     .optional()
@@ -196,7 +200,7 @@ mod tests {
             bytes: e.finish().unwrap(),
             content_type: None,
             content_encoding: Some("gzip".into()),
-            is_wire: true,
+            form: BodyForm::AsSent,
         }
     }
 
@@ -222,7 +226,7 @@ mod tests {
             bytes: b"{\"a\":1}".to_vec(),
             content_type: None,
             content_encoding: None,
-            is_wire: true,
+            form: BodyForm::AsSent,
         };
         let mut partly = PartlyDecoded::new(&plain).unwrap();
         assert_eq!(partly.first_line().unwrap(), b"{\"a\":1}");

@@ -56,7 +56,7 @@ pub(super) fn envelope_bytes(prepared: &PreparedEnvelope) -> i64 {
     let env = &prepared.envelope;
     let text = |t: &Option<String>| t.as_ref().map_or(0, String::len);
     let mut bytes = ROW_OVERHEAD as usize
-        + env.body.len()
+        + prepared.raw.len()
         + prepared.http_headers.len()
         + text(&prepared.header_text);
     // What the rows keep: a payload kept in the body counts nothing of its own, a compressed
@@ -155,7 +155,9 @@ mod tests {
     async fn count_eviction_and_flush_keep_the_total_right() {
         // The cap holds two envelopes and a half, and the count cap keeps two. Were the bytes
         // of count-evicted rows not taken off the total, the byte cap would evict one more.
-        let each = envelope_bytes(&PreparedEnvelope::new(envelope("0", 1000)).unwrap());
+        let each = envelope_bytes(
+            &PreparedEnvelope::new(envelope("0", 1000), BodyStorage::default()).unwrap(),
+        );
         assert!(each > 2000, "{each}: the payload stays about as large");
         let store = memory_store(2, (each * 5 / 2) as usize);
         for n in 0..5 {

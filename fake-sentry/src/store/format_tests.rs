@@ -229,7 +229,8 @@ async fn built_payloads_and_scrubbed_copies_are_compressed() {
         .as_ref()
         .and_then(|a| a.scrubbed.clone());
     assert!(scrubbed.is_some(), "the policy scrubbed the e-mail address");
-    let prepared = PreparedEnvelope::new(envelope.clone()).expect("prepare");
+    let prepared =
+        PreparedEnvelope::new(envelope.clone(), super::BodyStorage::default()).expect("prepare");
     let stored = store.insert(envelope).await.expect("insert");
     let id = stored.item_ids[0].clone();
     let (record, audit, total) = store
@@ -491,14 +492,14 @@ async fn a_version_1_file_is_migrated_without_rewriting_its_rows() {
 fn a_database_of_an_unknown_version_is_refused() {
     for (version, want) in [
         (
-            7,
-            "the database is schema version 7, written by a newer fake-sentry; this one reads \
-             versions 1 to 6",
+            8,
+            "the database is schema version 8, written by a newer fake-sentry; this one reads \
+             versions 1 to 7",
         ),
         (
             -1,
             "the database has schema version -1, which no fake-sentry writes; this one reads \
-             versions 1 to 6",
+             versions 1 to 7",
         ),
     ] {
         let (path, _dir) = temp_file("unknown-version");
@@ -628,7 +629,7 @@ async fn reading_items_of_a_large_envelope() {
 /// SDK's error envelope (gzip), the same with a 16 KiB log attachment, and a plain `/store/`
 /// event whose rewritten payload is kept compressed. `cargo test -p fake-sentry --lib
 /// bytes_on_disk_per_envelope -- --ignored --nocapture`, with `PAGE_SIZE=16384` for a file of
-/// other pages than SQLite's default 4 KiB.
+/// other pages than SQLite's default 4 KiB, `BODIES=as-sent` for bodies kept as sent.
 #[tokio::test]
 #[ignore = "a measurement"]
 async fn bytes_on_disk_per_envelope() {
@@ -660,12 +661,18 @@ async fn bytes_on_disk_per_envelope() {
             conn.execute_batch("CREATE TABLE t (x); DROP TABLE t;")
                 .unwrap();
         }
-        let store = Store::open(
+        let store = Store::open_with(
             &Storage::File(path.clone()),
-            usize::MAX >> 2,
-            10,
-            1 << 30,
-            SyncMode::Off,
+            &StoreOptions {
+                max_items: usize::MAX >> 2,
+                max_refusals: 10,
+                max_wal_bytes: 1 << 30,
+                sync: SyncMode::Off,
+                bodies: std::env::var("BODIES").map_or(BodyStorage::default(), |b| {
+                    b.parse().expect("BODIES: compact or as-sent")
+                }),
+                ..StoreOptions::default()
+            },
         )
         .unwrap();
         let mut wire = 0;

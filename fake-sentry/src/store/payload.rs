@@ -3,8 +3,8 @@
 //! Each payload is kept once (schema version 2, issue 19). A payload that is a byte range of
 //! the decoded request body (an envelope's items, a minidump upload's file parts, a store or
 //! security body kept as it came) is kept as its position in that body: `payload_at` and
-//! `payload_size`, read back by decoding the envelope's body as sent (`envelopes.raw`) up to
-//! its end and no further (see `body.rs`). Any other payload (one ingest built or changed: a
+//! `payload_size`, read back by decoding the envelope's stored body (`envelopes.raw`, as sent
+//! or compact, see `compact.rs`) up to its end and no further (see `body.rs`). Any other payload (one ingest built or changed: a
 //! rewritten store event, a minidump's event, the reports of a security list) is kept
 //! compressed with zstd, as is every scrubbed copy. An envelope item's header is read back from the body line before
 //! its payload, and an envelope's header from the body's first line (`envelopes.header_in_body`),

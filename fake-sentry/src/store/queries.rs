@@ -3,6 +3,7 @@
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
 use super::body::{self, PartlyDecoded, unreadable};
+use super::compact::BodyForm;
 use super::event_index;
 use super::filter::ItemFilter;
 use super::http_headers;
@@ -156,7 +157,7 @@ pub fn get_envelope(conn: &Connection, id: i64) -> rusqlite::Result<Option<Envel
         .prepare_cached(
             "SELECT id, project_id, endpoint, received_at, auth_source, public_key, client, user_agent,
              content_type, content_encoding, header, COALESCE(decoded_size, LENGTH(raw)), wire_size,
-             http_headers, header_in_body FROM envelopes WHERE id = ?1",
+             http_headers, header_in_body, raw_form FROM envelopes WHERE id = ?1",
         )?
         .query_row([id], |row| {
             let header: Option<String> = row.get(10)?;
@@ -175,6 +176,8 @@ pub fn get_envelope(conn: &Connection, id: i64) -> rusqlite::Result<Option<Envel
                 header: header.and_then(|h| serde_json::from_str(&h).ok()),
                 size: row.get(11)?,
                 wire_size: row.get(12)?,
+                kept_as_sent: BodyForm::from_column(row.get(15)?)?
+                    .keeps_as_sent(row.get_ref(9)?.as_str_or_null()?),
                 http_headers: http_headers::unpack(row.get_ref(13)?)?
                     .and_then(|h| serde_json::from_str(&h).ok()),
                 item_ids: Vec::new(),
@@ -252,7 +255,7 @@ pub fn envelopes_after(
     limit: usize,
 ) -> rusqlite::Result<Vec<EnvelopeWithItems>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT id, header, raw, content_type, content_encoding, raw_is_wire, header_in_body
+        "SELECT id, header, raw, content_type, content_encoding, raw_form, header_in_body
          FROM envelopes WHERE id > ?1 ORDER BY id LIMIT ?2",
     )?;
     let mut envelopes: Vec<(EnvelopeWithItems, bool)> = stmt

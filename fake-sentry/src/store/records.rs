@@ -4,6 +4,8 @@
 use serde::Serialize;
 use serde_json::Value;
 
+use super::compact::BodyForm;
+
 /// One item as the list API shows it.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ItemSummary {
@@ -141,6 +143,10 @@ pub struct EnvelopeRecord {
     pub header: Option<Value>,
     pub size: i64,
     pub wire_size: i64,
+    /// Whether `/api/envelopes/{id}/raw?as_sent` has the body byte for byte: always with
+    /// `--bodies as-sent`, and with `compact` for a body sent without a content encoding or
+    /// that the compact form would not have made smaller.
+    pub kept_as_sent: bool,
     /// The HTTP request headers as sent.
     pub http_headers: Option<Value>,
     pub item_ids: Vec<String>,
@@ -153,10 +159,10 @@ pub struct StoredBody {
     /// The `Content-Type` it was sent with.
     #[allow(dead_code, reason = "stored with the body; nothing reads it yet")]
     pub content_type: Option<String>,
-    /// The `Content-Encoding` it was sent with, when `bytes` are as sent.
+    /// The `Content-Encoding` it was sent with.
     pub content_encoding: Option<String>,
-    /// Whether `bytes` are as sent (still encoded) rather than already decoded.
-    pub is_wire: bool,
+    /// What `bytes` are: the body as sent (still encoded), decoded, or compact.
+    pub form: BodyForm,
 }
 
 impl StoredBody {
@@ -166,14 +172,30 @@ impl StoredBody {
 
     /// The body after undoing its content encoding (at most `limit` bytes).
     pub fn decoded(self, limit: usize) -> Result<Vec<u8>, crate::decode::DecodeError> {
-        if !self.is_wire {
-            return Ok(self.bytes);
+        match self.form {
+            BodyForm::Decoded => Ok(self.bytes),
+            BodyForm::Compact => super::compact::decompress(&self.bytes, limit),
+            BodyForm::AsSent => {
+                let encodings =
+                    crate::decode::parse_content_encoding(self.content_encoding.as_deref())?;
+                if encodings.is_empty() {
+                    return Ok(self.bytes);
+                }
+                crate::decode::decode_body(&self.bytes, &encodings, limit)
+            }
         }
-        let encodings = crate::decode::parse_content_encoding(self.content_encoding.as_deref())?;
-        if encodings.is_empty() {
-            return Ok(self.bytes);
+    }
+
+    /// The body exactly as it was sent, unless it was encoded and is kept in another form
+    /// (see `store/compact.rs`).
+    pub fn into_as_sent(self) -> Option<Vec<u8>> {
+        match self.form {
+            BodyForm::AsSent => Some(self.bytes),
+            form if form.keeps_as_sent(self.content_encoding.as_deref()) => {
+                self.decoded(Self::DECODE_LIMIT).ok()
+            }
+            _ => None,
         }
-        crate::decode::decode_body(&self.bytes, &encodings, limit)
     }
 }
 
@@ -182,7 +204,7 @@ pub(super) fn stored_body(row: &rusqlite::Row<'_>, first: usize) -> rusqlite::Re
         bytes: row.get(first)?,
         content_type: row.get(first + 1)?,
         content_encoding: row.get(first + 2)?,
-        is_wire: row.get(first + 3)?,
+        form: BodyForm::from_column(row.get(first + 3)?)?,
     })
 }
 

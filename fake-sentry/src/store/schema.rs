@@ -17,8 +17,11 @@ use crate::config::SyncMode;
 /// version 5 records the traces each item takes part in (`traces.rs`: `items.trace_id` and
 /// the `item_traces` table; rows stored before it are not read back for their traces, so they
 /// belong to none); version 6 stores every log entry as a row (`logs.rs`: `logs`, `logs_text`
-/// and `item_logs`; the log items already stored are read back for their entries on open).
-pub(super) const SCHEMA_VERSION: i64 = 6;
+/// and `item_logs`; the log items already stored are read back for their entries on open);
+/// version 7 may keep a body in the compact form (`compact.rs`: `envelopes.raw_is_wire`
+/// becomes `raw_form`, whose value 2 a build of version 6 would misread, so it must not open
+/// such a file; no row is rewritten).
+pub(super) const SCHEMA_VERSION: i64 = 7;
 
 /// The oldest schema version this build opens (and migrates).
 pub(super) const OLDEST_SCHEMA_VERSION: i64 = 1;
@@ -40,7 +43,7 @@ CREATE TABLE IF NOT EXISTS envelopes (
     wire_size INTEGER NOT NULL,
     http_headers TEXT,
     decoded_size INTEGER,
-    raw_is_wire INTEGER NOT NULL DEFAULT 0,
+    raw_form INTEGER NOT NULL DEFAULT 0,
     header_in_body INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS items (
@@ -156,16 +159,17 @@ pub(super) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     if !has_http_headers {
         conn.execute("ALTER TABLE envelopes ADD COLUMN http_headers TEXT", [])?;
     }
-    // Older files kept the decoded body in `raw`; newer ones keep it as sent.
-    let has_raw_is_wire: bool = conn.query_row(
-        "SELECT COUNT(*) FROM pragma_table_info('envelopes') WHERE name = 'raw_is_wire'",
-        [],
-        |r| r.get(0),
-    )?;
-    if !has_raw_is_wire {
+    // Files before version 2 kept the decoded body in `raw` (form 0); versions 2 to 6 say
+    // whether it is as sent in `raw_is_wire` (1), which version 7 renames for its third form.
+    if has_column(conn, "envelopes", "raw_is_wire")? {
+        conn.execute(
+            "ALTER TABLE envelopes RENAME COLUMN raw_is_wire TO raw_form",
+            [],
+        )?;
+    } else if !has_column(conn, "envelopes", "raw_form")? {
         conn.execute_batch(
             "ALTER TABLE envelopes ADD COLUMN decoded_size INTEGER;
-             ALTER TABLE envelopes ADD COLUMN raw_is_wire INTEGER NOT NULL DEFAULT 0;",
+             ALTER TABLE envelopes ADD COLUMN raw_form INTEGER NOT NULL DEFAULT 0;",
         )?;
     }
     let has_findings: bool = conn.query_row(

@@ -107,6 +107,7 @@ pub(super) fn envelope_of(project: u64, items: Vec<NewItem>) -> NewEnvelope {
         header: None,
         header_is_first_line: false,
         body: bytes::Bytes::from_static(b"{}"),
+        decoded: None,
         decoded_size: 2,
         http_headers: "{}".into(),
         items,

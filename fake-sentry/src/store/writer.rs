@@ -10,6 +10,7 @@ use rusqlite::{Connection, params};
 use serde_json::{Map, Value};
 use tokio::sync::{mpsc, oneshot};
 
+use super::compact::{self, BodyForm, BodyStorage};
 use super::event_index::{EventIndex, IndexChanges};
 use super::http_headers;
 use super::minidumps::{self, PendingMinidump, PreparedOutcome};
@@ -36,10 +37,14 @@ pub(super) struct PreparedEnvelope {
     pub(super) http_headers: Vec<u8>,
     pub(super) item_ids: Vec<String>,
     pub(super) items: Vec<PreparedItem>,
+    /// The body as the row keeps it, and in which form (see `compact.rs`).
+    pub(super) raw: bytes::Bytes,
+    pub(super) raw_form: BodyForm,
 }
 
 impl PreparedEnvelope {
-    pub(super) fn new(envelope: NewEnvelope) -> Result<Self, StoreError> {
+    pub(super) fn new(mut envelope: NewEnvelope, bodies: BodyStorage) -> Result<Self, StoreError> {
+        let (raw, raw_form) = kept_body(&mut envelope, bodies)?;
         let item_ids = envelope
             .items
             .iter()
@@ -61,6 +66,8 @@ impl PreparedEnvelope {
             item_ids,
             items,
             envelope,
+            raw,
+            raw_form,
         })
     }
 
@@ -68,6 +75,32 @@ impl PreparedEnvelope {
     fn header_in_body(&self) -> bool {
         self.envelope.header_is_first_line && self.envelope.header.is_some()
     }
+}
+
+/// The body as the row keeps it: the compact form of the decoded body when bodies are kept
+/// compact and that is smaller than the body as sent, the body as sent otherwise. The decoded
+/// copy ingest made goes here either way.
+fn kept_body(
+    envelope: &mut NewEnvelope,
+    bodies: BodyStorage,
+) -> Result<(bytes::Bytes, BodyForm), StoreError> {
+    let decoded = envelope.decoded.take();
+    if bodies == BodyStorage::AsSent || envelope.body.is_empty() {
+        return Ok((envelope.body.clone(), BodyForm::AsSent));
+    }
+    let decoded = match decoded {
+        Some(decoded) => decoded,
+        // An identity body is its decoded form; an encoded one that ingest did not decode
+        // (a compressed raw minidump) stays as sent.
+        None if envelope.content_encoding.is_none() => envelope.body.clone(),
+        None => return Ok((envelope.body.clone(), BodyForm::AsSent)),
+    };
+    let compact = compact::compress(&decoded)?;
+    Ok(if compact.len() < envelope.body.len() {
+        (compact.into(), BodyForm::Compact)
+    } else {
+        (envelope.body.clone(), BodyForm::AsSent)
+    })
 }
 
 pub(super) type InsertReply = (Result<Stored, StoreError>, Box<PreparedEnvelope>);
@@ -557,8 +590,8 @@ fn insert_envelope_rows(
     conn.prepare_cached(
         "INSERT INTO envelopes (project_id, endpoint, received_at, auth_source, public_key, client,
          user_agent, content_type, content_encoding, header, raw, wire_size, http_headers,
-         decoded_size, raw_is_wire, header_in_body)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 1, ?15)",
+         decoded_size, raw_form, header_in_body)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
     )?
     .execute(params![
         env.project_id as i64,
@@ -571,10 +604,11 @@ fn insert_envelope_rows(
         env.content_type,
         env.content_encoding,
         prepared.header_text,
-        &env.body[..],
+        &prepared.raw[..],
         env.body.len() as i64,
         prepared.http_headers,
         env.decoded_size as i64,
+        prepared.raw_form.column_value(),
         prepared.header_in_body(),
     ])?;
     let envelope_id = conn.last_insert_rowid();
