@@ -64,6 +64,26 @@ pub struct Crash {
     truth: GroundTruth,
 }
 
+/// Per module, whether and how its symbols exist: as the program says, except that a
+/// malformed-sym edge case spoils the main module's symbols (frames land there often).
+pub(crate) fn symbol_states(profile: &Profile, program: &Program) -> Vec<SymbolState> {
+    let mut states: Vec<SymbolState> = program
+        .modules
+        .iter()
+        .map(|m| {
+            if m.has_symbols {
+                SymbolState::Good
+            } else {
+                SymbolState::Absent
+            }
+        })
+        .collect();
+    if let Some(edge) = profile.edge_case.filter(|e| !e.corrupts_dump()) {
+        states[0] = SymbolState::Corrupt(edge);
+    }
+    states
+}
+
 /// The RNG for one purpose of one seed, so adding draws in one place never shifts another.
 pub(crate) fn rng_for(seed: u64, purpose: &[u8]) -> ChaCha8Rng {
     use rand::SeedableRng;
@@ -82,26 +102,15 @@ impl Crash {
         Self::of_program(profile, program, seed)
     }
 
-    /// A crash of an already generated program.
+    /// A crash of an already generated program. A profile's `crashing_stack` recipe names the
+    /// program's functions from the program alone, so every crash of one program writes the
+    /// same `.sym` files (a symbol server keeps one per debug id) and agrees with them.
     pub fn of_program(profile: &Profile, mut program: Program, seed: u64) -> Crash {
-        crate::dress::prepare_program(profile, &mut program, seed);
+        // Before anything is drawn for the crash: the recipe's names belong to the program.
+        let recipe = crate::dress::dress_program(profile, &mut program);
         let mut rng = rng_for(seed, b"crash");
         let os = program.os;
-        let mut symbol_states: Vec<SymbolState> = program
-            .modules
-            .iter()
-            .map(|m| {
-                if m.has_symbols {
-                    SymbolState::Good
-                } else {
-                    SymbolState::Absent
-                }
-            })
-            .collect();
-        // A malformed-sym edge case spoils the main module's symbols (frames land there often).
-        if let Some(edge) = profile.edge_case.filter(|e| !e.corrupts_dump()) {
-            symbol_states[0] = SymbolState::Corrupt(edge);
-        }
+        let symbol_states = symbol_states(profile, &program);
 
         let pid = rng.random_range(1000u32..60000);
         let timestamp = rng.random_range(1_700_000_000u32..1_800_000_000);
@@ -125,6 +134,7 @@ impl Crash {
                 profile,
                 &program,
                 &symbol_states,
+                recipe.as_ref(),
                 &mut rng,
                 is_crashing,
             );
@@ -202,8 +212,6 @@ impl Crash {
             sym_files: Vec::new(),
             truth: GroundTruth::unprocessable("OK"),
         };
-        let frames = &crash.threads[crashing_thread].frames;
-        crate::dress::dress_program(profile, &mut crash.program, frames, seed);
         let client_id: [u8; 16] = rng.random();
         crash.minidump = crash.build_minidump(client_id);
         crash.sym_files = crash.build_sym_files();

@@ -1,13 +1,15 @@
-//! Carrying out a profile's `crashing_stack` recipe: a library without symbols named from
-//! siggen's lists ([`prepare_program`], before the crash is planned), the crashing thread's top
-//! frames placed in functions of their own or in that library ([`plan_crashing_stack`]), then
-//! those functions named and given source files and inline chains ([`dress_program`]) once the
-//! stack is laid out. Names never change an address, so the stack layout (and with it every
-//! frame's trust) is the same as for synthetic names; the `.sym` files and the truth are both
-//! written from the dressed program afterwards, so they agree.
+//! Carrying out a profile's `crashing_stack` recipe on a program: a library without symbols
+//! named from siggen's lists, and one function per named recipe frame, chosen, named and given
+//! a source file (and, for `inlined-prefix`, an inline chain around a fixed address)
+//! ([`dress_program`]); then each crash's crashing thread starts in those places
+//! ([`plan_crashing_stack`]). Names never change an address, so the stack layout (and with it
+//! every frame's trust) is the same as for synthetic names.
 //!
-//! Each step draws from its own seeded stream (`rng_for(seed, b"recipe-…")`): the recipe is
-//! deterministic, and profiles without one draw exactly what they always drew.
+//! Everything the `.sym` files show is decided per program, never per crash: a symbol server
+//! keeps one `.sym` per debug id, so every crash of a program must agree with that one file.
+//! The draws are seeded from the program's own identity ([`program_key`]), not the crash seed,
+//! so each crash of a program (each `Crash::of_program` over a clone of it) dresses it the same
+//! way, and profiles without a recipe draw exactly what they always drew.
 
 use std::collections::BTreeSet;
 
@@ -18,7 +20,7 @@ use crate::crash::SymbolState;
 use crate::exception::ExceptionSpec;
 use crate::frames::{FrameSite, Location, pick_code_site};
 use crate::ids::{self, CodeView};
-use crate::profile::{OperatingSystem, OsFlavor, Profile};
+use crate::profile::{Arch, OperatingSystem, OsFlavor, Profile};
 use crate::program::{InlineRecord, Program};
 use crate::siglist_names::{POOLS, is_ordinary_function};
 use crate::stack_recipe::{FrameKind, RecipeException};
@@ -28,9 +30,85 @@ use crate::symbol_names;
 const EXCEPTION_IN_PAGE_ERROR: u32 = 0xC000_0006;
 const STATUS_DEVICE_DATA_ERROR: u64 = 0xC000_009C;
 
+/// Where one recipe frame of a program lies, the same for every crash of the program.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    /// Anywhere in the library without symbols.
+    Bare { module: usize },
+    /// In this dressed function; at `pinned` (an rva) when an inline chain surrounds it.
+    Function {
+        module: usize,
+        function: usize,
+        pinned: Option<u64>,
+    },
+    /// The program has no place for the frame (no library to strip, no free function): an
+    /// ordinary frame stands in.
+    Anywhere,
+}
+
+/// The places of a program's recipe frames, from the top of the crashing thread down.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RecipeSites(Vec<Slot>);
+
+/// A stable 64-bit digest (FNV-1a) of what makes the program itself: its modules' paths,
+/// identities and places. Two crashes of one program share it; two programs practically never.
+fn program_key(program: &Program) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut feed = |bytes: &[u8]| {
+        for b in bytes {
+            hash ^= u64::from(*b);
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    };
+    feed(program.os.as_str().as_bytes());
+    for m in &program.modules {
+        feed(m.code_file.as_bytes());
+        feed(m.debug_id().unwrap_or_default().as_bytes());
+        feed(&m.base.to_le_bytes());
+        feed(&m.size.to_le_bytes());
+        feed(&m.time_date_stamp.to_le_bytes());
+        feed(&(m.functions.len() as u64).to_le_bytes());
+    }
+    hash
+}
+
+/// Dresses `program` for the profile's recipe (nothing without one) and says where each recipe
+/// frame lies. A function of the profile and the program alone, so every crash of one program
+/// writes the same `.sym` files.
+pub(crate) fn dress_program(profile: &Profile, program: &mut Program) -> Option<RecipeSites> {
+    let recipe = profile.crashing_stack.as_ref()?;
+    let key = program_key(program);
+    prepare_program(profile, program, key);
+    let states = crate::crash::symbol_states(profile, program);
+    let unsymbolized = states.iter().rposition(|s| *s == SymbolState::Absent);
+    let mut rng = crate::rng_for(key, b"recipe-names");
+    let os = program.os;
+    let mut used = BTreeSet::new();
+    let mut slots = Vec::with_capacity(recipe.top.len());
+    for kind in &recipe.top {
+        let slot = match (kind, unsymbolized) {
+            (FrameKind::Unsymbolized, Some(module)) => Slot::Bare { module },
+            (FrameKind::Unsymbolized, None) => Slot::Anywhere,
+            _ => match fresh_function(program, &states, &mut rng, &mut used) {
+                Some((module, function)) => {
+                    let pinned = dress_function(os, program, module, function, kind, &mut rng);
+                    Slot::Function {
+                        module,
+                        function,
+                        pinned,
+                    }
+                }
+                None => Slot::Anywhere,
+            },
+        };
+        slots.push(slot);
+    }
+    Some(RecipeSites(slots))
+}
+
 /// Turns the program's last library into a system library without symbols, named from the
 /// prefix list for the OS, when the recipe has frames there.
-pub(crate) fn prepare_program(profile: &Profile, program: &mut Program, seed: u64) {
+fn prepare_program(profile: &Profile, program: &mut Program, key: u64) {
     let Some(recipe) = &profile.crashing_stack else {
         return;
     };
@@ -59,7 +137,7 @@ pub(crate) fn prepare_program(profile: &Profile, program: &mut Program, seed: u6
     if candidates.is_empty() {
         return;
     }
-    let mut rng = crate::rng_for(seed, b"recipe-module");
+    let mut rng = crate::rng_for(key, b"recipe-module");
     let name = candidates[rng.random_range(0..candidates.len())].clone();
     let module = program.modules.last_mut().expect("two modules");
     // The library stays where the flavour keeps its libraries; only its name changes.
@@ -79,49 +157,13 @@ pub(crate) fn prepare_program(profile: &Profile, program: &mut Program, seed: u6
     module.has_symbols = false;
 }
 
-/// The crashing thread's frames: the recipe's top frames (each named function in a function of
-/// its own, each `unsymbolized` frame in the library [`prepare_program`] stripped), then
-/// ordinary frames up to the profile's frame count.
-pub(crate) fn plan_crashing_stack(
-    profile: &Profile,
-    program: &Program,
-    states: &[SymbolState],
-    rng: &mut ChaCha8Rng,
-) -> Vec<FrameSite> {
-    let recipe = profile.crashing_stack.as_ref().expect("a recipe");
-    let drawn = rng.random_range(profile.frames_per_thread.min()..=profile.frames_per_thread.max())
-        as usize;
-    let unsymbolized = states.iter().rposition(|s| *s == SymbolState::Absent);
-    let mut used = BTreeSet::new();
-    let mut frames = Vec::with_capacity(drawn.max(recipe.top.len()));
-    for kind in &recipe.top {
-        let site = match (kind, unsymbolized) {
-            (FrameKind::Unsymbolized, Some(module)) => {
-                let m = &program.modules[module];
-                Some(FrameSite {
-                    location: Location::Bare { module },
-                    instruction: m.base + rng.random_range(0x1000..u64::from(m.size) - 0x1000),
-                    frame_size: crate::program::frame_size(program.os, rng),
-                })
-            }
-            (FrameKind::Unsymbolized, None) => None,
-            _ => fresh_function_site(program, states, rng, &mut used),
-        };
-        frames.push(site.unwrap_or_else(|| pick_code_site(profile, program, states, rng)));
-    }
-    while frames.len() < drawn {
-        frames.push(pick_code_site(profile, program, states, rng));
-    }
-    frames
-}
-
-/// A site in a function with symbols that no other recipe frame uses.
-fn fresh_function_site(
+/// A function with symbols that no other recipe frame uses.
+fn fresh_function(
     program: &Program,
     states: &[SymbolState],
     rng: &mut ChaCha8Rng,
     used: &mut BTreeSet<(usize, usize)>,
-) -> Option<FrameSite> {
+) -> Option<(usize, usize)> {
     let free: Vec<(usize, usize)> = program
         .modules
         .iter()
@@ -133,57 +175,102 @@ fn fresh_function_site(
     if free.is_empty() {
         return None;
     }
-    let (module, function) = free[rng.random_range(0..free.len())];
-    used.insert((module, function));
-    let m = &program.modules[module];
-    let f = &m.functions[function];
-    Some(FrameSite {
-        location: Location::Function { module, function },
-        instruction: m.base + f.rva + rng.random_range(0x10..f.size),
-        frame_size: f.frame_size,
-    })
+    let chosen = free[rng.random_range(0..free.len())];
+    used.insert(chosen);
+    Some(chosen)
 }
 
-/// Names the functions under the recipe's top frames of `frames` (the crashing thread's).
-pub(crate) fn dress_program(
-    profile: &Profile,
+/// Names one function for its recipe frame and gives it a source file of its own; for
+/// `inlined-prefix`, also the inline chain, around the rva it returns (every crash's frame
+/// lies there, inside the innermost range).
+fn dress_function(
+    os: OsFlavor,
     program: &mut Program,
-    frames: &[FrameSite],
-    seed: u64,
-) {
-    let Some(recipe) = &profile.crashing_stack else {
-        return;
-    };
-    let mut rng = crate::rng_for(seed, b"recipe-names");
-    let os = program.os;
-    let mut named = BTreeSet::new();
-    for (kind, site) in recipe.top.iter().zip(frames) {
-        let Location::Function { module, function } = site.location else {
-            continue;
-        };
-        if !kind.is_function() || !named.insert((module, function)) {
-            continue;
-        }
-        let m = &mut program.modules[module];
-        let rva = site.instruction - m.base;
-        let rust = matches!(kind, FrameKind::RustLegacy | FrameKind::RustV0);
-        let file = add_source_file(os, &mut m.files, &m.code_file, &mut rng, rust);
-        let f = &mut m.functions[function];
-        f.name = function_name(kind, &mut rng);
-        for line in &mut f.lines {
-            line.file = file;
-        }
-        f.inlines.clear();
-        if let FrameKind::InlinedPrefix(depth) = kind {
-            let first_origin = m.inline_origins.len() as u32;
-            for _ in 0..*depth {
-                m.inline_origins
-                    .push(pick_name(&POOLS.prefix_functions, &mut rng));
-            }
-            let f = &mut m.functions[function];
-            f.inlines = inline_chain(f.rva, f.size, rva, *depth, first_origin, file, &mut rng);
-        }
+    module: usize,
+    function: usize,
+    kind: &FrameKind,
+    rng: &mut ChaCha8Rng,
+) -> Option<u64> {
+    let m = &mut program.modules[module];
+    let rust = matches!(kind, FrameKind::RustLegacy | FrameKind::RustV0);
+    let file = add_source_file(os, &mut m.files, &m.code_file, rng, rust);
+    let f = &mut m.functions[function];
+    f.name = function_name(kind, rng);
+    for line in &mut f.lines {
+        line.file = file;
     }
+    f.inlines.clear();
+    let FrameKind::InlinedPrefix(depth) = kind else {
+        return None;
+    };
+    let mut rva = f.rva + rng.random_range(0x10..f.size);
+    if os.arch() == Arch::Arm64 {
+        // Where plan_thread puts an ARM64 frame: on its instruction's 4-byte boundary (function
+        // starts are 16-byte aligned, so this stays 0x10 clear of the start).
+        rva &= !3;
+    }
+    let (function_rva, function_size) = (f.rva, f.size);
+    let first_origin = m.inline_origins.len() as u32;
+    for _ in 0..*depth {
+        m.inline_origins
+            .push(pick_name(&POOLS.prefix_functions, rng));
+    }
+    m.functions[function].inlines = inline_chain(
+        function_rva,
+        function_size,
+        rva,
+        *depth,
+        first_origin,
+        file,
+        rng,
+    );
+    Some(rva)
+}
+
+/// The crashing thread's frames: the recipe's top frames where the program's [`RecipeSites`]
+/// put them (a random instruction of each function or of the library without symbols, except
+/// where an inline chain fixes it), then ordinary frames up to the profile's frame count.
+pub(crate) fn plan_crashing_stack(
+    profile: &Profile,
+    program: &Program,
+    states: &[SymbolState],
+    sites: &RecipeSites,
+    rng: &mut ChaCha8Rng,
+) -> Vec<FrameSite> {
+    let drawn = rng.random_range(profile.frames_per_thread.min()..=profile.frames_per_thread.max())
+        as usize;
+    let mut frames = Vec::with_capacity(drawn.max(sites.0.len()));
+    for slot in &sites.0 {
+        frames.push(match *slot {
+            Slot::Bare { module } => {
+                let m = &program.modules[module];
+                FrameSite {
+                    location: Location::Bare { module },
+                    instruction: m.base + rng.random_range(0x1000..u64::from(m.size) - 0x1000),
+                    frame_size: crate::program::frame_size(program.os, rng),
+                }
+            }
+            Slot::Function {
+                module,
+                function,
+                pinned,
+            } => {
+                let m = &program.modules[module];
+                let f = &m.functions[function];
+                let rva = pinned.unwrap_or_else(|| f.rva + rng.random_range(0x10..f.size));
+                FrameSite {
+                    location: Location::Function { module, function },
+                    instruction: m.base + rva,
+                    frame_size: f.frame_size,
+                }
+            }
+            Slot::Anywhere => pick_code_site(profile, program, states, rng),
+        });
+    }
+    while frames.len() < drawn {
+        frames.push(pick_code_site(profile, program, states, rng));
+    }
+    frames
 }
 
 fn function_name(kind: &FrameKind, rng: &mut ChaCha8Rng) -> String {

@@ -6,6 +6,7 @@ use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 
 use crate::crash::SymbolState;
+use crate::dress::RecipeSites;
 use crate::profile::{Arch, OsFlavor, Profile};
 use crate::program::Program;
 use crate::stack::{self, LaidOutStack, PlannedFrame};
@@ -41,13 +42,14 @@ pub fn plan_thread(
     profile: &Profile,
     program: &Program,
     states: &[SymbolState],
+    recipe: Option<&RecipeSites>,
     rng: &mut ChaCha8Rng,
     is_crashing: bool,
 ) -> Vec<FrameSite> {
     let mut frames = if is_crashing && profile.stack_overflow {
         plan_recursion(profile, program, states, rng)
-    } else if is_crashing && profile.crashing_stack.is_some() {
-        crate::dress::plan_crashing_stack(profile, program, states, rng)
+    } else if is_crashing && let Some(sites) = recipe {
+        crate::dress::plan_crashing_stack(profile, program, states, sites, rng)
     } else {
         plan_frames(profile, program, states, rng, is_crashing)
     };
