@@ -122,6 +122,41 @@ const CASES: &[(&str, &str, Shows)] = &[
         "StackwalkerErrorSignatureRule",
         |s, _| s.signature == "EMPTY: no frame data available; MissingThreadList",
     ),
+    (
+        "signature-arm64-lists",
+        "SignatureGenerationRule on Android ARM64 (lists, a library once, inlined prefixes)",
+        |s, _| {
+            let proto = frames(s.proto_signature.as_deref());
+            let signature = frames(Some(&s.signature));
+            // prefix | <lib>.so | four inlined prefix functions | the C++ function around them.
+            signature.len() == 7
+                && proto[0] != signature[0]
+                && proto[2] == proto[3]
+                && signature[..2] == proto[1..3]
+                && signature[2..] == proto[4..9]
+        },
+    ),
+    (
+        "signature-arm64-rust",
+        "SignatureGenerationRule on macOS ARM64 (Rust rules: legacy hash dropped)",
+        |s, _| {
+            let signature = frames(Some(&s.signature));
+            signature.len() == 2 && !ends_in_legacy_hash(&signature[1])
+        },
+    ),
+    (
+        "signature-arm64-oom",
+        "OOMSignature on Windows ARM64",
+        |s, _| s.signature.starts_with("OOM | large | "),
+    ),
+    (
+        "signature-arm64-abort",
+        "AbortSignature, SigFixWhitespace on Linux ARM64",
+        |s, _| {
+            s.signature
+                .starts_with("Abort | Aborting on channel error. Fatal state | ")
+        },
+    ),
 ];
 
 /// Whether a frame ends in a legacy Rust symbol's `::h<16 hex digits>` (a path may well hold
