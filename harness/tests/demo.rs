@@ -3,13 +3,23 @@
 //! every case, and the external stackwalker (the pinned minidump-stackwalk, which
 //! `scripts/setup-test-clients` installs when every client is required, as in `.ci/run`) must
 //! agree with the in-process processor on every crash. Without it the comparison is skipped with
-//! a note on stderr, or fails when every client is required.
+//! a note on stderr, or fails when every client is required. Every processed crash the run
+//! writes (`crashes/<crash>.json`, and `crashes/<crash>.stackwalk.json` with the external
+//! stackwalker) must be signed by siggen 2.2.20241029 (`tests/siggen_check.py`) as the harness
+//! signed it, likewise skipped or failed without siggen.
+
+mod common;
 
 use harness::report::{self, junit};
 use harness::{FAKE_SENTRY, IN_PROCESS, RunOptions, STACKWALK, run};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn demo_passes_with_valid_junit_and_processors_agree() {
+    // First, so that a missing siggen fails before the run when every client is required.
+    let python = test_clients::python_with_siggen(concat!(
+        "siggen's signatures of the demo's processed crashes in ",
+        file!()
+    ));
     let walker =
         test_clients::minidump_stackwalk(concat!("the minidump-stackwalk comparison in ", file!()));
     let scenario = harness::demo_scenario();
@@ -112,7 +122,12 @@ async fn demo_passes_with_valid_junit_and_processors_agree() {
             crash.crash
         );
     }
-    assert_eq!(std::fs::read_dir(&paths.crashes).unwrap().count(), 100);
+    // minidump-stackwalk's processed crashes beside them.
+    let processors = if walker.is_some() { 2 } else { 1 };
+    assert_eq!(
+        std::fs::read_dir(&paths.crashes).unwrap().count(),
+        100 * processors
+    );
 
     if walker.is_some() {
         let external: Vec<_> = report
@@ -123,6 +138,20 @@ async fn demo_passes_with_valid_junit_and_processors_agree() {
         assert_eq!(external.len(), 100);
         for c in external {
             assert!(c.passed, "{}: {:?}", c.id, c.mismatches);
+            let path = paths.crashes.join(format!("{}.stackwalk.json", c.crash));
+            let kept: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+            assert_eq!(
+                kept["signature"].as_str(),
+                c.signature.as_deref(),
+                "{}",
+                c.crash
+            );
         }
+    }
+
+    // siggen signs every file of the seven platforms as the harness did.
+    if let Some(python) = python {
+        common::siggen_agrees(&python, dir.path(), 100 * processors);
     }
 }

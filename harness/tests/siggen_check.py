@@ -5,11 +5,13 @@
 """Signs every processed crash of a harness report folder with Socorro's signature generation
 (siggen) and compares the result with the signature the harness wrote.
 
-Each `crashes/<crash>.json` of REPORT_DIR goes through siggen.utils.convert_to_crash_data and a
+Each `crashes/<crash>.json` (and `crashes/<crash>.stackwalk.json`, minidump-stackwalk's beside
+the in-process processor's) of REPORT_DIR goes through siggen.utils.convert_to_crash_data and a
 default SignatureGenerator, as Socorro's processor runs them, unchanged. A crash agrees when
 siggen's signature equals the file's `signature`, siggen's proto signature its
-`proto_signature` (both absent counts as equal), and siggen's notes are the last lines of its
-`processor_notes`.
+`proto_signature` (both absent counts as equal), and siggen's notes equal the harness's exactly,
+empty or not: the `signature_notes` of the crash's result in REPORT_DIR/report.json, which are
+also the last lines of the file's `processor_notes` (other rules' notes come before them).
 
 Usage (needs `pip install siggen==2.2.20241029`, which scripts/setup-test-clients puts in
 .clients/venv):
@@ -17,7 +19,7 @@ Usage (needs `pip install siggen==2.2.20241029`, which scripts/setup-test-client
   python3 harness/tests/siggen_check.py target/harness/demo --json   {"siggen", "crashes": [...]}
 
 Exit status: 0 when every crash agrees, 1 when one does not, 2 when the folder has no crashes
-or siggen cannot be imported.
+or no report.json, or siggen cannot be imported.
 """
 
 import argparse
@@ -51,13 +53,43 @@ def load_siggen():
     return found, SignatureGenerator(), convert_to_crash_data
 
 
-def check(generator, convert, path):
-    """siggen's verdict on one processed crash, beside what the file says."""
+STACKWALK = "minidump-stackwalk"
+IN_PROCESS = "minidump-processor"
+
+
+def load_results(report_dir):
+    """The harness's signature notes per (file stem, processor) from report.json."""
+    path = report_dir / "report.json"
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        fail(f"cannot read {path}: {e}")
+    notes = {}
+    for result in report.get("crashes", []):
+        stem = result["crash"].replace("/", "_").replace("\\", "_")
+        notes[(stem, result["processor"])] = result.get("signature_notes")
+    return notes
+
+
+def check(generator, convert, path, harness_notes):
+    """siggen's verdict on one processed crash, beside what the file and report.json say."""
     processed = json.loads(path.read_text(encoding="utf-8"))
     result = generator.generate(convert(processed))
+    # Only minidump-stackwalk's processed crashes carry its version (MinidumpStackwalkRule).
+    processor = STACKWALK if "stackwalk_version" in processed else IN_PROCESS
+    stem = path.stem
+    if processor == STACKWALK and stem.endswith(".stackwalk"):
+        stem = stem[: -len(".stackwalk")]
+    ours = harness_notes.get((stem, processor))
     written_notes = processed.get("processor_notes") or ""
     written_notes = written_notes.split("\n") if written_notes else []
-    notes_agree = not result.notes or written_notes[-len(result.notes) :] == result.notes
+    # Exact: equal lists, and the file's notes end with them (nothing is claimed by a suffix
+    # check alone, which an empty list always passes).
+    notes_agree = (
+        ours is not None
+        and ours == result.notes
+        and (not ours or written_notes[-len(ours) :] == ours)
+    )
     siggen_proto = result.extra.get("proto_signature")
     written_proto = processed.get("proto_signature")
     return {
@@ -66,6 +98,7 @@ def check(generator, convert, path):
         "siggen_signature": result.signature,
         "proto_signature": written_proto,
         "siggen_proto_signature": siggen_proto,
+        "notes": ours,
         "siggen_notes": result.notes,
         "equal": processed.get("signature") == result.signature
         and written_proto == siggen_proto
@@ -82,8 +115,9 @@ def main():
     files = sorted((args.report_dir / "crashes").glob("*.json"))
     if not files:
         fail(f"no processed crashes in {args.report_dir / 'crashes'}")
+    harness_notes = load_results(args.report_dir)
     found, generator, convert = load_siggen()
-    results = [check(generator, convert, path) for path in files]
+    results = [check(generator, convert, path, harness_notes) for path in files]
     differing = [r for r in results if not r["equal"]]
 
     if args.json:
@@ -97,7 +131,8 @@ def main():
                 print(f"     harness:       {r['signature']}")
                 print(f"     proto harness: {r['proto_signature']}")
                 print(f"     proto siggen:  {r['siggen_proto_signature']}")
-                print(f"     siggen notes:  {r['siggen_notes']}")
+                print(f"     notes harness: {r['notes']}")
+                print(f"     notes siggen:  {r['siggen_notes']}")
         agreeing = len(results) - len(differing)
         print(f"{len(results)} crashes, {agreeing} signed as siggen {found} signs them")
     sys.exit(1 if differing else 0)

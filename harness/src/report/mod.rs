@@ -6,8 +6,10 @@
 //! fake-sentry's processing of the crashes sent to it included, per fault scenario, per audited
 //! item and per expectation) and [`html`] writes a
 //! self-contained `report.html`. [`write_all`] also writes each [`ProcessedCrash`] as
-//! `crashes/<crash>.json`, in the shape Socorro's processor stores (siggen's
-//! `convert_to_crash_data` reads it unchanged).
+//! `crashes/<crash>.json` (the in-process processor's, or minidump-stackwalk's in a run without
+//! it) and `crashes/<crash>.stackwalk.json` (minidump-stackwalk's beside the in-process
+//! processor's), in the shape Socorro's processor stores (siggen's `convert_to_crash_data`
+//! reads each unchanged).
 
 pub mod html;
 pub mod json;
@@ -52,9 +54,13 @@ pub struct RunReport {
 pub struct ProcessedCrash {
     /// The crash's name, as in [`CrashOutcome::crash`].
     pub crash: String,
-    /// The processor whose output is in `json_dump`: minidump-processor, or minidump-stackwalk
-    /// in a run without the in-process processor.
+    /// The processor whose output is in `json_dump`: minidump-processor, or minidump-stackwalk.
     pub processor: String,
+    /// Whether another processor's processed crash of the same crash is `<crash>.json` (the
+    /// in-process processor's, when minidump-stackwalk ran beside it): this one is then
+    /// written beside it as `<crash>.<processor>.json`, the processor named without its
+    /// `minidump-` (`<crash>.stackwalk.json`).
+    pub beside: bool,
     /// The processed crash.
     pub json: Value,
 }
@@ -65,10 +71,17 @@ impl ProcessedCrash {
         self.json.get("signature").and_then(Value::as_str)
     }
 
-    /// Its file's name in `crashes/`: `<crash>.json` (any path separator in the name becomes
-    /// `_`).
+    /// Its file's name in `crashes/`: `<crash>.json`, or `<crash>.stackwalk.json` for
+    /// minidump-stackwalk's beside the in-process processor's (any path separator in the name
+    /// becomes `_`).
     pub fn file_name(&self) -> String {
-        format!("{}.json", self.crash.replace(['/', '\\'], "_"))
+        let stem = self.crash.replace(['/', '\\'], "_");
+        if self.beside {
+            let processor = self.processor.trim_start_matches("minidump-");
+            format!("{stem}.{}.json", processor.replace(['/', '\\', '.'], "_"))
+        } else {
+            format!("{stem}.json")
+        }
     }
 }
 
@@ -115,6 +128,10 @@ pub struct CrashOutcome {
     pub status: String,
     /// The Socorro-style signature (for fake-sentry's results, the one fake-sentry computed).
     pub signature: Option<String>,
+    /// siggen's notes on that signature, as the harness signed it (the last lines of the kept
+    /// processed crash's `processor_notes`; empty for fake-sentry's results).
+    #[serde(default)]
+    pub signature_notes: Vec<String>,
     pub crash_reason: Option<String>,
     pub passed: bool,
     /// Differences from the ground truth (or from the expectation).
@@ -280,7 +297,7 @@ pub enum ReportError {
 }
 
 /// Writes `report.json`, `junit.xml`, `report.html` and the processed crashes
-/// (`crashes/<crash>.json`, pretty JSON) into `dir` (created if missing). Each file is written
+/// (`crashes/<crash>.json` and `crashes/<crash>.stackwalk.json`, pretty JSON) into `dir` (created if missing). Each file is written
 /// to a temporary name and renamed, so a reader never sees half a report; the processed
 /// crashes first, and then any other `*.json` in `crashes/` (a previous run's) is removed, so
 /// the folder holds this run's crashes only.
@@ -441,11 +458,20 @@ pub(crate) mod sample {
                 passed: true,
             }],
             passed: false,
-            processed_crashes: vec![ProcessedCrash {
-                crash: "linux-1".into(),
-                processor: "in-process".into(),
-                json: serde_json::json!({"json_dump": {"status": "OK"}, "signature": "foo | bar"}),
-            }],
+            processed_crashes: vec![
+                ProcessedCrash {
+                    crash: "linux-1".into(),
+                    processor: "minidump-processor".into(),
+                    beside: false,
+                    json: serde_json::json!({"json_dump": {"status": "OK"}, "signature": "foo | bar"}),
+                },
+                ProcessedCrash {
+                    crash: "linux-1".into(),
+                    processor: "minidump-stackwalk".into(),
+                    beside: true,
+                    json: serde_json::json!({"json_dump": {"status": "OK"}, "signature": "foo"}),
+                },
+            ],
         };
         report.settle();
         report
@@ -471,11 +497,21 @@ mod tests {
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
         names.sort();
-        assert_eq!(names, ["linux-1.json", "notes.txt"]);
-        let written: Value =
-            serde_json::from_slice(&std::fs::read(crashes.join("linux-1.json")).unwrap()).unwrap();
-        assert_eq!(written, report.processed_crashes[0].json);
+        // minidump-stackwalk's processed crash of linux-1 beside the in-process processor's.
+        assert_eq!(
+            names,
+            ["linux-1.json", "linux-1.stackwalk.json", "notes.txt"]
+        );
+        for (file, kept) in ["linux-1.json", "linux-1.stackwalk.json"]
+            .iter()
+            .zip(&report.processed_crashes)
+        {
+            let written: Value =
+                serde_json::from_slice(&std::fs::read(crashes.join(file)).unwrap()).unwrap();
+            assert_eq!(written, kept.json, "{file}");
+        }
         assert_eq!(report.processed_crashes[0].signature(), Some("foo | bar"));
+        assert_eq!(report.processed_crashes[1].signature(), Some("foo"));
     }
 
     #[test]
@@ -485,5 +521,11 @@ mod tests {
             ..ProcessedCrash::default()
         };
         assert_eq!(crash.file_name(), ".._a_b.json");
+        let beside = ProcessedCrash {
+            processor: "minidump-stackwalk".into(),
+            beside: true,
+            ..crash
+        };
+        assert_eq!(beside.file_name(), ".._a_b.stackwalk.json");
     }
 }

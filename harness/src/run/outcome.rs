@@ -69,6 +69,7 @@ pub fn crash_outcome(
         }),
         status,
         signature: None,
+        signature_notes: Vec::new(),
         crash_reason: json.and_then(|j| {
             j.pointer("/crash_info/type")
                 .and_then(Value::as_str)

@@ -106,10 +106,18 @@ fn status_of(json: &Value) -> String {
         .to_string()
 }
 
+/// A processed crash, and siggen's notes on its signature: the last lines of its
+/// `processor_notes`, which hold other rules' notes too, so a check that compares them exactly
+/// needs them apart (the report's `signature_notes`).
+pub(crate) struct Kept {
+    pub json: Value,
+    pub signature_notes: Vec<String>,
+}
+
 /// The processed crash Socorro's processor would make of `raw_crash` (the collector's, an
 /// object; anything else, such as `null` for a real dump read from a folder, counts as no
 /// annotations) and `walked`, signed.
-pub(crate) fn processed_crash(raw_crash: &Value, walked: Walked) -> Value {
+pub(crate) fn processed_crash(raw_crash: &Value, walked: Walked) -> Kept {
     let raw = de_null(raw_crash);
     let mut crash = Map::new();
     let mut notes = Vec::new();
@@ -193,7 +201,7 @@ pub(crate) fn processed_crash(raw_crash: &Value, walked: Walked) -> Value {
     // SignatureGeneratorRule, ShutDownHangCrashingThreadRule.
     let mut processed = Value::Object(crash);
     let result = crash_signature::generate(&processed);
-    notes.extend(result.notes);
+    notes.extend(result.notes.iter().cloned());
     if let Value::Object(crash) = &mut processed {
         if result.signature.starts_with("shutdownhang") {
             crash.insert("crashing_thread".into(), 0.into());
@@ -204,7 +212,10 @@ pub(crate) fn processed_crash(raw_crash: &Value, walked: Walked) -> Value {
         }
         crash.insert("processor_notes".into(), notes.join("\n").into());
     }
-    processed
+    Kept {
+        json: processed,
+        signature_notes: result.notes,
+    }
 }
 
 /// The raw crash's annotations with NUL characters dropped from their values (`DeNullRule`).
@@ -397,7 +408,7 @@ mod tests {
     #[test]
     fn a_crash_is_kept_as_socorros_processor_keeps_it() {
         let walked = Walked::in_process(b"MDMP", &Processed::Json(dump()));
-        let crash = processed_crash(&raw(), walked);
+        let crash = processed_crash(&raw(), walked).json;
         let field = |key: &str| crash.get(key).cloned().unwrap_or(Value::Null);
         assert_eq!(field("json_dump"), dump());
         assert_eq!(field("mdsw_status_string"), "OK");
@@ -443,7 +454,7 @@ mod tests {
     #[test]
     fn a_dump_the_processor_failed_has_an_empty_json_dump_and_the_errors_name() {
         let walked = Walked::in_process(b"XDMP", &Processed::Failed("HeaderMismatch".into()));
-        let crash = processed_crash(&json!({"ProductName": "Firefox"}), walked);
+        let crash = processed_crash(&json!({"ProductName": "Firefox"}), walked).json;
         assert_eq!(crash["json_dump"], json!({}));
         assert_eq!(crash["mdsw_status_string"], "HeaderMismatch");
         assert_eq!(crash["crashing_thread"], Value::Null);
@@ -463,7 +474,7 @@ mod tests {
     #[test]
     fn an_empty_dump_is_never_walked_and_has_no_json_dump() {
         let walked = Walked::in_process(b"", &Processed::Failed("MissingHeader".into()));
-        let crash = processed_crash(&json!({"OS": "Windows NT"}), walked);
+        let crash = processed_crash(&json!({"OS": "Windows NT"}), walked).json;
         assert!(crash.get("json_dump").is_none());
         assert!(crash.get("crashing_thread").is_none());
         assert_eq!(crash["mdsw_status_string"], "EmptyMinidump");
@@ -485,7 +496,7 @@ mod tests {
             status: "OK".into(),
         };
         let walked = Walked::stackwalk(b"MDMP", &output, "minidump-stackwalk 0.27.0");
-        let crash = processed_crash(&Value::Null, walked);
+        let crash = processed_crash(&Value::Null, walked).json;
         assert_eq!(crash["mdsw_return_code"], 0);
         assert_eq!(crash["stackwalk_version"], "minidump-stackwalk 0.27.0");
         assert_eq!(crash["process_type"], "parent");
@@ -498,7 +509,7 @@ mod tests {
             ..output
         };
         let walked = Walked::stackwalk(b"XDMP", &failed, "minidump-stackwalk 0.27.0");
-        let crash = processed_crash(&Value::Null, walked);
+        let crash = processed_crash(&Value::Null, walked).json;
         assert_eq!(crash["json_dump"], json!({}));
         assert_eq!(
             crash["signature"],

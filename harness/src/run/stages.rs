@@ -21,7 +21,7 @@ use super::{IN_PROCESS, RunError, RunOptions, RunServices, STACKWALK, Submitted,
 use crate::audit::SentryAudit;
 use crate::diff;
 use crate::processor::{Processor, Stackwalk, to_json};
-use crate::report::{Check, Mismatch, ProcessedCrash, RunReport, SCHEMA_VERSION};
+use crate::report::{Check, CrashOutcome, Mismatch, ProcessedCrash, RunReport, SCHEMA_VERSION};
 use crate::scenario::Scenario;
 use crate::services::UPLOAD_TOKEN;
 
@@ -198,9 +198,8 @@ impl<'a> Pipeline<'a> {
                 truth,
                 millis,
             );
-            outcome.signature = self.keep(
-                &s.name,
-                IN_PROCESS,
+            self.keep(
+                &mut outcome,
                 &s.raw_crash,
                 Walked::in_process(&s.dump, &processed),
             );
@@ -244,7 +243,7 @@ impl<'a> Pipeline<'a> {
             let mut outcome = crash_outcome(&name, IN_PROCESS, None, &processed, None, ms(started));
             if let Some(dump) = dump {
                 let walked = Walked::in_process(&dump, &processed);
-                outcome.signature = self.keep(&name, IN_PROCESS, &Value::Null, walked);
+                self.keep(&mut outcome, &Value::Null, walked);
             }
             self.report.crashes.push(outcome);
         }
@@ -256,7 +255,8 @@ impl<'a> Pipeline<'a> {
     /// Socorro runs it, when the options or the scenario name one. Each result is compared with
     /// its ground truth and, when the scenario expects the processors to agree, with the
     /// in-process JSON; its signature is that of the crash as Socorro keeps it with this output,
-    /// which is the crash kept in a run without the in-process processor.
+    /// kept as `crashes/<crash>.json` in a run without the in-process processor and as
+    /// `crashes/<crash>.stackwalk.json` beside the in-process processor's otherwise.
     pub(super) async fn stackwalk(
         &mut self,
         crashes: &Crashes,
@@ -316,7 +316,10 @@ impl<'a> Pipeline<'a> {
                         truth,
                         ms(started),
                     );
-                    outcome.signature = kept.as_ref().and_then(signature_of);
+                    if let Some(kept) = &kept {
+                        outcome.signature = signature_of(&kept.json);
+                        outcome.signature_notes = kept.signature_notes.clone();
+                    }
                     check_signature(&mut outcome, truth);
                     if let (true, Some(reference), Processed::Json(json)) =
                         (expect_agree, reference, &processed)
@@ -340,12 +343,14 @@ impl<'a> Pipeline<'a> {
             .await;
         progress.finish_and_clear();
         for ((outcome, kept), s) in outcomes.into_iter().zip(submitted) {
-            // The in-process processor's crash is the one kept when it ran.
-            if let (false, Some(json)) = (scenario.processor.in_process, kept) {
+            // Every processed crash reaches `crashes/`: `<crash>.json` is the in-process
+            // processor's when it ran, and this one is written beside it then.
+            if let Some(kept) = kept {
                 self.report.processed_crashes.push(ProcessedCrash {
                     crash: s.name.clone(),
                     processor: STACKWALK.into(),
-                    json,
+                    beside: scenario.processor.in_process,
+                    json: kept.json,
                 });
             }
             self.report.crashes.push(outcome);
@@ -475,23 +480,19 @@ impl<'a> Pipeline<'a> {
 }
 
 impl Pipeline<'_> {
-    /// Keeps `crash` as Socorro's processor would from its raw crash and `walked`, for the
-    /// report's `crashes/`; returns its signature, which the crash's result carries.
-    fn keep(
-        &mut self,
-        crash: &str,
-        processor: &str,
-        raw_crash: &Value,
-        walked: Walked,
-    ) -> Option<String> {
-        let json = socorro::processed_crash(raw_crash, walked);
-        let signature = signature_of(&json);
+    /// Keeps the crash of `outcome` as Socorro's processor would from its raw crash and
+    /// `walked`, for the report's `crashes/`; the outcome carries its signature and siggen's
+    /// notes on it.
+    fn keep(&mut self, outcome: &mut CrashOutcome, raw_crash: &Value, walked: Walked) {
+        let kept = socorro::processed_crash(raw_crash, walked);
+        outcome.signature = signature_of(&kept.json);
+        outcome.signature_notes = kept.signature_notes;
         self.report.processed_crashes.push(ProcessedCrash {
-            crash: crash.to_string(),
-            processor: processor.to_string(),
-            json,
+            crash: outcome.crash.clone(),
+            processor: outcome.processor.clone(),
+            beside: false,
+            json: kept.json,
         });
-        signature
     }
 }
 
