@@ -118,6 +118,9 @@ struct FakeSentryArgs {
     /// the index off).
     #[arg(long, value_parser = fake_sentry::config::parse_size)]
     search_index_max_bytes: Option<usize>,
+    /// The server's --bodies: compact or as-sent (its default when absent).
+    #[arg(long)]
+    bodies: Option<fake_sentry::BodyStorage>,
     /// Run the whole-server targets (memory, file) as fake-sentry's real command line in a
     /// process of its own, as it is deployed, instead of in this one (where the server shares
     /// the process, allocator and runtime with the built-in client).
@@ -179,6 +182,7 @@ impl FakeSentryArgs {
                 max_items: self.max_events,
                 max_db_bytes: self.max_db_size.map(|b| b as u64),
                 search_index_max_bytes: self.search_index_max_bytes,
+                bodies: self.bodies,
             },
             server_process: self.server_process,
             targets,

@@ -62,6 +62,8 @@ pub struct ServerCaps {
     pub max_db_bytes: Option<u64>,
     /// The server's `--search-index-max-bytes` (its default when absent; 0 turns it off).
     pub search_index_max_bytes: Option<usize>,
+    /// The server's `--bodies` (its default when absent).
+    pub bodies: Option<fake_sentry::BodyStorage>,
 }
 
 impl Target {
@@ -180,6 +182,7 @@ pub async fn bench_in_process(
         search_index_max_bytes: caps
             .search_index_max_bytes
             .unwrap_or(fake_sentry::config::DEFAULT_SEARCH_INDEX_MAX_BYTES),
+        bodies: caps.bodies.unwrap_or_default(),
         ..Config::ephemeral()
     };
     let server = FakeSentry::start_with(config).await?;
@@ -203,6 +206,9 @@ pub async fn bench_server_process(
     }
     if let Some(bytes) = run.caps.search_index_max_bytes {
         args.extend(["--search-index-max-bytes".into(), format!("{bytes}B")]);
+    }
+    if let Some(bodies) = run.caps.bodies {
+        args.extend(["--bodies".into(), bodies.as_str().into()]);
     }
     let command = ServerCommand {
         program: None,
