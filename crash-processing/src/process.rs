@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -15,6 +15,7 @@ use minidump_unwind::{
 use serde_json::Value;
 
 use crate::supplier::{SharedSupplier, SymbolSources, module_key};
+use crate::worker::{WorkerCommand, parent};
 use crate::yielding::Yielding;
 
 /// What one dump may cost. The default sets no limit.
@@ -28,10 +29,16 @@ pub struct Limits {
     /// in a symbol directory or the cache is measured before it is parsed, a download right
     /// after. `None`: no budget.
     pub max_symbol_bytes: Option<u64>,
+    /// The heap processing one dump may take, in bytes; past it the dump fails with
+    /// `MemoryLimit`. Applied only in a worker process ([`Processor::isolated`]), whose
+    /// allocator it caps; `None`: no limit.
+    pub max_memory: Option<u64>,
 }
 
 /// A processing failure, named as minidump-stackwalk names it (`HeaderMismatch`, ...), or
-/// `Timeout` when the time limit passed.
+/// `Timeout` when the time limit passed; in a worker process also `MemoryLimit` (the memory
+/// limit), `WorkerCrashed` (it died otherwise) or `WorkerFailed` (it could not be started, or
+/// its reply could not be read).
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 #[error("{name}: {detail}")]
 pub struct ProcessFailure {
@@ -40,12 +47,19 @@ pub struct ProcessFailure {
     pub detail: String,
 }
 
-/// Processes dumps over one [`SharedSupplier`], each within [`Limits`].
+/// Processes dumps over one [`SharedSupplier`], each within [`Limits`], in this process or
+/// each in a worker process of its own ([`Processor::isolated`]).
 #[derive(Clone)]
 pub struct Processor {
     supplier: SharedSupplier,
     limits: Limits,
+    sources: Arc<SymbolSources>,
+    worker: Option<Arc<WorkerCommand>>,
 }
+
+/// The most processed JSON the parent reads from a worker (a dump of thousands of threads
+/// makes tens of megabytes).
+const MAX_WORKER_REPLY: u64 = 256 << 20;
 
 /// Swallows what `fill_symbol` reports: prefetching only wants the fetch to happen.
 struct Discard(u64);
@@ -135,7 +149,41 @@ impl Processor {
         Self {
             supplier: SharedSupplier::new(sources),
             limits,
+            sources: Arc::new(sources.clone()),
+            worker: None,
         }
+    }
+
+    /// The same processor, with [`Processor::process_to_json`] processing each dump in a
+    /// worker process that `command` starts (see the `worker` module): killed at the time
+    /// limit, its heap capped at `max_memory`.
+    pub fn isolated(mut self, command: WorkerCommand) -> Self {
+        self.worker = Some(Arc::new(command));
+        self
+    }
+
+    /// Processes one dump to `minidump-stackwalk --json`'s form: in a worker process when the
+    /// processor is [`isolated`](Processor::isolated), else in this one (as
+    /// [`Processor::process`] and [`to_json`] do).
+    pub async fn process_to_json(&self, bytes: &[u8]) -> Result<Value, ProcessFailure> {
+        let Some(command) = &self.worker else {
+            return self.process(bytes).await.map(|state| to_json(&state));
+        };
+        let missing = self.supplier.missing();
+        let job = parent::Job {
+            sources: &self.sources,
+            dump: bytes,
+            timeout: self.limits.timeout,
+            max_symbol_bytes: self.limits.max_symbol_bytes,
+            max_memory: self.limits.max_memory,
+            max_reply: MAX_WORKER_REPLY,
+            missing: missing.modules,
+        };
+        let outcome = parent::run(command, job).await;
+        self.supplier
+            .merge_missing(missing.generation, outcome.missing);
+        self.supplier.enforce_cache_cap();
+        outcome.result
     }
 
     /// The supplier its dumps share.
@@ -297,6 +345,7 @@ mod tests {
             Limits {
                 timeout: Some(Duration::from_millis(2)),
                 max_symbol_bytes: Some(1 << 30),
+                max_memory: None,
             },
         );
         let started = std::time::Instant::now();

@@ -67,6 +67,27 @@ struct Memo {
     http: DynSupplier,
     made: Instant,
     missing: HashSet<ModuleKey>,
+    /// Counts the times the memo was made afresh, so that misses a worker process found before
+    /// a reset are not brought back after it (see [`SharedSupplier::missing`]).
+    generation: u64,
+}
+
+impl Memo {
+    fn new(sources: &SymbolSources, generation: u64) -> Self {
+        Self {
+            http: http_supplier(sources),
+            made: Instant::now(),
+            missing: HashSet::new(),
+            generation,
+        }
+    }
+}
+
+/// What a memo of missing modules held at one point: the modules and the memo's generation.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct MissingSnapshot {
+    pub(crate) generation: u64,
+    pub(crate) modules: Vec<ModuleKey>,
 }
 
 /// rust-minidump's HTTP supplier over [`SymbolSources`], shared by every dump of a process:
@@ -99,29 +120,51 @@ fn http_supplier(sources: &SymbolSources) -> DynSupplier {
 impl SharedSupplier {
     pub fn new(sources: &SymbolSources) -> Self {
         Self {
-            memo: Arc::new(Mutex::new(Memo {
-                http: http_supplier(sources),
-                made: Instant::now(),
-                missing: HashSet::new(),
-            })),
+            memo: Arc::new(Mutex::new(Memo::new(sources, 0))),
             sources: Arc::new(sources.clone()),
             cap_checked: Arc::default(),
         }
     }
 
-    /// The supplier to ask, or `None` when `key` is known to be missing.
-    fn supplier_for(&self, key: &ModuleKey) -> Option<DynSupplier> {
+    /// The memo, made afresh first when `forget_missing_after` has passed.
+    fn current_memo(&self) -> std::sync::MutexGuard<'_, Memo> {
         let mut memo = self.memo.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(after) = self.sources.forget_missing_after
             && memo.made.elapsed() >= after
         {
-            *memo = Memo {
-                http: http_supplier(&self.sources),
-                made: Instant::now(),
-                missing: HashSet::new(),
-            };
+            *memo = Memo::new(&self.sources, memo.generation + 1);
         }
+        memo
+    }
+
+    /// The supplier to ask, or `None` when `key` is known to be missing.
+    fn supplier_for(&self, key: &ModuleKey) -> Option<DynSupplier> {
+        let memo = self.current_memo();
         (!memo.missing.contains(key)).then(|| memo.http.clone())
+    }
+
+    /// The modules known to be missing now, for a worker process to start from.
+    pub(crate) fn missing(&self) -> MissingSnapshot {
+        let memo = self.current_memo();
+        MissingSnapshot {
+            generation: memo.generation,
+            modules: memo.missing.iter().cloned().collect(),
+        }
+    }
+
+    /// Remembers the modules a worker process found missing, unless the memo was made afresh
+    /// since the worker was given `generation`'s: a reprocess after an upload must ask again.
+    pub(crate) fn merge_missing(&self, generation: u64, modules: Vec<ModuleKey>) {
+        let mut memo = self.current_memo();
+        if memo.generation == generation {
+            memo.missing.extend(modules);
+        }
+    }
+
+    /// Starts the memo from `modules` (a worker process, from its parent's memo).
+    pub(crate) fn assume_missing(&self, modules: Vec<ModuleKey>) {
+        let mut memo = self.memo.lock().unwrap_or_else(|e| e.into_inner());
+        memo.missing.extend(modules);
     }
 
     fn remember_missing(&self, key: ModuleKey) {
@@ -133,11 +176,7 @@ impl SharedSupplier {
     /// reprocessing after symbols were uploaded.
     pub fn forget_missing(&self) {
         let mut memo = self.memo.lock().unwrap_or_else(|e| e.into_inner());
-        *memo = Memo {
-            http: http_supplier(&self.sources),
-            made: Instant::now(),
-            missing: HashSet::new(),
-        };
+        *memo = Memo::new(&self.sources, memo.generation + 1);
     }
 
     /// Where `.sym` files may already lie on disk, in the order they are looked in: the

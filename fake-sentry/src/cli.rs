@@ -38,6 +38,22 @@ struct Cli {
 enum Command {
     /// Serve (the default when no subcommand is given).
     Serve(Box<ServeArgs>),
+    /// Process one minidump job from stdin to stdout: the worker process the server starts
+    /// for each dump (`crate::native::worker`).
+    #[command(name = "process-minidump", hide = true)]
+    ProcessMinidump,
+}
+
+/// What the program running this command line gives it, for the minidump workers it starts.
+#[derive(Default)]
+pub struct Host {
+    /// The arguments that make this executable run this command line again, before its own
+    /// (none for `fake-sentry`, and for the suite's multi-call binary, which is run as
+    /// `fake-sentry`; `serve-fake-sentry` for bench's).
+    pub prefix: Vec<OsString>,
+    /// The process's global allocator, when it counts (`cap::Cap`): a worker caps its heap with
+    /// it (`--minidump-max-memory`). Without it the memory limit is not applied.
+    pub heap: Option<&'static dyn crash_processing::HeapLimit>,
 }
 
 #[derive(Args, Clone)]
@@ -345,8 +361,10 @@ impl ServeArgs {
     }
 }
 
-async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let server = Server::bind(args.config()?)
+async fn serve(args: ServeArgs, host: &Host) -> anyhow::Result<()> {
+    let mut config = args.config()?;
+    config.native.isolation = args.native.isolation(&host.prefix)?;
+    let server = Server::bind(config)
         .await
         .context("cannot start fake-sentry")?;
     let state = server.state();
@@ -372,8 +390,18 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 /// Runs the command line `args` (the program name first): parses it (printing help, the
-/// version or a usage error and exiting as clap does), sets up logging and serves.
+/// version or a usage error and exiting as clap does), sets up logging and serves. Minidump
+/// workers are this executable run as `fake-sentry`, without a memory limit: see [`main_with`].
 pub fn main(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> ExitCode {
+    main_with(args, Host::default())
+}
+
+/// [`main`] in a program that says how to run its minidump workers, and gives them its
+/// counting allocator so that `--minidump-max-memory` holds.
+pub fn main_with(
+    args: impl IntoIterator<Item = impl Into<OsString> + Clone>,
+    host: Host,
+) -> ExitCode {
     let cli = Cli::parse_from(args);
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -382,10 +410,12 @@ pub fn main(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> Exit
         )
         .with_writer(std::io::stderr)
         .init();
-    http_edge::run_to_exit(match cli.command {
-        Some(Command::Serve(args)) => serve(*args),
-        None => serve(cli.serve),
-    })
+    let args = match cli.command {
+        Some(Command::ProcessMinidump) => return crate::native::worker::main(host.heap),
+        Some(Command::Serve(args)) => *args,
+        None => cli.serve,
+    };
+    http_edge::run_to_exit(serve(args, &host))
 }
 
 #[cfg(test)]

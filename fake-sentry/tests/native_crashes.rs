@@ -4,6 +4,8 @@
 //! fake-symbols server, and read back as Sentry shows them. The crashing thread's frames must
 //! equal crash-generator's ground truth, function by function.
 
+#[path = "native_crashes/isolation.rs"]
+mod isolation;
 mod support;
 
 use std::io::Write;

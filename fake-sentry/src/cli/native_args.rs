@@ -2,10 +2,13 @@
 
 use std::path::PathBuf;
 
+use std::ffi::OsString;
+
+use anyhow::Context;
 use clap::Args;
 
 use super::seconds;
-use crate::config::{NativeConfig, parse_size};
+use crate::config::{NativeConfig, WorkerCommand, parse_size};
 
 #[derive(Args, Clone)]
 pub(super) struct NativeArgs {
@@ -51,6 +54,15 @@ pub(super) struct NativeArgs {
     /// memory); a module whose file would pass it is processed without symbols.
     #[arg(long, env = "FAKE_SENTRY_MINIDUMP_MAX_SYMBOL_BYTES", value_parser = parse_size, default_value = "1GiB")]
     minidump_max_symbol_bytes: usize,
+    /// Heap one minidump's processing may take in its worker process; past it the dump fails
+    /// with MemoryLimit. 0: no limit.
+    #[arg(long, env = "FAKE_SENTRY_MINIDUMP_MAX_MEMORY", value_parser = parse_size, default_value = "512MiB")]
+    minidump_max_memory: usize,
+    /// Process minidumps in this process instead of a worker process per dump: no process is
+    /// started, but the time limit is only checked every few frames and the memory limit is
+    /// not applied (a hostile dump can hold a worker thread and take the server's memory).
+    #[arg(long, env = "FAKE_SENTRY_MINIDUMP_IN_PROCESS")]
+    minidump_in_process: bool,
 }
 
 impl NativeArgs {
@@ -59,6 +71,9 @@ impl NativeArgs {
             workers: self.minidump_workers,
             timeout: seconds("--minidump-timeout", self.minidump_timeout)?,
             max_symbol_bytes: self.minidump_max_symbol_bytes as u64,
+            max_memory: self.minidump_max_memory as u64,
+            // Set by `isolation`, which needs to know the executable.
+            isolation: None,
             symbol_urls: self
                 .symbols_url
                 .iter()
@@ -74,5 +89,57 @@ impl NativeArgs {
                 self.symbols_forget_missing_after,
             )?,
         })
+    }
+}
+
+impl NativeArgs {
+    /// The worker command for each dump: this executable's `process-minidump`, run with
+    /// `prefix` before it; `None` with `--minidump-in-process`.
+    pub(super) fn isolation(&self, prefix: &[OsString]) -> anyhow::Result<Option<WorkerCommand>> {
+        if self.minidump_in_process {
+            return Ok(None);
+        }
+        crate::native::worker::this_executable(prefix)
+            .map(Some)
+            .context("cannot find this executable to run minidump workers")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::super::Cli;
+    use crate::config::DEFAULT_MINIDUMP_MAX_MEMORY;
+
+    fn native(args: &[&str]) -> super::NativeArgs {
+        let cli = Cli::try_parse_from(["fake-sentry"].iter().chain(args)).expect("parses");
+        cli.serve.native
+    }
+
+    #[test]
+    fn dumps_go_to_a_worker_of_this_executable_unless_processed_in_process() {
+        let isolation = native(&[]).isolation(&[]).expect("a worker command");
+        let command = isolation.expect("isolated by default");
+        assert_eq!(command.program(), std::env::current_exe().unwrap());
+        let shown = format!("{command:?}");
+        assert!(
+            shown.contains("\"process-minidump\"") && shown.contains("\"fake-sentry\""),
+            "{shown}"
+        );
+        let in_process = native(&["--minidump-in-process"]).isolation(&[]).unwrap();
+        assert_eq!(in_process, None);
+    }
+
+    #[test]
+    fn the_memory_limit_defaults_to_the_library_s_and_zero_turns_it_off() {
+        let config = |args: &[&str]| native(args).config().expect("config").max_memory;
+        assert_eq!(config(&[]), DEFAULT_MINIDUMP_MAX_MEMORY);
+        assert_eq!(
+            crate::config::NativeConfig::default().max_memory,
+            DEFAULT_MINIDUMP_MAX_MEMORY
+        );
+        assert_eq!(config(&["--minidump-max-memory=64MiB"]), 64 << 20);
+        assert_eq!(config(&["--minidump-max-memory=0"]), 0);
     }
 }

@@ -8,8 +8,14 @@
 //! waits on a dump or on symbols. This pipeline runs on a runtime of its own, whose
 //! `--minidump-workers` threads run at the lowest CPU priority: a dispatcher takes pending dumps
 //! oldest first, as many as there are free workers, whenever the store says there is new work
-//! (or a second has passed), and each dump is processed within `--minidump-timeout` and its
-//! symbol budget (`crash-processing`'s `Limits`). The outcome (the processor's JSON, the
+//! (or a second has passed), and each dump is processed within `--minidump-timeout`, its
+//! symbol budget and `--minidump-max-memory` (`crash-processing`'s `Limits`). The command line
+//! processes each dump in a worker process of its own (`worker`: the binary's hidden
+//! `process-minidump` subcommand, `NativeConfig::isolation`), killed at the time limit and
+//! with its heap capped, so both limits are hard and a dump that crashes the processor takes
+//! only its worker down; a worker thread here then waits on that process. A library user that
+//! leaves `isolation` unset processes in this process, with a cooperative time limit and the
+//! symbol budget as the only bound on memory. The outcome (the processor's JSON, the
 //! native event built from it by `event`, the signature, or the processor's error) is written
 //! through the store's writer; the event item's summary becomes the crash reason and signature.
 //!
@@ -21,6 +27,8 @@
 //! The pipeline holds the store weakly and stops once the store is gone.
 
 pub(crate) mod event;
+#[cfg(feature = "cli")]
+pub(crate) mod worker;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, Weak};
@@ -78,8 +86,12 @@ impl NativePipeline {
         let limits = Limits {
             timeout: Some(config.timeout),
             max_symbol_bytes: Some(config.max_symbol_bytes),
+            max_memory: (config.max_memory > 0).then_some(config.max_memory),
         };
-        let processor = Processor::new(&sources, limits);
+        let processor = match &config.isolation {
+            Some(command) => Processor::new(&sources, limits).isolated(command.clone()),
+            None => Processor::new(&sources, limits),
+        };
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(config.workers)
             .max_blocking_threads(config.workers)
@@ -238,9 +250,8 @@ pub(crate) async fn outcome_of(
     dump: &[u8],
     client_event: Option<&[u8]>,
 ) -> ProcessingOutcome {
-    match processor.process(dump).await {
-        Ok(state) => {
-            let processed = crash_processing::to_json(&state);
+    match processor.process_to_json(dump).await {
+        Ok(processed) => {
             let signature = crash_signature::signature(&processed);
             let client: Option<Value> = client_event.and_then(|b| serde_json::from_slice(b).ok());
             let native_event = event::native_event(client.as_ref(), &processed);
