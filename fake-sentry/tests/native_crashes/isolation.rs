@@ -131,6 +131,14 @@ fn process_exists(pid: &str) -> bool {
     Path::new("/proc").join(pid).exists()
 }
 
+/// Process `pid`'s nice value, from `/proc/{pid}/stat` (its 19th field).
+fn nice_of(pid: &str) -> Option<i32> {
+    let stat = std::fs::read_to_string(Path::new("/proc").join(pid).join("stat")).ok()?;
+    // The command name may hold spaces: the fields after it are counted from its `)`.
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    after_name.split_whitespace().nth(16)?.parse().ok()
+}
+
 #[tokio::test]
 async fn a_worker_that_never_yields_is_killed_and_reaped_at_the_time_limit() {
     let dir = tempfile::tempdir().expect("tempdir");
