@@ -336,6 +336,10 @@ struct FakeSentryMinidumpsArgs {
     /// absent).
     #[arg(long)]
     dir: Option<PathBuf>,
+    /// Process the dumps in the server's process (--minidump-in-process) instead of a worker
+    /// process per dump.
+    #[arg(long)]
+    in_process: bool,
 }
 
 impl FakeSentryMinidumpsArgs {
@@ -354,6 +358,7 @@ impl FakeSentryMinidumpsArgs {
             duration: Duration::from_secs_f64(self.duration),
             rounds: self.rounds,
             dir: self.dir,
+            in_process: self.in_process,
         })
     }
 }
@@ -432,7 +437,12 @@ fn main() -> anyhow::Result<ExitCode> {
     // binary has either.
     if let Command::ServeFakeSentry { args } = command {
         let argv = std::iter::once(OsString::from("fake-sentry")).chain(args);
-        return Ok(fake_sentry::cli::main(argv));
+        // Its minidump workers are this binary run the same way.
+        let host = fake_sentry::cli::Host {
+            prefix: vec!["serve-fake-sentry".into()],
+            heap: None,
+        };
+        return Ok(fake_sentry::cli::main_with(argv, host));
     }
     // A per-request log line would dominate what is measured.
     tracing_subscriber::fmt()

@@ -63,6 +63,8 @@ pub struct MinidumpOptions {
     pub rounds: usize,
     /// Scratch directory (the symbol cache and the servers' log); temporary when absent.
     pub dir: Option<PathBuf>,
+    /// `--minidump-in-process`: dumps processed in the server, not a worker process each.
+    pub in_process: bool,
 }
 
 /// Runs the benchmark, printing as it goes.
@@ -72,7 +74,7 @@ pub async fn run(options: &MinidumpOptions) -> anyhow::Result<()> {
     let dir = scratch.path().to_path_buf();
     let corpus = generate(options);
     let symbols = serve_symbols(&corpus).await?;
-    let launch = launch(&dir, options.store, &symbols)?;
+    let launch = launch(&dir, options, &symbols)?;
     let rates = time_processing(options, &launch, &symbols, &corpus).await?;
     if options.rounds > 0 {
         time_ingest_beside(options, &launch, &corpus, &rates).await?;
@@ -106,22 +108,27 @@ async fn serve_symbols(corpus: &Corpus) -> anyhow::Result<FakeSymbols> {
 }
 
 /// The servers' shared flags: the symbol cache starts empty.
-fn launch(dir: &Path, store: StoreKind, symbols: &FakeSymbols) -> anyhow::Result<Launch> {
+fn launch(dir: &Path, options: &MinidumpOptions, symbols: &FakeSymbols) -> anyhow::Result<Launch> {
     let symbols_cache = dir.join("symbols-cache");
     if symbols_cache.exists() {
         std::fs::remove_dir_all(&symbols_cache)?;
     }
     std::fs::create_dir_all(&symbols_cache)?;
     let log = dir.join("fake-sentry.log");
-    let db = match store {
+    let db = match options.store {
         StoreKind::Memory => PathBuf::from(":memory:"),
         StoreKind::File => dir.join("bench.sqlite"),
     };
     println!(
         "fake-sentry: its command line in a process of its own (bench serve-fake-sentry), \
-         --db {}, --symbols-url (fake-symbols in the bench), --symbols-cache on disk; \
-         its log: {}",
+         --db {}, --symbols-url (fake-symbols in the bench), --symbols-cache on disk, dumps \
+         processed {}; its log: {}",
         db.display(),
+        if options.in_process {
+            "in the server (--minidump-in-process)"
+        } else {
+            "in a worker process each"
+        },
         log.display()
     );
     Ok(Launch {
@@ -129,6 +136,7 @@ fn launch(dir: &Path, store: StoreKind, symbols: &FakeSymbols) -> anyhow::Result
         symbols_url: symbols.url(),
         symbols_cache,
         log,
+        in_process: options.in_process,
     })
 }
 

@@ -38,6 +38,8 @@ pub struct Launch {
     pub symbols_cache: PathBuf,
     /// Where the servers' stderr goes.
     pub log: PathBuf,
+    /// `--minidump-in-process`.
+    pub in_process: bool,
 }
 
 /// One running server.
@@ -49,7 +51,7 @@ pub struct NativeServer {
 impl NativeServer {
     /// Starts fake-sentry with `workers` minidump workers.
     pub async fn start(launch: &Launch, workers: usize) -> anyhow::Result<NativeServer> {
-        let args = vec![
+        let mut args = vec![
             "--symbols-url".to_string(),
             launch.symbols_url.clone(),
             "--symbols-cache".to_string(),
@@ -57,6 +59,9 @@ impl NativeServer {
             "--minidump-workers".to_string(),
             workers.to_string(),
         ];
+        if launch.in_process {
+            args.push("--minidump-in-process".to_string());
+        }
         if launch.db != Path::new(":memory:") {
             // A fresh database: one left by the server before would add its items to these.
             for file in fake_sentry::Store::files(&launch.db) {
