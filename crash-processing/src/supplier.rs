@@ -233,3 +233,27 @@ impl SymbolSupplier for SharedSupplier {
         http.locate_file(module, file_kind).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn misses_a_worker_found_before_a_reset_are_not_brought_back() {
+        let cache = tempfile::tempdir().unwrap();
+        let sources = SymbolSources::http(Vec::new(), cache.path(), Duration::from_secs(1));
+        let supplier = SharedSupplier::new(&sources);
+        let key: ModuleKey = ("a.so".into(), None, None, None);
+        let given = supplier.missing();
+        supplier.merge_missing(given.generation, vec![key.clone()]);
+        assert_eq!(supplier.missing().modules, std::slice::from_ref(&key));
+        // A worker given the memo before a reprocess forgot it answers after.
+        let stale = supplier.missing();
+        supplier.forget_missing();
+        supplier.merge_missing(stale.generation, vec![key.clone()]);
+        assert_eq!(supplier.missing().modules, []);
+        let fresh = supplier.missing();
+        supplier.merge_missing(fresh.generation, vec![key.clone()]);
+        assert_eq!(supplier.missing().modules, [key]);
+    }
+}

@@ -126,6 +126,52 @@ async fn workers_share_the_missing_modules_and_a_reprocess_forgets_them() {
     }
 }
 
+/// Bytes of the files under `dir`, however deep.
+fn bytes_under(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|entry| match entry.metadata() {
+            Ok(meta) if meta.is_dir() => bytes_under(&entry.path()),
+            Ok(meta) => meta.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+/// Workers download into the shared cache; the server keeps it under its cap, once the
+/// worker is done with the files.
+#[tokio::test]
+async fn the_server_keeps_the_cache_its_workers_fill_under_its_cap() {
+    let symbols = FakeSymbols::start().await.expect("start fake-symbols");
+    let crash = crash(OsFlavor::Mac, 171);
+    upload_symbols(&symbols, &crash);
+    let cache = tempfile::tempdir().expect("tempdir");
+    let mut config = Config::ephemeral();
+    config.native.symbol_urls = vec![symbols.url()];
+    config.native.symbols_cache = Some(cache.path().to_path_buf());
+    config.native.symbols_cache_max_bytes = 1;
+    config.native.isolation = Some(worker());
+    let sentry = FakeSentry::start_with(config).await.expect("start");
+    let event_id = post_form(&sentry, &form(&[], &[], crash.minidump_bytes()), false).await;
+    wait_for_status(&sentry, "processed", 1).await;
+    let processed = get(&sentry, &format!("/api/items/{event_id}/processed")).await;
+    assert_matches_truth(
+        &crash,
+        &processed,
+        "symbols read before the cache was trimmed",
+    );
+    let downloaded = symbols
+        .requests()
+        .iter()
+        .filter(|r| r.status == 200)
+        .count();
+    assert!(downloaded > 0, "nothing was downloaded into the cache");
+    assert_eq!(bytes_under(&cache.path().join("cache")), 0);
+}
+
 /// Whether process `pid` exists, a zombie included (it keeps its `/proc` entry until reaped).
 fn process_exists(pid: &str) -> bool {
     Path::new("/proc").join(pid).exists()
@@ -166,6 +212,8 @@ async fn a_worker_that_never_yields_is_killed_and_reaped_at_the_time_limit() {
         process_exists(&pid),
         "the hanging worker {pid} is not running"
     );
+    // Started from a minidump thread, it runs at that thread's lowest priority.
+    assert_eq!(nice_of(&pid), Some(19), "worker {pid}'s nice value");
     wait_for_status(&sentry, "failed", 1).await;
     assert!(started.elapsed() >= Duration::from_millis(1500));
     let error = error_of(&sentry, &event_id).await;
