@@ -87,6 +87,9 @@ pub(crate) async fn run(command: &WorkerCommand, job: Job<'_>) -> Outcome {
         return failure("WorkerFailed", "the worker's pipes were not made".into());
     };
     let max_reply = job.max_reply;
+    // Read to its end on a task of its own, so that the worker never blocks on a full stderr
+    // pipe, whatever happens to the reply.
+    let stderr = tokio::spawn(tail(stderr));
     let exchange = async {
         let send = async {
             // A worker that dies before it has read the job closes the pipe: its exit status
@@ -100,16 +103,20 @@ pub(crate) async fn run(command: &WorkerCommand, job: Job<'_>) -> Outcome {
             let body = wire::read_frame_async(&mut stdout, max_reply).await?;
             Ok::<_, FrameError>((header, body))
         };
-        let ((), reply, stderr) = tokio::join!(send, receive, tail(stderr));
+        let ((), reply) = tokio::join!(send, receive);
+        if let Err(FrameError::TooLong { .. }) = &reply {
+            // Nothing more is read: a worker still writing would wait on the pipe for ever.
+            let _ = child.start_kill();
+        }
         // The reply is read: what is left is the exit, or a worker that will not go.
         let status = child.wait().await;
-        (reply, stderr, status)
+        (reply, status)
     };
     let finished = match job.timeout {
         Some(limit) => tokio::time::timeout(limit, exchange).await.ok(),
         None => Some(exchange.await),
     };
-    let Some((reply, stderr, status)) = finished else {
+    let Some((reply, status)) = finished else {
         let limit = job.timeout.unwrap_or_default();
         // `exchange` is gone, and with it its borrow of the child: kill it and reap it, so
         // that no process is left behind, nor a zombie.
@@ -118,6 +125,15 @@ pub(crate) async fn run(command: &WorkerCommand, job: Job<'_>) -> Outcome {
         }
         return failure("Timeout", format!("processing took longer than {limit:?}"));
     };
+    // The worker has exited: its stderr ends now.
+    let stderr = stderr.await.unwrap_or_default();
+    if let Err(e @ FrameError::TooLong { .. }) = &reply {
+        // Killed for it: the exit status says nothing of the worker.
+        return failure(
+            "WorkerFailed",
+            format!("the worker's reply could not be read: {e}"),
+        );
+    }
     match status {
         Ok(status) if status.success() => match reply {
             Ok((header, body)) => decode(&header, &body),

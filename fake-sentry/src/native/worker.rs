@@ -40,7 +40,8 @@ pub(crate) fn main(heap: Option<&'static dyn HeapLimit>) -> ExitCode {
     }
     if std::env::var_os("FAKE_SENTRY_WORKER_TEST_GARBAGE").is_some() {
         let mut out = std::io::stdout().lock();
-        let _ = out.write_all(&[0xa5; 1 << 16]);
+        // More than a pipe holds: the parent must stop reading, and not wait on the writer.
+        let _ = out.write_all(&vec![0xa5; 1 << 20]);
         let _ = out.flush();
         return ExitCode::SUCCESS;
     }
