@@ -141,3 +141,40 @@ fn both_services_serve_through_the_one_binary() {
         );
     }
 }
+
+/// fake-sentry's minidump workers, run as the multi-call binary (`fake-sentry
+/// process-minidump`, as the image runs them), cap their heap at `--minidump-max-memory`: the
+/// binary's allocator counts. The same dump processes within a roomy limit.
+#[tokio::test]
+async fn fake_sentry_s_workers_cap_their_heap_in_the_multi_call_binary() {
+    use crash_generator::{Crash, OsFlavor, Profile};
+    use crash_processing::{Limits, Processor, SymbolSources, WorkerCommand};
+    let crash = Crash::generate(&Profile::for_os(OsFlavor::Linux), 7);
+    let cache = tempfile::tempdir().expect("cache dir");
+    let sources = SymbolSources::http(Vec::new(), cache.path(), Duration::from_secs(1));
+    let processor = |max_memory: u64| {
+        Processor::new(
+            &sources,
+            Limits {
+                timeout: Some(Duration::from_secs(60)),
+                max_memory: Some(max_memory),
+                ..Limits::default()
+            },
+        )
+        .isolated(
+            WorkerCommand::new(BIN)
+                .arg0("fake-sentry")
+                .arg("process-minidump"),
+        )
+    };
+    let failure = processor(16 * 1024)
+        .process_to_json(crash.minidump_bytes())
+        .await
+        .expect_err("processing within 16 KiB");
+    assert_eq!(failure.name, "MemoryLimit", "{failure}");
+    let processed = processor(256 << 20)
+        .process_to_json(crash.minidump_bytes())
+        .await
+        .expect("processing within 256 MiB");
+    assert_eq!(processed["status"], "OK", "{processed}");
+}
