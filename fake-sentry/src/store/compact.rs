@@ -254,3 +254,45 @@ mod tests {
         assert!(BodyForm::from_column(3).is_err());
     }
 }
+
+#[cfg(test)]
+mod speed {
+    use std::io::Read;
+
+    /// `cargo test --release -p fake-sentry --lib compact::speed -- --ignored --nocapture`
+    #[test]
+    #[ignore = "a measurement"]
+    fn compression_speed() {
+        let wire = include_bytes!("../../testdata/captures/python-error-gzip.envelope.gz");
+        let mut decoded = Vec::new();
+        flate2::read::GzDecoder::new(&wire[..])
+            .read_to_end(&mut decoded)
+            .unwrap();
+        for _ in 0..3 {
+            let started = std::time::Instant::now();
+            let mut bytes = 0;
+            for _ in 0..20_000 {
+                bytes += super::compress(&decoded).unwrap().len();
+            }
+            println!(
+                "compress: {:?} per envelope, {} bytes",
+                started.elapsed() / 20_000,
+                bytes / 20_000
+            );
+            let compact = super::compress(&decoded).unwrap();
+            let started = std::time::Instant::now();
+            for _ in 0..20_000 {
+                super::decompress(&compact, 1 << 20).unwrap();
+            }
+            println!("decompress: {:?} per envelope", started.elapsed() / 20_000);
+            let started = std::time::Instant::now();
+            for _ in 0..20_000 {
+                let mut out = Vec::new();
+                flate2::read::GzDecoder::new(&wire[..])
+                    .read_to_end(&mut out)
+                    .unwrap();
+            }
+            println!("gunzip: {:?} per envelope", started.elapsed() / 20_000);
+        }
+    }
+}
