@@ -6,7 +6,8 @@
 //! also feeds the payload to the data-policy section (as findings, scrub report and scrubbed
 //! copy); bit 1 also uses it as the item and envelope headers (when it is a JSON object); bit 2
 //! makes the item an event sent with a minidump, whose processed native event is the payload
-//! (when it is JSON) and whose processing failed with the payload as its error when bit 3 is set.
+//! (when it is JSON) and whose processing failed with the payload as its error when bit 3 is set;
+//! bit 4 says the envelope's body is kept as sent.
 //!
 //! Invariants: no panic; rendering succeeds; and the page holds exactly one `<script` (the
 //! template's own `app.js` tag, any case): whatever the payload says is escaped.
@@ -97,6 +98,7 @@ fuzz_target!(|data: &[u8]| {
         header: Some(Value::Object(header.clone())),
         size: payload.len() as i64,
         wire_size: payload.len() as i64,
+        kept_as_sent: flags & 16 != 0,
         http_headers: Some(json!({"user-agent": "fuzz/1"})),
         item_ids: vec![summary.id.clone()],
     };
