@@ -57,6 +57,7 @@ mod search_index;
 mod text_search;
 mod traces;
 mod writer;
+mod zstd_context;
 
 pub use compact::BodyStorage;
 pub use event_index::EventIndex;

@@ -20,6 +20,7 @@ use std::sync::LazyLock;
 use zstd::dict::{DecoderDictionary, EncoderDictionary};
 
 use super::StoreError;
+use super::zstd_context::{ThreadCompressor, compress_with};
 use crate::decode::DecodeError;
 
 /// Real SDK requests one after another (see `scripts/build-body-dictionary`).
@@ -109,23 +110,17 @@ static DECODER: LazyLock<DecoderDictionary<'static>> =
     LazyLock::new(|| DecoderDictionary::copy(DICTIONARY));
 
 thread_local! {
-    /// One context per thread, reused: setting one up is much of the cost of a small body.
-    static COMPRESSOR: RefCell<Option<zstd::bulk::Compressor<'static>>> =
-        const { RefCell::new(None) };
+    /// This thread's context, over the prepared dictionary.
+    static COMPRESSOR: ThreadCompressor = const { RefCell::new(None) };
 }
 
 /// `decoded` in the compact form.
 pub(super) fn compress(decoded: &[u8]) -> Result<Vec<u8>, StoreError> {
-    COMPRESSOR
-        .with(|cell| {
-            let mut cell = cell.borrow_mut();
-            let compressor = match cell.as_mut() {
-                Some(compressor) => compressor,
-                None => cell.insert(zstd::bulk::Compressor::with_prepared_dictionary(&ENCODER)?),
-            };
-            compressor.compress(decoded)
-        })
-        .map_err(StoreError::Compress)
+    compress_with(
+        &COMPRESSOR,
+        || zstd::bulk::Compressor::with_prepared_dictionary(&ENCODER),
+        decoded,
+    )
 }
 
 /// The decoded body out of a compact one, as a stream: readers stop once they have what they

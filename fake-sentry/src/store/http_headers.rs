@@ -17,6 +17,7 @@ use rusqlite::types::ValueRef;
 
 use super::StoreError;
 use super::body::unreadable;
+use super::zstd_context::{ThreadCompressor, compress_with};
 use crate::decode::DecodeError;
 
 /// Header sets like those SDKs send, the most common last (zstd reaches the end of a
@@ -30,24 +31,18 @@ const LEVEL: i32 = 3;
 const MAX_HEADERS_BYTES: usize = 1 << 20;
 
 thread_local! {
-    /// One context per thread with the dictionary loaded, reused: loading it is most of the
-    /// cost of compressing a few hundred bytes.
-    static COMPRESSOR: RefCell<Option<zstd::bulk::Compressor<'static>>> =
-        const { RefCell::new(None) };
+    /// This thread's context, with the dictionary loaded: loading it is most of the cost of
+    /// compressing a few hundred bytes.
+    static COMPRESSOR: ThreadCompressor = const { RefCell::new(None) };
 }
 
 /// The headers' JSON as the row keeps it.
 pub(super) fn pack(json: &str) -> Result<Vec<u8>, StoreError> {
-    COMPRESSOR
-        .with(|cell| {
-            let mut cell = cell.borrow_mut();
-            let compressor = match cell.as_mut() {
-                Some(compressor) => compressor,
-                None => cell.insert(zstd::bulk::Compressor::with_dictionary(LEVEL, DICTIONARY)?),
-            };
-            compressor.compress(json.as_bytes())
-        })
-        .map_err(StoreError::Compress)
+    compress_with(
+        &COMPRESSOR,
+        || zstd::bulk::Compressor::with_dictionary(LEVEL, DICTIONARY),
+        json.as_bytes(),
+    )
 }
 
 /// The headers' JSON from the row's value: compressed (this version) or text (older rows).
