@@ -56,10 +56,7 @@ const CASES: &[(&str, &str, Shows)] = &[
     (
         "signature-rust",
         "SignatureGenerationRule (Rust rules: legacy hash dropped)",
-        |s, _| {
-            let signature = frames(Some(&s.signature));
-            signature.len() == 2 && !ends_in_legacy_hash(&signature[1])
-        },
+        rust_hash_dropped,
     ),
     (
         "signature-truncate",
@@ -139,10 +136,7 @@ const CASES: &[(&str, &str, Shows)] = &[
     (
         "signature-arm64-rust",
         "SignatureGenerationRule on macOS ARM64 (Rust rules: legacy hash dropped)",
-        |s, _| {
-            let signature = frames(Some(&s.signature));
-            signature.len() == 2 && !ends_in_legacy_hash(&signature[1])
-        },
+        rust_hash_dropped,
     ),
     (
         "signature-arm64-oom",
@@ -158,6 +152,12 @@ const CASES: &[(&str, &str, Shows)] = &[
         },
     ),
 ];
+
+/// The Rust rules: a two-frame signature whose Rust frame lost its legacy `::h<hash>`.
+fn rust_hash_dropped(s: &SocorroSignature, _: &Profile) -> bool {
+    let signature = frames(Some(&s.signature));
+    signature.len() == 2 && !ends_in_legacy_hash(&signature[1])
+}
 
 /// Whether a frame ends in a legacy Rust symbol's `::h<16 hex digits>` (a path may well hold
 /// `::h` elsewhere, as `glean_core::http` does).
