@@ -329,6 +329,17 @@ impl Writer {
         }
         let commit_error = outcome.err().map(|e| e.to_string());
         let stored_envelopes = done.iter().any(|d| matches!(d, Done::Insert(_, Ok(_), _)));
+        // The commit is announced before it is acknowledged, so that whoever was answered sees
+        // the version that includes it (and no later bump for a write it already saw).
+        if commit_error.is_none() {
+            store.changes.send_modify(|n| *n += 1);
+            if std::mem::take(&mut self.minidumps_to_process) {
+                store.minidump_work.send_modify(|n| *n += 1);
+            }
+            if stored_envelopes {
+                store.envelope_commits.send_modify(|n| *n += 1);
+            }
+        }
         for item in done {
             match item {
                 Done::Insert(reply, result, envelope) => {
@@ -343,15 +354,6 @@ impl Writer {
                 Done::Minidump(reply, result) => {
                     let _ = reply.send(settle(&commit_error, result));
                 }
-            }
-        }
-        if commit_error.is_none() {
-            store.changes.send_modify(|n| *n += 1);
-            if std::mem::take(&mut self.minidumps_to_process) {
-                store.minidump_work.send_modify(|n| *n += 1);
-            }
-            if stored_envelopes {
-                store.envelope_commits.send_modify(|n| *n += 1);
             }
         }
         self.minidumps_to_process = false;
