@@ -22,7 +22,7 @@ use super::{UiError, render};
 use crate::api::{TraceLayout, TreeLimits, trace_layout};
 use crate::item::normalize_trace_id;
 use crate::server::AppState;
-use crate::store::{self, TraceFilter, TraceService, TraceSummary};
+use crate::store::{self, TraceFilter, TraceRoot, TraceService, TraceSummary};
 
 /// How many service colours the stylesheet has (`.svc-0` to `.svc-7`).
 const COLOURS: usize = 8;
@@ -188,19 +188,28 @@ pub(crate) struct TraceRow {
     pub start_full: String,
 }
 
+/// A trace's root transaction as the list and the trace page label it: its name and op, cut
+/// to the page's limits (empty when the trace has no root).
+fn root_labels(root: Option<&TraceRoot>, limits: &UiLimits) -> (String, String) {
+    let name = root
+        .and_then(|r| r.name.as_deref())
+        .map(|n| truncate(n, limits.summary_chars))
+        .unwrap_or_default();
+    let op = root
+        .and_then(|r| r.op.as_deref())
+        .map(|o| limits.cell(o))
+        .unwrap_or_default();
+    (name, op)
+}
+
 impl TraceRow {
     fn new(trace: &TraceSummary, limits: &UiLimits) -> Self {
         let root = trace.root.as_ref();
+        let (name, op) = root_labels(root, limits);
         Self {
             trace_id: trace.trace_id.clone(),
-            name: root
-                .and_then(|r| r.name.as_deref())
-                .map(|n| truncate(n, limits.summary_chars))
-                .unwrap_or_default(),
-            op: root
-                .and_then(|r| r.op.as_deref())
-                .map(|o| limits.cell(o))
-                .unwrap_or_default(),
+            name,
+            op,
             duration: trace.duration_ms.map(exact_ms).unwrap_or_default(),
             services: trace
                 .services
@@ -549,16 +558,11 @@ pub fn trace_view(layout: &TraceLayout, limits: &UiLimits) -> TraceView {
             (pct(f * 100.0), exact_ms(ms))
         })
         .collect();
+    let (name, op) = root_labels(root, limits);
     TraceView {
         trace_id: layout.trace_id.clone(),
-        name: root
-            .and_then(|r| r.name.as_deref())
-            .map(|n| truncate(n, limits.summary_chars))
-            .unwrap_or_default(),
-        op: root
-            .and_then(|r| r.op.as_deref())
-            .map(|o| limits.cell(o))
-            .unwrap_or_default(),
+        name,
+        op,
         duration: summary.duration_ms.map(exact_ms).unwrap_or_default(),
         start: summary.start.clone().unwrap_or_default(),
         services,
