@@ -440,7 +440,6 @@ fn main() -> anyhow::Result<ExitCode> {
         // Its minidump workers are this binary run the same way.
         let host = fake_sentry::cli::Host {
             prefix: vec!["serve-fake-sentry".into()],
-            heap: None,
         };
         return Ok(fake_sentry::cli::main_with(argv, host));
     }

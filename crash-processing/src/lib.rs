@@ -17,9 +17,9 @@
 //! - Those limits are cooperative: code that never yields is never stopped, and the symbol
 //!   budget bounds only what symbol files take. [`Processor::isolated`] makes them hard: each
 //!   dump is processed in a worker process ([`WorkerCommand`], running [`serve_worker`]) that
-//!   is killed at the time limit and whose heap is capped ([`Limits::max_memory`],
-//!   [`HeapLimit`]); [`Processor::process_to_json`] gives the same JSON either way. The
-//!   `worker` module describes the protocol.
+//!   is killed at the time limit and whose memory the kernel caps ([`Limits::max_memory`]);
+//!   [`Processor::process_to_json`] gives the same JSON either way. The `worker` module
+//!   describes the protocol.
 //!
 //! The harness uses it to check crashes against their ground truth; fake-sentry uses it to turn
 //! minidump uploads into native crash events.
@@ -32,4 +32,4 @@ mod yielding;
 
 pub use process::{Limits, ProcessFailure, Processor, to_json};
 pub use supplier::{SharedSupplier, SymbolSources};
-pub use worker::{HeapLimit, WorkerCommand, WorkerError, serve as serve_worker};
+pub use worker::{WorkerCommand, WorkerError, serve as serve_worker};

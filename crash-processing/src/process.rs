@@ -29,9 +29,10 @@ pub struct Limits {
     /// in a symbol directory or the cache is measured before it is parsed, a download right
     /// after. `None`: no budget.
     pub max_symbol_bytes: Option<u64>,
-    /// The heap processing one dump may take, in bytes; past it the dump fails with
-    /// `MemoryLimit`. Applied only in a worker process ([`Processor::isolated`]), whose
-    /// allocator it caps; `None`: no limit.
+    /// The memory processing one dump may take, in bytes; past it the dump fails with
+    /// `MemoryLimit`. Applied only in a worker process ([`Processor::isolated`]) on Linux, as
+    /// the process's `RLIMIT_DATA` above what it holds before processing (so it counts what
+    /// the allocator commits, in steps of a few MiB); `None`: no limit.
     pub max_memory: Option<u64>,
 }
 
@@ -156,7 +157,7 @@ impl Processor {
 
     /// The same processor, with [`Processor::process_to_json`] processing each dump in a
     /// worker process that `command` starts (see the `worker` module): killed at the time
-    /// limit, its heap capped at `max_memory`.
+    /// limit, its memory capped at `max_memory`.
     pub fn isolated(mut self, command: WorkerCommand) -> Self {
         self.worker = Some(Arc::new(command));
         self

@@ -51,9 +51,6 @@ pub struct Host {
     /// (none for `fake-sentry`, and for the suite's multi-call binary, which is run as
     /// `fake-sentry`; `serve-fake-sentry` for bench's).
     pub prefix: Vec<OsString>,
-    /// The process's global allocator, when it counts (`cap::Cap`): a worker caps its heap with
-    /// it (`--minidump-max-memory`). Without it the memory limit is not applied.
-    pub heap: Option<&'static dyn crash_processing::HeapLimit>,
 }
 
 #[derive(Args, Clone)]
@@ -396,8 +393,7 @@ pub fn main(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> Exit
     main_with(args, Host::default())
 }
 
-/// [`main`] in a program that says how to run its minidump workers, and gives them its
-/// counting allocator so that `--minidump-max-memory` holds.
+/// [`main`] in a program that says how to run its minidump workers.
 pub fn main_with(
     args: impl IntoIterator<Item = impl Into<OsString> + Clone>,
     host: Host,
@@ -411,7 +407,7 @@ pub fn main_with(
         .with_writer(std::io::stderr)
         .init();
     let args = match cli.command {
-        Some(Command::ProcessMinidump) => return crate::native::worker::main(host.heap),
+        Some(Command::ProcessMinidump) => return crate::native::worker::main(),
         Some(Command::Serve(args)) => *args,
         None => cli.serve,
     };

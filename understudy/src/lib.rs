@@ -36,21 +36,9 @@ impl Tool {
     }
 
     /// Runs the tool's command line; `args` starts with the program name, as `argv` does.
-    /// `heap` is the process's counting allocator, which fake-sentry's minidump workers cap
-    /// (`--minidump-max-memory`).
-    pub fn run(
-        self,
-        args: Vec<OsString>,
-        heap: &'static dyn crash_processing::HeapLimit,
-    ) -> ExitCode {
+    pub fn run(self, args: Vec<OsString>) -> ExitCode {
         match self {
-            Tool::FakeSentry => fake_sentry::cli::main_with(
-                args,
-                fake_sentry::cli::Host {
-                    heap: Some(heap),
-                    ..Default::default()
-                },
-            ),
+            Tool::FakeSentry => fake_sentry::cli::main(args),
             Tool::FakeSymbols => fake_symbols::cli::main(args),
             Tool::Harness => harness::cli::main(args),
         }

@@ -2,18 +2,15 @@
 
 use std::process::ExitCode;
 
-use cap::Cap;
-
 // Ingest allocates and frees many small buffers across threads; mimalloc handles that pattern
-// far better than glibc malloc. `Cap` counts the heap so that fake-sentry's minidump workers
-// (this binary run as `fake-sentry process-minidump`) can cap theirs, as the `fake-sentry`
-// binary does; nothing else sets a limit.
+// far better than glibc malloc. Nothing counts the heap: fake-sentry's minidump workers (this
+// binary run as `fake-sentry process-minidump`) have their memory capped by the kernel.
 #[global_allocator]
-static GLOBAL: Cap<mimalloc::MiMalloc> = Cap::new(mimalloc::MiMalloc, usize::MAX);
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     match understudy::choose(std::env::args_os().collect()) {
-        Ok((tool, args)) => tool.run(args, &GLOBAL),
+        Ok((tool, args)) => tool.run(args),
         Err(args) => match args.get(1).and_then(|arg| arg.to_str()) {
             Some("-h" | "--help" | "help") => {
                 print!("{}", understudy::usage());

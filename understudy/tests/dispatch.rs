@@ -143,10 +143,11 @@ fn both_services_serve_through_the_one_binary() {
 }
 
 /// fake-sentry's minidump workers, run as the multi-call binary (`fake-sentry
-/// process-minidump`, as the image runs them), cap their heap at `--minidump-max-memory`: the
-/// binary's allocator counts. The same dump processes within a roomy limit.
+/// process-minidump`, as the image runs them), are held to `--minidump-max-memory`: with mimalloc
+/// as the allocator, whose arena must not count from the start. The same dump processes within
+/// a roomy limit.
 #[tokio::test]
-async fn fake_sentry_s_workers_cap_their_heap_in_the_multi_call_binary() {
+async fn fake_sentry_s_workers_are_held_to_their_memory_limit_in_the_multi_call_binary() {
     use crash_generator::{Crash, OsFlavor, Profile};
     use crash_processing::{Limits, Processor, SymbolSources, WorkerCommand};
     let crash = Crash::generate(&Profile::for_os(OsFlavor::Linux), 7);

@@ -4,7 +4,7 @@
 use std::io::{Read, Write};
 use std::time::Duration;
 
-use super::HeapLimit;
+use super::memory_limit;
 use super::wire::{self, JobHeader, ReplyHeader, WireFailure};
 use crate::process::{Limits, Processor};
 use crate::supplier::SymbolSources;
@@ -21,18 +21,14 @@ pub enum WorkerError {
 }
 
 /// Runs one job as a worker process: reads it from `input`, processes the dump on a
-/// current-thread runtime with the heap held to the job's memory limit (when `heap` is the
-/// process's global allocator), and writes the reply to `output`.
+/// current-thread runtime with the process held to the job's memory limit, and writes the reply
+/// to `output`.
 ///
 /// The limit counts from what the process holds once it has the job and its runtime, so that
-/// it bounds what processing takes. An allocation past it fails, and Rust's allocation error
-/// handler aborts the process with "memory allocation of N bytes failed" on stderr: the
-/// parent reports that as `MemoryLimit`. Without `heap` the memory limit is not applied.
-pub fn serve(
-    input: &mut impl Read,
-    output: &mut impl Write,
-    heap: Option<&dyn HeapLimit>,
-) -> Result<(), WorkerError> {
+/// it bounds what processing takes (see `memory_limit`: the kernel holds it, on Linux). An
+/// allocation past it fails, and Rust's allocation error handler aborts the process with
+/// "memory allocation of N bytes failed" on stderr: the parent reports that as `MemoryLimit`.
+pub fn serve(input: &mut impl Read, output: &mut impl Write) -> Result<(), WorkerError> {
     let header = wire::read_frame(input, wire::MAX_JOB_HEADER)
         .map_err(|e| WorkerError::Job(format!("its header: {e}")))?;
     let header: JobHeader =
@@ -60,12 +56,11 @@ pub fn serve(
     };
     let processor = Processor::new(&sources, limits);
     processor.supplier().assume_missing(header.missing);
-    if let (Some(heap), Some(max)) = (heap, header.max_memory) {
-        let limit = heap
-            .allocated()
-            .saturating_add(usize::try_from(max).unwrap_or(usize::MAX));
-        heap.set_limit(limit);
-    }
+    let held = header.max_memory.and_then(|max| {
+        memory_limit::hold(max)
+            .inspect_err(|e| tracing::warn!(%e, "processing without a memory limit"))
+            .ok()
+    });
     let processed = runtime.block_on(async {
         let state = processor.process(&dump).await?;
         let mut json = Vec::new();
@@ -78,8 +73,8 @@ pub fn serve(
             })?;
         Ok::<_, crate::ProcessFailure>(json)
     });
-    if let Some(heap) = heap {
-        heap.set_limit(usize::MAX);
+    if let Some(held) = held {
+        held.release();
     }
     let (failure, body) = match processed {
         Ok(json) => (None, json),

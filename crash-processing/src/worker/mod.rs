@@ -1,5 +1,6 @@
 //! Processing in a worker process, so that a dump's limits are hard: the parent kills a worker
-//! at the time limit, and the worker's heap is capped, whatever the code processing it does.
+//! at the time limit, and the kernel caps the worker's memory, whatever the code processing it
+//! does.
 //!
 //! The parent ([`crate::Processor::isolated`]) spawns [`WorkerCommand`] (an executable that
 //! runs [`serve`], e.g. `fake-sentry process-minidump`) once per dump. The job goes on the
@@ -13,8 +14,8 @@
 //! How a worker can end, as the parent reports it:
 //! - a reply: the processed JSON, or the processor's own failure;
 //! - past the time limit: killed, reaped, `Timeout`;
-//! - an allocation over its memory limit: it aborts with Rust's "memory allocation of N bytes
-//!   failed", `MemoryLimit`;
+//! - an allocation over its memory limit (`RLIMIT_DATA`, see `memory_limit`): it aborts with
+//!   Rust's "memory allocation of N bytes failed", `MemoryLimit`;
 //! - anything else (a crash, a reply that is not one): `WorkerCrashed` or `WorkerFailed`, with
 //!   the exit status and the end of its stderr, bounded.
 //!
@@ -25,6 +26,7 @@
 //! [`Processor`]: crate::Processor
 
 mod child;
+mod memory_limit;
 pub(crate) mod parent;
 mod wire;
 
@@ -84,28 +86,5 @@ impl WorkerCommand {
         }
         command.args(&self.args).envs(self.envs.iter().cloned());
         command
-    }
-}
-
-/// A process's heap, as its global allocator counts it: what a worker's memory limit is
-/// applied to. `cap::Cap` is one.
-pub trait HeapLimit: Sync {
-    /// Bytes allocated now.
-    fn allocated(&self) -> usize;
-    /// Makes allocations past `limit` bytes in all fail. Returns false when the limit could not
-    /// be set (it is below what is allocated).
-    fn set_limit(&self, limit: usize) -> bool;
-}
-
-impl<A> HeapLimit for cap::Cap<A>
-where
-    A: Sync,
-{
-    fn allocated(&self) -> usize {
-        cap::Cap::allocated(self)
-    }
-
-    fn set_limit(&self, limit: usize) -> bool {
-        cap::Cap::set_limit(self, limit).is_ok()
     }
 }

@@ -62,8 +62,14 @@ pub(crate) async fn run(command: &WorkerCommand, job: Job<'_>) -> Outcome {
         Ok(header) => header,
         Err(e) => return failure("WorkerFailed", format!("cannot encode the job: {e}")),
     };
-    let mut child = match command
-        .to_tokio()
+    let mut command_line = command.to_tokio();
+    if job.max_memory.is_some() {
+        // mimalloc, the allocator of the suite's binaries, commits a 1 GiB arena as it starts
+        // unless told otherwise; all of it would count against the worker's RLIMIT_DATA from
+        // the start, and nothing allocated inside it would ever reach the limit.
+        command_line.env("MIMALLOC_ARENA_EAGER_COMMIT", "0");
+    }
+    let mut child = match command_line
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

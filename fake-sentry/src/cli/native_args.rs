@@ -54,8 +54,9 @@ pub(super) struct NativeArgs {
     /// memory); a module whose file would pass it is processed without symbols.
     #[arg(long, env = "FAKE_SENTRY_MINIDUMP_MAX_SYMBOL_BYTES", value_parser = parse_size, default_value = "1GiB")]
     minidump_max_symbol_bytes: usize,
-    /// Heap one minidump's processing may take in its worker process; past it the dump fails
-    /// with MemoryLimit. 0: no limit.
+    /// Memory one minidump's processing may take in its worker process (its data size above
+    /// what it holds with the job, held by the kernel on Linux); past it the dump fails with
+    /// MemoryLimit. 0: no limit.
     #[arg(long, env = "FAKE_SENTRY_MINIDUMP_MAX_MEMORY", value_parser = parse_size, default_value = "512MiB")]
     minidump_max_memory: usize,
     /// Process minidumps in this process instead of a worker process per dump: no process is

@@ -30,12 +30,13 @@ pub struct NativeConfig {
     /// Symbol-file bytes one dump may load; a module whose file would pass it is processed
     /// without symbols.
     pub max_symbol_bytes: u64,
-    /// Heap one dump's processing may take in its worker process; past it the dump fails with
-    /// `MemoryLimit`. 0: no limit. Applied only with `isolation`.
+    /// Memory one dump's processing may take in its worker process (its `RLIMIT_DATA` above
+    /// what it holds with the job, on Linux); past it the dump fails with `MemoryLimit`. 0: no
+    /// limit. Applied only with `isolation`.
     pub max_memory: u64,
     /// Processes each dump in a worker process that this command starts (the `fake-sentry`
-    /// binary's hidden `process-minidump` subcommand), killed at `timeout` and its heap capped
-    /// at `max_memory`: hard limits. `None` processes in this process, where the time limit is
+    /// binary's hidden `process-minidump` subcommand), killed at `timeout` and its memory
+    /// capped at `max_memory`: hard limits. `None` processes in this process, where the time limit is
     /// cooperative (checked every few frames) and only `max_symbol_bytes` bounds memory. The
     /// command line sets it; a library user (`testing::FakeSentry`) opts in.
     pub isolation: Option<WorkerCommand>,

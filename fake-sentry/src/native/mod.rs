@@ -12,7 +12,7 @@
 //! symbol budget and `--minidump-max-memory` (`crash-processing`'s `Limits`). The command line
 //! processes each dump in a worker process of its own (`worker`: the binary's hidden
 //! `process-minidump` subcommand, `NativeConfig::isolation`), killed at the time limit and
-//! with its heap capped, so both limits are hard and a dump that crashes the processor takes
+//! with its memory capped, so both limits are hard and a dump that crashes the processor takes
 //! only its worker down; a worker thread here then waits on that process. A library user that
 //! leaves `isolation` unset processes in this process, with a cooperative time limit and the
 //! symbol budget as the only bound on memory. The outcome (the processor's JSON, the

@@ -13,7 +13,7 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use crash_processing::{HeapLimit, WorkerCommand};
+use crash_processing::WorkerCommand;
 
 /// The hidden subcommand's name.
 pub(crate) const SUBCOMMAND: &str = "process-minidump";
@@ -29,9 +29,8 @@ pub(crate) fn this_executable(prefix: &[OsString]) -> std::io::Result<WorkerComm
     Ok(command.arg(SUBCOMMAND))
 }
 
-/// Runs one job from stdin to stdout; `heap` is the process's counting allocator, for the
-/// memory limit.
-pub(crate) fn main(heap: Option<&'static dyn HeapLimit>) -> ExitCode {
+/// Runs one job from stdin to stdout.
+pub(crate) fn main() -> ExitCode {
     if let Some(pid_file) = std::env::var_os("FAKE_SENTRY_WORKER_TEST_HANG") {
         let _ = std::fs::write(pid_file, std::process::id().to_string());
         loop {
@@ -45,12 +44,9 @@ pub(crate) fn main(heap: Option<&'static dyn HeapLimit>) -> ExitCode {
         let _ = out.flush();
         return ExitCode::SUCCESS;
     }
-    if heap.is_none() {
-        tracing::debug!("this executable counts no heap: the memory limit is not applied");
-    }
     let mut input = std::io::stdin().lock();
     let mut output = std::io::stdout().lock();
-    match crash_processing::serve_worker(&mut input, &mut output, heap) {
+    match crash_processing::serve_worker(&mut input, &mut output) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             tracing::error!(%err, "the minidump worker could not answer");

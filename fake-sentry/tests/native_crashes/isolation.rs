@@ -326,7 +326,7 @@ async fn settled(binary: &Binary, event_id: &str) -> Value {
     }
 }
 
-/// The binary's command line: a worker per dump by default, its heap capped by
+/// The binary's command line: a worker per dump by default, its memory capped by
 /// `--minidump-max-memory`; `--minidump-in-process` processes in the server, without the cap.
 #[tokio::test]
 async fn the_binary_caps_each_dump_s_worker_unless_told_to_process_in_process() {
