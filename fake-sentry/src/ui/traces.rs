@@ -2,7 +2,7 @@
 //! behind `GET /api/traces/`), with the list's filters, cursor pages and live updates
 //! (`static/app.js` listens to `/api/items/stream/` and, when anything arrives, fetches the
 //! page again and swaps its rows). `/traces/{trace_id}` lays out one trace as a waterfall from
-//! [`crate::api::trace_layout`], the function behind `GET /api/traces/{trace_id}`: one pass
+//! `crate::api::trace_layout`, the function behind `GET /api/traces/{trace_id}`: one pass
 //! over its nodes makes the rows, the template writes them.
 
 use std::collections::HashMap;
@@ -433,7 +433,7 @@ fn item_links(list: &[Value]) -> Vec<ItemLink> {
         .collect()
 }
 
-/// Lays out a trace (as [`trace_layout`] builds it for the API too) as waterfall rows, depth
+/// Lays out a trace (as `trace_layout` builds it for the API too) as waterfall rows, depth
 /// first, in one pass over its nodes (and one more to find the time axis).
 pub fn trace_view(layout: &TraceLayout, limits: &UiLimits) -> TraceView {
     let (mut start, mut end) = (f64::INFINITY, f64::NEG_INFINITY);
