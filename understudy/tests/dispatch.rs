@@ -144,15 +144,36 @@ fn both_services_serve_through_the_one_binary() {
 
 /// fake-sentry's minidump workers, run as the multi-call binary (`fake-sentry
 /// process-minidump`, as the image runs them), are held to `--minidump-max-memory`: with mimalloc
-/// as the allocator, whose arena must not count from the start. The same dump processes within
-/// a roomy limit.
+/// as the allocator, whose arena must not count from the start. A dump whose symbol files take
+/// several times 8 MiB to parse fails within 8 MiB (what the allocator has committed and not
+/// used yet comes on top of a limit, so the dump must need more than that) and processes, with
+/// its symbols, within 256 MiB.
 #[tokio::test]
 async fn fake_sentry_s_workers_are_held_to_their_memory_limit_in_the_multi_call_binary() {
-    use crash_generator::{Crash, OsFlavor, Profile};
+    use crash_generator::{Crash, OsFlavor, Profile, Span};
     use crash_processing::{Limits, Processor, SymbolSources, WorkerCommand};
-    let crash = Crash::generate(&Profile::for_os(OsFlavor::Linux), 7);
+    const SMALL: u64 = 8 << 20;
+    let crash = Crash::generate(
+        &Profile {
+            functions_per_module: Span(20_000, 20_000),
+            ..Profile::for_os(OsFlavor::Linux)
+        },
+        7,
+    );
+    let symbols = tempfile::tempdir().expect("symbols dir");
+    let mut sym_bytes = 0;
+    for (path, bytes) in crash.sym_files() {
+        let path = symbols.path().join(path);
+        std::fs::create_dir_all(path.parent().expect("a sym file's folder")).expect("mkdir");
+        std::fs::write(&path, bytes).expect("write a sym file");
+        sym_bytes += bytes.len() as u64;
+    }
+    assert!(sym_bytes > 2 * SMALL, "only {sym_bytes} bytes of symbols");
     let cache = tempfile::tempdir().expect("cache dir");
-    let sources = SymbolSources::http(Vec::new(), cache.path(), Duration::from_secs(1));
+    let sources = SymbolSources {
+        dirs: vec![symbols.path().to_path_buf()],
+        ..SymbolSources::http(Vec::new(), cache.path(), Duration::from_secs(1))
+    };
     let processor = |max_memory: u64| {
         Processor::new(
             &sources,
@@ -168,14 +189,21 @@ async fn fake_sentry_s_workers_are_held_to_their_memory_limit_in_the_multi_call_
                 .arg("process-minidump"),
         )
     };
-    let failure = processor(16 * 1024)
+    let failure = processor(SMALL)
         .process_to_json(crash.minidump_bytes())
         .await
-        .expect_err("processing within 16 KiB");
+        .expect_err("processing within 8 MiB");
     assert_eq!(failure.name, "MemoryLimit", "{failure}");
     let processed = processor(256 << 20)
         .process_to_json(crash.minidump_bytes())
         .await
         .expect("processing within 256 MiB");
     assert_eq!(processed["status"], "OK", "{processed}");
+    let symbolicated = processed["crashing_thread"]["frames"]
+        .as_array()
+        .expect("frames")
+        .iter()
+        .filter(|frame| frame["function"].is_string())
+        .count();
+    assert!(symbolicated > 0, "no frame has a function: {processed}");
 }
