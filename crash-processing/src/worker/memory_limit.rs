@@ -9,7 +9,9 @@
 //! tenth of its ingest throughput.
 //!
 //! The limit follows the allocator's commits, not each allocation: mimalloc commits memory in
-//! steps of a few MiB, so a limit holds within a few MiB. The parent starts workers with
+//! steps of a few MiB, so a limit holds within a few MiB, and what it has committed but not
+//! handed out when the limit is set comes on top of it (a small dump processed without symbols
+//! can fit in that alone). The parent starts workers with
 //! mimalloc's arena committed on demand (`MIMALLOC_ARENA_EAGER_COMMIT=0`, see `parent`):
 //! otherwise its 1 GiB arena counts as data from the start, and no allocation inside it would
 //! ever reach the limit.
