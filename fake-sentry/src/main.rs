@@ -7,5 +7,5 @@
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
-    fake_sentry::cli::main_with(std::env::args_os(), fake_sentry::cli::Host::default())
+    fake_sentry::cli::main(std::env::args_os())
 }

@@ -21,8 +21,8 @@
 pub(super) enum LimitError {
     #[error("cannot read this process's data size from /proc/self/status: {0}")]
     Status(String),
-    #[error("cannot set RLIMIT_DATA: {0}")]
-    Set(String),
+    #[error("cannot read or set RLIMIT_DATA: {0}")]
+    Rlimit(String),
     #[cfg(not(target_os = "linux"))]
     #[error("memory limits are applied on Linux only")]
     Unsupported,
@@ -42,10 +42,11 @@ pub(super) fn hold(max: u64) -> Result<Held, LimitError> {
     let status = std::fs::read_to_string("/proc/self/status")
         .map_err(|e| LimitError::Status(e.to_string()))?;
     let now = data_bytes(&status).ok_or_else(|| LimitError::Status("no VmData line".into()))?;
-    let previous = getrlimit(Resource::RLIMIT_DATA).map_err(|e| LimitError::Set(e.to_string()))?;
+    let previous =
+        getrlimit(Resource::RLIMIT_DATA).map_err(|e| LimitError::Rlimit(e.to_string()))?;
     let (soft, hard) = previous;
     let limit = now.saturating_add(max).min(soft).min(hard);
-    setrlimit(Resource::RLIMIT_DATA, limit, hard).map_err(|e| LimitError::Set(e.to_string()))?;
+    setrlimit(Resource::RLIMIT_DATA, limit, hard).map_err(|e| LimitError::Rlimit(e.to_string()))?;
     Ok(Held { previous })
 }
 
