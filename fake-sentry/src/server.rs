@@ -10,8 +10,10 @@
 //! - `handlers.rs` is the one ingest handler every endpoint kind shares: faults, the body (read
 //!   by `body.rs` within the limits), [`crate::ingest`], the data policy, storage and the answer
 //!   each endpoint gives; refusals are recorded before they are answered.
+//! - `capture_log.rs` is the console line a capture gets, held to a rate.
 
 mod body;
+mod capture_log;
 mod handlers;
 mod routes;
 mod state;
@@ -64,6 +66,7 @@ impl Server {
             shutdown.await;
             state.begin_shutdown();
         };
+        tokio::spawn(capture_log::report_folded(Arc::downgrade(&self.state)));
         let limits = self.state.config.connection.clone();
         http_edge::serve(self.listener, router(self.state), limits, signal).await
     }

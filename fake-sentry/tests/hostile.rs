@@ -973,3 +973,75 @@ async fn refusals_are_capped_in_bytes() {
     }
     assert_survived(&mut binary, &[&before], 100 * MIB, "refusals of 20 KB").await;
 }
+
+/// Envelopes a second that get a console line each (`server/capture_log.rs`).
+const CAPTURE_LINES_PER_SECOND: usize = 20;
+
+/// How many captures `stderr` shows: with a line each, and counted on lines of their own.
+fn captures_in_console(stderr: &str) -> (usize, usize) {
+    let mut one_by_one = 0;
+    let mut counted = 0;
+    for line in stderr.lines() {
+        if let Some((_, rest)) = line.split_once("captured ") {
+            match rest.split_once(" more envelopes") {
+                Some((n, _)) => counted += n.parse::<usize>().expect("a count of envelopes"),
+                None if line.contains("summary") => one_by_one += 1,
+                None => {}
+            }
+        }
+    }
+    (one_by_one, counted)
+}
+
+/// A flood of small requests cannot make the server write a console line each: past the first
+/// few a second it counts them, on one line a second, and the counts add up to what was sent.
+/// Before, 100,000 envelopes wrote 25 MB to the console.
+#[tokio::test]
+async fn a_flood_of_envelopes_cannot_flood_the_console() {
+    const CONNECTIONS: usize = 16;
+    const PER_CONNECTION: usize = 125;
+    let binary = Binary::start_logging("fake_sentry=info", std::iter::empty::<&str>()).await;
+    let started = std::time::Instant::now();
+    let mut senders = tokio::task::JoinSet::new();
+    for _ in 0..CONNECTIONS {
+        let addr = binary.addr;
+        senders.spawn(async move {
+            for _ in 0..PER_CONNECTION {
+                let body = support::event_envelope(&support::new_event_id(), "a flood");
+                let reply = http::send(
+                    addr,
+                    "POST",
+                    "/api/1/envelope/?sentry_key=public",
+                    &[("content-type", "application/x-sentry-envelope")],
+                    &body,
+                )
+                .await;
+                assert_eq!(reply.status, 200, "{}", reply.text());
+            }
+        });
+    }
+    while let Some(sent) = senders.join_next().await {
+        sent.expect("a sender");
+    }
+    // Every second the flood took, and the one it began in, had its lines.
+    let windows = started.elapsed().as_secs() as usize + 2;
+    let sent = CONNECTIONS * PER_CONNECTION;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let (one_by_one, counted) = loop {
+        let (one_by_one, counted) = captures_in_console(&binary.stderr());
+        if one_by_one + counted >= sent {
+            break (one_by_one, counted);
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{one_by_one} captures logged and {counted} counted of {sent}: {}",
+            binary.stderr()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(one_by_one + counted, sent, "{}", binary.stderr());
+    assert!(
+        one_by_one <= CAPTURE_LINES_PER_SECOND * windows,
+        "{one_by_one} capture lines in {windows} seconds"
+    );
+}

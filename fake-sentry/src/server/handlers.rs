@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 
 use super::body::read_body;
+use super::capture_log::Capture;
 use super::state::AppState;
 use crate::auth;
 use crate::error::IngestError;
@@ -172,13 +173,12 @@ async fn accept(
     if let (Some(forwarder), Some(body)) = (&state.forwarder, forward_body) {
         forwarder.submit(stored.envelope_id, body);
     }
-    tracing::info!(
-        endpoint = req.endpoint.as_str(),
-        project = req.project_id,
-        items = stored.item_ids.len(),
-        %summary,
-        "captured"
-    );
+    state.capture_log.record(Capture {
+        endpoint: req.endpoint.as_str(),
+        project: req.project_id,
+        items: stored.item_ids.len(),
+        summary: &summary,
+    });
     Ok(respond(req.endpoint, method, ingested.event_id))
 }
 

@@ -31,6 +31,8 @@ pub struct AppState {
     /// Becomes true when the server begins to shut down, so that requests that would otherwise
     /// run on (event streams, long-poll waits) end and graceful shutdown can finish.
     closing: tokio::sync::watch::Sender<bool>,
+    /// The console line each capture gets, held to a rate.
+    pub(crate) capture_log: super::capture_log::CaptureLog,
 }
 
 impl AppState {
@@ -48,6 +50,7 @@ impl AppState {
             started: Instant::now(),
             public_addr,
             closing: tokio::sync::watch::channel(false).0,
+            capture_log: Default::default(),
         }))
     }
 

@@ -38,12 +38,30 @@ impl Binary {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
+        Self::spawn(exe.as_ref(), args, "fake_sentry=warn").await
+    }
+
+    /// [`Binary::start`] logging what `log_filter` (a `RUST_LOG` value) lets through to its
+    /// stderr, instead of warnings only.
+    pub async fn start_logging<I, S>(log_filter: &str, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        Self::spawn(env!("CARGO_BIN_EXE_fake-sentry").as_ref(), args, log_filter).await
+    }
+
+    async fn spawn<I, S>(exe: &OsStr, args: I, log_filter: &str) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
         let mut child = Command::new(exe)
             .args(["--host", "127.0.0.1", "--port", "0"])
             .args(args)
             // Only the flags count: no FAKE_SENTRY_* from the environment running the tests.
             .env_clear()
-            .env("RUST_LOG", "fake_sentry=warn")
+            .env("RUST_LOG", log_filter)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
