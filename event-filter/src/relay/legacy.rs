@@ -632,6 +632,51 @@ mod tests {
         assert!(exclusion(&unbalanced).starts_with("!'(((("));
     }
 
+    /// What the test above guards against, in Relay itself: its exclude-field parser
+    /// recurses per parenthesis, and on a thread with Linux's default 8 MiB of stack
+    /// sentry-relay 0.10.1 converts 1,000 levels and dies of a stack overflow (SIGSEGV) at
+    /// 3,000 (its limit is about 2,550), killing its process.
+    #[cfg(unix)]
+    #[test]
+    fn relay_itself_crashes_on_exclude_fields_nested_3000_deep() {
+        use std::os::unix::process::ExitStatusExt as _;
+        const CONVERT: &str = r#"
+import sys, threading
+import sentry_relay
+depth = int(sys.stdin.read())
+field = "(" * depth + "a" + ")" * depth
+def convert():
+    sentry_relay.convert_datascrubbing_config(
+        {"scrubData": True, "scrubIpAddresses": True, "excludeFields": [field]})
+    print("converted")
+threading.stack_size(8 << 20)
+thread = threading.Thread(target=convert)
+thread.start()
+thread.join()
+"#;
+        let what = "Relay on deeply nested exclude fields";
+        let Some(shallow) = super::super::peer::run(what, CONVERT, "1000") else {
+            return;
+        };
+        assert!(
+            shallow.status.success() && shallow.stdout.starts_with(b"converted"),
+            "{}: {}",
+            shallow.status,
+            String::from_utf8_lossy(&shallow.stderr)
+        );
+        let deep = super::super::peer::run(what, CONVERT, "3000").expect("Relay ran once");
+        assert!(
+            deep.status.signal().is_some(),
+            "Relay no longer crashes 3,000 levels deep: {}, stdout {:?}",
+            deep.status,
+            String::from_utf8_lossy(&deep.stdout)
+        );
+        // And event-filter converts that depth (and far more, above) to the same selector as
+        // one level.
+        let field = format!("{}a{}", "(".repeat(3000), ")".repeat(3000));
+        assert_eq!(exclusion(&field), "!a");
+    }
+
     #[test]
     fn project_options_use_sentrys_defaults() {
         let found = settings_in(&json!({"sentry:scrub_ip_address": true})).unwrap();

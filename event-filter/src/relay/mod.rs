@@ -36,6 +36,8 @@
 
 mod config;
 mod legacy;
+#[cfg(test)]
+mod peer;
 mod rules;
 mod schema;
 mod selector;
@@ -294,6 +296,45 @@ mod tests {
                          "applications": {"$string": ["r"]}}"#;
         let out = scrub(config, json!({"extra": {"a": "axb axb"}}));
         assert_eq!(out["extra"]["a"], "ax* ax*");
+    }
+
+    /// Groups `[0, 1]` of `a(x)b` overlap: group 1 lies inside group 0. Relay accepts the
+    /// config and then panics applying it (sentry-relay 0.10.1: "byte range starts at 3 but
+    /// ends at 1"); event-filter replaces group 0 and skips group 1, which overlaps it.
+    #[test]
+    fn overlapping_replace_groups_replace_the_first_group_where_relay_panics() {
+        let config = json!({"rules": {"r": {"type": "pattern", "pattern": "a(x)b",
+                                            "replaceGroups": [0, 1],
+                                            "redaction": {"method": "replace", "text": "[R]"}}},
+                            "applications": {"$string": ["r"]}});
+        let event = json!({"extra": {"a": "one axb two"}});
+        let out = scrub(&config.to_string(), event.clone());
+        assert_eq!(out["extra"]["a"], "one [R] two");
+
+        let Some(relay) = peer::run(
+            "Relay on overlapping replaceGroups",
+            r#"
+import json, sys
+import sentry_relay
+request = json.load(sys.stdin)
+sentry_relay.validate_pii_config(json.dumps(request["config"]))
+try:
+    print(json.dumps({"stripped": sentry_relay.pii_strip_event(request["config"], request["event"])}))
+except sentry_relay.Panic as e:
+    print(json.dumps({"panic": str(e).splitlines()[0]}))
+"#,
+            &json!({"config": config, "event": event}).to_string(),
+        ) else {
+            return;
+        };
+        let stderr = String::from_utf8_lossy(&relay.stderr);
+        assert!(relay.status.success(), "{}: {stderr}", relay.status);
+        let reply: Value = serde_json::from_slice(&relay.stdout).expect("the driver's JSON");
+        let panic = reply["panic"].as_str().unwrap_or_else(|| {
+            panic!("Relay no longer panics on overlapping replaceGroups: {reply}")
+        });
+        assert!(panic.contains("panicked"), "{panic}");
+        assert!(panic.contains("byte range"), "{panic}");
     }
 
     #[test]
