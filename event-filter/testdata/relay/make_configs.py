@@ -239,6 +239,13 @@ HAND_WRITTEN = {
         builtin("@anything:remove", selector="$object && extra.*"),
     ),
     "sel-datetime": ("`$datetime` value type", builtin("@anything:remove", selector="$datetime")),
+    # Selectors: the aliases of value types.
+    "sel-list": ("`$list` (an alias of `$array`): arrays, and the items of arrays", {"applications": {
+        "$list.*": ["@email:replace"], "extra.nested.$list": ["@anything:remove"]}}),
+    "sel-bool": ("`$bool` (an alias of `$boolean`), alone and with a path", {"applications": {
+        "$bool": ["@anything:replace"], "extra.** && $bool": ["@anything:remove"]}}),
+    "sel-stack": ("`$stack` (an alias of `$stacktrace`)", {"applications": {
+        "$stack.frames.**": ["@email"], "$stack.frames.*.abs_path": ["@userpath:mask"]}}),
     # Selectors: schema types.
     "sel-frame": ("`$frame` fields", {"applications": {
         "$frame.vars.**": ["@anything:replace"], "$frame.abs_path": ["@userpath"],
@@ -285,6 +292,26 @@ HAND_WRITTEN = {
         "@common", selector="($string || $number) && !($user.** || extra.keep || (extra.* && $number))")),
 }
 
+# Value types of Relay's other payloads (attachments, minidumps and their memory regions,
+# replays, logs, trace metrics) and of raw bytes: `pii_strip_event` never meets one in an
+# event, so each selects nothing there, alone, with `.**` or after `**`.
+NOT_IN_EVENTS = {
+    "binary": "raw bytes",
+    "attachments": "attachments",
+    "minidump": "minidumps",
+    "heap_memory": "minidumps' heap memory",
+    "stack_memory": "minidumps' stack memory",
+    "replay": "session replays",
+    "log": "logs",
+    "trace_metric": "trace metrics",
+}
+for _type, _what in NOT_IN_EVENTS.items():
+    HAND_WRITTEN[f"sel-{_type.replace('_', '-')}"] = (
+        f"`${_type}` ({_what}, never in an event: selects nothing)",
+        {"applications": {f"${_type}": ["@anything:remove"], f"${_type}.**": ["@anything:remove"],
+                          f"**.${_type}": ["@anything:replace"]}},
+    )
+
 DATASCRUBBING = {
     "datascrubbing-defaults": (
         "Sentry's default data scrubbing (scrubData, scrubDefaults, scrubIpAddresses)",
@@ -314,6 +341,10 @@ CHANGES_NOTHING = {
     # `$event` is the root, which no rule changes, and a path that starts with it selects
     # nothing: the root has no path item for `$event` to match.
     "sel-event",
+    # The alias of `$boolean`: nothing, as for `sel-boolean`.
+    "sel-bool",
+    # Types of other payloads than events.
+    *(f"sel-{t.replace('_', '-')}" for t in NOT_IN_EVENTS),
 }
 
 

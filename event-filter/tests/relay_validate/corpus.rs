@@ -706,7 +706,7 @@ pub(crate) fn testdata_configs() -> Vec<String> {
         .filter(|path| path.extension().is_some_and(|e| e == "json"))
         .collect();
     paths.sort();
-    assert_eq!(paths.len(), 84, "the configs of {}", dir.display());
+    assert_eq!(paths.len(), 95, "the configs of {}", dir.display());
     paths
         .iter()
         .map(|path| std::fs::read_to_string(path).expect("a config"))
