@@ -153,3 +153,54 @@ fn secret_families_are_detectors_by_name_and_as_a_group() {
     .unwrap_err();
     assert!(err.to_string().contains("built-in detector"), "{err}");
 }
+
+/// Relay's identifier rules are detectors a policy names one by one (Relay's spellings
+/// `usssn` and `userpath` too); `all`, and so `strict`, leaves them out: an event's own ids are
+/// UUIDs.
+#[test]
+fn relays_identifiers_are_detectors_by_name_and_not_in_all() {
+    let policy = Policy::from_toml(
+        "[[rule]]\ndetectors = [\"mac\", \"uuid\", \"imei\", \"usssn\", \"userpath\"]\naction = \"mask\"\n",
+        "test",
+    )
+    .expect("policy");
+    let names: Vec<&str> = policy.rules[0].detectors.iter().map(|d| d.name()).collect();
+    assert_eq!(names, ["mac", "uuid", "imei", "us_ssn", "user_path"]);
+    let event = serde_json::json!({
+        "event_id": "9b2f0c3e1a4d4e8b9c7f2d6e5a1b3c4f",
+        "extra": {
+            "mac": "wlan0 00:1A:2B:3C:4D:5E",
+            "device": "F47AC10B-58CC-4372-A567-0E02B2C3D479",
+            "imei": "356938035643809",
+            "ssn": "ssn 078-05-1120",
+            "path": "/home/jdoe/app/main.py",
+        },
+    });
+    let mut scrubbed = event.clone();
+    event_filter::Scrubber::new(policy).scrub(&mut scrubbed);
+    assert_eq!(
+        scrubbed["extra"],
+        serde_json::json!({
+            "mac": "wlan0 [Filtered]",
+            "device": "[Filtered]",
+            "imei": "[Filtered]",
+            "ssn": "ssn [Filtered]",
+            "path": "/home/[Filtered]/app/main.py",
+        })
+    );
+
+    let all: Vec<String> = Policy::from_toml("[audit]\ndetectors = [\"all\"]\n", "test")
+        .expect("policy")
+        .audit
+        .detectors
+        .iter()
+        .map(|d| d.name().to_owned())
+        .collect();
+    for name in ["mac", "uuid", "imei", "us_ssn", "user_path"] {
+        assert!(!all.iter().any(|n| n == name), "{name} in all");
+    }
+    let mut strict = event.clone();
+    event_filter::Scrubber::new(Policy::preset("strict").expect("strict")).scrub(&mut strict);
+    assert_eq!(strict["event_id"], event["event_id"]);
+    assert_eq!(strict["extra"]["device"], event["extra"]["device"]);
+}

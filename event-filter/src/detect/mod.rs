@@ -68,6 +68,9 @@
 //!   `rules/understudy.toml`, matched as gitleaks does (keywords, secret group, entropy,
 //!   allowlists); see the `secrets` module. In [`find_all`] a family's hit that overlaps a
 //!   more specific detector's hit is dropped, so one secret is one finding.
+//! - `mac`, `uuid`, `imei`, `us_ssn`, `user_path`: Relay's regexes for these identifiers
+//!   (`identifiers`), nothing validated; the hit is the whole match, for `user_path` the user
+//!   name after the home folder. `all` leaves them out (see [`DetectorKind::NOT_IN_ALL`]).
 //! - `custom`: a user regex; the hit is the whole match, or capture group 1 when the pattern
 //!   has any capture group (a match whose group 1 did not take part is skipped). Empty
 //!   matches are never hits.
@@ -92,7 +95,8 @@
 //! This file holds the public surface ([`DetectorKind`], [`Detector`], [`Hit`], [`find_all`])
 //! and dispatches to one scanner per kind, grouped by family: `address` (e-mail, IPv4,
 //! IPv6), `payment` (cards, IBAN), `credentials` (bearer, basic, JWT, URL passwords),
-//! `keys` (PEM private keys, AWS, GCP, GitHub, Slack) and `secrets` (the rule-file
+//! `keys` (PEM private keys, AWS, GCP, GitHub, Slack), `identifiers` (Relay's MAC, UUID,
+//! IMEI, SSN and user path regexes, which Relay configs use too) and `secrets` (the rule-file
 //! families). `scan` holds what the scanners share, `prefilter` the byte statistics and
 //! gates behind [`find_all`]; the tests read the `testdata/detectors/<kind>.txt` and
 //! `testdata/detectors/secrets/<family>.txt` corpora.
@@ -107,6 +111,7 @@ use regex::Regex;
 
 mod address;
 mod credentials;
+mod identifiers;
 mod keys;
 mod payment;
 mod prefilter;
@@ -117,6 +122,8 @@ mod tests;
 
 use address::{scan_email, scan_ipv4, scan_ipv6};
 use credentials::{scan_basic, scan_bearer, scan_jwt, scan_url_password};
+use identifiers::scan_regex;
+pub(crate) use identifiers::{IMEI, MAC, US_SSN, USER_PATH, UUID};
 use keys::{scan_aws, scan_gcp, scan_github, scan_pem, scan_slack};
 use payment::{scan_card, scan_iban};
 use prefilter::{Gate, Stats, gates};
@@ -156,6 +163,18 @@ pub enum DetectorKind {
     SlackToken,
     /// Passwords in URL userinfo.
     UrlPassword,
+    /// MAC addresses (Relay's `mac`).
+    Mac,
+    /// UUIDs (Relay's `uuid`).
+    Uuid,
+    /// IMEIs (Relay's `imei`).
+    Imei,
+    /// US social security numbers (Relay's `us_ssn`, `@usssn`).
+    #[serde(alias = "usssn")]
+    UsSsn,
+    /// The user name in a home folder's path (Relay's `userpath`).
+    #[serde(alias = "userpath")]
+    UserPath,
     /// A secret family from the rule files (`stripe_secret_key`, `gitlab_pat`, ...); the
     /// detector's name is the family. See [`secret_detectors`].
     Secret,
@@ -164,8 +183,10 @@ pub enum DetectorKind {
 }
 
 impl DetectorKind {
-    /// Every built-in kind, in declaration order (all but [`DetectorKind::Custom`]).
-    pub const BUILTIN: [DetectorKind; 14] = [
+    /// Every built-in kind a policy can name, in declaration order (all but
+    /// [`DetectorKind::Secret`], whose detectors are named by family, and
+    /// [`DetectorKind::Custom`]).
+    pub const BUILTIN: [DetectorKind; 19] = [
         DetectorKind::Email,
         DetectorKind::Ipv4,
         DetectorKind::Ipv6,
@@ -180,7 +201,28 @@ impl DetectorKind {
         DetectorKind::GithubToken,
         DetectorKind::SlackToken,
         DetectorKind::UrlPassword,
+        DetectorKind::Mac,
+        DetectorKind::Uuid,
+        DetectorKind::Imei,
+        DetectorKind::UsSsn,
+        DetectorKind::UserPath,
     ];
+
+    /// The built-in kinds that `all` leaves out: Relay's identifier regexes, which match bare
+    /// shapes that events are full of (every event id is a UUID, every 15-digit number an
+    /// IMEI, `/users/42` a user path). A policy names them one by one.
+    pub const NOT_IN_ALL: [DetectorKind; 5] = [
+        DetectorKind::Mac,
+        DetectorKind::Uuid,
+        DetectorKind::Imei,
+        DetectorKind::UsSsn,
+        DetectorKind::UserPath,
+    ];
+
+    /// Whether `all` names this kind: a built-in kind not in [`DetectorKind::NOT_IN_ALL`].
+    pub fn in_all(self) -> bool {
+        Self::BUILTIN.contains(&self) && !Self::NOT_IN_ALL.contains(&self)
+    }
 
     /// The snake_case name, as used in policies and findings.
     pub fn name(self) -> &'static str {
@@ -199,6 +241,11 @@ impl DetectorKind {
             DetectorKind::GithubToken => "github_token",
             DetectorKind::SlackToken => "slack_token",
             DetectorKind::UrlPassword => "url_password",
+            DetectorKind::Mac => "mac",
+            DetectorKind::Uuid => "uuid",
+            DetectorKind::Imei => "imei",
+            DetectorKind::UsSsn => "us_ssn",
+            DetectorKind::UserPath => "user_path",
             DetectorKind::Secret => "secret",
             DetectorKind::Custom => "custom",
         }
@@ -217,7 +264,8 @@ impl fmt::Display for DetectorKind {
 #[error(
     "unknown detector kind {input:?} (expected one of email, ipv4, ipv6, credit_card, iban, \
      bearer_token, basic_auth, jwt, pem_private_key, aws_access_key, gcp_api_key, \
-     github_token, slack_token, url_password, secret, custom)"
+     github_token, slack_token, url_password, mac, uuid, imei, us_ssn, user_path, secret, \
+     custom)"
 )]
 pub struct UnknownDetectorKind {
     /// The name that was given.
@@ -227,7 +275,8 @@ pub struct UnknownDetectorKind {
 impl FromStr for DetectorKind {
     type Err = UnknownDetectorKind;
 
-    /// Parses the snake_case name; `creditcard` and `pem` are accepted as aliases.
+    /// Parses the snake_case name; `creditcard`, `pem`, `usssn` and `userpath` are accepted as
+    /// aliases.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Ok(match s {
             "email" => DetectorKind::Email,
@@ -244,6 +293,11 @@ impl FromStr for DetectorKind {
             "github_token" => DetectorKind::GithubToken,
             "slack_token" => DetectorKind::SlackToken,
             "url_password" => DetectorKind::UrlPassword,
+            "mac" => DetectorKind::Mac,
+            "uuid" => DetectorKind::Uuid,
+            "imei" => DetectorKind::Imei,
+            "us_ssn" | "usssn" => DetectorKind::UsSsn,
+            "user_path" | "userpath" => DetectorKind::UserPath,
             "secret" => DetectorKind::Secret,
             "custom" => DetectorKind::Custom,
             _ => {
@@ -468,7 +522,7 @@ impl Detector {
                 run.intersect(set);
                 rules.scan_all(&run, text, &mut sink);
             }
-            Matcher::Custom { regex, group } => scan_custom(regex, *group, text, &mut sink),
+            Matcher::Custom { regex, group } => scan_regex(regex, *group, text, &mut sink),
             Matcher::Builtin => match self.kind {
                 DetectorKind::Email => scan_email(text, &mut sink),
                 DetectorKind::Ipv4 => scan_ipv4(text, &mut sink),
@@ -484,6 +538,11 @@ impl Detector {
                 DetectorKind::GithubToken => scan_github(text, &mut sink),
                 DetectorKind::SlackToken => scan_slack(text, &mut sink),
                 DetectorKind::UrlPassword => scan_url_password(text, &mut sink),
+                DetectorKind::Mac => scan_regex(&MAC, false, text, &mut sink),
+                DetectorKind::Uuid => scan_regex(&UUID, false, text, &mut sink),
+                DetectorKind::Imei => scan_regex(&IMEI, false, text, &mut sink),
+                DetectorKind::UsSsn => scan_regex(&US_SSN, false, text, &mut sink),
+                DetectorKind::UserPath => scan_regex(&USER_PATH, true, text, &mut sink),
                 DetectorKind::Secret | DetectorKind::Custom => {}
             },
         }
@@ -491,11 +550,12 @@ impl Detector {
     }
 }
 
-/// All built-in detectors: the hand-written ones in [`DetectorKind::BUILTIN`] order, then
-/// [`Detector::secrets`] for every secret family.
+/// The detectors `all` names: the built-in kinds in [`DetectorKind::BUILTIN`] order but those
+/// of [`DetectorKind::NOT_IN_ALL`], then [`Detector::secrets`] for every secret family.
 pub fn builtin_detectors() -> Vec<Detector> {
     DetectorKind::BUILTIN
         .iter()
+        .filter(|kind| kind.in_all())
         .filter_map(|&kind| Detector::builtin(kind))
         .chain([Detector::secrets()])
         .collect()
@@ -573,25 +633,4 @@ fn drop_less_specific(out: &mut Vec<(usize, Hit)>) {
             .iter()
             .any(|&(other, h)| other < mine && h.start < hit.end && hit.start < h.end)
     });
-}
-
-// ---------------------------------------------------------------------------------------
-// Custom
-
-fn scan_custom(regex: &Regex, group: bool, text: &str, sink: &mut Sink) {
-    if group {
-        for caps in regex.captures_iter(text) {
-            if let Some(m) = caps.get(1)
-                && !sink.push(m.start(), m.end())
-            {
-                return;
-            }
-        }
-    } else {
-        for m in regex.find_iter(text) {
-            if !sink.push(m.start(), m.end()) {
-                return;
-            }
-        }
-    }
 }

@@ -180,7 +180,16 @@ pub(super) fn gates(kind: DetectorKind) -> [Gate; 2] {
             Gate::new(at_least(&[(L_DOT, 2)]), P_SLASH | letters(b"hooksslack")),
         ],
         DetectorKind::UrlPassword => one(&[(L_AT, 1), (L_COLON, 1)], P_SLASH),
-        DetectorKind::Secret | DetectorKind::Custom => [Gate::ALWAYS, Gate::ALWAYS],
+        // Two dashes and nine ASCII digits (`[0-9]`, not Unicode `\d`).
+        DetectorKind::UsSsn => one(&[(L_DIGIT, 9), (L_DASH, 2)], 0),
+        // The other identifier regexes match Unicode digits or mixed separators, which the
+        // byte counts do not see: always run.
+        DetectorKind::Mac
+        | DetectorKind::Uuid
+        | DetectorKind::Imei
+        | DetectorKind::UserPath
+        | DetectorKind::Secret
+        | DetectorKind::Custom => [Gate::ALWAYS, Gate::ALWAYS],
     }
 }
 

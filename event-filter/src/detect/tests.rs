@@ -14,6 +14,13 @@ fn det(kind: DetectorKind) -> Detector {
     Detector::builtin(kind).expect("built-in kind")
 }
 
+/// What `all` names, then the built-in kinds it leaves out.
+fn every_detector() -> Vec<Detector> {
+    let mut detectors = builtin_detectors();
+    detectors.extend(DetectorKind::NOT_IN_ALL.map(det));
+    detectors
+}
+
 fn hit_texts<'a>(d: &Detector, text: &'a str) -> Vec<&'a str> {
     d.find(text).iter().map(|h| &text[h.range()]).collect()
 }
@@ -180,6 +187,23 @@ fn find_all_agrees_with_find_on_corpus() {
             );
         }
     }
+    // The kinds `all` leaves out, among every detector.
+    let every = every_detector();
+    for (i, d) in every.iter().enumerate().skip(detectors.len()) {
+        let content = std::fs::read_to_string(format!("{CORPUS_DIR}/{}.txt", d.name())).unwrap();
+        for line in content.lines() {
+            let Some(rest) = line.strip_prefix("+ ").or_else(|| line.strip_prefix("- ")) else {
+                continue;
+            };
+            let text = unescape(rest.rsplit_once(" => ").map_or(rest, |(t, _)| t));
+            let all = find_all(&every, &text);
+            assert!(
+                merged_agrees(&every, i, d, &d.find(&text), &all),
+                "{}: {text:?}",
+                d.name()
+            );
+        }
+    }
 }
 
 /// Whether `d`'s hits alone (`alone`) are what `find_all` reported as detector `i`'s in
@@ -236,6 +260,14 @@ fn kind_names_round_trip() {
         "pem".parse::<DetectorKind>().unwrap(),
         DetectorKind::PemPrivateKey
     );
+    assert_eq!(
+        "usssn".parse::<DetectorKind>().unwrap(),
+        DetectorKind::UsSsn
+    );
+    assert_eq!(
+        "userpath".parse::<DetectorKind>().unwrap(),
+        DetectorKind::UserPath
+    );
     let err = "ip".parse::<DetectorKind>().unwrap_err();
     assert_eq!(err.input, "ip");
     assert!(err.to_string().contains("ipv4"));
@@ -261,6 +293,8 @@ fn serde_names_and_aliases() {
     }
     assert_eq!(parse("creditcard").unwrap(), DetectorKind::CreditCard);
     assert_eq!(parse("pem").unwrap(), DetectorKind::PemPrivateKey);
+    assert_eq!(parse("usssn").unwrap(), DetectorKind::UsSsn);
+    assert_eq!(parse("userpath").unwrap(), DetectorKind::UserPath);
     assert!(parse("ip").is_err());
 }
 
@@ -281,12 +315,24 @@ fn builtin_custom_is_none_and_names() {
     assert!(Detector::builtin(DetectorKind::Custom).is_none());
     assert!(Detector::builtin(DetectorKind::Secret).is_none());
     let all = builtin_detectors();
-    assert_eq!(all.len(), DetectorKind::BUILTIN.len() + 1);
-    for (d, kind) in all.iter().zip(DetectorKind::BUILTIN) {
+    let in_all: Vec<DetectorKind> = DetectorKind::BUILTIN
+        .into_iter()
+        .filter(|k| k.in_all())
+        .collect();
+    assert_eq!(
+        in_all.len() + DetectorKind::NOT_IN_ALL.len(),
+        DetectorKind::BUILTIN.len()
+    );
+    assert_eq!(all.len(), in_all.len() + 1);
+    for (d, &kind) in all.iter().zip(&in_all) {
         assert_eq!(d.kind(), kind);
         assert_eq!(d.name(), kind.name());
     }
-    let secrets = &all[DetectorKind::BUILTIN.len()];
+    for kind in DetectorKind::NOT_IN_ALL {
+        assert!(DetectorKind::BUILTIN.contains(&kind), "{kind}");
+        assert!(Detector::builtin(kind).is_some(), "{kind}");
+    }
+    let secrets = &all[in_all.len()];
     assert_eq!(
         (secrets.kind(), secrets.name()),
         (DetectorKind::Secret, "secrets")
@@ -495,8 +541,8 @@ fn helpers() {
 
 #[test]
 fn hits_are_on_char_boundaries_with_unicode_around() {
-    let text = "é 4111 1111 1111 1111 ü jörg@exämple.com 名前 a@例え.jp x@b.com";
-    for d in builtin_detectors() {
+    let text = "é 4111 1111 1111 1111 ü jörg@exämple.com 名前 a@例え.jp x@b.com /home/jörg/x";
+    for d in every_detector() {
         for h in d.find(text) {
             assert!(text.get(h.range()).is_some(), "{}", d.name());
         }
@@ -583,14 +629,14 @@ proptest! {
 
     #[test]
     fn find_never_panics_arbitrary(text in any::<String>()) {
-        for d in builtin_detectors() {
+        for d in every_detector() {
             check_invariants(&d, &text)?;
         }
     }
 
     #[test]
     fn find_never_panics_spicy(text in spicy()) {
-        let detectors = builtin_detectors();
+        let detectors = every_detector();
         for d in &detectors {
             check_invariants(d, &text)?;
         }

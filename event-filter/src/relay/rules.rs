@@ -9,10 +9,14 @@
 //!
 //! The regexes are written here to match what Relay's match (Relay uses the same `regex` crate,
 //! so equal patterns find equal text); `tests/relay_vs_peer.rs` holds them to Relay on a corpus.
+//! Those of `imei`, `mac`, `uuid`, `us_ssn` and `userpath` are the policy detectors' of the
+//! same kinds, defined once in `detect`'s `identifiers`.
 
 use std::sync::{Arc, LazyLock};
 
 use regex::Regex;
+
+use crate::detect::{IMEI, MAC, US_SSN, USER_PATH, UUID};
 
 /// What a rule does with what it finds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -176,9 +180,9 @@ static PATTERNS: LazyLock<Patterns> = LazyLock::new(|| {
         .join("|");
     Patterns {
         anything: regex(".*"),
-        imei: regex(r"\b(\d{2}-?\d{6}-?\d{6}-?\d{1,2})\b"),
-        mac: regex(r"\b(?:[[:xdigit:]]{2}[:-]){5}[[:xdigit:]]{2}\b"),
-        uuid: regex(r"(?i)\b[a-z0-9]{8}-?[a-z0-9]{4}-?[a-z0-9]{4}-?[a-z0-9]{4}-?[a-z0-9]{12}\b"),
+        imei: Arc::clone(&IMEI),
+        mac: Arc::clone(&MAC),
+        uuid: Arc::clone(&UUID),
         email: regex(
             r"\b[a-zA-Z0-9.!\#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]+)*\.[a-zA-Z]{2,}\b",
         ),
@@ -190,14 +194,12 @@ static PATTERNS: LazyLock<Patterns> = LazyLock::new(|| {
             r"(?i)(?:\s|[[:punct:]]|^)({ipv6})(?:\s|[[:punct:]]|$)"
         )),
         creditcard: regex(r"\b(?:3[47]\d|4\d{3}|5[1-5]\d\d|65\d\d|6011)(?:[-\s]?\d){12}\b"),
-        userpath: regex(
-            r"(?i)(?:\b(?:[a-zA-Z]:[\\/])?(?:users|home|documents and settings|[^/\\]+[/\\]profiles)[\\/]|/(?:home|users)/)([^/\\\r\n\x00]+)",
-        ),
+        userpath: Arc::clone(&USER_PATH),
         pemkey: regex(
             r"(?s)-----BEGIN[A-Z ]+(?:PRIVATE|PUBLIC) KEY-----[\t ]*\r?\n?(.+?)\r?\n?-----END[A-Z ]+(?:PRIVATE|PUBLIC) KEY-----",
         ),
         urlauth: regex(r"\b(?:[a-z0-9+-]+:)?//([a-zA-Z0-9%_.-]+(?::[a-zA-Z0-9%_.-]+)?)@"),
-        usssn: regex(r"\b[0-9]{3}-[0-9]{2}-[0-9]{4}\b"),
+        usssn: Arc::clone(&US_SSN),
         bearer: regex(r"(?i)\bBearer\s+[^\s]+"),
         token_key: regex(r"(?i)token"),
         password_key: regex(
@@ -374,4 +376,24 @@ pub(super) fn redact_pair_finder(key_pattern: &str) -> Result<Finder, regex::Err
         regex: Arc::new(regex),
         replace: Replace::WholeValue,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One home per pattern: the rules of these types match with the detectors' own regexes.
+    #[test]
+    fn identifier_rules_use_the_detectors_regexes() {
+        let p = &*PATTERNS;
+        for (rule, detector) in [
+            (&p.imei, &*IMEI),
+            (&p.mac, &*MAC),
+            (&p.uuid, &*UUID),
+            (&p.usssn, &*US_SSN),
+            (&p.userpath, &*USER_PATH),
+        ] {
+            assert!(Arc::ptr_eq(rule, detector), "{}", rule.as_str());
+        }
+    }
 }
