@@ -363,8 +363,37 @@ DETECT_SECRETS = {
     "TwilioKeyDetector": ["twilio_api_key", "twilio_account_sid"],
 }
 
-# The hand-written detectors that find secrets: (name, gitleaks rules they stand for, shape).
+# True positives in the shapes detect-secrets' plugins look for, where no sampled positive of
+# the family has it: every plugin must find something in the corpus (tests/detect_secrets.rs).
+# Fake values; each must be a true positive of its family like the samples.
+PLUGIN_SHAPED = {
+    # StripeDetector: live keys only.
+    "stripe_secret_key": ["charge with sk_live_96ipbNClShVP4wY4for9duMl"],
+    # SendGridDetector: SG. + 22 + . + 43.
+    "sendgrid_api_token": [
+        "SENDGRID=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"
+    ],
+    # NpmDetector: an .npmrc line.
+    "npmrc_auth_token": ["//registry.npmjs.org/:_authToken=npm_gdm0hj3ch57is44ewhqhbl6wevgk1rlcemwh"],
+    # AzureStorageKeyDetector: `AccountKey=` with nothing around the `=`.
+    "azure_storage_account_key": [
+        "DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=BG+ixcJm8AZSpxeEWeAA+Wg17GFDoIiu"
+        "wOhd/uJf+dJaB5D43rTRHbWnwUJHyHJuS//ry/ZRjXyukgWREgtzUa==;EndpointSuffix=core.windows.net"
+    ],
+    # CloudantDetector, and HexHighEntropyString and KeywordDetector on the quoted value.
+    "cloudant_credential": [
+        "cloudant_password = 'a031232589adaa17a907713a90a33ea55f9dcb4c977b1e8624794e18743fa5c2'"
+    ],
+    # IbmCosHmacDetector, and HexHighEntropyString and KeywordDetector on the quoted value.
+    "ibm_cos_hmac_secret": [
+        'cos_hmac_secret_access_key = "a6c4ed1ceeb690234e26f8405976ace5ced867789177beb3"'
+    ],
+}
+
+# The hand-written detectors that find secrets, or what a detect-secrets plugin reports: (name,
+# gitleaks rules they stand for, shape).
 HAND_WRITTEN = [
+    ("ipv4", "—", "dotted quad, octets 0–255"),
     ("aws_access_key", "aws-access-token (also kept)", "`AKIA` + 16 `[A-Z2-7]`; labelled 40-char secret keys"),
     ("basic_auth", "curl-auth-header (in part)", "`Basic ` + base64 of `user:pass`"),
     ("bearer_token", "curl-auth-header (in part)", "`Bearer ` + token68"),
@@ -425,6 +454,11 @@ def main():
         rng = random.Random(seed)
         pos = positives(members, rng)
         neg = negatives(members, pos, rng)
+        for text in PLUGIN_SHAPED.get(family, []):
+            found = [f for r in members for f in r.secrets(text)]
+            if not found:
+                raise SystemExit(f"{family}: PLUGIN_SHAPED {text!r} is not a true positive")
+            pos.append((text, found[0]))
         examples[family] = pos[0][1] if pos else ""
         if len(pos) < PER_KIND or len(neg) < PER_KIND:
             short.append(f"{family}: {len(pos)} positives, {len(neg)} negatives")
