@@ -652,3 +652,122 @@ async fn a_node_service_calling_a_python_service_is_one_trace() {
         assert!(page.contains(text), "the trace page shows {text:?}");
     }
 }
+
+/// A replay segment as `@sentry/browser` 10.78.0's replay integration sends it
+/// (`sendReplayRequest` in @sentry/replay): an envelope headed by the replay id and the SDK
+/// (the dynamic sampling context is deleted before the header is made, so the header names no
+/// trace), holding a `replay_event` item without a length (`contexts.trace` from the scope's
+/// propagation context, `trace_ids` of the transactions seen in the segment) and a
+/// `replay_recording` item: a `{"segment_id":N}` line, then the rrweb events.
+fn browser_replay(replay_id: &str, trace: &str, trace_ids: &[&str]) -> Vec<u8> {
+    let sdk = json!({"name": "sentry.javascript.browser", "version": "10.78.0",
+                     "integrations": ["Replay", "BrowserTracing"],
+                     "packages": [{"name": "npm:@sentry/browser", "version": "10.78.0"}]});
+    let header = json!({"event_id": replay_id, "sent_at": "2023-11-14T22:13:21.000Z",
+                        "sdk": {"name": "sentry.javascript.browser", "version": "10.78.0"}});
+    let event = json!({
+        "type": "replay_event", "replay_start_timestamp": 100.0, "timestamp": 101.5,
+        "error_ids": [], "trace_ids": trace_ids, "segment_names": [],
+        "urls": ["http://localhost:3000/checkout"], "replay_id": replay_id, "segment_id": 0,
+        "replay_type": "session", "event_id": replay_id, "environment": "test",
+        "release": "front@1", "platform": "javascript", "sdk": sdk,
+        "request": {"url": "http://localhost:3000/checkout",
+                    "headers": {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0"}},
+        "contexts": {"trace": {"trace_id": trace, "span_id": "a000000000000000"},
+                     "replay": {"replay_id": replay_id}},
+        "breadcrumbs": []
+    });
+    let rrweb = json!([
+        {"type": 4, "data": {"href": "http://localhost:3000/checkout", "width": 1280, "height": 720},
+         "timestamp": 100_000},
+        {"type": 2, "data": {"node": {"type": 0, "childNodes": [], "id": 1},
+                             "initialOffset": {"left": 0, "top": 0}}, "timestamp": 100_001}
+    ]);
+    let recording = format!("{}\n{rrweb}", json!({"segment_id": 0}));
+    format!(
+        "{header}\n{}\n{event}\n{}\n{recording}\n",
+        json!({"type": "replay_event"}),
+        json!({"type": "replay_recording", "length": recording.len()})
+    )
+    .into_bytes()
+}
+
+/// A replay is linked to every trace it names: the one in its `contexts.trace` and those in its
+/// `trace_ids`. The API lists it under `replays` and counts it; the trace page links to it.
+#[tokio::test]
+async fn a_browser_replay_is_linked_to_its_traces() {
+    let sentry = FakeSentry::start().await.expect("start");
+    let base = sentry.url();
+    send_two_service_trace(&base).await;
+    post(&base, 1, other_trace()).await;
+    let replay_id = "e0000000000000000000000000000001";
+    post(&base, 1, browser_replay(replay_id, T, &[T, U])).await;
+    sentry
+        .wait_for_counts(ItemFilter::default(), &[("replay_event", 1)])
+        .await
+        .expect("the replay is stored");
+
+    let mut replay_item = String::new();
+    for trace in [T, U] {
+        let tree = get_json(&format!("{base}/api/traces/{trace}")).await;
+        let replays = tree["replays"].as_array().expect("replays");
+        assert_eq!(replays.len(), 1, "{trace}: {tree:#}");
+        assert_eq!(replays[0]["type"], "replay_event");
+        assert_eq!(replays[0]["event_id"], replay_id);
+        assert_eq!(replays[0]["project_id"], 1);
+        assert_eq!(tree["summary"]["counts"]["replays"], 1, "{tree:#}");
+        // Not a span, an error or a log: the waterfall is what it was.
+        assert!(!tree["spans"].to_string().contains(replay_id), "{tree:#}");
+        replay_item = replays[0]["item_id"].as_str().expect("item id").to_string();
+    }
+    // The recording's envelope names no trace: it goes with its replay event, not on its own.
+    let recordings = get_json(&format!("{base}/api/items/?type=replay_recording")).await;
+    assert_eq!(recordings["items"].as_array().unwrap().len(), 1);
+    let in_trace = get_json(&format!("{base}/api/items/?trace_id={T}&type=replay_event")).await;
+    assert_eq!(
+        in_trace["items"][0]["id"],
+        replay_item.as_str(),
+        "{in_trace}"
+    );
+    let list = get_json(&format!("{base}/api/traces/")).await;
+    let counts = |trace: &str| {
+        list["traces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["trace_id"] == trace)
+            .unwrap_or_else(|| panic!("{trace} not listed: {list}"))["counts"]
+            .clone()
+    };
+    assert_eq!(counts(T)["replays"], 1, "{list}");
+    assert_eq!(counts(U)["replays"], 1, "{list}");
+    assert_eq!(counts(OTHER)["replays"], 0, "{list}");
+
+    let page = reqwest::get(format!("{base}/traces/{T}"))
+        .await
+        .expect("trace page")
+        .text()
+        .await
+        .expect("page text");
+    let related = page
+        .split("<section class=\"card\" id=\"related\">")
+        .nth(1)
+        .and_then(|s| s.split("</section>").next())
+        .unwrap_or_else(|| panic!("no related items on the trace page: {page}"));
+    assert!(
+        related.contains(&format!(
+            "<span class=\"type\">replay</span> <a href=\"/items/{replay_item}\">replay_event of project 1</a>"
+        )),
+        "{related}"
+    );
+    let detail = reqwest::get(format!("{base}/items/{replay_item}"))
+        .await
+        .expect("replay page");
+    assert_eq!(detail.status(), 200);
+    let detail = detail.text().await.expect("text");
+    assert!(detail.contains(replay_id), "the replay's page shows it");
+    assert!(
+        detail.contains(&format!("href=\"/traces/{T}\"")),
+        "the replay links back to its trace"
+    );
+}
