@@ -463,6 +463,42 @@ async fn a_version_5_database_gets_its_log_entries_backfilled() {
 
 const SCRIPT: &str = "<script>alert('log')</script>";
 
+/// `text` as the pages escape it (askama's HTML escaping).
+fn escaped(text: &str) -> String {
+    text.replace('&', "&#38;")
+        .replace('<', "&#60;")
+        .replace('>', "&#62;")
+        .replace('"', "&#34;")
+        .replace('\'', "&#39;")
+}
+
+/// The bodies of the `/logs` page's rows, top to bottom, unescaped.
+fn page_bodies(html: &str) -> Vec<String> {
+    html.split("<span class=\"body\">")
+        .skip(1)
+        .map(|s| {
+            s.split("</span>")
+                .next()
+                .unwrap_or_default()
+                .replace("&#60;", "<")
+                .replace("&#62;", ">")
+                .replace("&#34;", "\"")
+                .replace("&#39;", "'")
+                .replace("&#38;", "&")
+        })
+        .collect()
+}
+
+/// A query of the `/logs` page, the form fields it sets, and the bodies it lists.
+type PageCase<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a [&'a str]);
+
+/// The `/logs` page's filter form.
+fn form_of(html: &str) -> &str {
+    let start = html.find("<form").expect("a form");
+    let end = html[start..].find("</form>").expect("</form>") + start;
+    &html[start..end]
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_logs_page_lists_filters_and_escapes() {
     let sentry = FakeSentry::start().await.expect("start");
@@ -524,6 +560,115 @@ async fn the_logs_page_lists_filters_and_escapes() {
     assert!(filtered.contains("payment slow for order 17"));
     assert!(!filtered.contains("checkout shown") && !filtered.contains("payment declined"));
     assert!(filtered.contains("level=warn"), "the tail keeps the filter");
+
+    // Every other filter of the form: the rows that match, the form showing the value back,
+    // the live tail and the "Clear" link keeping it.
+    let cases: [PageCase; 9] = [
+        (
+            "service=orders",
+            &[("service", "orders")],
+            &[
+                "payment declined",
+                "payment slow for order 17",
+                "order 17 accepted",
+            ],
+        ),
+        (
+            "service=sentry.javascript.node",
+            &[("service", "sentry.javascript.node")],
+            &["checkout shown", "rendering checkout"],
+        ),
+        (
+            "service=%22%3E%3Csvg%20onload%3Dalert(1)%3E",
+            &[("service", "\"><svg onload=alert(1)>")],
+            &[SCRIPT],
+        ),
+        (
+            "trace_id=1BF7651916CD43DD8448EB211C80319D",
+            &[("trace_id", "1BF7651916CD43DD8448EB211C80319D")],
+            &["payment declined"],
+        ),
+        (
+            "since=1700000001.5&until=1700000003",
+            &[("since", "1700000001.5"), ("until", "1700000003")],
+            &["payment declined", "payment slow for order 17"],
+        ),
+        (
+            "since=2023-11-14T22:13:20.400Z&until=2023-11-14T22:13:23Z",
+            &[
+                ("since", "2023-11-14T22:13:20.400Z"),
+                ("until", "2023-11-14T22:13:23Z"),
+            ],
+            &[
+                "payment declined",
+                "payment slow for order 17",
+                "rendering checkout",
+            ],
+        ),
+        (
+            "q=ORDER%2017",
+            &[("q", "ORDER 17")],
+            &["payment slow for order 17", "order 17 accepted"],
+        ),
+        // Text in an attribute's value, not the body.
+        ("q=visa-4242", &[("q", "visa-4242")], &["payment declined"]),
+        (
+            "q=17&service=orders&min_level=warn&until=1700000004",
+            &[
+                ("q", "17"),
+                ("service", "orders"),
+                ("min_level", "warn"),
+                ("until", "1700000004"),
+            ],
+            &["payment slow for order 17"],
+        ),
+    ];
+    for (query, fields, want) in cases {
+        let html = page(query).await;
+        assert_eq!(page_bodies(&html), want, "{query}");
+        for (name, value) in fields {
+            let form = form_of(&html);
+            let control = form
+                .split('<')
+                .find(|tag| tag.contains(&format!(" name=\"{name}\"")))
+                .unwrap_or_else(|| panic!("{query}: no control {name}: {form}"));
+            let shown = if *name == "min_level" {
+                let select = &form[form.find(control).expect("the select")..];
+                let select = &select[..select.find("</select>").expect("</select>")];
+                select.contains(&format!("<option selected>{value}</option>"))
+            } else {
+                control.contains(&format!(" value=\"{}\"", escaped(value)))
+            };
+            assert!(shown, "{query}: the form shows {name}={value}: {form}");
+        }
+        // The attribute as the browser reads it (`&` is escaped either way).
+        let tail = html
+            .split("data-stream=\"")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .unwrap_or_else(|| panic!("{query}: no live tail"))
+            .replace("&amp;", "&")
+            .replace("&#38;", "&");
+        for (name, _) in fields {
+            assert!(
+                tail.contains(&format!("&{name}=")),
+                "{query}: the tail keeps {name}: {tail}"
+            );
+        }
+        assert!(html.contains("<a class=\"button ghost\" href=\"/logs\">Clear</a>"));
+        for raw in [SCRIPT, "<svg onload"] {
+            assert!(!html.contains(raw), "{query}: {raw} unescaped");
+        }
+    }
+    let none = page("q=nowhere&service=orders").await;
+    assert!(page_bodies(&none).is_empty());
+    assert!(none.contains("No log entries match these filters."));
+    for bad in ["trace_id=xyz", "since=yesterday", "until=soon"] {
+        let reply = reqwest::get(format!("{base}/logs?{bad}"))
+            .await
+            .expect("get");
+        assert_eq!(reply.status(), 400, "{bad}");
+    }
     let bad = reqwest::get(format!("{base}/logs?min_level=loud"))
         .await
         .expect("get");
