@@ -464,6 +464,100 @@ fn fake_sentry_minidumps_reports_processing_and_ingest_beside_it() {
     assert!(!log.contains("panicked"), "{log}");
 }
 
+/// `fake-sentry-logs` at a tiny size, on both stores: the fill line, then a row per case and
+/// path, each with its run count, three times and the page's size; the API's rows say the
+/// filters found what the generated store holds (a trace of ten entries, no match for an absent
+/// word, a full page unfiltered and on the second page).
+#[test]
+fn fake_sentry_logs_times_every_filter_on_both_stores() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = bench(&[
+        "fake-sentry-logs",
+        "--entries",
+        "1000",
+        "--runs",
+        "2",
+        "--dir",
+        dir.path().to_str().expect("a UTF-8 path"),
+    ]);
+    assert!(
+        out.starts_with("1000 log entries in envelopes of 50, 6 services; 2 requests per row"),
+        "{out}"
+    );
+    let header = out.lines().nth(1).expect("a header row");
+    assert_eq!(
+        header.split_whitespace().collect::<Vec<_>>(),
+        [
+            "store", "case", "path", "runs", "p50", "ms", "p90", "ms", "max", "ms", "rows", "bytes"
+        ],
+        "{out}"
+    );
+    let cases = [
+        "no filter",
+        "level=error",
+        "level=error,warning",
+        "min_level=warning",
+        "service=payments",
+        "trace_id",
+        "q=rare word",
+        "q=common word",
+        "q=3 chars (ord)",
+        "q=no match",
+        "since/until (1 hour)",
+        "service+level+window",
+        "service+q",
+        "min_level=error+q",
+        "environment=staging",
+        "2nd page, no filter",
+        "2nd page, level=error,warning",
+        "2nd page, q=common word",
+    ];
+    for store in ["memory", "file"] {
+        assert!(
+            out.contains(&format!("{store}: 1000 log entries stored in ")),
+            "{store}: {out}"
+        );
+        for case in cases {
+            for path in ["/logs", "/api/logs/"] {
+                let label = format!("{store:<7} {case:<30} {path:<11}");
+                let columns = row(&out, &label);
+                assert_eq!(columns.len(), 6, "{label}: {out}");
+                assert_eq!(columns[0], "2", "{label} runs: {out}");
+                let ms: Vec<f64> = columns[1..4]
+                    .iter()
+                    .map(|c| c.parse().expect("milliseconds"))
+                    .collect();
+                assert!(
+                    ms[0] > 0.0 && ms[0] <= ms[1] && ms[1] <= ms[2],
+                    "{label}: p50 <= p90 <= max: {out}"
+                );
+                let bytes: u64 = columns[5].parse().expect("bytes");
+                assert!(bytes > 0, "{label}: {out}");
+                if path == "/logs" {
+                    assert_eq!(columns[4], "-", "{label}: no row count for a page");
+                }
+            }
+        }
+        let rows = |case: &str| -> usize {
+            row(&out, &format!("{store:<7} {case:<30} {:<11}", "/api/logs/"))[4]
+                .parse()
+                .expect("rows")
+        };
+        assert_eq!(rows("no filter"), 100, "a full API page: {out}");
+        assert_eq!(rows("2nd page, no filter"), 100, "{out}");
+        assert_eq!(rows("trace_id"), 10, "a trace holds ten entries: {out}");
+        assert_eq!(rows("q=no match"), 0, "{out}");
+        assert_eq!(
+            rows("q=rare word"),
+            0,
+            "the rare word is past entry 1000: {out}"
+        );
+        for case in ["level=error", "service=payments", "q=common word"] {
+            assert!((1..=100).contains(&rows(case)), "{case} finds some: {out}");
+        }
+    }
+}
+
 #[test]
 fn fake_sentry_ui_times_every_page() {
     let out = bench(&["fake-sentry", "--ui", "--ui-items", "50", "--ui-runs", "2"]);
