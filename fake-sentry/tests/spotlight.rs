@@ -24,6 +24,14 @@ const MARKER: &str = "understudy-marker-7f3c";
 /// The releases `scripts/setup-test-clients` pins.
 const NODE_SDK_VERSION: &str = "10.78.0";
 const SPOTLIGHT_VERSION: &str = "4.11.8";
+/// The transactions the SDK scripts send in Spotlight mode, each with its child span.
+const TRANSACTIONS: [(&str, &str); 2] = [
+    (
+        "python-spotlight-transaction",
+        "python-spotlight-child-span",
+    ),
+    ("node-spotlight-transaction", "node-spotlight-child-span"),
+];
 
 /// The version in `modules/{package}/package.json`, if installed.
 fn installed_version(modules: &std::path::Path, package: &str) -> Option<String> {
@@ -382,7 +390,8 @@ async fn node_sdk_spotlight_with_dsn() {
 }
 
 /// The real Spotlight UI, served as its sidecar serves it but told fake-sentry's port, lists
-/// the errors real SDKs sent to fake-sentry in Spotlight mode.
+/// the errors real SDKs sent to fake-sentry in Spotlight mode on its Errors tab, and their
+/// transactions on its Traces tab, each opening as its trace's waterfall.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spotlight_ui_shows_what_fake_sentry_captured() {
     let what = "the Spotlight UI test in spotlight.rs";
@@ -418,6 +427,8 @@ async fn spotlight_ui_shows_what_fake_sentry_captured() {
         .arg(repo_root().join("fake-sentry/tests/browser/spotlight_ui.mjs"))
         .arg(sentry.url())
         .args(&texts)
+        .arg("--traces")
+        .args(TRANSACTIONS.iter().flat_map(|(name, child)| [name, child]))
         .env("SENTRY_NODE_MODULES", &modules);
     let seen = run(command).await;
 
@@ -425,6 +436,34 @@ async fn spotlight_ui_shows_what_fake_sentry_captured() {
     for text in &texts {
         assert_eq!(seen["found"][text], true, "{text} not shown: {seen:#}");
     }
+    // Both transactions are listed on the Traces tab as the root of their trace, and open as
+    // their trace (the id fake-sentry recorded for them) with the child span in the waterfall.
+    for ((name, child), sent) in TRANSACTIONS.iter().zip([&python_sent, &node_sent]) {
+        let trace = &seen["traces"][name];
+        assert_eq!(
+            trace["listed"], true,
+            "{name} not on the Traces tab: {seen:#}"
+        );
+        let (_, transaction_id) = ids(sent);
+        let stored = get_json(&format!(
+            "{}/api/items/?event_id={transaction_id}",
+            sentry.url()
+        ))
+        .await;
+        let trace_id = stored["items"][0]["trace_id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no trace id for {name}: {stored}"));
+        let opened = trace["opened_url"].as_str().unwrap_or_default();
+        assert!(
+            opened.contains(&format!("/telemetry/traces/{trace_id}")),
+            "{name} opened {opened:?}, not trace {trace_id}: {trace:#}"
+        );
+        assert_eq!(
+            trace["child_shown"], true,
+            "{child} not in {name}'s waterfall: {trace:#}"
+        );
+    }
+
     // The UI read fake-sentry's /stream, as it reads its sidecar's, from its own origin.
     let streams = seen["stream_requests"].as_array().expect("stream requests");
     assert!(!streams.is_empty(), "{seen:#}");

@@ -1,6 +1,5 @@
 // Scenario: the real Spotlight UI (@spotlightjs/spotlight's built UI, unchanged) reads
 // fake-sentry's /stream in headless Chromium.
-//   node spotlight_ui.mjs FAKE_SENTRY_URL TEXT...
 //
 // Spotlight's sidecar serves its UI (dist/ui in the npm package) and tells it its own port in a
 // `Server-Timing: sentrySpotlightPort;desc=PORT` header on the page; the UI then reads
@@ -9,10 +8,14 @@
 // on 127.0.0.1:0 with that header naming fake-sentry's port, opens the UI at
 // http://localhost:<its port>/ (the UI's Content-Security-Policy lets it connect to
 // http://localhost:* only), opens its Errors tab and waits (with a deadline) until each TEXT is
-// shown there. Requests leaving loopback (the UI's own telemetry to sentry.io) are aborted.
+// shown there. Then, for each TRANSACTION CHILD_SPAN pair after `--traces`, it opens the Traces
+// tab, waits for a trace named TRANSACTION, opens it and waits for CHILD_SPAN in its waterfall.
+// Requests leaving loopback (the UI's own telemetry to sentry.io) are aborted.
+//   node spotlight_ui.mjs FAKE_SENTRY_URL TEXT... [--traces TRANSACTION CHILD_SPAN...]
 //
 // Prints ONE JSON object (and `watch`, from browser.mjs):
 //   {"ui_url", "sidecar_port", "found": {TEXT: bool}, "errors_text": the Errors tab's text,
+//    "traces": {TRANSACTION: {"listed", "list_text", "opened_url", "child_shown"}},
 //    "stream_requests": [{url, status, response_headers, failure}] for every request to /stream,
 //    "other_requests": [{method, url, status, failure}] for every other request to fake-sentry}
 import fs from "node:fs";
@@ -21,8 +24,15 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { run, fail } from "./browser.mjs";
 
-const [base, ...texts] = process.argv.slice(2);
-if (!base || texts.length === 0) fail("usage: spotlight_ui.mjs FAKE_SENTRY_URL TEXT...");
+const [base, ...rest] = process.argv.slice(2);
+const split = rest.indexOf("--traces");
+const texts = split < 0 ? rest : rest.slice(0, split);
+const tracePairs = split < 0 ? [] : rest.slice(split + 1);
+if (!base || texts.length === 0 || tracePairs.length % 2 !== 0) {
+  fail("usage: spotlight_ui.mjs FAKE_SENTRY_URL TEXT... [--traces TRANSACTION CHILD_SPAN...]");
+}
+const traces = [];
+for (let i = 0; i < tracePairs.length; i += 2) traces.push({ name: tracePairs[i], child: tracePairs[i + 1] });
 const sidecarPort = new URL(base).port;
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -99,7 +109,28 @@ try {
         .then(() => true, () => false);
     }
     const errorsText = await page.evaluate(() => document.body.innerText);
+
+    // The Traces tab: one row per trace, named by its root transaction; a click opens the
+    // trace's waterfall (at /telemetry/traces/TRACE_ID), which shows the child span.
+    const tracesSeen = {};
+    for (const { name, child } of traces) {
+      await page.getByRole("link", { name: /^Traces/ }).first().click();
+      const seen = { listed: false, opened_url: null, child_shown: false };
+      tracesSeen[name] = seen;
+      const row = page.getByText(name, { exact: true }).first();
+      seen.listed = await row.waitFor({ state: "visible", timeout: 20000 }).then(() => true, () => false);
+      if (!seen.listed) continue;
+      seen.list_text = await page.evaluate(() => document.body.innerText);
+      await row.click();
+      seen.child_shown = await page
+        .getByText(child, { exact: false })
+        .first()
+        .waitFor({ state: "visible", timeout: 20000 })
+        .then(() => true, () => false);
+      seen.opened_url = page.url();
+    }
     return {
+      traces: tracesSeen,
       ui_url: uiUrl,
       sidecar_port: sidecarPort,
       page_url: page.url(),
