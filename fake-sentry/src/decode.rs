@@ -23,6 +23,9 @@ use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 /// Bytes pulled from the decoder pipeline per read.
 const CHUNK: usize = 16 * 1024;
 
+/// The largest segment a body is decoded into (see [`read_capped`]).
+const MAX_SEGMENT: usize = 4 << 20;
+
 /// One `Content-Encoding` coding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ContentEncoding {
@@ -356,40 +359,58 @@ enum CapError {
 
 /// Reads `reader` to the end, failing as soon as it yields more than `limit` bytes.
 ///
-/// The output vector grows by doubling but never past `limit`, so its allocation stays within the
-/// limit even when the limit is not a power of two (which `read_to_end` would not guarantee).
+/// Decoded bytes go into segments that double in size up to [`MAX_SEGMENT`], and only a body
+/// that ends within the limit is joined into one buffer. Growing one buffer instead held the
+/// old and the new allocation at once at every step: a decompression bomb that reached the
+/// 200 MiB cap held 328 MiB just before it was refused, and what the allocator kept of that
+/// lifted the server's peak by as much again for the next request. Segments never exceed the
+/// limit either, so a bomb costs at most the limit (plus one segment's read) and is dropped
+/// without a copy. Bodies of one segment, most of them, are returned as they are.
 fn read_capped(
     mut reader: impl Read,
     limit: usize,
     charge: &RequestCharge,
 ) -> Result<Vec<u8>, CapError> {
-    let mut out: Vec<u8> = Vec::new();
-    // Most bodies are a few KiB: start with a small buffer and only grow it for big ones.
-    let mut chunk = vec![0u8; CHUNK / 4];
+    let mut full: Vec<Vec<u8>> = Vec::new();
+    let mut total = 0usize;
+    // Most bodies are a few KiB: start small and only grow for big ones.
+    let first = (CHUNK / 4).min(limit.max(1));
+    charge.add(first).map_err(CapError::Budget)?;
+    let mut segment = vec![0u8; first];
+    let mut filled = 0usize;
     loop {
-        let n = match reader.read(&mut chunk) {
-            Ok(0) => return Ok(out),
+        if filled == segment.len() {
+            let next = (segment.len().saturating_mul(2))
+                .min(MAX_SEGMENT)
+                .min(limit.saturating_sub(total).max(1));
+            charge.add(next).map_err(CapError::Budget)?;
+            full.push(std::mem::replace(&mut segment, vec![0u8; next]));
+            filled = 0;
+        }
+        let free = segment.get_mut(filled..).unwrap_or_default();
+        let n = match reader.read(free) {
+            Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(CapError::Io(e)),
         };
-        let data = chunk.get(..n).unwrap_or_default();
-        let needed = out.len().saturating_add(data.len());
-        if needed > limit {
+        total = total.saturating_add(n);
+        if total > limit {
             return Err(CapError::TooLarge);
         }
-        if needed > out.capacity() {
-            let target = out.capacity().saturating_mul(2).max(needed).min(limit);
-            charge
-                .add(target - out.capacity())
-                .map_err(CapError::Budget)?;
-            out.reserve_exact(target.saturating_sub(out.len()));
-        }
-        out.extend_from_slice(data);
-        if n == chunk.len() && chunk.len() < CHUNK {
-            chunk.resize(CHUNK, 0);
-        }
+        filled += n;
     }
+    segment.truncate(filled);
+    if full.is_empty() {
+        return Ok(segment);
+    }
+    // The join holds the body twice until the segments are dropped; the budget counts it once,
+    // as it counted a growing buffer's final size once.
+    let mut out = Vec::with_capacity(total);
+    for part in full.iter().chain(std::iter::once(&segment)) {
+        out.extend_from_slice(part);
+    }
+    Ok(out)
 }
 
 /// Marks an I/O error with the coding whose data it is about, so that a failure deep inside a
