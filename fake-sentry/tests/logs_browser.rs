@@ -13,6 +13,7 @@ use std::process::Command;
 
 use fake_sentry::testing::FakeSentry;
 use serde_json::{Value, json};
+use support::envelopes::post;
 use support::{repo_root, run_client};
 
 const T: &str = "0af7651916cd43dd8448eb211c80319c";
@@ -28,20 +29,6 @@ fn log_envelope(sdk: &str, entries: Value) -> Vec<u8> {
                "content_type": "application/vnd.sentry.items.log+json"})
     )
     .into_bytes()
-}
-
-async fn post(base: &str, body: Vec<u8>) {
-    let reply = reqwest::Client::new()
-        .post(format!("{base}/api/1/envelope/"))
-        .header(
-            "x-sentry-auth",
-            "Sentry sentry_key=public, sentry_version=7",
-        )
-        .body(body)
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(reply.status(), 200);
 }
 
 fn string(value: &str) -> Value {
@@ -74,8 +61,8 @@ async fn the_logs_page_filters_and_tails_live() {
         {"timestamp": 1_700_000_003.0, "level": "debug", "body": "rendering checkout",
          "trace_id": OTHER, "attributes": {"service.name": string("checkout-web")}},
     ]);
-    post(&base, log_envelope("sentry.python", orders)).await;
-    post(&base, log_envelope("sentry.javascript.node", web)).await;
+    post(&base, 1, log_envelope("sentry.python", orders)).await;
+    post(&base, 1, log_envelope("sentry.javascript.node", web)).await;
     sentry
         .wait_for(Default::default(), 2)
         .await

@@ -61,8 +61,12 @@ impl Collector {
             child,
             addr,
             acknowledged: Vec::new(),
+            // A fresh connection per request: a kept-alive one that the collector closes for
+            // idling (one test sets its header timeout to 1 s) could be reused at the moment
+            // it closes, and the request would fail with an incomplete message (seen in CI).
             client: reqwest::Client::builder()
                 .timeout(Duration::from_secs(60))
+                .pool_max_idle_per_host(0)
                 .build()
                 .unwrap(),
         }
