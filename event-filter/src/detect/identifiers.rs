@@ -16,8 +16,6 @@ use std::sync::{Arc, LazyLock};
 
 use regex::Regex;
 
-use super::scan::Sink;
-
 fn regex(pattern: &str) -> Arc<Regex> {
     Arc::new(Regex::new(pattern).unwrap_or_else(|e| panic!("built-in pattern {pattern}: {e}")))
 }
@@ -46,22 +44,3 @@ pub(crate) static USER_PATH: LazyLock<Arc<Regex>> = LazyLock::new(|| {
         r"(?i)(?:\b(?:[a-zA-Z]:[\\/])?(?:users|home|documents and settings|[^/\\]+[/\\]profiles)[\\/]|/(?:home|users)/)([^/\\\r\n\x00]+)",
     )
 });
-
-/// Hits of `regex` in `text`: whole matches, or capture group 1 with `group`.
-pub(super) fn scan_regex(regex: &Regex, group: bool, text: &str, sink: &mut Sink) {
-    if group {
-        for caps in regex.captures_iter(text) {
-            if let Some(m) = caps.get(1)
-                && !sink.push(m.start(), m.end())
-            {
-                return;
-            }
-        }
-    } else {
-        for m in regex.find_iter(text) {
-            if !sink.push(m.start(), m.end()) {
-                return;
-            }
-        }
-    }
-}

@@ -122,12 +122,11 @@ mod tests;
 
 use address::{scan_email, scan_ipv4, scan_ipv6};
 use credentials::{scan_basic, scan_bearer, scan_jwt, scan_url_password};
-use identifiers::scan_regex;
 pub(crate) use identifiers::{IMEI, MAC, US_SSN, USER_PATH, UUID};
 use keys::{scan_aws, scan_gcp, scan_github, scan_pem, scan_slack};
 use payment::{scan_card, scan_iban};
 use prefilter::{Gate, Stats, gates};
-use scan::{Sink, normalize};
+use scan::{Sink, normalize, scan_regex};
 
 /// What a detector looks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]

@@ -1,5 +1,8 @@
 //! What every scanner shares: the [`Sink`] that collects hits, the final [`normalize`] pass,
-//! and byte-level search and base64 helpers.
+//! the scan of one regex ([`scan_regex`], for custom detectors and Relay's identifiers), and
+//! byte-level search and base64 helpers.
+
+use regex::Regex;
 
 use super::Hit;
 
@@ -33,6 +36,25 @@ impl Sink<'_> {
             self.hits.push(hit);
         }
         !self.first_only || self.hits.is_empty()
+    }
+}
+
+/// Hits of `regex` in `text`: whole matches, or capture group 1 with `group`.
+pub(super) fn scan_regex(regex: &Regex, group: bool, text: &str, sink: &mut Sink) {
+    if group {
+        for caps in regex.captures_iter(text) {
+            if let Some(m) = caps.get(1)
+                && !sink.push(m.start(), m.end())
+            {
+                return;
+            }
+        }
+    } else {
+        for m in regex.find_iter(text) {
+            if !sink.push(m.start(), m.end()) {
+                return;
+            }
+        }
     }
 }
 

@@ -252,22 +252,14 @@ fn kind_names_round_trip() {
         assert_eq!(kind.name().parse::<DetectorKind>().unwrap(), kind);
         assert_eq!(kind.to_string(), kind.name());
     }
-    assert_eq!(
-        "creditcard".parse::<DetectorKind>().unwrap(),
-        DetectorKind::CreditCard
-    );
-    assert_eq!(
-        "pem".parse::<DetectorKind>().unwrap(),
-        DetectorKind::PemPrivateKey
-    );
-    assert_eq!(
-        "usssn".parse::<DetectorKind>().unwrap(),
-        DetectorKind::UsSsn
-    );
-    assert_eq!(
-        "userpath".parse::<DetectorKind>().unwrap(),
-        DetectorKind::UserPath
-    );
+    for (alias, kind) in [
+        ("creditcard", DetectorKind::CreditCard),
+        ("pem", DetectorKind::PemPrivateKey),
+        ("usssn", DetectorKind::UsSsn),
+        ("userpath", DetectorKind::UserPath),
+    ] {
+        assert_eq!(alias.parse::<DetectorKind>().unwrap(), kind, "{alias}");
+    }
     let err = "ip".parse::<DetectorKind>().unwrap_err();
     assert_eq!(err.input, "ip");
     assert!(err.to_string().contains("ipv4"));
