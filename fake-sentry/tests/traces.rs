@@ -146,6 +146,16 @@ fn trace_ids(list: &Value) -> Vec<&str> {
         .collect()
 }
 
+/// The summary of `trace_id` in a `/api/traces/` answer.
+fn listed_trace<'a>(list: &'a Value, trace_id: &str) -> &'a Value {
+    list["traces"]
+        .as_array()
+        .expect("traces")
+        .iter()
+        .find(|t| t["trace_id"] == trace_id)
+        .unwrap_or_else(|| panic!("{trace_id} not listed: {list}"))
+}
+
 #[tokio::test]
 async fn the_trace_list_summarises_each_trace_from_the_index() {
     let sentry = FakeSentry::start().await.expect("start");
@@ -599,12 +609,7 @@ async fn a_node_service_calling_a_python_service_is_one_trace() {
     assert_eq!(query["logs"][0]["body"], "python service inside the query");
 
     let list = get_json(&format!("{base}/api/traces/")).await;
-    let summary = list["traces"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["trace_id"] == trace_id)
-        .expect("listed");
+    let summary = listed_trace(&list, &trace_id);
     assert_eq!(summary["root"]["name"], "call python");
     assert_eq!(summary["counts"]["transactions"], 2);
     assert_eq!(summary["counts"]["errors"], 1);
@@ -730,15 +735,7 @@ async fn a_browser_replay_is_linked_to_its_traces() {
         "{in_trace}"
     );
     let list = get_json(&format!("{base}/api/traces/")).await;
-    let counts = |trace: &str| {
-        list["traces"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|t| t["trace_id"] == trace)
-            .unwrap_or_else(|| panic!("{trace} not listed: {list}"))["counts"]
-            .clone()
-    };
+    let counts = |trace: &str| &listed_trace(&list, trace)["counts"];
     assert_eq!(counts(T)["replays"], 1, "{list}");
     assert_eq!(counts(U)["replays"], 1, "{list}");
     assert_eq!(counts(OTHER)["replays"], 0, "{list}");
