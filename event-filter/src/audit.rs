@@ -4,13 +4,16 @@
 //! detector hit listed under `[audit]`, or (with an allowlist) a path the service may not send.
 //! Findings carry the path, what matched, and a redacted excerpt, never the value in full.
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::detect::find_all;
+use crate::excerpt::{excerpt_of, redact};
 use crate::path::{JsonPath, PathSelector, walk};
 use crate::policy::Policy;
-use crate::scrub::{Scrubber, excerpt_of, redact};
+use crate::scrub::Scrubber;
 
 /// What kind of check produced a finding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -84,10 +87,12 @@ impl Auditor {
         let mut findings = Vec::new();
         for change in changes {
             findings.push(Finding {
-                path: change.path,
+                path: change.path(),
                 kind: FindingKind::Rule,
-                name: change.detector.unwrap_or(change.rule),
-                excerpt: change.excerpt,
+                name: change
+                    .detector
+                    .map_or_else(|| change.rule.to_string(), Cow::into_owned),
+                excerpt: change.excerpt.to_string(),
             });
         }
         let detectors = &self.policy().audit.detectors;

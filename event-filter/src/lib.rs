@@ -9,8 +9,8 @@
 //!
 //! The public surface: at the crate root, the [`Policy`] with its [`Rule`]s, [`AuditSettings`]
 //! and [`PolicyError`]; the [`Scrubber`] and what one scrub reports ([`ScrubReport`],
-//! [`Change`], [`Diagnostic`], and [`ERROR_MARKER`], what a value becomes when its rule
-//! fails); the [`Auditor`] and its [`Finding`]s ([`FindingKind`]); and the [`Document`] the
+//! [`Change`] with its redacted [`Excerpt`], [`Diagnostic`], and [`ERROR_MARKER`], what a
+//! value becomes when its rule fails); the [`Auditor`] and its [`Finding`]s ([`FindingKind`]); and the [`Document`] the
 //! CLI reads, a JSON event or a whole envelope ([`DocumentError`]).
 //!
 //! Public modules are namespaces of their own, each a vocabulary a user works in:
@@ -32,7 +32,8 @@
 //! How the parts fit (every other module is private): `policy` parses and validates the TOML
 //! into rules of [`path`], [`action`] and [`detect`] parts, locating every error; `scrub` runs
 //! the rules over an event in policy order; `audit` runs the scrubber on a copy and the
-//! `[audit]` detectors and allowlist, and reports instead of changing; `document` visits each
+//! `[audit]` detectors and allowlist, and reports instead of changing; `excerpt` says what a
+//! change or finding saw without revealing it; `document` visits each
 //! JSON payload of an event or envelope. The binary (`main.rs`) is the `event-filter` command
 //! over them; the scrubbing speed is measured by the workspace's `bench` crate
 //! (`bench event-filter`).
@@ -54,6 +55,7 @@ pub mod action;
 mod audit;
 pub mod detect;
 mod document;
+mod excerpt;
 pub mod path;
 mod policy;
 pub mod presets;
@@ -63,5 +65,6 @@ pub mod shape;
 
 pub use audit::{Auditor, Finding, FindingKind};
 pub use document::{Document, DocumentError};
+pub use excerpt::Excerpt;
 pub use policy::{AuditSettings, Policy, PolicyError, Rule};
 pub use scrub::{Change, Diagnostic, ERROR_MARKER, ScrubReport, Scrubber};

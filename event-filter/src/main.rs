@@ -112,7 +112,7 @@ fn scrub(policy: Policy, file: Option<&Path>) -> anyhow::Result<ExitCode> {
             let _ = writeln!(
                 stderr,
                 "{label}: {} {} by {:?}{detector}",
-                change.path, change.action, change.rule
+                change.location, change.action, change.rule
             );
         }
         for diagnostic in &report.diagnostics {

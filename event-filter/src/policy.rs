@@ -31,6 +31,7 @@
 //! after TOML parsing (a bad path, an unknown action or detector).
 
 use std::ops::Range;
+use std::sync::Arc;
 
 use serde::Deserialize;
 use toml::Spanned;
@@ -54,7 +55,8 @@ pub struct PolicyError {
 /// One scrubbing rule.
 #[derive(Debug, Clone)]
 pub struct Rule {
-    pub name: String,
+    /// Shared with every change the rule makes.
+    pub name: Arc<str>,
     /// Where it applies; `None` means everywhere (only with detectors).
     pub path: Option<PathSelector>,
     pub action: Action,
@@ -242,7 +244,7 @@ impl Policy {
             }
             let action = build_action(rule, &at)?;
             policy.rules.push(Rule {
-                name,
+                name: name.into(),
                 path,
                 action,
                 detectors,

@@ -6,15 +6,18 @@
 //! the failure becomes a diagnostic, the value it was working on becomes [`ERROR_MARKER`], and
 //! the remaining rules still run, as Fillmore does.
 
+use std::borrow::Cow;
 use std::ops::Range;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
 use serde::Serialize;
+use serde::ser::{SerializeStruct, Serializer};
 use serde_json::Value;
 
 use crate::action::{Action, Outcome};
 use crate::detect::find_all;
+use crate::excerpt::Excerpt;
 use crate::path::{JsonPath, MatchPath, walk_strings_mut_lazy};
 use crate::policy::{Policy, Rule};
 
@@ -70,79 +73,43 @@ fn add_remark(meta: &mut Value, at: &JsonPath, rule: &str, action: &str) {
 pub const ERROR_MARKER: &str = "[event-filter: scrub error]";
 
 /// One change the scrubber made.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+///
+/// Recording one allocates only its location: the rule's and the detector's names are shared,
+/// and the path's text and the excerpt are spelled out when read ([`Change::path`], the
+/// excerpt's `Display`, or serialisation), which a `before_send` that never reads its report
+/// never pays for.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
-    pub path: String,
-    /// The same place as a path value (for `_meta` remarks).
-    #[serde(skip)]
+    /// Where the value was.
     pub location: JsonPath,
-    pub rule: String,
+    pub rule: Arc<str>,
     pub action: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub detector: Option<String>,
-    /// What was there before, redacted: its first two characters and its length in characters
-    /// (`hu… [7 chars]`), or a description of a non-string value.
-    pub excerpt: String,
+    /// The detector (or secret family) that found it, for a rule with detectors.
+    pub detector: Option<Cow<'static, str>>,
+    /// What was there before, redacted.
+    pub excerpt: Excerpt,
 }
 
-/// A value shown without revealing it: two characters, an ellipsis and the length.
-pub fn redact(text: &str) -> String {
-    let mut chars = text.chars();
-    let head = [chars.next(), chars.next()];
-    redacted(head, head.iter().flatten().count() + chars.count())
-}
-
-/// The redacted form, from a text's first two characters and its length in characters.
-fn redacted(head: [Option<char>; 2], chars: usize) -> String {
-    if chars <= 4 {
-        return format!("[{chars} chars]");
-    }
-    let head: String = head.iter().flatten().collect();
-    format!("{head}… [{chars} chars]")
-}
-
-/// A redacted description of any JSON value.
-pub fn excerpt_of(value: &Value) -> String {
-    match value {
-        Value::String(s) => redact(s),
-        Value::Null => "null".into(),
-        Value::Bool(_) => "[boolean]".into(),
-        Value::Number(n) => redact(&n.to_string()),
-        Value::Array(a) => format!("[array of {}]", a.len()),
-        Value::Object(o) => format!("[object with {} keys]", o.len()),
+impl Change {
+    /// Where the value was, as a path's text (`request.headers.Authorization`).
+    pub fn path(&self) -> String {
+        self.location.to_string()
     }
 }
 
-/// What [`excerpt_of`] needs of a string, taken without allocating, so that the excerpt is
-/// only formatted for values a rule actually changes.
-enum Preview {
-    Text {
-        head: [Option<char>; 2],
-        chars: usize,
-    },
-    Other(String),
-}
-
-impl Preview {
-    fn of(value: &Value) -> Self {
-        match value {
-            Value::String(s) => {
-                let mut it = s.chars();
-                let head = [it.next(), it.next()];
-                let chars = head.iter().flatten().count() + it.count();
-                Self::Text { head, chars }
-            }
-            // Other kinds are rare targets; their excerpt is cheap enough to build now.
-            other => Self::Other(excerpt_of(other)),
+/// `{"path", "rule", "action", "detector" (when there is one), "excerpt"}`, all text.
+impl Serialize for Change {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_struct("Change", 5)?;
+        map.serialize_field("path", &self.path())?;
+        map.serialize_field("rule", &*self.rule)?;
+        map.serialize_field("action", self.action)?;
+        match &self.detector {
+            Some(detector) => map.serialize_field("detector", detector)?,
+            None => map.skip_field("detector")?,
         }
-    }
-
-    /// The same text [`excerpt_of`] gives.
-    fn finish(self) -> String {
-        match self {
-            Self::Text { head, chars } => redacted(head, chars),
-            Self::Other(text) => text,
-        }
+        map.serialize_field("excerpt", &self.excerpt)?;
+        map.end()
     }
 }
 
@@ -190,7 +157,7 @@ impl Scrubber {
             if outcome.is_err() {
                 // Actions are written not to panic; this keeps a bug in one from losing events.
                 report.diagnostics.push(Diagnostic {
-                    rule: rule.name.clone(),
+                    rule: rule.name.to_string(),
                     path: String::new(),
                     message: "the rule panicked; later rules still ran".into(),
                 });
@@ -280,7 +247,7 @@ fn apply_rule(rule: &Rule, event: &mut Value, report: &mut ScrubReport) {
         };
         if matches!(rule.action, Action::Remove) {
             let mut excerpts = Vec::new();
-            path.for_each_match_ref(event, &mut |_, value| excerpts.push(excerpt_of(value)));
+            path.for_each_match_ref(event, &mut |_, value| excerpts.push(Excerpt::of(value)));
             for (removed, excerpt) in path.remove_matches(event).iter().zip(excerpts) {
                 report.changes.push(change(rule, removed, None, excerpt));
             }
@@ -304,11 +271,15 @@ fn joined(base: &JsonPath, sub: &JsonPath) -> JsonPath {
     JsonPath(base.0.iter().chain(sub.0.iter()).cloned().collect())
 }
 
-fn change(rule: &Rule, at: &JsonPath, detector: Option<String>, excerpt: String) -> Change {
+fn change(
+    rule: &Rule,
+    at: &JsonPath,
+    detector: Option<Cow<'static, str>>,
+    excerpt: Excerpt,
+) -> Change {
     Change {
-        path: at.to_string(),
         location: at.clone(),
-        rule: rule.name.clone(),
+        rule: Arc::clone(&rule.name),
         action: rule.action.name(),
         detector,
         excerpt,
@@ -316,31 +287,27 @@ fn change(rule: &Rule, at: &JsonPath, detector: Option<String>, excerpt: String)
 }
 
 fn apply_whole(rule: &Rule, at: &mut dyn MatchPath, value: &mut Value, report: &mut ScrubReport) {
-    // A value already masked: nothing to change, so no preview and no path.
+    // A value already masked: nothing to change, so no excerpt and no path.
     if let Action::Mask { text } = &rule.action
         && value.as_str() == Some(text.as_str())
     {
         return;
     }
-    let before = Preview::of(value);
+    let before = Excerpt::of(value);
     match rule.action.apply(value) {
         Ok(Outcome::Changed) => {
-            report
-                .changes
-                .push(change(rule, at.get(), None, before.finish()));
+            report.changes.push(change(rule, at.get(), None, before));
         }
         Ok(Outcome::Unchanged) => {}
         Ok(Outcome::Remove) => {
             // Only `remove` asks for removal, and it is handled by `remove_matches`.
             *value = Value::Null;
-            report
-                .changes
-                .push(change(rule, at.get(), None, before.finish()));
+            report.changes.push(change(rule, at.get(), None, before));
         }
         Err(err) => {
             *value = Value::String(ERROR_MARKER.into());
             report.diagnostics.push(Diagnostic {
-                rule: rule.name.clone(),
+                rule: rule.name.to_string(),
                 path: at.get().to_string(),
                 message: err.to_string(),
             });
@@ -365,17 +332,14 @@ fn apply_detected(
     let mut ranges: Vec<Range<usize>> = Vec::with_capacity(hits.len());
     // One change per detector (per family for secrets), with the first text it matched
     // (redacted).
-    let mut names: Vec<(String, String)> = Vec::new();
+    let mut names: Vec<(Cow<'static, str>, Excerpt)> = Vec::new();
     for (index, hit) in &hits {
-        if let Some(name) = rule
-            .detectors
-            .get(*index)
-            .map(|d| d.name_of(*hit).to_string())
+        if let Some(name) = rule.detectors.get(*index).map(|d| d.label_of(*hit))
             && !names.iter().any(|(n, _)| *n == name)
         {
             names.push((
                 name,
-                redact(text.get(hit.start..hit.end).unwrap_or_default()),
+                Excerpt::of_text(text.get(hit.start..hit.end).unwrap_or_default()),
             ));
         }
         match ranges.last_mut() {
@@ -393,7 +357,7 @@ fn apply_detected(
         Err(err) => {
             *text = ERROR_MARKER.into();
             report.diagnostics.push(Diagnostic {
-                rule: rule.name.clone(),
+                rule: rule.name.to_string(),
                 path: at.to_string(),
                 message: err.to_string(),
             });

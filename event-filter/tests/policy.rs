@@ -25,7 +25,7 @@ fn a_policy_extends_a_preset() {
     )
     .expect("valid");
     assert_eq!(policy.rules.len(), base + 1);
-    assert_eq!(policy.rules[base].name, "rule 1");
+    assert_eq!(&*policy.rules[base].name, "rule 1");
 }
 
 #[test]

@@ -264,7 +264,7 @@ fn a_scrubbed_event_has_no_detector_hits_left() {
     let found: Vec<(String, Option<String>)> = again
         .changes
         .iter()
-        .map(|c| (c.path.clone(), c.detector.clone()))
+        .map(|c| (c.path(), c.detector.as_deref().map(str::to_owned)))
         .collect();
     assert!(found.is_empty(), "{found:?}");
 }

@@ -278,7 +278,7 @@ impl Action {
                 if value.as_str() == Some(text.as_str()) {
                     Ok(Outcome::Unchanged)
                 } else {
-                    replace_value(value, text.clone());
+                    set_text(value, text);
                     Ok(Outcome::Changed)
                 }
             }
@@ -464,6 +464,19 @@ fn replace_settled(pattern: &Regex, with: &str, text: &str) -> Result<Option<Str
         with: with.to_owned(),
         passes: REPLACE_MAX_PASSES,
     })
+}
+
+/// Makes `value` the string `text`. A string keeps its buffer when `text` fits in it, so
+/// masking a value allocates nothing; anything else is replaced as by [`replace_value`].
+fn set_text(value: &mut Value, text: &str) {
+    match value {
+        Value::String(s) if s.capacity() >= text.len() => {
+            s.clear();
+            s.push_str(text);
+        }
+        Value::Array(_) | Value::Object(_) => replace_value(value, text.to_owned()),
+        _ => *value = Value::String(text.to_owned()),
+    }
 }
 
 /// Replaces `value` with a string, dropping the old subtree without recursion (dropping a

@@ -466,6 +466,15 @@ impl Detector {
         &self.name
     }
 
+    /// [`Detector::name_of`] as a name to keep: borrowed for built-in detectors and secret
+    /// families, so a change that records it allocates nothing.
+    pub fn label_of(&self, hit: Hit) -> Cow<'static, str> {
+        match hit.rule {
+            Some(rule) => Cow::Borrowed(secrets::rules().family(usize::from(rule))),
+            None => self.name.clone(),
+        }
+    }
+
     /// What to call one of this detector's hits in a finding: the secret family that found
     /// it (`stripe_secret_key`), else the detector's name.
     pub fn name_of(&self, hit: Hit) -> &str {

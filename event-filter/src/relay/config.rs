@@ -475,7 +475,7 @@ fn insert(
     redaction: Redaction,
 ) {
     out.entry(id.to_string()).or_insert(CompiledRule {
-        origin: origin.to_string(),
+        origin: origin.into(),
         anything,
         finders,
         redaction,

@@ -80,7 +80,7 @@ pub(super) struct Finder {
 #[derive(Debug, Clone)]
 pub(super) struct CompiledRule {
     /// The name remarks give: the rule's id, or the alias that hides it.
-    pub origin: String,
+    pub origin: Arc<str>,
     /// `anything`: deletes containers and numbers, and whole strings.
     pub anything: bool,
     pub finders: Vec<Finder>,

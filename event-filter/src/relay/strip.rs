@@ -15,6 +15,8 @@
 //! longer an IP and the user has no other identity, the value moves to `user.id`, as Relay
 //! keeps users countable.
 
+use std::sync::Arc;
+
 use hmac::{Hmac, Mac};
 use serde_json::{Map, Value};
 use sha1::Sha1;
@@ -23,8 +25,9 @@ use super::config::PiiEngine;
 use super::rules::{CompiledRule, Finder, Match, Redaction, Replace};
 use super::schema::{Pii, Place, TypeSet, ValueType};
 use super::selector::Step;
+use crate::excerpt::Excerpt;
 use crate::path::JsonPath;
-use crate::scrub::{Change, excerpt_of, redact};
+use crate::scrub::Change;
 
 /// Values nested deeper than this are left as they are (ingest bounds depth far below it).
 const MAX_DEPTH: usize = 256;
@@ -270,7 +273,7 @@ impl Walk<'_> {
             }
             for rule in rules {
                 if apply_rule(rule, key, None).is_err() {
-                    self.record(rule, excerpt_of(value));
+                    self.record(rule, Excerpt::of(value));
                     *value = Value::Null;
                     return true;
                 }
@@ -311,10 +314,10 @@ impl Walk<'_> {
                     Ok(false) => {}
                     Ok(true) => {
                         matched = true;
-                        self.record(rule, redact(&original));
+                        self.record(rule, Excerpt::of_text(&original));
                     }
                     Err(Delete) => {
-                        self.record(rule, redact(&original));
+                        self.record(rule, Excerpt::of_text(&original));
                         return Err(Delete);
                     }
                 }
@@ -416,11 +419,10 @@ impl Walk<'_> {
         changed
     }
 
-    fn record(&mut self, rule: &CompiledRule, excerpt: String) {
+    fn record(&mut self, rule: &CompiledRule, excerpt: Excerpt) {
         self.changes.push(Change {
-            path: self.json.to_string(),
             location: self.json.clone(),
-            rule: rule.origin.clone(),
+            rule: Arc::clone(&rule.origin),
             action: rule.redaction.name(),
             detector: None,
             excerpt,
