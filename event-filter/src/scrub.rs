@@ -248,7 +248,7 @@ fn apply_rule(rule: &Rule, event: &mut Value, report: &mut ScrubReport) {
         if matches!(rule.action, Action::Remove) {
             let mut excerpts = Vec::new();
             path.for_each_match_ref(event, &mut |_, value| excerpts.push(Excerpt::of(value)));
-            for (removed, excerpt) in path.remove_matches(event).iter().zip(excerpts) {
+            for (removed, excerpt) in path.remove_matches(event).into_iter().zip(excerpts) {
                 report.changes.push(change(rule, removed, None, excerpt));
             }
             return;
@@ -273,12 +273,12 @@ fn joined(base: &JsonPath, sub: &JsonPath) -> JsonPath {
 
 fn change(
     rule: &Rule,
-    at: &JsonPath,
+    location: JsonPath,
     detector: Option<Cow<'static, str>>,
     excerpt: Excerpt,
 ) -> Change {
     Change {
-        location: at.clone(),
+        location,
         rule: Arc::clone(&rule.name),
         action: rule.action.name(),
         detector,
@@ -296,13 +296,17 @@ fn apply_whole(rule: &Rule, at: &mut dyn MatchPath, value: &mut Value, report: &
     let before = Excerpt::of(value);
     match rule.action.apply(value) {
         Ok(Outcome::Changed) => {
-            report.changes.push(change(rule, at.get(), None, before));
+            report
+                .changes
+                .push(change(rule, at.get().clone(), None, before));
         }
         Ok(Outcome::Unchanged) => {}
         Ok(Outcome::Remove) => {
             // Only `remove` asks for removal, and it is handled by `remove_matches`.
             *value = Value::Null;
-            report.changes.push(change(rule, at.get(), None, before));
+            report
+                .changes
+                .push(change(rule, at.get().clone(), None, before));
         }
         Err(err) => {
             *value = Value::String(ERROR_MARKER.into());
@@ -327,7 +331,7 @@ fn apply_detected(
         return;
     }
     // Most strings have no hit: the full path is only built for those that do.
-    let at = &joined(base.get(), sub.get());
+    let mut at = joined(base.get(), sub.get());
     // Hits of different detectors may overlap; the action gets disjoint ranges.
     let mut ranges: Vec<Range<usize>> = Vec::with_capacity(hits.len());
     // One change per detector (per family for secrets), with the first text it matched
@@ -350,8 +354,16 @@ fn apply_detected(
     match rule.action.apply_ranges(text, &ranges) {
         Ok(Outcome::Unchanged) => {}
         Ok(_) => {
-            for (name, excerpt) in names {
-                report.changes.push(change(rule, at, Some(name), excerpt));
+            // Usually one detector: its change takes the path, the others a copy.
+            let mut names = names.into_iter().peekable();
+            while let Some((name, excerpt)) = names.next() {
+                let location = match names.peek() {
+                    Some(_) => at.clone(),
+                    None => std::mem::take(&mut at),
+                };
+                report
+                    .changes
+                    .push(change(rule, location, Some(name), excerpt));
             }
         }
         Err(err) => {
