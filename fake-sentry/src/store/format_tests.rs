@@ -21,7 +21,7 @@ fn gzip(data: &[u8]) -> Vec<u8> {
     e.finish().unwrap()
 }
 
-fn request(endpoint: Endpoint, encoding: Option<&str>, body: Vec<u8>) -> IngestRequest {
+pub(super) fn request(endpoint: Endpoint, encoding: Option<&str>, body: Vec<u8>) -> IngestRequest {
     let mut headers = http::HeaderMap::new();
     if let Some(encoding) = encoding {
         headers.insert(

@@ -66,11 +66,32 @@ CREATE TABLE IF NOT EXISTS item_logs (
 pub(super) const LOG_ROW_OVERHEAD: i64 = 256;
 
 /// What an item's log rows add to the byte total, as `byte_cap::ITEM_BYTES` counts them in
-/// SQL: [`LOG_ROW_OVERHEAD`] and twice their texts (the row's and the text index's).
-pub(super) fn entries_bytes(logs: &LogEntries) -> i64 {
+/// SQL: [`LOG_ROW_OVERHEAD`] and every text a row keeps, twice where an index holds it too
+/// (body and attributes are in the text index). Each row repeats its item's SDK name and
+/// version, and the name is a row's service when its entry names none.
+pub(super) fn entries_bytes(
+    logs: &LogEntries,
+    sdk_name: Option<&str>,
+    sdk_version: Option<&str>,
+) -> i64 {
+    let len = |t: Option<&str>| t.map_or(0, str::len);
     logs.entries
         .iter()
-        .map(|e| LOG_ROW_OVERHEAD + 2 * (e.body.len() + e.attributes.len()) as i64)
+        .map(|e| {
+            let service = e.service_name.as_deref().or(sdk_name);
+            let twice = e.body.len()
+                + e.attributes.len()
+                + e.level.len()
+                + len(e.trace_id.as_deref())
+                + len(service)
+                + len(e.environment.as_deref());
+            let once = len(e.span_id.as_deref())
+                + len(e.service_name.as_deref())
+                + len(sdk_name)
+                + len(sdk_version)
+                + len(e.release.as_deref());
+            LOG_ROW_OVERHEAD + (2 * twice + once) as i64
+        })
         .sum()
 }
 

@@ -144,7 +144,7 @@ impl Retention {
 }
 
 /// What the database holds: its pages less the free ones. `PRAGMA`s read the header, cheaply.
-fn database_bytes(conn: &Connection) -> rusqlite::Result<i64> {
+pub(super) fn database_bytes(conn: &Connection) -> rusqlite::Result<i64> {
     conn.prepare_cached(
         "SELECT (SELECT page_count FROM pragma_page_count())
               - (SELECT freelist_count FROM pragma_freelist_count()),

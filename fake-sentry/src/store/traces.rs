@@ -4,7 +4,9 @@
 //! and trace in `item_traces`, in the transaction that stores the item: its span ids, name,
 //! operation, the extent of its spans and how many spans and entries it holds in that trace.
 //! The item's own trace is also kept in `items.trace_id`, for listings. Rows go with their item
-//! (`ON DELETE CASCADE`), so eviction and flushes need nothing more.
+//! (`ON DELETE CASCADE`), so eviction and flushes need nothing more; the byte cap counts them
+//! with their item (`byte_cap.rs`, [`links_bytes`]): an item holds up to 64 of them, each with
+//! a name and operation as long as the item allows.
 //!
 //! Everything a trace's summary needs is in those rows and the item's indexed columns: listing
 //! traces reads no payload. A trace is found by the table's key (`trace_id`, `seq`); the list
@@ -45,6 +47,28 @@ const MAX_SERVICES: usize = 50;
 /// The `WHERE` condition of an item filter's `trace_id`, its id bound at `placeholder`.
 pub(super) fn sql_condition(placeholder: &str) -> String {
     format!("seq IN (SELECT seq FROM item_traces WHERE trace_id = {placeholder})")
+}
+
+/// Bytes counted per trace row besides its texts (its record, its numbers and its entry in
+/// `item_traces_seq`).
+pub(super) const TRACE_ROW_OVERHEAD: i64 = 128;
+
+/// What an item's trace rows add to the byte total, as `byte_cap::ITEM_BYTES` counts them in
+/// SQL: [`TRACE_ROW_OVERHEAD`] and every text a row keeps, the trace id twice (the index on
+/// `seq` holds it too).
+pub(super) fn links_bytes(links: &[TraceLink]) -> i64 {
+    let len = |t: &Option<String>| t.as_ref().map_or(0, String::len);
+    links
+        .iter()
+        .map(|link| {
+            TRACE_ROW_OVERHEAD
+                + (2 * link.trace_id.len()
+                    + len(&link.span_id)
+                    + len(&link.parent_span_id)
+                    + len(&link.name)
+                    + len(&link.op)) as i64
+        })
+        .sum()
 }
 
 /// Records the traces of the item stored at `seq`.

@@ -17,7 +17,7 @@ use super::minidumps::{self, PendingMinidump, PreparedOutcome};
 use super::payload::PreparedItem;
 use super::refusals::{self, RefusalCaps};
 use super::retention::{Retention, inserted_by};
-use super::{NewEnvelope, NewRefusal, Store, StoreError, Stored, byte_cap};
+use super::{NewEnvelope, NewItem, NewRefusal, Store, StoreError, Stored, byte_cap};
 
 /// How far past `--max-wal` (besides twice it) the WAL may grow before the writer truncates it
 /// itself rather than waiting for the checkpointer.
@@ -631,13 +631,6 @@ fn insert_envelope_rows(
         .zip(&prepared.items)
         .enumerate()
     {
-        let header_str = |key: &str| {
-            item.header
-                .as_ref()
-                .and_then(|h| h.get(key))
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        };
         let m = &item.meta;
         stmt.execute(params![
             id,
@@ -658,8 +651,8 @@ fn insert_envelope_rows(
             stored.header_text,
             stored.payload,
             m.is_json,
-            header_str("filename"),
-            header_str("content_type"),
+            header_field(item, "filename"),
+            header_field(item, "content_type"),
             m.decode_error,
             item.audit.as_ref().map(|a| a.findings_json.as_str()),
             item.audit.as_ref().map(|a| a.finding_count as i64),
@@ -698,6 +691,14 @@ fn insert_envelope_rows(
         item_ids: prepared.item_ids.clone(),
         minidumps,
     })
+}
+
+/// A text field of an item's header that its row keeps in a column of its own.
+pub(super) fn header_field<'a>(item: &'a NewItem, key: &str) -> Option<&'a str> {
+    item.header
+        .as_ref()
+        .and_then(|h| h.get(key))
+        .and_then(Value::as_str)
 }
 
 fn flush(
