@@ -36,6 +36,15 @@ pub struct ItemAudit {
     pub scrub_report_json: Option<String>,
 }
 
+impl ItemAudit {
+    /// The bytes of text this audit keeps with its item until the item is committed.
+    pub fn held_bytes(&self) -> usize {
+        self.findings_json.len()
+            + self.scrubbed.as_ref().map_or(0, Vec::len)
+            + self.scrub_report_json.as_ref().map_or(0, String::len)
+    }
+}
+
 /// The scrub report as stored: changes plus rule failures.
 #[derive(serde::Serialize)]
 struct StoredScrubReport<'a> {

@@ -102,6 +102,26 @@ pub fn upstream_envelope(envelope: &NewEnvelope, upstream: &Upstream) -> Vec<u8>
     out.to_bytes()
 }
 
+/// The most memory [`upstream_envelope`] takes for `envelope` at its peak, for a request to
+/// charge before it makes it: each payload (or its scrubbed copy) copied into an envelope and
+/// that envelope written out, twice what it carries. The headers' copies are each about as
+/// long as their header line, whose tree ingest charged at 32 times that.
+pub fn upstream_bytes(envelope: &NewEnvelope) -> usize {
+    envelope
+        .items
+        .iter()
+        .map(|item| {
+            let payload = item
+                .audit
+                .as_ref()
+                .and_then(|a| a.scrubbed.as_ref())
+                .map_or(item.payload.len(), Vec::len);
+            payload.saturating_add(sentry_envelope::ITEM_OVERHEAD)
+        })
+        .fold(0, usize::saturating_add)
+        .saturating_mul(2)
+}
+
 /// When a rate-limited upstream may be asked again: `Retry-After` seconds, or the longest
 /// limit in `X-Sentry-Rate-Limits` (`SECS:CATEGORIES:SCOPE...`, comma-separated).
 fn retry_after(headers: &reqwest::header::HeaderMap) -> Duration {

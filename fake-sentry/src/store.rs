@@ -533,6 +533,14 @@ impl Store {
         Ok((store, indexer))
     }
 
+    /// The most memory [`Store::insert`] allocates for `envelope` besides what it takes over
+    /// from it, held until the envelope is committed: the compressed copies it keeps (the
+    /// compact body, payloads and scrubbed copies), each in a buffer of its input's bound. A
+    /// request charges it to `--max-in-flight` before it stores its envelope.
+    pub fn preparing_bytes(&self, envelope: &NewEnvelope) -> usize {
+        writer::preparing_bytes(envelope, self.bodies)
+    }
+
     /// Stores an envelope; returns once it is committed.
     pub async fn insert(&self, envelope: NewEnvelope) -> Result<Stored, StoreError> {
         let (tx, rx) = oneshot::channel();

@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use fake_sentry::testing::FakeSentry;
-use fake_sentry::{Config, Limits};
+use fake_sentry::{Config, ForwardConfig, Limits};
 use serde_json::{Value, json};
 use support::binary::Binary;
 use support::http::{Reply, get_json, items_with_event_id, send};
@@ -1304,13 +1304,13 @@ async fn a_body_that_decompresses_past_the_in_flight_budget_is_413() {
 
 /// While one request holds part of the budget, a request that would fit alone but not beside it
 /// gets 503 with `Retry-After`; once the first is done (and stored) the budget is whole again
-/// and the second fits. An uncompressed envelope costs three times its size in flight: the
-/// body, its decoded copy and the items parsed out of it.
+/// and the second fits. An uncompressed envelope costs four times its size in flight: the
+/// body, its decoded copy, the items parsed out of it and its compact form.
 #[tokio::test]
 async fn requests_that_find_the_in_flight_budget_in_use_get_503() {
     use tokio::io::AsyncWriteExt;
     const KIB: usize = 1024;
-    let sentry = FakeSentry::start_with(with_in_flight_budget(3072 * KIB))
+    let sentry = FakeSentry::start_with(with_in_flight_budget(3840 * KIB))
         .await
         .expect("start fake-sentry");
     let addr = sentry.addr();
@@ -1318,7 +1318,7 @@ async fn requests_that_find_the_in_flight_budget_in_use_get_503() {
     assert_eq!(in_flight_bytes(addr).await, 0);
 
     // Send all but the last bytes of a 900 KiB envelope and keep the connection open: its
-    // body is charged (2,700 KiB once it is decoded and parsed too).
+    // body is charged (3,600 KiB once it is decoded, parsed and compressed too).
     let held_id = new_event_id();
     let held_body = envelope_of_size(&held_id, 900 * KIB);
     let (sent, rest) = held_body.split_at(held_body.len() - 10);
@@ -1336,7 +1336,7 @@ async fn requests_that_find_the_in_flight_budget_in_use_get_503() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 
-    // 800 KiB (2,400 KiB in flight) does not fit beside the 900 KiB body.
+    // 800 KiB (3,200 KiB in flight) does not fit beside the 900 KiB body.
     let reply = post_envelope(addr, &envelope_of_size(&new_event_id(), 800 * KIB)).await;
     assert_refused(
         addr,
@@ -1369,6 +1369,54 @@ async fn requests_that_find_the_in_flight_budget_in_use_get_503() {
     for id in &stored {
         assert_eq!(items_with_event_id(addr, id).await.len(), 1, "{id} is gone");
     }
+}
+
+/// What storing an envelope makes is charged too, from before it is made until the envelope is
+/// committed: the compact form of its body, which zstd hands back in a buffer as large as the
+/// body however small it compressed to. A 900 KiB uncompressed envelope needs about 3,600 KiB:
+/// under 3,200 KiB its body, decoded copy and items fit, its compact form does not, and it is
+/// refused; under 3,700 KiB it is stored, unless it is also forwarded (the copy sent upstream
+/// needs 1,800 KiB more). Either way the budget is whole again afterwards.
+#[tokio::test]
+async fn the_compact_copy_of_a_body_is_charged_until_it_is_committed() {
+    const KIB: usize = 1024;
+    let body = envelope_of_size(&new_event_id(), 900 * KIB);
+    let reply = refused_case(
+        with_in_flight_budget(3200 * KIB),
+        413,
+        &[
+            "in-flight memory budget of 3276800 bytes",
+            "--max-in-flight",
+        ],
+        |addr| async move {
+            let reply = post_envelope(addr, &body).await;
+            assert_eq!(in_flight_bytes(addr).await, 0, "released when refused");
+            reply
+        },
+    )
+    .await;
+    drop(reply);
+
+    let sentry = FakeSentry::start_with(with_in_flight_budget(3700 * KIB))
+        .await
+        .expect("start fake-sentry");
+    let addr = sentry.addr();
+    let stored = new_event_id();
+    let reply = post_envelope(addr, &envelope_of_size(&stored, 900 * KIB)).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(items_with_event_id(addr, &stored).await.len(), 2);
+    assert_eq!(in_flight_bytes(addr).await, 0, "released once committed");
+
+    let mut forwarding = with_in_flight_budget(3700 * KIB);
+    forwarding.forward = Some(ForwardConfig::new(
+        "http://public@127.0.0.1:9/1".parse().expect("dsn"),
+    ));
+    refused_case(forwarding, 413, &["--max-in-flight"], |addr| async move {
+        let reply = post_envelope(addr, &envelope_of_size(&new_event_id(), 900 * KIB)).await;
+        assert_eq!(in_flight_bytes(addr).await, 0, "released when refused");
+        reply
+    })
+    .await;
 }
 
 /// A client that stops halfway through its body gets 408 once the body timeout has passed, and

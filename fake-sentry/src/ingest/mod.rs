@@ -215,7 +215,9 @@ fn check_item_size(limits: &Limits, item_type: &str, size: usize) -> Result<(), 
 }
 
 /// Audits (and with `--scrub`, scrubs) every JSON item of a captured envelope in place,
-/// charging the value trees the audit builds (up to 100 MiB items) before they are built.
+/// charging the value trees the audit builds (up to 100 MiB items) before they are built, and
+/// what each audit keeps with its item until it is committed (its findings, scrubbed copy and
+/// report) as soon as it is made: its size is known only then.
 pub(crate) fn audit_items(
     policy: &DataPolicy,
     items: &mut [NewItem],
@@ -229,7 +231,11 @@ pub(crate) fn audit_items(
         .unwrap_or(0);
     charge.add(policy.audit_memory(largest))?;
     for item in items.iter_mut().filter(|item| item.meta.is_json) {
-        item.audit = policy.check_payload(&item.payload);
+        let audit = policy.check_payload(&item.payload);
+        if let Some(audit) = &audit {
+            charge.add(audit.held_bytes())?;
+        }
+        item.audit = audit;
     }
     Ok(())
 }
@@ -335,6 +341,49 @@ fn json_kind(value: &Value) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What each audit keeps with its item (findings, scrubbed copy, report) is charged, on top
+    /// of the peak of auditing the largest item: a hundred items' scrubbed copies are together
+    /// far larger than that peak's share for one.
+    #[test]
+    fn what_audits_keep_is_charged() {
+        let policy = crate::data_policy::DataPolicy::new(
+            event_filter::Policy::preset("strict").expect("preset"),
+            "preset:strict",
+            true,
+        );
+        let payload = serde_json::json!({
+            "message": "alice@example.com paid ".repeat(500),
+            "event_id": "00112233445566778899aabbccddeeff",
+        })
+        .to_string()
+        .into_bytes();
+        let mut items: Vec<NewItem> = (0..100)
+            .map(|_| NewItem {
+                item_type: "event".into(),
+                header: None,
+                payload: payload.clone(),
+                in_body: None,
+                meta: crate::item::ItemMeta {
+                    is_json: true,
+                    ..Default::default()
+                },
+                audit: None,
+            })
+            .collect();
+        let budget = crate::in_flight::InFlightBudget::new(1 << 30);
+        let charge = budget.charge();
+        audit_items(&policy, &mut items, &charge).expect("audit");
+        let kept: usize = items
+            .iter()
+            .map(|item| item.audit.as_ref().expect("audited").held_bytes())
+            .sum();
+        assert!(
+            kept > 100 * payload.len() / 2,
+            "{kept}: scrubbed copies kept"
+        );
+        assert_eq!(charge.bytes(), policy.audit_memory(payload.len()) + kept);
+    }
 
     #[test]
     fn non_finite_numbers_become_null_outside_strings() {

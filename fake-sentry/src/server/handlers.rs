@@ -159,10 +159,21 @@ async fn accept(
     if let Some(policy) = &state.config.policy {
         ingest::audit_items(policy, &mut ingested.envelope.items, &req.charge)?;
     }
-    let forward_body = state
-        .forwarder
-        .as_ref()
-        .map(|f| forward::upstream_envelope(&ingested.envelope, f.upstream()));
+    // What storing copies (its compressed forms) and the copy sent upstream are held until the
+    // envelope is committed: charged before they are made, as every byte before them.
+    req.charge
+        .add(state.store.preparing_bytes(&ingested.envelope))?;
+    let forward_body = match &state.forwarder {
+        Some(forwarder) => {
+            req.charge
+                .add(forward::upstream_bytes(&ingested.envelope))?;
+            Some(forward::upstream_envelope(
+                &ingested.envelope,
+                forwarder.upstream(),
+            ))
+        }
+        None => None,
+    };
     let summary = ingested
         .envelope
         .items

@@ -27,7 +27,7 @@ use super::body::{PartlyDecoded, unreadable};
 use super::records::StoredBody;
 use super::writer::json_text;
 use super::zstd_context::{ThreadCompressor, compress_with};
-use super::{NewItem, StoreError};
+use super::{BodyPosition, NewItem, StoreError};
 use crate::decode::DecodeError;
 
 /// zstd's level for payloads. On the Python SDK's 3,438-byte event level 1 gives 1,314 bytes in
@@ -92,15 +92,21 @@ pub(super) struct PreparedItem {
 }
 
 impl PreparedItem {
+    /// Where `item`'s payload is kept in the body, when ingest says it is there and the claim
+    /// holds (see [`PreparedItem::new`]); `None`: the payload is kept compressed.
+    pub(super) fn position(item: &NewItem, decoded_size: usize) -> Option<&BodyPosition> {
+        item.in_body.as_ref().filter(|p| {
+            p.payload.len() == item.payload.len()
+                && p.payload.end <= decoded_size
+                && p.payload.end <= StoredBody::DECODE_LIMIT
+        })
+    }
+
     /// Keeps `item`'s payload as a position in the body when ingest says it is one there and
     /// the claim holds as far as it can be checked without decoding (its length is the
     /// payload's, it ends within the body), and compressed otherwise.
     pub(super) fn new(item: &NewItem, decoded_size: usize) -> Result<Self, StoreError> {
-        let position = item.in_body.as_ref().filter(|p| {
-            p.payload.len() == item.payload.len()
-                && p.payload.end <= decoded_size
-                && p.payload.end <= StoredBody::DECODE_LIMIT
-        });
+        let position = Self::position(item, decoded_size);
         let header_text = |item: &NewItem| json_text(&item.header);
         let (layout, payload, payload_at, header_text) = match position {
             Some(p) if p.header_line_before && p.payload.start > 0 && item.header.is_some() => (

@@ -77,6 +77,20 @@ impl PreparedEnvelope {
     }
 }
 
+/// The bytes [`kept_body`] compresses into the compact form, if any: the decoded body when
+/// bodies are kept compact, an identity body being its own decoded form; none for a body that
+/// ingest did not decode (a compressed raw minidump), which stays as sent.
+fn compact_input(envelope: &NewEnvelope, bodies: BodyStorage) -> Option<&[u8]> {
+    if bodies == BodyStorage::AsSent || envelope.body.is_empty() {
+        return None;
+    }
+    match &envelope.decoded {
+        Some(decoded) => Some(decoded),
+        None if envelope.content_encoding.is_none() => Some(&envelope.body),
+        None => None,
+    }
+}
+
 /// The body as the row keeps it: the compact form of the decoded body when bodies are kept
 /// compact and that is smaller than the body as sent, the body as sent otherwise. The decoded
 /// copy ingest made goes here either way.
@@ -84,23 +98,44 @@ fn kept_body(
     envelope: &mut NewEnvelope,
     bodies: BodyStorage,
 ) -> Result<(bytes::Bytes, BodyForm), StoreError> {
-    let decoded = envelope.decoded.take();
-    if bodies == BodyStorage::AsSent || envelope.body.is_empty() {
-        return Ok((envelope.body.clone(), BodyForm::AsSent));
-    }
-    let decoded = match decoded {
-        Some(decoded) => decoded,
-        // An identity body is its decoded form; an encoded one that ingest did not decode
-        // (a compressed raw minidump) stays as sent.
-        None if envelope.content_encoding.is_none() => envelope.body.clone(),
-        None => return Ok((envelope.body.clone(), BodyForm::AsSent)),
-    };
-    let compact = compact::compress(&decoded)?;
-    Ok(if compact.len() < envelope.body.len() {
-        (compact.into(), BodyForm::Compact)
-    } else {
-        (envelope.body.clone(), BodyForm::AsSent)
+    let compact = compact_input(envelope, bodies)
+        .map(compact::compress)
+        .transpose()?;
+    envelope.decoded = None;
+    Ok(match compact {
+        Some(compact) if compact.len() < envelope.body.len() => (compact.into(), BodyForm::Compact),
+        _ => (envelope.body.clone(), BodyForm::AsSent),
     })
+}
+
+/// The most memory [`PreparedEnvelope::new`] allocates for `envelope` besides what it takes
+/// over from it, for a request to charge to `--max-in-flight` before its envelope is stored:
+/// the compact body, every compressed payload and scrubbed copy, and the packed HTTP headers.
+/// zstd hands each back in a buffer of its input's bound, whatever it compressed to, and the
+/// buffers are held until the envelope is committed. Not counted: the texts of the envelope and
+/// item headers, each about as long as its header line, whose tree ingest charged at 32 times
+/// that.
+pub(super) fn preparing_bytes(envelope: &NewEnvelope, bodies: BodyStorage) -> usize {
+    let bound = zstd::zstd_safe::compress_bound;
+    let body = compact_input(envelope, bodies).map_or(0, |input| bound(input.len()));
+    let items: usize = envelope
+        .items
+        .iter()
+        .map(|item| {
+            let payload = match PreparedItem::position(item, envelope.decoded_size) {
+                Some(_) => 0,
+                None => bound(item.payload.len()),
+            };
+            let scrubbed = item
+                .audit
+                .as_ref()
+                .and_then(|a| a.scrubbed.as_ref())
+                .map_or(0, |scrubbed| bound(scrubbed.len()));
+            payload.saturating_add(scrubbed)
+        })
+        .fold(0, usize::saturating_add);
+    body.saturating_add(items)
+        .saturating_add(bound(envelope.http_headers.len()))
 }
 
 pub(super) type InsertReply = (Result<Stored, StoreError>, Box<PreparedEnvelope>);
