@@ -8,17 +8,21 @@
 //! eviction, flushes, `ON DELETE CASCADE`), and run inside the same transaction or savepoint,
 //! so the counts are rolled back with whatever they counted: they cannot drift. Each insert
 //! costs one upsert into a table of a few rows whose pages stay in the cache.
+//!
+//! A row goes when its last item does. Item types are the client's to name (up to the item
+//! header's length), so a row kept at zero for every type ever sent would let a client grow
+//! the table without bound and outside every cap; with the rows of live types only, the table
+//! is bounded by the items, which retention bounds.
 
 use rusqlite::Connection;
 
 /// Most projects or item types [`projects`] and [`counts_by_type`] list.
 const MAX_DISTINCT_KEYS: usize = 1000;
 
-/// The table and its triggers. `with_findings` and `findings` are the data policy's: items
-/// with findings, and their findings in all.
+/// The table and its insert trigger. `with_findings` and `findings` are the data policy's:
+/// items with findings, and their findings in all.
 const COUNTS: &str = "
 DROP TRIGGER IF EXISTS item_counts_insert;
-DROP TRIGGER IF EXISTS item_counts_delete;
 CREATE TABLE item_counts (
     project_id INTEGER NOT NULL,
     item_type TEXT NOT NULL,
@@ -34,27 +38,38 @@ CREATE TRIGGER item_counts_insert AFTER INSERT ON items BEGIN
         with_findings = with_findings + excluded.with_findings,
         findings = findings + excluded.findings;
 END;
+";
+
+/// The delete trigger, which drops a row at zero; made again at every open, so that a
+/// database whose trigger kept rows at zero loses them and the old trigger.
+const DELETES: &str = "
+DROP TRIGGER IF EXISTS item_counts_delete;
 CREATE TRIGGER item_counts_delete AFTER DELETE ON items BEGIN
     UPDATE item_counts SET items = items - 1,
         with_findings = with_findings - (COALESCE(OLD.finding_count, 0) > 0),
         findings = findings - COALESCE(OLD.finding_count, 0)
     WHERE project_id = OLD.project_id AND item_type = OLD.item_type;
+    DELETE FROM item_counts
+    WHERE project_id = OLD.project_id AND item_type = OLD.item_type AND items = 0;
 END;
+DELETE FROM item_counts WHERE items = 0;
 ";
 
 /// Creates the counts of a database that has none yet (new, or written before them), counting
-/// what it already holds: one pass over the items, once.
+/// what it already holds: one pass over the items, once. Makes the delete trigger again.
 pub(crate) fn ensure(conn: &Connection) -> rusqlite::Result<()> {
     let exists: bool = conn.query_row(
         "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'item_counts'",
         [],
         |r| r.get(0),
     )?;
-    if exists {
-        return Ok(());
-    }
     let tx = conn.unchecked_transaction()?;
+    if exists {
+        tx.execute_batch(DELETES)?;
+        return tx.commit();
+    }
     tx.execute_batch(COUNTS)?;
+    tx.execute_batch(DELETES)?;
     tx.execute(
         "INSERT INTO item_counts
          SELECT project_id, item_type, COUNT(*), SUM(COALESCE(finding_count, 0) > 0),

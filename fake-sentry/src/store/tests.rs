@@ -545,3 +545,63 @@ async fn item_counts_follow_every_insert_and_delete() {
     drop(store);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Rows of the counts kept, zeros included.
+fn count_rows(store: &Store) -> i64 {
+    store
+        .read_blocking(|conn| conn.query_row("SELECT COUNT(*) FROM item_counts", [], |r| r.get(0)))
+        .expect("rows")
+}
+
+/// Item types are the client's to name: a count whose last item is gone leaves no row, so
+/// types sent once each cannot grow the table past what retention keeps, and a database whose
+/// old trigger kept such rows loses them when it opens.
+#[tokio::test]
+async fn item_counts_keep_no_row_for_a_type_no_item_has() {
+    let id = |n: u32| format!("{n:032x}");
+    let typed = |n: u32| {
+        let mut one = envelope(1 + u64::from(n % 3), &[&id(n)]);
+        one.items[0].item_type = format!("type-{n}-{}", "x".repeat(1000));
+        one
+    };
+    let store = Store::open(&Storage::Memory, 5, 10, 1 << 20, SyncMode::Off).expect("open");
+    for n in 0..200 {
+        store.insert(typed(n)).await.expect("insert");
+    }
+    assert_eq!(count_rows(&store), 5, "one row per type still held");
+    let (kept, counted) = counts_both_ways(&store);
+    assert_eq!(kept, counted);
+    store.flush(None).await.expect("flush");
+    assert_eq!(count_rows(&store), 0);
+
+    // A file written with the trigger that kept zeros: its rows at zero go when it opens,
+    // and so does its trigger.
+    let dir = temp_dir("item-count-rows");
+    let path = dir.join("db.sqlite");
+    let open = || Store::open(&Storage::File(path.clone()), 5, 10, 1 << 20, SyncMode::Off);
+    let store = open().expect("open");
+    for n in 0..20 {
+        store.insert(typed(n)).await.expect("insert");
+    }
+    drop(store);
+    Connection::open(&path)
+        .expect("open")
+        .execute_batch(
+            "DROP TRIGGER item_counts_delete;
+             CREATE TRIGGER item_counts_delete AFTER DELETE ON items BEGIN
+                 UPDATE item_counts SET items = items - 1
+                 WHERE project_id = OLD.project_id AND item_type = OLD.item_type;
+             END;
+             INSERT INTO item_counts VALUES (1, 'gone', 0, 0, 0), (2, 'gone too', 0, 0, 0);",
+        )
+        .expect("old trigger and its zeros");
+    let store = open().expect("reopen");
+    assert_eq!(count_rows(&store), 5);
+    for n in 100..120 {
+        store.insert(typed(n)).await.expect("insert");
+    }
+    assert_eq!(count_rows(&store), 5);
+    assert_eq!(counts_both_ways(&store).0.len(), 5);
+    drop(store);
+    let _ = std::fs::remove_dir_all(&dir);
+}
