@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::io::Write;
 
 use super::byte_cap;
-use super::payload::item_payload;
+use super::payload::{item_payload, item_payload_within};
 use super::schema::{SCHEMA, SCHEMA_VERSION};
 use super::tests::noise;
 use super::writer::PreparedEnvelope;
@@ -273,6 +273,55 @@ async fn a_position_that_does_not_hold_is_not_trusted() {
     let read = read_back(&store, &stored);
     let payloads: Vec<Vec<u8>> = read[0].iter().map(|(_, p)| p.clone()).collect();
     assert_eq!(payloads, want);
+}
+
+/// A reader with a limit (the search indexer) learns that a payload is too long from its row:
+/// in every layout the payload reads as usual up to the limit and not past it, and one past it
+/// is not even decoded, which a corrupt compressed payload shows.
+#[tokio::test]
+async fn a_payload_past_a_readers_limit_is_not_read() {
+    let store = memory_store();
+    let req = request(Endpoint::Envelope, None, framings());
+    let mut envelope = ingest::ingest_envelope(&req, &Limits::default(), &[])
+        .expect("ingest")
+        .envelope;
+    // The first item compressed, as a position that does not hold makes it; the others in
+    // the body, after their header line or not.
+    envelope.items[0].in_body = Some(BodyPosition {
+        payload: 0..1,
+        header_line_before: true,
+    });
+    let stored = store.insert(envelope).await.expect("insert");
+    let envelope_id = stored.envelope_id;
+    assert_eq!(layouts(&store, envelope_id), [1, 3, 3, 2].map(Some));
+    store
+        .read_blocking(move |conn| {
+            let seqs: Vec<i64> = conn
+                .prepare("SELECT seq FROM items WHERE envelope_id = ?1 ORDER BY seq")?
+                .query_map([envelope_id], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            for &seq in &seqs {
+                let payload = item_payload(conn, seq)?.expect("stored");
+                let len = payload.len();
+                assert_eq!(item_payload_within(conn, seq, len)?, Some(payload), "{seq}");
+                if len > 0 {
+                    assert_eq!(item_payload_within(conn, seq, len - 1)?, None, "{seq}");
+                }
+            }
+            let compressed = seqs[0];
+            conn.execute(
+                "UPDATE items SET payload = x'00', payload_size = 1000 WHERE seq = ?1",
+                [compressed],
+            )?;
+            assert!(
+                item_payload(conn, compressed).is_err(),
+                "corrupt when decoded"
+            );
+            assert_eq!(item_payload_within(conn, compressed, 999)?, None);
+            assert!(item_payload_within(conn, compressed, 1000).is_err());
+            Ok(())
+        })
+        .expect("read");
 }
 
 /// A minidump upload keeps the dump and its other files as their places in the multipart

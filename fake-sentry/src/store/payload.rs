@@ -314,6 +314,27 @@ pub(super) fn scrubbed(
     }
 }
 
+/// [`item_payload`] for a reader with a limit: `None` also for a payload longer than
+/// `max_bytes`, which its row tells without the payload being read or decoded, so that the
+/// search indexer never holds a 100 MiB attachment only to learn that it is too long to index.
+pub(super) fn item_payload_within(
+    conn: &Connection,
+    seq: i64,
+    max_bytes: usize,
+) -> rusqlite::Result<Option<Vec<u8>>> {
+    // `length` of a blob reads its size from the record, not the blob itself.
+    let size: Option<i64> = conn
+        .prepare_cached("SELECT COALESCE(payload_size, length(payload)) FROM items WHERE seq = ?1")?
+        .query_row([seq], |r| r.get(0))
+        .optional()?;
+    match size {
+        Some(size) if usize::try_from(size).is_ok_and(|size| size <= max_bytes) => {
+            item_payload(conn, seq)
+        }
+        _ => Ok(None),
+    }
+}
+
 /// The payload of the item stored as `seq`, `None` when there is no such item: the seam text
 /// search reads payloads through.
 pub(super) fn item_payload(conn: &Connection, seq: i64) -> rusqlite::Result<Option<Vec<u8>>> {

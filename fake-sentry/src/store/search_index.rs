@@ -13,7 +13,8 @@
 //! phrase queries, hence the AND): 1.3 KB per 3.4 KB event, where positions cost 8-11 KB and
 //! halved the indexing rate. A payload that is not UTF-8 or is longer than
 //! `--search-index-max-bytes` is indexed as [`UNSEARCHABLE`], a trigram every lookup also asks
-//! for, so that it is always a candidate and is checked the slow way.
+//! for, so that it is always a candidate and is checked the slow way. A longer one is not even
+//! read: its row gives its length.
 //!
 //! **Where, and by whom.** In a SQLite file of its own beside the database (`<db>-search`,
 //! WAL), written by one indexer thread (`indexer`) at the lowest CPU priority: indexing takes

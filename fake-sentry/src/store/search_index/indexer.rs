@@ -21,7 +21,7 @@ use super::{SearchIndex, UNSEARCHABLE};
 use crate::config::SyncMode;
 use crate::pacing::{Pacing, QUIET};
 use crate::store::minidumps;
-use crate::store::payload::item_payload;
+use crate::store::payload::item_payload_within;
 
 /// Items one batch indexes at most: one transaction, whose size also sets how much FTS5
 /// buffers before it writes a segment.
@@ -627,8 +627,7 @@ fn read_items(
         if bytes >= READ_BYTES {
             break;
         }
-        let payload = item_payload(conn, seq)?
-            .filter(|payload| payload.len() <= max_bytes)
+        let payload = item_payload_within(conn, seq, max_bytes)?
             .and_then(|payload| String::from_utf8(payload).ok());
         bytes += summary.len() + payload.as_ref().map_or(0, String::len);
         docs.push(Doc {
