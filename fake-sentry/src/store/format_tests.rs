@@ -62,6 +62,14 @@ fn framings() -> Vec<u8> {
     body
 }
 
+/// [`framings`] as ingest makes it into an envelope, sent plain.
+fn ingested_framings() -> NewEnvelope {
+    let req = request(Endpoint::Envelope, None, framings());
+    ingest::ingest_envelope(&req, &Limits::default(), &[])
+        .expect("ingest")
+        .envelope
+}
+
 fn memory_store() -> Arc<Store> {
     Store::open(&Storage::Memory, 1000, 10, 1 << 20, SyncMode::Off).expect("open")
 }
@@ -255,10 +263,7 @@ async fn built_payloads_and_scrubbed_copies_are_compressed() {
 #[tokio::test]
 async fn a_position_that_does_not_hold_is_not_trusted() {
     let store = memory_store();
-    let req = request(Endpoint::Envelope, None, framings());
-    let mut envelope = ingest::ingest_envelope(&req, &Limits::default(), &[])
-        .expect("ingest")
-        .envelope;
+    let mut envelope = ingested_framings();
     let size = envelope.decoded_size;
     let positions = [0..1, size - 2..size + 2];
     for (item, range) in envelope.items.iter_mut().zip(positions) {
@@ -281,10 +286,7 @@ async fn a_position_that_does_not_hold_is_not_trusted() {
 #[tokio::test]
 async fn a_payload_past_a_readers_limit_is_not_read() {
     let store = memory_store();
-    let req = request(Endpoint::Envelope, None, framings());
-    let mut envelope = ingest::ingest_envelope(&req, &Limits::default(), &[])
-        .expect("ingest")
-        .envelope;
+    let mut envelope = ingested_framings();
     // The first item compressed, as a position that does not hold makes it; the others in
     // the body, after their header line or not.
     envelope.items[0].in_body = Some(BodyPosition {
