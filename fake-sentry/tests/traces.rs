@@ -146,14 +146,19 @@ fn trace_ids(list: &Value) -> Vec<&str> {
         .collect()
 }
 
+/// The member of `node[list]` whose `field` is `value`.
+fn member<'a>(node: &'a Value, list: &str, field: &str, value: &str) -> &'a Value {
+    node[list]
+        .as_array()
+        .unwrap_or_else(|| panic!("no {list:?} in {node}"))
+        .iter()
+        .find(|m| m[field] == value)
+        .unwrap_or_else(|| panic!("no {field} {value:?} in {list:?} of {node}"))
+}
+
 /// The summary of `trace_id` in a `/api/traces/` answer.
 fn listed_trace<'a>(list: &'a Value, trace_id: &str) -> &'a Value {
-    list["traces"]
-        .as_array()
-        .expect("traces")
-        .iter()
-        .find(|t| t["trace_id"] == trace_id)
-        .unwrap_or_else(|| panic!("{trace_id} not listed: {list}"))
+    member(list, "traces", "trace_id", trace_id)
 }
 
 #[tokio::test]
@@ -234,14 +239,9 @@ async fn the_trace_list_summarises_each_trace_from_the_index() {
     assert_eq!(bad.status(), 400);
 }
 
-/// The child of `node` whose description (or name) is `name`.
+/// The child of `node` whose description is `name`.
 fn child<'a>(node: &'a Value, name: &str) -> &'a Value {
-    node["children"]
-        .as_array()
-        .expect("children")
-        .iter()
-        .find(|c| c["description"] == name)
-        .unwrap_or_else(|| panic!("no child {name:?} under {node}"))
+    member(node, "children", "description", name)
 }
 
 #[tokio::test]
